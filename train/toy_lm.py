@@ -1,0 +1,186 @@
+"""Train a toy-world language model from scratch (a tiny Llama with a character tokenizer).
+
+    python -m train.toy_lm --config configs/toy/lm_base.yaml
+    python -m train.toy_lm --config configs/toy/lm_large.yaml --threads 2
+
+The run is resumable: rerun the same command and it continues from the newest checkpoint in
+`<output_dir>/checkpoints`. The final model is written with `save_pretrained` (bf16
+safetensors) beside its tokenizer and `training_record.json` (config, steps, tokens,
+hardware, wall time, git commit), so transformers and vLLM load it like a hub model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+from transformers import (
+    DataCollatorForSeq2Seq,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+    Trainer,
+    TrainingArguments,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from data import toy
+from data.config import parse_config, save_config, to_dict
+from data.prompts import PromptFormat
+from train.tokenizer import build_char_tokenizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ToyLMConfig:
+    output_dir: str
+    hidden_size: int = 64
+    num_layers: int = 4
+    num_heads: int = 2
+    intermediate_size: int = 176
+    max_position_embeddings: int = 1024
+    max_steps: int = 6000
+    batch_size: int = 32
+    learning_rate: float = 4e-3
+    warmup_steps: int = 200
+    weight_decay: float = 0.1
+    adam_beta2: float = 0.98
+    save_steps: int = 250
+    logging_steps: int = 50
+    seed: int = 0
+    threads: int = 1
+    save_dtype: str = "bfloat16"
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_heads:
+            raise ValueError("hidden_size must be a multiple of num_heads")
+        if self.save_dtype not in ("bfloat16", "float16", "float32"):
+            raise ValueError(f"save_dtype must be bfloat16, float16 or float32, not {self.save_dtype}")
+
+
+class ToyStream(Dataset):
+    """Example i of the training stream, generated on demand: a pure function of (seed, i)."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerFast, size: int, seed: int):
+        self.tokenizer, self.size, self.seed = tokenizer, size, seed
+        self.prompt = PromptFormat()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        problem = toy.training_example(i, self.seed)
+        prompt = self.tokenizer(self.prompt.render(problem.question))["input_ids"]
+        solution = "\n".join(toy.solve(problem.expression)) + self.tokenizer.eos_token
+        target = self.tokenizer(solution, add_special_tokens=False)["input_ids"]
+        return {
+            "input_ids": prompt + target,
+            "attention_mask": [1] * (len(prompt) + len(target)),
+            "labels": [-100] * len(prompt) + target,
+        }
+
+
+def build_model(cfg: ToyLMConfig, tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        max_position_embeddings=cfg.max_position_embeddings,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(cfg.seed)
+    return LlamaForCausalLM(config)
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(cfg: ToyLMConfig) -> Path:
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / "config.yaml")
+    tokenizer = build_char_tokenizer(cfg.max_position_embeddings)
+    model = build_model(cfg, tokenizer)
+    log.info("model: %.3fM parameters", model.num_parameters() / 1e6)
+
+    args = TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay,
+        adam_beta1=0.9,
+        adam_beta2=cfg.adam_beta2,
+        max_grad_norm=1.0,
+        save_steps=cfg.save_steps,
+        save_total_limit=2,
+        logging_steps=cfg.logging_steps,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        use_cpu=not torch.cuda.is_available(),
+        bf16=torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        include_num_input_tokens_seen=True,
+        report_to=[],
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=ToyStream(tokenizer, cfg.max_steps * cfg.batch_size, cfg.seed),
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+    )
+    start = time.time()
+    trainer.train(resume_from_checkpoint=get_last_checkpoint(args.output_dir))
+    wall = time.time() - start
+
+    model = trainer.model.to(getattr(torch, cfg.save_dtype))
+    model.config.dtype = cfg.save_dtype
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    record = {
+        "config": to_dict(cfg),
+        "parameters": model.num_parameters(),
+        "steps": trainer.state.global_step,
+        "tokens": trainer.state.num_input_tokens_seen,
+        "final_loss": next(
+            (h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None
+        ),
+        "wall_time_s_last_session": round(wall, 1),
+        "hardware": {
+            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+            "processor": platform.processor() or platform.machine(),
+            "threads": cfg.threads,
+        },
+        "torch": torch.__version__,
+        "git_commit": git_commit(),
+    }
+    (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    main(parse_config(ToyLMConfig, sys.argv[1:]))

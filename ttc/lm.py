@@ -1,0 +1,78 @@
+"""The `LM` protocol: batches of generation requests in, completions out, compute recorded.
+
+Strategies only see this protocol, never a backend. A request asks for `n` samples of one
+prompt; the samples share the prompt (and its KV cache on backends that can share it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, Sequence
+
+FinishReason = Literal["stop", "eos", "length"]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()  # kept at the end of the completion when hit
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"bad sampling settings: temperature={self.temperature}, top_p={self.top_p}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    num_tokens: int  # generated tokens, the stop string's included
+    finish_reason: FinishReason
+
+
+@dataclass
+class Ledger:
+    """Compute spent through one LM. A request's prompt is counted once for its n samples
+    (what a prefix-sharing engine computes); FLOPs = 2 x parameters x tokens."""
+
+    num_parameters: int
+    calls: int = 0
+    requests: int = 0
+    generations: int = 0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    per_call: list[dict[str, int]] = field(default_factory=list, repr=False)
+
+    def record(self, requests: int, generations: int, prompt_tokens: int, generated_tokens: int) -> None:
+        self.calls += 1
+        self.requests += requests
+        self.generations += generations
+        self.prompt_tokens += prompt_tokens
+        self.generated_tokens += generated_tokens
+        self.per_call.append(
+            {"requests": requests, "generations": generations,
+             "prompt_tokens": prompt_tokens, "generated_tokens": generated_tokens}
+        )
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.num_parameters * (self.prompt_tokens + self.generated_tokens)
+
+
+class LM(Protocol):
+    ledger: Ledger
+
+    @property
+    def num_parameters(self) -> int: ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        """One list of `request.n` completions per request, in request order."""
+        ...
