@@ -70,24 +70,44 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _build(cls: type[T], values: dict[str, Any], where: str) -> T:
+def _build(cls: type[T], values: dict[str, Any], where: str, lines: dict[str, int], prefix: str = "") -> T:
+    """`cls` from `values`; errors say `where` (a file, with the key's line when known)."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
+        name = prefix + key
+        at = f"{where}:{lines[name]}" if name in lines else where
         if key not in fields:
-            raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(fields))})")
+            raise ConfigError(f"{at}: unknown key '{name}' (known: {', '.join(sorted(fields))})")
         tp = hints[key]
         if _is_dataclass_type(tp):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}.{key}: expected a section, got {value!r}")
-            kwargs[key] = _build(tp, value, f"{where}.{key}")
+                raise ConfigError(f"{at}: '{name}' is a section, got {value!r}")
+            kwargs[key] = _build(tp, value, where, lines, name + ".")
         else:
-            kwargs[key] = _coerce(value, tp, f"{where}.{key}")
+            kwargs[key] = _coerce(value, tp, f"{at}: '{name}'")
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where}: {e}") from e
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or cls.__name__}: {e}") from e
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Line number of every (dotted) key in a YAML mapping, for error messages."""
+    lines: dict[str, int] = {}
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = prefix + str(key.value)
+                lines[name] = key.start_mark.line + 1
+                walk(value, name + ".")
+
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, "")
+    return lines
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -100,7 +120,7 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _yaml_values(path: Path) -> dict[str, Any]:
+def _yaml_values(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     try:
         text = path.read_text()
     except OSError as e:
@@ -113,7 +133,7 @@ def _yaml_values(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}{line}: invalid YAML ({getattr(e, 'problem', e)})") from e
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of keys to values")
-    return values
+    return values, _key_lines(text)
 
 
 def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
@@ -142,11 +162,10 @@ def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
 def parse_config(cls: type[T], argv: list[str]) -> T:
     """`cls` from `--config recipe.yaml` (optional) overridden by `--key value` flags."""
     recipe, flags = _flag_values(argv)
-    values = _yaml_values(recipe) if recipe else {}
-    where = str(recipe) if recipe else "config"
+    values, lines = _yaml_values(recipe) if recipe else ({}, {})
     if recipe:
-        _build(cls, values, where)  # report recipe errors against the recipe file
-    return _build(cls, _merge(values, flags), where if not flags else f"{where} (with flags)")
+        _build(cls, values, str(recipe), lines)  # report recipe errors against the recipe file
+    return _build(cls, _merge(values, flags), "command line" if flags else str(recipe or "config"), {})
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""Records: one JSON object a line, each with a `schema` version.
+
+Reading validates every line against its dataclass; a malformed line, a missing field or a
+wrong type raises one `RecordError` naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, TypeVar
+
+SCHEMA = 1
+R = TypeVar("R")
+
+
+class RecordError(ValueError):
+    """Bad input: says where (file:line) and which field."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    question: str
+    answer: str
+    level: int | None = None
+    subject: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Sample:
+    problem_id: str
+    index: int
+    text: str
+    steps: list[str]
+    answer: str | None
+    correct: bool
+    num_tokens: int
+    finish_reason: str
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+        return any(_type_ok(value, t) for t in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(tp) or (Any,)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    if tp is Any:
+        return True
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def from_dict(cls: type[R], obj: Any, where: str) -> R:
+    """`cls` built from one decoded JSON object; `where` is "file:line" for errors."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in obj:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecordError(f"{where}: missing field '{f.name}' ({cls.__name__})")
+            continue
+        if not _type_ok(obj[f.name], hints[f.name]):
+            raise RecordError(
+                f"{where}: field '{f.name}' should be {hints[f.name]}, got {obj[f.name]!r:.80}"
+            )
+        values[f.name] = obj[f.name]
+    return cls(**values)
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    return {"schema": SCHEMA, **dataclasses.asdict(record)}
+
+
+def to_json(record: Any) -> str:
+    return json.dumps(to_dict(record), ensure_ascii=False)
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-empty line; bad JSON names file and line."""
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as e:
+        raise RecordError(f"{path}: cannot read ({e.strerror})") from e
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise RecordError(f"{path}:{number}: malformed JSON ({e.msg})") from e
+
+
+def read_records(path: Path | str, cls: type[R]) -> list[R]:
+    path = Path(path)
+    records = []
+    for number, obj in iter_lines(path):
+        where = f"{path}:{number}"
+        if isinstance(obj, dict) and obj.get("schema", SCHEMA) != SCHEMA:
+            raise RecordError(f"{where}: field 'schema' is {obj['schema']}, this code reads {SCHEMA}")
+        records.append(from_dict(cls, obj, where))
+    return records
+
+
+def write_atomic(path: Path | str, lines: Iterable[str]) -> None:
+    """Write all lines to a temporary file, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class StepLabels:
+    """Monte Carlo step labels of one sampled solution (Math-Shepherd style, soft).
+
+    `values[i]` is the fraction of `rollouts[i]` continuations from the prefix ending at step i
+    that reach the right answer; the last step's value is the solution's own correctness
+    (`rollouts[-1] == 0`). The hard label of a step is `value > 0`.
+    """
+
+    problem_id: str
+    sample_index: int
+    question: str
+    steps: list[str]
+    values: list[float]
+    rollouts: list[int]

@@ -1,0 +1,150 @@
+"""Evaluate a PRM: step-level AUC against MC labels, and best-of-N weighted vs majority vs pass@1.
+
+    python -m eval.prm --config configs/toy/eval_prm.yaml
+
+Inputs are records of earlier stages: step labels of test solutions (`ttc label`) for the AUC,
+and many samples per test problem (`ttc sample`, e.g. 64) for the best-of-N curves. For each N
+in 1, 2, 4, ..., the samples of a problem are split into disjoint groups of N (a seeded
+permutation) and accuracy is averaged over the groups. Writes `prm_eval.json`, `prm_eval.md`
+and `best_of_n.png`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from data.config import parse_config, save_config
+from data.problems import DataConfig, load_problems
+from data.prompts import PromptFormat
+from data.records import Sample, StepLabels, read_records
+from ttc.verifiers import aggregate
+from ttc.verifiers.hf_prm import HFPRM
+from ttc.voting import weighted_vote
+
+log = logging.getLogger(__name__)
+AGGREGATIONS = ("last", "min", "prod")
+
+
+@dataclass
+class PRMEvalConfig:
+    prm: str
+    samples: str  # samples.jsonl with many samples per test problem
+    output_dir: str
+    labels: str | None = None  # labels.jsonl of test solutions, for the step-level AUC
+    data: DataConfig = field(default_factory=DataConfig)
+    prompt: PromptFormat = field(default_factory=PromptFormat)
+    max_n: int = 64
+    seed: int = 0
+    threads: int = 1
+    batch_size: int = 64
+
+
+def auc(scores: list[float], labels: list[bool]) -> float:
+    """Area under the ROC curve (Mann-Whitney U with ties averaged)."""
+    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    pos, neg = y.sum(), (~y).sum()
+    if pos == 0 or neg == 0:
+        return float("nan")
+    order = s.argsort(kind="mergesort")
+    ranks = np.empty(len(s))
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):  # average ranks over ties
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def group_accuracy(samples: list[Sample], scores: list[float] | None) -> bool:
+    winner = weighted_vote([s.answer for s in samples], scores)
+    return any(s.correct for s in samples if winner is not None and s.answer == winner)
+
+
+def best_of_n(by_problem: dict[str, list[tuple[Sample, list[float]]]], ns: list[int], seed: int) -> dict[str, dict[int, float]]:
+    """Accuracy of each selection method at each N, over disjoint groups of N samples."""
+    curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for pid, items in sorted(by_problem.items()):
+        items = list(items)
+        random.Random(f"{seed}:{pid}").shuffle(items)
+        for n in ns:
+            for g in range(len(items) // n):
+                group = items[g * n : (g + 1) * n]
+                samples = [s for s, _ in group]
+                curves["pass@1"][n].append(sum(s.correct for s in samples) / n)
+                curves["majority"][n].append(group_accuracy(samples, None))
+                for how in AGGREGATIONS:
+                    scores = [aggregate(v, how) for _, v in group]
+                    curves[f"best-of-N weighted ({how})"][n].append(group_accuracy(samples, scores))
+    return {m: {n: float(np.mean(v)) for n, v in c.items()} for m, c in curves.items()}
+
+
+def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
+    predicted = prm.score([r.question for r in labels], [r.steps for r in labels])
+    scores = [v for values in predicted for v in values]
+    hard = [v > 0 for r in labels for v in r.values]
+    return auc(scores, hard)
+
+
+def plot(curves: dict[str, dict[int, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, curve in curves.items():
+        ns = sorted(curve)
+        ax.plot(ns, [curve[n] for n in ns], marker="o", label=method)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("N (generations)")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None) -> str:
+    ns = sorted(next(iter(curves.values())))
+    lines = [f"step-level AUC vs hard MC labels: {step_level_auc:.3f}", ""] if step_level_auc is not None else []
+    lines += ["| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---" * (len(ns) + 1) + "|"]
+    lines += [f"| {m} | " + " | ".join(f"{c[n]:.3f}" for n in ns) + " |" for m, c in curves.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(cfg: PRMEvalConfig) -> str:
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / "config.yaml")
+    known = {p.id for p in load_problems(cfg.data)}
+    samples = [s for s in read_records(cfg.samples, Sample) if s.problem_id in known]
+    question = {p.id: p.question for p in load_problems(cfg.data)}
+    prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
+    values = prm.score([question[s.problem_id] for s in samples], [s.steps for s in samples])
+    by_problem: dict[str, list[tuple[Sample, list[float]]]] = defaultdict(list)
+    for s, v in zip(samples, values):
+        by_problem[s.problem_id].append((s, v))
+    ns = [2**i for i in range(cfg.max_n.bit_length()) if 2**i <= cfg.max_n]
+    curves = best_of_n(by_problem, ns, cfg.seed)
+    step_level_auc = step_auc(prm, read_records(cfg.labels, StepLabels)) if cfg.labels else None
+    (out / "prm_eval.json").write_text(json.dumps({"auc": step_level_auc, "curves": curves}, indent=2) + "\n")
+    plot(curves, out / "best_of_n.png")
+    text = markdown(curves, step_level_auc)
+    (out / "prm_eval.md").write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    print(main(parse_config(PRMEvalConfig, sys.argv[1:])))

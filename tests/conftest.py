@@ -1,0 +1,46 @@
+"""Shared fixtures: the committed toy base model and both LM backends on it, started once.
+
+`TTC_TOY_MODEL=/path/to/model` points the fixtures at another save_pretrained folder of the
+same format (e.g. a short training run while the committed model is being retrained).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+# Set before transformers, tokenizers or vLLM are imported: no network, no thread oversubscription.
+os.environ.update(TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+
+import pytest
+import torch
+
+from ttc.backends import LMConfig, load_lm
+
+torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[1]
+TOY_BASE = REPO / "train" / "checkpoints" / "toy-base"
+
+
+@pytest.fixture(scope="session")
+def toy_base_path() -> Path:
+    path = Path(os.environ.get("TTC_TOY_MODEL", TOY_BASE))
+    if not (path / "config.json").is_file():
+        pytest.fail(f"no toy model at {path}: train it (python -m train.toy_lm --config "
+                    "configs/toy/lm_base.yaml) or set TTC_TOY_MODEL")
+    return path
+
+
+@pytest.fixture(scope="session")
+def hf_lm(toy_base_path: Path):
+    return load_lm(LMConfig(model=str(toy_base_path), backend="hf", dtype="float32", threads=1))
+
+
+@pytest.fixture(scope="session")
+def vllm_lm(toy_base_path: Path) -> Iterator:
+    # fp32 like hf_lm, so that greedy completions match token for token.
+    lm = load_lm(LMConfig(model=str(toy_base_path), backend="vllm", dtype="float32"))
+    yield lm
+    lm.close()

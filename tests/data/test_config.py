@@ -1,0 +1,53 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from data.config import ConfigError, parse_config
+
+
+@dataclass
+class Inner:
+    n: int = 1
+    temperature: float = 0.8
+
+
+@dataclass
+class Outer:
+    name: str
+    inner: Inner = field(default_factory=Inner)
+    levels: list[int] = field(default_factory=list)
+    limit: int | None = None
+
+    def __post_init__(self):
+        if self.inner.n > 100:
+            raise ValueError("n too large")
+
+
+def test_yaml_then_flags(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: a\ninner:\n  n: 4\nlevels: [1, 2]\n")
+    cfg = parse_config(Outer, ["--config", str(recipe), "--inner.temperature", "1", "--limit=5"])
+    assert cfg == Outer("a", Inner(4, 1.0), [1, 2], 5)
+
+
+def test_unknown_key_in_recipe_names_file_and_key(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: a\ninner:\n  tempreature: 1\n")
+    with pytest.raises(ConfigError, match=r"r.yaml:3: unknown key 'inner.tempreature'"):
+        parse_config(Outer, ["--config", str(recipe)])
+
+
+def test_wrong_type_and_validation():
+    with pytest.raises(ConfigError, match=r"command line: 'inner.n': expected int"):
+        parse_config(Outer, ["--name", "a", "--inner.n", "many"])
+    with pytest.raises(ConfigError, match="n too large"):
+        parse_config(Outer, ["--name", "a", "--inner.n", "1000"])
+    with pytest.raises(ConfigError, match="unknown key 'nme'"):
+        parse_config(Outer, ["--nme", "a"])
+
+
+def test_bad_yaml_names_line(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: a\ninner: [\n")
+    with pytest.raises(ConfigError, match=r"r.yaml:\d+: invalid YAML"):
+        parse_config(Outer, ["--config", str(recipe)])

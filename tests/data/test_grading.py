@@ -1,0 +1,114 @@
+import logging
+import multiprocessing
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from data import grading
+from data.grading import is_correct
+
+# The real worker loop, with math-verify made to hang on one prediction.
+SLOW_WORKER = [
+    sys.executable,
+    "-c",
+    textwrap.dedent(
+        """
+        import time
+        import data.grading as g
+        verify = g._verify
+        g._verify = lambda gold, pred: time.sleep(60) if pred == "999" else verify(gold, pred)
+        g._serve()
+        """
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "pred, gold",
+    [
+        ("0.5", "\\frac{1}{2}"),
+        ("\\frac{1}{2}", "0.5"),
+        ("\\sqrt{12}", "2\\sqrt{3}"),
+        ("(1, 2)", "(1,2)"),
+        ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3, \\frac{\\pi}{2})"),
+        ("$5$", "5"),
+    ],
+)
+def test_equivalent_forms_are_correct(pred, gold):
+    assert is_correct(pred, gold, "math")
+
+
+@pytest.mark.parametrize(
+    "pred, gold",
+    [
+        ("\\frac{1}{3}", "\\frac{1}{2}"),
+        ("\\sqrt{11}", "2\\sqrt{3}"),
+        ("(2, 1)", "(1,2)"),
+        ("6", "5"),
+        ("", "5"),
+    ],
+)
+def test_wrong_answers(pred, gold):
+    assert not is_correct(pred, gold, "math")
+
+
+def test_missing_prediction_is_wrong():
+    assert not is_correct(None, "5", "math")
+    assert not is_correct(None, "5", "toy")
+
+
+def test_toy_is_exact_integer_comparison():
+    assert is_correct("32", "32", "toy")
+    assert is_correct(" 32 ", "32", "toy")
+    assert not is_correct("33", "32", "toy")
+    assert not is_correct("32.0", "32", "toy")  # a MATH grader would accept it
+    assert not is_correct("=32", "32", "toy")
+
+
+def test_unparsable_prediction_is_wrong_and_logged(caplog):
+    with caplog.at_level(logging.INFO, logger="data.grading"):
+        assert not is_correct("\\frac{", "5", "math")
+    assert "cannot grade" in caplog.text
+
+
+@pytest.fixture
+def fresh_worker():
+    grading.close_worker()
+    yield
+    grading.close_worker()
+
+
+def test_timeout_is_wrong_and_the_next_call_works(monkeypatch, caplog, fresh_worker):
+    monkeypatch.setattr(grading, "WORKER_COMMAND", SLOW_WORKER)
+    with caplog.at_level(logging.WARNING, logger="data.grading"):
+        assert not is_correct("999", "5", "math", timeout_s=0.5)
+    assert "timed out" in caplog.text
+    assert grading._worker is None  # killed
+    assert is_correct("0.5", "\\frac{1}{2}", "math")  # a new worker answers
+
+
+CASES = [
+    ("0.5", "\\frac{1}{2}", True),
+    ("\\sqrt{12}", "2\\sqrt{3}", True),
+    ("3", "4", False),
+    ("(1, 2)", "(1,2)", True),
+]
+
+
+def test_from_threads():
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda case: is_correct(case[0], case[1], "math"), CASES * 2))
+    assert results == [expected for *_, expected in CASES * 2]
+
+
+def _grade(case: tuple[str, str, bool]) -> bool:
+    return is_correct(case[0], case[1], "math")
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_from_daemonic_pool_workers(method):
+    is_correct("0.5", "\\frac{1}{2}", "math")  # a forked child must not reuse this worker's pipes
+    with multiprocessing.get_context(method).Pool(2) as pool:
+        assert pool.map(_grade, CASES) == [expected for *_, expected in CASES]

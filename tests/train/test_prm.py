@@ -1,0 +1,95 @@
+"""PRM training (soft labels) and our one-pass scorer, on the toy base model."""
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoTokenizer
+
+from data import toy
+from data.prm_format import PRMFormat
+from data.records import RecordError, StepLabels, to_json, write_atomic
+from train import prm
+from ttc.verifiers import aggregate
+from ttc.verifiers.hf_prm import HFPRM
+
+
+def test_soft_label_loss_is_bce_on_the_logit_difference():
+    logits = torch.randn(2, 5, 10)
+    values = torch.full((2, 5), prm.IGNORE)
+    values[0, 1], values[1, 3] = 0.25, 1.0
+    loss = prm.soft_label_loss(logits, values, good=4, bad=7)
+    diff = torch.stack([logits[0, 1, 4] - logits[0, 1, 7], logits[1, 3, 4] - logits[1, 3, 7]])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(diff, torch.tensor([0.25, 1.0]))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def synthetic_labels(n: int) -> list[StepLabels]:
+    """Reference solutions (all steps good) and ones with a wrong step (bad from there on)."""
+    records = []
+    for i in range(n):
+        p = toy.generate(3, i, seed="prm-test")
+        steps = toy.solve(p.expression)
+        records.append(StepLabels(f"q{i}", 0, p.question, steps, [1.0] * len(steps), [4] * (len(steps) - 1) + [0]))
+        wrong = [steps[0] + "1"] + steps[1:]
+        records.append(StepLabels(f"q{i}", 1, p.question, wrong, [0.0] * len(wrong), [4] * (len(wrong) - 1) + [0]))
+    return records
+
+
+@pytest.fixture(scope="module")
+def trained_prm(tmp_path_factory, toy_base_path):
+    tmp = tmp_path_factory.mktemp("prm")
+    write_atomic(tmp / "labels.jsonl", [to_json(r) for r in synthetic_labels(40)])
+    cfg = prm.PRMTrainConfig(
+        model=str(toy_base_path), labels_file=str(tmp / "labels.jsonl"), output_dir=str(tmp / "out"),
+        learning_rate=3e-3, batch_size=16, per_device_batch_size=16, num_epochs=6, eval_every=10,
+    )
+    return prm.main(cfg), toy_base_path
+
+
+def test_training_changes_the_model_and_learns_the_labels(trained_prm):
+    out, base = trained_prm
+    a, b = load_file(str(base / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert any(not torch.equal(a[k].float(), b[k].float()) for k in a)
+    scorer = HFPRM(str(out))
+    records = synthetic_labels(48)[80:]  # questions the PRM never saw
+    values = scorer.score([r.question for r in records], [r.steps for r in records])
+    assert all(0.0 <= v <= 1.0 for vs in values for v in vs)
+    good = [aggregate(v, "last") for v, r in zip(values, records) if r.values[-1] == 1.0]
+    bad = [aggregate(v, "last") for v, r in zip(values, records) if r.values[-1] == 0.0]
+    assert sum(good) / len(good) > sum(bad) / len(bad) + 0.2
+    assert scorer.forward_passes == len(records)  # one forward per solution, not per step
+
+
+def test_scores_do_not_depend_on_the_batch(trained_prm):
+    out, _ = trained_prm
+    records = synthetic_labels(6)
+    together = HFPRM(str(out), batch_size=8).score([r.question for r in records], [r.steps for r in records])
+    alone = [HFPRM(str(out), batch_size=1).score([r.question], [r.steps])[0] for r in records[:2]]
+    assert alone == pytest.approx(together[:2], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [([1.5, 1.0, 1.0], "outside"), ([1.0], "entries for 3 steps")],
+)
+def test_bad_labels_name_file_line_and_field(tmp_path, toy_base_path, values, message):
+    good = synthetic_labels(1)[0]
+    bad = StepLabels("q9", 0, good.question, good.steps[:3], values, [1, 1, 0])
+    write_atomic(tmp_path / "l.jsonl", [to_json(good), to_json(bad)])
+    cfg = prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "l.jsonl"), output_dir=str(tmp_path / "o"))
+    with pytest.raises(RecordError, match=rf"l.jsonl:2: field '(values|steps)'.*{message}"):
+        prm.load_splits(cfg)
+
+
+def test_prm_folder_without_the_step_tag_is_refused(tmp_path, toy_base_path):
+    with pytest.raises(ValueError, match="not a single token"):
+        PRMFormat(step_tag=" ки").token_ids(AutoTokenizer.from_pretrained(toy_base_path))
+    with pytest.raises(ValueError, match="not a ttc PRM folder"):
+        HFPRM(str(toy_base_path))
+
+
+def test_validation_split_is_by_question():
+    ids = {f"q{i}" for i in range(50)}
+    val = prm.validation_questions(ids, 0.1, seed=0)
+    assert len(val) == 5 and val == prm.validation_questions(ids, 0.1, seed=0)
+    assert prm.validation_questions({"only"}, 0.1, seed=0) == {"only"}

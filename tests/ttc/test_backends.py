@@ -1,0 +1,146 @@
+"""Both LM backends on the toy base model, real engines: they agree on greedy completions and
+follow the protocol's conventions (stop strings, finish reasons, seeds, ledger).
+
+The toy tokenizer has one token per character, so token counts can be checked on the text;
+special tokens (which a model may sample) are counted but not shown, so a count may exceed it.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from data import toy
+from data.prompts import PromptFormat
+from ttc.backends import LMConfig, load_lm
+from ttc.lm import Completion, GenerationRequest
+
+FORMAT = PromptFormat()
+PROMPTS = [FORMAT.render("Compute 12+34-5.")] + [
+    FORMAT.render(toy.generate(level, i, seed=0).question) for level in range(1, 6) for i in range(3)
+]
+HARD = PROMPTS[-3:]  # level 5: long solutions, so samples spread
+
+
+@pytest.fixture(params=["hf_lm", "vllm_lm"])
+def lm(request):
+    return request.getfixturevalue(request.param)
+
+
+def greedy(stop: tuple[str, ...] = (), max_tokens: int = 64) -> list[GenerationRequest]:
+    return [GenerationRequest(p, max_tokens=max_tokens, stop=stop) for p in PROMPTS]
+
+
+def sampled(prompts: list[str], n: int = 8, seed: int = 1, stop: tuple[str, ...] = ()) -> list[GenerationRequest]:
+    return [GenerationRequest(p, n=n, temperature=0.8, max_tokens=48, stop=stop, seed=seed) for p in prompts]
+
+
+def test_greedy_completions_match_across_backends(hf_lm, vllm_lm):
+    for stop in [(), ("\n",), ("\\boxed", "1")]:  # the first completed stop string wins
+        requests = greedy(stop)
+        assert hf_lm.generate(requests) == vllm_lm.generate(requests)
+
+
+def test_stop_string_is_kept_and_ends_generation(lm):
+    for [full], [cut] in zip(lm.generate(greedy()), lm.generate(greedy(("\n",)))):
+        if "\n" in full.text:
+            first_line = full.text[: full.text.index("\n") + 1]
+            assert cut == Completion(first_line, len(first_line), "stop")
+        else:
+            assert cut == full
+    sampled_completions = [c for cs in lm.generate(sampled(HARD, stop=("\n",))) for c in cs]
+    assert any(c.finish_reason == "stop" for c in sampled_completions)
+    for c in sampled_completions:
+        if c.finish_reason == "stop":
+            assert c.text.endswith("\n") and c.text.count("\n") == 1 and c.num_tokens >= len(c.text)
+        else:
+            assert "\n" not in c.text
+
+
+def test_stop_string_is_not_matched_across_the_prompt(lm):
+    """Prompts end with "Solution:\n": a stop string spanning into them must not stop anything."""
+    assert lm.generate(greedy((":\n=",))) == lm.generate(greedy())
+
+
+def test_eos_is_counted_not_shown(lm):
+    results = lm.generate(greedy() + sampled(HARD))
+    ended = [c for cs in results for c in cs if c.finish_reason == "eos"]
+    assert ended
+    assert all(c.num_tokens >= len(c.text) + 1 for c in ended)
+
+
+def test_stop_token_count_skips_hidden_special_tokens(hf_lm):
+    """The cut after a stop string counts the tokens up to it, special ones included."""
+    tokenizer = hf_lm.tokenizer
+    ids = tokenizer.encode("=1", add_special_tokens=False) + [tokenizer.pad_token_id]
+    ids += tokenizer.encode("2\n=3", add_special_tokens=False)
+    request = GenerationRequest("", stop=("\n",))
+    assert hf_lm._completion(ids, request) == Completion("=12\n", 5, "stop")
+
+
+def test_max_tokens_gives_length(lm):
+    for cs in lm.generate(greedy(max_tokens=7)):
+        assert [(c.finish_reason, c.num_tokens, len(c.text)) for c in cs] == [("length", 7, 7)]
+
+
+def test_samples_differ_and_repeat_with_their_seed(lm):
+    first = lm.generate(sampled(HARD))
+    for cs in first:
+        assert len(cs) == 8 and len({c.text for c in cs}) > 1
+    assert lm.generate(sampled(HARD)) == first
+    assert lm.generate(sampled(HARD, seed=2)) != first
+
+
+def test_adjacent_seeds_do_not_shift_samples(lm):
+    """vLLM seeds sample i with seed + i: unless the backend spreads request seeds, seed 2's
+    samples would be seed 1's shifted by one."""
+    [a, b] = lm.generate([GenerationRequest(HARD[0], n=8, temperature=1.0, max_tokens=48, seed=s) for s in (1, 2)])
+    assert a[1:] != b[:-1]
+
+
+def test_greedy_n_repeats_the_greedy_completion(lm):
+    [one] = lm.generate([GenerationRequest(PROMPTS[0], max_tokens=32)])
+    [three] = lm.generate([GenerationRequest(PROMPTS[0], n=3, max_tokens=32)])
+    assert three == one * 3
+
+
+def test_hf_request_does_not_depend_on_its_batch(hf_lm):
+    alone = hf_lm.generate(sampled(HARD[:1]))
+    batched = hf_lm.generate(sampled(PROMPTS[:2], seed=7) + sampled(HARD[:1]) + sampled(PROMPTS[2:3], seed=9))
+    assert batched[2] == alone[0]
+
+
+def test_ledger_counts_prompts_once_and_every_generated_token(lm, hf_lm):
+    requests = [GenerationRequest(p, n=n, temperature=0.8, max_tokens=24, seed=n) for n, p in zip([1, 2, 3], HARD)]
+    before = dict(vars(lm.ledger), flops=lm.ledger.flops)
+    results = lm.generate(requests)
+    prompt_tokens = sum(len(hf_lm.tokenizer(r.prompt)["input_ids"]) for r in requests)
+    generated = sum(c.num_tokens for cs in results for c in cs)
+    expected = {"requests": 3, "generations": 6, "prompt_tokens": prompt_tokens, "generated_tokens": generated}
+    assert lm.ledger.per_call[-1] == expected
+    for key, value in expected.items():
+        assert getattr(lm.ledger, key) - before[key] == value
+    assert lm.ledger.calls - before["calls"] == 1
+    assert lm.ledger.flops - before["flops"] == 2 * lm.num_parameters * (prompt_tokens + generated)
+    assert lm.num_parameters == hf_lm.model.num_parameters() > 0
+
+
+@pytest.mark.parametrize("backend", ["hf", "vllm"])
+def test_bad_model_path_names_it(tmp_path, backend):
+    for path, problem in [(tmp_path / "missing", "does not exist"), (tmp_path, "has no config.json")]:
+        with pytest.raises(FileNotFoundError, match=f"{re.escape(str(path))}.*{problem}"):
+            load_lm(LMConfig(model=str(path), backend=backend))
+
+
+def test_config_rejects_bad_values():
+    for bad in [{"backend": "tgi"}, {"dtype": "fp8"}, {"threads": 0}, {"kv_cache_gib": 0}]:
+        with pytest.raises(ValueError):
+            LMConfig(model="m", **bad)
+
+
+def test_hf_backend_does_not_import_vllm():
+    code = "import sys, ttc.backends, ttc.backends.hf; assert 'vllm' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

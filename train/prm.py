@@ -1,0 +1,225 @@
+"""Train a process reward model on Monte Carlo step labels, with soft labels.
+
+    python -m train.prm --config configs/toy/prm.yaml
+    accelerate launch --config_file configs/accelerate/zero2.yaml -m train.prm --config configs/qwen2.5-math-1.5b/prm.yaml
+    torchrun --nproc_per_node 8 -m train.prm --config ... --trainer '{deepspeed: configs/deepspeed/zero3.json}'
+
+The model is a causal LM in the format of data/prm_format.py: at the tag after each step it
+scores a good and a bad label token. Loss: cross-entropy between the MC value p and the two-way
+softmax over the label tokens (= BCE on their logit difference); TRL's PRM trainer casts
+labels to int, so this is our loss on transformers' Trainer. `labels: last` trains an outcome
+model (only the final step is labelled). Early stopping on a held-out 10% of the questions.
+Full fine-tuning or LoRA (merged on save); DeepSpeed and multi-node through the launcher.
+The output is a `save_pretrained` folder with its tokenizer and `prm_format.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from data.config import parse_config, save_config
+from data.prm_format import PRMFormat
+from data.prompts import PromptFormat
+from data.records import RecordError, StepLabels, read_records
+
+log = logging.getLogger(__name__)
+IGNORE = -100.0
+
+
+@dataclass
+class LoraSettings:
+    enabled: bool = False
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str = "all-linear"
+
+
+@dataclass
+class PRMTrainConfig:
+    model: str  # base checkpoint (folder or hub id)
+    labels_file: str  # labels.jsonl from `ttc label`
+    output_dir: str
+    format: PRMFormat = field(default_factory=PRMFormat)
+    prompt: PromptFormat = field(default_factory=PromptFormat)
+    labels: Literal["steps", "last"] = "steps"  # "last": outcome model
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    val_fraction: float = 0.1  # of questions, not solutions
+    learning_rate: float = 3e-5
+    batch_size: int = 128  # global: per_device x accumulation x processes
+    per_device_batch_size: int = 16
+    num_epochs: float = 3.0
+    dropout: float = 0.05  # Llama's only dropout is attention_dropout; LoRA has its own
+    eval_every: int = 50
+    patience: int = 3  # evaluations without improvement before stopping
+    seed: int = 0
+    threads: int = 1
+    trainer: dict[str, Any] = field(default_factory=dict)  # any other TrainingArguments
+
+    def __post_init__(self) -> None:
+        if not 0 < self.val_fraction < 1:
+            raise ValueError("val_fraction must be in (0, 1)")
+        if self.batch_size % self.per_device_batch_size:
+            raise ValueError("batch_size must be a multiple of per_device_batch_size")
+
+
+def validation_questions(problem_ids: set[str], fraction: float, seed: int) -> set[str]:
+    """A seeded random `fraction` of the questions (at least one): solutions of one question
+    never straddle the split."""
+    ranked = sorted(problem_ids, key=lambda pid: hashlib.sha256(f"{seed}:{pid}".encode()).digest())
+    return set(ranked[: max(1, round(fraction * len(ranked)))])
+
+
+def check(record: StepLabels, where: str) -> None:
+    if not record.steps:
+        raise RecordError(f"{where}: field 'steps' is empty")
+    if len(record.values) != len(record.steps):
+        raise RecordError(f"{where}: field 'values' has {len(record.values)} entries for {len(record.steps)} steps")
+    if not all(0.0 <= v <= 1.0 for v in record.values):
+        raise RecordError(f"{where}: field 'values' has a label outside [0, 1]")
+
+
+class StepLabelDataset(Dataset):
+    def __init__(self, records: list[StepLabels], cfg: PRMTrainConfig, tokenizer):
+        self.items = []
+        for r in records:
+            ids, positions = cfg.format.encode(tokenizer, cfg.prompt.render(r.question, tokenizer), r.steps)
+            values = torch.full((len(ids),), IGNORE)
+            labelled = positions if cfg.labels == "steps" else positions[-1:]
+            values[labelled] = torch.tensor(r.values)[-len(labelled):]
+            self.items.append((torch.tensor(ids), values))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        ids, values = self.items[i]
+        return {"input_ids": ids, "step_values": values}
+
+
+def collate(pad_id: int, batch: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    ids = pad_sequence([b["input_ids"] for b in batch], batch_first=True, padding_value=pad_id)
+    return {
+        "input_ids": ids,
+        "attention_mask": pad_sequence([torch.ones_like(b["input_ids"]) for b in batch], batch_first=True),
+        "step_values": pad_sequence([b["step_values"] for b in batch], batch_first=True, padding_value=IGNORE),
+    }
+
+
+def soft_label_loss(logits: torch.Tensor, values: torch.Tensor, good: int, bad: int) -> torch.Tensor:
+    """Cross-entropy between (p, 1-p) and the softmax over (good, bad) at the tagged positions."""
+    mask = values != IGNORE
+    logp = torch.log_softmax(logits[mask][:, [good, bad]].float(), dim=-1)
+    p = values[mask]
+    return -(p * logp[:, 0] + (1 - p) * logp[:, 1]).mean()
+
+
+class PRMTrainer(Trainer):
+    def __init__(self, *args, good: int, bad: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.good, self.bad = good, bad
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        values = inputs.pop("step_values")
+        outputs = model(**inputs)
+        loss = soft_label_loss(outputs.logits, values, self.good, self.bad)
+        return (loss, outputs) if return_outputs else loss
+
+
+def load_splits(cfg: PRMTrainConfig) -> tuple[list[StepLabels], list[StepLabels]]:
+    records = read_records(cfg.labels_file, StepLabels)
+    if not records:
+        raise RecordError(f"{cfg.labels_file}: no step labels")
+    for number, r in enumerate(records, 1):
+        check(r, f"{cfg.labels_file}:{number}")
+    val_ids = validation_questions({r.problem_id for r in records}, cfg.val_fraction, cfg.seed)
+    train = [r for r in records if r.problem_id not in val_ids]
+    val = [r for r in records if r.problem_id in val_ids]
+    if not train:
+        raise RecordError(f"{cfg.labels_file}: too few questions for a {cfg.val_fraction:.0%} validation split")
+    return train, val
+
+
+def load_model(cfg: PRMTrainConfig):
+    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32, attention_dropout=cfg.dropout)
+    if not cfg.lora.enabled:
+        return model
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
+    return get_peft_model(model, lora)
+
+
+def main(cfg: PRMTrainConfig) -> Path:
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / "train_config.yaml")
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    _, good, bad = cfg.format.token_ids(tokenizer, where=cfg.model)
+    train, val = load_splits(cfg)
+    log.info("%d training and %d validation solutions", len(train), len(val))
+
+    world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun / accelerate / srun wrappers
+    args = TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        learning_rate=cfg.learning_rate,
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        per_device_train_batch_size=cfg.per_device_batch_size,
+        per_device_eval_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=max(1, cfg.batch_size // (cfg.per_device_batch_size * world)),
+        num_train_epochs=cfg.num_epochs,
+        eval_strategy="steps",
+        eval_steps=cfg.eval_every,
+        save_strategy="steps",
+        save_steps=cfg.eval_every,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=max(1, cfg.eval_every // 5),
+        remove_unused_columns=False,
+        label_names=["step_values"],
+        seed=cfg.seed,
+        use_cpu=not torch.cuda.is_available(),
+        report_to=[],
+        **cfg.trainer,
+    )
+    trainer = PRMTrainer(
+        model=load_model(cfg),
+        args=args,
+        train_dataset=StepLabelDataset(train, cfg, tokenizer),
+        eval_dataset=StepLabelDataset(val, cfg, tokenizer),
+        data_collator=lambda batch: collate(tokenizer.pad_token_id, batch),
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)],
+        good=good,
+        bad=bad,
+    )
+    trainer.train(resume_from_checkpoint=get_last_checkpoint(args.output_dir))
+    model = trainer.model
+    if cfg.lora.enabled:
+        model = model.merge_and_unload()
+    if trainer.is_world_process_zero():
+        model.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
+        cfg.format.save(out)
+        log.info("PRM saved to %s (best eval loss %s)", out, trainer.state.best_metric)
+    return out
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    main(parse_config(PRMTrainConfig, sys.argv[1:]))

@@ -1,0 +1,138 @@
+"""The transformers backend: one `generate` call per request, its n samples in one batch.
+
+Requests are never batched together, so a request's completions depend only on its prompt,
+settings and seed (sharded runs merge byte for byte) and its n samples share the prompt.
+Completions follow vLLM's conventions so both backends give the same records: a stop string
+is kept at the end of the text and counted in the tokens; an EOS token is counted but not
+shown; special tokens are skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList, StopStringCriteria
+
+from ttc.backends import MIN_REQUESTS_FOR_PROGRESS, LMConfig
+from ttc.lm import Completion, GenerationRequest, Ledger
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def first_stop_end(text: str, stop: Sequence[str]) -> int | None:
+    """End index of the stop string that completes first in `text`, or None."""
+    ends = [text.find(s) + len(s) for s in stop if s and s in text]
+    return min(ends, default=None)
+
+
+class CompletionStopStrings(StoppingCriteria):
+    """generate's stop-string check, confirmed on the completion's text: transformers also
+    stops on a match that starts in the prompt (prompt "...:\n", stop "\n\n", first token
+    "\n"), which vLLM never does. Decoding only on candidate steps keeps it cheap."""
+
+    def __init__(self, tokenizer, stop: Sequence[str], prompt_length: int):
+        self.candidates = StopStringCriteria(tokenizer, list(stop))
+        self.tokenizer, self.stop, self.prompt_length = tokenizer, stop, prompt_length
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        done = self.candidates(input_ids, scores)
+        for row in done.nonzero().flatten().tolist():
+            text = self.tokenizer.decode(input_ids[row, self.prompt_length:], skip_special_tokens=True)
+            done[row] = first_stop_end(text, self.stop) is not None
+        return done
+
+
+class HFBackend:
+    def __init__(self, cfg: LMConfig):
+        torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)
+        self.tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+        dtype = cfg.dtype if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
+        self.model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype).to(self.device).eval()
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else min(self.eos_ids)
+        self.ledger = Ledger(self.num_parameters)
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())  # tied weights counted once
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        results, prompt_tokens = [], 0
+        bar = tqdm(requests, desc="generate (hf)", disable=len(requests) < MIN_REQUESTS_FOR_PROGRESS)
+        for request in bar:
+            completions, num_prompt = self._generate_one(request)
+            results.append(completions)
+            prompt_tokens += num_prompt
+        self.ledger.record(
+            requests=len(requests),
+            generations=sum(len(c) for c in results),
+            prompt_tokens=prompt_tokens,
+            generated_tokens=sum(c.num_tokens for cs in results for c in cs),
+        )
+        return results
+
+    def _generate_one(self, request: GenerationRequest) -> tuple[list[Completion], int]:
+        inputs = self.tokenizer(request.prompt, return_tensors="pt").to(self.device)
+        num_prompt = inputs["input_ids"].shape[1]
+        greedy = request.temperature == 0
+        torch.manual_seed(request.seed)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                **self._sampling_kwargs(request),
+                max_new_tokens=request.max_tokens,
+                # Greedy samples are identical: compute one and repeat it.
+                num_return_sequences=1 if greedy else request.n,
+                stopping_criteria=self._stop_criteria(request.stop, num_prompt),
+                pad_token_id=self.pad_id,
+            )
+        completions = [self._completion(row[num_prompt:].tolist(), request) for row in output]
+        return completions * request.n if greedy else completions, num_prompt
+
+    def _stop_criteria(self, stop: Sequence[str], prompt_length: int) -> StoppingCriteriaList | None:
+        stop = [s for s in stop if s]
+        return StoppingCriteriaList([CompletionStopStrings(self.tokenizer, stop, prompt_length)]) if stop else None
+
+    @staticmethod
+    def _sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:
+        if request.temperature == 0:
+            return {"do_sample": False}
+        # top_k=0: no top-k cut (transformers would default to 50; vLLM has none).
+        return {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p, "top_k": 0}
+
+    def _completion(self, ids: list[int], request: GenerationRequest) -> Completion:
+        """One generated row (padded after its end) as text, token count and finish reason."""
+        eos_at = next((i for i, t in enumerate(ids) if t in self.eos_ids), None)
+        body = ids if eos_at is None else ids[:eos_at]
+        text = self._decode(body)
+        cut = first_stop_end(text, request.stop)
+        if cut is not None:
+            return Completion(text[:cut], self._tokens_covering(body, cut), "stop")
+        if eos_at is not None:
+            return Completion(text, eos_at + 1, "eos")
+        return Completion(text, len(ids), "length")
+
+    def _tokens_covering(self, ids: list[int], num_chars: int) -> int:
+        """Fewest leading tokens whose decoded text reaches `num_chars` characters (binary
+        search: decoded length grows with the prefix, for any tokenizer)."""
+        lo, hi = 1, len(ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if len(self._decode(ids[:mid])) >= num_chars:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def _decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)

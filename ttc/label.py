@@ -1,0 +1,111 @@
+"""`ttc label`: Monte Carlo step labels for PRM training (data/labels.py says how).
+
+    ttc label --config configs/toy/label.yaml [--shard i --num_shards n]
+
+Reads the sample records of `ttc sample`, keeps solutions with a parsable answer, and for each
+step prefix asks the base model for k rollouts as ONE request with n=k: the k rollouts share
+the prefix, which vLLM computes once (prefix caching) and transformers once per request.
+Writes `<output_dir>/labels.jsonl` (StepLabels records). Sharded, resumable and deterministic
+like `ttc sample`: a prefix's rollouts are seeded by (seed, problem id, sample, step).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data import shards
+from data.config import save_config
+from data.grading import is_correct
+from data.labels import labelable, prefix, step_labels
+from data.problems import DataConfig, load_problems
+from data.prompts import PromptFormat
+from data.records import Problem, RecordError, Sample, read_records, to_dict
+from data.shards import Shard, derive_seed, merge
+from data.steps import extract_answer
+from ttc.backends import LMConfig, load_lm
+from ttc.lm import LM, GenerationRequest
+
+log = logging.getLogger(__name__)
+NAME = "labels"
+
+
+@dataclass
+class RolloutConfig:
+    k: int = 16  # rollouts per step (paper: 16)
+    temperature: float = 0.8
+    top_p: float = 1.0
+    max_tokens: int = 256
+    seed: int = 0
+
+
+@dataclass
+class Config:
+    output_dir: str
+    samples: str  # samples.jsonl from `ttc sample`
+    lm: LMConfig
+    data: DataConfig = field(default_factory=DataConfig)
+    prompt: PromptFormat = field(default_factory=PromptFormat)
+    rollouts: RolloutConfig = field(default_factory=RolloutConfig)
+    samples_per_problem: int | None = None  # label only the first n samples (paper: all 16)
+    shard: int = 0
+    num_shards: int = 1
+    batch_problems: int = 8
+
+    def __post_init__(self) -> None:
+        Shard(self.shard, self.num_shards)
+        if self.rollouts.k < 1:
+            raise ValueError("rollouts.k must be >= 1")
+
+
+def samples_by_problem(path: Path, problems: list[Problem], limit: int | None) -> dict[str, list[Sample]]:
+    known = {p.id for p in problems}
+    grouped: dict[str, list[Sample]] = defaultdict(list)
+    for s in read_records(path, Sample):
+        if s.problem_id not in known:
+            raise RecordError(f"{path}: field 'problem_id' {s.problem_id!r} is not in the configured data")
+        if limit is None or s.index < limit:
+            grouped[s.problem_id].append(s)
+    return grouped
+
+
+def label_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
+    """One LM call for every step prefix of every kept solution of the batch's problems."""
+    tokenizer = getattr(lm, "tokenizer", None)
+    kept = {p.id: [s for s in samples.get(p.id, []) if labelable(s)] for p in batch}
+    requests, owners = [], []
+    for problem in batch:
+        prompt = cfg.prompt.render(problem.question, tokenizer)
+        for s in kept[problem.id]:
+            for i in range(len(s.steps) - 1):
+                r = cfg.rollouts
+                seed = derive_seed(r.seed, problem.id, s.index, i)
+                requests.append(GenerationRequest(prefix(prompt, s.steps, i), r.k, r.temperature, r.top_p, r.max_tokens, seed=seed))
+                owners.append(problem)
+    counts = iter(
+        sum(is_correct(extract_answer(c.text), problem.answer, problem.source) for c in completions)
+        for problem, completions in zip(owners, lm.generate(requests) if requests else [])
+    )
+    return [
+        [to_dict(step_labels(s, p.question, [next(counts) for _ in s.steps[1:]], cfg.rollouts.k)) for s in kept[p.id]]
+        for p in batch
+    ]
+
+
+def main(cfg: Config) -> Path:
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / f"config.shard-{cfg.shard}.yaml")
+    problems = load_problems(cfg.data)
+    samples = samples_by_problem(Path(cfg.samples), problems, cfg.samples_per_problem)
+    dropped = sum(not labelable(s) for group in samples.values() for s in group)
+    log.info("dropping %d solution(s) without a parsable answer", dropped)
+    lm = load_lm(cfg.lm)
+    shard = Shard(cfg.shard, cfg.num_shards)
+    shards.run_shard(
+        out, NAME, shard, problems, lambda p: p.id,
+        lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
+    )
+    log.info("shard %d/%d done: %s", cfg.shard, cfg.num_shards, lm.ledger)
+    return merge(out, NAME, 1) if cfg.num_shards == 1 else out

@@ -1,0 +1,30 @@
+"""Verifiers: score every step of a batch of (question, steps) with one value in [0, 1].
+
+`aggregate` turns a solution's step values into one score, chosen by config: `last` (the
+paper's best with soft MC labels), `min` (Lightman et al.) or `prod`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, Protocol, Sequence
+
+Aggregation = Literal["last", "min", "prod"]
+
+
+class Verifier(Protocol):
+    def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
+        """One value per step of each solution, one forward pass per solution."""
+        ...
+
+
+def aggregate(values: Sequence[float], how: Aggregation) -> float:
+    if not values:
+        return 0.0
+    if how == "last":
+        return values[-1]
+    if how == "min":
+        return min(values)
+    if how == "prod":
+        return math.prod(values)
+    raise ValueError(f"unknown aggregation {how!r}: last, min or prod")
