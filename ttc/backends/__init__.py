@@ -6,6 +6,7 @@ never imports vLLM (slow to import, and absent from some installs).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,13 +47,15 @@ class LMConfig:
             raise ValueError(f"tensor_parallel_size must be >= 1, got {self.tensor_parallel_size}")
 
 
-def check_model_path(path: str) -> Path:
-    """The model folder, or one error naming it (before an engine fails somewhere deeper)."""
+def check_model_path(path: str) -> None:
+    """One clear error for a local model folder that is missing or incomplete (before an
+    engine fails somewhere deeper). Hub ids ("org/name", no such local path) pass through."""
     folder = Path(path)
-    if not (folder / "config.json").is_file():
-        problem = "does not exist" if not folder.exists() else "has no config.json"
-        raise FileNotFoundError(f"model {path!r} {problem}: expected a save_pretrained folder")
-    return folder
+    looks_like_hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", path) is not None
+    if folder.exists() or not looks_like_hub_id:
+        if not (folder / "config.json").is_file():
+            problem = "does not exist" if not folder.exists() else "has no config.json"
+            raise FileNotFoundError(f"model {path!r} {problem}: expected a save_pretrained folder or a hub id")
 
 
 def load_lm(cfg: LMConfig) -> LM:
