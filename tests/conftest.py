@@ -44,3 +44,24 @@ def vllm_lm(toy_base_path: Path) -> Iterator:
     lm = load_lm(LMConfig(model=str(toy_base_path), backend="vllm", dtype="float32"))
     yield lm
     lm.close()
+
+
+class Interrupted(Exception):
+    """Raised by `dies_after_first_call` where a pre-empted job would have been killed."""
+
+
+class _DiesAfterFirstCall:
+    def __init__(self, lm):
+        self.lm, self.ledger, self.calls = lm, lm.ledger, 0
+
+    def generate(self, requests):
+        self.calls += 1
+        if self.calls > 1:
+            raise Interrupted
+        return self.lm.generate(requests)
+
+
+@pytest.fixture
+def dies_after_first_call():
+    """Wraps a real LM so that its second call is a kill: for resume tests."""
+    return _DiesAfterFirstCall

@@ -166,7 +166,8 @@ def load_model(cfg: PRMTrainConfig):
 def main(cfg: PRMTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
-    save_config(cfg, out / "train_config.yaml")
+    if int(os.environ.get("RANK", 0)) == 0:  # one writer per run
+        save_config(cfg, out / "train_config.yaml")
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     _, good, bad = cfg.format.token_ids(tokenizer, where=cfg.model)
     train, val = load_splits(cfg)
@@ -209,15 +210,27 @@ def main(cfg: PRMTrainConfig) -> Path:
         bad=bad,
     )
     trainer.train(resume_from_checkpoint=get_last_checkpoint(args.output_dir))
-    model = trainer.model
-    if cfg.lora.enabled:
-        model = model.merge_and_unload()
+    # save_model on every rank: under ZeRO-3 it gathers the sharded weights (a collective), and
+    # only the main process writes. A LoRA run saves its adapter, merged below on one process.
+    trainer.save_model(str(out / "adapter" if cfg.lora.enabled else out))
     if trainer.is_world_process_zero():
-        model.save_pretrained(out, safe_serialization=True)
+        if cfg.lora.enabled:
+            merge_adapter(cfg.model, out / "adapter", out)
         tokenizer.save_pretrained(out)
         cfg.format.save(out)
         log.info("PRM saved to %s (best eval loss %s)", out, trainer.state.best_metric)
     return out
+
+
+def merge_adapter(base: str, adapter: Path, out: Path) -> None:
+    """Base + adapter, merged into a plain checkpoint. The base is loaded afresh on this process
+    alone (ZeRO-3 would have partitioned it), so this works whatever the run was sharded with."""
+    from peft import PeftModel
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()  # from_pretrained would otherwise zero.Init across ranks
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    PeftModel.from_pretrained(model, adapter).merge_and_unload().save_pretrained(out, safe_serialization=True)
 
 
 if __name__ == "__main__":

@@ -94,18 +94,22 @@ def label_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, li
     ]
 
 
-def main(cfg: Config) -> Path:
-    out = Path(cfg.output_dir)
-    save_config(cfg, out / f"config.shard-{cfg.shard}.yaml")
+def run(cfg: Config, lm: LM) -> Path:
+    """This shard; merged into `labels.jsonl` when it is the only one."""
     problems = load_problems(cfg.data)
     samples = samples_by_problem(Path(cfg.samples), problems, cfg.samples_per_problem)
     dropped = sum(not labelable(s) for group in samples.values() for s in group)
     log.info("dropping %d solution(s) without a parsable answer", dropped)
-    lm = load_lm(cfg.lm)
-    shard = Shard(cfg.shard, cfg.num_shards)
-    shards.run_shard(
-        out, NAME, shard, problems, lambda p: p.id,
+    path = shards.run_shard(
+        cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
         lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
     )
+    return merge(cfg.output_dir, NAME, 1) if cfg.num_shards == 1 else path
+
+
+def main(cfg: Config) -> Path:
+    save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
+    lm = load_lm(cfg.lm)
+    path = run(cfg, lm)
     log.info("shard %d/%d done: %s", cfg.shard, cfg.num_shards, lm.ledger)
-    return merge(out, NAME, 1) if cfg.num_shards == 1 else out
+    return path

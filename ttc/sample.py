@@ -79,7 +79,8 @@ def grade(problem: Problem, index: int, completion: Completion, stops: list[str]
     )
 
 
-def run_shard(cfg: Config, lm: LM, problems: list[Problem]) -> Path:
+def run(cfg: Config, lm: LM) -> Path:
+    """This shard; merged into `samples.jsonl` when it is the only one."""
     tokenizer = getattr(lm, "tokenizer", None)
 
     def process(batch: list[Problem]) -> list[list[dict]]:
@@ -90,16 +91,13 @@ def run_shard(cfg: Config, lm: LM, problems: list[Problem]) -> Path:
         ]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    return shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems)
+    path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems)
+    return merge(cfg.output_dir, NAME, 1) if cfg.num_shards == 1 else path
 
 
 def main(cfg: Config) -> Path:
-    out = Path(cfg.output_dir)
-    save_config(cfg, out / f"config.shard-{cfg.shard}.yaml")
-    problems = load_problems(cfg.data)
+    save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
     lm = load_lm(cfg.lm)
-    run_shard(cfg, lm, problems)
+    path = run(cfg, lm)
     log.info("shard %d/%d done: %s", cfg.shard, cfg.num_shards, lm.ledger)
-    if cfg.num_shards == 1:
-        return merge(out, NAME, 1)
-    return out
+    return path

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import Interrupted
 
 from data.problems import DataConfig, load_problems
 from data.records import Sample, read_records
@@ -24,33 +25,11 @@ def config(out, model, shard=0, num_shards=1, batch_problems=4):
     )
 
 
-def run(cfg, lm):
-    sample.run_shard(cfg, lm, load_problems(cfg.data))
-    return merge(cfg.output_dir, sample.NAME, cfg.num_shards)
-
-
-class Interrupted(Exception):
-    pass
-
-
-class DiesAfterFirstCall:
-    """The real LM, killed after its first batch (as a pre-empted job would be)."""
-
-    def __init__(self, lm):
-        self.lm, self.ledger, self.calls = lm, lm.ledger, 0
-
-    def generate(self, requests):
-        self.calls += 1
-        if self.calls > 1:
-            raise Interrupted
-        return self.lm.generate(requests)
-
-
 def test_two_shards_merge_to_the_same_bytes_as_one(tmp_path, toy_base_path, hf_lm):
-    one = run(config(tmp_path / "one", toy_base_path), hf_lm)
+    one = sample.run(config(tmp_path / "one", toy_base_path), hf_lm)
     for i in range(2):
         cfg = config(tmp_path / "two", toy_base_path, i, 2)
-        sample.run_shard(cfg, hf_lm, load_problems(cfg.data))
+        sample.run(cfg, hf_lm)
     two = merge(tmp_path / "two", sample.NAME, 2)
     assert one.read_bytes() == two.read_bytes()
     samples = read_records(one, Sample)
@@ -58,18 +37,18 @@ def test_two_shards_merge_to_the_same_bytes_as_one(tmp_path, toy_base_path, hf_l
     assert [s.index for s in samples[:4]] == [0, 1, 2, 3]
 
 
-def test_killed_run_resumes_without_redoing_or_losing_work(tmp_path, toy_base_path, hf_lm):
-    reference = run(config(tmp_path / "ref", toy_base_path), hf_lm).read_bytes()
+def test_killed_run_resumes_without_redoing_or_losing_work(tmp_path, toy_base_path, hf_lm, dies_after_first_call):
+    reference = sample.run(config(tmp_path / "ref", toy_base_path), hf_lm).read_bytes()
     cfg = config(tmp_path / "killed", toy_base_path, batch_problems=2)
     with pytest.raises(Interrupted):
-        sample.run_shard(cfg, DiesAfterFirstCall(hf_lm), load_problems(cfg.data))
+        sample.run(cfg, dies_after_first_call(hf_lm))
     before = hf_lm.ledger.requests
-    assert run(cfg, hf_lm).read_bytes() == reference
+    assert sample.run(cfg, hf_lm).read_bytes() == reference
     assert hf_lm.ledger.requests - before == 4  # only the 4 problems not finished before the kill
 
 
 def test_samples_are_graded(tmp_path, toy_base_path, hf_lm):
-    samples = read_records(run(config(tmp_path, toy_base_path), hf_lm), Sample)
+    samples = read_records(sample.run(config(tmp_path, toy_base_path), hf_lm), Sample)
     answers = {p.id: p.answer for p in load_problems(DataConfig(levels=[1, 3], per_level=3))}
     for s in samples:
         assert s.correct == (s.answer == answers[s.problem_id])
