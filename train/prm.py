@@ -209,7 +209,9 @@ def main(cfg: PRMTrainConfig) -> Path:
         good=good,
         bad=bad,
     )
-    trainer.train(resume_from_checkpoint=get_last_checkpoint(args.output_dir))
+    # Resume after preemption; only the main process creates the folder, so check it exists.
+    last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
+    trainer.train(resume_from_checkpoint=last)
     # save_model on every rank: under ZeRO-3 it gathers the sharded weights (a collective), and
     # only the main process writes. A LoRA run saves its adapter, merged below on one process.
     trainer.save_model(str(out / "adapter" if cfg.lora.enabled else out))

@@ -1,7 +1,8 @@
 """The transformers backend: one `generate` call per request, its n samples in one batch.
 
 Requests are never batched together, so a request's completions depend only on its prompt,
-settings and seed (sharded runs merge byte for byte) and its n samples share the prompt.
+settings and seed (sharded runs merge byte for byte); its n samples share the prompt, whose KV
+cache is computed once and copied to every row (what vLLM's prefix caching does for labelling).
 Completions follow vLLM's conventions so both backends give the same records: a stop string
 is kept at the end of the text and counted in the tokens; an EOS token is counted but not
 shown; special tokens are skipped.
@@ -13,7 +14,14 @@ from typing import Any, Sequence
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList, StopStringCriteria
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    DynamicCache,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    StopStringCriteria,
+)
 
 from ttc.backends import MIN_REQUESTS_FOR_PROGRESS, LMConfig
 from ttc.lm import Completion, GenerationRequest, Ledger
@@ -82,22 +90,36 @@ class HFBackend:
         return results
 
     def _generate_one(self, request: GenerationRequest) -> tuple[list[Completion], int]:
-        inputs = self.tokenizer(request.prompt, return_tensors="pt").to(self.device)
-        num_prompt = inputs["input_ids"].shape[1]
+        ids = self.tokenizer(request.prompt, return_tensors="pt")["input_ids"].to(self.device)
+        num_prompt = ids.shape[1]
         greedy = request.temperature == 0
-        torch.manual_seed(request.seed)
+        rows = 1 if greedy else request.n  # greedy samples are identical: compute one, repeat it
         with torch.inference_mode():
+            cache = self._shared_prefix_cache(ids, rows)
+            ids = ids.repeat(rows, 1)
+            torch.manual_seed(request.seed)
             output = self.model.generate(
-                **inputs,
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                past_key_values=cache,
                 **self._sampling_kwargs(request),
                 max_new_tokens=request.max_tokens,
-                # Greedy samples are identical: compute one and repeat it.
-                num_return_sequences=1 if greedy else request.n,
                 stopping_criteria=self._stop_criteria(request.stop, num_prompt),
                 pad_token_id=self.pad_id,
             )
         completions = [self._completion(row[num_prompt:].tolist(), request) for row in output]
         return completions * request.n if greedy else completions, num_prompt
+
+    def _shared_prefix_cache(self, ids: torch.Tensor, rows: int) -> DynamicCache | None:
+        """The prompt's KV cache, computed once and copied to every sample's row, so the n
+        samples of a request share their prompt as they do under vLLM's prefix caching
+        (generate itself would run the prompt n times). Its last token is left for generate."""
+        if rows == 1 or ids.shape[1] < 2:
+            return None
+        cache = DynamicCache(config=self.model.config)
+        self.model(input_ids=ids[:, :-1], past_key_values=cache, use_cache=True)
+        cache.batch_repeat_interleave(rows)
+        return cache
 
     def _stop_criteria(self, stop: Sequence[str], prompt_length: int) -> StoppingCriteriaList | None:
         stop = [s for s in stop if s]

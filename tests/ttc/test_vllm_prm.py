@@ -1,0 +1,73 @@
+"""vLLM's pooling runner serves our PRM format: the same step values as the transformers scorer.
+
+A tiny PRM is trained from the toy base model on the synthetic labels of tests/train/test_prm.py
+(seconds), then scored by both engines in fp32; one vLLM engine serves the whole module.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from data import toy
+from data.records import to_json, write_atomic
+from train import prm
+from ttc.verifiers.hf_prm import HFPRM
+from ttc.verifiers.vllm_prm import VLLMPRM
+
+# tests/ has no packages: pytest imports test_prm.py by its folder, as done here.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+from test_prm import synthetic_labels  # noqa: E402
+
+
+def solutions() -> tuple[list[str], list[list[str]]]:
+    """A dozen toy solutions of 2 to 8 steps: references of every level, a right and a wrong
+    one from the PRM's training labels."""
+    problems = [toy.generate(level, i, seed="vllm-prm") for level in sorted(toy.LEVELS) for i in range(2)]
+    labelled = synthetic_labels(1)
+    return ([p.question for p in problems] + [r.question for r in labelled],
+            [toy.solve(p.expression) for p in problems] + [r.steps for r in labelled])
+
+
+@pytest.fixture(scope="module")
+def prm_path(tmp_path_factory, toy_base_path: Path) -> Path:
+    tmp = tmp_path_factory.mktemp("vllm-prm")
+    write_atomic(tmp / "labels.jsonl", [to_json(r) for r in synthetic_labels(40)])
+    cfg = prm.PRMTrainConfig(
+        model=str(toy_base_path), labels_file=str(tmp / "labels.jsonl"), output_dir=str(tmp / "out"),
+        learning_rate=3e-3, batch_size=16, per_device_batch_size=16, num_epochs=6, eval_every=10,
+    )
+    return prm.main(cfg)
+
+
+@pytest.fixture(scope="module")
+def vllm_prm(prm_path: Path) -> Iterator[VLLMPRM]:
+    scorer = VLLMPRM(str(prm_path))
+    yield scorer
+    scorer.close()
+
+
+def test_vllm_step_values_match_transformers(prm_path, vllm_prm):
+    questions, steps = solutions()
+    expected = HFPRM(str(prm_path)).score(questions, steps)
+    values = vllm_prm.score(questions, steps)
+    assert [len(v) for v in values] == [len(s) for s in steps]
+    assert all(0.0 <= v <= 1.0 for vs in values for v in vs)
+    for got, want in zip(values, expected):
+        assert got == pytest.approx(want, abs=1e-4)
+    assert vllm_prm.forward_passes == len(steps)  # one request per solution, not per step
+    assert max(map(max, expected)) - min(map(min, expected)) > 0.5  # trained: values spread
+
+
+def test_step_tag_inside_the_text_is_refused(vllm_prm):
+    questions, steps = solutions()
+    tagged = [steps[1][0] + vllm_prm.format.step_tag] + steps[1][1:]
+    with pytest.raises(ValueError, match="solution 1: .*step tag"):
+        vllm_prm.score(questions[:2], [steps[0], tagged])
+
+
+def test_empty_batch_needs_no_engine_call(vllm_prm):
+    assert vllm_prm.score([], []) == []
