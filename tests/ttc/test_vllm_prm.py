@@ -24,7 +24,7 @@ from test_prm import synthetic_labels  # noqa: E402
 
 
 def solutions() -> tuple[list[str], list[list[str]]]:
-    """A dozen toy solutions of 2 to 8 steps: references of every level, a right and a wrong
+    """A dozen toy solutions of 2 to 7 steps: references of every level, a right and a wrong
     one from the PRM's training labels."""
     problems = [toy.generate(level, i, seed="vllm-prm") for level in sorted(toy.LEVELS) for i in range(2)]
     labelled = synthetic_labels(1)
