@@ -6,7 +6,7 @@ Reads the sample records of `ttc sample`, keeps solutions with a parsable answer
 step prefix asks the base model for k rollouts as ONE request with n=k: the k rollouts share
 the prefix, which vLLM computes once (prefix caching) and transformers once per request.
 Writes `<output_dir>/labels.jsonl` (StepLabels records). Sharded, resumable and deterministic
-like `ttc sample`: a prefix's rollouts are seeded by (seed, problem id, sample, step).
+like `ttc sample`: a prefix's rollouts are seeded by (seed, problem id, prefix text).
 """
 
 from __future__ import annotations
@@ -72,26 +72,29 @@ def samples_by_problem(path: Path, problems: list[Problem], limit: int | None) -
 
 
 def label_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
-    """One LM call for every step prefix of every kept solution of the batch's problems."""
+    """One LM call for every distinct step prefix of every kept solution of the batch.
+
+    Samples of a question often share prefixes; a prefix's rollouts are seeded by its text, so
+    each distinct prefix is rolled out once and its value serves every solution that has it.
+    """
     tokenizer = getattr(lm, "tokenizer", None)
+    r = cfg.rollouts
     kept = {p.id: [s for s in samples.get(p.id, []) if labelable(s)] for p in batch}
-    requests, owners = [], []
-    for problem in batch:
-        prompt = cfg.prompt.render(problem.question, tokenizer)
-        for s in kept[problem.id]:
-            for i in range(len(s.steps) - 1):
-                r = cfg.rollouts
-                seed = derive_seed(r.seed, problem.id, s.index, i)
-                requests.append(GenerationRequest(prefix(prompt, s.steps, i), r.k, r.temperature, r.top_p, r.max_tokens, seed=seed))
-                owners.append(problem)
-    counts = iter(
-        sum(is_correct(extract_answer(c.text), problem.answer, problem.source) for c in completions)
-        for problem, completions in zip(owners, lm.generate(requests) if requests else [])
-    )
-    return [
-        [to_dict(step_labels(s, p.question, [next(counts) for _ in s.steps[1:]], cfg.rollouts.k)) for s in kept[p.id]]
-        for p in batch
-    ]
+    prefixes = {p.id: [prefix(cfg.prompt.render(p.question, tokenizer), s.steps, i)
+                       for s in kept[p.id] for i in range(len(s.steps) - 1)] for p in batch}
+    unique = {(p.id, text): p for p in batch for text in prefixes[p.id]}  # keeps first-seen order
+    requests = [GenerationRequest(text, r.k, r.temperature, r.top_p, r.max_tokens, seed=derive_seed(r.seed, pid, text))
+                for pid, text in unique]
+    correct = {
+        key: sum(is_correct(extract_answer(c.text), p.answer, p.source) for c in completions)
+        for (key, p), completions in zip(unique.items(), lm.generate(requests) if requests else [])
+    }
+    records = []
+    for p in batch:
+        counts = iter(correct[p.id, text] for text in prefixes[p.id])
+        records.append([to_dict(step_labels(s, p.question, [next(counts) for _ in s.steps[1:]], r.k))
+                        for s in kept[p.id]])
+    return records
 
 
 def run(cfg: Config, lm: LM) -> Path:

@@ -41,7 +41,7 @@ def test_labels_are_mc_values_of_every_kept_solution(tmp_path, toy_base_path, hf
         assert r.rollouts == [4] * (len(s.steps) - 1) + [0]
         assert all(v in (0, 0.25, 0.5, 0.75, 1.0) for v in r.values)
         assert r.values[-1] == float(s.correct)
-    # one request of n=k rollouts per non-final step of each kept solution, in ONE call per batch
+    # one request of n=k rollouts per distinct step prefix, all in ONE call per batch
     assert hf_lm.ledger.per_call[-1]["generations"] == 4 * hf_lm.ledger.per_call[-1]["requests"]
 
 

@@ -2,7 +2,7 @@
 
 Requests are never batched together, so a request's completions depend only on its prompt,
 settings and seed (sharded runs merge byte for byte); its n samples share the prompt, whose KV
-cache is computed once and copied to every row (what vLLM's prefix caching does for labelling).
+cache is computed once and copied to every row (as vLLM's prefix caching does, block by block).
 Completions follow vLLM's conventions so both backends give the same records: a stop string
 is kept at the end of the text and counted in the tokens; an EOS token is counted but not
 shown; special tokens are skipped.
