@@ -4,8 +4,9 @@
 
 Inputs are records of earlier stages: step labels of test solutions (`ttc label`) for the AUC,
 and many samples per test problem (`ttc sample`, e.g. 64) for the best-of-N curves. For each N
-in 1, 2, 4, ..., the samples of a problem are split into disjoint groups of N (a seeded
-permutation) and accuracy is averaged over the groups. Writes `prm_eval.json`, `prm_eval.md`
+in 1, 2, 4, ..., a problem's accuracy is the expectation over subsets of N of its samples
+(ttc.search.best_of_n.accuracy: every subset when there are few, else 1000 seeded random ones);
+problems with fewer than N samples are left out at N. Writes `prm_eval.json`, `prm_eval.md`
 and `best_of_n.png`.
 """
 
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,9 +25,8 @@ from data.config import parse_config, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Sample, StepLabels, read_records
-from ttc.verifiers import aggregate
+from ttc.search.best_of_n import Pool, accuracy
 from ttc.verifiers.hf_prm import HFPRM
-from ttc.voting import weighted_vote
 
 log = logging.getLogger(__name__)
 AGGREGATIONS = ("last", "min", "prod")
@@ -66,26 +65,16 @@ def auc(scores: list[float], labels: list[bool]) -> float:
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
-def group_accuracy(samples: list[Sample], scores: list[float] | None) -> bool:
-    winner = weighted_vote([s.answer for s in samples], scores)
-    return any(s.correct for s in samples if winner is not None and s.answer == winner)
-
-
 def best_of_n(by_problem: dict[str, list[tuple[Sample, list[float]]]], ns: list[int], seed: int) -> dict[str, dict[int, float]]:
-    """Accuracy of each selection method at each N, over disjoint groups of N samples."""
+    """Accuracy of each selection method at each N, from each problem's pool of samples."""
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for pid, items in sorted(by_problem.items()):
-        items = list(items)
-        random.Random(f"{seed}:{pid}").shuffle(items)
-        for n in ns:
-            for g in range(len(items) // n):
-                group = items[g * n : (g + 1) * n]
-                samples = [s for s, _ in group]
-                curves["pass@1"][n].append(sum(s.correct for s in samples) / n)
-                curves["majority"][n].append(group_accuracy(samples, None))
-                for how in AGGREGATIONS:
-                    scores = [aggregate(v, how) for _, v in group]
-                    curves[f"best-of-N weighted ({how})"][n].append(group_accuracy(samples, scores))
+        pool = Pool(pid, [s for s, _ in items], [v for _, v in items])
+        for n in (n for n in ns if n <= len(items)):
+            curves["pass@1"][n].append(float(np.mean([s.correct for s in pool.samples])))
+            curves["majority"][n].append(accuracy(pool, n, "majority", seed=seed))
+            for how in AGGREGATIONS:
+                curves[f"best-of-N weighted ({how})"][n].append(accuracy(pool, n, "weighted", how, seed=seed))
     return {m: {n: float(np.mean(v)) for n, v in c.items()} for m, c in curves.items()}
 
 

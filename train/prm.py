@@ -174,6 +174,9 @@ def main(cfg: PRMTrainConfig) -> Path:
     log.info("%d training and %d validation solutions", len(train), len(val))
 
     world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun / accelerate / srun wrappers
+    if cfg.batch_size % (cfg.per_device_batch_size * world):  # else the global batch silently changes
+        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
+                         f"{cfg.per_device_batch_size} x {world} processes")
     args = TrainingArguments(
         output_dir=str(out / "checkpoints"),
         learning_rate=cfg.learning_rate,
@@ -181,7 +184,7 @@ def main(cfg: PRMTrainConfig) -> Path:
         adam_beta2=0.95,
         per_device_train_batch_size=cfg.per_device_batch_size,
         per_device_eval_batch_size=cfg.per_device_batch_size,
-        gradient_accumulation_steps=max(1, cfg.batch_size // (cfg.per_device_batch_size * world)),
+        gradient_accumulation_steps=cfg.batch_size // (cfg.per_device_batch_size * world),
         num_train_epochs=cfg.num_epochs,
         eval_strategy="steps",
         eval_steps=cfg.eval_every,
@@ -199,6 +202,11 @@ def main(cfg: PRMTrainConfig) -> Path:
         report_to=[],
         **cfg.trainer,
     )
+    if args.deepspeed_plugin is not None:  # ZeRO-3 shards the model in from_pretrained: join the group first
+        import deepspeed
+
+        args.device  # the process group (gloo on CPU, nccl on GPU)
+        deepspeed.init_distributed()  # and DeepSpeed's view of it, which zero.Init reads
     trainer = PRMTrainer(
         model=load_model(cfg),
         args=args,

@@ -38,6 +38,7 @@ class RolloutConfig:
     temperature: float = 0.8
     top_p: float = 1.0
     max_tokens: int = 256
+    stop: list[str] = field(default_factory=list)  # end-of-solution markers, as in `ttc sample`
     seed: int = 0
 
 
@@ -83,7 +84,7 @@ def label_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, li
     prefixes = {p.id: [prefix(cfg.prompt.render(p.question, tokenizer), s.steps, i)
                        for s in kept[p.id] for i in range(len(s.steps) - 1)] for p in batch}
     unique = {(p.id, text): p for p in batch for text in prefixes[p.id]}  # keeps first-seen order
-    requests = [GenerationRequest(text, r.k, r.temperature, r.top_p, r.max_tokens, seed=derive_seed(r.seed, pid, text))
+    requests = [GenerationRequest(text, r.k, r.temperature, r.top_p, r.max_tokens, tuple(r.stop), derive_seed(r.seed, pid, text))
                 for pid, text in unique]
     correct = {
         key: sum(is_correct(extract_answer(c.text), p.answer, p.source) for c in completions)

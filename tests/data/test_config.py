@@ -51,3 +51,8 @@ def test_bad_yaml_names_line(tmp_path):
     recipe.write_text("name: a\ninner: [\n")
     with pytest.raises(ConfigError, match=r"r.yaml:\d+: invalid YAML"):
         parse_config(Outer, ["--config", str(recipe)])
+
+
+def test_floats_without_a_dot(tmp_path):
+    cfg = parse_config(Outer, ["--name", "a", "--inner.temperature", "3e-3"])
+    assert cfg.inner.temperature == 0.003

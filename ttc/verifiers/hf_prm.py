@@ -2,6 +2,8 @@
 
 Solutions are batched (right-padded, so tag positions stay where `encode` put them) and every
 step's value is read from the same forward pass: softmax over (good, bad) at each tag.
+`tokens_scored` counts the tokens of the solutions run forward (padding not counted): the PRM's
+side of the compute ledger (ttc/search).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ class HFPRM:
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(device).eval()
         self.prompt, self.batch_size, self.device = prompt, batch_size, device
         self.forward_passes = 0  # one per solution: what bench/prm_scoring.py checks
+        self.tokens_scored = 0
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())  # tied weights counted once
 
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         encoded = [
@@ -44,5 +51,6 @@ class HFPRM:
         mask = pad_sequence([torch.ones(len(i), dtype=torch.long) for i, _ in batch], batch_first=True)
         logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
         self.forward_passes += len(batch)
+        self.tokens_scored += sum(len(i) for i, _ in batch)
         pair = logits[..., [self.good, self.bad]].float().softmax(-1)[..., 0].cpu()
         return [pair[row, positions].tolist() for row, (_, positions) in enumerate(batch)]

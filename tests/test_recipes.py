@@ -1,0 +1,56 @@
+"""Every recipe under configs/ parses into its entry point's config (no model is loaded), and the
+launcher configs they name are valid: a typo in a recipe fails here, not hours into a GPU job."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from data.config import parse_config
+from eval.prm import PRMEvalConfig
+from train.prm import PRMTrainConfig
+from train.toy_lm import ToyLMConfig
+from ttc import label, sample
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
+ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
+                "eval_prm": PRMEvalConfig}
+RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recipe_parses(path):
+    known = [cls for prefix, cls in ENTRY_POINTS.items() if path.stem.startswith(prefix)]
+    assert known, f"no entry point known for {path.name}: add its prefix to ENTRY_POINTS"
+    cfg = parse_config(known[0], ["--config", str(path)])
+    assert path.read_text().startswith("#"), "a recipe opens with a comment saying what hardware it is for"
+    deepspeed = getattr(cfg, "trainer", {}).get("deepspeed")
+    if deepspeed:  # relative to the repository root, where the launchers run
+        assert (CONFIGS.parent / deepspeed).is_file(), deepspeed
+
+
+def test_every_model_family_has_its_recipes():
+    assert {p.parent.name for p in RECIPES} >= {"toy", "qwen2.5-math-1.5b"}
+
+
+@pytest.mark.parametrize("stage", [2, 3])
+def test_deepspeed_configs(stage):
+    config = json.loads((CONFIGS / "deepspeed" / f"zero{stage}.json").read_text())
+    assert config["zero_optimization"]["stage"] == stage
+    assert "optimizer" not in config  # the Trainer's AdamW, with train/prm.py's betas
+    assert config["train_micro_batch_size_per_gpu"] == config["gradient_accumulation_steps"] == "auto"
+
+
+@pytest.mark.parametrize("name", ["ddp", "zero2", "zero3"])
+def test_accelerate_configs(name):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    path = CONFIGS / "accelerate" / f"{name}.yaml"
+    assert path.read_text().startswith("#")
+    config = load_config_from_file(str(path))  # accelerate's own checks of keys and values
+    deepspeed_file = (yaml.safe_load(path.read_text()).get("deepspeed_config") or {}).get("deepspeed_config_file")
+    assert (config.distributed_type.value == "DEEPSPEED") == bool(deepspeed_file)
+    if deepspeed_file:
+        assert (CONFIGS.parent / deepspeed_file).is_file()

@@ -1,0 +1,172 @@
+"""Best-of-N: N full solutions per problem, scored by the PRM, one answer selected (naive,
+weighted or majority; ttc/search/common.py).
+
+A sweep over N costs one pool: draw P samples per problem once (`sample_pools`), then estimate
+the accuracy at every n <= P (`accuracy`, `sweep`) as the expectation over subsets of n of the
+pool, the estimator of search-and-learn's subsampling without its one-subset noise:
+- naive: exact, in closed form. With the pool's distinct scores s (unanswered samples below
+  all), the subset's best has score s with probability [C(L_s + t_s, n) - C(L_s, n)] / C(P, n)
+  (t_s samples score s, L_s score less), and is then any of the t_s equally likely (subsets
+  come in random order; `select` on one ordered subset takes the first).
+- weighted and majority: over every subset when there are at most `num_subsets` of them (n = P,
+  n = 1, small pools), exactly; otherwise over `num_subsets` random subsets in random order.
+  Ties go to the answer seen first in the subset, as in ttc.voting.
+Subsets are seeded by (seed, problem id, n), the same for every selection rule, so that rules
+are compared on the same subsets. The samples are ttc.sample's records, graded the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+from math import comb
+from typing import Sequence
+
+import numpy as np
+
+from data.records import Problem, Sample
+from data.shards import derive_seed
+from ttc.lm import LM, GenerationRequest
+from ttc.sample import grade
+from ttc.search.common import SELECTIONS, Costs, SearchConfig, SearchResult, Selection, Session, make_result
+from ttc.verifiers import Aggregation, Verifier, aggregate
+
+NUM_SUBSETS = 1000
+
+
+@dataclass
+class BestOfNConfig(SearchConfig):
+    max_tokens: int = 1024  # per solution
+    stop: list[str] = field(default_factory=list)  # end-of-solution markers, cut from the text
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+
+
+@dataclass
+class Pool:
+    """One problem's samples, graded, with the PRM's step values of each."""
+
+    problem_id: str
+    samples: list[Sample]
+    values: list[list[float]]
+    costs: Costs | None = None  # of drawing and scoring the whole pool, when known
+
+    def __post_init__(self) -> None:
+        if len(self.samples) != len(self.values):
+            raise ValueError(f"{self.problem_id}: {len(self.samples)} samples but {len(self.values)} value lists")
+
+
+def sample_pools(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNConfig) -> list[Pool]:
+    """cfg.n samples of each problem (one LM call, a request of n=N per problem, seeded by
+    (seed, problem id) as `ttc sample` does), all scored in one verifier call."""
+    return _sample(problems, lm, prm, cfg)[0]
+
+
+def best_of_n(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNConfig) -> list[SearchResult]:
+    pools, session = _sample(problems, lm, prm, cfg)
+    results = []
+    for p, pool in enumerate(pools):
+        finals = [(s.text, aggregate(v, cfg.aggregation)) for s, v in zip(pool.samples, pool.values)]
+        results.append(session.result(p, "best_of_n", finals))
+    return results
+
+
+def _sample(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNConfig) -> tuple[list[Pool], Session]:
+    session = Session(problems, lm, prm, cfg)
+    asks = [(p, GenerationRequest(session.prompts[p], cfg.n, cfg.temperature, cfg.top_p, cfg.max_tokens,
+                                  tuple(cfg.stop), seed=derive_seed(cfg.seed, problem.id)))
+            for p, problem in enumerate(problems)]
+    samples = [[grade(problem, i, c, cfg.stop) for i, c in enumerate(completions)]
+               for problem, completions in zip(problems, session.generate(asks))]
+    values = iter(session.step_values([(p, s.text) for p, group in enumerate(samples) for s in group]))
+    pools = [Pool(problem.id, group, [next(values) for _ in group], session.costs[p])
+             for p, (problem, group) in enumerate(zip(problems, samples))]
+    return pools, session
+
+
+def accuracy(pool: Pool, n: int, selection: Selection, aggregation: Aggregation = "last",
+             num_subsets: int = NUM_SUBSETS, seed: int = 0) -> float:
+    """Expected accuracy of best-of-n with `selection` on a subset of n of the pool's samples."""
+    size = len(pool.samples)
+    if size == 0:
+        raise ValueError(f"{pool.problem_id}: empty pool")
+    if not 1 <= n <= size:
+        raise ValueError(f"{pool.problem_id}: a pool of {size} samples estimates best-of-n "
+                         f"for 1 <= n <= {size}, not {n}")
+    if selection not in SELECTIONS:
+        raise ValueError(f"unknown selection {selection!r}: {', '.join(SELECTIONS)}")
+    scores = [aggregate(v, aggregation) for v in pool.values]
+    if selection == "naive":
+        return _naive(pool.samples, scores, n)
+    ids: dict[str, int] = {}
+    answer_ids = np.array([-1 if s.answer is None else ids.setdefault(s.answer, len(ids)) for s in pool.samples])
+    if not ids:
+        return 0.0
+    answer_correct = np.zeros(len(ids), dtype=bool)
+    for s, a in zip(pool.samples, answer_ids):
+        if a >= 0 and s.correct:
+            answer_correct[a] = True
+    weights = np.array(scores if selection == "weighted" else [1.0] * size, dtype=float)
+    rng = np.random.default_rng(derive_seed(seed, pool.problem_id, n))
+    return _vote(answer_ids, answer_correct, weights, _subsets(size, n, num_subsets, rng))
+
+
+def _naive(samples: Sequence[Sample], scores: Sequence[float], n: int) -> float:
+    keyed = sorted((s.answer is not None, score if s.answer is not None else 0.0, s.correct)
+                   for s, score in zip(samples, scores))
+    total, below, i = 0.0, 0, 0
+    while i < len(keyed):
+        j = i
+        while j < len(keyed) and keyed[j][:2] == keyed[i][:2]:
+            j += 1
+        ties = j - i
+        if keyed[i][0]:  # unanswered samples never win
+            p_best = (comb(below + ties, n) - comb(below, n)) / comb(len(keyed), n)
+            total += p_best * sum(k[2] for k in keyed[i:j]) / ties
+        below, i = below + ties, j
+    return total
+
+
+def _subsets(size: int, n: int, num_subsets: int, rng: np.random.Generator) -> np.ndarray:
+    if comb(size, n) <= num_subsets:
+        return np.array(list(combinations(range(size), n)), dtype=int).reshape(-1, n)
+    return rng.random((num_subsets, size)).argsort(axis=1)[:, :n]
+
+
+def _vote(answer_ids: np.ndarray, answer_correct: np.ndarray, weights: np.ndarray, subsets: np.ndarray) -> float:
+    """Mean correctness of `weighted_vote` over the rows of `subsets`, vectorized."""
+    rows, n = subsets.shape
+    ids, w = answer_ids[subsets], weights[subsets]
+    row = np.broadcast_to(np.arange(rows)[:, None], (rows, n))
+    position = np.broadcast_to(np.arange(n), (rows, n))
+    ok = ids >= 0
+    totals = np.zeros((rows, len(answer_correct)))
+    np.add.at(totals, (row[ok], ids[ok]), w[ok])  # in subset order, as weighted_vote sums
+    first = np.full((rows, len(answer_correct)), n)
+    np.minimum.at(first, (row[ok], ids[ok]), position[ok])
+    seen = first < n
+    totals = np.where(seen, totals, -np.inf)
+    tied = seen & (totals == totals.max(axis=1, keepdims=True))
+    winner = np.where(tied, first, n + 1).argmin(axis=1)
+    return float(np.mean(answer_correct[winner] & seen.any(axis=1)))
+
+
+def sweep(pools: Sequence[Pool], ns: Sequence[int], cfg: BestOfNConfig, policy_parameters: int,
+          prm_parameters: int | None, num_subsets: int = NUM_SUBSETS) -> list[SearchResult]:
+    """Best-of-n results estimated from pools, for every n in `ns` (each <= its pool's size).
+    `correct` is the expected accuracy; the cost is a share of the pool's: the prompt whole (n
+    samples of one request share it), n/P of its generated and PRM tokens."""
+    results = []
+    for pool in pools:
+        size = len(pool.samples)
+        if pool.costs is None:
+            raise ValueError(f"{pool.problem_id}: the pool's costs are unknown; draw it with sample_pools")
+        for n in ns:
+            params = {**cfg.params(), "n": n, "pool": size}
+            acc = accuracy(pool, n, cfg.selection, cfg.aggregation, num_subsets, cfg.seed)
+            results.append(make_result(pool.problem_id, "best_of_n", params, cfg, None, acc, None, n, n,
+                                       pool.costs.share(n / size), policy_parameters, prm_parameters))
+    return results

@@ -1,0 +1,241 @@
+"""What every search strategy shares: its config, its result record, answer selection, and a
+`Session` that runs one batch of problems through the `LM` and the `Verifier` and keeps the books.
+
+Selection over final candidates (`select`): `naive` takes the highest-scoring candidate,
+`weighted` is best-of-N weighted (Li et al. 2023, the paper's choice: the answer whose
+candidates' scores sum highest), `majority` the most frequent answer. Candidates without an
+extractable answer never win; ties go to the first candidate (ttc.voting).
+
+Scoring (`Session.score`): a solution's steps are `split_steps` of its text, the very split the
+PRM was trained on, so blank lines are not steps. Step values are cached per (problem, steps):
+a prefix is never sent to the verifier twice in a session, duplicates in one call go once. A
+text with no step scores `aggregate([]) == 0.0`, the lowest value, without a verifier call. A
+verifier that returns the wrong number of values or one outside [0, 1] is an error.
+
+The ledger of a result:
+- `generations`: the paper's budget: N for best-of-N, beam search and DVTS; N(k+1) with k
+  steps of lookahead. PRM scoring is not part of it (the paper does not count it).
+- policy tokens: generated tokens are exact (each completion's count). Prompt tokens are the
+  LM ledger's count for each call (a request's prompt once for its n samples, as a
+  prefix-sharing engine computes it); the protocol reports them per call, not per request, so a
+  call's prompt tokens are attributed to its requests in proportion to their prompt lengths in
+  characters. The results of a batch add up to the LM ledger exactly.
+- PRM tokens: the tokens the verifier ran forward passes over, read from its `tokens_scored`
+  counter and attributed to the solutions of each call the same way; None (as are PRM FLOPs)
+  when the verifier keeps no such counter, never a made-up 0.
+- FLOPs: 2 x parameters x tokens, policy and verifier separately.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+from data.grading import is_correct
+from data.prompts import PromptFormat
+from data.records import Problem
+from data.steps import extract_answer, split_steps
+from ttc.lm import LM, Completion, GenerationRequest
+from ttc.verifiers import Aggregation, Verifier, aggregate
+from ttc.voting import weighted_vote
+
+Selection = Literal["naive", "weighted", "majority"]
+SELECTIONS: tuple[str, ...] = ("naive", "weighted", "majority")
+
+
+@dataclass
+class SearchConfig:
+    """Settings every strategy has."""
+
+    n: int = 4  # N: samples (best-of-N) or beams (beam search, DVTS)
+    temperature: float = 0.8
+    top_p: float = 1.0
+    aggregation: Aggregation = "last"  # step values -> one score (paper: last)
+    selection: Selection = "weighted"  # over the final candidates (paper: best-of-N weighted)
+    seed: int = 0
+    prompt: PromptFormat = field(default_factory=PromptFormat)
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"bad sampling settings: temperature={self.temperature}, top_p={self.top_p}")
+        if self.aggregation not in ("last", "min", "prod"):
+            raise ValueError(f"aggregation must be last, min or prod, got {self.aggregation!r}")
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
+
+    @property
+    def generations(self) -> int:
+        """The paper's generation budget of one run."""
+        return self.n
+
+    def params(self) -> dict[str, Any]:
+        """The settings a result records (the prompt format is the run's, not the strategy's)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "prompt"}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    problem_id: str
+    strategy: str
+    params: dict[str, Any]
+    budget: int  # N: samples or beams
+    seed: int
+    answer: str | None
+    correct: float  # 1.0 or 0.0; a pool estimate (best_of_n.sweep) holds the expected accuracy
+    solution: str | None  # the chosen candidate's text; None for pool estimates
+    candidates: int  # final candidates the answer was selected from
+    generations: int  # the paper's budget: N, or N(k+1) with lookahead
+    prompt_tokens: int
+    generated_tokens: int
+    prm_tokens: int | None
+    flops_policy: int
+    flops_prm: int | None
+
+
+@dataclass
+class Costs:
+    """What one problem's search spent."""
+
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    prm_tokens: int | None = 0
+
+    def share(self, fraction: float) -> "Costs":
+        """What `fraction` of one request's samples cost: the prompt whole (they share it), that
+        fraction of the generated and PRM tokens."""
+        prm = None if self.prm_tokens is None else round(self.prm_tokens * fraction)
+        return Costs(self.prompt_tokens, round(self.generated_tokens * fraction), prm)
+
+
+def select(answers: Sequence[str | None], scores: Sequence[float], how: Selection) -> int | None:
+    """Index of the candidate a selection rule picks; None when no candidate has an answer.
+    For `weighted` and `majority` it is the highest-scoring candidate with the winning answer."""
+    if len(answers) != len(scores):
+        raise ValueError(f"{len(answers)} answers but {len(scores)} scores")
+    if how not in SELECTIONS:
+        raise ValueError(f"unknown selection {how!r}: {', '.join(SELECTIONS)}")
+    answered = [i for i, a in enumerate(answers) if a is not None]
+    if how == "naive":
+        return max(answered, key=scores.__getitem__, default=None)
+    winner = weighted_vote(answers, list(scores) if how == "weighted" else None)
+    return max((i for i in answered if answers[i] == winner), key=scores.__getitem__, default=None)
+
+
+def apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` split in proportion to `weights` (largest remainder, ties to the first): the parts
+    add up to `total` exactly. All-zero weights split evenly."""
+    if not weights:
+        return []
+    weights = [max(w, 0) for w in weights]
+    if sum(weights) == 0:
+        weights = [1] * len(weights)
+    whole = sum(weights)
+    parts = [total * w // whole for w in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: -(total * weights[i] % whole))
+    for i in by_remainder[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+class Session:
+    """One batch of problems on one LM and one verifier: prompts, one LM call per `generate`,
+    one verifier call per `step_values`, the score cache, a greedy-step cache, and the costs of
+    each problem."""
+
+    def __init__(self, problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: SearchConfig):
+        ids = [p.id for p in problems]
+        if len(set(ids)) != len(ids):
+            raise ValueError("problem ids must be unique within a batch")
+        self.problems, self.lm, self.prm, self.cfg = list(problems), lm, prm, cfg
+        tokenizer = getattr(lm, "tokenizer", None)  # only for chat templates
+        self.prompts = [cfg.prompt.render(p.question, tokenizer) for p in self.problems]
+        counts_prm = getattr(prm, "tokens_scored", None) is not None
+        self.costs = [Costs(prm_tokens=0 if counts_prm else None) for _ in self.problems]
+        self.values: dict[tuple[int, tuple[str, ...]], list[float]] = {}
+        self.greedy: dict[tuple[int, str], Completion] = {}
+
+    # --- the policy -------------------------------------------------------------------------
+    def generate(self, asks: Sequence[tuple[int, GenerationRequest]]) -> list[list[Completion]]:
+        """Completions of every (problem index, request), in ONE LM call; costs booked."""
+        if not asks:
+            return []
+        before = self.lm.ledger.prompt_tokens
+        results = self.lm.generate([request for _, request in asks])
+        shares = apportion(self.lm.ledger.prompt_tokens - before, [len(r.prompt) for _, r in asks])
+        for (p, _), share, completions in zip(asks, shares, results, strict=True):
+            self.costs[p].prompt_tokens += share
+            self.costs[p].generated_tokens += sum(c.num_tokens for c in completions)
+        return results
+
+    def greedy_steps(self, items: Sequence[tuple[int, str]], max_tokens: int,
+                     stop: tuple[str, ...]) -> list[Completion]:
+        """The greedy (T=0) next step after each (problem, text), in one LM call for the texts
+        not continued before in this session (a greedy step depends on its prefix only)."""
+        todo = list(dict.fromkeys(key for key in items if key not in self.greedy))
+        requests = [(p, GenerationRequest(self.prompts[p] + text, 1, 0.0, 1.0, max_tokens, stop))
+                    for p, text in todo]
+        for key, completions in zip(todo, self.generate(requests)):
+            self.greedy[key] = completions[0]
+        return [self.greedy[key] for key in items]
+
+    # --- the verifier -----------------------------------------------------------------------
+    def step_values(self, items: Sequence[tuple[int, str]]) -> list[list[float]]:
+        """PRM value of every step of each (problem index, solution text); one verifier call
+        for the step sequences not scored before in this session."""
+        keys = [(p, tuple(split_steps(text))) for p, text in items]
+        todo = list(dict.fromkeys(k for k in keys if k not in self.values))
+        for key in todo:
+            if not key[1]:
+                self.values[key] = []  # no step: nothing to score
+        todo = [k for k in todo if k[1]]
+        if todo:
+            before = getattr(self.prm, "tokens_scored", None)
+            values = self.prm.score([self.problems[p].question for p, _ in todo], [list(s) for _, s in todo])
+            if len(values) != len(todo):
+                raise ValueError(f"verifier returned {len(values)} results for {len(todo)} solutions")
+            for (p, steps), v in zip(todo, values):
+                if len(v) != len(steps) or not all(0.0 <= x <= 1.0 for x in v):
+                    raise ValueError(f"problem {self.problems[p].id}: verifier returned {v!r:.120} for "
+                                     f"{len(steps)} step(s); expected one value in [0, 1] per step")
+                self.values[(p, steps)] = list(v)
+            if before is not None:
+                spent = self.prm.tokens_scored - before
+                weights = [len(self.problems[p].question) + sum(map(len, s)) for p, s in todo]
+                for (p, _), share in zip(todo, apportion(spent, weights)):
+                    self.costs[p].prm_tokens += share
+        return [self.values[k] for k in keys]
+
+    def score(self, items: Sequence[tuple[int, str]]) -> list[float]:
+        """One score per (problem index, solution text): its step values aggregated."""
+        return [aggregate(v, self.cfg.aggregation) for v in self.step_values(items)]
+
+    # --- results ----------------------------------------------------------------------------
+    def result(self, p: int, strategy: str, finals: Sequence[tuple[str, float]]) -> SearchResult:
+        """Problem p's result: the config's selection over its final candidates (text, score),
+        graded."""
+        answers = [extract_answer(text) for text, _ in finals]
+        chosen = select(answers, [score for _, score in finals], self.cfg.selection)
+        answer = None if chosen is None else answers[chosen]
+        problem = self.problems[p]
+        return make_result(
+            problem.id, strategy, self.cfg.params(), self.cfg, answer,
+            float(is_correct(answer, problem.answer, problem.source)),
+            None if chosen is None else finals[chosen][0], len(finals), self.cfg.generations,
+            self.costs[p], self.lm.num_parameters, getattr(self.prm, "num_parameters", None),
+        )
+
+
+def make_result(problem_id: str, strategy: str, params: dict[str, Any], cfg: SearchConfig, answer: str | None,
+                correct: float, solution: str | None, candidates: int, generations: int, costs: Costs,
+                policy_parameters: int, prm_parameters: int | None) -> SearchResult:
+    unknown = costs.prm_tokens is None or prm_parameters is None
+    prm_flops = None if unknown else 2 * prm_parameters * costs.prm_tokens
+    return SearchResult(
+        problem_id=problem_id, strategy=strategy, params=params, budget=params["n"], seed=cfg.seed,
+        answer=answer, correct=correct, solution=solution, candidates=candidates, generations=generations,
+        prompt_tokens=costs.prompt_tokens, generated_tokens=costs.generated_tokens, prm_tokens=costs.prm_tokens,
+        flops_policy=2 * policy_parameters * (costs.prompt_tokens + costs.generated_tokens), flops_prm=prm_flops,
+    )

@@ -1,0 +1,115 @@
+"""Step-level search, shared by beam search and DVTS: partial solutions, their expansion by one
+step, and their scoring (with lookahead).
+
+A step is what the policy writes up to a step delimiter (`step_stop`, a newline by default;
+the delimiter is kept in the text, so a node's text is its steps, each with its newline). A
+step ends its solution when the completion ends with EOS, when it hits `max_step_tokens` (a cut
+step is not continued, as search-and-learn treats it), or when it writes a `\\boxed{}` answer:
+the toy world writes EOS right after its boxed line, and a MATH solution rarely continues past
+its boxed answer, so waiting for the EOS would spend a round to learn nothing.
+
+M = sqrt(N) for a non-square N: the divisor of N nearest to sqrt(N) on a log scale, ties to the
+larger one, so that M > 1 for every N >= 2 and the search always prunes: N = 2, 8, 32, 128 give
+M = 2, 4, 8, 16 (keeping 1, 2, 4, 8 beams); square N give M = sqrt(N).
+
+Lookahead k (the paper's Section 5.2): a candidate's score is the PRM's at the end of a greedy
+(T=0) rollout of up to k further steps from it, stopping early at the end of the solution; the
+rollout is only scored, never kept (search-and-learn scored without it, #53). Rollouts cost k
+LM calls a round, one per depth for every problem at once; a greedy step is computed once per
+prefix (`Session.greedy_steps`). The paper's budget counts N(k+1) generations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal, Sequence
+
+from data.steps import extract_answer
+from ttc.lm import Completion, GenerationRequest
+from ttc.search.common import SearchConfig, Session
+
+
+def sqrt_width(n: int) -> int:
+    """The divisor of n nearest to sqrt(n) on a log scale; ties go to the larger divisor."""
+    def distance(d: int) -> Fraction:
+        return max(Fraction(d * d, n), Fraction(n, d * d))
+
+    return min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: (distance(d), -d))
+
+
+@dataclass
+class TreeConfig(SearchConfig):
+    beam_width: int | Literal["sqrt"] = 4  # M: expansions per kept node; "sqrt": sqrt(N), rounded as above
+    lookahead: int = 0  # k: greedy steps rolled out before scoring a candidate (0: plain beam search)
+    max_rounds: int = 40  # rounds of expansion (paper: 40)
+    max_step_tokens: int = 256  # a longer step is cut and ends its solution
+    step_stop: list[str] = field(default_factory=lambda: ["\n"])  # step delimiters, kept in the text
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.beam_width != "sqrt" and not (isinstance(self.beam_width, int) and 1 <= self.beam_width <= self.n):
+            raise ValueError(f"beam_width must be 'sqrt' or an integer in 1..N={self.n}, got {self.beam_width!r}")
+        if self.n % self.width:
+            raise ValueError(f"N={self.n} beams are not divisible by beam width M={self.width}: N/M must be whole")
+        if self.lookahead < 0 or self.max_rounds < 1 or self.max_step_tokens < 1:
+            raise ValueError("need lookahead >= 0, max_rounds >= 1 and max_step_tokens >= 1")
+        if not self.step_stop or not all(self.step_stop):
+            raise ValueError("step_stop needs at least one non-empty delimiter")
+
+    @property
+    def width(self) -> int:
+        """M, resolved."""
+        return sqrt_width(self.n) if self.beam_width == "sqrt" else self.beam_width
+
+    @property
+    def generations(self) -> int:
+        return self.n * (self.lookahead + 1)
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "width": self.width}
+
+
+@dataclass
+class Node:
+    """A partial solution of problem `problem` (an index into the session's problems)."""
+
+    problem: int
+    text: str = ""
+    finished: bool = False
+    score: float = 0.0
+
+
+def ends_solution(completion: Completion) -> bool:
+    return completion.finish_reason != "stop" or extract_answer(completion.text) is not None
+
+
+def expand(session: Session, cfg: TreeConfig, asks: Sequence[tuple[Node, int, int]]) -> list[list[Node]]:
+    """`n` sampled next steps of each (node, n, seed), one request per node (its samples share
+    the prefix), every request in one LM call."""
+    requests = [
+        (node.problem, GenerationRequest(session.prompts[node.problem] + node.text, n, cfg.temperature, cfg.top_p,
+                                         cfg.max_step_tokens, tuple(cfg.step_stop), seed))
+        for node, n, seed in asks
+    ]
+    return [
+        [Node(node.problem, node.text + c.text, ends_solution(c)) for c in completions]
+        for (node, _, _), completions in zip(asks, session.generate(requests), strict=True)
+    ]
+
+
+def score(session: Session, cfg: TreeConfig, nodes: Sequence[Node]) -> None:
+    """Set every node's score, after a greedy rollout of `cfg.lookahead` steps for the
+    unfinished ones; all nodes in one verifier call."""
+    texts = [node.text for node in nodes]
+    live = [i for i, node in enumerate(nodes) if not node.finished]
+    for _ in range(cfg.lookahead):
+        if not live:
+            break
+        steps = session.greedy_steps([(nodes[i].problem, texts[i]) for i in live], cfg.max_step_tokens,
+                                     tuple(cfg.step_stop))
+        for i, step in zip(live, steps):
+            texts[i] += step.text
+        live = [i for i, step in zip(live, steps) if not ends_solution(step)]
+    for node, value in zip(nodes, session.score([(node.problem, text) for node, text in zip(nodes, texts)])):
+        node.score = value
