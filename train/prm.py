@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
-from data.config import parse_config, save_config
+from data.config import ConfigError, parse_config, save_config
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
 from data.records import RecordError, StepLabels, read_records
@@ -163,21 +163,10 @@ def load_model(cfg: PRMTrainConfig):
     return get_peft_model(model, lora)
 
 
-def main(cfg: PRMTrainConfig) -> Path:
-    torch.set_num_threads(cfg.threads)
-    out = Path(cfg.output_dir)
-    if int(os.environ.get("RANK", 0)) == 0:  # one writer per run
-        save_config(cfg, out / "train_config.yaml")
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
-    _, good, bad = cfg.format.token_ids(tokenizer, where=cfg.model)
-    train, val = load_splits(cfg)
-    log.info("%d training and %d validation solutions", len(train), len(val))
-
-    world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun / accelerate / srun wrappers
-    if cfg.batch_size % (cfg.per_device_batch_size * world):  # else the global batch silently changes
-        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
-                         f"{cfg.per_device_batch_size} x {world} processes")
-    args = TrainingArguments(
+def training_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> TrainingArguments:
+    """The paper's optimiser (AdamW, betas 0.9/0.95) and early stopping on the validation loss;
+    anything else of TrainingArguments comes from `cfg.trainer`."""
+    return TrainingArguments(
         output_dir=str(out / "checkpoints"),
         learning_rate=cfg.learning_rate,
         adam_beta1=0.9,
@@ -202,6 +191,27 @@ def main(cfg: PRMTrainConfig) -> Path:
         report_to=[],
         **cfg.trainer,
     )
+
+
+def main(cfg: PRMTrainConfig) -> Path:
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.output_dir)
+    if int(os.environ.get("RANK", 0)) == 0:  # one writer per run
+        save_config(cfg, out / "train_config.yaml")
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    _, good, bad = cfg.format.token_ids(tokenizer, where=cfg.model)
+    train, val = load_splits(cfg)
+    log.info("%d training and %d validation solutions", len(train), len(val))
+
+    world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun / accelerate / srun wrappers
+    if cfg.batch_size % (cfg.per_device_batch_size * world):  # else the global batch silently changes
+        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
+                         f"{cfg.per_device_batch_size} x {world} processes")
+    try:
+        args = training_arguments(cfg, out, world)
+    except TypeError as e:  # a misspelled key under `trainer:`
+        raise ConfigError(f"trainer: {e}") from e
+
     if args.deepspeed_plugin is not None:  # ZeRO-3 shards the model in from_pretrained: join the group first
         import deepspeed
 
@@ -245,4 +255,7 @@ def merge_adapter(base: str, adapter: Path, out: Path) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    main(parse_config(PRMTrainConfig, sys.argv[1:]))
+    try:
+        main(parse_config(PRMTrainConfig, sys.argv[1:]))
+    except (ConfigError, RecordError) as e:  # bad input: one line naming file, line and field
+        sys.exit(f"train.prm: {e}")

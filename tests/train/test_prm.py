@@ -7,6 +7,7 @@ from transformers import AutoTokenizer
 
 from data import toy
 from data.prm_format import PRMFormat
+from data.config import ConfigError
 from data.records import RecordError, StepLabels, to_json, write_atomic
 from train import prm
 from ttc.verifiers import aggregate
@@ -94,3 +95,11 @@ def test_validation_split_is_by_question():
     val = prm.validation_questions(ids, 0.1, seed=0)
     assert len(val) == 5 and val == prm.validation_questions(ids, 0.1, seed=0)
     assert prm.validation_questions({"only"}, 0.1, seed=0) == {"only"}
+
+
+def test_unknown_trainer_argument_is_a_config_error(tmp_path, toy_base_path):
+    write_atomic(tmp_path / "l.jsonl", [to_json(r) for r in synthetic_labels(4)])
+    cfg = prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "l.jsonl"),
+                             output_dir=str(tmp_path / "o"), trainer={"warmup_ratoi": 0.1})
+    with pytest.raises(ConfigError, match="trainer: .*warmup_ratoi"):
+        prm.main(cfg)
