@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data import shards
-from data.config import save_config
 from data.grading import is_correct
 from data.labels import labelable, prefix, step_labels
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, RecordError, Sample, read_records, to_dict
-from data.shards import Shard, derive_seed, merge
+from data.shards import Shard, derive_seed
 from data.steps import extract_answer
-from ttc.backends import LMConfig, load_lm
+from ttc.backends import LMConfig
 from ttc.lm import LM, GenerationRequest
+from ttc.stage import finish, run_stage
 
 log = logging.getLogger(__name__)
 NAME = "labels"
@@ -108,12 +108,8 @@ def run(cfg: Config, lm: LM) -> Path:
         cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
         lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
     )
-    return merge(cfg.output_dir, NAME, 1) if cfg.num_shards == 1 else path
+    return finish(cfg, NAME, path)
 
 
 def main(cfg: Config) -> Path:
-    save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
-    lm = load_lm(cfg.lm)
-    path = run(cfg, lm)
-    log.info("shard %d/%d done: %s", cfg.shard, cfg.num_shards, lm.ledger)
-    return path
+    return run_stage(cfg, run)

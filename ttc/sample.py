@@ -10,22 +10,20 @@ seeded by (seed, problem id) alone.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.config import save_config
 from data.grading import is_correct
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
-from data.records import Problem, Sample, to_dict
 from data import shards
-from data.shards import Shard, derive_seed, merge
+from data.records import Problem, Sample, to_dict
+from data.shards import Shard, derive_seed
 from data.steps import extract_answer, split_steps
-from ttc.backends import LMConfig, load_lm
+from ttc.backends import LMConfig
 from ttc.lm import LM, Completion, GenerationRequest
+from ttc.stage import finish, run_stage
 
-log = logging.getLogger(__name__)
 NAME = "samples"
 
 
@@ -92,12 +90,8 @@ def run(cfg: Config, lm: LM) -> Path:
 
     shard = Shard(cfg.shard, cfg.num_shards)
     path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems)
-    return merge(cfg.output_dir, NAME, 1) if cfg.num_shards == 1 else path
+    return finish(cfg, NAME, path)
 
 
 def main(cfg: Config) -> Path:
-    save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
-    lm = load_lm(cfg.lm)
-    path = run(cfg, lm)
-    log.info("shard %d/%d done: %s", cfg.shard, cfg.num_shards, lm.ledger)
-    return path
+    return run_stage(cfg, run)

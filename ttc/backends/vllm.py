@@ -88,10 +88,13 @@ class VLLMBackend:
 
     def close(self) -> None:
         """Stop the engine's processes and free its memory (the backend is unusable after)."""
-        if self.llm is None:
-            return
-        self.llm.llm_engine.engine_core.shutdown()
-        self.llm = None
+        self.llm = shutdown(self.llm)
+
+
+def shutdown(llm) -> None:
+    """Stop a vLLM engine's processes and free its memory; returns None to drop the handle."""
+    if llm is not None:
+        llm.llm_engine.engine_core.shutdown()
         gc.collect()
 
 

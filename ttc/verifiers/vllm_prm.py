@@ -20,7 +20,6 @@ vLLM spawns processes: build this under `if __name__ == "__main__":` (see ttc/ba
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 from typing import Sequence
@@ -82,8 +81,6 @@ class VLLMPRM:
 
     def close(self) -> None:
         """Stop the engine's processes and free its memory (the scorer is unusable after)."""
-        if self.llm is None:
-            return
-        self.llm.llm_engine.engine_core.shutdown()
-        self.llm = None
-        gc.collect()
+        from ttc.backends.vllm import shutdown
+
+        self.llm = shutdown(self.llm)
