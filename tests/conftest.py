@@ -65,3 +65,31 @@ class _DiesAfterFirstCall:
 def dies_after_first_call():
     """Wraps a real LM so that its second call is a kill: for resume tests."""
     return _DiesAfterFirstCall
+
+
+def synthetic_labels(n: int) -> list:
+    """Reference toy solutions (all steps good) and ones with a wrong first step (bad from there on)."""
+    from data import toy
+    from data.records import StepLabels
+
+    records = []
+    for i in range(n):
+        p = toy.generate(3, i, seed="prm-test")
+        steps = toy.solve(p.expression)
+        records.append(StepLabels(f"q{i}", 0, p.question, steps, [1.0] * len(steps), [4] * (len(steps) - 1) + [0]))
+        wrong = [steps[0] + "1"] + steps[1:]
+        records.append(StepLabels(f"q{i}", 1, p.question, wrong, [0.0] * len(wrong), [4] * (len(wrong) - 1) + [0]))
+    return records
+
+
+def train_tiny_prm(folder: Path, base: Path, labels: list) -> Path:
+    """A PRM fine-tuned from `base` on `labels` in seconds (lr 3e-3, 6 epochs)."""
+    from data.records import to_json, write_atomic
+    from train import prm
+
+    write_atomic(folder / "labels.jsonl", [to_json(r) for r in labels])
+    cfg = prm.PRMTrainConfig(
+        model=str(base), labels_file=str(folder / "labels.jsonl"), output_dir=str(folder / "out"),
+        learning_rate=3e-3, batch_size=16, per_device_batch_size=16, num_epochs=6, eval_every=10,
+    )
+    return prm.main(cfg)

@@ -2,12 +2,12 @@
 
 import pytest
 import torch
+from conftest import synthetic_labels, train_tiny_prm
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
-from data import toy
-from data.prm_format import PRMFormat
 from data.config import ConfigError
+from data.prm_format import PRMFormat
 from data.records import RecordError, StepLabels, to_json, write_atomic
 from train import prm
 from ttc.verifiers import aggregate
@@ -24,27 +24,9 @@ def test_soft_label_loss_is_bce_on_the_logit_difference():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def synthetic_labels(n: int) -> list[StepLabels]:
-    """Reference solutions (all steps good) and ones with a wrong step (bad from there on)."""
-    records = []
-    for i in range(n):
-        p = toy.generate(3, i, seed="prm-test")
-        steps = toy.solve(p.expression)
-        records.append(StepLabels(f"q{i}", 0, p.question, steps, [1.0] * len(steps), [4] * (len(steps) - 1) + [0]))
-        wrong = [steps[0] + "1"] + steps[1:]
-        records.append(StepLabels(f"q{i}", 1, p.question, wrong, [0.0] * len(wrong), [4] * (len(wrong) - 1) + [0]))
-    return records
-
-
 @pytest.fixture(scope="module")
 def trained_prm(tmp_path_factory, toy_base_path):
-    tmp = tmp_path_factory.mktemp("prm")
-    write_atomic(tmp / "labels.jsonl", [to_json(r) for r in synthetic_labels(40)])
-    cfg = prm.PRMTrainConfig(
-        model=str(toy_base_path), labels_file=str(tmp / "labels.jsonl"), output_dir=str(tmp / "out"),
-        learning_rate=3e-3, batch_size=16, per_device_batch_size=16, num_epochs=6, eval_every=10,
-    )
-    return prm.main(cfg), toy_base_path
+    return train_tiny_prm(tmp_path_factory.mktemp("prm"), toy_base_path, synthetic_labels(40)), toy_base_path
 
 
 def test_training_changes_the_model_and_learns_the_labels(trained_prm):

@@ -1,26 +1,21 @@
 """vLLM's pooling runner serves our PRM format: the same step values as the transformers scorer.
 
-A tiny PRM is trained from the toy base model on the synthetic labels of tests/train/test_prm.py
+A tiny PRM is trained from the toy base model on the synthetic labels of tests/conftest.py
 (seconds), then scored by both engines in fp32; one vLLM engine serves the whole module.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from conftest import synthetic_labels, train_tiny_prm
 
 from data import toy
-from data.records import to_json, write_atomic
-from train import prm
 from ttc.verifiers.hf_prm import HFPRM
 from ttc.verifiers.vllm_prm import VLLMPRM
 
-# tests/ has no packages: pytest imports test_prm.py by its folder, as done here.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-from test_prm import synthetic_labels  # noqa: E402
 
 
 def solutions() -> tuple[list[str], list[list[str]]]:
@@ -34,13 +29,7 @@ def solutions() -> tuple[list[str], list[list[str]]]:
 
 @pytest.fixture(scope="module")
 def prm_path(tmp_path_factory, toy_base_path: Path) -> Path:
-    tmp = tmp_path_factory.mktemp("vllm-prm")
-    write_atomic(tmp / "labels.jsonl", [to_json(r) for r in synthetic_labels(40)])
-    cfg = prm.PRMTrainConfig(
-        model=str(toy_base_path), labels_file=str(tmp / "labels.jsonl"), output_dir=str(tmp / "out"),
-        learning_rate=3e-3, batch_size=16, per_device_batch_size=16, num_epochs=6, eval_every=10,
-    )
-    return prm.main(cfg)
+    return train_tiny_prm(tmp_path_factory.mktemp("vllm-prm"), toy_base_path, synthetic_labels(40))
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@
 fine-tuned from it in seconds on perturbed toy solutions (search_fakes.perturbed_labels)."""
 
 import pytest
+from conftest import train_tiny_prm
 from search_fakes import perturbed_labels
 
 from data.problems import DataConfig, load_problems
-from data.records import to_json, write_atomic
 from data.steps import extract_answer
 from ttc.search import STRATEGIES, BeamConfig, BestOfNConfig, DVTSConfig, sample_pools, sweep
 
@@ -14,16 +14,10 @@ PROBLEMS = load_problems(DataConfig(levels=[2, 3], per_level=2, split="search-e2
 
 @pytest.fixture(scope="module")
 def toy_prm(tmp_path_factory, toy_base_path):
-    from train import prm
     from ttc.verifiers.hf_prm import HFPRM
 
-    tmp = tmp_path_factory.mktemp("search-prm")
-    write_atomic(tmp / "labels.jsonl", [to_json(r) for r in perturbed_labels(60)])
-    cfg = prm.PRMTrainConfig(
-        model=str(toy_base_path), labels_file=str(tmp / "labels.jsonl"), output_dir=str(tmp / "out"),
-        learning_rate=3e-3, batch_size=16, per_device_batch_size=16, num_epochs=6, eval_every=10,
-    )
-    return HFPRM(str(prm.main(cfg)), batch_size=32)
+    path = train_tiny_prm(tmp_path_factory.mktemp("search-prm"), toy_base_path, perturbed_labels(60))
+    return HFPRM(str(path), batch_size=32)
 
 
 class Recording:
