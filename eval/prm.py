@@ -116,9 +116,8 @@ def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None) 
 def main(cfg: PRMEvalConfig) -> str:
     out = Path(cfg.output_dir)
     save_config(cfg, out / "config.yaml")
-    known = {p.id for p in load_problems(cfg.data)}
-    samples = [s for s in read_records(cfg.samples, Sample) if s.problem_id in known]
     question = {p.id: p.question for p in load_problems(cfg.data)}
+    samples = [s for s in read_records(cfg.samples, Sample) if s.problem_id in question]
     prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
     values = prm.score([question[s.problem_id] for s in samples], [s.steps for s in samples])
     by_problem: dict[str, list[tuple[Sample, list[float]]]] = defaultdict(list)
