@@ -70,8 +70,9 @@ def best_of_n(by_problem: dict[str, list[tuple[Sample, list[float]]]], ns: list[
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for pid, items in sorted(by_problem.items()):
         pool = Pool(pid, [s for s, _ in items], [v for _, v in items])
+        pass_at_1 = float(np.mean([s.correct for s in pool.samples]))  # the same at every N
         for n in (n for n in ns if n <= len(items)):
-            curves["pass@1"][n].append(float(np.mean([s.correct for s in pool.samples])))
+            curves["pass@1"][n].append(pass_at_1)
             curves["majority"][n].append(accuracy(pool, n, "majority", seed=seed))
             for how in AGGREGATIONS:
                 curves[f"best-of-N weighted ({how})"][n].append(accuracy(pool, n, "weighted", how, seed=seed))
