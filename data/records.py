@@ -146,3 +146,21 @@ class StepLabels:
     steps: list[str]
     values: list[float]
     rollouts: list[int]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One revision-training example (data/trajectories.py builds it from sampled solutions).
+
+    `previous` are the k incorrect attempts put in context, oldest first (the last is the one
+    closest to `target`); `target` is the correct solution the reviser learns to write next.
+    `index` is the target's sample index, `previous_indices` those of the attempts: each
+    example can be traced back to `samples.jsonl`.
+    """
+
+    problem_id: str
+    index: int
+    question: str
+    previous: list[str]
+    previous_indices: list[int]
+    target: str

@@ -1,0 +1,80 @@
+"""`ttc trajectories`: revision-training trajectories from the samples of `ttc sample`.
+
+    ttc sample --config configs/toy/sample_trajectories.yaml     # 64 per question, hotter
+    ttc trajectories --config configs/toy/trajectories.yaml [--shard i --num_shards n]
+
+Reads `samples.jsonl` rather than sampling itself: one sampler for every stage (the paper's
+64 samples per training question at a higher temperature are a `ttc sample` recipe). Builds
+each question's trajectories by the rules of data/trajectories.py: incorrect attempts in
+context, a correct target, the closest incorrect attempt last. Writes
+`<output_dir>/trajectories.jsonl`, one `Trajectory` record (data/records.py) a line:
+
+    {"schema": 1, "problem_id": "toy-train-L3-00007", "index": 12, "question": "Compute ...",
+     "previous": ["=...\\n\\boxed{41}", "=...\\n\\boxed{43}"], "previous_indices": [40, 3],
+     "target": "=...\\n\\boxed{42}"}
+
+Questions without a correct sample give nothing (their number is logged). Sharded, resumable
+and deterministic like `ttc sample`; no model is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data import shards
+from data.config import save_config
+from data.labels import labelable
+from data.problems import DataConfig, load_problems
+from data.records import Problem, to_dict
+from data.revision_format import MAX_ATTEMPTS
+from data.shards import Shard
+from data.trajectories import build_trajectories
+from ttc.label import samples_by_problem
+from ttc.stage import finish
+
+log = logging.getLogger(__name__)
+NAME = "trajectories"
+
+
+@dataclass
+class Config:
+    output_dir: str
+    samples: str  # samples.jsonl from `ttc sample`
+    data: DataConfig = field(default_factory=DataConfig)  # the problems the samples were drawn for
+    seed: int = 0
+    max_attempts: int = MAX_ATTEMPTS  # most incorrect attempts before a target (paper: 4)
+    shard: int = 0
+    num_shards: int = 1
+    batch_problems: int = 256  # problems per saved batch (no model: only resume granularity)
+
+    def __post_init__(self) -> None:
+        Shard(self.shard, self.num_shards)
+        if self.max_attempts < 0 or self.batch_problems < 1:
+            raise ValueError("max_attempts must be >= 0 and batch_problems >= 1")
+
+
+def run(cfg: Config) -> Path:
+    """This shard; merged into `trajectories.jsonl` when it is the only one."""
+    problems = load_problems(cfg.data)
+    samples = samples_by_problem(Path(cfg.samples), problems, None)
+    shard = Shard(cfg.shard, cfg.num_shards)
+    mine = shard.select(problems)
+    kept = {p.id: [s for s in samples.get(p.id, []) if labelable(s)] for p in mine}
+    log.info("%d question(s): %d solution(s) without a parsable answer dropped; %d without a correct "
+             "solution give no trajectory; %d without an incorrect one give only k=0 trajectories",
+             len(mine), sum(len(samples.get(p.id, [])) - len(kept[p.id]) for p in mine),
+             sum(not any(s.correct for s in kept[p.id]) for p in mine),
+             sum(any(s.correct for s in kept[p.id]) and all(s.correct for s in kept[p.id]) for p in mine))
+
+    def process(batch: list[Problem]) -> list[list[dict]]:
+        return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts)] for p in batch]
+
+    path = shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems)
+    return finish(cfg, NAME, path)
+
+
+def main(cfg: Config) -> Path:
+    save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
+    return run(cfg)
