@@ -1,0 +1,185 @@
+"""Compute-optimal selection on hand-built SearchResult records: method labels, 2-fold CV that
+picks on one fold and scores on the other, the efficiency ratio, the policy, figures, bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from data.records import to_json
+from eval.compute_optimal import (CO, MAJORITY, WEIGHTED, ComputeOptimalConfig, MethodsConfig, analyse, build_grid,
+                                  efficiency, headline, main, method_label, method_spec, policy_json, split_folds)
+from ttc.search.common import SearchResult
+
+METHODS = {  # name -> (strategy, params other than n, seed and width)
+    "bon_w": ("best_of_n", {"selection": "weighted"}),
+    "bon_maj": ("best_of_n", {"selection": "majority"}),
+    "beam_sqrt": ("beam", {"selection": "weighted", "beam_width": "sqrt", "lookahead": 0}),
+    "beam_4": ("beam", {"selection": "weighted", "beam_width": 4, "lookahead": 0}),
+}
+BON_W, BON_MAJ, BEAM_SQRT, BEAM_4 = METHODS
+
+
+def rec(pid, method, n, correct, seed=0, k=0):
+    strategy, params = METHODS[method] if isinstance(method, str) else method
+    return {"problem_id": pid, "strategy": strategy, "params": {**params, "n": n, "seed": seed, "width": 2},
+            "budget": n, "generations": n * (k + 1), "seed": seed, "correct": float(correct)}
+
+
+def grid_records(table, questions):
+    """Records from {method: {budget: [correct per question]}}."""
+    return [rec(q, method, n, c) for method, by_n in table.items() for n, cs in by_n.items()
+            for q, c in zip(questions, cs, strict=True)]
+
+
+def test_method_label_ignores_budget_and_run_keys():
+    a = method_spec(rec("q", BEAM_SQRT, 4, 1), MethodsConfig().ignore_params)
+    b = method_spec(rec("q", BEAM_SQRT, 16, 0, seed=3), MethodsConfig().ignore_params)
+    assert a == b == {"strategy": "beam", "selection": "weighted", "beam_width": "sqrt", "lookahead": 0}
+    assert method_label(a) == 'beam(beam_width="sqrt", lookahead=0, selection="weighted")'
+    assert method_label(a) != method_label(method_spec(rec("q", BEAM_4, 4, 1), ["n", "seed", "width"]))
+
+
+def test_budget_is_generations_with_lookahead():
+    lookahead = ("beam", {"selection": "weighted", "beam_width": "sqrt", "lookahead": 1})  # k = 1
+    records = [rec("q", lookahead, 2, 1, k=1)]
+    assert list(build_grid(records, MethodsConfig()).acc)[0][1] == 4  # N(k+1)
+    assert list(build_grid(records, MethodsConfig(budget_field="budget")).acc)[0][1] == 2
+
+
+def test_accuracy_is_mean_over_seeds_then_questions():
+    records = [rec("a", BON_W, 1, 1, seed=0), rec("a", BON_W, 1, 0, seed=1), rec("b", BON_W, 1, 1)]
+    grid = build_grid(records, MethodsConfig())
+    assert grid.acc[(grid.find(METHODS[BON_W][1], "w"), 1)].tolist() == [0.5, 1.0]
+
+
+def test_split_folds_seeded_disjoint_half():
+    idx = np.arange(3, 10)
+    a, b = split_folds(idx, seed=0, bin_=2)
+    assert len(a) == 4 and len(b) == 3 and sorted([*a, *b]) == list(idx)
+    assert [x.tolist() for x in split_folds(idx[::-1], 0, 2)] == [a.tolist(), b.tolist()]  # input order irrelevant
+    assert any(split_folds(idx, s, 2)[0].tolist() != a.tolist() for s in range(1, 6))
+
+
+def cv_case():
+    """One bin of 4 questions where the method best on fold A is worst on fold B: X wins on A
+    (2/2 vs 1/2), Y wins on B (2/2 vs 0/2) and on all questions (3/4 vs 2/4)."""
+    questions = ["q0", "q1", "q2", "q3"]
+    bins = {q: 1 for q in questions}
+    fold_a, fold_b = split_folds(np.arange(4), MethodsConfig().seed, 1)
+    x, y = np.zeros(4), np.zeros(4)
+    x[fold_a] = 1
+    y[fold_a[0]] = 1
+    y[fold_b] = 1
+    table = {BON_W: {4: [0, 0, 0, 0]}, BON_MAJ: {4: [0, 0, 0, 0]}, BEAM_4: {4: x}, BEAM_SQRT: {4: y}}
+    return grid_records(table, questions), bins, BEAM_4, BEAM_SQRT
+
+
+def test_cv_scores_each_fold_with_the_other_folds_choice():
+    records, bins, meth_x, meth_y = cv_case()
+    grid = build_grid(records, MethodsConfig())
+    a = analyse(grid, bins, "oracle", MethodsConfig())
+    label = {m: method_label(method_spec(rec("q", m, 4, 0), MethodsConfig().ignore_params)) for m in (meth_x, meth_y)}
+    assert a.folds[1][4] == (label[meth_x], label[meth_y])  # chosen on A, chosen on B
+    # fold B scored by X (0/2), fold A by Y (1/2): 1 of 4; choosing in-sample would give 3/4
+    assert a.per_bin[1][CO][4] == a.overall[CO][4] == 0.25
+    assert a.policy[1][4] == (label[meth_y], 0.75)
+
+
+def test_majority_never_chosen_and_ties_go_to_the_first_label():
+    questions = ["q0", "q1"]
+    table = {BON_W: {1: [0, 1]}, BON_MAJ: {1: [1, 1]}, BEAM_SQRT: {1: [0, 1]}}
+    a = analyse(build_grid(grid_records(table, questions), MethodsConfig()), {"q0": 1, "q1": 1}, "o", MethodsConfig())
+    assert a.policy[1][1][0].startswith("beam(")  # tied with best-of-N; "beam" sorts first; majority excluded
+    assert a.overall[MAJORITY][1] == 1.0 and a.overall[CO][1] == 0.5
+
+
+def efficiency_grid():
+    """Two bins of 4; beam sqrt is perfect everywhere, best-of-N weighted reaches it at 4."""
+    questions = [f"q{i}" for i in range(8)]
+    bins = {q: 1 + i // 4 for i, q in enumerate(questions)}
+    table = {BON_W: {1: [1, 1, 0, 0] * 2, 2: [1, 1, 1, 0] * 2, 4: [1] * 8},
+             BON_MAJ: {1: [1, 0, 0, 0] * 2, 2: [1, 1, 0, 0] * 2, 4: [1, 1, 1, 0] * 2},
+             BEAM_SQRT: {1: [1] * 8, 2: [1] * 8, 4: [1] * 8},
+             BEAM_4: {4: [0] * 8}}  # beam M=4 runs only at N >= 4
+    return grid_records(table, questions), bins
+
+
+def test_curves_and_efficiency_ratio():
+    records, bins = efficiency_grid()
+    a = analyse(build_grid(records, MethodsConfig()), bins, "oracle", MethodsConfig())
+    assert a.budgets == [1, 2, 4]
+    assert a.overall[CO] == {1: 1.0, 2: 1.0, 4: 1.0}
+    assert a.overall[WEIGHTED] == {1: 0.5, 2: 0.75, 4: 1.0}
+    assert a.per_bin[2][MAJORITY] == {1: 0.25, 2: 0.5, 4: 0.75}
+    assert a.efficiency == {1: 1, 2: 1, 4: 1}
+    assert headline(a.efficiency) == (4, 1, 4.0)
+
+
+def test_efficiency_by_hand():
+    co = {1: 0.2, 2: 0.3, 4: 0.5, 8: 0.6, 16: 0.62}
+    bon = {1: 0.1, 2: 0.2, 4: 0.3, 8: 0.5, 16: 0.61}
+    assert efficiency(co, bon) == {1: 1, 2: 1, 4: 2, 8: 4, 16: 16}
+    assert headline(efficiency(co, bon)) == (16, 16, 1.0)
+    assert efficiency(co, bon, tolerance=0.02)[16] == 8  # 0.6 >= 0.61 - 0.02
+    assert headline(efficiency(co, {1: 0.9})) == (1, None, None)
+
+
+def test_policy_json_has_runnable_params():
+    records, bins = efficiency_grid()
+    grid = build_grid(records, MethodsConfig())
+    policy = policy_json(grid, analyse(grid, bins, "oracle", MethodsConfig()), MethodsConfig())
+    entry = policy["policy"]["2"]["4"]
+    assert entry["strategy"] == "beam" and entry["params"]["beam_width"] == "sqrt" and entry["params"]["n"] == 4
+    assert "seed" not in entry["params"] and entry["accuracy"] == 1.0
+    assert policy["bins"] == "oracle" and policy["budget_field"] == "generations"
+
+
+def test_bad_input():
+    records, bins = efficiency_grid()
+    cfg = MethodsConfig()
+    with pytest.raises(ValueError, match="no result records"):
+        build_grid([], cfg)
+    with pytest.raises(ValueError, match="a second result for problem q0"):
+        build_grid(records + records[:1], cfg)
+    with pytest.raises(ValueError, match=r"at budget 4: no result for 1 of 8 question\(s\), e.g. q7"):
+        build_grid([r for r in records if not (r["problem_id"] == "q7" and r["strategy"] == "beam"
+                                               and r["generations"] == 4)], cfg)
+    with pytest.raises(ValueError, match=r"missing field\(s\) \['correct'\]"):
+        build_grid([{k: v for k, v in records[0].items() if k != "correct"}], cfg)
+    holed = [r for r in records if not (r["strategy"] == "beam" and r["generations"] == 2)]
+    with pytest.raises(ValueError, match=r"budgets \[1, 4\] but none at \[2\]"):
+        analyse(build_grid(holed, cfg), bins, "oracle", cfg)
+    grid = build_grid(records, cfg)
+    with pytest.raises(ValueError, match="no difficulty bin, e.g. q7"):
+        analyse(grid, {q: b for q, b in bins.items() if q != "q7"}, "oracle", cfg)
+    with pytest.raises(ValueError, match="problem q7 has bin 6"):
+        analyse(grid, {**bins, "q7": 6}, "oracle", cfg)
+    with pytest.raises(ValueError, match="bin 3 has fewer than 2 questions"):
+        analyse(grid, {**bins, "q7": 3}, "oracle", cfg)
+    with pytest.raises(ValueError, match="best-of-N weighted: 0 methods match"):
+        analyse(build_grid([r for r in records if r["params"]["selection"] != "weighted" or r["strategy"] != "best_of_n"],
+                           cfg), bins, "oracle", cfg)
+    with pytest.raises(ValueError, match="majority: 3 methods match"):
+        analyse(grid, bins, "oracle", MethodsConfig(majority={"selection": "weighted"}))
+
+
+def test_main_writes_tables_policy_and_figures(tmp_path):
+    records, bins = efficiency_grid()
+    results = tmp_path / "results.jsonl"
+    fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=None,
+                  flops_policy=0, flops_prm=None)
+    results.write_text("".join(to_json(SearchResult(**{**r, **fields})) + "\n" for r in records))
+    bin_files = {}
+    for kind in ("oracle", "predicted"):
+        bin_files[kind] = str(tmp_path / f"bins_{kind}.json")
+        (tmp_path / f"bins_{kind}.json").write_text(json.dumps({"num_bins": 5, "bins": bins}))
+    text = main(ComputeOptimalConfig([str(results)], bin_files, str(tmp_path / "out")))
+    assert "| compute-optimal (oracle bins) | 1.000 | 1.000 | 1.000 |" in text
+    assert "| best-of-N weighted | 0.500 | 0.750 | 1.000 |" in text
+    assert "with 1: 4x less compute" in text
+    out = tmp_path / "out"
+    for name in ("compute_optimal.png", "efficiency.png", "compute_optimal_bins_oracle.png",
+                 "compute_optimal_bins_predicted.png", "compute_optimal.md", "compute_optimal.json", "config.yaml"):
+        assert (out / name).stat().st_size > 0, name
+    assert json.loads((out / "policy_predicted.json").read_text())["policy"]["1"]["1"]["strategy"] == "beam"
