@@ -7,8 +7,8 @@ candidates' scores sum highest), `majority` the most frequent answer. Candidates
 extractable answer never win; ties go to the first candidate (ttc.voting).
 
 Scoring (`Session.score`): a solution's steps are `split_steps` of its text, the very split the
-PRM was trained on, so blank lines are not steps. Step values are cached per (problem, steps):
-a prefix is never sent to the verifier twice in a session, duplicates in one call go once. A
+PRM was trained on, so blank lines are not steps. Step values are cached per (problem, question,
+steps): a prefix is never sent to the verifier twice in a session, duplicates in one call go once. A
 text with no step scores `aggregate([]) == 0.0`, the lowest value, without a verifier call. A
 verifier that returns the wrong number of values or one outside [0, 1] is an error.
 
@@ -154,7 +154,7 @@ class Session:
         self.prompts = [cfg.prompt.render(p.question, tokenizer) for p in self.problems]
         counts_prm = getattr(prm, "tokens_scored", None) is not None
         self.costs = [Costs(prm_tokens=0 if counts_prm else None) for _ in self.problems]
-        self.values: dict[tuple[int, tuple[str, ...]], list[float]] = {}
+        self.values: dict[tuple[int, str, tuple[str, ...]], list[float]] = {}  # (problem, question, steps)
         self.greedy: dict[tuple[int, str], Completion] = {}
 
     # --- the policy -------------------------------------------------------------------------
@@ -182,35 +182,42 @@ class Session:
         return [self.greedy[key] for key in items]
 
     # --- the verifier -----------------------------------------------------------------------
-    def step_values(self, items: Sequence[tuple[int, str]]) -> list[list[float]]:
+    def step_values(self, items: Sequence[tuple[int, str]],
+                    questions: Sequence[str] | None = None) -> list[list[float]]:
         """PRM value of every step of each (problem index, solution text); one verifier call
-        for the step sequences not scored before in this session."""
-        keys = [(p, tuple(split_steps(text))) for p, text in items]
+        for the step sequences not scored before in this session. `questions`, when given,
+        is what the verifier reads as each item's question instead of its problem's (the
+        revision ORM reads the previous attempts there)."""
+        if questions is not None and len(questions) != len(items):
+            raise ValueError(f"{len(items)} solutions but {len(questions)} questions")
+        asked = [self.problems[p].question for p, _ in items] if questions is None else questions
+        keys = [(p, q, tuple(split_steps(text))) for (p, text), q in zip(items, asked)]
         todo = list(dict.fromkeys(k for k in keys if k not in self.values))
         for key in todo:
-            if not key[1]:
+            if not key[2]:
                 self.values[key] = []  # no step: nothing to score
-        todo = [k for k in todo if k[1]]
+        todo = [k for k in todo if k[2]]
         if todo:
             before = getattr(self.prm, "tokens_scored", None)
-            values = self.prm.score([self.problems[p].question for p, _ in todo], [list(s) for _, s in todo])
+            values = self.prm.score([q for _, q, _ in todo], [list(s) for _, _, s in todo])
             if len(values) != len(todo):
                 raise ValueError(f"verifier returned {len(values)} results for {len(todo)} solutions")
-            for (p, steps), v in zip(todo, values):
+            for key, v in zip(todo, values):
+                p, _, steps = key
                 if len(v) != len(steps) or not all(0.0 <= x <= 1.0 for x in v):
                     raise ValueError(f"problem {self.problems[p].id}: verifier returned {v!r:.120} for "
                                      f"{len(steps)} step(s); expected one value in [0, 1] per step")
-                self.values[(p, steps)] = list(v)
+                self.values[key] = list(v)
             if before is not None:
                 spent = self.prm.tokens_scored - before
-                weights = [len(self.problems[p].question) + sum(map(len, s)) for p, s in todo]
-                for (p, _), share in zip(todo, apportion(spent, weights)):
+                weights = [len(q) + sum(map(len, s)) for _, q, s in todo]
+                for (p, _, _), share in zip(todo, apportion(spent, weights)):
                     self.costs[p].prm_tokens += share
         return [self.values[k] for k in keys]
 
-    def score(self, items: Sequence[tuple[int, str]]) -> list[float]:
+    def score(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> list[float]:
         """One score per (problem index, solution text): its step values aggregated."""
-        return [aggregate(v, self.cfg.aggregation) for v in self.step_values(items)]
+        return [aggregate(v, self.cfg.aggregation) for v in self.step_values(items, questions)]
 
     # --- results ----------------------------------------------------------------------------
     def result(self, p: int, strategy: str, finals: Sequence[tuple[str, float]]) -> SearchResult:

@@ -1,0 +1,42 @@
+"""Scripted fakes of the two protocols, for unit tests of strategies' logic (search, revisions).
+
+`ScriptedLM` writes what a test's `script(solution_so_far, sample_index, request)` says, and
+records every call; `TableVerifier` gives each step the value a test's table assigns to the
+prefix ending there ("s1/s0" for steps ["s1", "s0"]; 0.5 if absent), and records every call.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ttc.lm import Completion, GenerationRequest, Ledger
+
+
+class ScriptedLM:
+    def __init__(self, script: Callable[[str, int, GenerationRequest], tuple[str, str]]):
+        self.script, self.ledger, self.calls = script, Ledger(num_parameters=10), []
+
+    @property
+    def num_parameters(self) -> int:
+        return self.ledger.num_parameters
+
+    def generate(self, requests):
+        self.calls.append(list(requests))
+        results = []
+        for r in requests:
+            so_far = r.prompt.split("\nSolution:\n", 1)[1]  # data.prompts.TEMPLATE
+            outs = [self.script(so_far, i, r) for i in range(r.n)]
+            results.append([Completion(text, len(text), reason) for text, reason in outs])
+        self.ledger.record(len(requests), sum(r.n for r in requests), sum(len(r.prompt) for r in requests),
+                           sum(c.num_tokens for cs in results for c in cs))
+        return results
+
+
+class TableVerifier:
+    def __init__(self, table: dict[str, float] | None = None):
+        self.table, self.calls, self.tokens_scored, self.num_parameters = table or {}, [], 0, 3
+
+    def score(self, questions, solutions):
+        self.calls.append([(q, tuple(s)) for q, s in zip(questions, solutions)])
+        self.tokens_scored += sum(len(q) + sum(map(len, s)) for q, s in zip(questions, solutions))
+        return [[self.table.get("/".join(steps[: j + 1]), 0.5) for j in range(len(steps))] for steps in solutions]
