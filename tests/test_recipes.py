@@ -9,6 +9,7 @@ import yaml
 
 from data.config import parse_config
 from eval.prm import PRMEvalConfig
+from eval.revision import RevisionEvalConfig
 from train.prm import PRMTrainConfig
 from train.toy_lm import ToyLMConfig
 from ttc import label, sample
@@ -16,7 +17,7 @@ from ttc import label, sample
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
 ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
-                "eval_prm": PRMEvalConfig}
+                "eval_prm": PRMEvalConfig, "eval_revision": RevisionEvalConfig}
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
 
 

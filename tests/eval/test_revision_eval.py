@@ -1,0 +1,88 @@
+"""The revision report: its numbers on hand-built chains, and one real run (the toy base model as
+the reviser, a tiny PRM as the ORM) that writes every file and resumes without the models."""
+
+import json
+import math
+
+import pytest
+from conftest import synthetic_labels, train_tiny_prm
+
+from data.problems import DataConfig
+from data.records import RecordError
+from eval.revision import (RevisionEvalConfig, main, markdown, pass_at_1_by_step, ratio_sweep,
+                           sequential_vs_parallel, splits, transitions)
+from ttc.backends import LMConfig
+from ttc.revise import Attempt, ChainSet, accuracy
+
+
+def chain_set(pid, rows):
+    """rows: one string per chain, an attempt per character: 'c' correct, 'w' wrong (answer 9)."""
+    return ChainSet(pid, [[Attempt(pid, c, t, "", "1" if x == "c" else "9", x == "c", 0.5, 1, "eos")
+                           for t, x in enumerate(row)] for c, row in enumerate(rows)])
+
+
+SETS = [chain_set("a", ["wccw", "wwcc"]), chain_set("b", ["cwcc", "wwww"])]
+
+
+def test_pass_at_1_by_step():
+    assert pass_at_1_by_step(SETS) == {1: 0.25, 2: 0.25, 3: 0.75, 4: 0.5}
+
+
+def test_transitions():
+    # correct attempts with a next one: a0:c(1)->c, c(2)->w; a1:c(2)->c; b0:c(0)->w, c(2)->c
+    t = transitions(SETS)
+    assert (t["correct"], t["correct->incorrect"]) == (5, pytest.approx(2 / 5))
+    assert (t["incorrect"], t["incorrect->correct"]) == (7, pytest.approx(3 / 7))
+    assert math.isnan(transitions([chain_set("x", ["w"])])["correct->incorrect"])
+
+
+def test_sequential_parallel_and_ratio_are_means_of_the_estimator():
+    curves = sequential_vs_parallel(SETS, chains=2, length=4, num_subsets=100, seed=0)
+    assert set(curves) == {"sequential, ORM weighted", "parallel, ORM weighted", "sequential, majority", "parallel, majority"}
+    assert sorted(curves["sequential, majority"]) == [1, 2, 4] and sorted(curves["parallel, majority"]) == [1, 2]
+    expected = (accuracy(SETS[0], 1, 4, "majority") + accuracy(SETS[1], 1, 4, "majority")) / 2
+    assert curves["sequential, majority"][4] == pytest.approx(expected)
+    assert curves["parallel, ORM weighted"][1] == curves["sequential, ORM weighted"][1] == pass_at_1_by_step(SETS)[1]
+    sweep = ratio_sweep(SETS, 4, 2, 4, "weighted", 100, 0)
+    assert sorted(sweep) == [1.0, 4.0]  # 2 x 2 and 1 x 4: 4 chains of 1 would need 4 chains
+    assert "| step | 1 | 2 | 3 | 4 |" in markdown({
+        "problems": 2, "chains": 2, "length": 4, "budget": 4, "pass@1 by step": pass_at_1_by_step(SETS),
+        "sequential vs parallel": curves, "ratio": {"ORM weighted": {"all": sweep}}, "transitions": transitions(SETS)})
+
+
+def test_splits_and_config_checks(tmp_path):
+    assert splits(16, 16, 16) == [(16, 1), (8, 2), (4, 4), (2, 8), (1, 16)]
+    assert splits(16, 4, 8) == [(4, 4), (2, 8)]
+    base = dict(reviser=LMConfig(model="m"), orm="o", output_dir=str(tmp_path))
+    assert RevisionEvalConfig(**base, chains=3, length=5, budget=5).revision_config().split == (3, 5)
+    with pytest.raises(ValueError, match="no split"):
+        RevisionEvalConfig(**base, chains=2, length=2, budget=8)
+    with pytest.raises(ValueError, match=">= 1"):
+        RevisionEvalConfig(**base, chains=0)
+
+
+@pytest.fixture(scope="module")
+def toy_orm_path(tmp_path_factory, toy_base_path):
+    return train_tiny_prm(tmp_path_factory.mktemp("revision-eval-orm"), toy_base_path, synthetic_labels(20))
+
+
+def test_main_writes_the_report_and_resumes_without_models(tmp_path, toy_base_path, toy_orm_path):
+    cfg = RevisionEvalConfig(
+        reviser=LMConfig(model=str(toy_base_path), backend="hf", threads=1), orm=str(toy_orm_path),
+        output_dir=str(tmp_path), data=DataConfig(levels=[1, 3], per_level=2, split="revision-eval"),
+        chains=2, length=4, budget=4, max_tokens=64, batch_problems=3,
+    )
+    text = main(cfg)
+    for name in ("chains.jsonl", "revision_eval.json", "revision_eval.md", "revision_steps.png",
+                 "sequential_parallel.png", "ratio.png", "config.yaml"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert len((tmp_path / "chains.jsonl").read_text().splitlines()) == 4 * 2 * 4
+    numbers = json.loads((tmp_path / "revision_eval.json").read_text())
+    assert set(numbers["ratio"]["ORM weighted"]) == {"all", "level 1", "level 3"}
+    assert "correct -> incorrect" in text and "Fig. 7" in text
+    # every problem is done: the report is rebuilt from chains.jsonl, no model is loaded
+    cfg.reviser, cfg.orm = LMConfig(model=str(tmp_path / "no-such-model")), str(tmp_path / "no-such-orm")
+    assert main(cfg) == text
+    cfg.chains = 1
+    with pytest.raises(RecordError, match="has 2 chains of 4 attempts, the config asks for 1 x 4"):
+        main(cfg)
