@@ -1,0 +1,251 @@
+"""FLOPs-matched comparison: test-time compute on the small model vs a larger model's greedy
+answer (the paper's Section 7, Fig. 9).
+
+    python -m eval.flops_matched --results '[runs/toy/eval/search/results.jsonl]' \
+        --bins runs/toy/eval/difficulty/bins_oracle.json --large_greedy runs/toy/eval/large/samples.jsonl \
+        --output_dir runs/toy/eval/flops_matched
+
+The paper's accounting (Chinchilla-style): pretraining X = 6 N D_pretrain, inference
+Y = 2 N D_inference, R = D_inference / D_pretrain. A model M times larger, pretrained on the
+same data, costs M (X + Y) with greedy decoding; spending that on the small model instead lets
+it run k times its greedy inference, X + k Y = M (X + Y), so
+
+    k = M + 3 (D_pretrain / D_inference) (M - 1) = M + 3 (M - 1) / R.
+
+With one generation of the small model as the unit (a greedy answer), k is its matched
+generation budget; the paper's M = 14 gives k ~ 258, 63, 15.8 at R = 0.16, 0.79, 22, read as
+256, 64, 16.
+
+Our models: N and D_pretrain are the toy models' real parameter counts and training tokens
+(`training_record.json` of each checkpoint); M = N_large / N_small. `pretrain_tokens: paper`
+(default) is the paper's equation, D_pretrain shared (the small model's); `own` charges each
+model its own training tokens, k = [6 N_L D_L + 2 N_L D_inf - 6 N_S D_S] / (2 N_S D_inf),
+D_inf = R D_S (equal to the paper's when D_L = D_S). Both are shown in the markdown.
+
+Where the paper is silent:
+- The matched budget is the analysis budget nearest to k on the log2 scale (`rounding:
+  nearest`, the paper's reading; a tie goes to the smaller budget), or the largest budget <= k
+  (`floor`: never more than the larger model's FLOPs); k beyond the largest budget is capped
+  there (the markdown says so).
+- Test-time compute is the small model's compute-optimal accuracy per bin (eval/compute_optimal.py,
+  2-fold CV), on the questions of the result records; the larger model's is its greedy accuracy
+  per bin on the same questions (mean `correct` of its samples per question, then over the bin;
+  a greedy file has one sample per question).
+- A side wins a (bin, R) when its accuracy is higher by more than `tolerance` (default 0);
+  otherwise it is a tie.
+
+Writes flops_matched.json, flops_matched.md and flops_matched.png (per-bin accuracy against
+inference FLOPs in small-model generations, the larger model as stars at k for each R).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping, Sequence
+
+import numpy as np
+
+from data.config import parse_config, save_config
+from data.records import Sample, read_records
+from eval.compute_optimal import CO, MethodsConfig, analyse, build_grid, read_results
+from eval.difficulty import load_bins
+from eval.plots import Curve, Section, figure, plot_curves
+
+log = logging.getLogger(__name__)
+PAPER_RATIOS = (0.16, 0.79, 22.0)
+PretrainTokens = Literal["paper", "own"]
+Rounding = Literal["nearest", "floor"]
+TTC, LARGER, TIE = "test-time compute", "larger model", "tie"
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    parameters: int
+    pretrain_tokens: int
+
+
+def read_model_size(checkpoint: Path | str) -> ModelSize:
+    """Parameters and training tokens from a checkpoint's training_record.json (train/toy_lm.py)."""
+    path = Path(checkpoint) / "training_record.json"
+    try:
+        record = json.loads(path.read_text())
+        return ModelSize(int(record["parameters"]), int(record["tokens"]))
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: cannot read 'parameters' and 'tokens' ({e!r})") from e
+
+
+# --- the paper's FLOPs ------------------------------------------------------------------------
+def pretraining_flops(parameters: float, tokens: float) -> float:
+    return 6.0 * parameters * tokens
+
+
+def inference_flops(parameters: float, tokens: float) -> float:
+    return 2.0 * parameters * tokens
+
+
+def multiplier(small: ModelSize, large: ModelSize, ratio: float, pretrain_tokens: PretrainTokens = "paper") -> float:
+    """k: how many times its greedy inference FLOPs the small model may spend for the larger
+    model's pretraining + greedy inference FLOPs, at R = D_inference / D_pretrain = `ratio`."""
+    if ratio <= 0:
+        raise ValueError(f"R must be > 0, got {ratio}")
+    d_pre = small.pretrain_tokens
+    d_inf = ratio * d_pre
+    d_large = d_pre if pretrain_tokens == "paper" else large.pretrain_tokens
+    large_total = pretraining_flops(large.parameters, d_large) + inference_flops(large.parameters, d_inf)
+    return (large_total - pretraining_flops(small.parameters, d_pre)) / inference_flops(small.parameters, d_inf)
+
+
+def matched_budget(k: float, budgets: Sequence[int], rounding: Rounding = "nearest") -> int:
+    """The analysis budget matched to k generations (see the module docstring)."""
+    budgets = sorted(budgets)
+    if rounding == "floor":
+        below = [b for b in budgets if b <= k]
+        if not below:
+            raise ValueError(f"no budget <= {k:.3g} generations in {budgets}")
+        return below[-1]
+    return min(budgets, key=lambda b: (abs(math.log2(b) - math.log2(k)), b))
+
+
+# --- accuracies -------------------------------------------------------------------------------
+def greedy_accuracy(samples: Sequence[Sample], bins: Mapping[str, int], questions: Sequence[str]) -> dict[int, float]:
+    """The larger model's greedy accuracy per bin over `questions`; a question without a sample
+    is an error."""
+    correct: dict[str, list[bool]] = defaultdict(list)
+    for s in samples:
+        correct[s.problem_id].append(s.correct)
+    missing = [q for q in questions if q not in correct]
+    if missing:
+        raise ValueError(f"the larger model has no greedy sample for {len(missing)} question(s), e.g. {missing[0]}")
+    per_bin: dict[int, list[float]] = defaultdict(list)
+    for q in questions:
+        per_bin[bins[q]].append(float(np.mean(correct[q])))
+    return {b: float(np.mean(v)) for b, v in sorted(per_bin.items())}
+
+
+@dataclass(frozen=True)
+class Row:
+    bin: int
+    ratio: float
+    k: float
+    budget: int
+    small: float  # compute-optimal accuracy at the matched budget
+    large: float  # greedy accuracy of the larger model
+    winner: str
+
+
+def compare(small: Mapping[int, Curve], large: Mapping[int, float], ks: Mapping[float, float],
+            rounding: Rounding = "nearest", tolerance: float = 0.0) -> list[Row]:
+    """One row per (bin, R): the two accuracies at matched FLOPs and which side wins."""
+    unknown = sorted(set(small) ^ set(large))
+    if unknown:
+        raise ValueError(f"bin {unknown[0]} is in only one of the two sides")
+    rows = []
+    for b in sorted(small):
+        for ratio, k in ks.items():
+            budget = matched_budget(k, list(small[b]), rounding)
+            s, l = small[b][budget], large[b]
+            winner = TTC if s > l + tolerance else LARGER if l > s + tolerance else TIE
+            rows.append(Row(b, ratio, k, budget, s, l, winner))
+    return rows
+
+
+# --- figure and markdown ----------------------------------------------------------------------
+def plot(small: Mapping[int, Curve], large: Mapping[int, float], ks: Mapping[float, float], path: Path) -> None:
+    """Paper Fig. 9: per-bin accuracy vs inference FLOPs (small-model generations), the larger
+    model's greedy accuracy as stars at each R's matched FLOPs."""
+    colors = {b: f"C{i}" for i, b in enumerate(sorted(small))}
+    with figure(path, size=(7, 4.5)) as (_, ax):
+        plot_curves(ax, {f"bin {b}": c for b, c in small.items()},
+                    xlabel="inference FLOPs (small-model generations; greedy = 1)",
+                    styles={f"bin {b}": {"color": colors[b]} for b in small}, title="FLOPs-matched: stars = larger model greedy")
+        for ratio, k in ks.items():
+            ax.axvline(k, color="gray", linestyle=":", linewidth=1)
+            ax.annotate(f" R={ratio:g}", (k, 0.02), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
+                        ha="left", va="bottom")
+            for b, acc in large.items():
+                ax.plot([k], [acc], marker="*", markersize=12, color=colors[b], linestyle="none")
+
+
+def markdown(small_size: ModelSize, large_size: ModelSize, ks: Mapping[float, float], own: Mapping[float, float],
+             rows: Sequence[Row], budgets: Sequence[int]) -> str:
+    m = large_size.parameters / small_size.parameters
+    lines = [f"Small model: {small_size.parameters:,} parameters, {small_size.pretrain_tokens:,} training tokens; "
+             f"larger: {large_size.parameters:,}, {large_size.pretrain_tokens:,} (M = {m:.2f}; paper: ~14).", "",
+             "| R | k (paper: shared D_pretrain) | k (own training tokens) | matched budget |", "|---|---|---|---|"]
+    matched = {(r.ratio): r.budget for r in rows}
+    for ratio, k in ks.items():
+        capped = " (capped)" if k > max(budgets) * math.sqrt(2) else ""
+        lines.append(f"| {ratio:g} | {k:.1f} | {own[ratio]:.1f} | {matched[ratio]}{capped} |")
+    ratios = list(ks)
+    lines += ["", "Per bin: compute-optimal test-time compute vs the larger model's greedy accuracy at matched FLOPs "
+              "(relative difference; the paper finds test-time compute ahead on easy bins at low R).", "",
+              "| bin | " + " | ".join(f"R={r:g}" for r in ratios) + " |", "|---" * (len(ratios) + 1) + "|"]
+    for b in sorted({r.bin for r in rows}):
+        cells = []
+        for r in (r for r in rows if r.bin == b):
+            rel = f" ({(r.small - r.large) / r.large:+.0%})" if r.large > 0 else ""
+            cells.append(f"{r.winner}: {r.small:.3f} vs {r.large:.3f}{rel}")
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def section(small: Mapping[int, Curve], large: Mapping[int, float], small_size: ModelSize, large_size: ModelSize,
+            ratios: Sequence[float], out_dir: Path | str, rounding: Rounding = "nearest",
+            pretrain_tokens: PretrainTokens = "paper", tolerance: float = 0.0) -> tuple[Section, list[Row]]:
+    ks = {r: multiplier(small_size, large_size, r, pretrain_tokens) for r in ratios}
+    other: PretrainTokens = "own" if pretrain_tokens == "paper" else "paper"
+    alt = {r: multiplier(small_size, large_size, r, other) for r in ratios}
+    paper_k, own_k = (ks, alt) if pretrain_tokens == "paper" else (alt, ks)
+    rows = compare(small, large, ks, rounding, tolerance)
+    path = Path(out_dir) / "flops_matched.png"
+    plot(small, large, ks, path)
+    budgets = sorted({b for c in small.values() for b in c})
+    text = markdown(small_size, large_size, paper_k, own_k, rows, budgets)
+    return Section(text, [path]), rows
+
+
+# --- entry ------------------------------------------------------------------------------------
+@dataclass
+class FlopsMatchedConfig:
+    results: list[str]  # SearchResult JSONL of the small model (search grid, revisions)
+    bins: str  # bins JSON of eval.difficulty
+    large_greedy: str  # samples.jsonl of the larger model at temperature 0
+    output_dir: str
+    small_model: str = "train/checkpoints/toy-base"  # checkpoint folders with training_record.json
+    large_model: str = "train/checkpoints/toy-large"
+    ratios: list[float] = field(default_factory=lambda: list(PAPER_RATIOS))
+    rounding: Rounding = "nearest"
+    pretrain_tokens: PretrainTokens = "paper"
+    tolerance: float = 0.0
+    num_bins: int = 5
+    methods: MethodsConfig = field(default_factory=MethodsConfig)  # compute-optimal selection
+
+    def __post_init__(self) -> None:
+        if not self.ratios or any(r <= 0 for r in self.ratios):
+            raise ValueError(f"ratios must be positive, got {self.ratios}")
+
+
+def main(cfg: FlopsMatchedConfig) -> str:
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / "config.yaml")
+    bins = load_bins(cfg.bins)
+    grid = build_grid(read_results(cfg.results), cfg.methods)
+    analysis = analyse(grid, bins, Path(cfg.bins).stem, cfg.methods, cfg.num_bins)
+    small = {b: curves[CO] for b, curves in analysis.per_bin.items()}
+    large = greedy_accuracy(read_records(cfg.large_greedy, Sample), bins, grid.questions)
+    result, rows = section(small, large, read_model_size(cfg.small_model), read_model_size(cfg.large_model),
+                           cfg.ratios, out, cfg.rounding, cfg.pretrain_tokens, cfg.tolerance)
+    (out / "flops_matched.json").write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+    (out / "flops_matched.md").write_text(result.markdown)
+    return result.markdown
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    print(main(parse_config(FlopsMatchedConfig, sys.argv[1:])))
