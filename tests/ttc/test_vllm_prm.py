@@ -41,13 +41,16 @@ def vllm_prm(prm_path: Path) -> Iterator[VLLMPRM]:
 
 def test_vllm_step_values_match_transformers(prm_path, vllm_prm):
     questions, steps = solutions()
-    expected = HFPRM(str(prm_path)).score(questions, steps)
+    hf = HFPRM(str(prm_path))
+    expected = hf.score(questions, steps)
     values = vllm_prm.score(questions, steps)
     assert [len(v) for v in values] == [len(s) for s in steps]
     assert all(0.0 <= v <= 1.0 for vs in values for v in vs)
     for got, want in zip(values, expected):
         assert got == pytest.approx(want, abs=1e-4)
     assert vllm_prm.forward_passes == len(steps)  # one request per solution, not per step
+    assert vllm_prm.tokens_scored == hf.tokens_scored > 0  # the ledger: the same token ids
+    assert vllm_prm.num_parameters == hf.num_parameters
     assert max(map(max, expected)) - min(map(min, expected)) > 0.5  # trained: values spread
 
 

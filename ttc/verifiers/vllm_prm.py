@@ -15,6 +15,9 @@ pooler applies it to the hidden states before the head (pooler/tokwise/methods.p
 the head then fails on the narrowed input ("shape '[-1, 64]' is invalid for input of size 6").
 
 Prompts go in as token ids from `PRMFormat.encode`, so the tags sit where training put them.
+`tokens_scored` counts them (every solution's whole prefill, as HFPRM counts) and
+`num_parameters` is the checkpoint's, counted as transformers does: the PRM's side of the
+compute ledger (ttc/search).
 vLLM spawns processes: build this under `if __name__ == "__main__":` (see ttc/backends/vllm.py).
 """
 
@@ -28,6 +31,7 @@ from transformers import AutoTokenizer
 
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
+from ttc.backends.vllm import count_parameters
 
 
 class VLLMPRM:
@@ -39,6 +43,8 @@ class VLLMPRM:
         self.tag, good, bad = self.format.token_ids(self.tokenizer, where=path)
         self.prompt = prompt
         self.forward_passes = 0  # one per solution, as HFPRM counts
+        self.tokens_scored = 0
+        self.num_parameters = count_parameters(path)
         # vLLM looks the label tokens up by their vocabulary strings, not by the text that encodes
         # to them (" +" is "Ġ+" in a byte-level vocabulary).
         labels = self.tokenizer.convert_ids_to_tokens([good, bad])
@@ -77,6 +83,7 @@ class VLLMPRM:
         outputs = self.llm.encode([TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],
                                   pooling_task="token_classify", use_tqdm=False)
         self.forward_passes += len(encoded)
+        self.tokens_scored += sum(len(ids) for ids, _ in encoded)
         return [out.outputs.data[:, 0].tolist() for out in outputs]  # columns: p(good), p(bad)
 
     def close(self) -> None:
