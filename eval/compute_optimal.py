@@ -1,7 +1,6 @@
 """Compute-optimal test-time compute (the paper's Section 3.2 and Eq. 1, Figs. 4 and 8): per
 difficulty bin and generation budget, the method that does best, chosen by 2-fold CV.
 
-    python -m eval.compute_optimal --config configs/toy/compute_optimal.yaml
     python -m eval.compute_optimal --results '[runs/toy/eval/search/results.jsonl]' \
         --bins '{oracle: runs/toy/eval/difficulty/bins_oracle.json}' --output_dir runs/toy/eval/compute_optimal
 
@@ -32,7 +31,8 @@ Definitions:
   as accurate), on the overall curves; the ratio is B / B' (None when no budget matches). The
   headline is the ratio at best-of-N's largest budget (paper: 4x, 16 vs 64 generations).
 - The policy (for `ttc solve`) is fit on all of a bin's questions: per bin and budget the
-  method best on them, with the parameters of one of its records (seed dropped).
+  method best on them, with the parameters of one of its records (seed dropped) and its
+  (in-sample) accuracy on them.
 
 Writes compute_optimal.json, compute_optimal.md, policy_<bins>.json, compute_optimal.png
 (overall curves, every bin kind), compute_optimal_bins_<bins>.png (per bin) and
@@ -158,6 +158,9 @@ def build_grid(records: Sequence[Record | SearchResult], cfg: MethodsConfig) -> 
 def analysis_budgets(grid: Grid, weighted: str) -> list[int]:
     """Best-of-N weighted's budgets; every method's budgets on them must have no hole."""
     budgets = grid.budgets(weighted)
+    outside = sorted({b for _, b in grid.acc} - set(budgets))
+    if outside:
+        log.info("budgets %s are beyond best-of-N weighted's grid and left out", outside)
     for label in sorted(grid.methods):
         mine = [budgets.index(b) for b in grid.budgets(label) if b in budgets]
         if mine and mine != list(range(mine[0], mine[-1] + 1)):

@@ -165,8 +165,10 @@ def plot_values(oracle_values: Mapping[str, float], predicted_values: Mapping[st
                 oracle: Mapping[str, int], path: Path) -> None:
     with figure(path) as (_, ax):
         ids = sorted(oracle)
+        from matplotlib import colormaps
+
         points = ax.scatter([predicted_values[p] for p in ids], [oracle_values[p] for p in ids],
-                            c=[oracle[p] for p in ids], cmap="viridis_r", s=12)
+                            c=[oracle[p] for p in ids], cmap=colormaps["viridis_r"].resampled(max(oracle.values())), s=12)
         ax.figure.colorbar(points, ax=ax, label="oracle bin (1 = easiest)")
         ax.set_xlabel("mean PRM final-step score (predicted difficulty)")
         ax.set_ylabel("base model pass@1 (oracle difficulty)")
@@ -211,8 +213,6 @@ class DifficultyConfig:
 
 
 def main(cfg: DifficultyConfig) -> str:
-    from ttc.verifiers.hf_prm import HFPRM  # torch only when predicted bins are asked for
-
     out = Path(cfg.output_dir)
     save_config(cfg, out / "config.yaml")
     groups = group_samples(read_records(cfg.samples, Sample), cfg.num_samples)
@@ -222,6 +222,8 @@ def main(cfg: DifficultyConfig) -> str:
     save_bins(out / "bins_oracle.json", oracle, "oracle", oracle_values, cfg.num_bins, **meta)
     predicted = predicted_values = None
     if cfg.prm:
+        from ttc.verifiers.hf_prm import HFPRM  # torch only when predicted bins are asked for
+
         questions = {p.id: p.question for p in load_problems(cfg.data)}
         prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
         predicted_values = mean_final_score(groups, final_scores(groups, prm, questions))
