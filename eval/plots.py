@@ -1,9 +1,9 @@
 """Figures of the eval modules (matplotlib, headless) and the report section they belong to.
 
 Every figure is a PNG written by `figure(path)`, which may hold several panels; `plot_curves`
-draws accuracy-vs-budget lines on one panel, log2 x axis (the paper's axes). eval/figures.py's
-one-panel `accuracy_vs_budget` is the same drawing on a single axes. A module's `section(...)` returns a `Section`: its markdown and
-the PNGs it refers to, which `ttc report` assembles.
+draws accuracy-vs-budget lines on one panel, log2 x axis (the paper's axes). A module's
+`section(...)` returns a `Section`: its markdown and the PNGs it refers to, which `ttc report`
+assembles.
 """
 
 from __future__ import annotations
