@@ -25,6 +25,7 @@ from data.config import parse_config, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Sample, StepLabels, read_records
+from eval.plots import figure, plot_curves
 from ttc.search.best_of_n import Pool, accuracy
 from ttc.verifiers.hf_prm import HFPRM
 
@@ -86,26 +87,6 @@ def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
     return auc(scores, hard)
 
 
-def plot(curves: dict[str, dict[int, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for method, curve in curves.items():
-        ns = sorted(curve)
-        ax.plot(ns, [curve[n] for n in ns], marker="o", label=method)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("N (generations)")
-    ax.set_ylabel("accuracy")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None) -> str:
     ns = sorted(next(iter(curves.values())))
     lines = [f"step-level AUC vs hard MC labels: {step_level_auc:.3f}", ""] if step_level_auc is not None else []
@@ -128,7 +109,8 @@ def main(cfg: PRMEvalConfig) -> str:
     curves = best_of_n(by_problem, ns, cfg.seed)
     step_level_auc = step_auc(prm, read_records(cfg.labels, StepLabels)) if cfg.labels else None
     (out / "prm_eval.json").write_text(json.dumps({"auc": step_level_auc, "curves": curves}, indent=2) + "\n")
-    plot(curves, out / "best_of_n.png")
+    with figure(out / "best_of_n.png") as (_, ax):
+        plot_curves(ax, curves)
     text = markdown(curves, step_level_auc)
     (out / "prm_eval.md").write_text(text)
     return text

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from data.config import parse_config
+from eval import search
 from eval.prm import PRMEvalConfig
 from eval.revision import RevisionEvalConfig
 from train.prm import PRMTrainConfig
@@ -17,7 +18,8 @@ from ttc import label, sample
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
 ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
-                "eval_prm": PRMEvalConfig, "eval_revision": RevisionEvalConfig}
+                "eval_prm": PRMEvalConfig, "eval_revision": RevisionEvalConfig,
+                "eval_search": search.Config}
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
 
 

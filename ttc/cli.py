@@ -19,7 +19,8 @@ import sys
 from data.config import ConfigError, parse_config
 from data.records import RecordError
 
-STAGES = {"sample": "ttc.sample", "label": "ttc.label", "trajectories": "ttc.trajectories"}  # each module: Config, NAME, main
+STAGES = {"sample": "ttc.sample", "label": "ttc.label", "trajectories": "ttc.trajectories",
+          "eval": "eval.search"}  # each module: Config, NAME, main
 
 
 def _stage(name: str, argv: list[str]) -> None:

@@ -1,0 +1,222 @@
+"""`ttc eval`: search strategies x budgets x seeds over a test set, one result record each.
+
+    ttc eval --config configs/toy/eval_search.yaml
+    ttc eval --config configs/toy/eval_search.yaml --shard 0 --num_shards 4   # the last one to finish merges
+    python -m eval.search_report --records runs/toy/eval/search/results.jsonl  # the summary again
+
+The grid. `strategies` maps a line's name (a row of the table, a line of the figure) to one of
+ttc.search.STRATEGIES (`strategy: beam`) and its settings: any field of that strategy's config
+but `n`, `seed` and `prompt`, which the grid sets. Several lines may share a strategy (beam
+M=sqrt(N), beam M=4, beam with lookahead k). Every line runs for every seed in `seeds` at each
+N = 1, 2, 4, ... where
+- its config accepts n=N (beam search and DVTS need M <= N and N divisible by M, so beam M=4
+  starts at N=4), and
+- its generation budget, N or N(k+1) with lookahead k, is at most `max_budget`.
+Other N are skipped with a log line: not run, no record, "-" in the table. A line valid at no N
+is a config error, with the reason.
+
+One record per (problem, line, N, seed) in `<output_dir>/results.jsonl`: the SearchResult
+fields plus the line's `name` (`EvalResult`). Best-of-N lines are estimated from pools
+(ttc.search.best_of_n.sweep): per (problem, seed) ONE pool of the largest N they run at, shared
+by every best-of-N line with the same sampling settings (weighted, majority and naive share
+it); their `correct` is the expected accuracy over subsets of N of that pool, not a 0/1 grade.
+Beam search and DVTS run at each N, batched across the problems of a batch.
+
+Sharded, resumable and deterministic (data/shards.py). Every seed a strategy draws derives from
+(seed, problem id, ...), but a result's token counts do not: a batched call's prompt and PRM
+tokens are shared out among its problems in proportion to their lengths (ttc/search/common.py),
+and scores may move in the last bit with the padding of a batch. So the unit of work is a
+batch: problems [0, B), [B, 2B), ... of the input, the same whatever the number of shards;
+n shards merged are then the same bytes as one, and a killed run redoes only its unfinished
+batches (keep `batch_problems` when resuming). Shards take whole batches: give each shard at
+least one (batch_problems <= problems / num_shards). The shard that finishes last merges them
+all and writes the summary next to the records (eval/search_report.py); `ttc merge eval`
+merges without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from data import shards
+from data.config import _build as build_config  # its coercion and its errors, for each line's settings
+from data.problems import DataConfig, load_problems
+from data.prompts import PromptFormat
+from data.records import Problem, to_dict
+from data.shards import Shard
+from eval import search_report
+from eval.search_report import EvalResult
+from ttc.backends import LMConfig
+from ttc.lm import LM
+from ttc.search import STRATEGIES, SearchConfig, SearchResult, sample_pools, sweep
+from ttc.stage import run_stage
+from ttc.verifiers import Verifier
+from ttc.verifiers.load import PRMConfig, load_prm
+
+log = logging.getLogger(__name__)
+NAME = "results"
+GRID_KEYS = ("n", "seed", "prompt")  # set by the grid, not by a line's settings
+POOLED = "best_of_n"  # estimated from pools, not run per N
+POOL_ONLY = ("selection", "aggregation")  # best-of-N settings that do not change the pool
+
+
+@dataclass
+class Config:
+    output_dir: str
+    lm: LMConfig
+    prm: PRMConfig
+    strategies: dict[str, dict[str, Any]]  # line name -> {strategy: <STRATEGIES key>, settings...}
+    max_budget: int = 64  # generations; N runs on powers of 2 (paper: 256)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    data: DataConfig = field(default_factory=DataConfig)
+    prompt: PromptFormat = field(default_factory=PromptFormat)
+    shard: int = 0
+    num_shards: int = 1
+    batch_problems: int = 32  # problems searched together (one LM call per round for all)
+
+    def __post_init__(self) -> None:
+        Shard(self.shard, self.num_shards)  # validates
+        if self.max_budget < 1 or self.batch_problems < 1:
+            raise ValueError("max_budget and batch_problems must be >= 1")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}")
+        if not self.strategies:
+            raise ValueError("strategies: name at least one line")
+        plan(self)  # every line's settings, checked now rather than hours into a run
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the grid: a strategy with fixed settings, and the N it runs at."""
+
+    name: str
+    strategy: str
+    configs: dict[int, SearchConfig]  # N -> its config (seed and prompt set per run)
+    skipped: dict[int, str]  # N -> why not
+
+    def config(self, n: int, seed: int, prompt: PromptFormat) -> SearchConfig:
+        return dataclasses.replace(self.configs[n], seed=seed, prompt=prompt)
+
+    @property
+    def budgets(self) -> list[int]:
+        return sorted(self.configs)
+
+    def pool_key(self) -> str:
+        """Best-of-N lines with equal keys draw the same samples: one pool serves them all."""
+        params = self.configs[self.budgets[0]].params()
+        return json.dumps({k: v for k, v in params.items() if k not in (*GRID_KEYS, *POOL_ONLY)}, sort_keys=True)
+
+
+def powers_of_two(limit: int) -> list[int]:
+    return [2**i for i in range(limit.bit_length()) if 2**i <= limit]
+
+
+def plan_line(name: str, entry: dict[str, Any], max_budget: int) -> Line:
+    where = f"strategies.{name}"
+    settings = dict(entry)
+    strategy = settings.pop("strategy", None)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"{where}: 'strategy' must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    cls = STRATEGIES[strategy].config
+    known = sorted(f.name for f in dataclasses.fields(cls) if f.init and f.name not in GRID_KEYS)
+    unknown = [k for k in settings if k not in known]
+    if unknown:
+        raise ValueError(f"{where}: unknown key '{unknown[0]}' for strategy {strategy} (known: {', '.join(known)}; "
+                         f"{', '.join(GRID_KEYS)} are set by the grid)")
+    configs, skipped = {}, {}
+    for n in powers_of_two(max_budget):
+        try:
+            cfg = build_config(cls, {**settings, "n": n}, where, {})
+        except ValueError as e:
+            skipped[n] = str(e).removeprefix(f"{where}: ")
+            continue
+        if cfg.generations > max_budget:
+            skipped[n] = f"{cfg.generations} generations exceed max_budget {max_budget}"
+        else:
+            configs[n] = cfg
+    if not configs:
+        largest = max(skipped)
+        raise ValueError(f"{where}: valid at no N in 1..{max_budget}; at N={largest}: {skipped[largest]}")
+    return Line(name, strategy, configs, skipped)
+
+
+def plan(cfg: Config) -> list[Line]:
+    return [plan_line(name, entry, cfg.max_budget) for name, entry in cfg.strategies.items()]
+
+
+# --- one batch of problems ------------------------------------------------------------------
+
+def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: Config, lines: list[Line]) -> list[list[dict]]:
+    """Every line, N and seed on `problems` (batched); each problem's records in grid order."""
+    pooled: dict[str, list[Line]] = {}
+    for line in lines:
+        if line.strategy == POOLED:
+            pooled.setdefault(line.pool_key(), []).append(line)
+    searched = [line for line in lines if line.strategy != POOLED]
+    results: dict[tuple[str, int, int, str], SearchResult] = {}
+    runs = len(cfg.seeds) * (len(pooled) + sum(len(line.budgets) for line in searched))
+    with tqdm(total=runs, desc=f"{len(problems)} problems: strategy runs", leave=False) as bar:
+        for seed in cfg.seeds:
+            for group in pooled.values():
+                size = max(max(line.budgets) for line in group)
+                pools = sample_pools(problems, lm, prm, group[0].config(size, seed, cfg.prompt))
+                for line in group:
+                    swept = sweep(pools, line.budgets, line.config(size, seed, cfg.prompt), lm.num_parameters,
+                                  getattr(prm, "num_parameters", None))
+                    results.update(((line.name, r.budget, seed, r.problem_id), r) for r in swept)
+                bar.update()
+            for line in searched:
+                for n in line.budgets:
+                    found = STRATEGIES[line.strategy].run(problems, lm, prm, line.config(n, seed, cfg.prompt))
+                    results.update(((line.name, n, seed, r.problem_id), r) for r in found)
+                    bar.update()
+    return [
+        [to_dict(EvalResult(**dataclasses.asdict(results[(line.name, n, seed, p.id)]), name=line.name))
+         for line in lines for n in line.budgets for seed in cfg.seeds]
+        for p in problems
+    ]
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+def run(cfg: Config, lm: LM) -> Path:
+    """This shard; merged and summarized when it is the last one to finish."""
+    lines = plan(cfg)
+    for line in lines:
+        for n, why in line.skipped.items():
+            log.info("%s: N=%d skipped: %s", line.name, n, why)
+    problems = load_problems(cfg.data)
+    batches = [problems[i : i + cfg.batch_problems] for i in range(0, len(problems), cfg.batch_problems)]
+    prm = load_prm(cfg.prm, cfg.prompt)
+    try:
+        path = shards.run_shard(
+            cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), batches, lambda b: f"{b[0].id}..{b[-1].id}",
+            lambda units: [[r for per_problem in evaluate(b, lm, prm, cfg, lines) for r in per_problem] for b in units], 1,
+        )
+    finally:
+        if hasattr(prm, "close"):
+            prm.close()
+    return finish(cfg, path)
+
+
+def finish(cfg: Config, shard_file: Path) -> Path:
+    """Once every shard is done: merge them, write the summary next to the records."""
+    out = Path(cfg.output_dir)
+    waiting = [i for i in range(cfg.num_shards) if not Shard(i, cfg.num_shards).path(out, NAME, "jsonl").exists()]
+    if waiting:
+        log.info("shard %d done; shard(s) %s still running: the last one merges", cfg.shard, waiting)
+        return shard_file
+    merged = shards.merge(out, NAME, cfg.num_shards)
+    search_report.write(merged)
+    return merged
+
+
+def main(cfg: Config) -> Path:
+    return run_stage(cfg, run)
