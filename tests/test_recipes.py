@@ -13,13 +13,15 @@ from eval.prm import PRMEvalConfig
 from eval.revision import RevisionEvalConfig
 from train.prm import PRMTrainConfig
 from train.toy_lm import ToyLMConfig
-from ttc import label, sample
+from train.revision import RevisionTrainConfig
+from ttc import label, sample, trajectories
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
 ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
                 "eval_prm": PRMEvalConfig, "eval_revision": RevisionEvalConfig,
-                "eval_search": search.Config}
+                "eval_search": search.Config,
+                "trajectories": trajectories.Config, "revision": RevisionTrainConfig}
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
 
 

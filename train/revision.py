@@ -1,0 +1,262 @@
+"""Train the revision model: SFT of the base model on `ttc trajectories`, loss on the target only.
+
+    python -m train.revision --config configs/toy/revision.yaml
+    torchrun --nproc_per_node 8 -m train.revision --config configs/qwen2.5-math-1.5b/revision.yaml
+    sbatch --gpus-per-node=8 slurm/train.sbatch --module train.revision --config configs/qwen2.5-math-1.5b/revision.yaml
+
+Each trajectory is one prompt-completion example for TRL's SFTTrainer: the prompt is the
+question with its incorrect attempts (data/trajectories.py `revision_prompt`, the text the
+reviser sees at inference), the completion is the correct solution plus EOS. SFTTrainer masks
+the prompt out of the loss (`completion_only_loss`), so only the final answer is learned.
+
+The paper stops by hand: validation loss (10% of the questions, held out) is off-policy, so it
+takes a checkpoint slightly past the validation-loss minimum. Every checkpoint is kept (or the
+`keep_checkpoints` most recent and the best), training stops `patience` evaluations after the
+minimum, `<output_dir>/checkpoints.json` lists (step, eval_loss) of every evaluation, and the
+checkpoint picked by `choose` (`min`, or `past_min`: the first saved one after the minimum) is
+written as `<output_dir>` itself: a `save_pretrained` folder with its tokenizer (a LoRA adapter
+is merged). Full fine-tuning or LoRA; DeepSpeed and multi-node through the launcher; a rerun
+resumes from the newest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
+from transformers.trainer_utils import get_last_checkpoint
+from trl import SFTConfig, SFTTrainer
+
+from data.config import ConfigError, parse_config, save_config
+from data.prompts import PromptFormat
+from data.records import RecordError, Trajectory, read_records
+from data.revision_format import MAX_ATTEMPTS
+from data.trajectories import revision_prompt
+from train.prm import LoraSettings, merge_adapter, validation_questions
+
+log = logging.getLogger(__name__)
+CHECKPOINTS_FILE = "checkpoints.json"
+
+
+@dataclass
+class RevisionTrainConfig:
+    model: str  # base checkpoint (folder or hub id): the model that sampled the trajectories
+    trajectories_file: str  # trajectories.jsonl from `ttc trajectories`
+    output_dir: str
+    prompt: PromptFormat = field(default_factory=PromptFormat)  # as the reviser will be prompted
+    max_attempts: int = MAX_ATTEMPTS  # attempts kept in context, as at inference (paper: 4)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    val_fraction: float = 0.1  # of questions, not trajectories
+    learning_rate: float = 1e-5  # paper: AdamW, lr 1e-5, betas (0.9, 0.95)
+    batch_size: int = 128  # global: per_device x accumulation x processes (paper: 128)
+    per_device_batch_size: int = 16
+    num_epochs: float = 2.0
+    dropout: float = 0.0  # paper: 0.0 (Llama's attention_dropout)
+    max_length: int | None = 4096  # tokens of prompt + target; longer trajectories are dropped
+    eval_every: int = 50  # steps between evaluations, each saved as a checkpoint
+    patience: int | None = 3  # evaluations past the minimum before stopping; None: all epochs
+    keep_checkpoints: int | None = None  # None keeps every checkpoint; n: the n newest and the best
+    choose: Literal["min", "past_min"] = "past_min"
+    seed: int = 0
+    threads: int = 1
+    trainer: dict[str, Any] = field(default_factory=dict)  # any other SFTConfig / TrainingArguments
+
+    def __post_init__(self) -> None:
+        if not 0 < self.val_fraction < 1:
+            raise ValueError("val_fraction must be in (0, 1)")
+        if self.batch_size % self.per_device_batch_size:
+            raise ValueError("batch_size must be a multiple of per_device_batch_size")
+        if self.keep_checkpoints is not None and self.keep_checkpoints < 1:
+            raise ValueError("keep_checkpoints must be >= 1 or None (keep all)")
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+def load_splits(cfg: RevisionTrainConfig) -> tuple[list[Trajectory], list[Trajectory]]:
+    """Trajectories split by question: a question's trajectories never straddle the split."""
+    records = read_records(cfg.trajectories_file, Trajectory)
+    if not records:
+        raise RecordError(f"{cfg.trajectories_file}: no trajectories")
+    for number, t in enumerate(records, 1):
+        where = f"{cfg.trajectories_file}:{number}"
+        if not t.target.strip():
+            raise RecordError(f"{where}: field 'target' is empty")
+        if len(t.previous_indices) != len(t.previous):
+            raise RecordError(f"{where}: field 'previous_indices' has {len(t.previous_indices)} "
+                              f"entries for {len(t.previous)} previous attempts")
+    val_ids = validation_questions({t.problem_id for t in records}, cfg.val_fraction, cfg.seed)
+    train = [t for t in records if t.problem_id not in val_ids]
+    val = [t for t in records if t.problem_id in val_ids]
+    if not train:
+        raise RecordError(f"{cfg.trajectories_file}: too few questions for a {cfg.val_fraction:.0%} validation split")
+    return train, val
+
+
+def to_dataset(records: list[Trajectory], cfg: RevisionTrainConfig, tokenizer) -> Dataset:
+    """SFTTrainer's prompt-completion format (the completion gets EOS from the trainer)."""
+    return Dataset.from_list([
+        {"prompt": revision_prompt(cfg.prompt, t.question, t.previous, tokenizer, cfg.max_attempts),
+         "completion": t.target}
+        for t in records
+    ])
+
+
+def drop_long(dataset: Dataset, max_length: int | None, name: str) -> Dataset:
+    """Whole trajectories that fit, never truncated ones (a cut target teaches a cut answer)."""
+    if max_length is None:
+        return dataset
+    kept = dataset.filter(lambda ex: len(ex["input_ids"]) <= max_length)
+    if len(kept) < len(dataset):
+        log.warning("%s: dropped %d of %d trajectories longer than max_length %d tokens",
+                    name, len(dataset) - len(kept), len(dataset), max_length)
+    return kept
+
+
+# --- trainer -----------------------------------------------------------------------------
+
+
+def sft_config(cfg: RevisionTrainConfig, out: Path, world: int) -> SFTConfig:
+    """The paper's optimiser; every evaluation saved, so a checkpoint past the minimum can be
+    chosen after training. Anything else of SFTConfig comes from `cfg.trainer`."""
+    return SFTConfig(
+        output_dir=str(out / "checkpoints"),
+        learning_rate=cfg.learning_rate,
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        per_device_train_batch_size=cfg.per_device_batch_size,
+        per_device_eval_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=cfg.batch_size // (cfg.per_device_batch_size * world),
+        num_train_epochs=cfg.num_epochs,
+        eval_strategy="steps",
+        eval_steps=cfg.eval_every,
+        save_strategy="steps",
+        save_steps=cfg.eval_every,
+        save_total_limit=cfg.keep_checkpoints,
+        load_best_model_at_end=cfg.patience is not None,  # early stopping needs it; keeps the best
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=max(1, cfg.eval_every // 5),
+        completion_only_loss=True,
+        max_length=None,  # no truncation: drop_long removes what does not fit
+        model_init_kwargs={"dtype": "float32", "attention_dropout": cfg.dropout},
+        seed=cfg.seed,
+        use_cpu=not torch.cuda.is_available(),
+        report_to=[],
+        # TRL defaults to bf16 autocast: on a CPU without bf16 units that is ~20x slower than fp32
+        **{"bf16": torch.cuda.is_available(), **cfg.trainer},
+    )
+
+
+def peft_config(lora: LoraSettings):
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
+
+
+def build_trainer(cfg: RevisionTrainConfig) -> SFTTrainer:
+    """The SFTTrainer with its tokenized, prompt-masked, length-filtered datasets."""
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    train, val = load_splits(cfg)
+    log.info("%d training and %d validation trajectories", len(train), len(val))
+    world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun / accelerate / srun wrappers
+    if cfg.batch_size % (cfg.per_device_batch_size * world):  # else the global batch silently changes
+        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
+                         f"{cfg.per_device_batch_size} x {world} processes")
+    try:
+        args = sft_config(cfg, Path(cfg.output_dir), world)
+    except TypeError as e:  # a misspelled key under `trainer:`
+        raise ConfigError(f"trainer: {e}") from e
+    trainer = SFTTrainer(
+        model=cfg.model,
+        args=args,
+        train_dataset=to_dataset(train, cfg, tokenizer),
+        eval_dataset=to_dataset(val, cfg, tokenizer),
+        processing_class=tokenizer,
+        peft_config=peft_config(cfg.lora),
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if cfg.patience else [],
+    )
+    trainer.train_dataset = drop_long(trainer.train_dataset, cfg.max_length, "train")
+    trainer.eval_dataset = drop_long(trainer.eval_dataset, cfg.max_length, "validation")
+    return trainer
+
+
+# --- checkpoint choice -------------------------------------------------------------------
+
+
+def checkpoint_table(log_history: list[dict], checkpoints_dir: Path) -> list[dict]:
+    """(step, eval_loss, path) of every evaluation; path is None where no checkpoint is kept."""
+    table = []
+    for entry in log_history:
+        if "eval_loss" in entry:
+            folder = checkpoints_dir / f"checkpoint-{entry['step']}"
+            table.append({"step": entry["step"], "eval_loss": entry["eval_loss"],
+                          "path": str(folder) if folder.is_dir() else None})
+    return table
+
+
+def choose_checkpoint(table: list[dict], rule: Literal["min", "past_min"]) -> dict:
+    """`min`: the lowest validation loss; `past_min`: the first kept checkpoint after it (the
+    paper's "slightly past the minimum"), or the minimum when training stopped there."""
+    kept = [row for row in table if row["path"]]
+    if not kept:
+        raise RuntimeError("no evaluated checkpoint is kept: lower eval_every or raise num_epochs")
+    best = min(kept, key=lambda row: (row["eval_loss"], row["step"]))
+    if rule == "past_min":
+        return next((row for row in kept if row["step"] > best["step"]), best)
+    return best
+
+
+def export(cfg: RevisionTrainConfig, checkpoint: Path, out: Path, tokenizer) -> None:
+    """The chosen checkpoint as a plain save_pretrained folder (LoRA merged into the base)."""
+    if cfg.lora.enabled:
+        merge_adapter(cfg.model, checkpoint, out)
+    else:
+        from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+        unset_hf_deepspeed_config()  # a plain load on this process, whatever the run was sharded with
+        model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
+        model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def main(cfg: RevisionTrainConfig) -> Path:
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.output_dir)
+    if int(os.environ.get("RANK", 0)) == 0:  # one writer per run
+        save_config(cfg, out / "train_config.yaml")
+    trainer = build_trainer(cfg)
+    checkpoints = Path(trainer.args.output_dir)
+    # Resume after preemption; only the main process creates the folder, so check it exists.
+    trainer.train(resume_from_checkpoint=get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None)
+    if trainer.is_world_process_zero():
+        table = checkpoint_table(trainer.state.log_history, checkpoints)
+        chosen = choose_checkpoint(table, cfg.choose)
+        (out / CHECKPOINTS_FILE).write_text(json.dumps(
+            {"rule": cfg.choose, "chosen": chosen["step"], "checkpoints": table}, indent=2) + "\n")
+        export(cfg, Path(chosen["path"]), out, trainer.processing_class)
+        log.info("reviser saved to %s: checkpoint %d (eval loss %.4f, rule %s)",
+                 out, chosen["step"], chosen["eval_loss"], cfg.choose)
+    return out
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        main(parse_config(RevisionTrainConfig, sys.argv[1:]))
+    except (ConfigError, RecordError) as e:  # bad input: one line naming file, line and field
+        sys.exit(f"train.revision: {e}")
