@@ -12,6 +12,7 @@ from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, to_json, write_atomic
 from data.trajectories import revision_prompt
 from train import revision
+from train.prm import LoraSettings
 from ttc.backends import LMConfig, load_lm
 from ttc.lm import GenerationRequest
 
@@ -70,6 +71,15 @@ def test_training_writes_the_chosen_checkpoint_as_a_loadable_model(trained, toy_
     t = toy_trajectories(20)[-1]  # a question it never saw, after two wrong attempts
     [[completion]] = lm.generate([GenerationRequest(revision_prompt(cfg.prompt, t.question, t.previous), max_tokens=64)])
     assert completion.text and completion.finish_reason in ("eos", "length")
+
+
+def test_lora_run_exports_a_merged_plain_checkpoint(tmp_path, toy_base_path):
+    out = revision.main(config(tmp_path, toy_base_path, lora=LoraSettings(enabled=True, r=4, alpha=8), num_epochs=1,
+                               choose="min"))
+    exported, base = load_file(str(out / "model.safetensors")), load_file(str(toy_base_path / "model.safetensors"))
+    assert set(exported) == set(base)  # no adapter weights left: merged
+    assert any(not torch.equal(base[k].float(), exported[k]) for k in base)
+    assert json.loads((out / revision.CHECKPOINTS_FILE).read_text())["rule"] == "min"
 
 
 def test_checkpoint_rules():
