@@ -2,6 +2,7 @@
 
     ttc sample --config configs/toy/sample.yaml [--key value ...]
     ttc label --config configs/toy/label.yaml [--shard i --num_shards n]
+    ttc eval --config configs/toy/eval_search.yaml [--shard i --num_shards n]   # eval/search.py
     ttc merge <stage> --config <the stage's recipe> --num_shards n
 
 Each stage reads a YAML recipe (`--config`) overridden by `--key value` flags (nested keys as
