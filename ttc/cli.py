@@ -21,7 +21,7 @@ from data.config import ConfigError, parse_config
 from data.records import RecordError
 
 STAGES = {"sample": "ttc.sample", "label": "ttc.label", "trajectories": "ttc.trajectories",
-          "eval": "eval.search"}  # each module: Config, NAME, main
+          "eval": "eval.search", "solve": "ttc.solve"}  # each module: Config, main (sharded ones: NAME)
 
 
 def _stage(name: str, argv: list[str]) -> None:
