@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128, help="per best-of-N solution")
     parser.add_argument("--max-step-tokens", type=int, default=32, help="per beam-search step")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the hf LM and PRM")
+    parser.add_argument("--block-size", type=int, default=32, help="vLLM KV-cache block (prefix reuse is per block)")
     parser.add_argument("--skip-batching", action="store_true", help="part (a) only")
     args = parser.parse_args()
     if not (Path(args.prm) / "prm_format.json").is_file():
@@ -100,7 +101,8 @@ def main() -> None:
     per_level = -(-args.problems // len(levels))
     problems = load_problems(DataConfig(levels=levels, per_level=per_level, split="bench-search"))
     problems = [problems[i * per_level + j] for j in range(per_level) for i in range(len(levels))][: args.problems]
-    lm = Timed(load_lm(LMConfig(model=args.model, backend=args.backend, threads=args.threads)), "generate")
+    lm = Timed(load_lm(LMConfig(model=args.model, backend=args.backend, threads=args.threads,
+                                    block_size=args.block_size if args.backend == "vllm" else None)), "generate")
     prm = Timed(load_prm(PRMConfig(path=args.prm, backend=args.prm_backend, threads=args.threads), PromptFormat()),
                 "score")
     width = args.width if args.width == "sqrt" else int(args.width)

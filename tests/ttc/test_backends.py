@@ -136,7 +136,8 @@ def test_bad_model_path_names_it(tmp_path, backend):
 
 
 def test_config_rejects_bad_values():
-    for bad in [{"backend": "tgi"}, {"dtype": "fp8"}, {"threads": 0}, {"kv_cache_gib": 0}]:
+    for bad in [{"backend": "tgi"}, {"dtype": "fp8"}, {"threads": 0}, {"kv_cache_gib": 0},
+                {"block_size": 0}, {"block_size": 20}]:
         with pytest.raises(ValueError):
             LMConfig(model="m", **bad)
 

@@ -29,6 +29,9 @@ class LMConfig:
     gpu_memory_utilization: float = 0.9  # vllm on GPU
     tensor_parallel_size: int = 1  # vllm
     enforce_eager: bool = True  # vllm: no torch.compile / CUDA graphs (starts 2x faster on CPU)
+    # vllm: tokens per KV-cache block; None takes vLLM's (128 on CPU). Its prefix cache reuses
+    # whole blocks only, so short prompts and search prefixes (the toy world) want small ones.
+    block_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in ("hf", "vllm"):
@@ -43,6 +46,8 @@ class LMConfig:
             raise ValueError(f"kv_cache_gib must be > 0, got {self.kv_cache_gib}")
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.block_size is not None and (self.block_size < 1 or self.block_size % 16):
+            raise ValueError(f"block_size must be a positive multiple of 16 or None, got {self.block_size}")
         if self.tensor_parallel_size < 1:
             raise ValueError(f"tensor_parallel_size must be >= 1, got {self.tensor_parallel_size}")
 

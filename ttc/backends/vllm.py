@@ -42,6 +42,8 @@ class VLLMBackend:
         from vllm.platforms import current_platform
 
         extra = {"enable_chunked_prefill": False} if current_platform.is_cpu() else {}
+        if cfg.block_size is not None:
+            extra["block_size"] = cfg.block_size
         self.llm = LLM(
             model=cfg.model,
             dtype=cfg.dtype,
