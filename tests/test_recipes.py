@@ -8,19 +8,24 @@ import pytest
 import yaml
 
 from data.config import parse_config
-from eval import search
+from eval import policy, search
+from eval.compute_optimal import ComputeOptimalConfig
+from eval.difficulty import DifficultyConfig
+from eval.flops_matched import FlopsMatchedConfig
 from eval.prm import PRMEvalConfig
 from eval.revision import RevisionEvalConfig
 from train.prm import PRMTrainConfig
 from train.toy_lm import ToyLMConfig
 from train.revision import RevisionTrainConfig
-from ttc import label, sample, trajectories
+from ttc import label, sample, solve, trajectories
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
 ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
                 "eval_prm": PRMEvalConfig, "eval_revision": RevisionEvalConfig,
-                "eval_search": search.Config,
+                "eval_search": search.Config, "eval_policy": policy.Config, "solve": solve.Config,
+                "difficulty": DifficultyConfig, "compute_optimal": ComputeOptimalConfig,
+                "flops_matched": FlopsMatchedConfig,
                 "trajectories": trajectories.Config, "revision": RevisionTrainConfig}
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
 

@@ -351,13 +351,14 @@ def solve(problems: Sequence[Problem], probes: Sequence[Pool], policy: Policy, b
 
 # --- the command --------------------------------------------------------------------------------
 @dataclass
-class Config:
+class Setup:
+    """The models, the policy and the questions (what `ttc solve` and its evaluation share)."""
+
     output_dir: str
     lm: LMConfig
     prm: PRMConfig
     policy: str  # policy_predicted.json of eval/compute_optimal.py
     bins: str  # bins_predicted.json of eval/difficulty.py the policy was fit on (its thresholds)
-    budget: int = 16  # N generations per question, the probe's included
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     data: DataConfig = field(default_factory=DataConfig)  # the new questions
     prompt: PromptFormat = field(default_factory=PromptFormat)
@@ -365,17 +366,23 @@ class Config:
     reviser: LMConfig | None = None  # for a policy that picks revisions
     orm: PRMConfig | None = None
 
+
+@dataclass
+class Config(Setup):
+    budget: int = 16  # N generations per question, the probe's included
+
     def __post_init__(self) -> None:
         if self.budget < self.probe.n:
             raise ValueError(f"budget {self.budget} is below probe.n={self.probe.n}: the probe alone is over budget")
 
 
 class ModelCache:
-    """The models a solve needs, loaded on first use: `lm`/`prm` for search, the reviser and
-    its ORM for revisions."""
+    """The models a solve needs: `lm` and `prm` (loaded now) for search; the reviser and its
+    ORM for revisions, loaded on first use. A context manager that closes them all."""
 
-    def __init__(self, cfg: Config, lm: LM, prm: Verifier):
-        self.cfg, self.loaded = cfg, {"search": (lm, prm)}
+    def __init__(self, cfg: Setup):
+        self.cfg = cfg
+        self.loaded = {"search": (load_lm(cfg.lm), load_prm(cfg.prm, cfg.prompt))}
 
     def __call__(self, strategy: str) -> tuple[LM, Verifier]:
         kind = "revision" if strategy == REVISION else "search"
@@ -385,7 +392,10 @@ class ModelCache:
             self.loaded[kind] = load_lm(self.cfg.reviser), load_prm(self.cfg.orm, self.cfg.prompt)
         return self.loaded[kind]
 
-    def close(self) -> None:
+    def __enter__(self) -> "ModelCache":
+        return self
+
+    def __exit__(self, *_: object) -> None:
         for lm, verifier in self.loaded.values():
             for model in (verifier, lm):
                 if hasattr(model, "close"):
@@ -397,14 +407,10 @@ def main(cfg: Config) -> Path:
     save_config(cfg, out / "solve_config.yaml")
     policy = load_policy(cfg.policy, cfg.bins)
     problems = load_problems(cfg.data)
-    lm = load_lm(cfg.lm)
-    prm = load_prm(cfg.prm, cfg.prompt)
-    models = ModelCache(cfg, lm, prm)
-    try:
+    with ModelCache(cfg) as models:
+        lm, prm = models("best_of_n")
         probes = draw_probes(problems, lm, prm, cfg.probe, cfg.seed, cfg.prompt)
         results = solve(problems, probes, policy, cfg.budget, cfg.probe, cfg.seed, cfg.prompt, models)
-    finally:
-        models.close()
     path = out / f"solve_N{cfg.budget}.jsonl"
     write_atomic(path, [to_json(r) for r in results])
     graded = [r.correct for r in results if r.correct is not None]

@@ -1,0 +1,186 @@
+"""The deployable policy (`ttc solve`) against best-of-N weighted at equal counted budget, on
+held-out questions.
+
+    python -m eval.policy --config configs/toy/eval_policy.yaml
+
+For every seed: the probe of every question is drawn once and `ttc solve` runs at each budget
+N of `budgets` from it (ttc/solve.py: the probe counts in N); best-of-N weighted draws one pool
+of max(budgets) samples per question with the probe's sampling settings and is estimated at
+each N from it (ttc.search.best_of_n.sweep: the expected accuracy over subsets of N). Accuracy
+at N: the mean over questions and seeds (solve's is 0/1 per run, best-of-N's an expectation).
+
+Efficiency, as eval/compute_optimal.py defines it and computed by its `efficiency`: for each
+best-of-N budget B, the smallest solve budget B' with acc_solve(B') >= acc_BoN(B) (minus
+`tolerance`); the ratio B / B' at best-of-N's largest budget is the headline. The reverse (the
+best-of-N budget that matches solve at each of its budgets) is reported too, so that a policy
+that never matches best-of-N still gets a number.
+
+Writes solve.jsonl (SolveResult per question, budget, seed), baseline.jsonl (SearchResult),
+policy.json, policy.md and policy.png; `section(output_dir)` rebuilds the markdown and figure
+from those files (for `ttc report`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from data.config import parse_config, save_config
+from data.problems import load_problems
+from data.records import read_records, to_json, write_atomic
+from eval.compute_optimal import efficiency, headline
+from eval.plots import Curve, Section, figure, plot_curves
+from ttc.search import SearchResult, sample_pools, sweep
+from ttc.solve import ModelCache, Setup, SolveResult, draw_probes, load_policy, solve
+
+log = logging.getLogger(__name__)
+SOLVE, BON = "ttc solve (probe + policy)", "best-of-N weighted"
+
+
+@dataclass
+class Config(Setup):
+    budgets: list[int] = field(default_factory=lambda: [2, 4, 8, 16])  # N, each >= probe.n
+    seeds: list[int] = field(default_factory=lambda: [0])
+    tolerance: float = 0.0  # "matches": acc >= the other's - tolerance
+
+    def __post_init__(self) -> None:
+        if not self.budgets or min(self.budgets) < self.probe.n:
+            raise ValueError(f"budgets {self.budgets}: need at least one, each >= probe.n={self.probe.n}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}")
+
+
+def run(cfg: Config) -> tuple[list[SolveResult], list[SearchResult]]:
+    """Solve at every budget and seed, and the best-of-N weighted baseline at the same budgets."""
+    policy = load_policy(cfg.policy, cfg.bins)
+    problems = load_problems(cfg.data)
+    budgets = sorted(set(cfg.budgets))
+    solved: list[SolveResult] = []
+    baseline: list[SearchResult] = []
+    with ModelCache(cfg) as models:
+        lm, prm = models("best_of_n")
+        for seed in cfg.seeds:
+            probes = draw_probes(problems, lm, prm, cfg.probe, seed, cfg.prompt)
+            for n in budgets:
+                solved += solve(problems, probes, policy, n, cfg.probe, seed, cfg.prompt, models)
+                log.info("seed %d, N=%d: solve accuracy %.3f", seed, n, np.mean([r.correct for r in solved[-len(problems):]]))
+            bon = cfg.probe.sampling(max(budgets), seed, cfg.prompt)
+            baseline += sweep(sample_pools(problems, lm, prm, bon), budgets, bon, lm.num_parameters,
+                              getattr(prm, "num_parameters", None))
+    return solved, baseline
+
+
+# --- analysis -----------------------------------------------------------------------------------
+def accuracy_curve(records: Sequence[SolveResult | SearchResult]) -> Curve:
+    """Budget -> mean `correct` over questions and seeds."""
+    by_budget: dict[int, list[float]] = defaultdict(list)
+    for r in records:
+        if r.correct is not None:
+            by_budget[r.budget].append(r.correct)
+    return {b: float(np.mean(v)) for b, v in sorted(by_budget.items())}
+
+
+def spent_curve(solved: Sequence[SolveResult]) -> Curve:
+    """Budget -> mean generations solve actually spent (<= the budget)."""
+    by_budget: dict[int, list[int]] = defaultdict(list)
+    for r in solved:
+        by_budget[r.budget].append(r.generations)
+    return {b: float(np.mean(v)) for b, v in sorted(by_budget.items())}
+
+
+def method_mix(solved: Sequence[SolveResult]) -> dict[int, dict[str, float]]:
+    """Budget -> method -> fraction of questions it answered."""
+    by_budget: dict[int, Counter] = defaultdict(Counter)
+    for r in solved:
+        by_budget[r.budget][r.method] += 1
+    return {b: {m: c / sum(counts.values()) for m, c in counts.most_common()} for b, counts in sorted(by_budget.items())}
+
+
+def ratio_sentence(eff: dict[int, int | None], who: str, other: str) -> str:
+    top, match, ratio = headline(eff)
+    if match is None:
+        return f"{who} never matches {other} at N={top} within the budgets run."
+    return f"{who} matches {other} at N={top} with N={match}: ratio {ratio:g}."
+
+
+def summarize(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], tolerance: float = 0.0) -> dict:
+    curves = {SOLVE: accuracy_curve(solved), BON: accuracy_curve(baseline)}
+    return {"curves": curves, "spent": spent_curve(solved), "methods": method_mix(solved),
+            "efficiency": efficiency(curves[SOLVE], curves[BON], tolerance),  # solve's budget to match BoN
+            "reverse": efficiency(curves[BON], curves[SOLVE], tolerance),  # BoN's budget to match solve
+            "questions": len({r.problem_id for r in solved}), "seeds": len({r.seed for r in solved})}
+
+
+# --- report -------------------------------------------------------------------------------------
+def plot(summary: dict, path: Path) -> None:
+    with figure(path, 1, 2, size=(11, 4)) as (_, axes):
+        plot_curves(axes[0, 0], summary["curves"], xlabel="generation budget N (probe included)",
+                    title="deployable policy vs best-of-N weighted, equal budget")
+        pts = [(b, m) for b, m in summary["efficiency"].items() if m is not None]
+        ax = axes[0, 1]
+        budgets = sorted(summary["curves"][BON])
+        ax.plot(budgets, budgets, color="tab:gray", linestyle=":", label="same budget")
+        ax.plot([b for b, _ in pts], [m for _, m in pts], marker="o", color="tab:red", label="ttc solve")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log", base=2)
+        ax.set_xlabel("best-of-N weighted budget")
+        ax.set_ylabel("solve budget to match it")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+
+
+def markdown(summary: dict) -> str:
+    budgets = sorted(summary["curves"][BON])
+    head = ["| N | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
+    rows = [f"| {name} | " + " | ".join(f"{c[b]:.3f}" if b in c else "" for b in budgets) + " |"
+            for name, c in summary["curves"].items()]
+    rows.append("| solve: generations spent | " + " | ".join(
+        f"{summary['spent'][b]:.1f}" if b in summary["spent"] else "" for b in budgets) + " |")
+    mix = [f"- N={b}: " + ", ".join(f"{m} {f:.0%}" for m, f in methods.items())
+           for b, methods in summary["methods"].items()]
+    return "\n".join([
+        f"`ttc solve` on {summary['questions']} held-out questions x {summary['seeds']} seed(s): a few probe samples "
+        "per question (counted) estimate its difficulty bin from their mean PRM score, the rest of the budget goes "
+        "to the method the fitted policy picks for that bin; against best-of-N weighted at the same counted budget.",
+        "", *head, *rows, "",
+        ratio_sentence(summary["efficiency"], "ttc solve", "best-of-N weighted") + " "
+        + ratio_sentence(summary["reverse"], "Best-of-N weighted", "ttc solve")
+        + " (The paper's compute-optimal policy, with uncounted difficulty: 4x.)",
+        "", "Methods the policy ran:", *mix, ""])
+
+
+def section(output_dir: Path | str, tolerance: float = 0.0) -> Section:
+    """Markdown and figure from the records of a finished run in `output_dir`."""
+    out = Path(output_dir)
+    return write_section(summarize(read_records(out / "solve.jsonl", SolveResult),
+                                   read_records(out / "baseline.jsonl", SearchResult), tolerance), out)
+
+
+def write_section(summary: dict, out: Path) -> Section:
+    plot(summary, out / "policy.png")
+    return Section(markdown(summary), [out / "policy.png"])
+
+
+def main(cfg: Config) -> str:
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / "config.yaml")
+    solved, baseline = run(cfg)
+    write_atomic(out / "solve.jsonl", [to_json(r) for r in solved])
+    write_atomic(out / "baseline.jsonl", [to_json(r) for r in baseline])
+    summary = summarize(solved, baseline, cfg.tolerance)
+    result = write_section(summary, out)
+    (out / "policy.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    (out / "policy.md").write_text(result.markdown)
+    return result.markdown
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    print(main(parse_config(Config, sys.argv[1:])))
