@@ -5,9 +5,12 @@
     python -m eval.search_report --records runs/toy/eval/search/results.jsonl  # the summary again
 
 The grid. `strategies` maps a line's name (a row of the table, a line of the figure) to one of
-ttc.search.STRATEGIES (`strategy: beam`) and its settings: any field of that strategy's config
-but `n`, `seed` and `prompt`, which the grid sets. Several lines may share a strategy (beam
-M=sqrt(N), beam M=4, beam with lookahead k). Every line runs for every seed in `seeds` at each
+ttc.search.STRATEGIES or ttc.revise.STRATEGIES (`strategy: beam`, `strategy: revision`) and its
+settings: any field of that strategy's config but `n`, `seed` and `prompt`, which the grid sets.
+Several lines may share a strategy (beam M=sqrt(N), beam M=4, beam with lookahead k; revisions
+at several sequential/parallel ratios). Revision lines run with the reviser as `lm` and the
+revision ORM as `prm` (a grid of its own, configs/toy/eval_search_revisions.yaml); of the
+selections a revision run reports over the same chains, a line keeps its own `selection`. Every line runs for every seed in `seeds` at each
 N = 1, 2, 4, ... where
 - its config accepts n=N (beam search and DVTS need M <= N and N divisible by M, so beam M=4
   starts at N=4), and
@@ -55,7 +58,8 @@ from eval import search_report
 from eval.search_report import EvalResult
 from ttc.backends import LMConfig
 from ttc.lm import LM
-from ttc.search import STRATEGIES, SearchConfig, SearchResult, sample_pools, sweep
+from ttc.revise import STRATEGIES as REVISIONS
+from ttc.search import STRATEGIES as SEARCHES, SearchConfig, SearchResult, sample_pools, sweep
 from ttc.stage import run_stage
 from ttc.verifiers import Verifier
 from ttc.verifiers.load import PRMConfig, load_prm
@@ -63,6 +67,7 @@ from ttc.verifiers.load import PRMConfig, load_prm
 log = logging.getLogger(__name__)
 NAME = "results"
 GRID_KEYS = ("n", "seed", "prompt")  # set by the grid, not by a line's settings
+STRATEGIES = {**SEARCHES, **REVISIONS}  # revision lines run with the reviser as `lm` and its ORM as `prm`
 POOLED = "best_of_n"  # estimated from pools, not run per N
 POOL_ONLY = ("selection", "aggregation")  # best-of-N settings that do not change the pool
 
@@ -174,8 +179,11 @@ def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: Config, lines:
                 bar.update()
             for line in searched:
                 for n in line.budgets:
-                    found = STRATEGIES[line.strategy].run(problems, lm, prm, line.config(n, seed, cfg.prompt))
-                    results.update(((line.name, n, seed, r.problem_id), r) for r in found)
+                    config = line.config(n, seed, cfg.prompt)
+                    found = STRATEGIES[line.strategy].run(problems, lm, prm, config)
+                    # a revision run also reports other selections over the same chains: a line keeps its own
+                    results.update(((line.name, n, seed, r.problem_id), r) for r in found
+                                   if r.params["selection"] == config.selection)
                     bar.update()
     return [
         [to_dict(EvalResult(**dataclasses.asdict(results[(line.name, n, seed, p.id)]), name=line.name))

@@ -134,3 +134,15 @@ def test_bad_config_names_the_file_and_the_key(tmp_path):
     recipe.write_text(text.replace("strategy: beam, beam_widht: 4", "strategy: bem"))
     with pytest.raises(ConfigError, match="'strategy' must be one of best_of_n, beam, dvts, got 'bem'"):
         parse_config(search.Config, ["--config", str(recipe)])
+
+
+def test_revision_lines_keep_their_own_selection(tmp_path, toy_base_path, prm_path, hf_lm):
+    lines = {"revisions": {"strategy": "revision", "ratio": 1, "max_tokens": 64},
+             "revisions, majority": {"strategy": "revision", "ratio": 1, "selection": "majority", "max_tokens": 64}}
+    cfg = config(tmp_path, toy_base_path, prm_path, strategies=lines, max_budget=2, seeds=[0],
+                 data=DataConfig(levels=[2], per_level=2, split="eval-search"))
+    results = read_records(search.run(cfg, hf_lm), EvalResult)
+    assert sorted((r.name, r.budget, r.params["selection"]) for r in results) == sorted(
+        (name, n, selection) for name, selection in [("revisions", "weighted"), ("revisions, majority", "majority")]
+        for n in (1, 2) for _ in range(2))
+    assert all(r.strategy == "revision" and r.generations == r.budget for r in results)
