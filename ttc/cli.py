@@ -41,13 +41,16 @@ def _merge(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    commands = [*STAGES, "merge"]
+    own = {"demo": "ttc.demo", "report": "eval.report"}  # commands with their own flags: module.cli(argv)
+    commands = [*STAGES, "merge", *own]
     if not argv or argv[0] not in commands:
         sys.exit(f"usage: ttc {{{','.join(commands)}}} --config recipe.yaml [--key value ...]\n{__doc__}")
     logging.basicConfig(level=os.environ.get("TTC_LOG", "INFO"), format="%(asctime)s %(name)s: %(message)s")
     try:
         if argv[0] == "merge":
             _merge(argv[1:])
+        elif argv[0] in own:
+            importlib.import_module(own[argv[0]]).cli(argv[1:])
         else:
             _stage(argv[0], argv[1:])
     except (ConfigError, RecordError, FileNotFoundError) as e:

@@ -1,0 +1,145 @@
+"""`ttc report` on a synthetic run written by the stages' own writers (search summary, revision
+numbers, difficulty bins, compute-optimal, FLOPs-matched): every part present with its sentence,
+tables and relative figure links; absent parts named; a malformed file named."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from data.records import RecordError, Sample, to_json
+from eval import compute_optimal, flops_matched, search_report
+from eval.difficulty import save_bins, section as difficulty_section
+from eval.plots import figure
+from eval.report import PARTS, REPORT, write
+from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
+from eval.search_report import EvalResult
+from ttc.backends import LMConfig
+from ttc.revise import Attempt, ChainSet
+
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "train" / "checkpoints"
+QUESTIONS = [f"q{i}" for i in range(10)]
+BUDGETS = (1, 2, 4, 8, 16)
+LINES = {  # name -> (strategy, params, correct(question index, N))
+    "Best-of-N weighted": ("best_of_n", {"selection": "weighted"}, lambda i, n: i < 2 + n.bit_length()),
+    "Majority": ("best_of_n", {"selection": "majority"}, lambda i, n: i < 1 + n.bit_length()),
+    "Beam; M=sqrt(N)": ("beam", {"selection": "weighted", "beam_width": "sqrt", "lookahead": 0},
+                        lambda i, n: i < (5 if n <= 4 else 4)),
+}
+
+
+def search_run(folder: Path) -> Path:
+    """results.jsonl, the resolved config and the summary of a `ttc eval` run."""
+    folder.mkdir(parents=True)
+    records = [EvalResult(q, strategy, {**params, "n": n, "seed": 0}, n, 0, None, float(correct(i, n)), None, n, n,
+                          0, 0, None, 0, None, name=name)
+               for name, (strategy, params, correct) in LINES.items() for n in BUDGETS
+               for i, q in enumerate(QUESTIONS)]
+    (folder / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in records))
+    strategies = {name: {"strategy": strategy, **params} for name, (strategy, params, _) in LINES.items()}
+    (folder / "config.shard-0.yaml").write_text(yaml.safe_dump({"strategies": strategies}))
+    search_report.write(folder / "results.jsonl")
+    return folder / "results.jsonl"
+
+
+def difficulty_run(folder: Path) -> dict[str, Path]:
+    oracle_values = {q: 1 - i / 10 for i, q in enumerate(QUESTIONS)}
+    predicted_values = {q: v + (0.15 if q == "q3" else 0) for q, v in oracle_values.items()}  # q3 looks easier
+    oracle = {q: i // 2 + 1 for i, q in enumerate(QUESTIONS)}
+    predicted = {**oracle, "q3": 1, "q1": 2}  # swapped: every bin keeps 2 questions
+    save_bins(folder / "bins_oracle.json", oracle, "oracle", oracle_values, 5)
+    save_bins(folder / "bins_predicted.json", predicted, "predicted", predicted_values, 5)
+    (folder / "difficulty.md").write_text(difficulty_section(oracle, oracle_values, folder, predicted,
+                                                             predicted_values).markdown)
+    return {"oracle": folder / "bins_oracle.json", "predicted": folder / "bins_predicted.json"}
+
+
+def revision_run(folder: Path) -> None:
+    """Two problems, 2 chains x 4 attempts: 'c' correct, 'w' wrong."""
+    def chain_set(pid, rows):
+        return ChainSet(pid, [[Attempt(pid, c, t, "", "1" if x == "c" else "9", x == "c", 0.5, 1, "eos")
+                               for t, x in enumerate(row)] for c, row in enumerate(rows)])
+
+    sets = [chain_set("a", ["wccw", "wwcc"]), chain_set("b", ["cwcc", "wwww"])]
+    cfg = RevisionEvalConfig(reviser=LMConfig(model="m"), orm="o", output_dir=str(folder), chains=2, length=4, budget=4)
+    numbers = evaluate(sets, {"a": 1, "b": 2}, cfg)
+    folder.mkdir(parents=True)
+    (folder / "revision_eval.json").write_text(json.dumps(numbers))
+    (folder / "revision_eval.md").write_text(revision_markdown(numbers))
+    revision_plot(numbers, folder)
+
+
+def prm_run(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    curves = {"pass@1": {"1": 0.5, "16": 0.5}, "majority": {"1": 0.5, "16": 0.6},
+              "best-of-N weighted (last)": {"1": 0.5, "16": 0.64}}
+    (folder / "prm_eval.json").write_text(json.dumps({"auc": 0.7, "curves": curves}))
+    (folder / "prm_eval.md").write_text("| method | N=1 | N=16 |\n|---|---|---|\n")
+    with figure(folder / "best_of_n.png") as (_, ax):
+        ax.plot([1, 16], [0.5, 0.64])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    prm_run(run / "eval_prm")
+    results = search_run(run / "eval_search")
+    revision_run(run / "eval_revision")
+    bins = difficulty_run(run / "difficulty")
+    compute_optimal.main(compute_optimal.ComputeOptimalConfig(
+        [str(results)], {k: str(v) for k, v in bins.items()}, str(run / "compute_optimal")))
+    greedy = run / "large_greedy" / "samples.jsonl"
+    greedy.parent.mkdir()
+    greedy.write_text("".join(to_json(Sample(q, 0, "x", ["x"], "1", i < 5, 1, "stop")) + "\n"
+                              for i, q in enumerate(QUESTIONS)))
+    flops_matched.main(flops_matched.FlopsMatchedConfig(
+        [str(results)], str(bins["oracle"]), str(greedy), str(run / "flops_matched"),
+        small_model=str(CHECKPOINTS / "toy-base"), large_model=str(CHECKPOINTS / "toy-large")))
+    (run / "eval_search" / "DONE").write_text(json.dumps({"seconds": 12.5, "finished": "2026-01-01T00:00:00"}))
+    return run
+
+
+def test_every_part_with_its_sentence_tables_and_figures(run):
+    text = write(run).read_text()
+    assert (run / REPORT).exists() and "6 of 6 parts found." in text and "missing:" not in text
+    for part in PARTS:
+        assert f"## {part.title}" in text
+    # sentences computed from the numbers, with the paper's finding
+    assert ("Best-of-N weighted with the PRM (last-step score) is ahead of majority by 0.040 (0.640 vs 0.600) at "
+            "N=16; pass@1 0.500 (paper: ahead") in text
+    assert ("is ahead of Best-of-N weighted by 0.200 (0.500 vs 0.300) at budget 1 and behind it by 0.300 "
+            "(0.400 vs 0.700) at budget 16 (paper: ahead at low budgets") in text
+    assert "40% of the 5 correct attempts with a next attempt turn incorrect at that revision (paper: ~38%)" in text
+    assert "equal the oracle bin for 80% of questions and are within one bin for 100%" in text
+    assert "Compute-optimal (method per bin and budget by 2-fold CV) is at or above best-of-N weighted at" in text
+    assert ("To match best-of-N weighted's accuracy at budget 16, compute-optimal needs no budget of the grid with "
+            "oracle bins and no budget of the grid with predicted bins (paper: 4x less, 16 vs 64)") in text
+    assert "With FLOPs matched, at R=0.16" in text and "at R=22" in text
+    # the stages' own tables, headings demoted under the report's
+    assert "| Best-of-N weighted | 0.300 |" in text and "### Revisions: 2 problems" in text
+    # figures: PNG links relative to the run directory, each file there
+    links = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.strip().startswith("![")]
+    assert "eval_search/accuracy_vs_budget.png" in links and "flops_matched/flops_matched.png" in links
+    assert len(links) == 11 and all((run / link).is_file() for link in links)
+    assert "| eval_search | 12.5 |" in text  # the demo's stage wall time
+
+
+def test_absent_parts_are_named(tmp_path):
+    search_run(tmp_path / "search")
+    text = write(tmp_path).read_text()
+    assert "1 of 6 parts found; missing: PRM eval" in text
+    assert "missing: revision eval (python -m eval.revision) (no revision_eval.json under" in text
+    assert text.count("\nmissing: ") == 5 and "accuracy_vs_budget.png" in text
+
+
+def test_malformed_numbers_name_the_file(tmp_path):
+    (tmp_path / "prm").mkdir()
+    (tmp_path / "prm" / "prm_eval.json").write_text('{"curves": {"majority": }')
+    with pytest.raises(RecordError, match=r"prm_eval.json:1: malformed JSON"):
+        write(tmp_path)
+    (tmp_path / "prm" / "prm_eval.json").write_text('{"auc": 0.5}')
+    with pytest.raises(RecordError, match=r"prm_eval.json: missing field 'curves'"):
+        write(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write(tmp_path / "nowhere")

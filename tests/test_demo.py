@@ -1,0 +1,116 @@
+"""`ttc demo`: the stage list and what each stage reads, the recipe's errors, and one whole run at
+tiny sizes on the real engines (the committed toy models; every stage trains or evaluates for
+real), then a rerun that skips every stage without loading a model, a resume of one stage, and
+a changed setting refused."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from data.config import ConfigError
+from ttc.demo import DONE, PIPELINE, parse, run
+
+ORDER = ["sample_train", "label", "sample_trajectories", "sample_test", "train_prm", "eval_search", "trajectories",
+         "train_reviser", "orm_data", "train_orm", "eval_revision", "eval_prm", "difficulty", "large_greedy",
+         "compute_optimal", "flops_matched"]
+RECIPE = Path(__file__).resolve().parents[1] / "configs" / "toy" / "demo.yaml"
+
+
+def demo(tmp_path, *flags):
+    return parse(["--config", str(RECIPE), "--run_dir", str(tmp_path / "run"), *flags])
+
+
+def run_paths(values, run_dir: Path) -> list[Path]:
+    """Every path under run_dir among a stage's settings (any depth)."""
+    if isinstance(values, dict):
+        return [p for v in values.values() for p in run_paths(v, run_dir)]
+    if isinstance(values, list):
+        return [p for v in values for p in run_paths(v, run_dir)]
+    return [Path(values)] if isinstance(values, str) and values.startswith(str(run_dir)) else []
+
+
+def test_the_stages_in_order_each_reading_only_earlier_outputs(tmp_path):
+    d = demo(tmp_path)
+    assert [s.name for s in d.stages] == ORDER
+    finished = set()
+    for stage in d.stages:
+        values = d.settings(stage)
+        assert values["output_dir"] == str(d.dir(stage.name))
+        inputs = {p.relative_to(d.run_dir).parts[0] for p in run_paths(values, d.run_dir)} - {stage.name}
+        assert inputs <= finished, f"{stage.name} reads {inputs - finished} before it is made"
+        finished.add(stage.name)
+    assert d.settings(d.stages[0])["lm"]["model"] == "train/checkpoints/toy-base"
+
+
+def test_from_scratch_trains_the_toy_models_first_and_uses_them(tmp_path):
+    d = demo(tmp_path, "--from-scratch")
+    assert [s.name for s in d.stages] == ["toy_base", "toy_large", *ORDER]
+    flops = d.settings(next(s for s in d.stages if s.name == "flops_matched"))
+    assert (flops["small_model"], flops["large_model"]) == (str(d.dir("toy_base")), str(d.dir("toy_large")))
+    assert d.settings(d.stages[0])["num_layers"] == 4  # configs/toy/lm_base.yaml
+
+
+def test_settings_are_the_toy_recipe_under_the_entry_under_the_run(tmp_path):
+    d = demo(tmp_path, "--stages.sample_train.sampling.temperature", "0.5")
+    values = d.settings(next(s for s in PIPELINE if s.name == "sample_train"))
+    assert values["sampling"] == {"n": 8, "temperature": 0.5, "max_tokens": 128}  # recipe, entry, flag
+    assert values["data"]["per_level"] == 10 and values["data"]["split"] == "train"  # the run's problems
+    search = d.settings(next(s for s in PIPELINE if s.name == "eval_search"))
+    assert search["prm"] == {"path": str(d.dir("train_prm")), "backend": "hf"}
+
+
+def test_every_stage_config_builds_from_the_recipe(tmp_path):
+    d = demo(tmp_path, "--from-scratch")
+    for stage in d.stages:
+        cfg = d.build(stage, d.settings(stage))
+        assert type(cfg).__name__ == stage.config.split(":")[1]
+
+
+def test_recipe_errors_name_the_file_line_and_key(tmp_path):
+    recipe = tmp_path / "demo.yaml"
+    text = RECIPE.read_text()
+    recipe.write_text(text.replace("  label:\n", "  lable:\n"))
+    with pytest.raises(ConfigError, match=r"demo.yaml:\d+: unknown stage 'lable'"):
+        parse(["--config", str(recipe)])
+    recipe.write_text(text.replace("    rollouts: {k: 8}\n", "    rollouts: {k: 8}\n    output_dir: elsewhere\n"))
+    d = parse(["--config", str(recipe)])
+    with pytest.raises(ConfigError, match=r"demo.yaml:\d+: stages.label.output_dir is set by the demo"):
+        d.settings(d.stages[1])
+    recipe.write_text(text.replace("    rollouts: {k: 8}\n", "    rollouts: {kk: 8}\n"))
+    d = parse(["--config", str(recipe)])
+    line = text.splitlines().index("    rollouts: {k: 8}") + 1
+    with pytest.raises(ConfigError, match=rf"demo.yaml:{line}: unknown key 'stages.label.rollouts.kk'"):
+        d.build(d.stages[1], d.settings(d.stages[1]))
+
+
+TINY = ["--base.backend", "hf", "--train_data.per_level", "2", "--test_data.per_level", "2",
+        "--stages.sample_train.sampling.n", "4", "--stages.label.rollouts.k", "4",
+        "--stages.sample_trajectories.sampling.n", "8", "--stages.sample_test.sampling.n", "8",
+        "--stages.train_prm.eval_every", "1", "--stages.eval_search.max_budget", "4",
+        "--stages.train_reviser.eval_every", "1", "--stages.orm_data.chains", "2", "--stages.orm_data.length", "2",
+        "--stages.orm_data.budget", "2", "--stages.train_orm.eval_every", "1", "--stages.eval_revision.chains", "2",
+        "--stages.eval_revision.length", "2", "--stages.eval_revision.budget", "2", "--stages.eval_prm.max_n", "8"]
+
+
+@pytest.mark.slow
+def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_path):
+    d = demo(tmp_path, *TINY)
+    assert run(d) == ORDER
+    for name in ORDER:
+        assert (d.dir(name) / DONE).is_file()
+    assert (d.dir("train_orm") / "model.safetensors").is_file() and (d.dir("train_reviser") / "config.json").is_file()
+    assert (d.dir("compute_optimal") / "compute_optimal.json").is_file()
+
+    again = demo(tmp_path, *TINY)  # a second call: every stage cached, no model loaded
+    start = time.perf_counter()
+    assert run(again) == [] and not again.engines
+    assert time.perf_counter() - start < 5
+
+    (d.dir("compute_optimal") / DONE).unlink()  # as if killed in that stage: only it reruns
+    assert run(demo(tmp_path, *TINY)) == ["compute_optimal"]
+
+    changed = list(TINY)
+    changed[changed.index("--stages.label.rollouts.k") + 1] = "8"
+    with pytest.raises(ConfigError, match=r"label: finished with other settings .*\(rollouts.k: 4 then, 8 now\)"):
+        run(demo(tmp_path, *changed))

@@ -1,0 +1,371 @@
+"""`ttc demo`: the whole toy pipeline as one command, from the committed toy checkpoints.
+
+    ttc demo                                    # runs/demo, then runs/demo/report.md
+    ttc demo --run_dir runs/demo2 --test_data.per_level 20 --stages.eval_search.max_budget 32
+    ttc demo --from-scratch                     # first retrain toy-base and toy-large (~2 h on CPU)
+
+The recipe is configs/toy/demo.yaml: the models, the train and test problems, and one entry per
+stage with that stage's own settings (its config's keys), optionally over one of the per-stage toy
+recipes (`recipe: configs/toy/prm.yaml`; the entry's keys win). The demo sets every stage's paths
+(`output_dir`, input files, models) and problems from the run; an entry that sets one of them is
+an error. Each stage runs through its module's own entry (`run(cfg, lm)` or `main(cfg)`), and:
+
+    sample_train -> label -> train_prm                      MC-labelled PRM (train questions)
+    sample_trajectories -> trajectories -> train_reviser    revision model (64 samples, hotter)
+    orm_data -> train_orm                                   revision ORM on the reviser's own chains
+    sample_test                                             base samples per test question
+    eval_search, eval_revision, eval_prm                    the paper's Figs. 3, 6, 7 (test questions)
+    difficulty, large_greedy                                oracle/predicted bins; the larger model
+    compute_optimal, flops_matched                          Figs. 4, 8, 9; then report.md
+
+(in the order the base model's stages come first, so its vLLM engine starts once). Each LM is
+loaded once and handed to every stage that samples from it, then closed after the last of them.
+
+Caching: a finished stage writes `<run_dir>/<stage>/DONE` (wall time and the settings it ran
+with); a rerun skips it without loading anything, and a killed run resumes: a stage without DONE
+reruns and continues from its own partial work (shards, trainer checkpoints, chains.jsonl). A
+DONE stage whose settings have since changed is an error: delete its folder or use another
+run_dir. The report (eval/report.py) is rewritten at the end of every run.
+
+This module is the one place in `ttc/` that reaches `train/` and `eval/` (like cli's STAGES): it
+drives the pipeline, imported lazily per stage.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from tqdm.auto import tqdm
+
+from data.config import ConfigError, parse_config, save_config, to_dict
+from data.config import _build, _key_lines, _merge, _yaml_values  # the recipe parser's coercion, errors and lines
+from data.problems import DataConfig
+from ttc.backends import LMConfig, load_lm
+from ttc.lm import LM
+
+log = logging.getLogger(__name__)
+RECIPE = "configs/toy/demo.yaml"
+DONE = "DONE"
+
+
+@dataclass
+class DemoConfig:
+    run_dir: str = "runs/demo"
+    base: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-base", backend="vllm"))
+    large: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-large"))
+    reviser_backend: str = "hf"  # the reviser loads per stage (eval/revision.py): hf starts in a second
+    train_data: DataConfig = field(default_factory=lambda: DataConfig(split="train", per_level=10))
+    test_data: DataConfig = field(default_factory=lambda: DataConfig(split="test", per_level=10))
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {recipe: file, its config's keys}
+    from_scratch: bool = False  # retrain toy-base and toy-large (train/toy_lm.py) into the run first
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # its folder under run_dir and its entry in the recipe's `stages`
+    config: str  # "module:Class" of the stage's config
+    paths: Callable[["Demo"], dict[str, Any]]  # what the demo sets (dotted keys): outputs, inputs, models
+    run: Callable[["Demo", Any], Any]  # the stage's own entry on its config
+    models: tuple[str, ...] = ()  # the LMs it borrows from the demo
+
+    def config_class(self) -> type:
+        module, name = self.config.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+# --- the stages' runs: each is the stage module's own entry --------------------------------------
+def sampler(model: str) -> Callable[["Demo", Any], Path]:
+    def run(demo: "Demo", cfg: Any) -> Path:
+        from ttc import sample
+
+        return sample.run(cfg, demo.lm(model))
+    return run
+
+
+def entry(module: str, function: str = "main") -> Callable[["Demo", Any], Any]:
+    """A stage that needs no LM from the demo: `module.function(cfg)`."""
+    return lambda demo, cfg: getattr(importlib.import_module(module), function)(cfg)
+
+
+def label(demo: "Demo", cfg: Any) -> Path:
+    from ttc import label
+
+    return label.run(cfg, demo.lm("base"))
+
+
+def eval_search(demo: "Demo", cfg: Any) -> Path:
+    from eval import search
+
+    return search.run(cfg, demo.lm("base"))
+
+
+def orm_data(demo: "Demo", cfg: Any) -> Path:
+    """The revision ORM's training data (paper Sec. 6: an ORM on the reviser's own outputs, previous
+    attempts in context): the reviser's chains on training questions (eval/revision.py samples
+    them, resumably; the step PRM scores them there, unused), each answered attempt labelled by its
+    correctness, its question holding the previous attempts as the ORM reads them at selection."""
+    from data.problems import load_problems
+    from data.records import StepLabels, to_json, write_atomic
+    from data.revision_format import revision_question
+    from data.steps import split_steps
+    from eval.revision import load_chain_sets, sample
+
+    problems = load_problems(cfg.data)
+    chain_sets = load_chain_sets(sample(cfg, problems), problems, cfg.chains, cfg.length)
+    records = []
+    for problem, chain_set in zip(problems, chain_sets):
+        for c, chain in enumerate(chain_set.chains):
+            for t, attempt in enumerate(chain):
+                steps = split_steps(attempt.text)
+                if attempt.answer is None or not steps:  # as for the PRM: no parsable answer, no label
+                    continue
+                question = revision_question(problem.question, [a.text for a in chain[:t]], cfg.max_attempts)
+                records.append(StepLabels(problem.id, c * cfg.length + t, question, steps,
+                                          [float(attempt.correct)] * len(steps), [0] * len(steps)))
+    path = Path(cfg.output_dir) / "labels.jsonl"
+    write_atomic(path, [to_json(r) for r in records])
+    log.info("%d ORM labels (%d correct) from %d chain sets", len(records), sum(r.values[-1] for r in records),
+             len(chain_sets))
+    return path
+
+
+# --- the pipeline -------------------------------------------------------------------------------
+def out(demo: "Demo", stage: str, name: str = "") -> str:
+    return str(demo.dir(stage) / name) if name else str(demo.dir(stage))
+
+
+def reviser(demo: "Demo") -> dict[str, Any]:
+    return to_dict(LMConfig(model=out(demo, "train_reviser"), backend=demo.cfg.reviser_backend))
+
+
+PIPELINE = (
+    Stage("toy_base", "train.toy_lm:ToyLMConfig", lambda d: {"output_dir": out(d, "toy_base")}, entry("train.toy_lm")),
+    Stage("toy_large", "train.toy_lm:ToyLMConfig", lambda d: {"output_dir": out(d, "toy_large")},
+          entry("train.toy_lm")),
+    Stage("sample_train", "ttc.sample:Config",
+          lambda d: {"output_dir": out(d, "sample_train"), "lm": d.lm_config("base"), "data": d.train},
+          sampler("base"), ("base",)),
+    Stage("label", "ttc.label:Config",
+          lambda d: {"output_dir": out(d, "label"), "samples": out(d, "sample_train", "samples.jsonl"),
+                     "lm": d.lm_config("base"), "data": d.train}, label, ("base",)),
+    Stage("sample_trajectories", "ttc.sample:Config",
+          lambda d: {"output_dir": out(d, "sample_trajectories"), "lm": d.lm_config("base"), "data": d.train},
+          sampler("base"), ("base",)),
+    Stage("sample_test", "ttc.sample:Config",
+          lambda d: {"output_dir": out(d, "sample_test"), "lm": d.lm_config("base"), "data": d.test},
+          sampler("base"), ("base",)),
+    Stage("train_prm", "train.prm:PRMTrainConfig",
+          lambda d: {"model": d.lm_config("base")["model"], "labels_file": out(d, "label", "labels.jsonl"),
+                     "output_dir": out(d, "train_prm")}, entry("train.prm")),
+    Stage("eval_search", "eval.search:Config",
+          lambda d: {"output_dir": out(d, "eval_search"), "lm": d.lm_config("base"), "prm.path": out(d, "train_prm"),
+                     "data": d.test}, eval_search, ("base",)),
+    Stage("trajectories", "ttc.trajectories:Config",
+          lambda d: {"output_dir": out(d, "trajectories"), "data": d.train,
+                     "samples": out(d, "sample_trajectories", "samples.jsonl")}, entry("ttc.trajectories", "run")),
+    Stage("train_reviser", "train.revision:RevisionTrainConfig",
+          lambda d: {"model": d.lm_config("base")["model"], "output_dir": out(d, "train_reviser"),
+                     "trajectories_file": out(d, "trajectories", "trajectories.jsonl")}, entry("train.revision")),
+    Stage("orm_data", "eval.revision:RevisionEvalConfig",
+          lambda d: {"output_dir": out(d, "orm_data"), "reviser": reviser(d), "orm": out(d, "train_prm"),
+                     "data": d.train}, orm_data),
+    Stage("train_orm", "train.prm:PRMTrainConfig",
+          lambda d: {"model": d.lm_config("base")["model"], "labels_file": out(d, "orm_data", "labels.jsonl"),
+                     "output_dir": out(d, "train_orm"), "labels": "last"}, entry("train.prm")),
+    Stage("eval_revision", "eval.revision:RevisionEvalConfig",
+          lambda d: {"output_dir": out(d, "eval_revision"), "reviser": reviser(d), "orm": out(d, "train_orm"),
+                     "data": d.test}, entry("eval.revision")),
+    Stage("eval_prm", "eval.prm:PRMEvalConfig",
+          lambda d: {"output_dir": out(d, "eval_prm"), "prm": out(d, "train_prm"), "labels": None,
+                     "samples": out(d, "sample_test", "samples.jsonl"), "data": d.test}, entry("eval.prm")),
+    Stage("difficulty", "eval.difficulty:DifficultyConfig",
+          lambda d: {"output_dir": out(d, "difficulty"), "prm": out(d, "train_prm"),
+                     "samples": out(d, "sample_test", "samples.jsonl"), "data": d.test}, entry("eval.difficulty")),
+    Stage("large_greedy", "ttc.sample:Config",
+          lambda d: {"output_dir": out(d, "large_greedy"), "lm": d.lm_config("large"), "data": d.test},
+          sampler("large"), ("large",)),
+    Stage("compute_optimal", "eval.compute_optimal:ComputeOptimalConfig",
+          lambda d: {"output_dir": out(d, "compute_optimal"), "results": [out(d, "eval_search", "results.jsonl")],
+                     "bins": {"oracle": out(d, "difficulty", "bins_oracle.json"),
+                              "predicted": out(d, "difficulty", "bins_predicted.json")}},
+          entry("eval.compute_optimal")),
+    Stage("flops_matched", "eval.flops_matched:FlopsMatchedConfig",
+          lambda d: {"output_dir": out(d, "flops_matched"), "results": [out(d, "eval_search", "results.jsonl")],
+                     "bins": out(d, "difficulty", "bins_oracle.json"),
+                     "large_greedy": out(d, "large_greedy", "samples.jsonl"),
+                     "small_model": d.lm_config("base")["model"], "large_model": d.lm_config("large")["model"]},
+          entry("eval.flops_matched")),
+)
+FROM_SCRATCH = ("toy_base", "toy_large")  # stages only `--from-scratch` runs
+
+
+def pipeline(from_scratch: bool) -> list[Stage]:
+    return [s for s in PIPELINE if from_scratch or s.name not in FROM_SCRATCH]
+
+
+# --- the run ------------------------------------------------------------------------------------
+def nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    """{"prm.path": x} -> {"prm": {"path": x}}."""
+    tree: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *sections, leaf = key.split(".")
+        node = tree
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[leaf] = value
+    return tree
+
+
+def has_key(values: dict[str, Any], dotted: str) -> bool:
+    node: Any = values
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+class Demo:
+    """One run: the recipe (and its line numbers, for errors), the stages' settings, the LMs."""
+
+    def __init__(self, cfg: DemoConfig, recipe: str, lines: dict[str, int]):
+        self.cfg, self.recipe, self.lines = cfg, recipe, lines
+        self.run_dir = Path(cfg.run_dir)
+        self.train, self.test = to_dict(cfg.train_data), to_dict(cfg.test_data)
+        self.stages = pipeline(cfg.from_scratch)
+        self.engines: dict[str, LM] = {}
+        known = [s.name for s in PIPELINE]
+        for name in cfg.stages:
+            if name not in known:
+                raise ConfigError(f"{self.where(f'stages.{name}')}: unknown stage '{name}' (stages: {', '.join(known)})")
+
+    def where(self, dotted: str) -> str:
+        return f"{self.recipe}:{self.lines[dotted]}" if dotted in self.lines else self.recipe
+
+    def dir(self, stage: str) -> Path:
+        return self.run_dir / stage
+
+    # the models
+    def lm_config(self, name: str) -> dict[str, Any]:
+        """The base or larger LM; with --from-scratch, the ones this run trained."""
+        lm = self.cfg.base if name == "base" else self.cfg.large
+        if self.cfg.from_scratch:
+            lm = dataclasses.replace(lm, model=str(self.dir(f"toy_{name}")))
+        return to_dict(lm)
+
+    def lm(self, name: str) -> LM:
+        if name not in self.engines:
+            log.info("loading the %s model (once for every stage that samples from it)", name)
+            self.engines[name] = load_lm(LMConfig(**self.lm_config(name)))
+        return self.engines[name]
+
+    def release(self, keep: set[str] = frozenset()) -> None:
+        for name in [n for n in self.engines if n not in keep]:
+            getattr(self.engines.pop(name), "close", lambda: None)()
+
+    # the stages' settings
+    def settings(self, stage: Stage) -> dict[str, Any]:
+        """The stage's config values: its toy recipe, then its recipe entry, then the demo's paths.
+        Plain data (no import), so a cached stage is checked without loading its module."""
+        entry = copy.deepcopy(self.cfg.stages.get(stage.name, {}))
+        recipe = entry.pop("recipe", None)
+        paths = stage.paths(self)
+        for key in paths:
+            if has_key(entry, key):
+                raise ConfigError(f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "
+                                  "the demo (paths, models and problems come from the run)")
+        base = _yaml_values(Path(recipe))[0] if recipe else {}
+        return _merge(_merge(base, entry), nested(paths))
+
+    def build(self, stage: Stage, values: dict[str, Any]) -> Any:
+        """The stage's typed config; errors name the toy recipe or the demo recipe, with the line."""
+        cls = stage.config_class()
+        recipe = self.cfg.stages.get(stage.name, {}).get("recipe")
+        if recipe:
+            parse_config(cls, ["--config", recipe])  # the toy recipe on its own: its own file and lines
+        return _build(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
+
+    # caching
+    def done(self, stage: Stage, values: dict[str, Any]) -> bool:
+        marker = self.dir(stage.name) / DONE
+        if not marker.exists():
+            return False
+        before = json.loads(marker.read_text()).get("settings")
+        if before != json.loads(json.dumps(values)):
+            raise ConfigError(f"{marker.parent}: finished with other settings than {self.recipe} now gives "
+                              f"({first_difference(before, values)}): delete that folder or use another --run_dir")
+        return True
+
+    def mark_done(self, stage: Stage, values: dict[str, Any], seconds: float) -> None:
+        marker = self.dir(stage.name) / DONE
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"stage": stage.name, "seconds": round(seconds, 2),
+                                      "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                      "settings": values}, indent=1) + "\n")
+
+
+def first_difference(a: Any, b: Any, at: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return first_difference(a.get(key), b.get(key), f"{at}.{key}" if at else key)
+    return f"{at or 'settings'}: {a!r:.60} then, {b!r:.60} now"
+
+
+def run(demo: Demo) -> list[str]:
+    """Every stage not done yet, in order; returns the names of those that ran."""
+    planned = [(stage, demo.settings(stage)) for stage in demo.stages]
+    todo = [(stage, values) for stage, values in planned if not demo.done(stage, values)]
+    ran = {stage.name for stage, _ in todo}
+    if len(todo) < len(planned):
+        log.info("cached (DONE): %s", ", ".join(s.name for s, _ in planned if s.name not in ran))
+    configs = [demo.build(stage, values) for stage, values in todo]  # every error before any work
+    total = time.perf_counter()
+    try:
+        with tqdm(total=len(planned), initial=len(planned) - len(todo), desc="demo", unit="stage") as bar:
+            for i, ((stage, values), cfg) in enumerate(zip(todo, configs)):
+                bar.set_postfix_str(stage.name)
+                start = time.perf_counter()
+                save_config(cfg, demo.dir(stage.name) / "config.yaml")  # what ran, beside its outputs
+                stage.run(demo, cfg)
+                seconds = time.perf_counter() - start
+                demo.mark_done(stage, values, seconds)
+                log.info("stage %s done in %.1f s", stage.name, seconds)
+                demo.release(keep={m for later, _ in todo[i + 1:] for m in later.models})
+                bar.update()
+    finally:
+        demo.release()
+    if todo:
+        log.info("%d stage(s) in %.1f s", len(todo), time.perf_counter() - total)
+    return [stage.name for stage, _ in todo]
+
+
+def parse(argv: list[str]) -> Demo:
+    """`--from-scratch` and the recipe's flags (`--config`, default configs/toy/demo.yaml)."""
+    flags = [a for a in argv if a != "--from-scratch"]
+    if len(flags) < len(argv):
+        flags += ["--from_scratch", "true"]
+    if not any(a == "--config" or a.startswith("--config=") for a in flags):
+        flags = ["--config", RECIPE, *flags]
+    cfg = parse_config(DemoConfig, flags)
+    i = next(i for i, a in enumerate(flags) if a == "--config" or a.startswith("--config="))
+    recipe = flags[i].partition("=")[2] or flags[i + 1]
+    return Demo(cfg, recipe, _key_lines(Path(recipe).read_text()))
+
+
+def cli(argv: list[str]) -> None:
+    """`ttc demo [--run_dir DIR] [--from-scratch] [--key value ...]`."""
+    from eval.report import write
+
+    demo = parse(argv)
+    run(demo)
+    print(write(demo.run_dir))
