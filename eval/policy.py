@@ -70,7 +70,8 @@ def run(cfg: Config) -> tuple[list[SolveResult], list[SearchResult]]:
             probes = draw_probes(problems, lm, prm, cfg.probe, seed, cfg.prompt)
             for n in budgets:
                 solved += solve(problems, probes, policy, n, cfg.probe, seed, cfg.prompt, models)
-                log.info("seed %d, N=%d: solve accuracy %.3f", seed, n, np.mean([r.correct for r in solved[-len(problems):]]))
+                log.info("seed %d, N=%d: solve accuracy %.3f", seed, n,
+                         np.mean([r.correct for r in solved[-len(problems):]]))
             bon = cfg.probe.sampling(max(budgets), seed, cfg.prompt)
             baseline += sweep(sample_pools(problems, lm, prm, bon), budgets, bon, lm.num_parameters,
                               getattr(prm, "num_parameters", None))
@@ -100,7 +101,8 @@ def method_mix(solved: Sequence[SolveResult]) -> dict[int, dict[str, float]]:
     by_budget: dict[int, Counter] = defaultdict(Counter)
     for r in solved:
         by_budget[r.budget][r.method] += 1
-    return {b: {m: c / sum(counts.values()) for m, c in counts.most_common()} for b, counts in sorted(by_budget.items())}
+    return {b: {m: c / sum(counts.values()) for m, c in counts.most_common()}
+            for b, counts in sorted(by_budget.items())}
 
 
 def ratio_sentence(eff: dict[int, int | None], who: str, other: str) -> str:

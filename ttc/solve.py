@@ -159,7 +159,7 @@ def load_policy(policy_path: str, bins_path: str) -> Policy:
     return Policy(table, edges, policy_path)
 
 
-def fit_config(entry: Entry, remaining: int, base: SearchConfig, where: str) -> SearchConfig:
+def fit_config(entry: Entry, remaining: int, seed: int, prompt: PromptFormat, where: str) -> SearchConfig:
     """The entry's config at the largest n whose generations fit in `remaining` (>= 1)."""
     cls = STRATEGIES[entry.strategy].config
     settings = {k: v for k, v in entry.params.items() if k not in ("n", "seed", *DERIVED_PARAMS)}
@@ -173,7 +173,7 @@ def fit_config(entry: Entry, remaining: int, base: SearchConfig, where: str) -> 
             errors.append(str(e))
             continue
         if cfg.generations <= remaining:
-            return dataclasses.replace(cfg, seed=base.seed, prompt=base.prompt)
+            return dataclasses.replace(cfg, seed=seed, prompt=prompt)
     raise ValueError(f"{where}: {entry.method} runs at no n with at most {remaining} generations "
                      f"({errors[-1] if errors else 'its generations exceed the budget'})")
 
@@ -257,11 +257,10 @@ def plan(pool: Pool, policy: Policy, budget: int, probe: ProbeConfig, seed: int,
                          "give a budget >= probe.n")
     bin_ = policy.bin_of(probe_score(pool))
     entry = policy.entry(bin_, remaining) if remaining else None
-    base = SearchConfig(seed=seed, prompt=prompt)
     if entry is None:  # n is not used: a best-of-N plan draws budget - probe new samples
         return Plan(bin_, FALLBACK, "best_of_n", probe.sampling(max(remaining, 1), seed, prompt))
     where = f"{policy.source}: policy.{bin_} at budget {remaining}"
-    return Plan(bin_, entry.method, entry.strategy, fit_config(entry, remaining, base, where))
+    return Plan(bin_, entry.method, entry.strategy, fit_config(entry, remaining, seed, prompt, where))
 
 
 def pooled_best_of_n(probe: Pool, rest: Pool | None, cfg: BestOfNConfig) -> tuple[Sample | None, int, Costs]:
@@ -269,7 +268,8 @@ def pooled_best_of_n(probe: Pool, rest: Pool | None, cfg: BestOfNConfig) -> tupl
     samples = list(probe.samples) + ([] if rest is None else list(rest.samples))
     values = list(probe.values) + ([] if rest is None else list(rest.values))
     chosen = select([s.answer for s in samples], [aggregate(v, cfg.aggregation) for v in values], cfg.selection)
-    return (None if chosen is None else samples[chosen]), len(samples), add_costs(probe.costs, None if rest is None else rest.costs)
+    costs = add_costs(probe.costs, None if rest is None else rest.costs)
+    return (None if chosen is None else samples[chosen]), len(samples), costs
 
 
 def add_costs(a: Costs, b: Costs | None) -> Costs:
@@ -298,7 +298,8 @@ def spend(problems: Sequence[Problem], probes: Sequence[Pool], plans: Sequence[P
             out.update(_best_of_n_group(members, group, probes, plans, budget, seed, lm, verifier))
             continue
         results = STRATEGIES[first.strategy].run(group, lm, verifier, first.config)
-        by_id = {r.problem_id: r for r in results if r.params.get("selection", first.config.selection) == first.config.selection}
+        wanted = first.config.selection  # a revision run may add results of other selection rules
+        by_id = {r.problem_id: r for r in results if r.params.get("selection", wanted) == wanted}
         for i, problem in zip(members, group):
             run = by_id[problem.id]
             costs = add_costs(probes[i].costs, Costs(run.prompt_tokens, run.generated_tokens, run.prm_tokens))
@@ -329,7 +330,8 @@ def _best_of_n_group(members: list[int], group: list[Problem], probes: Sequence[
 
 def _record(problem: Problem, probe: Pool, plan_: Plan, budget: int, seed: int, run: SearchResult, costs: Costs,
             generations: int, lm: LM, verifier: Verifier) -> SolveResult:
-    """The run's answer with the whole ledger: `costs` and `generations` include the probe."""
+    """The run's answer with the whole ledger: `costs` and `generations` include the probe. FLOPs
+    count every token at `lm`'s size (a reviser is fine-tuned from the base: the same size)."""
     prm_params = getattr(verifier, "num_parameters", None)
     return SolveResult(
         problem_id=problem.id, budget=budget, seed=seed, probe=len(probe.samples), probe_score=probe_score(probe),

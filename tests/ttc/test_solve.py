@@ -103,7 +103,7 @@ def test_bad_policy_files_name_the_file_and_field(tmp_path):
     ({**BEAM, "params": {**BEAM["params"], "beam_width": "sqrt", "lookahead": 2}}, 14, 4, 12),  # n(k+1)
 ])
 def test_a_method_runs_at_the_largest_n_that_fits_the_remaining_budget(entry, remaining, n, generations):
-    cfg = S.fit_config(S._entry(entry, "e"), remaining, S.SearchConfig(seed=5), "e")
+    cfg = S.fit_config(S._entry(entry, "e"), remaining, 5, S.PromptFormat(), "e")
     assert (cfg.n, cfg.generations, cfg.seed) == (n, generations, 5)
 
 
