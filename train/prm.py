@@ -15,7 +15,6 @@ The output is a `save_pretrained` folder with its tokenizer and `prm_format.json
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import os
@@ -63,7 +62,6 @@ class PRMTrainConfig:
     per_device_batch_size: int = 16
     num_epochs: float = 3.0
     dropout: float = 0.05  # Llama's only dropout is attention_dropout; LoRA has its own
-    extra_layers: int = 0  # decoder layers added on top of the base, starting as the identity
     eval_every: int = 50
     patience: int = 3  # evaluations without improvement before stopping
     seed: int = 0
@@ -73,8 +71,6 @@ class PRMTrainConfig:
     def __post_init__(self) -> None:
         if not 0 < self.val_fraction < 1:
             raise ValueError("val_fraction must be in (0, 1)")
-        if self.extra_layers < 0 or (self.extra_layers and self.lora.enabled):
-            raise ValueError("extra_layers must be >= 0, and 0 with LoRA (new layers train in full)")
         if self.batch_size % self.per_device_batch_size:
             raise ValueError("batch_size must be a multiple of per_device_batch_size")
 
@@ -156,26 +152,8 @@ def load_splits(cfg: PRMTrainConfig) -> tuple[list[StepLabels], list[StepLabels]
     return train, val
 
 
-def deepen(model, extra: int) -> None:
-    """Append `extra` copies of the top decoder layer with their output projections zeroed, so
-    the deeper model computes exactly what the base did when training starts.
-
-    Why: a PRM that checks a step by recomputing it needs the base's whole depth to recompute
-    and more layers to compare and gather; a shallow base (the toy models) has no layers to
-    spare. The result is the same architecture with more layers, loadable anywhere."""
-    layers = model.model.layers
-    for _ in range(extra):
-        layer = copy.deepcopy(layers[-1])
-        layer.self_attn.layer_idx = len(layers)  # its own slot in the KV cache
-        torch.nn.init.zeros_(layer.self_attn.o_proj.weight)
-        torch.nn.init.zeros_(layer.mlp.down_proj.weight)
-        layers.append(layer)
-    model.config.num_hidden_layers = len(layers)
-
-
 def load_model(cfg: PRMTrainConfig):
     model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32, attention_dropout=cfg.dropout)
-    deepen(model, cfg.extra_layers)
     if not cfg.lora.enabled:
         return model
     from peft import LoraConfig, get_peft_model

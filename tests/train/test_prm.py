@@ -85,24 +85,3 @@ def test_unknown_trainer_argument_is_a_config_error(tmp_path, toy_base_path):
                              output_dir=str(tmp_path / "o"), trainer={"warmup_ratoi": 0.1})
     with pytest.raises(ConfigError, match="trainer: .*warmup_ratoi"):
         prm.main(cfg)
-
-
-def test_extra_layers_start_as_the_identity_and_save_as_plain_llama(tmp_path, toy_base_path):
-    from transformers import AutoModelForCausalLM
-
-    base = AutoModelForCausalLM.from_pretrained(toy_base_path, dtype=torch.float32)
-    ids = torch.tensor([[1, 20, 30, 40, 50, 60]])
-    before = base(ids).logits
-    deeper = AutoModelForCausalLM.from_pretrained(toy_base_path, dtype=torch.float32)
-    prm.deepen(deeper, 2)
-    assert deeper.config.num_hidden_layers == base.config.num_hidden_layers + 2
-    assert torch.equal(deeper(ids).logits, before)
-    deeper.save_pretrained(tmp_path)
-    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32)
-    assert torch.equal(reloaded(ids).logits, before)
-
-
-def test_extra_layers_are_refused_with_lora():
-    with pytest.raises(ValueError, match="extra_layers"):
-        prm.PRMTrainConfig(model="m", labels_file="l", output_dir="o", extra_layers=1,
-                           lora=prm.LoraSettings(enabled=True))
