@@ -125,26 +125,43 @@ def search_findings(folder: Path) -> list[Finding]:
     numbers = load_json(path)
     table = {name: curve({b: field(numbers, path, name, b, "accuracy") for b in cells}, path, name)
              for name, cells in numbers.items()}
-    lines = search_lines(folder)
+    lines = {name: settings for name, settings in search_lines(folder).items() if name in table}
     weighted = [n for n, s in lines.items() if s.get("strategy") == "best_of_n" and s.get("selection", "weighted") == "weighted"]
     beams = [n for n, s in lines.items() if s.get("strategy") == "beam" and not s.get("lookahead")]
-    if not weighted or not beams or weighted[0] not in table:
-        return [Finding(f"Accuracy by generation budget of {listing(sorted(table))}; no best-of-N weighted and "
-                        "beam line to compare (paper: beam ahead at low budgets, best-of-N at high).",
-                        "accuracy_vs_budget.png")]
-    bon = table[weighted[0]]
-    shared = sorted(b for b in bon if any(b in table.get(n, {}) for n in beams))
+    revisions = sorted((float(s.get("ratio", 1)), n) for n, s in lines.items()
+                       if s.get("strategy") == "revision" and s.get("selection", "weighted") == "weighted")
+    if weighted and beams:
+        return [Finding(search_sentence(table, weighted[0], beams), "accuracy_vs_budget.png")]
+    if len(revisions) > 1:
+        return [Finding(revision_grid_sentence(table, revisions[-1][1], revisions[0][1]), "accuracy_vs_budget.png")]
+    return [Finding(f"Accuracy by generation budget of {listing(sorted(table))}; no lines the paper compares "
+                    "(best-of-N weighted and beam search, or revisions at two ratios).", "accuracy_vs_budget.png")]
+
+
+def search_sentence(table: dict[str, dict[float, float]], weighted: str, beams: list[str]) -> str:
+    """Beam search (its best line at each budget) against best-of-N weighted, lowest and highest budget."""
+    bon = table[weighted]
+    shared = sorted(b for b in bon if any(b in table[n] for n in beams))
     if not shared:
-        return [Finding("Best-of-N weighted and beam search ran at no common budget.", "accuracy_vs_budget.png")]
+        return f"{weighted} and beam search ran at no common budget."
 
     def beam(b: float) -> float:
-        return max(table[n][b] for n in beams if b in table.get(n, {}))
+        return max(table[n][b] for n in beams if b in table[n])
 
     low, high = shared[0], shared[-1]
-    return [Finding(f"Beam search (the best of {listing(beams)} at each budget) is "
-                    f"{gap(beam(low), bon[low], weighted[0])} at budget {num(low)} and "
-                    f"{gap(beam(high), bon[high], 'it')} at budget {num(high)} "
-                    "(paper: ahead at low budgets, level or behind at high budgets).", "accuracy_vs_budget.png")]
+    return (f"Beam search (the best of {listing(beams)} at each budget) is {gap(beam(low), bon[low], weighted)} at "
+            f"budget {num(low)} and {gap(beam(high), bon[high], 'it')} at budget {num(high)} (paper: ahead at low "
+            "budgets, level or behind at high budgets).")
+
+
+def revision_grid_sentence(table: dict[str, dict[float, float]], sequential: str, parallel: str) -> str:
+    """The most sequential revision line against the most parallel one at their largest common budget."""
+    shared = sorted(set(table[sequential]) & set(table[parallel]))
+    if not shared:
+        return f"{sequential} and {parallel} ran at no common budget."
+    n = shared[-1]
+    return (f"{sequential} is {gap(table[sequential][n], table[parallel][n], parallel)} at budget {num(n)} (paper: "
+            "sequential revisions narrowly ahead of parallel at equal budget).")
 
 
 def revision_findings(folder: Path) -> list[Finding]:

@@ -12,8 +12,8 @@ from data.config import ConfigError
 from ttc.demo import DONE, PIPELINE, parse, run
 
 ORDER = ["sample_train", "label", "sample_trajectories", "sample_test", "train_prm", "eval_search", "trajectories",
-         "train_reviser", "orm_data", "train_orm", "eval_revision", "eval_prm", "difficulty", "large_greedy",
-         "compute_optimal", "flops_matched"]
+         "train_reviser", "orm_data", "train_orm", "eval_revision", "eval_revision_grid", "eval_prm", "difficulty",
+         "large_greedy", "compute_optimal", "compute_optimal_revisions", "flops_matched", "flops_matched_revisions"]
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "toy" / "demo.yaml"
 
 
@@ -84,13 +84,14 @@ def test_recipe_errors_name_the_file_line_and_key(tmp_path):
         d.build(d.stages[1], d.settings(d.stages[1]))
 
 
-TINY = ["--base.backend", "hf", "--train_data.per_level", "2", "--test_data.per_level", "2",
+TINY = ["--base.backend", "hf", "--reviser_backend", "hf", "--train_data.per_level", "2", "--test_data.per_level", "2",
         "--stages.sample_train.sampling.n", "4", "--stages.label.rollouts.k", "4",
         "--stages.sample_trajectories.sampling.n", "8", "--stages.sample_test.sampling.n", "8",
         "--stages.train_prm.eval_every", "1", "--stages.eval_search.max_budget", "4",
         "--stages.train_reviser.eval_every", "1", "--stages.orm_data.chains", "2", "--stages.orm_data.length", "2",
         "--stages.orm_data.budget", "2", "--stages.train_orm.eval_every", "1", "--stages.eval_revision.chains", "2",
-        "--stages.eval_revision.length", "2", "--stages.eval_revision.budget", "2", "--stages.eval_prm.max_n", "8"]
+        "--stages.eval_revision.length", "2", "--stages.eval_revision.budget", "2", "--stages.eval_prm.max_n", "8",
+        "--stages.eval_revision_grid.max_budget", "2"]
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from tqdm.auto import tqdm
 
@@ -62,7 +62,7 @@ class DemoConfig:
     run_dir: str = "runs/demo"
     base: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-base", backend="vllm"))
     large: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-large"))
-    reviser_backend: str = "hf"  # the reviser loads per stage (eval/revision.py): hf starts in a second
+    reviser_backend: Literal["hf", "vllm"] = "vllm"  # the reviser's LM (its model is this run's train_reviser)
     train_data: DataConfig = field(default_factory=lambda: DataConfig(split="train", per_level=10))
     test_data: DataConfig = field(default_factory=lambda: DataConfig(split="test", per_level=10))
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {recipe: file, its config's keys}
@@ -83,29 +83,14 @@ class Stage:
 
 
 # --- the stages' runs: each is the stage module's own entry --------------------------------------
-def sampler(model: str) -> Callable[["Demo", Any], Path]:
-    def run(demo: "Demo", cfg: Any) -> Path:
-        from ttc import sample
-
-        return sample.run(cfg, demo.lm(model))
-    return run
+def with_lm(module: str, model: str) -> Callable[["Demo", Any], Path]:
+    """A stage that samples: `module.run(cfg, lm)` with the demo's `model`, loaded once for all."""
+    return lambda demo, cfg: importlib.import_module(module).run(cfg, demo.lm(model))
 
 
 def entry(module: str, function: str = "main") -> Callable[["Demo", Any], Any]:
     """A stage that needs no LM from the demo: `module.function(cfg)`."""
     return lambda demo, cfg: getattr(importlib.import_module(module), function)(cfg)
-
-
-def label(demo: "Demo", cfg: Any) -> Path:
-    from ttc import label
-
-    return label.run(cfg, demo.lm("base"))
-
-
-def eval_search(demo: "Demo", cfg: Any) -> Path:
-    from eval import search
-
-    return search.run(cfg, demo.lm("base"))
 
 
 def orm_data(demo: "Demo", cfg: Any) -> Path:
@@ -114,23 +99,12 @@ def orm_data(demo: "Demo", cfg: Any) -> Path:
     them, resumably; the step PRM scores them there, unused), each answered attempt labelled by its
     correctness, its question holding the previous attempts as the ORM reads them at selection."""
     from data.problems import load_problems
-    from data.records import StepLabels, to_json, write_atomic
-    from data.revision_format import revision_question
-    from data.steps import split_steps
+    from data.records import to_json, write_atomic
     from eval.revision import load_chain_sets, sample
 
     problems = load_problems(cfg.data)
     chain_sets = load_chain_sets(sample(cfg, problems), problems, cfg.chains, cfg.length)
-    records = []
-    for problem, chain_set in zip(problems, chain_sets):
-        for c, chain in enumerate(chain_set.chains):
-            for t, attempt in enumerate(chain):
-                steps = split_steps(attempt.text)
-                if attempt.answer is None or not steps:  # as for the PRM: no parsable answer, no label
-                    continue
-                question = revision_question(problem.question, [a.text for a in chain[:t]], cfg.max_attempts)
-                records.append(StepLabels(problem.id, c * cfg.length + t, question, steps,
-                                          [float(attempt.correct)] * len(steps), [0] * len(steps)))
+    records = [r for p, chain_set in zip(problems, chain_sets) for r in orm_labels(p, chain_set, cfg.max_attempts)]
     path = Path(cfg.output_dir) / "labels.jsonl"
     write_atomic(path, [to_json(r) for r in records])
     log.info("%d ORM labels (%d correct) from %d chain sets", len(records), sum(r.values[-1] for r in records),
@@ -138,13 +112,34 @@ def orm_data(demo: "Demo", cfg: Any) -> Path:
     return path
 
 
+def orm_labels(problem: Any, chain_set: Any, max_attempts: int) -> list[Any]:
+    """One outcome label per answered attempt (as for the PRM: no parsable answer, no label); the
+    question holds its chain's previous attempts, the text the ORM reads at selection."""
+    from data.records import StepLabels
+    from data.revision_format import revision_question
+    from data.steps import split_steps
+
+    records = []
+    for c, chain in enumerate(chain_set.chains):
+        for t, attempt in enumerate(chain):
+            steps = split_steps(attempt.text)
+            if attempt.answer is not None and steps:
+                question = revision_question(problem.question, [a.text for a in chain[:t]], max_attempts)
+                records.append(StepLabels(problem.id, c * len(chain) + t, question, steps,
+                                          [float(attempt.correct)] * len(steps), [0] * len(steps)))
+    return records
+
+
 # --- the pipeline -------------------------------------------------------------------------------
 def out(demo: "Demo", stage: str, name: str = "") -> str:
     return str(demo.dir(stage) / name) if name else str(demo.dir(stage))
 
 
-def reviser(demo: "Demo") -> dict[str, Any]:
-    return to_dict(LMConfig(model=out(demo, "train_reviser"), backend=demo.cfg.reviser_backend))
+def flops(d: "Demo", stage: str, grid: str) -> dict[str, Any]:
+    """FLOPs-matched: one grid's compute-optimal (search or revisions) vs the larger model's greedy."""
+    return {"output_dir": out(d, stage), "results": [out(d, grid, "results.jsonl")],
+            "bins": out(d, "difficulty", "bins_oracle.json"), "large_greedy": out(d, "large_greedy", "samples.jsonl"),
+            "small_model": d.lm_config("base")["model"], "large_model": d.lm_config("large")["model"]}
 
 
 PIPELINE = (
@@ -153,22 +148,22 @@ PIPELINE = (
           entry("train.toy_lm")),
     Stage("sample_train", "ttc.sample:Config",
           lambda d: {"output_dir": out(d, "sample_train"), "lm": d.lm_config("base"), "data": d.train},
-          sampler("base"), ("base",)),
+          with_lm("ttc.sample", "base"), ("base",)),
     Stage("label", "ttc.label:Config",
           lambda d: {"output_dir": out(d, "label"), "samples": out(d, "sample_train", "samples.jsonl"),
-                     "lm": d.lm_config("base"), "data": d.train}, label, ("base",)),
+                     "lm": d.lm_config("base"), "data": d.train}, with_lm("ttc.label", "base"), ("base",)),
     Stage("sample_trajectories", "ttc.sample:Config",
           lambda d: {"output_dir": out(d, "sample_trajectories"), "lm": d.lm_config("base"), "data": d.train},
-          sampler("base"), ("base",)),
+          with_lm("ttc.sample", "base"), ("base",)),
     Stage("sample_test", "ttc.sample:Config",
           lambda d: {"output_dir": out(d, "sample_test"), "lm": d.lm_config("base"), "data": d.test},
-          sampler("base"), ("base",)),
+          with_lm("ttc.sample", "base"), ("base",)),
     Stage("train_prm", "train.prm:PRMTrainConfig",
           lambda d: {"model": d.lm_config("base")["model"], "labels_file": out(d, "label", "labels.jsonl"),
                      "output_dir": out(d, "train_prm")}, entry("train.prm")),
     Stage("eval_search", "eval.search:Config",
           lambda d: {"output_dir": out(d, "eval_search"), "lm": d.lm_config("base"), "prm.path": out(d, "train_prm"),
-                     "data": d.test}, eval_search, ("base",)),
+                     "data": d.test}, with_lm("eval.search", "base"), ("base",)),
     Stage("trajectories", "ttc.trajectories:Config",
           lambda d: {"output_dir": out(d, "trajectories"), "data": d.train,
                      "samples": out(d, "sample_trajectories", "samples.jsonl")}, entry("ttc.trajectories", "run")),
@@ -176,14 +171,17 @@ PIPELINE = (
           lambda d: {"model": d.lm_config("base")["model"], "output_dir": out(d, "train_reviser"),
                      "trajectories_file": out(d, "trajectories", "trajectories.jsonl")}, entry("train.revision")),
     Stage("orm_data", "eval.revision:RevisionEvalConfig",
-          lambda d: {"output_dir": out(d, "orm_data"), "reviser": reviser(d), "orm": out(d, "train_prm"),
+          lambda d: {"output_dir": out(d, "orm_data"), "reviser": d.lm_config("reviser"), "orm": out(d, "train_prm"),
                      "data": d.train}, orm_data),
     Stage("train_orm", "train.prm:PRMTrainConfig",
           lambda d: {"model": d.lm_config("base")["model"], "labels_file": out(d, "orm_data", "labels.jsonl"),
                      "output_dir": out(d, "train_orm"), "labels": "last"}, entry("train.prm")),
     Stage("eval_revision", "eval.revision:RevisionEvalConfig",
-          lambda d: {"output_dir": out(d, "eval_revision"), "reviser": reviser(d), "orm": out(d, "train_orm"),
+          lambda d: {"output_dir": out(d, "eval_revision"), "reviser": d.lm_config("reviser"), "orm": out(d, "train_orm"),
                      "data": d.test}, entry("eval.revision")),
+    Stage("eval_revision_grid", "eval.search:Config",
+          lambda d: {"output_dir": out(d, "eval_revision_grid"), "lm": d.lm_config("reviser"),
+                     "prm.path": out(d, "train_orm"), "data": d.test}, with_lm("eval.search", "reviser"), ("reviser",)),
     Stage("eval_prm", "eval.prm:PRMEvalConfig",
           lambda d: {"output_dir": out(d, "eval_prm"), "prm": out(d, "train_prm"), "labels": None,
                      "samples": out(d, "sample_test", "samples.jsonl"), "data": d.test}, entry("eval.prm")),
@@ -192,18 +190,22 @@ PIPELINE = (
                      "samples": out(d, "sample_test", "samples.jsonl"), "data": d.test}, entry("eval.difficulty")),
     Stage("large_greedy", "ttc.sample:Config",
           lambda d: {"output_dir": out(d, "large_greedy"), "lm": d.lm_config("large"), "data": d.test},
-          sampler("large"), ("large",)),
+          with_lm("ttc.sample", "large"), ("large",)),
     Stage("compute_optimal", "eval.compute_optimal:ComputeOptimalConfig",
           lambda d: {"output_dir": out(d, "compute_optimal"), "results": [out(d, "eval_search", "results.jsonl")],
                      "bins": {"oracle": out(d, "difficulty", "bins_oracle.json"),
                               "predicted": out(d, "difficulty", "bins_predicted.json")}},
           entry("eval.compute_optimal")),
-    Stage("flops_matched", "eval.flops_matched:FlopsMatchedConfig",
-          lambda d: {"output_dir": out(d, "flops_matched"), "results": [out(d, "eval_search", "results.jsonl")],
-                     "bins": out(d, "difficulty", "bins_oracle.json"),
-                     "large_greedy": out(d, "large_greedy", "samples.jsonl"),
-                     "small_model": d.lm_config("base")["model"], "large_model": d.lm_config("large")["model"]},
+    Stage("compute_optimal_revisions", "eval.compute_optimal:ComputeOptimalConfig",
+          lambda d: {"output_dir": out(d, "compute_optimal_revisions"),
+                     "results": [out(d, "eval_revision_grid", "results.jsonl")],
+                     "bins": {"oracle": out(d, "difficulty", "bins_oracle.json"),
+                              "predicted": out(d, "difficulty", "bins_predicted.json")}},
+          entry("eval.compute_optimal")),
+    Stage("flops_matched", "eval.flops_matched:FlopsMatchedConfig", lambda d: flops(d, "flops_matched", "eval_search"),
           entry("eval.flops_matched")),
+    Stage("flops_matched_revisions", "eval.flops_matched:FlopsMatchedConfig",
+          lambda d: flops(d, "flops_matched_revisions", "eval_revision_grid"), entry("eval.flops_matched")),
 )
 FROM_SCRATCH = ("toy_base", "toy_large")  # stages only `--from-scratch` runs
 
@@ -256,7 +258,9 @@ class Demo:
 
     # the models
     def lm_config(self, name: str) -> dict[str, Any]:
-        """The base or larger LM; with --from-scratch, the ones this run trained."""
+        """The base, larger or revision LM; with --from-scratch, the toy models this run trained."""
+        if name == "reviser":
+            return to_dict(LMConfig(model=str(self.dir("train_reviser")), backend=self.cfg.reviser_backend))
         lm = self.cfg.base if name == "base" else self.cfg.large
         if self.cfg.from_scratch:
             lm = dataclasses.replace(lm, model=str(self.dir(f"toy_{name}")))
