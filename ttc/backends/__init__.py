@@ -29,7 +29,7 @@ class LMConfig:
     gpu_memory_utilization: float = 0.9  # vllm on GPU
     tensor_parallel_size: int = 1  # vllm
     enforce_eager: bool = True  # vllm: no torch.compile / CUDA graphs (starts 2x faster on CPU)
-    # vllm: tokens per KV-cache block; None takes vLLM's (128 on CPU). Its prefix cache reuses
+    # vllm: tokens per KV-cache block (a multiple of 32 on CPU); None takes vLLM's (128 on CPU). Its prefix cache reuses
     # whole blocks only, so short prompts and search prefixes (the toy world) want small ones.
     block_size: int | None = None
 
