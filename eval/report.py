@@ -245,7 +245,7 @@ def compute_optimal_findings(folder: Path) -> list[Finding]:
         eff = {int(float(b)): m for b, m in field(kinds, path, kind, "efficiency").items()}
         largest, match, ratio = headline(eff)
         matched.append(f"no budget of the grid with {kind} bins" if match is None else
-                       f"{match} generations with {kind} bins ({ratio:g}x less)")
+                       f"{match} generations with {kind} bins ({f'{ratio:g}x less' if ratio > 1 else 'no saving'})")
         bins = field(kinds, path, kind, "per_bin")
         won = [b for b in bins if at_or_above(*(curve(field(kinds, path, kind, "per_bin", b, name), path, b)
                                                   for name in (CO, WEIGHTED)), top)]

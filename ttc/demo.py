@@ -370,6 +370,9 @@ def cli(argv: list[str]) -> None:
     """`ttc demo [--run_dir DIR] [--from-scratch] [--key value ...]`."""
     from eval.report import write
 
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return
     demo = parse(argv)
     run(demo)
     print(write(demo.run_dir))
