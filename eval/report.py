@@ -245,13 +245,14 @@ def compute_optimal_findings(folder: Path) -> list[Finding]:
         eff = {int(float(b)): m for b, m in field(kinds, path, kind, "efficiency").items()}
         largest, match, ratio = headline(eff)
         matched.append(f"no budget of the grid with {kind} bins" if match is None else
-                       f"{match} generations with {kind} bins ({f'{ratio:g}x less' if ratio > 1 else 'no saving'})")
+                       f"budget {match} with {kind} bins ({f'{ratio:g}x less' if ratio > 1 else 'no saving'})")
         bins = field(kinds, path, kind, "per_bin")
         won = [b for b in bins if at_or_above(*(curve(field(kinds, path, kind, "per_bin", b, name), path, b)
                                                   for name in (CO, WEIGHTED)), top)]
         per_bin.append(Finding(f"Per {kind} bin at budget {num(top)}, compute-optimal is at or above best-of-N "
-                               f"weighted on bins {listing(won)} of {len(bins)} (paper: its gains come from beam "
-                               "search on harder bins and best-of-N on easy ones).",
+                               f"weighted on bins {listing(won)} of {len(bins)} (paper: the best method differs by "
+                               "bin: beam search on harder bins and best-of-N on easy ones; more sequential revisions "
+                               "on easy ones).",
                                f"compute_optimal_bins_{kind}.png"))
     largest = max(int(float(b)) for kind in kinds for b in field(kinds, path, kind, "efficiency"))
     return [Finding(f"Compute-optimal (method per bin and budget by 2-fold CV) is at or above best-of-N weighted at "
@@ -333,13 +334,14 @@ def render_part(part: Part, run_dir: Path) -> tuple[list[str], bool]:
 
 
 def timings(run_dir: Path) -> list[str]:
-    """Stage wall times from the demo's DONE markers (ttc/demo.py), in the order they finished."""
-    from ttc.demo import DONE
+    """Stage wall times from the demo's DONE markers (ttc/demo.py), in pipeline order."""
+    from ttc.demo import DONE, PIPELINE
 
     done = [load_json(p) | {"path": p} for p in run_dir.glob(f"*/{DONE}")]
     if not done:
         return []
-    done.sort(key=lambda d: d.get("finished", ""))
+    order = {stage.name: i for i, stage in enumerate(PIPELINE)}
+    done.sort(key=lambda d: (order.get(d["path"].parent.name, len(order)), d.get("finished", "")))
     rows = [f"| {d['path'].parent.name} | {d.get('seconds', float('nan')):.1f} |" for d in done]
     total = sum(d.get("seconds", 0.0) for d in done)
     return ["## Stage wall times (ttc demo)", "", "| stage | seconds |", "|---|---|", *rows, f"| total | {total:.1f} |", ""]
