@@ -18,6 +18,7 @@ from train.prm import PRMTrainConfig
 from train.toy_lm import ToyLMConfig
 from train.revision import RevisionTrainConfig
 from ttc import label, sample, solve, trajectories
+from ttc.demo import DemoConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
@@ -26,7 +27,7 @@ ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainC
                 "eval_search": search.Config, "eval_policy": policy.Config, "solve": solve.Config,
                 "difficulty": DifficultyConfig, "compute_optimal": ComputeOptimalConfig,
                 "flops_matched": FlopsMatchedConfig,
-                "trajectories": trajectories.Config, "revision": RevisionTrainConfig}
+                "trajectories": trajectories.Config, "revision": RevisionTrainConfig, "demo": DemoConfig}
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
 
 
