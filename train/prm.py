@@ -152,21 +152,30 @@ def load_splits(cfg: PRMTrainConfig) -> tuple[list[StepLabels], list[StepLabels]
     return train, val
 
 
+def lora_config(lora: LoraSettings):
+    """PEFT's LoraConfig of our settings, None when LoRA is off (shared with train/revision.py)."""
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
+
+
 def load_model(cfg: PRMTrainConfig):
     model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32, attention_dropout=cfg.dropout)
     if not cfg.lora.enabled:
         return model
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
-    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
-    return get_peft_model(model, lora)
+    return get_peft_model(model, lora_config(cfg.lora))
 
 
-def training_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> TrainingArguments:
-    """The paper's optimiser (AdamW, betas 0.9/0.95) and early stopping on the validation loss;
-    anything else of TrainingArguments comes from `cfg.trainer`."""
-    return TrainingArguments(
+def paper_arguments(cfg: Any, out: Path, world: int) -> dict[str, Any]:
+    """What every trainer here passes to TrainingArguments (or TRL's subclass): the paper's
+    optimiser (AdamW, betas 0.9/0.95), the global batch through accumulation, and an evaluation
+    and a checkpoint every `eval_every` steps scored by the validation loss."""
+    return dict(
         output_dir=str(out / "checkpoints"),
         learning_rate=cfg.learning_rate,
         adam_beta1=0.9,
@@ -179,16 +188,24 @@ def training_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> TrainingAr
         eval_steps=cfg.eval_every,
         save_strategy="steps",
         save_steps=cfg.eval_every,
-        save_total_limit=2,
-        load_best_model_at_end=True,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         logging_steps=max(1, cfg.eval_every // 5),
-        remove_unused_columns=False,
-        label_names=["step_values"],
         seed=cfg.seed,
         use_cpu=not torch.cuda.is_available(),
         report_to=[],
+    )
+
+
+def training_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> TrainingArguments:
+    """The paper's arguments with early stopping on the validation loss; anything else of
+    TrainingArguments comes from `cfg.trainer`."""
+    return TrainingArguments(
+        **paper_arguments(cfg, out, world),
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        remove_unused_columns=False,
+        label_names=["step_values"],
         **cfg.trainer,
     )
 

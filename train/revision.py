@@ -40,7 +40,7 @@ from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS
 from data.trajectories import revision_prompt
-from train.prm import LoraSettings, merge_adapter, validation_questions
+from train.prm import LoraSettings, lora_config, merge_adapter, paper_arguments, validation_questions
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_FILE = "checkpoints.json"
@@ -128,41 +128,15 @@ def sft_config(cfg: RevisionTrainConfig, out: Path, world: int) -> SFTConfig:
     """The paper's optimiser; every evaluation saved, so a checkpoint past the minimum can be
     chosen after training. Anything else of SFTConfig comes from `cfg.trainer`."""
     return SFTConfig(
-        output_dir=str(out / "checkpoints"),
-        learning_rate=cfg.learning_rate,
-        adam_beta1=0.9,
-        adam_beta2=0.95,
-        per_device_train_batch_size=cfg.per_device_batch_size,
-        per_device_eval_batch_size=cfg.per_device_batch_size,
-        gradient_accumulation_steps=cfg.batch_size // (cfg.per_device_batch_size * world),
-        num_train_epochs=cfg.num_epochs,
-        eval_strategy="steps",
-        eval_steps=cfg.eval_every,
-        save_strategy="steps",
-        save_steps=cfg.eval_every,
+        **paper_arguments(cfg, out, world),
         save_total_limit=cfg.keep_checkpoints,
         load_best_model_at_end=cfg.patience is not None,  # early stopping needs it; keeps the best
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        logging_steps=max(1, cfg.eval_every // 5),
         completion_only_loss=True,
         max_length=None,  # no truncation: drop_long removes what does not fit
         model_init_kwargs={"dtype": "float32", "attention_dropout": cfg.dropout},
-        seed=cfg.seed,
-        use_cpu=not torch.cuda.is_available(),
-        report_to=[],
         # TRL defaults to bf16 autocast: on a CPU without bf16 units that is ~20x slower than fp32
         **{"bf16": torch.cuda.is_available(), **cfg.trainer},
     )
-
-
-def peft_config(lora: LoraSettings):
-    if not lora.enabled:
-        return None
-    from peft import LoraConfig
-
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
 
 
 def build_trainer(cfg: RevisionTrainConfig) -> SFTTrainer:
@@ -184,7 +158,7 @@ def build_trainer(cfg: RevisionTrainConfig) -> SFTTrainer:
         train_dataset=to_dataset(train, cfg, tokenizer),
         eval_dataset=to_dataset(val, cfg, tokenizer),
         processing_class=tokenizer,
-        peft_config=peft_config(cfg.lora),
+        peft_config=lora_config(cfg.lora),
         callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if cfg.patience else [],
     )
     trainer.train_dataset = drop_long(trainer.train_dataset, cfg.max_length, "train")
