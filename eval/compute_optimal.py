@@ -11,7 +11,8 @@ Definitions:
 - A method is a strategy with its hyperparameters except those that vary with the budget or
   the run (`ignore_params`: n, seed, the beam width that "sqrt" resolves to, a best-of-N pool
   size): best-of-N weighted, beam with beam_width=sqrt or 4, lookahead k, a revision ratio.
-  Its label is the strategy and its remaining parameters, sorted: `beam(beam_width=4, ...)`.
+  Its label is the record's line name from `ttc eval` ("Beam; M=4") or else the strategy and
+  its remaining parameters, sorted: `beam(beam_width=4, ...)`.
 - The budget of a record is its `generations` (the paper's count: N, or N(k+1) with
   lookahead), or `budget` (N) by config. The analysis budgets are those of best-of-N weighted;
   other methods enter at the budgets they share with it. A method's budgets must be contiguous
@@ -136,7 +137,8 @@ def build_grid(records: Sequence[Record | SearchResult], cfg: MethodsConfig) -> 
     for i, record in enumerate(records):
         r = as_record(record, i, cfg.budget_field)
         spec = method_spec(r, cfg.ignore_params)
-        label, budget = method_label(spec), int(r[cfg.budget_field])
+        # a `ttc eval` line's own name ("Beam; M=4") where the record has one: what people read
+        label, budget = r.get("name") or method_label(spec), int(r[cfg.budget_field])
         methods[label] = spec
         seeds = correct[(label, budget)][r["problem_id"]]
         if r["seed"] in seeds:
