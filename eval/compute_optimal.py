@@ -55,6 +55,7 @@ import numpy as np
 
 from data.config import parse_config, save_config
 from data.records import read_records
+from eval.search_report import EvalResult
 from eval.difficulty import check_bins, load_bins
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
 from ttc.search.common import SearchResult
@@ -310,11 +311,12 @@ def co_styles(analyses: Sequence[Analysis]) -> dict[str, dict[str, Any]]:
 
 
 def short_labels(labels: Iterable[str], grid: Grid) -> dict[str, str]:
-    """Labels without the parameters every method shares (readable tables)."""
+    """Line names as they are; spec labels without the parameters every method shares."""
     specs = {m: grid.methods[m] for m in labels}
     keys = {k for s in grid.methods.values() for k in s}
     shared = {k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in grid.methods.values()}) == 1}
-    return {m: method_label({k: v for k, v in s.items() if k not in shared or k == "strategy"}) for m, s in specs.items()}
+    return {m: m if m != method_label(s) else method_label({k: v for k, v in s.items() if k not in shared or k == "strategy"})
+            for m, s in specs.items()}
 
 
 def overall_curves(analyses: Sequence[Analysis]) -> dict[str, Curve]:
@@ -408,8 +410,9 @@ class ComputeOptimalConfig:
             raise ValueError("need at least one results file and one bins file")
 
 
-def read_results(paths: Sequence[str]) -> list[SearchResult]:
-    return [r for path in paths for r in read_records(path, SearchResult)]
+def read_results(paths: Sequence[str]) -> list[EvalResult]:
+    """The records of `ttc eval` runs (search and revision grids)."""
+    return [r for path in paths for r in read_records(path, EvalResult)]
 
 
 def main(cfg: ComputeOptimalConfig) -> str:

@@ -9,7 +9,7 @@ import pytest
 from data.records import to_json
 from eval.compute_optimal import (CO, MAJORITY, WEIGHTED, ComputeOptimalConfig, MethodsConfig, analyse, build_grid,
                                   efficiency, headline, main, method_label, method_spec, policy_json, split_folds)
-from ttc.search.common import SearchResult
+from eval.search_report import EvalResult
 
 METHODS = {  # name -> (strategy, params other than n, seed and width)
     "bon_w": ("best_of_n", {"selection": "weighted"}),
@@ -169,7 +169,8 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
     results = tmp_path / "results.jsonl"
     fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=None,
                   flops_policy=0, flops_prm=None)
-    results.write_text("".join(to_json(SearchResult(**{**r, **fields})) + "\n" for r in records))
+    results.write_text("".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r, ["n", "seed"]))))
+                               + "\n" for r in records))
     bin_files = {}
     for kind in ("oracle", "predicted"):
         bin_files[kind] = str(tmp_path / f"bins_{kind}.json")

@@ -10,7 +10,7 @@ from data.records import Sample, to_json
 from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConfig, ModelSize, compare,
                                 greedy_accuracy, inference_flops, main, matched_budget, multiplier, pretraining_flops,
                                 read_model_size, section)
-from ttc.search.common import SearchResult
+from eval.search_report import EvalResult
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "train" / "checkpoints"
 BUDGETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -91,8 +91,8 @@ def test_main_end_to_end(tmp_path):
     questions = [f"q{i}" for i in range(4)]
     fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=None,
                   flops_policy=0, flops_prm=None, seed=0)
-    results = [SearchResult(q, "best_of_n", {"n": n, "selection": sel}, n, correct=float(i < 2 or n > 8),
-                            generations=n, **fields)
+    results = [EvalResult(q, "best_of_n", {"n": n, "selection": sel}, n, correct=float(i < 2 or n > 8),
+                          generations=n, name=f"Best-of-N {sel}", **fields)
                for n in BUDGETS for sel in ("weighted", "majority") for i, q in enumerate(questions)]
     (tmp_path / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in results))
     (tmp_path / "bins.json").write_text(json.dumps({"bins": {"q0": 1, "q1": 1, "q2": 2, "q3": 2}}))
