@@ -75,8 +75,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def _build(cls: type[T], values: dict[str, Any], where: str, lines: dict[str, int], prefix: str = "") -> T:
-    """`cls` from `values`; errors say `where` (a file, with the key's line when known)."""
+def build_dataclass(cls: type[T], values: dict[str, Any], where: str, lines: dict[str, int], prefix: str = "") -> T:
+    """`cls` from `values` (nested sections too), coerced and checked as a recipe is; errors say
+    `where` (a file, with the key's line when known)."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs: dict[str, Any] = {}
@@ -89,7 +90,7 @@ def _build(cls: type[T], values: dict[str, Any], where: str, lines: dict[str, in
         if _is_dataclass_type(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"{at}: '{name}' is a section, got {value!r}")
-            kwargs[key] = _build(tp, value, where, lines, name + ".")
+            kwargs[key] = build_dataclass(tp, value, where, lines, name + ".")
         else:
             kwargs[key] = _coerce(value, tp, f"{at}: '{name}'")
     try:
@@ -98,7 +99,7 @@ def _build(cls: type[T], values: dict[str, Any], where: str, lines: dict[str, in
         raise ConfigError(f"{where}: {prefix.rstrip('.') or cls.__name__}: {e}") from e
 
 
-def _key_lines(text: str) -> dict[str, int]:
+def key_lines(text: str) -> dict[str, int]:
     """Line number of every (dotted) key in a YAML mapping, for error messages."""
     lines: dict[str, int] = {}
 
@@ -115,17 +116,18 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
-def _merge(base: dict, override: dict) -> dict:
+def merge_settings(base: dict, override: dict) -> dict:
+    """`override` over `base`, sections merged key by key (a recipe under command-line flags)."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_settings(merged[key], value)
         else:
             merged[key] = value
     return merged
 
 
-def _yaml_values(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     try:
         text = path.read_text()
     except OSError as e:
@@ -138,7 +140,7 @@ def _yaml_values(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
         raise ConfigError(f"{path}{line}: invalid YAML ({getattr(e, 'problem', e)})") from e
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: a recipe is a mapping of keys to values")
-    return values, _key_lines(text)
+    return values, key_lines(text)
 
 
 def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
@@ -167,10 +169,10 @@ def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
 def parse_config(cls: type[T], argv: list[str]) -> T:
     """`cls` from `--config recipe.yaml` (optional) overridden by `--key value` flags."""
     recipe, flags = _flag_values(argv)
-    values, lines = _yaml_values(recipe) if recipe else ({}, {})
+    values, lines = read_yaml(recipe) if recipe else ({}, {})
     if recipe:
-        _build(cls, values, str(recipe), lines)  # report recipe errors against the recipe file
-    return _build(cls, _merge(values, flags), "command line" if flags else str(recipe or "config"), {})
+        build_dataclass(cls, values, str(recipe), lines)  # report recipe errors against the recipe file
+    return build_dataclass(cls, merge_settings(values, flags), "command line" if flags else str(recipe or "config"), {})
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from data import shards
-from data.config import _build as build_config  # its coercion and its errors, for each line's settings
+from data.config import build_dataclass  # its coercion and its errors, for each line's settings
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, to_dict
@@ -138,7 +138,7 @@ def plan_line(name: str, entry: dict[str, Any], max_budget: int) -> Line:
     configs, skipped = {}, {}
     for n in powers_of_two(max_budget):
         try:
-            cfg = build_config(cls, {**settings, "n": n}, where, {})
+            cfg = build_dataclass(cls, {**settings, "n": n}, where, {})
         except ValueError as e:
             skipped[n] = str(e).removeprefix(f"{where}: ")
             continue

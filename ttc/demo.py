@@ -47,7 +47,7 @@ from typing import Any, Callable, Literal
 from tqdm.auto import tqdm
 
 from data.config import ConfigError, parse_config, save_config, to_dict
-from data.config import _build, _key_lines, _merge, _yaml_values  # the recipe parser's coercion, errors and lines
+from data.config import build_dataclass, key_lines, merge_settings, read_yaml
 from data.problems import DataConfig
 from ttc.backends import LMConfig, load_lm
 from ttc.lm import LM
@@ -287,8 +287,8 @@ class Demo:
             if has_key(entry, key):
                 raise ConfigError(f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "
                                   "the demo (paths, models and problems come from the run)")
-        base = _yaml_values(Path(recipe))[0] if recipe else {}
-        return _merge(_merge(base, entry), nested(paths))
+        base = read_yaml(Path(recipe))[0] if recipe else {}
+        return merge_settings(merge_settings(base, entry), nested(paths))
 
     def build(self, stage: Stage, values: dict[str, Any]) -> Any:
         """The stage's typed config; errors name the toy recipe or the demo recipe, with the line."""
@@ -296,7 +296,7 @@ class Demo:
         recipe = self.cfg.stages.get(stage.name, {}).get("recipe")
         if recipe:
             parse_config(cls, ["--config", recipe])  # the toy recipe on its own: its own file and lines
-        return _build(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
+        return build_dataclass(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
 
     # caching
     def done(self, stage: Stage, values: dict[str, Any]) -> bool:
@@ -363,7 +363,7 @@ def parse(argv: list[str]) -> Demo:
     cfg = parse_config(DemoConfig, flags)
     i = next(i for i, a in enumerate(flags) if a == "--config" or a.startswith("--config="))
     recipe = flags[i].partition("=")[2] or flags[i + 1]
-    return Demo(cfg, recipe, _key_lines(Path(recipe).read_text()))
+    return Demo(cfg, recipe, key_lines(Path(recipe).read_text()))
 
 
 def cli(argv: list[str]) -> None:

@@ -47,7 +47,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from data.config import ConfigError, _build as build_config, save_config
+from data.config import ConfigError, build_dataclass, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, Sample, to_json, write_atomic
@@ -168,7 +168,7 @@ def fit_config(entry: Entry, remaining: int, seed: int, prompt: PromptFormat, wh
     errors = []
     for n in range(remaining, 0, -1):
         try:
-            cfg = build_config(cls, {**settings, "n": n}, where, {})
+            cfg = build_dataclass(cls, {**settings, "n": n}, where, {})
         except ValueError as e:
             errors.append(str(e))
             continue

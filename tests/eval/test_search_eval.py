@@ -132,7 +132,7 @@ def test_bad_config_names_the_file_and_the_key(tmp_path):
     with pytest.raises(ConfigError, match=rf"{recipe}:6: unknown key 'max_budgte'"):
         parse_config(search.Config, ["--config", str(recipe)])
     recipe.write_text(text.replace("strategy: beam, beam_widht: 4", "strategy: bem"))
-    with pytest.raises(ConfigError, match="'strategy' must be one of best_of_n, beam, dvts, got 'bem'"):
+    with pytest.raises(ConfigError, match="'strategy' must be one of best_of_n, beam, dvts, revision, got 'bem'"):
         parse_config(search.Config, ["--config", str(recipe)])
 
 
