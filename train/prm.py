@@ -21,7 +21,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal, TypeVar
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
@@ -35,6 +35,7 @@ from data.prompts import PromptFormat
 from data.records import RecordError, StepLabels, read_records
 
 log = logging.getLogger(__name__)
+A = TypeVar("A")  # a TrainingArguments class
 IGNORE = -100.0
 
 
@@ -197,6 +198,20 @@ def paper_arguments(cfg: Any, out: Path, world: int) -> dict[str, Any]:
     )
 
 
+def launch_arguments(make: Callable[[Any, Path, int], A], cfg: Any, out: Path) -> A:
+    """`make(cfg, out, world)` for this launch's number of processes (WORLD_SIZE, set by torchrun,
+    accelerate and our srun wrapper). The global batch must split evenly over them, else it
+    would silently change; a misspelled key under `trainer:` is a config error."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if cfg.batch_size % (cfg.per_device_batch_size * world):
+        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
+                         f"{cfg.per_device_batch_size} x {world} processes")
+    try:
+        return make(cfg, out, world)
+    except TypeError as e:
+        raise ConfigError(f"trainer: {e}") from e
+
+
 def training_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> TrainingArguments:
     """The paper's arguments with early stopping on the validation loss; anything else of
     TrainingArguments comes from `cfg.trainer`."""
@@ -220,14 +235,7 @@ def main(cfg: PRMTrainConfig) -> Path:
     train, val = load_splits(cfg)
     log.info("%d training and %d validation solutions", len(train), len(val))
 
-    world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun / accelerate / srun wrappers
-    if cfg.batch_size % (cfg.per_device_batch_size * world):  # else the global batch silently changes
-        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
-                         f"{cfg.per_device_batch_size} x {world} processes")
-    try:
-        args = training_arguments(cfg, out, world)
-    except TypeError as e:  # a misspelled key under `trainer:`
-        raise ConfigError(f"trainer: {e}") from e
+    args = launch_arguments(training_arguments, cfg, out)
 
     if args.deepspeed_plugin is not None:  # ZeRO-3 shards the model in from_pretrained: join the group first
         import deepspeed

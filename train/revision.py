@@ -40,7 +40,8 @@ from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS
 from data.trajectories import revision_prompt
-from train.prm import LoraSettings, lora_config, merge_adapter, paper_arguments, validation_questions
+from train.prm import (LoraSettings, launch_arguments, lora_config, merge_adapter, paper_arguments,
+                       validation_questions)
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_FILE = "checkpoints.json"
@@ -144,14 +145,7 @@ def build_trainer(cfg: RevisionTrainConfig) -> SFTTrainer:
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     train, val = load_splits(cfg)
     log.info("%d training and %d validation trajectories", len(train), len(val))
-    world = int(os.environ.get("WORLD_SIZE", 1))  # set by torchrun / accelerate / srun wrappers
-    if cfg.batch_size % (cfg.per_device_batch_size * world):  # else the global batch silently changes
-        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
-                         f"{cfg.per_device_batch_size} x {world} processes")
-    try:
-        args = sft_config(cfg, Path(cfg.output_dir), world)
-    except TypeError as e:  # a misspelled key under `trainer:`
-        raise ConfigError(f"trainer: {e}") from e
+    args = launch_arguments(sft_config, cfg, Path(cfg.output_dir))
     trainer = SFTTrainer(
         model=cfg.model,
         args=args,
