@@ -32,8 +32,9 @@ def _stage(name: str, argv: list[str]) -> None:
 def _merge(argv: list[str]) -> None:
     from data.shards import merge
 
-    if not argv or argv[0] not in STAGES:
-        raise ConfigError(f"ttc merge <{'|'.join(STAGES)}> --config recipe.yaml --num_shards n")
+    sharded = [name for name in STAGES if hasattr(importlib.import_module(STAGES[name]), "NAME")]
+    if not argv or argv[0] not in sharded:
+        raise ConfigError(f"ttc merge <{'|'.join(sharded)}> --config recipe.yaml --num_shards n")
     module = importlib.import_module(STAGES[argv[0]])
     cfg = parse_config(module.Config, argv[1:])
     print(merge(cfg.output_dir, module.NAME, cfg.num_shards))
