@@ -170,17 +170,21 @@ def write_section(summary: dict, out: Path) -> Section:
     return Section(markdown(summary), [out / "policy.png"])
 
 
-def main(cfg: Config) -> str:
-    out = Path(cfg.output_dir)
-    save_config(cfg, out / "config.yaml")
-    solved, baseline = run(cfg)
+def save(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], out: Path, tolerance: float = 0.0) -> str:
+    """The records, the numbers (policy.json, what `ttc report` reads), the markdown and the figure."""
     write_atomic(out / "solve.jsonl", [to_json(r) for r in solved])
     write_atomic(out / "baseline.jsonl", [to_json(r) for r in baseline])
-    summary = summarize(solved, baseline, cfg.tolerance)
+    summary = summarize(solved, baseline, tolerance)
     result = write_section(summary, out)
     (out / "policy.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     (out / "policy.md").write_text(result.markdown)
     return result.markdown
+
+
+def main(cfg: Config) -> str:
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / "config.yaml")
+    return save(*run(cfg), out, cfg.tolerance)
 
 
 if __name__ == "__main__":

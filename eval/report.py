@@ -284,6 +284,17 @@ def flops_findings(folder: Path) -> list[Finding]:
                     "R << 1, the larger model ahead on the hardest bins and at R >> 1).", "flops_matched.png")]
 
 
+def policy_findings(folder: Path) -> list[Finding]:
+    from eval.policy import ratio_sentence
+
+    path = folder / "policy.json"
+    summary = load_json(path)
+    eff = {int(b): m for b, m in field(summary, path, "efficiency").items()}
+    return [Finding(ratio_sentence(eff, "`ttc solve`", "best-of-N weighted") + " (paper: compute-optimal needs 4x less "
+                    "than best-of-N, with a difficulty estimate it does not count; solve counts its probe).",
+                    "policy.png")]
+
+
 PARTS = (
     Part("PRM: best-of-N weighted vs majority", "PRM eval (python -m eval.prm)", "prm_eval.json",
          ("prm_eval.md",), prm_findings),
@@ -297,6 +308,8 @@ PARTS = (
          "compute_optimal.json", ("compute_optimal.md",), compute_optimal_findings),
     Part("FLOPs-matched comparison with the larger model (paper Fig. 9)",
          "FLOPs-matched (python -m eval.flops_matched)", "flops_matched.json", ("flops_matched.md",), flops_findings),
+    Part("The deployable policy: `ttc solve` vs best-of-N weighted", "policy eval (python -m eval.policy)",
+         "policy.json", ("policy.md",), policy_findings),
 )
 
 

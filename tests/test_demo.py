@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from data.config import ConfigError
+from eval.report import write
 from ttc.demo import DONE, PIPELINE, parse, run
 
 ORDER = ["sample_train", "label", "sample_trajectories", "sample_test", "train_prm", "eval_search", "trajectories",
          "train_reviser", "orm_data", "train_orm", "eval_revision", "eval_revision_grid", "eval_prm", "difficulty",
-         "large_greedy", "compute_optimal", "compute_optimal_revisions", "flops_matched", "flops_matched_revisions"]
+         "large_greedy", "compute_optimal", "compute_optimal_revisions", "flops_matched", "flops_matched_revisions", "policy"]
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "toy" / "demo.yaml"
 
 
@@ -91,7 +92,7 @@ TINY = ["--base.backend", "hf", "--reviser_backend", "hf", "--train_data.per_lev
         "--stages.train_reviser.eval_every", "1", "--stages.orm_data.chains", "2", "--stages.orm_data.length", "2",
         "--stages.orm_data.budget", "2", "--stages.train_orm.eval_every", "1", "--stages.eval_revision.chains", "2",
         "--stages.eval_revision.length", "2", "--stages.eval_revision.budget", "2", "--stages.eval_prm.max_n", "8",
-        "--stages.eval_revision_grid.max_budget", "2"]
+        "--stages.eval_revision_grid.max_budget", "2", "--stages.policy.budgets", "[2, 4]"]
 
 
 def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_path):
@@ -100,7 +101,8 @@ def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_
     for name in ORDER:
         assert (d.dir(name) / DONE).is_file()
     assert (d.dir("train_orm") / "model.safetensors").is_file() and (d.dir("train_reviser") / "config.json").is_file()
-    assert (d.dir("compute_optimal") / "compute_optimal.json").is_file()
+    assert (d.dir("compute_optimal") / "compute_optimal.json").is_file() and (d.dir("policy") / "policy.json").is_file()
+    assert "7 of 7 parts found." in write(d.run_dir).read_text()  # what `ttc demo` writes last
 
     again = demo(tmp_path, *TINY)  # a second call: every stage cached, no model loaded
     start = time.perf_counter()

@@ -16,7 +16,8 @@ an error. Each stage runs through its module's own entry (`run(cfg, lm)` or `mai
     sample_test                                             base samples per test question
     eval_search, eval_revision, eval_prm                    the paper's Figs. 3, 6, 7 (test questions)
     difficulty, large_greedy                                oracle/predicted bins; the larger model
-    compute_optimal, flops_matched                          Figs. 4, 8, 9; then report.md
+    compute_optimal, flops_matched                          Figs. 4, 8, 9
+    policy                                                  `ttc solve` vs best-of-N on held-out questions; report.md
 
 (in the order the base model's stages come first, so its vLLM engine starts once). Each LM is
 loaded once and handed to every stage that samples from it, then closed after the last of them.
@@ -206,6 +207,13 @@ PIPELINE = (
           entry("eval.flops_matched")),
     Stage("flops_matched_revisions", "eval.flops_matched:FlopsMatchedConfig",
           lambda d: flops(d, "flops_matched_revisions", "eval_revision_grid"), entry("eval.flops_matched")),
+    # `ttc solve` with the policy fit on the test questions, on held-out ones (after the engines close:
+    # it loads its own models, as `ttc solve` does)
+    Stage("policy", "eval.policy:Config",
+          lambda d: {"output_dir": out(d, "policy"), "lm": d.lm_config("base"), "prm.path": out(d, "train_prm"),
+                     "policy": out(d, "compute_optimal", "policy_predicted.json"),
+                     "bins": out(d, "difficulty", "bins_predicted.json"), "data": {**d.test, "split": "heldout"}},
+          entry("eval.policy")),
 )
 FROM_SCRATCH = ("toy_base", "toy_large")  # stages only `--from-scratch` runs
 

@@ -9,12 +9,13 @@ import pytest
 import yaml
 
 from data.records import RecordError, Sample, to_json
-from eval import compute_optimal, flops_matched, search_report
+from eval import compute_optimal, flops_matched, policy, search_report
 from eval.difficulty import save_bins, section as difficulty_section
 from eval.plots import figure
 from eval.report import PARTS, REPORT, write
 from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
 from eval.search_report import EvalResult
+from test_policy import BON, SOLVE  # a 4x policy against best-of-N weighted
 from ttc.backends import LMConfig
 from ttc.revise import Attempt, ChainSet
 
@@ -86,6 +87,11 @@ def prm_run(folder: Path) -> None:
         ax.plot([1, 16], [0.5, 0.64])
 
 
+def policy_run(folder: Path) -> None:
+    folder.mkdir()
+    policy.save(SOLVE, BON, folder)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("run")
@@ -102,13 +108,14 @@ def run(tmp_path_factory) -> Path:
     flops_matched.main(flops_matched.FlopsMatchedConfig(
         [str(results)], str(bins["oracle"]), str(greedy), str(run / "flops_matched"),
         small_model=str(CHECKPOINTS / "toy-base"), large_model=str(CHECKPOINTS / "toy-large")))
+    policy_run(run / "policy")
     (run / "eval_search" / "DONE").write_text(json.dumps({"seconds": 12.5, "finished": "2026-01-01T00:00:00"}))
     return run
 
 
 def test_every_part_with_its_sentence_tables_and_figures(run):
     text = write(run).read_text()
-    assert (run / REPORT).exists() and "6 of 6 parts found." in text and "missing:" not in text
+    assert (run / REPORT).exists() and "7 of 7 parts found." in text and "missing:" not in text
     for part in PARTS:
         assert f"## {part.title}" in text
     # sentences computed from the numbers, with the paper's finding
@@ -122,21 +129,22 @@ def test_every_part_with_its_sentence_tables_and_figures(run):
     assert ("To match best-of-N weighted's accuracy at budget 16, compute-optimal needs no budget of the grid with "
             "oracle bins and no budget of the grid with predicted bins (paper: 4x less, 16 vs 64)") in text
     assert "With FLOPs matched, at R=0.16" in text and "at R=22" in text
+    assert "`ttc solve` matches best-of-N weighted at N=16 with N=4: ratio 4. (paper: compute-optimal" in text
     # the stages' own tables, headings demoted under the report's
     assert "| Best-of-N weighted | 0.300 |" in text and "### Revisions: 2 problems" in text
     # figures: PNG links relative to the run directory, each file there
     links = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.strip().startswith("![")]
     assert "eval_search/accuracy_vs_budget.png" in links and "flops_matched/flops_matched.png" in links
-    assert len(links) == 11 and all((run / link).is_file() for link in links)
+    assert len(links) == 12 and all((run / link).is_file() for link in links)
     assert "| eval_search | 12.5 |" in text  # the demo's stage wall time
 
 
 def test_absent_parts_are_named(tmp_path):
     search_run(tmp_path / "search")
     text = write(tmp_path).read_text()
-    assert "1 of 6 parts found; missing: PRM eval" in text
+    assert "1 of 7 parts found; missing: PRM eval" in text
     assert "missing: revision eval (python -m eval.revision) (no revision_eval.json under" in text
-    assert text.count("\nmissing: ") == 5 and "accuracy_vs_budget.png" in text
+    assert text.count("\nmissing: ") == 6 and "accuracy_vs_budget.png" in text
 
 
 def test_malformed_numbers_name_the_file(tmp_path):
