@@ -343,19 +343,26 @@ def plot_bins(analysis: Analysis, path: Path) -> None:
 
 def plot_efficiency(analyses: Sequence[Analysis], path: Path) -> None:
     """The budget compute-optimal needs to match best-of-N weighted at each of its budgets."""
+    styles = co_styles(analyses)
     with figure(path) as (_, ax):
-        budgets = analyses[0].budgets
-        ax.plot(budgets, budgets, color="tab:gray", linestyle=":", label="same budget")
-        styles = co_styles(analyses)
-        for a in analyses:
-            pts = [(b, m) for b, m in a.efficiency.items() if m is not None]
-            ax.plot([b for b, _ in pts], [m for _, m in pts], marker="o", label=co_name(a), **styles[co_name(a)])
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
-        ax.set_xlabel("best-of-N weighted budget")
-        ax.set_ylabel("compute-optimal budget to match it")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
+        efficiency_axes(ax, analyses[0].budgets, {co_name(a): a.efficiency for a in analyses},
+                        {co_name(a): styles[co_name(a)] for a in analyses}, "compute-optimal budget to match it")
+
+
+def efficiency_axes(ax, budgets: Sequence[int], lines: Mapping[str, Mapping[int, int | None]],
+                    styles: Mapping[str, dict[str, Any]], ylabel: str) -> None:
+    """Each line's budget to match best-of-N weighted at each of its budgets (log2 axes, with the
+    same-budget diagonal); budgets never matched are left out."""
+    ax.plot(budgets, budgets, color="tab:gray", linestyle=":", label="same budget")
+    for label, eff in lines.items():
+        pts = [(b, m) for b, m in eff.items() if m is not None]
+        ax.plot([b for b, _ in pts], [m for _, m in pts], marker="o", label=label, **styles[label])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("best-of-N weighted budget")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
 
 
 def curves_table(curves: Mapping[str, Curve], budgets: Sequence[int]) -> list[str]:

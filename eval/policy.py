@@ -35,7 +35,7 @@ import numpy as np
 from data.config import parse_config, save_config
 from data.problems import load_problems
 from data.records import read_records, to_json, write_atomic
-from eval.compute_optimal import efficiency, headline
+from eval.compute_optimal import efficiency, efficiency_axes, headline
 from eval.plots import Curve, Section, figure, plot_curves
 from ttc.search import SearchResult, sample_pools, sweep
 from ttc.solve import ModelCache, Setup, SolveResult, draw_probes, load_policy, solve
@@ -125,17 +125,8 @@ def plot(summary: dict, path: Path) -> None:
     with figure(path, 1, 2, size=(11, 4)) as (_, axes):
         plot_curves(axes[0, 0], summary["curves"], xlabel="generation budget N (probe included)",
                     title="deployable policy vs best-of-N weighted, equal budget")
-        pts = [(b, m) for b, m in summary["efficiency"].items() if m is not None]
-        ax = axes[0, 1]
-        budgets = sorted(summary["curves"][BON])
-        ax.plot(budgets, budgets, color="tab:gray", linestyle=":", label="same budget")
-        ax.plot([b for b, _ in pts], [m for _, m in pts], marker="o", color="tab:red", label="ttc solve")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
-        ax.set_xlabel("best-of-N weighted budget")
-        ax.set_ylabel("solve budget to match it")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
+        efficiency_axes(axes[0, 1], sorted(summary["curves"][BON]), {"ttc solve": summary["efficiency"]},
+                        {"ttc solve": {"color": "tab:red"}}, "solve budget to match it")
 
 
 def markdown(summary: dict) -> str:

@@ -36,6 +36,7 @@ from data.records import RecordError, StepLabels, read_records
 
 log = logging.getLogger(__name__)
 A = TypeVar("A")  # a TrainingArguments class
+R = TypeVar("R")  # a record with a problem_id
 IGNORE = -100.0
 
 
@@ -145,11 +146,16 @@ def load_splits(cfg: PRMTrainConfig) -> tuple[list[StepLabels], list[StepLabels]
         raise RecordError(f"{cfg.labels_file}: no step labels")
     for number, r in enumerate(records, 1):
         check(r, f"{cfg.labels_file}:{number}")
-    val_ids = validation_questions({r.problem_id for r in records}, cfg.val_fraction, cfg.seed)
+    return split_by_question(records, cfg.val_fraction, cfg.seed, cfg.labels_file)
+
+
+def split_by_question(records: list[R], fraction: float, seed: int, where: str) -> tuple[list[R], list[R]]:
+    """(train, validation) records, the validation ones those of `validation_questions`."""
+    val_ids = validation_questions({r.problem_id for r in records}, fraction, seed)
     train = [r for r in records if r.problem_id not in val_ids]
     val = [r for r in records if r.problem_id in val_ids]
     if not train:
-        raise RecordError(f"{cfg.labels_file}: too few questions for a {cfg.val_fraction:.0%} validation split")
+        raise RecordError(f"{where}: too few questions for a {fraction:.0%} validation split")
     return train, val
 
 

@@ -41,7 +41,7 @@ from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS
 from data.trajectories import revision_prompt
 from train.prm import (LoraSettings, launch_arguments, lora_config, merge_adapter, paper_arguments,
-                       validation_questions)
+                       split_by_question)
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_FILE = "checkpoints.json"
@@ -94,12 +94,7 @@ def load_splits(cfg: RevisionTrainConfig) -> tuple[list[Trajectory], list[Trajec
         if len(t.previous_indices) != len(t.previous):
             raise RecordError(f"{where}: field 'previous_indices' has {len(t.previous_indices)} "
                               f"entries for {len(t.previous)} previous attempts")
-    val_ids = validation_questions({t.problem_id for t in records}, cfg.val_fraction, cfg.seed)
-    train = [t for t in records if t.problem_id not in val_ids]
-    val = [t for t in records if t.problem_id in val_ids]
-    if not train:
-        raise RecordError(f"{cfg.trajectories_file}: too few questions for a {cfg.val_fraction:.0%} validation split")
-    return train, val
+    return split_by_question(records, cfg.val_fraction, cfg.seed, cfg.trajectories_file)
 
 
 def to_dataset(records: list[Trajectory], cfg: RevisionTrainConfig, tokenizer) -> Dataset:
