@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Sequence
 
 TEMPLATE = "Problem: {question}\nSolution:\n"
 SHOTS_FILE = Path(__file__).with_name("math_shots.jsonl")
@@ -41,12 +42,21 @@ class PromptFormat:
         shots = [json.loads(line) for line in lines if line.strip()][: self.num_shots]
         if len(shots) < self.num_shots:
             raise ValueError(f"{self.shots_file}: has {len(shots)} shots, {self.num_shots} asked")
-        return "".join(self.template.format(question=s["question"]) + s["solution"] + "\n\n" for s in shots)
+        return self.solved([(s["question"], s["solution"]) for s in shots])
 
-    def render(self, question: str, tokenizer=None) -> str:
+    def solved(self, pairs: list[tuple[str, str]]) -> str:
+        """(question, solution) pairs in the few-shot layout, each ending with a blank line."""
+        return "".join(self.template.format(question=q) + solution.strip() + "\n\n" for q, solution in pairs)
+
+    def render(self, question: str, tokenizer=None, earlier: Sequence[str] = ()) -> str:
+        """The prompt for `question`; `earlier` answers to the same question come first, as
+        solved examples (plain) or earlier turns of the conversation (chat)."""
         if not self.chat_template:
-            return self.prefix + self.template.format(question=question)
+            return self.prefix + self.solved([(question, answer) for answer in earlier]) + self.template.format(question=question)
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise ValueError("chat_template: true needs a tokenizer that has a chat template")
-        messages = [{"role": "system", "content": self.system}, {"role": "user", "content": question}]
+        messages = [{"role": "system", "content": self.system}]
+        for answer in earlier:
+            messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.strip()}]
+        messages.append({"role": "user", "content": question})
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

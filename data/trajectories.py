@@ -12,8 +12,8 @@ A question without a correct sample gives no trajectory; one without an incorrec
 k = 0 trajectories only. The draws are seeded by (seed, problem id) and made in sample-index
 order, so a question's trajectories depend on nothing else (sharded runs merge byte for byte).
 
-The reviser sees `revision_prompt(...)` and is trained to continue it with the target, in
-training (train/revision.py) and at inference alike.
+The reviser sees `data.revision_format.revision_prompt(...)` and is trained to continue it
+with the target, in training (train/revision.py) and at inference alike.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from functools import lru_cache
 from typing import Sequence
 
 from data.labels import labelable
-from data.prompts import PromptFormat
 from data.records import Problem, Sample, Trajectory
-from data.revision_format import MAX_ATTEMPTS, revision_question
+from data.revision_format import MAX_ATTEMPTS
 from data.shards import derive_seed
 
 
@@ -93,9 +92,3 @@ def build_trajectories(
         ))
     return trajectories
 
-
-def revision_prompt(prompt: PromptFormat, question: str, previous: Sequence[str], tokenizer=None,
-                    max_attempts: int = MAX_ATTEMPTS) -> str:
-    """What the reviser continues: the question with its previous attempts, in the prompt
-    format. One function for training and inference, so the two never drift apart."""
-    return prompt.render(revision_question(question, previous, max_attempts), tokenizer)

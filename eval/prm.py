@@ -80,6 +80,17 @@ def best_of_n(by_problem: dict[str, list[tuple[Sample, list[float]]]], ns: list[
     return {m: {n: float(np.mean(v)) for n, v in c.items()} for m, c in curves.items()}
 
 
+def final_score_auc(by_problem: dict[str, list[tuple[Sample, list[float]]]]) -> dict[str, float]:
+    """AUC of the last step's value against the solution's correctness: over all solutions
+    (which rewards ranking questions by difficulty) and within a question, averaged over the
+    questions with both correct and incorrect samples (what best-of-N selection needs)."""
+    scored = [(s.correct, v[-1] if v else 0.0) for items in by_problem.values() for s, v in items]
+    within = [auc([v[-1] if v else 0.0 for _, v in items], [s.correct for s, _ in items])
+              for items in by_problem.values() if 0 < sum(s.correct for s, _ in items) < len(items)]
+    return {"all_solutions": auc([v for _, v in scored], [c for c, _ in scored]),
+            "within_question": float(np.mean(within)) if within else float("nan")}
+
+
 def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
     predicted = prm.score([r.question for r in labels], [r.steps for r in labels])
     scores = [v for values in predicted for v in values]
@@ -87,9 +98,11 @@ def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
     return auc(scores, hard)
 
 
-def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None) -> str:
+def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None, final: dict[str, float]) -> str:
     ns = sorted(next(iter(curves.values())))
-    lines = [f"step-level AUC vs hard MC labels: {step_level_auc:.3f}", ""] if step_level_auc is not None else []
+    lines = [f"step-level AUC vs hard MC labels: {step_level_auc:.3f}"] if step_level_auc is not None else []
+    lines += [f"last-step AUC vs correctness: {final['all_solutions']:.3f} over all solutions, "
+              f"{final['within_question']:.3f} within a question", ""]
     lines += ["| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---" * (len(ns) + 1) + "|"]
     lines += [f"| {m} | " + " | ".join(f"{c[n]:.3f}" for n in ns) + " |" for m, c in curves.items()]
     return "\n".join(lines) + "\n"
@@ -108,10 +121,12 @@ def main(cfg: PRMEvalConfig) -> str:
     ns = [2**i for i in range(cfg.max_n.bit_length()) if 2**i <= cfg.max_n]
     curves = best_of_n(by_problem, ns, cfg.seed)
     step_level_auc = step_auc(prm, read_records(cfg.labels, StepLabels)) if cfg.labels else None
-    (out / "prm_eval.json").write_text(json.dumps({"auc": step_level_auc, "curves": curves}, indent=2) + "\n")
+    final = final_score_auc(by_problem)
+    (out / "prm_eval.json").write_text(json.dumps({"auc": step_level_auc, "final_auc": final, "curves": curves},
+                                                  indent=2) + "\n")
     with figure(out / "best_of_n.png") as (_, ax):
         plot_curves(ax, curves)
-    text = markdown(curves, step_level_auc)
+    text = markdown(curves, step_level_auc, final)
     (out / "prm_eval.md").write_text(text)
     return text
 

@@ -104,9 +104,13 @@ def prm_findings(folder: Path) -> list[Finding]:
     n = max(set(weighted) & set(majority))
     pass1 = curves.get("pass@1", {}).get(n)
     tail = f"; pass@1 {pass1:.3f}" if pass1 is not None else ""
+    final = load_json(path).get("final_auc") or {}
+    ranks = (f" Its last-step score ranks solutions with AUC {final['within_question']:.3f} within a question "
+             f"({final['all_solutions']:.3f} over all solutions; 0.5 within a question is no help in picking one)."
+             if {"within_question", "all_solutions"} <= set(final) else "")
     return [Finding(f"Best-of-N weighted with the PRM (last-step score) is "
                     f"{gap(weighted[n], majority[n], 'majority')} at N={num(n)}{tail} "
-                    "(paper: ahead, the gap growing with N).", "best_of_n.png")]
+                    f"(paper: ahead, the gap growing with N).{ranks}", "best_of_n.png")]
 
 
 def search_lines(folder: Path) -> dict[str, dict[str, Any]]:

@@ -46,10 +46,11 @@ def test_the_stages_in_order_each_reading_only_earlier_outputs(tmp_path):
 
 def test_from_scratch_trains_the_toy_models_first_and_uses_them(tmp_path):
     d = demo(tmp_path, "--from-scratch")
-    assert [s.name for s in d.stages] == ["toy_base", "toy_large", *ORDER]
+    assert [s.name for s in d.stages] == ["toy_base", "toy_base_context", "toy_large", *ORDER]
     flops = d.settings(next(s for s in d.stages if s.name == "flops_matched"))
-    assert (flops["small_model"], flops["large_model"]) == (str(d.dir("toy_base")), str(d.dir("toy_large")))
+    assert (flops["small_model"], flops["large_model"]) == (str(d.dir("toy_base_context")), str(d.dir("toy_large")))
     assert d.settings(d.stages[0])["num_layers"] == 4  # configs/toy/lm_base.yaml
+    assert d.settings(d.stages[1])["init_from"] == str(d.dir("toy_base"))  # phase 2 continues phase 1
 
 
 def test_settings_are_the_toy_recipe_under_the_entry_under_the_run(tmp_path):

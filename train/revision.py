@@ -5,7 +5,7 @@
     sbatch --gpus-per-node=8 slurm/train.sbatch --module train.revision --config configs/qwen2.5-math-1.5b/revision.yaml
 
 Each trajectory is one prompt-completion example for TRL's SFTTrainer: the prompt is the
-question with its incorrect attempts (data/trajectories.py `revision_prompt`, the text the
+question with its incorrect attempts (data/revision_format.py `revision_prompt`, the text the
 reviser sees at inference), the completion is the correct solution plus EOS. SFTTrainer masks
 the prompt out of the loss (`completion_only_loss`), so only the final answer is learned.
 
@@ -38,8 +38,7 @@ from trl import SFTConfig, SFTTrainer
 from data.config import ConfigError, parse_config, save_config
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
-from data.revision_format import MAX_ATTEMPTS
-from data.trajectories import revision_prompt
+from data.revision_format import MAX_ATTEMPTS, revision_prompt
 from train.prm import (LoraSettings, launch_arguments, lora_config, merge_adapter, paper_arguments,
                        split_by_question)
 

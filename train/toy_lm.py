@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import random
 import subprocess
 import sys
 import time
@@ -59,34 +60,47 @@ class ToyLMConfig:
     seed: int = 0
     threads: int = 1
     save_dtype: str = "bfloat16"
+    # Up to this many other solved problems before an example's own, in the few-shot layout
+    # (uniform 0..max_shots): a base that has only ever seen one problem at the start of its
+    # context is lost when anything precedes it, e.g. a reviser's previous attempts.
+    max_shots: int = 0
+    init_from: str | None = None  # continue from this checkpoint (a second pretraining phase)
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
             raise ValueError("hidden_size must be a multiple of num_heads")
+        if self.max_shots < 0:
+            raise ValueError(f"max_shots must be >= 0, got {self.max_shots}")
         if self.save_dtype not in ("bfloat16", "float16", "float32"):
             raise ValueError(f"save_dtype must be bfloat16, float16 or float32, not {self.save_dtype}")
 
 
 class ToyStream(Dataset):
-    """Example i of the training stream, generated on demand: a pure function of (seed, i)."""
+    """Example i of the training stream, generated on demand: a pure function of (seed, i).
 
-    def __init__(self, tokenizer: PreTrainedTokenizerFast, size: int, seed: int):
-        self.tokenizer, self.size, self.seed = tokenizer, size, seed
+    With `max_shots`, k ~ U{0..max_shots} other problems, solved, come first in the few-shot
+    layout of data/prompts.py (each solution ends with a blank line); every solution is a target.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerFast, size: int, seed: int, max_shots: int = 0):
+        self.tokenizer, self.size, self.seed, self.max_shots = tokenizer, size, seed, max_shots
         self.prompt = PromptFormat()
 
     def __len__(self) -> int:
         return self.size
 
     def __getitem__(self, i: int) -> dict[str, list[int]]:
-        problem = toy.training_example(i, self.seed)
-        prompt = self.tokenizer(self.prompt.render(problem.question))["input_ids"]
-        solution = "\n".join(toy.solve(problem.expression)) + self.tokenizer.eos_token
-        target = self.tokenizer(solution, add_special_tokens=False)["input_ids"]
-        return {
-            "input_ids": prompt + target,
-            "attention_mask": [1] * (len(prompt) + len(target)),
-            "labels": [-100] * len(prompt) + target,
-        }
+        rng = random.Random(f"toy-shots:{self.seed}:{i}")
+        shots = [toy.training_example(rng.randrange(2**62), self.seed) for _ in range(rng.randint(0, self.max_shots))]
+        ids = [self.tokenizer.bos_token_id]
+        labels = [-100]
+        for n, problem in enumerate(shots + [toy.training_example(i, self.seed)]):
+            end = self.tokenizer.eos_token if n == len(shots) else "\n\n"
+            prompt = self.tokenizer.encode(self.prompt.render(problem.question), add_special_tokens=False)
+            target = self.tokenizer.encode("\n".join(toy.solve(problem.expression)) + end, add_special_tokens=False)
+            ids += prompt + target
+            labels += [-100] * len(prompt) + target
+        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 
 def build_model(cfg: ToyLMConfig, tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
@@ -121,7 +135,8 @@ def main(cfg: ToyLMConfig) -> Path:
     out = Path(cfg.output_dir)
     save_config(cfg, out / "config.yaml")
     tokenizer = build_char_tokenizer(cfg.max_position_embeddings)
-    model = build_model(cfg, tokenizer)
+    model = (LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32) if cfg.init_from
+             else build_model(cfg, tokenizer))
     log.info("model: %.3fM parameters", model.num_parameters() / 1e6)
 
     args = TrainingArguments(
@@ -149,7 +164,7 @@ def main(cfg: ToyLMConfig) -> Path:
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=ToyStream(tokenizer, cfg.max_steps * cfg.batch_size, cfg.seed),
+        train_dataset=ToyStream(tokenizer, cfg.max_steps * cfg.batch_size, cfg.seed, cfg.max_shots),
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
     )
     start = time.time()
@@ -177,6 +192,8 @@ def main(cfg: ToyLMConfig) -> Path:
         "torch": torch.__version__,
         "git_commit": git_commit(),
     }
+    if cfg.init_from:  # the earlier phase's record, so the checkpoint's whole history stays with it
+        record["init"] = json.loads((Path(cfg.init_from) / "training_record.json").read_text())
     (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
     return out
 

@@ -67,7 +67,7 @@ class DemoConfig:
     train_data: DataConfig = field(default_factory=lambda: DataConfig(split="train", per_level=10))
     test_data: DataConfig = field(default_factory=lambda: DataConfig(split="test", per_level=10))
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {recipe: file, its config's keys}
-    from_scratch: bool = False  # retrain toy-base and toy-large (train/toy_lm.py) into the run first
+    from_scratch: bool = False  # retrain toy-base (both phases) and toy-large (train/toy_lm.py) into the run first
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,8 @@ def flops(d: "Demo", stage: str, grid: str) -> dict[str, Any]:
 
 PIPELINE = (
     Stage("toy_base", "train.toy_lm:ToyLMConfig", lambda d: {"output_dir": out(d, "toy_base")}, entry("train.toy_lm")),
+    Stage("toy_base_context", "train.toy_lm:ToyLMConfig",
+          lambda d: {"output_dir": out(d, "toy_base_context"), "init_from": out(d, "toy_base")}, entry("train.toy_lm")),
     Stage("toy_large", "train.toy_lm:ToyLMConfig", lambda d: {"output_dir": out(d, "toy_large")},
           entry("train.toy_lm")),
     Stage("sample_train", "ttc.sample:Config",
@@ -215,7 +217,7 @@ PIPELINE = (
                      "bins": out(d, "difficulty", "bins_predicted.json"), "data": {**d.test, "split": "heldout"}},
           entry("eval.policy")),
 )
-FROM_SCRATCH = ("toy_base", "toy_large")  # stages only `--from-scratch` runs
+FROM_SCRATCH = ("toy_base", "toy_base_context", "toy_large")  # stages only `--from-scratch` runs
 
 
 def pipeline(from_scratch: bool) -> list[Stage]:
@@ -271,7 +273,7 @@ class Demo:
             return to_dict(LMConfig(model=str(self.dir("train_reviser")), backend=self.cfg.reviser_backend))
         lm = self.cfg.base if name == "base" else self.cfg.large
         if self.cfg.from_scratch:
-            lm = dataclasses.replace(lm, model=str(self.dir(f"toy_{name}")))
+            lm = dataclasses.replace(lm, model=str(self.dir("toy_base_context" if name == "base" else "toy_large")))
         return to_dict(lm)
 
     def lm(self, name: str) -> LM:

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from data.records import Sample
-from eval.prm import auc, best_of_n, markdown
+from eval.prm import auc, best_of_n, final_score_auc, markdown
 
 
 def test_auc_matches_pair_counting():
@@ -30,4 +30,14 @@ def test_verifier_weighting_beats_majority_when_scores_are_informative():
     assert curves["majority"][8] == 0.0
     assert curves["best-of-N weighted (last)"][8] == 1.0
     assert curves["pass@1"][1] == pytest.approx(3 / 8)  # 8 groups of 1
-    assert "N=8" in markdown(curves, 0.5)
+    final = final_score_auc({"p": items})
+    assert final["within_question"] == final["all_solutions"] == 1.0  # one question: the same pairs
+    assert "N=8" in markdown(curves, 0.5, final) and "1.000 within a question" in markdown(curves, 0.5, final)
+
+
+def test_a_score_that_only_knows_the_question_ranks_nothing_within_it():
+    # an easy question scored 0.9 and a hard one 0.2, whatever the solution: difficulty, not checking
+    easy = [(Sample("e", i, "", ["x"], str(i % 2), i % 4 != 0, 1, "eos"), [0.9]) for i in range(8)]
+    hard = [(Sample("h", i, "", ["x"], str(i % 2), i % 4 == 0, 1, "eos"), [0.2]) for i in range(8)]
+    final = final_score_auc({"e": easy, "h": hard})
+    assert final["all_solutions"] == 0.75 and final["within_question"] == 0.5

@@ -10,7 +10,7 @@ from data import toy
 from data.config import ConfigError
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, to_json, write_atomic
-from data.trajectories import revision_prompt
+from data.revision_format import revision_prompt
 from train import revision
 from train.prm import LoraSettings
 from ttc.backends import LMConfig, load_lm
@@ -54,7 +54,7 @@ def test_loss_is_on_the_target_only(tmp_path, toy_base_path):
         assert ids[: len(prompt)] == prompt and labels[: len(prompt)] == [-100] * len(prompt)
         assert labels[len(prompt):] == ids[len(prompt):]  # every target token, EOS included
         assert tokenizer.decode(ids[len(prompt):]) == t.target + tokenizer.eos_token
-    assert any("Previous attempt 2:" in tokenizer.decode(e["input_ids"]) for e in trainer.train_dataset)
+    assert any(tokenizer.decode(e["input_ids"]).count("Problem: ") == 3 for e in trainer.train_dataset)  # 2 attempts
 
 
 def test_training_writes_the_chosen_checkpoint_as_a_loadable_model(trained, toy_base_path):

@@ -1,7 +1,7 @@
 """Revision chains (the paper's Section 6): a reviser revises its own attempts, in parallel chains.
 
 A budget of N generations is C chains of L attempts (ttc/revise/budget.py). Attempt t of a chain
-is the reviser's answer to the question with the chain's previous attempts appended
+is the reviser's answer to the question with the chain's previous attempts before it
 (data/revision_format.py), only the `max_attempts` most recent (paper: 4): so a chain of any
 length fits the context the reviser was trained on, as long as that holds the question and
 `max_attempts` x `max_tokens` (the recipe's job). Attempt 0 sees none: a plain sample. An
@@ -29,7 +29,7 @@ from typing import Any, Sequence
 from tqdm.auto import tqdm
 
 from data.records import Problem
-from data.revision_format import MAX_ATTEMPTS, revision_question
+from data.revision_format import MAX_ATTEMPTS, revision_prompt, revision_question
 from data.shards import derive_seed
 from ttc.lm import LM, GenerationRequest
 from ttc.revise.budget import split_budget
@@ -87,10 +87,10 @@ def sample_chains(problems: Sequence[Problem], lm: LM, verifier: Verifier, cfg: 
     for t in tqdm(range(length), desc="revision steps", leave=False, disable=len(slots) < 8):
         asks = []
         for p, c in slots:
-            question = revision_question(problems[p].question, texts[p][c], cfg.max_attempts)
-            questions[p][c].append(question)
-            asks.append((p, GenerationRequest(cfg.prompt.render(question, tokenizer), 1, cfg.temperature, cfg.top_p,
-                                              cfg.max_tokens, tuple(cfg.stop),
+            question, previous = problems[p].question, texts[p][c]
+            questions[p][c].append(revision_question(question, previous, cfg.max_attempts))
+            asks.append((p, GenerationRequest(revision_prompt(cfg.prompt, question, previous, tokenizer, cfg.max_attempts),
+                                              1, cfg.temperature, cfg.top_p, cfg.max_tokens, tuple(cfg.stop),
                                               seed=derive_seed(cfg.seed, problems[p].id, c, t))))
         for (p, c), completions in zip(slots, session.generate(asks), strict=True):
             sample = grade(problems[p], t, completions[0], cfg.stop)

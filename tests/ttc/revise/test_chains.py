@@ -7,7 +7,8 @@ import pytest
 from fakes import ScriptedLM, TableVerifier
 
 from data.records import Problem
-from data.revision_format import revision_question
+from data.prompts import PromptFormat
+from data.revision_format import revision_prompt, revision_question
 from ttc.revise import STRATEGIES, RevisionConfig, revision, sample_chains
 from ttc.search import Strategy
 
@@ -18,7 +19,7 @@ def problem(i, answer="2"):
 
 def previous(prompt):
     """The texts of the previous attempts a reviser prompt holds, in order."""
-    return re.findall(r"Previous attempt \d+:\n(.*?)(?=\n\nPrevious attempt|\nSolution:\n)", prompt, flags=re.S)
+    return re.findall(r"Solution:\n(.*?)\n\n", prompt, flags=re.S)
 
 
 def reviser(so_far, i, request):
@@ -51,7 +52,7 @@ def test_context_keeps_the_four_most_recent_attempts_and_the_orm_reads_it():
     prompts = [call[0].prompt for call in lm.calls]
     for t, prompt in enumerate(prompts):
         assert previous(prompt) == texts[max(0, t - 4) : t]
-        assert prompt == f"Problem: {revision_question('question 0', texts[:t])}\nSolution:\n"
+        assert prompt == revision_prompt(PromptFormat(), "question 0", texts[:t])
     assert [a.answer for a in cs.chains[0]] == ["0", "1", "2", "3", "4", "4", "4"]  # never sees more than 4
     questions = [q for q, _ in orm.calls[0]]
     assert questions == [revision_question("question 0", texts[:t]) for t in range(7)]

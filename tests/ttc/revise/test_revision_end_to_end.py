@@ -46,7 +46,7 @@ def test_chains_on_the_real_reviser_and_orm(hf_lm, toy_orm):
     assert sum(r.prompt_tokens for r in weighted) == hf_lm.ledger.prompt_tokens - ledger[0]
     assert sum(r.generated_tokens for r in weighted) == hf_lm.ledger.generated_tokens - ledger[1]
     assert sum(r.prm_tokens for r in weighted) == toy_orm.tokens_scored - scored
-    assert sum("Previous attempt 2:" in q for q in orm.questions) == len(PROBLEMS) * 2  # the ORM read the history
+    assert {q.count("Previous attempt") for q in orm.questions} == {0, 1, 2}  # the ORM read each history
     for r, p in zip(weighted, PROBLEMS):
         assert (r.generations, r.budget, r.candidates) == (6, 6, 6)
         assert r.flops_policy == 2 * hf_lm.num_parameters * (r.prompt_tokens + r.generated_tokens)

@@ -1,0 +1,45 @@
+"""The toy pretraining stream: one problem per example, or other solved problems before it."""
+
+import pytest
+
+from data import toy
+from data.prompts import PromptFormat
+from train.tokenizer import build_char_tokenizer
+from train.toy_lm import ToyLMConfig, ToyStream
+
+TOKENIZER = build_char_tokenizer()
+
+
+def text(ids: list[int]) -> str:
+    return TOKENIZER.decode([i for i in ids if i >= 0])
+
+
+def test_one_problem_per_example_without_shots():
+    example = ToyStream(TOKENIZER, 4, seed=0)[2]
+    problem = toy.training_example(2, 0)
+    solution = "\n".join(toy.solve(problem.expression))
+    assert text(example["input_ids"]) == f"<s>{PromptFormat().render(problem.question)}{solution}</s>"
+    assert text(example["labels"]) == solution + "</s>"  # the loss is on the solution only
+
+
+def test_shots_come_first_in_the_few_shot_layout_and_every_solution_is_a_target():
+    stream = ToyStream(TOKENIZER, 64, seed=0, max_shots=4)
+    counts = []
+    for i in range(len(stream)):
+        example = stream[i]
+        full, targets = text(example["input_ids"]), text(example["labels"])
+        blocks = full.removeprefix("<s>").removesuffix("</s>").split("\n\n")
+        counts.append(len(blocks) - 1)
+        own = toy.training_example(i, 0)  # the example's own problem is last
+        assert blocks[-1] == PromptFormat().render(own.question) + "\n".join(toy.solve(own.expression))
+        for block in blocks:
+            question, solution = block.split("\nSolution:\n")
+            assert toy.solve(toy.expression_of(question.removeprefix("Problem: "))) == solution.split("\n")
+        assert targets.count("\\boxed") == len(blocks) and "Problem" not in targets
+    assert set(counts) == {0, 1, 2, 3, 4}
+    assert stream[5] == ToyStream(TOKENIZER, 64, seed=0, max_shots=4)[5]  # a pure function of (seed, i)
+
+
+def test_negative_shots_are_a_config_error():
+    with pytest.raises(ValueError, match="max_shots"):
+        ToyLMConfig(output_dir="x", max_shots=-1)
