@@ -166,8 +166,29 @@ def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
     return config, values
 
 
+def usage(cls: type, prefix: str = "") -> list[str]:
+    """One line per flag of `cls`: `--key  type  (default)`, nested sections as dotted keys."""
+    hints = typing.get_type_hints(cls)
+    lines = []
+    for f in (f for f in dataclasses.fields(cls) if f.init):
+        tp = hints[f.name]
+        if _is_dataclass_type(tp):
+            lines += usage(tp, f"{prefix}{f.name}.")
+            continue
+        default = ("required" if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   else f"default {f.default_factory() if f.default is dataclasses.MISSING else f.default!r}")
+        name = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
+        lines.append(f"  --{prefix}{f.name}  {name}  ({default})")
+    return lines
+
+
 def parse_config(cls: type[T], argv: list[str]) -> T:
-    """`cls` from `--config recipe.yaml` (optional) overridden by `--key value` flags."""
+    """`cls` from `--config recipe.yaml` (optional) overridden by `--key value` flags; `--help`
+    lists the flags and exits."""
+    if {"--help", "-h"} & set(argv):
+        print("flags: --config RECIPE.yaml (optional), then --key value (sections: --section.key value)")
+        print("\n".join(usage(cls)))
+        raise SystemExit(0)
     recipe, flags = _flag_values(argv)
     values, lines = read_yaml(recipe) if recipe else ({}, {})
     if recipe:

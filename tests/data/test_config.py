@@ -56,3 +56,12 @@ def test_bad_yaml_names_line(tmp_path):
 def test_floats_without_a_dot(tmp_path):
     cfg = parse_config(Outer, ["--name", "a", "--inner.temperature", "3e-3"])
     assert cfg.inner.temperature == 0.003
+
+
+def test_help_lists_every_flag_with_its_type_and_default(capsys):
+    with pytest.raises(SystemExit) as exit:
+        parse_config(Outer, ["--name", "a", "--help"])
+    assert exit.value.code == 0
+    out = capsys.readouterr().out
+    assert "--name  str  (required)" in out and "--inner.temperature  float  (default 0.8)" in out
+    assert "--levels  list[int]  (default [])" in out and "--limit  int | None  (default None)" in out
