@@ -71,11 +71,16 @@ class ModelSize:
 
 
 def read_model_size(checkpoint: Path | str) -> ModelSize:
-    """Parameters and training tokens from a checkpoint's training_record.json (train/toy_lm.py)."""
+    """Parameters and training tokens from a checkpoint's training_record.json (train/toy_lm.py):
+    the tokens of every pretraining phase (a phase continued from another keeps its record, `init`)."""
     path = Path(checkpoint) / "training_record.json"
     try:
         record = json.loads(path.read_text())
-        return ModelSize(int(record["parameters"]), int(record["tokens"]))
+        tokens, phase = 0, record
+        while phase is not None:
+            tokens += int(phase["tokens"])
+            phase = phase.get("init")
+        return ModelSize(int(record["parameters"]), tokens)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: cannot read 'parameters' and 'tokens' ({e!r})") from e
 
