@@ -1,6 +1,7 @@
 """Train a toy-world language model from scratch (a tiny Llama with a character tokenizer).
 
     python -m train.toy_lm --config configs/toy/lm_base.yaml
+    python -m train.toy_lm --config configs/toy/lm_base_context.yaml   # its phase 2 (init_from)
     python -m train.toy_lm --config configs/toy/lm_large.yaml --threads 2
 
 The run is resumable: rerun the same command and it continues from the newest checkpoint in
@@ -79,7 +80,9 @@ class ToyStream(Dataset):
     """Example i of the training stream, generated on demand: a pure function of (seed, i).
 
     With `max_shots`, k ~ U{0..max_shots} other problems, solved, come first in the few-shot
-    layout of data/prompts.py (each solution ends with a blank line); every solution is a target.
+    layout of data/prompts.py (each solution ends with a blank line). They are context only: the
+    target is the example's own solution and EOS (with the shots' solutions as targets too, the
+    model learned to follow an answer with blank lines, never reaching EOS).
     """
 
     def __init__(self, tokenizer: PreTrainedTokenizerFast, size: int, seed: int, max_shots: int = 0):
@@ -95,11 +98,12 @@ class ToyStream(Dataset):
         ids = [self.tokenizer.bos_token_id]
         labels = [-100]
         for n, problem in enumerate(shots + [toy.training_example(i, self.seed)]):
-            end = self.tokenizer.eos_token if n == len(shots) else "\n\n"
+            own = n == len(shots)
             prompt = self.tokenizer.encode(self.prompt.render(problem.question), add_special_tokens=False)
-            target = self.tokenizer.encode("\n".join(toy.solve(problem.expression)) + end, add_special_tokens=False)
+            solution = "\n".join(toy.solve(problem.expression)) + (self.tokenizer.eos_token if own else "\n\n")
+            target = self.tokenizer.encode(solution, add_special_tokens=False)
             ids += prompt + target
-            labels += [-100] * len(prompt) + target
+            labels += [-100] * len(prompt) + (target if own else [-100] * len(target))
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 
