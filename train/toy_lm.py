@@ -80,9 +80,9 @@ class ToyStream(Dataset):
     """Example i of the training stream, generated on demand: a pure function of (seed, i).
 
     With `max_shots`, k ~ U{0..max_shots} other problems, solved, come first in the few-shot
-    layout of data/prompts.py (each solution ends with a blank line). They are context only: the
-    target is the example's own solution and EOS (with the shots' solutions as targets too, the
-    model learned to follow an answer with blank lines, never reaching EOS).
+    layout of data/prompts.py (each solution ends with a blank line). Every solution is a target
+    and the example's own ends with EOS; the blank lines are not targets (as targets they taught
+    the model to follow an answer with blank lines, never reaching EOS).
     """
 
     def __init__(self, tokenizer: PreTrainedTokenizerFast, size: int, seed: int, max_shots: int = 0):
@@ -100,10 +100,11 @@ class ToyStream(Dataset):
         for n, problem in enumerate(shots + [toy.training_example(i, self.seed)]):
             own = n == len(shots)
             prompt = self.tokenizer.encode(self.prompt.render(problem.question), add_special_tokens=False)
-            solution = "\n".join(toy.solve(problem.expression)) + (self.tokenizer.eos_token if own else "\n\n")
+            solution = "\n".join(toy.solve(problem.expression)) + (self.tokenizer.eos_token if own else "")
             target = self.tokenizer.encode(solution, add_special_tokens=False)
-            ids += prompt + target
-            labels += [-100] * len(prompt) + (target if own else [-100] * len(target))
+            separator = [] if own else self.tokenizer.encode("\n\n", add_special_tokens=False)
+            ids += prompt + target + separator
+            labels += [-100] * len(prompt) + target + [-100] * len(separator)
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
 

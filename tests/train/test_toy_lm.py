@@ -22,7 +22,7 @@ def test_one_problem_per_example_without_shots():
     assert text(example["labels"]) == solution + "</s>"  # the loss is on the solution only
 
 
-def test_shots_come_first_in_the_few_shot_layout_as_context_only():
+def test_shots_come_first_in_the_few_shot_layout_and_only_the_blank_lines_are_not_targets():
     stream = ToyStream(TOKENIZER, 64, seed=0, max_shots=4)
     counts = []
     for i in range(len(stream)):
@@ -35,7 +35,8 @@ def test_shots_come_first_in_the_few_shot_layout_as_context_only():
         for block in blocks:
             question, solution = block.split("\nSolution:\n")
             assert toy.solve(toy.expression_of(question.removeprefix("Problem: "))) == solution.split("\n")
-        assert targets == "\n".join(toy.solve(own.expression)) + "</s>"  # its own solution, then EOS
+        solutions = [block.split("\nSolution:\n")[1] for block in blocks]
+        assert targets == "".join(solutions) + "</s>"  # every solution; EOS after its own only
     assert set(counts) == {0, 1, 2, 3, 4}
     assert stream[5] == ToyStream(TOKENIZER, 64, seed=0, max_shots=4)[5]  # a pure function of (seed, i)
 
