@@ -19,7 +19,7 @@ from ttc.backends import LMConfig, load_lm
 from ttc.lm import Completion, GenerationRequest
 
 FORMAT = PromptFormat()
-PROMPTS = [FORMAT.render("Compute 12+34-5.")] + [
+PROMPTS = [FORMAT.render("Compute 12+34-15.")] + [  # operands of the toy levels (10-99)
     FORMAT.render(toy.generate(level, i, seed=0).question) for level in range(1, 6) for i in range(3)
 ]
 HARD = PROMPTS[-3:]  # level 5: long solutions, so samples spread
