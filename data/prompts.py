@@ -52,7 +52,8 @@ class PromptFormat:
         """The prompt for `question`; `earlier` answers to the same question come first, as
         solved examples (plain) or earlier turns of the conversation (chat)."""
         if not self.chat_template:
-            return self.prefix + self.solved([(question, answer) for answer in earlier]) + self.template.format(question=question)
+            earlier_answers = self.solved([(question, answer) for answer in earlier])
+            return self.prefix + earlier_answers + self.template.format(question=question)
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise ValueError("chat_template: true needs a tokenizer that has a chat template")
         messages = [{"role": "system", "content": self.system}]
