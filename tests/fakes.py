@@ -3,6 +3,7 @@
 `ScriptedLM` writes what a test's `script(solution_so_far, sample_index, request)` says, and
 records every call; `TableVerifier` gives each step the value a test's table assigns to the
 prefix ending there ("s1/s0" for steps ["s1", "s0"]; 0.5 if absent), and records every call.
+`Recording` wraps a real verifier and keeps every (question, steps) it is asked to score.
 """
 
 from __future__ import annotations
@@ -40,3 +41,22 @@ class TableVerifier:
         self.calls.append([(q, tuple(s)) for q, s in zip(questions, solutions)])
         self.tokens_scored += sum(len(q) + sum(map(len, s)) for q, s in zip(questions, solutions))
         return [[self.table.get("/".join(steps[: j + 1]), 0.5) for j in range(len(steps))] for steps in solutions]
+
+
+class Recording:
+    """A real verifier, with every (question, steps) it is asked to score kept in `asked`."""
+
+    def __init__(self, verifier):
+        self.verifier, self.asked = verifier, []
+
+    def score(self, questions, solutions):
+        self.asked += [(q, tuple(s)) for q, s in zip(questions, solutions)]
+        return self.verifier.score(questions, solutions)
+
+    @property
+    def tokens_scored(self):
+        return self.verifier.tokens_scored
+
+    @property
+    def num_parameters(self):
+        return self.verifier.num_parameters

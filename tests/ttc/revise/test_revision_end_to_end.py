@@ -3,6 +3,7 @@ the revision format: this checks the mechanics) and a tiny PRM fine-tuned in sec
 
 import pytest
 from conftest import synthetic_labels, train_tiny_prm
+from fakes import Recording
 
 from data.problems import DataConfig, load_problems
 from data.steps import extract_answer
@@ -19,22 +20,6 @@ def toy_orm(tmp_path_factory, toy_base_path):
     return HFPRM(str(path), batch_size=32)
 
 
-class Recording:
-    """The ORM, with every question it is asked about kept."""
-
-    def __init__(self, orm):
-        self.orm, self.questions = orm, []
-        self.num_parameters = orm.num_parameters
-
-    def score(self, questions, solutions):
-        self.questions += list(questions)
-        return self.orm.score(questions, solutions)
-
-    @property
-    def tokens_scored(self):
-        return self.orm.tokens_scored
-
-
 def test_chains_on_the_real_reviser_and_orm(hf_lm, toy_orm):
     cfg = RevisionConfig(n=6, ratio=6 / 4, max_tokens=96, seed=1)  # 2 chains of 3
     orm = Recording(toy_orm)
@@ -46,7 +31,7 @@ def test_chains_on_the_real_reviser_and_orm(hf_lm, toy_orm):
     assert sum(r.prompt_tokens for r in weighted) == hf_lm.ledger.prompt_tokens - ledger[0]
     assert sum(r.generated_tokens for r in weighted) == hf_lm.ledger.generated_tokens - ledger[1]
     assert sum(r.prm_tokens for r in weighted) == toy_orm.tokens_scored - scored
-    assert {q.count("Previous attempt") for q in orm.questions} == {0, 1, 2}  # the ORM read each history
+    assert {q.count("Previous attempt") for q, _ in orm.asked} == {0, 1, 2}  # the ORM read each history
     for r, p in zip(weighted, PROBLEMS):
         assert (r.generations, r.budget, r.candidates) == (6, 6, 6)
         assert r.flops_policy == 2 * hf_lm.num_parameters * (r.prompt_tokens + r.generated_tokens)

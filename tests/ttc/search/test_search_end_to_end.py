@@ -3,6 +3,7 @@ fine-tuned from it in seconds on perturbed toy solutions (search_fakes.perturbed
 
 import pytest
 from conftest import train_tiny_prm
+from fakes import Recording
 from search_fakes import perturbed_labels
 
 from data.problems import DataConfig, load_problems
@@ -18,25 +19,6 @@ def toy_prm(tmp_path_factory, toy_base_path):
 
     path = train_tiny_prm(tmp_path_factory.mktemp("search-prm"), toy_base_path, perturbed_labels(60))
     return HFPRM(str(path), batch_size=32)
-
-
-class Recording:
-    """The PRM, with every (question, steps) it is asked to score kept."""
-
-    def __init__(self, prm):
-        self.prm, self.asked = prm, []
-
-    def score(self, questions, solutions):
-        self.asked += [(q, tuple(s)) for q, s in zip(questions, solutions)]
-        return self.prm.score(questions, solutions)
-
-    @property
-    def tokens_scored(self):
-        return self.prm.tokens_scored
-
-    @property
-    def num_parameters(self):
-        return self.prm.num_parameters
 
 
 CONFIGS = {
