@@ -18,6 +18,17 @@ from pathlib import Path
 FORMAT_FILE = "prm_format.json"
 
 
+def encode_steps(tokenizer, prompt_ids: list[int], steps: list[str], separator: list[int]) -> tuple[list[int], list[int]]:
+    """Token ids of the prompt, then each step followed by `separator`; and the position just
+    past each step's own tokens (where a PRM's tag goes)."""
+    ids, ends = list(prompt_ids), []
+    for step in steps:
+        ids += tokenizer.encode(step, add_special_tokens=False)
+        ends.append(len(ids))
+        ids += separator
+    return ids, ends
+
+
 @dataclass(frozen=True)
 class PRMFormat:
     step_tag: str = "<step>"
@@ -38,14 +49,8 @@ class PRMFormat:
     def encode(self, tokenizer, prompt: str, steps: list[str]) -> tuple[list[int], list[int]]:
         """Token ids of prompt + steps with a tag after each step, and the tag positions."""
         tag = self.token_ids(tokenizer)[0]
-        ids = tokenizer(prompt)["input_ids"]
         newline = tokenizer.encode("\n", add_special_tokens=False)
-        positions = []
-        for step in steps:
-            ids += tokenizer.encode(step, add_special_tokens=False)
-            positions.append(len(ids))
-            ids += [tag] + newline
-        return ids, positions
+        return encode_steps(tokenizer, tokenizer(prompt)["input_ids"], steps, [tag] + newline)
 
     def save(self, folder: Path | str) -> None:
         (Path(folder) / FORMAT_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")

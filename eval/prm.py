@@ -6,8 +6,10 @@ Inputs are records of earlier stages: step labels of test solutions (`ttc label`
 and many samples per test problem (`ttc sample`, e.g. 64) for the best-of-N curves. For each N
 in 1, 2, 4, ..., a problem's accuracy is the expectation over subsets of N of its samples
 (ttc.search.best_of_n.accuracy: every subset when there are few, else 1000 seeded random ones);
-problems with fewer than N samples are left out at N. Writes `prm_eval.json`, `prm_eval.md`
-and `best_of_n.png`.
+problems with fewer than N samples are left out at N. With `baseline` (the policy's folder) the
+same samples are also scored by the policy's own likelihood (ttc/verifiers/likelihood.py), the
+training-free verifier a trained PRM has to beat. Writes `prm_eval.json`, `prm_eval.md` and
+`best_of_n.png`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -27,7 +30,9 @@ from data.prompts import PromptFormat
 from data.records import Sample, StepLabels, read_records
 from eval.plots import figure, plot_curves
 from ttc.search.best_of_n import Pool, accuracy
+from ttc.verifiers import Verifier
 from ttc.verifiers.hf_prm import HFPRM
+from ttc.verifiers.likelihood import LikelihoodVerifier
 
 log = logging.getLogger(__name__)
 AGGREGATIONS = ("last", "min", "prod")
@@ -39,6 +44,7 @@ class PRMEvalConfig:
     samples: str  # samples.jsonl with many samples per test problem
     output_dir: str
     labels: str | None = None  # labels.jsonl of test solutions, for the step-level AUC
+    baseline: str | None = None  # an LM folder (the policy): its likelihood as a training-free verifier
     data: DataConfig = field(default_factory=DataConfig)
     prompt: PromptFormat = field(default_factory=PromptFormat)
     max_n: int = 64
@@ -66,21 +72,28 @@ def auc(scores: list[float], labels: list[bool]) -> float:
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
-def best_of_n(by_problem: dict[str, list[tuple[Sample, list[float]]]], ns: list[int], seed: int) -> dict[str, dict[int, float]]:
+ByProblem = dict[str, list[tuple[Sample, list[float]]]]  # each problem's samples and their step values
+LIKELIHOOD = "best-of-N weighted (base likelihood)"
+
+
+def curve(by_problem: ByProblem, ns: list[int], pick: Callable[[Pool, int], float]) -> dict[int, float]:
+    """Mean over problems of `pick(pool, n)` at each N; problems with fewer than N samples are left out."""
+    pools = [Pool(pid, [s for s, _ in items], [v for _, v in items]) for pid, items in sorted(by_problem.items())]
+    picked = {n: [pick(pool, n) for pool in pools if n <= len(pool.samples)] for n in ns}
+    return {n: float(np.mean(accuracies)) for n, accuracies in picked.items() if accuracies}
+
+
+def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, dict[int, float]]:
     """Accuracy of each selection method at each N, from each problem's pool of samples."""
-    curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for pid, items in sorted(by_problem.items()):
-        pool = Pool(pid, [s for s, _ in items], [v for _, v in items])
-        pass_at_1 = float(np.mean([s.correct for s in pool.samples]))  # the same at every N
-        for n in (n for n in ns if n <= len(items)):
-            curves["pass@1"][n].append(pass_at_1)
-            curves["majority"][n].append(accuracy(pool, n, "majority", seed=seed))
-            for how in AGGREGATIONS:
-                curves[f"best-of-N weighted ({how})"][n].append(accuracy(pool, n, "weighted", how, seed=seed))
-    return {m: {n: float(np.mean(v)) for n, v in c.items()} for m, c in curves.items()}
+    curves = {"pass@1": curve(by_problem, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
+              "majority": curve(by_problem, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
+    for how in AGGREGATIONS:
+        curves[f"best-of-N weighted ({how})"] = curve(
+            by_problem, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
+    return curves
 
 
-def final_score_auc(by_problem: dict[str, list[tuple[Sample, list[float]]]]) -> dict[str, float]:
+def final_score_auc(by_problem: ByProblem) -> dict[str, float]:
     """AUC of the last step's value against the solution's correctness: over all solutions
     (which rewards ranking questions by difficulty) and within a question, averaged over the
     questions with both correct and incorrect samples (what best-of-N selection needs)."""
@@ -98,14 +111,23 @@ def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
     return auc(scores, hard)
 
 
-def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None, final: dict[str, float]) -> str:
+def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None, final: dict[str, dict[str, float]]) -> str:
     ns = sorted(next(iter(curves.values())))
     lines = [f"step-level AUC vs hard MC labels: {step_level_auc:.3f}"] if step_level_auc is not None else []
-    lines += [f"last-step AUC vs correctness: {final['all_solutions']:.3f} over all solutions, "
-              f"{final['within_question']:.3f} within a question", ""]
+    lines += [f"last-step AUC vs correctness ({who}): {f['all_solutions']:.3f} over all solutions, "
+              f"{f['within_question']:.3f} within a question" for who, f in final.items()]
+    lines.append("")
     lines += ["| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---" * (len(ns) + 1) + "|"]
     lines += [f"| {m} | " + " | ".join(f"{c[n]:.3f}" for n in ns) + " |" for m, c in curves.items()]
     return "\n".join(lines) + "\n"
+
+
+def scored(verifier: Verifier, samples: list[Sample], question: dict[str, str]) -> ByProblem:
+    values = verifier.score([question[s.problem_id] for s in samples], [s.steps for s in samples])
+    by_problem: ByProblem = defaultdict(list)
+    for s, v in zip(samples, values):
+        by_problem[s.problem_id].append((s, v))
+    return by_problem
 
 
 def main(cfg: PRMEvalConfig) -> str:
@@ -114,16 +136,18 @@ def main(cfg: PRMEvalConfig) -> str:
     question = {p.id: p.question for p in load_problems(cfg.data)}
     samples = [s for s in read_records(cfg.samples, Sample) if s.problem_id in question]
     prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
-    values = prm.score([question[s.problem_id] for s in samples], [s.steps for s in samples])
-    by_problem: dict[str, list[tuple[Sample, list[float]]]] = defaultdict(list)
-    for s, v in zip(samples, values):
-        by_problem[s.problem_id].append((s, v))
+    by_problem = scored(prm, samples, question)
     ns = [2**i for i in range(cfg.max_n.bit_length()) if 2**i <= cfg.max_n]
     curves = best_of_n(by_problem, ns, cfg.seed)
+    final = {"PRM": final_score_auc(by_problem)}
+    if cfg.baseline:
+        baseline = scored(LikelihoodVerifier(cfg.baseline, cfg.prompt, cfg.batch_size, cfg.threads), samples, question)
+        curves[LIKELIHOOD] = curve(baseline, ns, lambda pool, n: accuracy(pool, n, "weighted", "last", seed=cfg.seed))
+        final["base likelihood"] = final_score_auc(baseline)
     step_level_auc = step_auc(prm, read_records(cfg.labels, StepLabels)) if cfg.labels else None
-    final = final_score_auc(by_problem)
-    (out / "prm_eval.json").write_text(json.dumps({"auc": step_level_auc, "final_auc": final, "curves": curves},
-                                                  indent=2) + "\n")
+    (out / "prm_eval.json").write_text(json.dumps({"auc": step_level_auc, "final_auc": final["PRM"],
+                                                   "baseline_final_auc": final.get("base likelihood"),
+                                                   "curves": curves}, indent=2) + "\n")
     with figure(out / "best_of_n.png") as (_, ax):
         plot_curves(ax, curves)
     text = markdown(curves, step_level_auc, final)

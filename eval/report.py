@@ -98,6 +98,8 @@ def listing(items: list[Any]) -> str:
 
 # --- the parts ----------------------------------------------------------------------------------
 def prm_findings(folder: Path) -> list[Finding]:
+    from eval.prm import LIKELIHOOD
+
     path = folder / "prm_eval.json"
     curves = {name: curve(c, path, f"curves.{name}") for name, c in field(load_json(path), path, "curves").items()}
     weighted, majority = field(curves, path, "best-of-N weighted (last)"), field(curves, path, "majority")
@@ -108,9 +110,12 @@ def prm_findings(folder: Path) -> list[Finding]:
     ranks = (f" Its last-step score ranks solutions with AUC {final['within_question']:.3f} within a question "
              f"({final['all_solutions']:.3f} over all solutions; 0.5 within a question is no help in picking one)."
              if {"within_question", "all_solutions"} <= set(final) else "")
+    likelihood = curves.get(LIKELIHOOD, {}).get(n)
+    baseline = (f" The policy's own likelihood as the verifier, untrained, is {gap(likelihood, majority[n], 'majority')}."
+                if likelihood is not None else "")
     return [Finding(f"Best-of-N weighted with the PRM (last-step score) is "
                     f"{gap(weighted[n], majority[n], 'majority')} at N={num(n)}{tail} "
-                    f"(paper: ahead, the gap growing with N).{ranks}", "best_of_n.png")]
+                    f"(paper: ahead, the gap growing with N).{ranks}{baseline}", "best_of_n.png")]
 
 
 def search_lines(folder: Path) -> dict[str, dict[str, Any]]:

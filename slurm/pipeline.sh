@@ -5,16 +5,18 @@
 #   eval samples (array) -> merge ---------------------> difficulty <--- PRM -----------------+
 #   eval grid (array of shards, after the PRM) -> merge --> compute-optimal <- difficulty     |
 #   [larger model greedy (array) -> merge -> flops-matched]  [policy eval (ttc solve)]        |
+#   [reviser + PRM -> ORM data -> train ORM -> revision eval (Figs. 6, 7)]                     |
 #   report (after everything) <---------------------------------------------------------------+
 #   slurm/pipeline.sh CONFIG_DIR RUN_DIR [--shards N] [--dry-run]
 # CONFIG_DIR holds one recipe per stage (configs/toy, configs/qwen2.5-math-1.5b): sample_train
 # (or sample), label, prm, sample_trajectories, trajectories, revision, sample_eval, eval_search,
-# difficulty, compute_optimal; optional: sample_large + flops_matched, eval_policy. Every path
-# between stages is set here, under RUN_DIR; recipes give models, data and settings. Run it from
-# the repository root (recipes' relative paths). Prints one line: every job id, in order.
+# difficulty, compute_optimal; optional: sample_large + flops_matched, eval_policy, orm_data + orm
+# + eval_revision. Every path between stages is set here, under RUN_DIR; recipes give models, data
+# and settings. Run it from the repository root (recipes' relative paths). Prints one line: every
+# job id, in order.
 # Environment: PYTHON (default: python); partition, account, GPUs: SBATCH_* variables.
 set -euo pipefail
-usage() { sed -n '2,15p' "$0"; exit "${1:-0}"; }
+usage() { sed -n '2,17p' "$0"; exit "${1:-0}"; }
 [ $# -ge 2 ] || { [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] && usage; echo "pipeline.sh: CONFIG_DIR and RUN_DIR are required" >&2; usage 2; }
 conf=$1 run=$(mkdir -p "$2" && cd "$2" && pwd); shift 2
 shards=1 dry=0
@@ -85,6 +87,14 @@ analysis compute-optimal "$grid:$difficulty" -m eval.compute_optimal --config "$
   --results "$results" --output_dir "$R/eval/compute_optimal" \
   --bins "{oracle: $R/eval/difficulty/bins_oracle.json, predicted: $R/eval/difficulty/bins_predicted.json}"
 last=("$reviser" "$id")
+if [ -n "$(recipe orm_data)" ]; then  # the revision ORM on the reviser's own chains, then Figs. 6-7
+  analysis orm-data "$reviser:$prm" -m train.orm_data --config "$(need orm_data)" --output_dir "$R/orm/data" \
+    --reviser.model "$R/revision/model" --orm "$R/prm/model"
+  trainer train.prm "$(need orm)" "$id" --labels_file "$R/orm/data/labels.jsonl" --output_dir "$R/orm/model"
+  analysis revisions "$id" -m eval.revision --config "$(need eval_revision)" --output_dir "$R/eval/revision" \
+    --reviser.model "$R/revision/model" --orm "$R/orm/model"
+  last+=("$id")
+fi
 if [ -n "$(recipe flops_matched)" ]; then
   sharded sample "$(need sample_large)" "" --output_dir "$R/eval/large"
   analysis flops-matched "$grid:$difficulty:$id" -m eval.flops_matched --config "$(need flops_matched)" \

@@ -23,6 +23,7 @@ from ttc.demo import DemoConfig
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
 ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
+                "orm_data": RevisionEvalConfig, "orm": PRMTrainConfig,  # orm_data first: the longer prefix
                 "eval_prm": PRMEvalConfig, "eval_revision": RevisionEvalConfig,
                 "eval_search": search.Config, "eval_policy": policy.Config, "solve": solve.Config,
                 "difficulty": DifficultyConfig, "compute_optimal": ComputeOptimalConfig,

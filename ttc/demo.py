@@ -94,43 +94,6 @@ def entry(module: str, function: str = "main") -> Callable[["Demo", Any], Any]:
     return lambda demo, cfg: getattr(importlib.import_module(module), function)(cfg)
 
 
-def orm_data(demo: "Demo", cfg: Any) -> Path:
-    """The revision ORM's training data (paper Sec. 6: an ORM on the reviser's own outputs, previous
-    attempts in context): the reviser's chains on training questions (eval/revision.py samples
-    them, resumably; the step PRM scores them there, unused), each answered attempt labelled by its
-    correctness, its question holding the previous attempts as the ORM reads them at selection."""
-    from data.problems import load_problems
-    from data.records import to_json, write_atomic
-    from eval.revision import load_chain_sets, sample
-
-    problems = load_problems(cfg.data)
-    chain_sets = load_chain_sets(sample(cfg, problems), problems, cfg.chains, cfg.length)
-    records = [r for p, chain_set in zip(problems, chain_sets) for r in orm_labels(p, chain_set, cfg.max_attempts)]
-    path = Path(cfg.output_dir) / "labels.jsonl"
-    write_atomic(path, [to_json(r) for r in records])
-    log.info("%d ORM labels (%d correct) from %d chain sets", len(records), sum(r.values[-1] for r in records),
-             len(chain_sets))
-    return path
-
-
-def orm_labels(problem: Any, chain_set: Any, max_attempts: int) -> list[Any]:
-    """One outcome label per answered attempt (as for the PRM: no parsable answer, no label); the
-    question holds its chain's previous attempts, the text the ORM reads at selection."""
-    from data.records import StepLabels
-    from data.revision_format import revision_question
-    from data.steps import split_steps
-
-    records = []
-    for c, chain in enumerate(chain_set.chains):
-        for t, attempt in enumerate(chain):
-            steps = split_steps(attempt.text)
-            if attempt.answer is not None and steps:
-                question = revision_question(problem.question, [a.text for a in chain[:t]], max_attempts)
-                records.append(StepLabels(problem.id, c * len(chain) + t, question, steps,
-                                          [float(attempt.correct)] * len(steps), [0] * len(steps)))
-    return records
-
-
 # --- the pipeline -------------------------------------------------------------------------------
 def out(demo: "Demo", stage: str, name: str = "") -> str:
     return str(demo.dir(stage) / name) if name else str(demo.dir(stage))
@@ -175,7 +138,7 @@ PIPELINE = (
                      "trajectories_file": out(d, "trajectories", "trajectories.jsonl")}, entry("train.revision")),
     Stage("orm_data", "eval.revision:RevisionEvalConfig",
           lambda d: {"output_dir": out(d, "orm_data"), "reviser": d.lm_config("reviser"), "orm": out(d, "train_prm"),
-                     "data": d.train}, orm_data),
+                     "data": d.train}, entry("train.orm_data")),
     Stage("train_orm", "train.prm:PRMTrainConfig",
           lambda d: {"model": d.lm_config("base")["model"], "labels_file": out(d, "orm_data", "labels.jsonl"),
                      "output_dir": out(d, "train_orm"), "labels": "last"}, entry("train.prm")),
@@ -187,6 +150,7 @@ PIPELINE = (
                      "prm.path": out(d, "train_orm"), "data": d.test}, with_lm("eval.search", "reviser"), ("reviser",)),
     Stage("eval_prm", "eval.prm:PRMEvalConfig",
           lambda d: {"output_dir": out(d, "eval_prm"), "prm": out(d, "train_prm"), "labels": None,
+                     "baseline": d.lm_config("base")["model"],
                      "samples": out(d, "sample_test", "samples.jsonl"), "data": d.test}, entry("eval.prm")),
     Stage("difficulty", "eval.difficulty:DifficultyConfig",
           lambda d: {"output_dir": out(d, "difficulty"), "prm": out(d, "train_prm"),

@@ -32,7 +32,8 @@ def test_verifier_weighting_beats_majority_when_scores_are_informative():
     assert curves["pass@1"][1] == pytest.approx(3 / 8)  # 8 groups of 1
     final = final_score_auc({"p": items})
     assert final["within_question"] == final["all_solutions"] == 1.0  # one question: the same pairs
-    assert "N=8" in markdown(curves, 0.5, final) and "1.000 within a question" in markdown(curves, 0.5, final)
+    text = markdown(curves, 0.5, {"PRM": final})
+    assert "N=8" in text and "(PRM): 1.000 over all solutions, 1.000 within a question" in text
 
 
 def test_a_score_that_only_knows_the_question_ranks_nothing_within_it():

@@ -62,6 +62,9 @@ def tiny_recipes(folder: Path, base: Path, large: Path) -> Path:
         "flops_matched": {"small_model": str(base), "large_model": str(large)},
         "eval_policy": {"lm": hf, "data": {**test, "split": "pipeline-heldout", "levels": [1, 4]},
                         "probe": {"max_tokens": 48}, "budgets": [2, 4], "seeds": [0]},
+        "orm_data": {"reviser": hf, "data": train, "chains": 2, "length": 2, "budget": 2, "max_tokens": 48},
+        "orm": {"model": str(base), "batch_size": 8, "per_device_batch_size": 8, "num_epochs": 1, "eval_every": 5},
+        "eval_revision": {"reviser": hf, "data": test, "chains": 2, "length": 2, "budget": 2, "max_tokens": 48},
     }
     folder.mkdir()
     for name, override in tiny.items():
@@ -78,16 +81,17 @@ def test_the_whole_toy_run_as_one_slurm_chain(tmp_path, toy_base_path):
                                env={**os.environ, "PYTHON": sys.executable})
     assert submitted.returncode == 0, submitted.stderr
     jobs = submitted.stdout.split()
-    assert len(jobs) == 21  # 7 sharded stages x 2 (array, merge), 2 trainers, 4 analyses, the report
+    assert len(jobs) == 24  # 7 sharded stages x 2 (array, merge), 3 trainers, 6 analyses, the report
     states = wait(jobs, timeout_s=900)
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted((tmp_path / "logs").glob("*.out")))
     failed = {job: state for job, state in states.items() if state != "COMPLETED"}
-    assert not failed and len(states) == 21 + 7, f"{failed}\n{logs}"  # + the second task of each array
+    assert not failed and len(states) == 24 + 7, f"{failed}\n{logs}"  # + the second task of each array
 
     assert len(read_records(run / "eval" / "samples" / "samples.jsonl", Sample)) == 10 * 4
     grid = read_records(run / "eval" / "search" / "results.jsonl", EvalResult)
     assert {r.name for r in grid} == {"Best-of-N weighted", "Majority", "Beam; M=sqrt(N)"}
     for path in ["prm/model/config.json", "revision/model/config.json", "eval/difficulty/bins_predicted.json",
                  "eval/compute_optimal/policy_predicted.json", "eval/flops_matched/flops_matched.md",
-                 "eval/policy/policy.md", "eval/policy/policy.png", "report.md"]:
+                 "eval/policy/policy.md", "eval/policy/policy.png", "orm/model/prm_format.json",
+                 "eval/revision/revision_eval.md", "report.md"]:
         assert (run / path).is_file(), path
