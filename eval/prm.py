@@ -73,7 +73,7 @@ def auc(scores: list[float], labels: list[bool]) -> float:
 
 
 ByProblem = dict[str, list[tuple[Sample, list[float]]]]  # each problem's samples and their step values
-LIKELIHOOD = "best-of-N weighted (base likelihood)"
+LIKELIHOOD = "base likelihood"  # the baseline verifier's name in the curves
 
 
 def curve(by_problem: ByProblem, ns: list[int], pick: Callable[[Pool, int], float]) -> dict[int, float]:
@@ -90,7 +90,15 @@ def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, dict
     for how in AGGREGATIONS:
         curves[f"best-of-N weighted ({how})"] = curve(
             by_problem, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
+    curves["best-of-N naive (last)"] = curve(by_problem, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
     return curves
+
+
+def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, dict[int, float]]:
+    """Best-of-N weighted and naive (the highest score wins) with the likelihood verifier."""
+    return {f"best-of-N {selection} ({LIKELIHOOD})": curve(
+        by_problem, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
+        for selection in ("weighted", "naive")}
 
 
 def final_score_auc(by_problem: ByProblem) -> dict[str, float]:
@@ -142,11 +150,11 @@ def main(cfg: PRMEvalConfig) -> str:
     final = {"PRM": final_score_auc(by_problem)}
     if cfg.baseline:
         baseline = scored(LikelihoodVerifier(cfg.baseline, cfg.prompt, cfg.batch_size, cfg.threads), samples, question)
-        curves[LIKELIHOOD] = curve(baseline, ns, lambda pool, n: accuracy(pool, n, "weighted", "last", seed=cfg.seed))
-        final["base likelihood"] = final_score_auc(baseline)
+        curves |= baseline_curves(baseline, ns, cfg.seed)
+        final[LIKELIHOOD] = final_score_auc(baseline)
     step_level_auc = step_auc(prm, read_records(cfg.labels, StepLabels)) if cfg.labels else None
     (out / "prm_eval.json").write_text(json.dumps({"auc": step_level_auc, "final_auc": final["PRM"],
-                                                   "baseline_final_auc": final.get("base likelihood"),
+                                                   "baseline_final_auc": final.get(LIKELIHOOD),
                                                    "curves": curves}, indent=2) + "\n")
     with figure(out / "best_of_n.png") as (_, ax):
         plot_curves(ax, curves)

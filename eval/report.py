@@ -110,9 +110,10 @@ def prm_findings(folder: Path) -> list[Finding]:
     ranks = (f" Its last-step score ranks solutions with AUC {final['within_question']:.3f} within a question "
              f"({final['all_solutions']:.3f} over all solutions; 0.5 within a question is no help in picking one)."
              if {"within_question", "all_solutions"} <= set(final) else "")
-    likelihood = curves.get(LIKELIHOOD, {}).get(n)
-    baseline = (f" The policy's own likelihood as the verifier, untrained, is {gap(likelihood, majority[n], 'majority')}."
-                if likelihood is not None else "")
+    weighted_l, naive_l = (curves.get(f"best-of-N {s} ({LIKELIHOOD})", {}).get(n) for s in ("weighted", "naive"))
+    baseline = (f" The policy's own likelihood as the verifier, untrained, is {gap(weighted_l, majority[n], 'majority')}"
+                f" in weighted voting, and picking its most likely solution is {gap(naive_l, majority[n], 'majority')}."
+                if weighted_l is not None and naive_l is not None else "")
     return [Finding(f"Best-of-N weighted with the PRM (last-step score) is "
                     f"{gap(weighted[n], majority[n], 'majority')} at N={num(n)}{tail} "
                     f"(paper: ahead, the gap growing with N).{ranks}{baseline}", "best_of_n.png")]

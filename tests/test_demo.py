@@ -105,7 +105,7 @@ def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_
     assert (d.dir("compute_optimal") / "compute_optimal.json").is_file() and (d.dir("policy") / "policy.json").is_file()
     report = write(d.run_dir).read_text()  # what `ttc demo` writes last
     assert "7 of 7 parts found." in report
-    assert "The policy's own likelihood as the verifier, untrained, is" in report  # eval_prm's baseline
+    assert "picking its most likely solution is" in report  # eval_prm's baseline verifier
 
     again = demo(tmp_path, *TINY)  # a second call: every stage cached, no model loaded
     start = time.perf_counter()

@@ -5,8 +5,9 @@ a causal LM (usually the policy itself), so `last` scores the whole solution. Th
 sum, so that a longer solution is not penalised for its length alone. Solutions are encoded as
 the policy wrote them (steps separated by newlines, no tags), one forward pass per solution.
 
-It is the baseline a trained PRM has to beat: eval/prm.py reports it beside the PRM, and
-`PRMConfig(kind="likelihood")` lets search use it as its verifier.
+It is the baseline a trained PRM has to beat: eval/prm.py reports it beside the PRM (best-of-N
+weighted, and naive: the most likely solution wins), and `PRMConfig(kind="likelihood")` lets
+search use it as its verifier.
 """
 
 from __future__ import annotations
