@@ -3,7 +3,8 @@
 Solutions are batched (right-padded, so tag positions stay where `encode` put them) and every
 step's value is read from the same forward pass: softmax over (good, bad) at each tag.
 `tokens_scored` counts the tokens of the solutions run forward (padding not counted): the PRM's
-side of the compute ledger (ttc/search).
+side of the compute ledger (ttc/search). `HFScorer`, the batched forward pass and its ledger, is
+shared with the likelihood verifier (ttc/verifiers/likelihood.py).
 """
 
 from __future__ import annotations
