@@ -30,7 +30,7 @@ from data.prompts import PromptFormat
 from data.records import Sample, StepLabels, read_records
 from eval.plots import figure, plot_curves
 from ttc.search.best_of_n import Pool, accuracy
-from ttc.verifiers import Verifier
+from ttc.verifiers import Verifier, aggregate
 from ttc.verifiers.hf_prm import HFPRM
 from ttc.verifiers.likelihood import LikelihoodVerifier
 
@@ -76,28 +76,33 @@ ByProblem = dict[str, list[tuple[Sample, list[float]]]]  # each problem's sample
 LIKELIHOOD = "base likelihood"  # the baseline verifier's name in the curves
 
 
-def curve(by_problem: ByProblem, ns: list[int], pick: Callable[[Pool, int], float]) -> dict[int, float]:
+def pools(by_problem: ByProblem) -> list[Pool]:
+    return [Pool(pid, [s for s, _ in items], [v for _, v in items]) for pid, items in sorted(by_problem.items())]
+
+
+def curve(pools: list[Pool], ns: list[int], pick: Callable[[Pool, int], float]) -> dict[int, float]:
     """Mean over problems of `pick(pool, n)` at each N; problems with fewer than N samples are left out."""
-    pools = [Pool(pid, [s for s, _ in items], [v for _, v in items]) for pid, items in sorted(by_problem.items())]
     picked = {n: [pick(pool, n) for pool in pools if n <= len(pool.samples)] for n in ns}
     return {n: float(np.mean(accuracies)) for n, accuracies in picked.items() if accuracies}
 
 
 def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, dict[int, float]]:
     """Accuracy of each selection method at each N, from each problem's pool of samples."""
-    curves = {"pass@1": curve(by_problem, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
-              "majority": curve(by_problem, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
+    each = pools(by_problem)
+    curves = {"pass@1": curve(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
+              "majority": curve(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
     for how in AGGREGATIONS:
         curves[f"best-of-N weighted ({how})"] = curve(
-            by_problem, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
-    curves["best-of-N naive (last)"] = curve(by_problem, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
+            each, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
+    curves["best-of-N naive (last)"] = curve(each, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
     return curves
 
 
 def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, dict[int, float]]:
     """Best-of-N weighted and naive (the highest score wins) with the likelihood verifier."""
+    each = pools(by_problem)
     return {f"best-of-N {selection} ({LIKELIHOOD})": curve(
-        by_problem, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
+        each, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
         for selection in ("weighted", "naive")}
 
 
@@ -105,8 +110,8 @@ def final_score_auc(by_problem: ByProblem) -> dict[str, float]:
     """AUC of the last step's value against the solution's correctness: over all solutions
     (which rewards ranking questions by difficulty) and within a question, averaged over the
     questions with both correct and incorrect samples (what best-of-N selection needs)."""
-    scored = [(s.correct, v[-1] if v else 0.0) for items in by_problem.values() for s, v in items]
-    within = [auc([v[-1] if v else 0.0 for _, v in items], [s.correct for s, _ in items])
+    scored = [(s.correct, aggregate(v, "last")) for items in by_problem.values() for s, v in items]
+    within = [auc([aggregate(v, "last") for _, v in items], [s.correct for s, _ in items])
               for items in by_problem.values() if 0 < sum(s.correct for s, _ in items) < len(items)]
     return {"all_solutions": auc([v for _, v in scored], [c for c, _ in scored]),
             "within_question": float(np.mean(within)) if within else float("nan")}
