@@ -10,8 +10,15 @@ extraction and grading run the same code as on MATH::
     =32
     \\boxed{32}
 
-All intermediate values are >= 0. Tiny models learn this grammar (notes/toy-world.md); the
-difficulty knobs are the number of operations and the operand size.
+All intermediate values are >= 0. Tiny models learn this grammar; the difficulty knobs are the
+number of operations and the operand size.
+
+Its writers are careless the way real ones are: after a reduction that leaves a tail to copy, a
+writer drops the tail's last term with probability `slip` (`careless_solution`). The mistake is
+checkable against the line above (a term is missing), it is as probable as the correct copy
+when `slip` is near 1/2, so the policy's likelihood cannot flag it, and one slip anywhere gives
+the same wrong answer (the sum without the last term), so majority voting can prefer it. A
+verifier that learns the slip's signature from MC labels knows what the policy does not.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ class ToyLevel:
 # easy to hard (README's per-level table). The training mix is TRAIN_LEVELS.
 LEVELS: dict[int, ToyLevel] = {
     1: ToyLevel(1, 1, 0, 9),
-    2: ToyLevel(1, 1, 10, 99),
+    2: ToyLevel(2, 2, 0, 9),
     3: ToyLevel(2, 2, 10, 99),
     4: ToyLevel(3, 4, 10, 99),
     5: ToyLevel(5, 6, 10, 99),
@@ -109,6 +116,25 @@ def solve(expression: str) -> list[str]:
         current = reduce_once(current)
         steps.append(f"={current}")
     return steps + [f"\\boxed{{{current}}}"]
+
+
+def careless_solution(expression: str, rng: random.Random, slip: float) -> list[str]:
+    """A solution whose writer drops the copied tail's last term with probability `slip`
+    after each reduction that leaves a tail (and otherwise reduces correctly)."""
+    if not 0.0 <= slip <= 1.0:
+        raise ValueError(f"slip must be in [0, 1], got {slip}")
+    terms, steps = parse_expression(expression), []
+    while len(terms) > 1:
+        terms = [terms[0] + terms[1]] + terms[2:]
+        if len(terms) > 1 and rng.random() < slip:
+            terms = terms[:-1]
+        steps.append("=" + str(terms[0]) + "".join(f"{t:+d}" for t in terms[1:]))
+    return steps + [f"\\boxed{{{terms[0]}}}"]
+
+
+def slip_chances(expression: str) -> int:
+    """How many times a careless writer may slip on `expression` (reductions leaving a tail)."""
+    return max(len(parse_expression(expression)) - 2, 0)
 
 
 def generate(level: int, index: int, seed: int | str, levels: dict[int, ToyLevel] = LEVELS) -> ToyProblem:

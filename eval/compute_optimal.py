@@ -30,12 +30,17 @@ Definitions:
 - Efficiency: for each budget B of best-of-N weighted, the smallest budget B' at which
   compute-optimal *matches* it, i.e. acc_CO(B') >= acc_BoN(B) - tolerance (default 0: at least
   as accurate), on the overall curves; the ratio is B / B' (None when no budget matches). The
-  headline is the ratio at best-of-N's largest budget (paper: 4x, 16 vs 64 generations).
+  headline is the ratio at best-of-N's largest budget (paper: 4x, 16 vs 64 generations), with the
+  2.5-97.5 percentile range of the ratio over 1000 seeded bootstrap resamples of the questions
+  (eval/paired.py). The resamples redraw the questions' outcomes under the methods the CV chose
+  on all of them; the CV's own choices are not redone, so the range leaves out that variance.
 - The policy (for `ttc solve`) is fit on all of a bin's questions: per bin and budget the
   method best on them, with the parameters of one of its records (seed dropped) and its
   (in-sample) accuracy on them.
 
-Writes compute_optimal.json, compute_optimal.md, policy_<bins>.json, compute_optimal.png
+Writes compute_optimal.json (per binning: the curves, the efficiency, each question's accuracy
+under compute-optimal and the baselines at every budget with its bin, for the report's paired
+intervals, and the headline ratio's range), compute_optimal.md, policy_<bins>.json, compute_optimal.png
 (overall curves, every bin kind), compute_optimal_bins_<bins>.png (per bin) and
 efficiency.png.
 """
@@ -57,6 +62,7 @@ from data.config import parse_config, save_config
 from data.records import read_records
 from eval.search_report import EvalResult
 from eval.difficulty import check_bins, load_bins
+from eval.paired import Ratio, ratio
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
 from ttc.search.common import SearchResult
 
@@ -105,8 +111,9 @@ class Grid:
 
     questions: list[str]
     methods: dict[str, dict[str, Any]]  # label -> spec
-    acc: dict[tuple[str, int], np.ndarray]  # (label, budget) -> accuracy per question
+    acc: dict[tuple[str, int], np.ndarray]  # (label, budget) -> accuracy per question (mean over its seeds)
     params: dict[tuple[str, int], dict[str, Any]]  # (label, budget) -> one record's params
+    seeds: int  # the most seeds any question's accuracy is a mean over
 
     def budgets(self, label: str) -> list[int]:
         return sorted(b for m, b in self.acc if m == label)
@@ -155,7 +162,8 @@ def build_grid(records: Sequence[Record | SearchResult], cfg: MethodsConfig) -> 
             raise ValueError(f"{label} at budget {budget}: no result for {len(missing)} of {len(questions)} "
                              f"question(s), e.g. {missing[0]}")
         acc[(label, budget)] = np.array([np.mean(list(per_q[q].values())) for q in questions])
-    return Grid(questions, methods, acc, params)
+    seeds = max(len(s) for per_q in correct.values() for s in per_q.values())
+    return Grid(questions, methods, acc, params, seeds)
 
 
 def analysis_budgets(grid: Grid, weighted: str) -> list[int]:
@@ -228,6 +236,9 @@ class Analysis:
     folds: dict[int, dict[int, tuple[str, str]]]  # bin -> budget -> (chosen on A, chosen on B)
     policy: dict[int, dict[int, tuple[str, float]]]  # bin -> budget -> (method, its accuracy) fit on all the bin
     efficiency: dict[int, int | None]  # BoN budget -> smallest CO budget that matches it
+    per_question: dict[str, dict[int, dict[str, float]]]  # CO / WEIGHTED / MAJORITY -> budget -> question -> acc
+    bins: dict[str, int]  # question -> bin
+    spread: Ratio  # the headline ratio (best-of-N's largest budget) with its bootstrap range over questions
 
 
 def baselines(grid: Grid, cfg: MethodsConfig) -> dict[str, str]:
@@ -285,7 +296,14 @@ def analyse(grid: Grid, bins: Mapping[str, int], kind: str, cfg: MethodsConfig, 
     overall = {name: curve(grid, label, budgets, everyone) for name, label in base.items()}
     overall[CO] = {budget: float(co_all[j].mean()) for j, budget in enumerate(budgets)}
     eff = efficiency(overall[CO], overall[WEIGHTED], cfg.tolerance)
-    return Analysis(kind, budgets, overall, per_bin, dict(folds), dict(policy), eff)
+    per_question = {name: {b: dict(zip(grid.questions, grid.acc[(label, b)].tolist())) for b in budgets
+                           if (label, b) in grid.acc} for name, label in base.items()}
+    per_question[CO] = {b: dict(zip(grid.questions, co_all[j].tolist())) for j, b in enumerate(budgets)}
+    top = max(eff)
+    spread = ratio(per_question[CO], per_question[WEIGHTED], top,
+                   lambda co, bon: efficiency(co, bon, cfg.tolerance)[top], grid.seeds, seed=cfg.seed)
+    return Analysis(kind, budgets, overall, per_bin, dict(folds), dict(policy), eff, per_question,
+                    {q: bins[q] for q in grid.questions}, spread)
 
 
 def policy_json(grid: Grid, analysis: Analysis, cfg: MethodsConfig) -> dict[str, Any]:
@@ -373,14 +391,15 @@ def curves_table(curves: Mapping[str, Curve], budgets: Sequence[int]) -> list[st
 
 
 def efficiency_sentence(a: Analysis, tolerance: float) -> str:
-    top, match, ratio = headline(a.efficiency)
+    top, match, times = headline(a.efficiency)
     best = max(((b / m, b, m) for b, m in a.efficiency.items() if m), default=None)
-    tail = f"; at best {best[0]:g}x ({best[2]} vs {best[1]})" if best and best[0] != ratio else ""
+    tail = f"; at best {best[0]:g}x ({best[2]} vs {best[1]})" if best and best[0] != times else ""
     within = f" within {tolerance:g}" if tolerance else ""
     if match is None:
-        return f"With {a.kind} bins, compute-optimal never matches{within} best-of-N weighted at {top} generations{tail}."
+        return (f"With {a.kind} bins, compute-optimal never matches{within} best-of-N weighted at {top} generations "
+                f"{a.spread.spread()}{tail}.")
     return (f"With {a.kind} bins, compute-optimal matches{within} best-of-N weighted at {top} generations with "
-            f"{match}: {ratio:g}x less compute{tail} (paper: 4x, 16 vs 64).")
+            f"{match}: {times:g}x less compute {a.spread.spread()}{tail} (paper: 4x, 16 vs 64).")
 
 
 def section(grid: Grid, analyses: Sequence[Analysis], out_dir: Path | str, cfg: MethodsConfig) -> Section:
@@ -429,9 +448,10 @@ def main(cfg: ComputeOptimalConfig) -> str:
     analyses = [analyse(grid, load_bins(path), kind, cfg.methods, cfg.num_bins) for kind, path in cfg.bins.items()]
     for a in analyses:
         (out / f"policy_{a.kind}.json").write_text(json.dumps(policy_json(grid, a, cfg.methods), indent=1) + "\n")
-    summary = {a.kind: {"overall": a.overall, "per_bin": a.per_bin, "efficiency": a.efficiency,
-                        "folds": a.folds} for a in analyses}
-    (out / "compute_optimal.json").write_text(json.dumps(summary, indent=1) + "\n")
+    summary = {a.kind: {"overall": a.overall, "per_bin": a.per_bin, "efficiency": a.efficiency, "folds": a.folds,
+                        "per_question": a.per_question, "bins": a.bins, "seeds": grid.seeds,
+                        "efficiency_interval": dataclasses.asdict(a.spread)} for a in analyses}
+    (out / "compute_optimal.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     result = section(grid, analyses, out, cfg.methods)
     (out / "compute_optimal.md").write_text(result.markdown)
     return result.markdown

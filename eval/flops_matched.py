@@ -31,11 +31,13 @@ Where the paper is silent:
   2-fold CV), on the questions of the result records; the larger model's is its greedy accuracy
   per bin on the same questions (mean `correct` of its samples per question, then over the bin;
   a greedy file has one sample per question).
-- A side wins a (bin, R) when its accuracy is higher by more than `tolerance` (default 0);
-  otherwise it is a tie.
+- A side wins a (bin, R) when the paired 95% interval over the bin's questions of its lead
+  (eval/paired.py: compute-optimal minus greedy per question, each averaged over seeds) lies
+  wholly above `tolerance` (default 0); otherwise it is a tie: the interval allows no difference.
 
-Writes flops_matched.json, flops_matched.md and flops_matched.png (per-bin accuracy against
-inference FLOPs in small-model generations, the larger model as stars at k for each R).
+Writes flops_matched.json (one row per bin and R, with its paired comparison), flops_matched.md
+and flops_matched.png (per-bin accuracy against inference FLOPs in small-model generations, the
+larger model as stars at k for each R).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from data.config import parse_config, save_config
 from data.records import Sample, read_records
 from eval.compute_optimal import CO, MethodsConfig, analyse, build_grid, read_results
 from eval.difficulty import load_bins
+from eval.paired import Paired, PerQuestion, curve_of, paired
 from eval.plots import Curve, Section, figure, plot_curves
 
 log = logging.getLogger(__name__)
@@ -118,19 +121,24 @@ def matched_budget(k: float, budgets: Sequence[int], rounding: Rounding = "neare
 
 
 # --- accuracies -------------------------------------------------------------------------------
-def greedy_accuracy(samples: Sequence[Sample], bins: Mapping[str, int], questions: Sequence[str]) -> dict[int, float]:
-    """The larger model's greedy accuracy per bin over `questions`; a question without a sample
-    is an error."""
+def greedy_accuracy(samples: Sequence[Sample], questions: Sequence[str]) -> dict[str, float]:
+    """The larger model's greedy accuracy on each of `questions` (the mean `correct` of its
+    samples); a question without a sample is an error."""
     correct: dict[str, list[bool]] = defaultdict(list)
     for s in samples:
         correct[s.problem_id].append(s.correct)
     missing = [q for q in questions if q not in correct]
     if missing:
         raise ValueError(f"the larger model has no greedy sample for {len(missing)} question(s), e.g. {missing[0]}")
-    per_bin: dict[int, list[float]] = defaultdict(list)
-    for q in questions:
-        per_bin[bins[q]].append(float(np.mean(correct[q])))
-    return {b: float(np.mean(v)) for b, v in sorted(per_bin.items())}
+    return {q: float(np.mean(correct[q])) for q in questions}
+
+
+def by_bin(values: Mapping[str, float], bins: Mapping[str, int]) -> dict[int, dict[str, float]]:
+    """Per-question values split by bin."""
+    split: dict[int, dict[str, float]] = defaultdict(dict)
+    for q, v in values.items():
+        split[bins[q]][q] = v
+    return dict(sorted(split.items()))
 
 
 @dataclass(frozen=True)
@@ -142,11 +150,16 @@ class Row:
     small: float  # compute-optimal accuracy at the matched budget
     large: float  # greedy accuracy of the larger model
     winner: str
+    paired: Paired  # small vs large over the bin's questions
 
 
-def compare(small: Mapping[int, Curve], large: Mapping[int, float], ks: Mapping[float, float],
-            rounding: Rounding = "nearest", tolerance: float = 0.0) -> list[Row]:
-    """One row per (bin, R): the two accuracies at matched FLOPs and which side wins."""
+PerBin = Mapping[int, Mapping[int, PerQuestion]]  # bin -> budget -> question -> compute-optimal accuracy
+
+
+def compare(small: PerBin, large: Mapping[int, PerQuestion], ks: Mapping[float, float],
+            rounding: Rounding = "nearest", tolerance: float = 0.0, seeds: int = 1) -> list[Row]:
+    """One row per (bin, R): the two accuracies at matched FLOPs, paired over the bin's
+    questions, and which side wins (see the module docstring)."""
     unknown = sorted(set(small) ^ set(large))
     if unknown:
         raise ValueError(f"bin {unknown[0]} is in only one of the two sides")
@@ -154,9 +167,9 @@ def compare(small: Mapping[int, Curve], large: Mapping[int, float], ks: Mapping[
     for b in sorted(small):
         for ratio, k in ks.items():
             budget = matched_budget(k, list(small[b]), rounding)
-            s, l = small[b][budget], large[b]
-            winner = TTC if s > l + tolerance else LARGER if l > s + tolerance else TIE
-            rows.append(Row(b, ratio, k, budget, s, l, winner))
+            p = paired(small[b][budget], large[b], seeds)
+            winner = TIE if p.low is None else TTC if p.low > tolerance else LARGER if p.high < -tolerance else TIE
+            rows.append(Row(b, ratio, k, budget, p.mean_a, p.mean_b, winner, p))
     return rows
 
 
@@ -189,28 +202,31 @@ def markdown(small_size: ModelSize, large_size: ModelSize, ks: Mapping[float, fl
         lines.append(f"| {ratio:g} | {k:.1f} | {own[ratio]:.1f} | {matched[ratio]}{capped} |")
     ratios = list(ks)
     lines += ["", "Per bin: compute-optimal test-time compute vs the larger model's greedy accuracy at matched FLOPs "
-              "(relative difference; the paper finds test-time compute ahead on easy bins at low R).", "",
+              "(relative difference; paired 95% interval of the difference over the bin's questions, a tie when "
+              "it includes 0; the paper finds test-time compute ahead on easy bins at low R).", "",
               "| bin | " + " | ".join(f"R={r:g}" for r in ratios) + " |", "|---" * (len(ratios) + 1) + "|"]
     for b in sorted({r.bin for r in rows}):
         cells = []
         for r in (r for r in rows if r.bin == b):
             rel = f" ({(r.small - r.large) / r.large:+.0%})" if r.large > 0 else ""
-            cells.append(f"{r.winner}: {r.small:.3f} vs {r.large:.3f}{rel}")
+            cells.append(f"{r.winner}: {r.small:.3f} vs {r.large:.3f}{rel}; {r.paired.interval()}")
         lines.append(f"| {b} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def section(small: Mapping[int, Curve], large: Mapping[int, float], small_size: ModelSize, large_size: ModelSize,
+def section(small: PerBin, large: Mapping[int, PerQuestion], small_size: ModelSize, large_size: ModelSize,
             ratios: Sequence[float], out_dir: Path | str, rounding: Rounding = "nearest",
-            pretrain_tokens: PretrainTokens = "paper", tolerance: float = 0.0) -> tuple[Section, list[Row]]:
+            pretrain_tokens: PretrainTokens = "paper", tolerance: float = 0.0, seeds: int = 1
+            ) -> tuple[Section, list[Row]]:
     ks = {r: multiplier(small_size, large_size, r, pretrain_tokens) for r in ratios}
     other: PretrainTokens = "own" if pretrain_tokens == "paper" else "paper"
     alt = {r: multiplier(small_size, large_size, r, other) for r in ratios}
     paper_k, own_k = (ks, alt) if pretrain_tokens == "paper" else (alt, ks)
-    rows = compare(small, large, ks, rounding, tolerance)
+    rows = compare(small, large, ks, rounding, tolerance, seeds)
     path = Path(out_dir) / "flops_matched.png"
-    plot(small, large, ks, path)
-    budgets = sorted({b for c in small.values() for b in c})
+    curves = {b: curve_of(per_budget) for b, per_budget in small.items()}
+    plot(curves, curve_of(large), ks, path)
+    budgets = sorted({b for c in curves.values() for b in c})
     text = markdown(small_size, large_size, paper_k, own_k, rows, budgets)
     return Section(text, [path]), rows
 
@@ -242,11 +258,14 @@ def main(cfg: FlopsMatchedConfig) -> str:
     bins = load_bins(cfg.bins)
     grid = build_grid(read_results(cfg.results), cfg.methods)
     analysis = analyse(grid, bins, Path(cfg.bins).stem, cfg.methods, cfg.num_bins)
-    small = {b: curves[CO] for b, curves in analysis.per_bin.items()}
-    large = greedy_accuracy(read_records(cfg.large_greedy, Sample), bins, grid.questions)
+    small: dict[int, dict[int, dict[str, float]]] = defaultdict(dict)
+    for budget, values in analysis.per_question[CO].items():
+        for b, in_bin in by_bin(values, bins).items():
+            small[b][budget] = in_bin
+    large = by_bin(greedy_accuracy(read_records(cfg.large_greedy, Sample), grid.questions), bins)
     result, rows = section(small, large, read_model_size(cfg.small_model), read_model_size(cfg.large_model),
-                           cfg.ratios, out, cfg.rounding, cfg.pretrain_tokens, cfg.tolerance)
-    (out / "flops_matched.json").write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
+                           cfg.ratios, out, cfg.rounding, cfg.pretrain_tokens, cfg.tolerance, grid.seeds)
+    (out / "flops_matched.json").write_text(json.dumps([asdict(r) for r in rows], indent=1, allow_nan=False) + "\n")
     (out / "flops_matched.md").write_text(result.markdown)
     return result.markdown
 

@@ -13,10 +13,13 @@ Efficiency, as eval/compute_optimal.py defines it and computed by its `efficienc
 best-of-N budget B, the smallest solve budget B' with acc_solve(B') >= acc_BoN(B) (minus
 `tolerance`); the ratio B / B' at best-of-N's largest budget is the headline. The reverse (the
 best-of-N budget that matches solve at each of its budgets) is reported too, so that a policy
-that never matches best-of-N still gets a number.
+that never matches best-of-N still gets a number. Each headline ratio comes with the range of
+the ratio over 1000 seeded bootstrap resamples of the questions (eval/paired.py; each question's
+accuracy averaged over seeds first), "interval wide" when that range spans 1.
 
 Writes solve.jsonl (SolveResult per question, budget, seed), baseline.jsonl (SearchResult),
-policy.json, policy.md and policy.png; `section(output_dir)` rebuilds the markdown and figure
+policy.json (with `per_question` accuracies and the ratios' `*_interval`s), policy.md and
+policy.png; `section(output_dir)` rebuilds the markdown and figure
 from those files (for `ttc report`).
 """
 
@@ -26,7 +29,7 @@ import json
 import logging
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -36,6 +39,7 @@ from data.config import parse_config, save_config
 from data.problems import load_problems
 from data.records import read_records, to_json, write_atomic
 from eval.compute_optimal import efficiency, efficiency_axes, headline
+from eval.paired import Ratio, curve_of, ratio
 from eval.plots import Curve, Section, figure, plot_curves
 from ttc.search import SearchResult, sample_pools, sweep
 from ttc.solve import ModelCache, Setup, SolveResult, draw_probes, load_policy, solve
@@ -79,13 +83,13 @@ def run(cfg: Config) -> tuple[list[SolveResult], list[SearchResult]]:
 
 
 # --- analysis -----------------------------------------------------------------------------------
-def accuracy_curve(records: Sequence[SolveResult | SearchResult]) -> Curve:
-    """Budget -> mean `correct` over questions and seeds."""
-    by_budget: dict[int, list[float]] = defaultdict(list)
+def per_question(records: Sequence[SolveResult | SearchResult]) -> dict[int, dict[str, float]]:
+    """Budget -> question -> mean `correct` over its seeds (questions without a gold answer left out)."""
+    by_budget: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
         if r.correct is not None:
-            by_budget[r.budget].append(r.correct)
-    return {b: float(np.mean(v)) for b, v in sorted(by_budget.items())}
+            by_budget[r.budget][r.problem_id].append(r.correct)
+    return {b: {q: float(np.mean(v)) for q, v in sorted(per_q.items())} for b, per_q in sorted(by_budget.items())}
 
 
 def spent_curve(solved: Sequence[SolveResult]) -> Curve:
@@ -105,19 +109,32 @@ def method_mix(solved: Sequence[SolveResult]) -> dict[int, dict[str, float]]:
             for b, counts in sorted(by_budget.items())}
 
 
-def ratio_sentence(eff: dict[int, int | None], who: str, other: str) -> str:
-    top, match, ratio = headline(eff)
+def ratio_sentence(eff: dict[int, int | None], who: str, other: str, spread: Ratio | None) -> str:
+    """The headline ratio, with its bootstrap range (`spread`; None: not kept by this run)."""
+    top, match, times = headline(eff)
+    bounds = "(no interval)" if spread is None else spread.spread()
     if match is None:
-        return f"{who} never matches {other} at N={top} within the budgets run."
-    return f"{who} matches {other} at N={top} with N={match}: ratio {ratio:g}."
+        return f"{who} never matches {other} at N={top} within the budgets run {bounds}."
+    return f"{who} matches {other} at N={top} with N={match}: ratio {times:g} {bounds}."
+
+
+def headline_range(a: dict[int, dict[str, float]], b: dict[int, dict[str, float]], tolerance: float,
+                   seeds: int) -> Ratio:
+    """The headline of efficiency(a, b) with its bootstrap range over questions."""
+    top = max(b)
+    return ratio(a, b, top, lambda x, y: efficiency(x, y, tolerance)[top], seeds)
 
 
 def summarize(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], tolerance: float = 0.0) -> dict:
-    curves = {SOLVE: accuracy_curve(solved), BON: accuracy_curve(baseline)}
+    outcomes = {SOLVE: per_question(solved), BON: per_question(baseline)}
+    curves = {name: curve_of(per_n) for name, per_n in outcomes.items()}
+    seeds = len({r.seed for r in solved})
     return {"curves": curves, "spent": spent_curve(solved), "methods": method_mix(solved),
             "efficiency": efficiency(curves[SOLVE], curves[BON], tolerance),  # solve's budget to match BoN
             "reverse": efficiency(curves[BON], curves[SOLVE], tolerance),  # BoN's budget to match solve
-            "questions": len({r.problem_id for r in solved}), "seeds": len({r.seed for r in solved})}
+            "efficiency_interval": asdict(headline_range(outcomes[SOLVE], outcomes[BON], tolerance, seeds)),
+            "reverse_interval": asdict(headline_range(outcomes[BON], outcomes[SOLVE], tolerance, seeds)),
+            "per_question": outcomes, "questions": len({r.problem_id for r in solved}), "seeds": seeds}
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -143,8 +160,9 @@ def markdown(summary: dict) -> str:
         "per question (counted) estimate its difficulty bin from their mean PRM score, the rest of the budget goes "
         "to the method the fitted policy picks for that bin; against best-of-N weighted at the same counted budget.",
         "", *head, *rows, "",
-        ratio_sentence(summary["efficiency"], "ttc solve", "best-of-N weighted") + " "
-        + ratio_sentence(summary["reverse"], "Best-of-N weighted", "ttc solve")
+        ratio_sentence(summary["efficiency"], "ttc solve", "best-of-N weighted", Ratio(**summary["efficiency_interval"]))
+        + " "
+        + ratio_sentence(summary["reverse"], "Best-of-N weighted", "ttc solve", Ratio(**summary["reverse_interval"]))
         + " (The paper's compute-optimal policy, with uncounted difficulty: 4x.)",
         "", "Methods the policy ran:", *mix, ""])
 

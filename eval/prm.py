@@ -8,8 +8,9 @@ in 1, 2, 4, ..., a problem's accuracy is the expectation over subsets of N of it
 (ttc.search.best_of_n.accuracy: every subset when there are few, else 1000 seeded random ones);
 problems with fewer than N samples are left out at N. With `baseline` (the policy's folder) the
 same samples are also scored by the policy's own likelihood (ttc/verifiers/likelihood.py), the
-training-free verifier a trained PRM has to beat. Writes `prm_eval.json`, `prm_eval.md` and
-`best_of_n.png`.
+training-free verifier a trained PRM has to beat. Writes `prm_eval.json` (the curves, and each
+problem's values under `per_question` and `within_question_auc` for the report's paired
+intervals; a NaN AUC is null), `prm_eval.md` and `best_of_n.png`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import numpy as np
 from data.config import parse_config, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
+from data.ranking import auc, within_question_aucs
 from data.records import Sample, StepLabels, read_records
+from eval.paired import curve_of, json_safe
 from eval.plots import figure, plot_curves
 from ttc.search.best_of_n import Pool, accuracy
 from ttc.verifiers import Verifier, aggregate
@@ -53,26 +56,8 @@ class PRMEvalConfig:
     batch_size: int = 64
 
 
-def auc(scores: list[float], labels: list[bool]) -> float:
-    """Area under the ROC curve (Mann-Whitney U with ties averaged)."""
-    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
-    pos, neg = y.sum(), (~y).sum()
-    if pos == 0 or neg == 0:
-        return float("nan")
-    order = s.argsort(kind="mergesort")
-    ranks = np.empty(len(s))
-    sorted_s = s[order]
-    i = 0
-    while i < len(s):  # average ranks over ties
-        j = i
-        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
 ByProblem = dict[str, list[tuple[Sample, list[float]]]]  # each problem's samples and their step values
+PerQuestionCurve = dict[int, dict[str, float]]  # N -> problem id -> its accuracy at N
 LIKELIHOOD = "base likelihood"  # the baseline verifier's name in the curves
 
 
@@ -80,30 +65,37 @@ def pools(by_problem: ByProblem) -> list[Pool]:
     return [Pool(pid, [s for s, _ in items], [v for _, v in items]) for pid, items in sorted(by_problem.items())]
 
 
-def curve(pools: list[Pool], ns: list[int], pick: Callable[[Pool, int], float]) -> dict[int, float]:
-    """Mean over problems of `pick(pool, n)` at each N; problems with fewer than N samples are left out."""
-    picked = {n: [pick(pool, n) for pool in pools if n <= len(pool.samples)] for n in ns}
-    return {n: float(np.mean(accuracies)) for n, accuracies in picked.items() if accuracies}
+def per_question(pools: list[Pool], ns: list[int], pick: Callable[[Pool, int], float]) -> PerQuestionCurve:
+    """`pick(pool, n)` of each problem at each N; problems with fewer than N samples are left out at N."""
+    picked = {n: {pool.problem_id: pick(pool, n) for pool in pools if n <= len(pool.samples)} for n in ns}
+    return {n: values for n, values in picked.items() if values}
 
 
-def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, dict[int, float]]:
-    """Accuracy of each selection method at each N, from each problem's pool of samples."""
+def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, PerQuestionCurve]:
+    """Each problem's accuracy of each selection method at each N, from its pool of samples."""
     each = pools(by_problem)
-    curves = {"pass@1": curve(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
-              "majority": curve(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
+    curves = {"pass@1": per_question(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
+              "majority": per_question(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
     for how in AGGREGATIONS:
-        curves[f"best-of-N weighted ({how})"] = curve(
+        curves[f"best-of-N weighted ({how})"] = per_question(
             each, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
-    curves["best-of-N naive (last)"] = curve(each, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
+    curves["best-of-N naive (last)"] = per_question(each, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
     return curves
 
 
-def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, dict[int, float]]:
-    """Best-of-N weighted and naive (the highest score wins) with the likelihood verifier."""
+def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, PerQuestionCurve]:
+    """Best-of-N weighted and naive (the highest score wins) with the likelihood verifier, per problem."""
     each = pools(by_problem)
-    return {f"best-of-N {selection} ({LIKELIHOOD})": curve(
+    return {f"best-of-N {selection} ({LIKELIHOOD})": per_question(
         each, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
         for selection in ("weighted", "naive")}
+
+
+def within_question_auc(by_problem: ByProblem) -> dict[str, float]:
+    """Each question's AUC of the last step's value against correctness, for the questions with
+    both correct and incorrect samples (the others rank nothing)."""
+    flat = [(pid, aggregate(v, "last"), s.correct) for pid, items in by_problem.items() for s, v in items]
+    return within_question_aucs(*zip(*flat)) if flat else {}
 
 
 def final_score_auc(by_problem: ByProblem) -> dict[str, float]:
@@ -111,10 +103,22 @@ def final_score_auc(by_problem: ByProblem) -> dict[str, float]:
     (which rewards ranking questions by difficulty) and within a question, averaged over the
     questions with both correct and incorrect samples (what best-of-N selection needs)."""
     scored = [(s.correct, aggregate(v, "last")) for items in by_problem.values() for s, v in items]
-    within = [auc([aggregate(v, "last") for _, v in items], [s.correct for s, _ in items])
-              for items in by_problem.values() if 0 < sum(s.correct for s, _ in items) < len(items)]
+    within = list(within_question_auc(by_problem).values())
     return {"all_solutions": auc([v for _, v in scored], [c for c, _ in scored]),
             "within_question": float(np.mean(within)) if within else float("nan")}
+
+
+def evaluate(by_verifier: dict[str, ByProblem], ns: list[int], seed: int) -> dict:
+    """The numbers of prm_eval.json but the step-level AUC, from the samples scored by the PRM
+    ("PRM") and optionally by the likelihood (LIKELIHOOD): the curves, and under `per_question`
+    and `within_question_auc` each problem's values, for the report's paired intervals."""
+    outcomes = best_of_n(by_verifier["PRM"], ns, seed)
+    if LIKELIHOOD in by_verifier:
+        outcomes |= baseline_curves(by_verifier[LIKELIHOOD], ns, seed)
+    final = {who: final_score_auc(b) for who, b in by_verifier.items()}
+    return {"final_auc": final["PRM"], "baseline_final_auc": final.get(LIKELIHOOD),
+            "curves": {name: curve_of(per_n) for name, per_n in outcomes.items()}, "per_question": outcomes,
+            "within_question_auc": {who: within_question_auc(b) for who, b in by_verifier.items()}}
 
 
 def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
@@ -149,21 +153,19 @@ def main(cfg: PRMEvalConfig) -> str:
     question = {p.id: p.question for p in load_problems(cfg.data)}
     samples = [s for s in read_records(cfg.samples, Sample) if s.problem_id in question]
     prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
-    by_problem = scored(prm, samples, question)
-    ns = [2**i for i in range(cfg.max_n.bit_length()) if 2**i <= cfg.max_n]
-    curves = best_of_n(by_problem, ns, cfg.seed)
-    final = {"PRM": final_score_auc(by_problem)}
+    by_verifier = {"PRM": scored(prm, samples, question)}
     if cfg.baseline:
-        baseline = scored(LikelihoodVerifier(cfg.baseline, cfg.prompt, cfg.batch_size, cfg.threads), samples, question)
-        curves |= baseline_curves(baseline, ns, cfg.seed)
-        final[LIKELIHOOD] = final_score_auc(baseline)
+        verifier = LikelihoodVerifier(cfg.baseline, cfg.prompt, cfg.batch_size, cfg.threads)
+        by_verifier[LIKELIHOOD] = scored(verifier, samples, question)
+    ns = [2**i for i in range(cfg.max_n.bit_length()) if 2**i <= cfg.max_n]
+    numbers = evaluate(by_verifier, ns, cfg.seed)
     step_level_auc = step_auc(prm, read_records(cfg.labels, StepLabels)) if cfg.labels else None
-    (out / "prm_eval.json").write_text(json.dumps({"auc": step_level_auc, "final_auc": final["PRM"],
-                                                   "baseline_final_auc": final.get(LIKELIHOOD),
-                                                   "curves": curves}, indent=2) + "\n")
+    (out / "prm_eval.json").write_text(json.dumps(json_safe({"auc": step_level_auc, **numbers}), indent=2,
+                                                  allow_nan=False) + "\n")
     with figure(out / "best_of_n.png") as (_, ax):
-        plot_curves(ax, curves)
-    text = markdown(curves, step_level_auc, final)
+        plot_curves(ax, numbers["curves"])
+    final = {"PRM": numbers["final_auc"], **({LIKELIHOOD: numbers["baseline_final_auc"]} if cfg.baseline else {})}
+    text = markdown(numbers["curves"], step_level_auc, final)
     (out / "prm_eval.md").write_text(text)
     return text
 

@@ -11,6 +11,13 @@ sentence computed from the numbers: what it shows and how that compares with the
 finding (notes/paper.md). A part whose file is absent is one line, `missing: <stage>`; a file
 found in several folders gives one subsection per folder. Stage wall times are listed when the
 run has the demo's `DONE` markers. A malformed file is one error naming it.
+
+Every comparison a sentence states carries a paired 95% interval over questions
+(eval/paired.py: mean +- 1.96 SE of the per-question differences, each question averaged over
+its seeds first), computed from the per-question outcomes the stages keep in their numbers
+files: "level" when the interval includes zero, "ahead"/"behind" only when it excludes it.
+Efficiency ratios carry the bootstrap range the stage computed, "interval wide" when it spans 1.
+A run written before outcomes were kept gets the means and "no interval", never a verdict.
 """
 
 from __future__ import annotations
@@ -21,15 +28,16 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import yaml
 
 from data.records import RecordError
+from eval.paired import Paired, PerQuestion, Ratio, means_only, paired
 
 log = logging.getLogger(__name__)
 REPORT = "report.md"
-LEVEL = 0.0005  # accuracies closer than this are "level"
+T = TypeVar("T", Paired, Ratio)
 
 
 @dataclass(frozen=True)
@@ -76,24 +84,59 @@ def curve(values: Mapping[str, Any], path: Path, what: str) -> dict[float, float
         raise RecordError(f"{path}: field '{what}' is not a mapping of numbers ({e})") from e
 
 
-# --- words --------------------------------------------------------------------------------------
+# --- comparisons (see the module docstring) ----------------------------------------------------
+def question_values(obj: Any, path: Path, what: str) -> dict[str, float] | None:
+    """A JSON mapping of question ids to numbers; None where the file has none."""
+    if obj is None:
+        return None
+    try:
+        return {str(q): float(v) for q, v in obj.items()}
+    except (AttributeError, TypeError, ValueError) as e:
+        raise RecordError(f"{path}: field '{what}' is not a mapping of question ids to numbers ({e})") from e
+
+
+def outcomes(obj: Any, path: Path, at: float, *keys: str) -> dict[str, float] | None:
+    """The per-question values at budget (step, ratio) `at` of obj[k1][k2]... (JSON keys are
+    strings); None where the file has none."""
+    for key in keys:
+        if not isinstance(obj, dict) or key not in obj:
+            return None
+        obj = obj[key]
+    found = next((v for k, v in obj.items() if float(k) == at), None) if isinstance(obj, dict) else None
+    return question_values(found, path, f"{'.'.join(keys)}.{num(at)}")
+
+
+def compared(a: PerQuestion | None, b: PerQuestion | None, mean_a: float, mean_b: float, seeds: int = 1) -> Paired:
+    """a vs b paired over their questions; the means alone (no interval) without outcomes."""
+    return means_only(mean_a, mean_b) if a is None or b is None else paired(a, b, seeds)
+
+
+def stored(obj: Any, path: Path, cls: type[T], *keys: str) -> T | None:
+    """A Paired or Ratio a stage wrote (obj[k1][k2]...), or None where the file has none."""
+    for key in keys:
+        if not isinstance(obj, dict) or key not in obj:
+            return None
+        obj = obj[key]
+    try:
+        return cls(**obj)
+    except TypeError as e:
+        raise RecordError(f"{path}: field '{'.'.join(keys)}' is not a {cls.__name__} ({e})") from e
+
+
 def num(x: float) -> str:
     return f"{x:g}"
 
 
-def versus(a: float, b: float) -> str:
-    """'ahead of' / 'behind' / 'level with': how a compares with b."""
-    return "level with" if abs(a - b) < LEVEL else "ahead of" if a > b else "behind"
-
-
-def gap(a: float, b: float, other: str) -> str:
-    """'ahead of <other> by 0.040 (0.650 vs 0.610)', or 'level with <other> (0.650 vs 0.650)'."""
-    by = "" if versus(a, b) == "level with" else f" by {abs(a - b):.3f}"
-    return f"{versus(a, b)} {other}{by} ({a:.3f} vs {b:.3f})"
-
-
 def listing(items: list[Any]) -> str:
     return ", ".join(map(str, items)) if items else "none"
+
+
+def tally(comparisons: list[Paired]) -> str:
+    """'ahead at 2, level at 3 and behind at 0 of 5' (and how many had no interval)."""
+    count = {v: sum(p.verdict == v for p in comparisons) for v in ("ahead", "level", "behind", None)}
+    unjudged = f" ({count[None]} without an interval)" if count[None] else ""
+    return (f"ahead at {count['ahead']}, level at {count['level']} and behind at {count['behind']} of "
+            f"{len(comparisons)}{unjudged}")
 
 
 # --- the parts ----------------------------------------------------------------------------------
@@ -101,22 +144,48 @@ def prm_findings(folder: Path) -> list[Finding]:
     from eval.prm import LIKELIHOOD
 
     path = folder / "prm_eval.json"
-    curves = {name: curve(c, path, f"curves.{name}") for name, c in field(load_json(path), path, "curves").items()}
-    weighted, majority = field(curves, path, "best-of-N weighted (last)"), field(curves, path, "majority")
-    n = max(set(weighted) & set(majority))
+    numbers = load_json(path)
+    curves = {name: curve(c, path, f"curves.{name}") for name, c in field(numbers, path, "curves").items()}
+    weighted, majority = "best-of-N weighted (last)", "majority"
+    shared = set(field(curves, path, weighted)) & set(field(curves, path, majority))
+    n = 16.0 if 16.0 in shared else max(shared)  # the paper's usual comparison point
+
+    def vs(a: str, b: str) -> Paired:
+        return compared(*(outcomes(numbers, path, n, "per_question", x) for x in (a, b)), curves[a][n], curves[b][n])
+
     pass1 = curves.get("pass@1", {}).get(n)
     tail = f"; pass@1 {pass1:.3f}" if pass1 is not None else ""
-    final = load_json(path).get("final_auc") or {}
-    ranks = (f" Its last-step score ranks solutions with AUC {final['within_question']:.3f} within a question "
-             f"({final['all_solutions']:.3f} over all solutions; 0.5 within a question is no help in picking one)."
-             if {"within_question", "all_solutions"} <= set(final) else "")
-    weighted_l, naive_l = (curves.get(f"best-of-N {s} ({LIKELIHOOD})", {}).get(n) for s in ("weighted", "naive"))
-    baseline = (f" The policy's own likelihood as the verifier, untrained, is {gap(weighted_l, majority[n], 'majority')}"
-                f" in weighted voting, and picking its most likely solution is {gap(naive_l, majority[n], 'majority')}."
-                if weighted_l is not None and naive_l is not None else "")
-    return [Finding(f"Best-of-N weighted with the PRM (last-step score) is "
-                    f"{gap(weighted[n], majority[n], 'majority')} at N={num(n)}{tail} "
-                    f"(paper: ahead, the gap growing with N).{ranks}{baseline}", "best_of_n.png")]
+    likely = {s: f"best-of-N {s} ({LIKELIHOOD})" for s in ("weighted", "naive")}
+    baseline = (f" Against the policy's own likelihood as the verifier (untrained), it is "
+                f"{vs(weighted, likely['weighted']).words('likelihood-weighted voting')}; likelihood-weighted voting "
+                f"is {vs(likely['weighted'], majority).words('majority')}, and picking its most likely solution is "
+                f"{vs(likely['naive'], majority).words('majority')}."
+                if all(n in curves.get(c, {}) for c in likely.values()) else "")
+    return [Finding(f"Best-of-N weighted with the PRM (last-step score) is {vs(weighted, majority).words('majority')} "
+                    f"at N={num(n)}{tail} (paper: ahead, the gap growing with N).{baseline}{ranking(numbers, path)}",
+                    "best_of_n.png")]
+
+
+def ranking(numbers: dict, path: Path) -> str:
+    """The last-step AUCs of the PRM (and the likelihood), and the within-question ones paired."""
+    from eval.prm import LIKELIHOOD
+
+    final, base = numbers.get("final_auc") or {}, numbers.get("baseline_final_auc") or {}
+    if not {"within_question", "all_solutions"} <= set(final):
+        return ""
+    auc = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731 (null: no question with both outcomes)
+    text = (f" Its last-step score ranks solutions with AUC {auc(final['within_question'])} within a question "
+            f"({auc(final['all_solutions'])} over all solutions; 0.5 within a question is no help in picking one)")
+    if not {"within_question", "all_solutions"} <= set(base):
+        return text + "."
+    text += (f"; the likelihood's: {auc(base['within_question'])} within a question, {auc(base['all_solutions'])} "
+             "over all solutions")
+    if final["within_question"] is None or base["within_question"] is None:
+        return text + "."
+    per = numbers.get("within_question_auc") or {}
+    p = compared(*(question_values(per.get(who), path, f"within_question_auc.{who}") for who in ("PRM", LIKELIHOOD)),
+                 final["within_question"], base["within_question"])
+    return text + "; within a question the PRM's AUC is " + p.words("the likelihood's") + "."
 
 
 def search_lines(folder: Path) -> dict[str, dict[str, Any]]:
@@ -130,47 +199,60 @@ def search_lines(folder: Path) -> dict[str, dict[str, Any]]:
         raise RecordError(f"{configs[0]}: invalid YAML ({e})") from e
 
 
+@dataclass(frozen=True)
+class Summary:
+    """summary.json of `ttc eval`: accuracy by line and budget, and the cells' per-question outcomes."""
+
+    path: Path
+    cells: dict[str, Any]
+    table: dict[str, dict[float, float]]
+
+    def vs(self, a: str, b: str, budget: float) -> Paired:
+        cells = {name: next(c for k, c in self.cells[name].items() if float(k) == budget) for name in (a, b)}
+        pq = [question_values(c.get("per_question"), self.path, f"{name}.{num(budget)}.per_question")
+              for name, c in cells.items()]
+        return compared(*pq, self.table[a][budget], self.table[b][budget], int(cells[a].get("seeds", 1)))
+
+
 def search_findings(folder: Path) -> list[Finding]:
     path = folder / "summary.json"
     numbers = load_json(path)
     table = {name: curve({b: field(numbers, path, name, b, "accuracy") for b in cells}, path, name)
              for name, cells in numbers.items()}
+    summary = Summary(path, numbers, table)
     lines = {name: settings for name, settings in search_lines(folder).items() if name in table}
     weighted = [n for n, s in lines.items() if s.get("strategy") == "best_of_n" and s.get("selection", "weighted") == "weighted"]
     beams = [n for n, s in lines.items() if s.get("strategy") == "beam" and not s.get("lookahead")]
     revisions = sorted((float(s.get("ratio", 1)), n) for n, s in lines.items()
                        if s.get("strategy") == "revision" and s.get("selection", "weighted") == "weighted")
-    if weighted and beams:
-        return [Finding(search_sentence(table, weighted[0], beams), "accuracy_vs_budget.png")]
+    figure = "accuracy_vs_budget.png"
+    if weighted and beams:  # each beam line on its own: picking the best after the fact would bias the interval
+        return [Finding(search_sentence(summary, weighted[0], beam), figure if i == 0 else None)
+                for i, beam in enumerate(beams)]
     if len(revisions) > 1:
-        return [Finding(revision_grid_sentence(table, revisions[-1][1], revisions[0][1]), "accuracy_vs_budget.png")]
+        return [Finding(revision_grid_sentence(summary, revisions[-1][1], revisions[0][1]), figure)]
     return [Finding(f"Accuracy by generation budget of {listing(sorted(table))}; no lines the paper compares "
-                    "(best-of-N weighted and beam search, or revisions at two ratios).", "accuracy_vs_budget.png")]
+                    "(best-of-N weighted and beam search, or revisions at two ratios).", figure)]
 
 
-def search_sentence(table: dict[str, dict[float, float]], weighted: str, beams: list[str]) -> str:
-    """Beam search (its best line at each budget) against best-of-N weighted, lowest and highest budget."""
-    bon = table[weighted]
-    shared = sorted(b for b in bon if any(b in table[n] for n in beams))
+def search_sentence(summary: Summary, weighted: str, beam: str) -> str:
+    """A beam line against best-of-N weighted at the low budget (4 when run) and the highest."""
+    shared = sorted(set(summary.table[weighted]) & set(summary.table[beam]))
     if not shared:
-        return f"{weighted} and beam search ran at no common budget."
-
-    def beam(b: float) -> float:
-        return max(table[n][b] for n in beams if b in table[n])
-
-    low, high = shared[0], shared[-1]
-    return (f"Beam search (the best of {listing(beams)} at each budget) is {gap(beam(low), bon[low], weighted)} at "
-            f"budget {num(low)} and {gap(beam(high), bon[high], 'it')} at budget {num(high)} (paper: ahead at low "
-            "budgets, level or behind at high budgets).")
+        return f"{beam} and {weighted} ran at no common budget."
+    budgets = sorted({4.0 if 4.0 in shared else shared[0], shared[-1]})
+    parts = [f"{summary.vs(beam, weighted, b).words(weighted if i == 0 else 'it')} at budget {num(b)}"
+             for i, b in enumerate(budgets)]
+    return f"{beam} is {' and '.join(parts)} (paper: ahead at low budgets, level or behind at high budgets)."
 
 
-def revision_grid_sentence(table: dict[str, dict[float, float]], sequential: str, parallel: str) -> str:
+def revision_grid_sentence(summary: Summary, sequential: str, parallel: str) -> str:
     """The most sequential revision line against the most parallel one at their largest common budget."""
-    shared = sorted(set(table[sequential]) & set(table[parallel]))
+    shared = sorted(set(summary.table[sequential]) & set(summary.table[parallel]))
     if not shared:
         return f"{sequential} and {parallel} ran at no common budget."
     n = shared[-1]
-    return (f"{sequential} is {gap(table[sequential][n], table[parallel][n], parallel)} at budget {num(n)} (paper: "
+    return (f"{sequential} is {summary.vs(sequential, parallel, n).words(parallel)} at budget {num(n)} (paper: "
             "sequential revisions narrowly ahead of parallel at equal budget).")
 
 
@@ -179,39 +261,55 @@ def revision_findings(folder: Path) -> list[Finding]:
 
     path = folder / "revision_eval.json"
     numbers = load_json(path)
+
     steps = curve(field(numbers, path, "pass@1 by step"), path, "pass@1 by step")
     first, last = min(steps), max(steps)
     peak = max(steps, key=steps.__getitem__)
+    fourth, change = max(t for t in steps if t <= 4), ""  # the last attempt within the 4 seen in training
+    if fourth != first:
+        pq = (outcomes(numbers, path, t, "per_question", "pass@1 by step") for t in (fourth, first))
+        change = f" Attempt {num(fourth)} is {compared(*pq, steps[fourth], steps[first]).words('attempt 1')}."
     findings = [Finding(f"pass@1 of the reviser goes from {steps[first]:.3f} at attempt 1 to {steps[last]:.3f} at "
                         f"attempt {num(last)}, peaking at {steps[peak]:.3f} at attempt {num(peak)} (paper: rises over "
-                        "the revision steps, also beyond the 4 seen in training).", "revision_steps.png")]
+                        f"the revision steps, also beyond the 4 seen in training).{change}", "revision_steps.png")]
     sp = field(numbers, path, "sequential vs parallel")
     parts = []
     for selection in ("ORM weighted", "majority"):
-        seq = curve(field(sp, path, f"sequential, {selection}"), path, f"sequential, {selection}")
-        par = curve(field(sp, path, f"parallel, {selection}"), path, f"parallel, {selection}")
+        names = (f"sequential, {selection}", f"parallel, {selection}")
+        seq, par = (curve(field(sp, path, name), path, name) for name in names)
         n = max(set(seq) & set(par))
-        parts.append(f"{gap(seq[n], par[n], 'parallel')} at N={num(n)} with {selection} selection")
+        pq = (outcomes(numbers, path, n, "per_question", "sequential vs parallel", name) for name in names)
+        parts.append(f"{compared(*pq, seq[n], par[n]).words('parallel')} at N={num(n)} with {selection} selection")
     findings.append(Finding(f"Sequential revisions are {' and '.join(parts)} (paper: sequential narrowly ahead with "
                             "both).", "sequential_parallel.png"))
+    findings.append(Finding(split_sentence(numbers, path, ratio_name), "ratio.png"))
+    t = field(numbers, path, "transitions")
+    rate = field(t, path, "correct->incorrect")
+    findings.append(Finding(f"{'no' if rate is None else f'{rate:.0%} of the'} {field(t, path, 'correct')} correct "
+                            "attempts with a next attempt turn incorrect at that revision (paper: ~38%)."))
+    return findings
+
+
+def split_sentence(numbers: dict, path: Path, ratio_name: Callable[[float], str]) -> str:
+    """The best sequential/parallel ratio with ORM weighted selection, against the two extremes."""
     groups = field(numbers, path, "ratio", "ORM weighted")
     overall = curve(field(groups, path, "all"), path, "ratio.ORM weighted.all")
     best = max(overall, key=overall.__getitem__)
+    against = []
+    for end, name in ((min(overall), "most parallel"), (max(overall), "most sequential")):
+        if end != best:
+            pq = (outcomes(numbers, path, x, "per_question", "ratio", "ORM weighted") for x in (best, end))
+            against.append(compared(*pq, overall[best], overall[end]).words(f"the {name} ({ratio_name(end)})"))
     levels = [g for g in groups if g != "all"]
     per_level = ""
     if levels:
         easy, hard = (curve(groups[g], path, g) for g in (levels[0], levels[-1]))
         per_level = (f"; the best ratio is {ratio_name(max(easy, key=easy.__getitem__))} on {levels[0]} and "
                      f"{ratio_name(max(hard, key=hard.__getitem__))} on {levels[-1]}")
-    findings.append(Finding(
-        f"At budget {field(numbers, path, 'budget')} the best sequential/parallel ratio with ORM weighted selection is "
-        f"{ratio_name(best)} ({overall[best]:.3f}), vs {overall[min(overall)]:.3f} most parallel and "
-        f"{overall[max(overall)]:.3f} most sequential{per_level} (paper: an intermediate ratio is best overall, "
-        "fully sequential on easy questions).", "ratio.png"))
-    t = field(numbers, path, "transitions")
-    findings.append(Finding(f"{field(t, path, 'correct->incorrect'):.0%} of the {field(t, path, 'correct')} correct "
-                            "attempts with a next attempt turn incorrect at that revision (paper: ~38%)."))
-    return findings
+    versus = f": {' and '.join(against)}" if against else " (the only ratio)"
+    return (f"At budget {field(numbers, path, 'budget')} the best sequential/parallel ratio with ORM weighted "
+            f"selection is {ratio_name(best)} ({overall[best]:.3f}){versus}{per_level} (paper: an intermediate ratio is "
+            "best overall, fully sequential on easy questions).")
 
 
 def difficulty_findings(folder: Path) -> list[Finding]:
@@ -240,40 +338,66 @@ def difficulty_findings(folder: Path) -> list[Finding]:
 
 
 def compute_optimal_findings(folder: Path) -> list[Finding]:
-    from eval.compute_optimal import CO, WEIGHTED, headline
+    from eval.compute_optimal import CO, WEIGHTED
 
     path = folder / "compute_optimal.json"
     kinds = load_json(path)
-    ahead, matched, per_bin = [], [], []
-    for kind in kinds:
-        co, bon = (curve(field(kinds, path, kind, "overall", name), path, f"{kind}.overall.{name}")
+    overall, matched, per_bin = [], [], []
+    for kind, numbers in kinds.items():
+        co, bon = (curve(field(numbers, path, "overall", name), path, f"{kind}.overall.{name}")
                    for name in (CO, WEIGHTED))
         budgets = sorted(set(co) & set(bon))
+        seeds = int(numbers.get("seeds", 1))
+
+        def vs(a: float, b: float) -> Paired:
+            pq = (outcomes(numbers, path, x, "per_question", name) for x, name in ((a, CO), (b, WEIGHTED)))
+            return compared(*pq, co[a], bon[b], seeds)
+
         top = budgets[-1]
-        ahead.append(f"{sum(co[b] >= bon[b] for b in budgets)} of {len(budgets)} budgets with {kind} bins "
-                     f"({co[top]:.3f} vs {bon[top]:.3f} at {num(top)})")
-        eff = {int(float(b)): m for b, m in field(kinds, path, kind, "efficiency").items()}
-        largest, match, ratio = headline(eff)
-        matched.append(f"no budget of the grid with {kind} bins" if match is None else
-                       f"budget {match} with {kind} bins ({f'{ratio:g}x less' if ratio > 1 else 'no saving'})")
-        bins = field(kinds, path, kind, "per_bin")
-        won = [b for b in bins if at_or_above(*(curve(field(kinds, path, kind, "per_bin", b, name), path, b)
-                                                  for name in (CO, WEIGHTED)), top)]
-        per_bin.append(Finding(f"Per {kind} bin at budget {num(top)}, compute-optimal is at or above best-of-N "
-                               f"weighted on bins {listing(won)} of {len(bins)} (paper: the best method differs by "
-                               "bin: beam search on harder bins and best-of-N on easy ones; more sequential revisions "
-                               "on easy ones).",
+        overall.append(f"with {kind} bins it is {tally([vs(b, b) for b in budgets])} budgets, and at budget {num(top)} "
+                       f"{vs(top, top).words('best-of-N weighted')}")
+        quarter = [b for b in budgets if 4 * b in budgets]
+        four = (f"; at a quarter of the budget, compute-optimal at {num(quarter[-1])} is "
+                f"{vs(quarter[-1], 4 * quarter[-1]).words(f'best-of-N weighted at {num(4 * quarter[-1])}')}"
+                if quarter else "")
+        matched.append(f"with {kind} bins, {efficiency_words(numbers, path)}{four}")
+        per = [f"bin {b} {p.brief()}" for b, p in bin_comparisons(numbers, path, kind, top, seeds).items()]
+        per_bin.append(Finding(f"Per {kind} bin at budget {num(top)}, compute-optimal against best-of-N weighted: "
+                               f"{'; '.join(per)} (paper: the best method differs by bin: beam search on harder bins "
+                               "and best-of-N on easy ones; more sequential revisions on easy ones).",
                                f"compute_optimal_bins_{kind}.png"))
-    largest = max(int(float(b)) for kind in kinds for b in field(kinds, path, kind, "efficiency"))
-    return [Finding(f"Compute-optimal (method per bin and budget by 2-fold CV) is at or above best-of-N weighted at "
-                    f"{' and '.join(ahead)} (paper: at or above at every budget).", "compute_optimal.png"),
-            Finding(f"To match best-of-N weighted's accuracy at budget {largest}, compute-optimal needs "
-                    f"{' and '.join(matched)} (paper: 4x less, 16 vs 64).", "efficiency.png"),
+    return [Finding(f"Compute-optimal (method per bin and budget by 2-fold CV) against best-of-N weighted: "
+                    f"{'; '.join(overall)} (paper: at or above at every budget).", "compute_optimal.png"),
+            Finding(f"Matching best-of-N weighted: {'; '.join(matched)} (paper: 4x less, 16 vs 64).", "efficiency.png"),
             *per_bin]
 
 
-def at_or_above(a: Mapping[float, float], b: Mapping[float, float], at: float) -> bool:
-    return at in a and at in b and a[at] >= b[at]
+def bin_comparisons(numbers: dict, path: Path, kind: str, budget: float, seeds: int) -> dict[str, Paired]:
+    """Compute-optimal vs best-of-N weighted within each bin at `budget`, paired over its questions."""
+    from eval.compute_optimal import CO, WEIGHTED
+
+    bins = numbers.get("bins") or {}
+    found = {}
+    for b, curves in field(numbers, path, "per_bin").items():
+        means = [curve(field(curves, path, name), path, f"{kind}.per_bin.{b}.{name}")[budget]
+                 for name in (CO, WEIGHTED)]
+        pq = [outcomes(numbers, path, budget, "per_question", name) for name in (CO, WEIGHTED)]
+        within = [None if v is None or not bins else {q: x for q, x in v.items() if str(bins.get(q)) == b} for v in pq]
+        found[b] = compared(*within, *means, seeds)
+    return found
+
+
+def efficiency_words(numbers: dict, path: Path) -> str:
+    """The budget compute-optimal needs to match best-of-N weighted at its largest, with its range."""
+    from eval.compute_optimal import headline
+
+    eff = {int(float(b)): m for b, m in field(numbers, path, "efficiency").items()}
+    top, match, times = headline(eff)
+    spread = stored(numbers, path, Ratio, "efficiency_interval")
+    bounds = "(no interval)" if spread is None else spread.spread()
+    if match is None:
+        return f"at budget {top} no budget of the grid matches it {bounds}"
+    return f"at budget {top} it needs {match} ({f'{times:g}x less' if times > 1 else 'no saving'}) {bounds}"
 
 
 def flops_findings(folder: Path) -> list[Finding]:
@@ -285,23 +409,24 @@ def flops_findings(folder: Path) -> list[Finding]:
     for row in rows:
         by_ratio.setdefault(float(field(row, path, "ratio")), []).append(row)
     parts = []
-    for ratio in (min(by_ratio), max(by_ratio)) if len(by_ratio) > 1 else (min(by_ratio),):
-        group = by_ratio[ratio]
-        wins = {w: [r["bin"] for r in group if field(r, path, "winner") == w] for w in ("test-time compute", "larger model")}
-        parts.append(f"at R={num(ratio)} (budget {field(group[0], path, 'budget')}) test-time compute wins bins "
-                     f"{listing(wins['test-time compute'])} and the larger model bins {listing(wins['larger model'])}")
-    return [Finding(f"With FLOPs matched, {'; '.join(parts)} (paper: test-time compute ahead on easy and medium bins at "
-                    "R << 1, the larger model ahead on the hardest bins and at R >> 1).", "flops_matched.png")]
+    for ratio, group in sorted(by_ratio.items()):
+        bins = [f"bin {field(r, path, 'bin')} " + (stored(r, path, Paired, "paired") or means_only(
+            float(field(r, path, "small")), float(field(r, path, "large")))).brief() for r in group]
+        parts.append(f"at R={num(ratio)} (budget {field(group[0], path, 'budget')}): {', '.join(bins)}")
+    return [Finding(f"With FLOPs matched, test-time compute (compute-optimal) against the larger model's greedy "
+                    f"answer, by bin: {'; '.join(parts)} (paper: test-time compute ahead on easy and medium bins at R << 1, "
+                    "the larger model ahead on the hardest bins and at R >> 1).", "flops_matched.png")]
 
 
 def policy_findings(folder: Path) -> list[Finding]:
-    from eval.policy import ratio_sentence
+    from eval.policy import ratio_sentence as policy_ratio
 
     path = folder / "policy.json"
     summary = load_json(path)
     eff = {int(b): m for b, m in field(summary, path, "efficiency").items()}
-    return [Finding(ratio_sentence(eff, "`ttc solve`", "best-of-N weighted") + " (paper: compute-optimal needs 4x less "
-                    "than best-of-N, with a difficulty estimate it does not count; solve counts its probe).",
+    spread = stored(summary, path, Ratio, "efficiency_interval")
+    return [Finding(policy_ratio(eff, "`ttc solve`", "best-of-N weighted", spread) + " (paper: compute-optimal needs "
+                    "4x less than best-of-N, with a difficulty estimate it does not count; solve counts its probe).",
                     "policy.png")]
 
 

@@ -22,7 +22,9 @@ with the ORM ("ORM weighted") and flat majority (ttc/revise/selection.py).
   fraction whose next attempt is incorrect (paper: ~38%); incorrect -> correct beside it.
 Writes `chains.jsonl` (every attempt, one record each: resumable, a rerun samples only the
 problems not there yet, and rerenders the report without loading a model when all are),
-`revision_eval.json`, `revision_eval.md` and three PNGs.
+`revision_eval.json` (the curves, and under `per_question` each problem's values of the
+all-problems curves, for the report's paired intervals; a NaN is null), `revision_eval.md` and
+three PNGs.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from data.prompts import PromptFormat
 from data.records import Problem, RecordError, read_records, to_dict
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard, merge, run_shard
+from eval.paired import curve_of, json_safe
 from eval.plots import Section, figure, plot_curves
 from ttc.backends import LMConfig, load_lm
 from ttc.revise import Attempt, ChainSet, RevisionConfig, accuracy, sample_chains
@@ -101,14 +104,19 @@ def splits(budget: int, chains: int, length: int) -> list[tuple[int, int]]:
 
 
 # --- the numbers ------------------------------------------------------------------------------
-def pass_at_1_by_step(chain_sets: Sequence[ChainSet]) -> dict[int, float]:
-    """Step t (from 1) -> the fraction of correct t-th attempts over all problems and chains."""
-    by_step: dict[int, list[bool]] = defaultdict(list)
+# Each number is kept per problem (problem id -> value) as well: the report's paired intervals
+# are over problems (eval/paired.py); a curve is the mean over problems.
+PerProblem = dict[str, float]
+
+
+def pass_at_1_per_problem(chain_sets: Sequence[ChainSet]) -> dict[int, PerProblem]:
+    """Step t (from 1) -> each problem's fraction of correct t-th attempts over its chains (every
+    problem has the same K chains: the mean over problems is the fraction over all attempts)."""
+    by_step: dict[int, PerProblem] = defaultdict(dict)
     for cs in chain_sets:
-        for chain in cs.chains:
-            for a in chain:
-                by_step[a.index + 1].append(a.correct)
-    return {t: float(np.mean(v)) for t, v in sorted(by_step.items())}
+        for t in range(max(map(len, cs.chains), default=0)):
+            by_step[t + 1][cs.problem_id] = float(np.mean([c[t].correct for c in cs.chains if len(c) > t]))
+    return dict(sorted(by_step.items()))
 
 
 def transitions(chain_sets: Sequence[ChainSet]) -> dict[str, float | int]:
@@ -124,27 +132,27 @@ def transitions(chain_sets: Sequence[ChainSet]) -> dict[str, float | int]:
             "incorrect->correct": counts[False, True] / wrong if wrong else float("nan"), "incorrect": wrong}
 
 
-def mean_accuracy(chain_sets: Sequence[ChainSet], chains: int, length: int, how: str, num_subsets: int,
-                  seed: int) -> float:
-    return float(np.mean([accuracy(cs, chains, length, how, num_subsets, seed) for cs in chain_sets]))
+def per_problem_accuracy(chain_sets: Sequence[ChainSet], chains: int, length: int, how: str, num_subsets: int,
+                         seed: int) -> PerProblem:
+    return {cs.problem_id: accuracy(cs, chains, length, how, num_subsets, seed) for cs in chain_sets}
 
 
 def sequential_vs_parallel(chain_sets: Sequence[ChainSet], chains: int, length: int, num_subsets: int,
-                           seed: int) -> dict[str, dict[int, float]]:
-    """'sequential, <selection>' and 'parallel, <selection>' -> {budget: accuracy}."""
+                           seed: int) -> dict[str, dict[int, PerProblem]]:
+    """'sequential, <selection>' and 'parallel, <selection>' -> {budget: per-problem accuracy}."""
     curves = {}
     for how, name in SELECTIONS.items():
         for kind, most in (("sequential", length), ("parallel", chains)):
             shape = (lambda n: (1, n)) if kind == "sequential" else (lambda n: (n, 1))
-            curves[f"{kind}, {name}"] = {n: mean_accuracy(chain_sets, *shape(n), how, num_subsets, seed)
+            curves[f"{kind}, {name}"] = {n: per_problem_accuracy(chain_sets, *shape(n), how, num_subsets, seed)
                                          for n in powers_of_2(most)}
     return curves
 
 
 def ratio_sweep(chain_sets: Sequence[ChainSet], budget: int, chains: int, length: int, how: str,
-                num_subsets: int, seed: int) -> dict[float, float]:
-    """Sequential/parallel ratio L / C -> accuracy at the fixed budget."""
-    return {length_ / c: mean_accuracy(chain_sets, c, length_, how, num_subsets, seed)
+                num_subsets: int, seed: int) -> dict[float, PerProblem]:
+    """Sequential/parallel ratio L / C -> per-problem accuracy at the fixed budget."""
+    return {length_ / c: per_problem_accuracy(chain_sets, c, length_, how, num_subsets, seed)
             for c, length_ in splits(budget, chains, length)}
 
 
@@ -153,25 +161,28 @@ def powers_of_2(most: int) -> list[int]:
 
 
 def evaluate(chain_sets: Sequence[ChainSet], levels: dict[str, int | None], cfg: RevisionEvalConfig) -> dict:
-    """Every number of the report, from one chain set per problem (`levels`: problem id -> level)."""
+    """Every number of the report, from one chain set per problem (`levels`: problem id -> level);
+    `per_question` holds the per-problem values of the curves over all problems."""
     if not chain_sets:
         raise ValueError("no chains to evaluate")
     args = (cfg.num_subsets, cfg.seed)
     by_level: dict[int | None, list[ChainSet]] = defaultdict(list)
     for cs in chain_sets:
         by_level[levels[cs.problem_id]].append(cs)
-    ratios = {name: {"all": ratio_sweep(chain_sets, cfg.budget, cfg.chains, cfg.length, how, *args)}
+    groups = [("all", chain_sets)] + [(f"level {level}", group) for level, group in sorted(
+        by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)) if level is not None]
+    ratios = {name: {group: ratio_sweep(sets, cfg.budget, cfg.chains, cfg.length, how, *args) for group, sets in groups}
               for how, name in SELECTIONS.items()}
-    for how, name in SELECTIONS.items():
-        for level, group in sorted(by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-            if level is not None:
-                ratios[name][f"level {level}"] = ratio_sweep(group, cfg.budget, cfg.chains, cfg.length, how, *args)
+    steps = pass_at_1_per_problem(chain_sets)
+    sp = sequential_vs_parallel(chain_sets, cfg.chains, cfg.length, *args)
     return {
         "problems": len(chain_sets), "chains": cfg.chains, "length": cfg.length, "budget": cfg.budget,
-        "pass@1 by step": pass_at_1_by_step(chain_sets),
-        "sequential vs parallel": sequential_vs_parallel(chain_sets, cfg.chains, cfg.length, *args),
-        "ratio": ratios,
+        "pass@1 by step": curve_of(steps),
+        "sequential vs parallel": {name: curve_of(c) for name, c in sp.items()},
+        "ratio": {name: {group: curve_of(c) for group, c in per.items()} for name, per in ratios.items()},
         "transitions": transitions(chain_sets),
+        "per_question": {"pass@1 by step": steps, "sequential vs parallel": sp,
+                         "ratio": {name: per["all"] for name, per in ratios.items()}},
     }
 
 
@@ -275,7 +286,7 @@ def section(cfg: RevisionEvalConfig) -> Section:
     chain_sets = load_chain_sets(path, problems, cfg.chains, cfg.length)
     numbers = evaluate(chain_sets, {p.id: p.level for p in problems}, cfg)
     out = Path(cfg.output_dir)
-    (out / "revision_eval.json").write_text(json.dumps(numbers, indent=2) + "\n")
+    (out / "revision_eval.json").write_text(json.dumps(json_safe(numbers), indent=2, allow_nan=False) + "\n")
     text = markdown(numbers)
     (out / "revision_eval.md").write_text(text)
     return Section(text, plot(numbers, out))

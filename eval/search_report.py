@@ -7,7 +7,9 @@ budget, N or N(k+1) with lookahead, as the paper counts it), `summary.json` (the
 and `accuracy_vs_budget.png` (the paper's Fig. 3 left: log2 x axis, one line per strategy line,
 error bars when there are several seeds). A cell is the mean over seeds of the accuracy over
 all problems; the +- is the standard error over seeds (the spread between reruns of the whole
-evaluation, not over problems). With one seed there is none, and the table says so.
+evaluation, not over problems). With one seed there is none, and the table says so. Each cell of
+`summary.json` also keeps `per_question` (problem id -> its mean over seeds), from which
+`ttc report` computes paired intervals over problems (eval/paired.py).
 """
 
 from __future__ import annotations
@@ -40,28 +42,31 @@ class Cell:
     stderr: float | None  # over seeds; None with one seed
     problems: int
     seeds: int
+    per_question: dict[str, float]  # problem id -> its mean over seeds: what paired intervals need
 
 
 def summarize(results: list[EvalResult]) -> dict[str, dict[int, Cell]]:
     """line name -> generation budget -> cell, lines in the order they first appear."""
-    correct: dict[str, dict[int, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    seen: set[tuple[str, str, int, int]] = set()
+    # name -> budget -> seed -> problem -> correct
+    correct: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     for r in results:
-        key = (r.problem_id, r.name, r.generations, r.seed)
-        if key in seen:  # e.g. a run resumed with another batch_problems
-            raise RecordError(f"two results for problem {key[0]}, {key[1]}, budget {key[2]}, seed {key[3]}")
-        seen.add(key)
-        correct[r.name][r.generations][r.seed].append(r.correct)
+        by_problem = correct[r.name][r.generations][r.seed]
+        if r.problem_id in by_problem:  # e.g. a run resumed with another batch_problems
+            raise RecordError(f"two results for problem {r.problem_id}, {r.name}, budget {r.generations}, "
+                              f"seed {r.seed}")
+        by_problem[r.problem_id] = r.correct
     table: dict[str, dict[int, Cell]] = {}
     for name, by_budget in correct.items():
         table[name] = {}
         for budget, by_seed in sorted(by_budget.items()):
-            counts = {len(v) for v in by_seed.values()}
-            if len(counts) != 1:
-                raise RecordError(f"{name} at budget {budget}: seeds cover different numbers of problems "
-                                  f"({sorted(counts)}): an incomplete merge?")
-            means = [sum(v) / len(v) for v in by_seed.values()]
-            table[name][budget] = Cell(sum(means) / len(means), stderr(means), counts.pop(), len(means))
+            problems = {frozenset(v) for v in by_seed.values()}
+            if len(problems) != 1:
+                raise RecordError(f"{name} at budget {budget}: seeds cover different problems "
+                                  f"({sorted(len(p) for p in problems)} of them): an incomplete merge?")
+            means = [sum(v.values()) / len(v) for v in by_seed.values()]
+            per_question = {q: sum(v[q] for v in by_seed.values()) / len(by_seed) for q in sorted(problems.pop())}
+            table[name][budget] = Cell(sum(means) / len(means), stderr(means), len(per_question), len(means),
+                                       per_question)
     return table
 
 

@@ -46,11 +46,15 @@ def test_the_stages_in_order_each_reading_only_earlier_outputs(tmp_path):
 
 def test_from_scratch_trains_the_toy_models_first_and_uses_them(tmp_path):
     d = demo(tmp_path, "--from-scratch")
-    assert [s.name for s in d.stages] == ["toy_base", "toy_base_context", "toy_large", *ORDER]
+    assert [s.name for s in d.stages] == ["toy_base", "toy_base_context", "toy_base_careless", "toy_large",
+                                          "toy_large_careless", *ORDER]
     flops = d.settings(next(s for s in d.stages if s.name == "flops_matched"))
-    assert (flops["small_model"], flops["large_model"]) == (str(d.dir("toy_base_context")), str(d.dir("toy_large")))
+    assert (flops["small_model"], flops["large_model"]) == (str(d.dir("toy_base_careless")),
+                                                           str(d.dir("toy_large_careless")))
     assert d.settings(d.stages[0])["num_layers"] == 4  # configs/toy/lm_base.yaml
     assert d.settings(d.stages[1])["init_from"] == str(d.dir("toy_base"))  # phase 2 continues phase 1
+    assert d.settings(d.stages[2])["init_from"] == str(d.dir("toy_base_context"))  # and phase 3 phase 2
+    assert d.settings(d.stages[4])["init_from"] == str(d.dir("toy_large"))  # the larger model's corpus too
 
 
 def test_settings_are_the_toy_recipe_under_the_entry_under_the_run(tmp_path):

@@ -8,7 +8,10 @@ The model is a causal LM in the format of data/prm_format.py: at the tag after e
 scores a good and a bad label token. Loss: cross-entropy between the MC value p and the two-way
 softmax over the label tokens (= BCE on their logit difference); TRL's PRM trainer casts
 labels to int, so this is our loss on transformers' Trainer. `labels: last` trains an outcome
-model (only the final step is labelled). Early stopping on a held-out 10% of the questions.
+model (only the final step is labelled). Early stopping on a held-out 10% of the questions, by
+the validation loss or (`select_by: within_question_auc`) by how well the last step's score
+ranks each validation question's solutions: the loss mostly measures how hard a question is,
+so it stops while the within-question ranking, which best-of-N needs, still improves.
 Full fine-tuning or LoRA (merged on save); DeepSpeed and multi-node through the launcher.
 The output is a `save_pretrained` folder with its tokenizer and `prm_format.json`.
 """
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, TypeVar
 
+import numpy as np
 import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
@@ -32,6 +36,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from data.config import ConfigError, parse_config, save_config
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
+from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,7 @@ class PRMTrainConfig:
     dropout: float = 0.05  # Llama's only dropout is attention_dropout; LoRA has its own
     eval_every: int = 50
     patience: int = 3  # evaluations without improvement before stopping
+    select_by: Literal["loss", "within_question_auc"] = "loss"  # the checkpoint kept and early stopping
     seed: int = 0
     threads: int = 1
     trainer: dict[str, Any] = field(default_factory=dict)  # any other TrainingArguments
@@ -138,6 +144,25 @@ class PRMTrainer(Trainer):
         outputs = model(**inputs)
         loss = soft_label_loss(outputs.logits, values, self.good, self.bad)
         return (loss, outputs) if return_outputs else loss
+
+
+def tag_margins(logits: torch.Tensor, labels: torch.Tensor, good: int, bad: int) -> torch.Tensor:
+    """The good-minus-bad logit at every position: all the evaluation keeps of the logits."""
+    return logits[..., good] - logits[..., bad]
+
+
+def within_question_metric(problem_ids: list[str]) -> Callable[[Any], dict[str, float]]:
+    """compute_metrics for the validation records (in order): the mean within-question AUC of
+    the last labelled step's margin against the outcome (its MC value >= 0.5)."""
+    def metric(prediction) -> dict[str, float]:
+        margins, values = np.asarray(prediction.predictions), np.asarray(prediction.label_ids)
+        labelled = values != IGNORE
+        last = labelled.shape[1] - 1 - labelled[:, ::-1].argmax(axis=1)
+        rows = np.arange(len(values))
+        aucs = within_question_aucs(problem_ids, margins[rows, last], values[rows, last] >= 0.5)
+        return {"within_question_auc": float(np.mean(list(aucs.values()))) if aucs else 0.5}
+
+    return metric
 
 
 def load_splits(cfg: PRMTrainConfig) -> tuple[list[StepLabels], list[StepLabels]]:
@@ -221,8 +246,11 @@ def launch_arguments(make: Callable[[Any, Path, int], A], cfg: Any, out: Path) -
 def training_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> TrainingArguments:
     """The paper's arguments with early stopping on the validation loss; anything else of
     TrainingArguments comes from `cfg.trainer`."""
+    arguments = paper_arguments(cfg, out, world)
+    if cfg.select_by == "within_question_auc":
+        arguments.update(metric_for_best_model="eval_within_question_auc", greater_is_better=True)
     return TrainingArguments(
-        **paper_arguments(cfg, out, world),
+        **arguments,
         save_total_limit=2,
         load_best_model_at_end=True,
         remove_unused_columns=False,
@@ -257,6 +285,9 @@ def main(cfg: PRMTrainConfig) -> Path:
         callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)],
         good=good,
         bad=bad,
+        **(dict(preprocess_logits_for_metrics=lambda logits, labels: tag_margins(logits, labels, good, bad),
+                compute_metrics=within_question_metric([r.problem_id for r in val]))
+           if cfg.select_by == "within_question_auc" else {}),
     )
     # Resume after preemption; only the main process creates the folder, so check it exists.
     last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None

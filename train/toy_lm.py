@@ -2,7 +2,9 @@
 
     python -m train.toy_lm --config configs/toy/lm_base.yaml
     python -m train.toy_lm --config configs/toy/lm_base_context.yaml   # its phase 2 (init_from)
+    python -m train.toy_lm --config configs/toy/lm_base_careless.yaml  # phase 3: the careless writers
     python -m train.toy_lm --config configs/toy/lm_large.yaml --threads 2
+    python -m train.toy_lm --config configs/toy/lm_large_careless.yaml   # the same corpus as phase 3
 
 The run is resumable: rerun the same command and it continues from the newest checkpoint in
 `<output_dir>/checkpoints`. The final model is written with `save_pretrained` (bf16
@@ -65,13 +67,24 @@ class ToyLMConfig:
     # (uniform 0..max_shots): a base that has only ever seen one problem at the start of its
     # context is lost when anything precedes it, e.g. a reviser's previous attempts.
     max_shots: int = 0
-    init_from: str | None = None  # continue from this checkpoint (a second pretraining phase)
+    init_from: str | None = None  # continue from this checkpoint (a later pretraining phase)
+    # The careless writers (data/toy.py): each solution's writer drops the copied tail's last
+    # term with this probability after every reduction that leaves a tail.
+    slip: float = 0.0
+    # This share of examples are corrections by other writers: 1..max_corrected slipped answers
+    # to the example's own question come first (context, not targets), then a careful answer.
+    corrections: float = 0.0
+    max_corrected: int = 3
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
             raise ValueError("hidden_size must be a multiple of num_heads")
         if self.max_shots < 0:
             raise ValueError(f"max_shots must be >= 0, got {self.max_shots}")
+        if not 0.0 <= self.slip <= 1.0 or not 0.0 <= self.corrections <= 1.0:
+            raise ValueError(f"slip and corrections must be in [0, 1], got {self.slip}, {self.corrections}")
+        if self.max_corrected < 1:
+            raise ValueError(f"max_corrected must be >= 1, got {self.max_corrected}")
         if self.save_dtype not in ("bfloat16", "float16", "float32"):
             raise ValueError(f"save_dtype must be bfloat16, float16 or float32, not {self.save_dtype}")
 
@@ -82,11 +95,15 @@ class ToyStream(Dataset):
     With `max_shots`, k ~ U{0..max_shots} other problems, solved, come first in the few-shot
     layout of data/prompts.py (each solution ends with a blank line). Every solution is a target
     and the example's own ends with EOS; the blank lines are not targets (as targets they taught
-    the model to follow an answer with blank lines, never reaching EOS).
+    the model to follow an answer with blank lines, never reaching EOS). Solutions are written
+    with `slip` (data/toy.py); a `corrections` share of examples first answer their own question
+    with slipped attempts, in the reviser's layout (data/revision_format.py), then carefully.
     """
 
-    def __init__(self, tokenizer: PreTrainedTokenizerFast, size: int, seed: int, max_shots: int = 0):
+    def __init__(self, tokenizer: PreTrainedTokenizerFast, size: int, seed: int, max_shots: int = 0,
+                 slip: float = 0.0, corrections: float = 0.0, max_corrected: int = 3):
         self.tokenizer, self.size, self.seed, self.max_shots = tokenizer, size, seed, max_shots
+        self.slip, self.corrections, self.max_corrected = slip, corrections, max_corrected
         self.prompt = PromptFormat()
 
     def __len__(self) -> int:
@@ -95,17 +112,33 @@ class ToyStream(Dataset):
     def __getitem__(self, i: int) -> dict[str, list[int]]:
         rng = random.Random(f"toy-shots:{self.seed}:{i}")
         shots = [toy.training_example(rng.randrange(2**62), self.seed) for _ in range(rng.randint(0, self.max_shots))]
-        ids = [self.tokenizer.bos_token_id]
-        labels = [-100]
-        for n, problem in enumerate(shots + [toy.training_example(i, self.seed)]):
-            own = n == len(shots)
-            prompt = self.tokenizer.encode(self.prompt.render(problem.question), add_special_tokens=False)
-            solution = "\n".join(toy.solve(problem.expression)) + (self.tokenizer.eos_token if own else "")
-            target = self.tokenizer.encode(solution, add_special_tokens=False)
-            separator = [] if own else self.tokenizer.encode("\n\n", add_special_tokens=False)
-            ids += prompt + target + separator
-            labels += [-100] * len(prompt) + target + [-100] * len(separator)
+        own = toy.training_example(i, self.seed)
+        pieces = [(p.question, toy.careless_solution(p.expression, rng, self.slip), True) for p in shots]
+        if toy.slip_chances(own.expression) and rng.random() < self.corrections:
+            pieces += [(own.question, self.slipped(own.expression, rng), False)
+                       for _ in range(rng.randint(1, self.max_corrected))]
+            answer = toy.solve(own.expression)  # the correcting writer is careful
+        else:
+            answer = toy.careless_solution(own.expression, rng, self.slip)
+        pieces.append((own.question, answer, True))
+        ids, labels = [self.tokenizer.bos_token_id], [-100]
+        for n, (question, steps, is_target) in enumerate(pieces):
+            last = n == len(pieces) - 1
+            prompt = self.tokenizer.encode(self.prompt.render(question), add_special_tokens=False)
+            solution = self.tokenizer.encode("\n".join(steps) + (self.tokenizer.eos_token if last else ""),
+                                             add_special_tokens=False)
+            separator = [] if last else self.tokenizer.encode("\n\n", add_special_tokens=False)
+            ids += prompt + solution + separator
+            labels += [-100] * len(prompt) + (solution if is_target else [-100] * len(solution)) + [-100] * len(separator)
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+    def slipped(self, expression: str, rng: random.Random) -> list[str]:
+        """A careless answer with at least one slip (an earlier attempt that a correction fixes)."""
+        reference = toy.solve(expression)
+        while True:
+            steps = toy.careless_solution(expression, rng, max(self.slip, 0.5))
+            if steps != reference:
+                return steps
 
 
 def build_model(cfg: ToyLMConfig, tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
@@ -169,7 +202,8 @@ def main(cfg: ToyLMConfig) -> Path:
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=ToyStream(tokenizer, cfg.max_steps * cfg.batch_size, cfg.seed, cfg.max_shots),
+        train_dataset=ToyStream(tokenizer, cfg.max_steps * cfg.batch_size, cfg.seed, cfg.max_shots,
+                                cfg.slip, cfg.corrections, cfg.max_corrected),
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
     )
     start = time.time()

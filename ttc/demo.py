@@ -2,6 +2,8 @@
 
     ttc demo                                    # runs/demo, then runs/demo/report.md
     ttc demo --run_dir runs/demo2 --test_data.per_level 20 --stages.eval_search.max_budget 32
+    ttc demo --preset full                      # configs/toy/demo_full.yaml: the project's results
+    ttc demo --retrain                          # train the PRM, reviser and ORM in the run too
     ttc demo --from-scratch                     # first retrain toy-base and toy-large (~2 h on CPU)
 
 The recipe is configs/toy/demo.yaml: the models, the train and test problems, and one entry per
@@ -43,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 from tqdm.auto import tqdm
 
@@ -67,7 +69,10 @@ class DemoConfig:
     train_data: DataConfig = field(default_factory=lambda: DataConfig(split="train", per_level=10))
     test_data: DataConfig = field(default_factory=lambda: DataConfig(split="test", per_level=10))
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {recipe: file, its config's keys}
-    from_scratch: bool = False  # retrain toy-base (both phases) and toy-large (train/toy_lm.py) into the run first
+    from_scratch: bool = False  # retrain toy-base (all phases) and toy-large (train/toy_lm.py) into the run first
+    # Trained models taken from committed checkpoints: train_prm, train_reviser, train_orm -> folder
+    trained: dict[str, str] = field(default_factory=dict)
+    retrain: bool = False  # ignore `trained`: train every model in the run
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,13 @@ PIPELINE = (
     Stage("toy_base", "train.toy_lm:ToyLMConfig", lambda d: {"output_dir": out(d, "toy_base")}, entry("train.toy_lm")),
     Stage("toy_base_context", "train.toy_lm:ToyLMConfig",
           lambda d: {"output_dir": out(d, "toy_base_context"), "init_from": out(d, "toy_base")}, entry("train.toy_lm")),
+    Stage("toy_base_careless", "train.toy_lm:ToyLMConfig",
+          lambda d: {"output_dir": out(d, "toy_base_careless"), "init_from": out(d, "toy_base_context")},
+          entry("train.toy_lm")),
     Stage("toy_large", "train.toy_lm:ToyLMConfig", lambda d: {"output_dir": out(d, "toy_large")},
+          entry("train.toy_lm")),
+    Stage("toy_large_careless", "train.toy_lm:ToyLMConfig",
+          lambda d: {"output_dir": out(d, "toy_large_careless"), "init_from": out(d, "toy_large")},
           entry("train.toy_lm")),
     Stage("sample_train", "ttc.sample:Config",
           lambda d: {"output_dir": out(d, "sample_train"), "lm": d.lm_config("base"), "data": d.train},
@@ -128,7 +139,7 @@ PIPELINE = (
           lambda d: {"model": d.lm_config("base")["model"], "labels_file": out(d, "label", "labels.jsonl"),
                      "output_dir": out(d, "train_prm")}, entry("train.prm")),
     Stage("eval_search", "eval.search:Config",
-          lambda d: {"output_dir": out(d, "eval_search"), "lm": d.lm_config("base"), "prm.path": out(d, "train_prm"),
+          lambda d: {"output_dir": out(d, "eval_search"), "lm": d.lm_config("base"), "prm.path": d.model("train_prm"),
                      "data": d.test}, with_lm("eval.search", "base"), ("base",)),
     Stage("trajectories", "ttc.trajectories:Config",
           lambda d: {"output_dir": out(d, "trajectories"), "data": d.train,
@@ -137,23 +148,23 @@ PIPELINE = (
           lambda d: {"model": d.lm_config("base")["model"], "output_dir": out(d, "train_reviser"),
                      "trajectories_file": out(d, "trajectories", "trajectories.jsonl")}, entry("train.revision")),
     Stage("orm_data", "eval.revision:RevisionEvalConfig",
-          lambda d: {"output_dir": out(d, "orm_data"), "reviser": d.lm_config("reviser"), "orm": out(d, "train_prm"),
+          lambda d: {"output_dir": out(d, "orm_data"), "reviser": d.lm_config("reviser"), "orm": d.model("train_prm"),
                      "data": d.train}, entry("train.orm_data")),
     Stage("train_orm", "train.prm:PRMTrainConfig",
           lambda d: {"model": d.lm_config("base")["model"], "labels_file": out(d, "orm_data", "labels.jsonl"),
                      "output_dir": out(d, "train_orm"), "labels": "last"}, entry("train.prm")),
     Stage("eval_revision", "eval.revision:RevisionEvalConfig",
-          lambda d: {"output_dir": out(d, "eval_revision"), "reviser": d.lm_config("reviser"), "orm": out(d, "train_orm"),
+          lambda d: {"output_dir": out(d, "eval_revision"), "reviser": d.lm_config("reviser"), "orm": d.model("train_orm"),
                      "data": d.test}, entry("eval.revision")),
     Stage("eval_revision_grid", "eval.search:Config",
           lambda d: {"output_dir": out(d, "eval_revision_grid"), "lm": d.lm_config("reviser"),
-                     "prm.path": out(d, "train_orm"), "data": d.test}, with_lm("eval.search", "reviser"), ("reviser",)),
+                     "prm.path": d.model("train_orm"), "data": d.test}, with_lm("eval.search", "reviser"), ("reviser",)),
     Stage("eval_prm", "eval.prm:PRMEvalConfig",
-          lambda d: {"output_dir": out(d, "eval_prm"), "prm": out(d, "train_prm"), "labels": None,
+          lambda d: {"output_dir": out(d, "eval_prm"), "prm": d.model("train_prm"), "labels": None,
                      "baseline": d.lm_config("base")["model"],
                      "samples": out(d, "sample_test", "samples.jsonl"), "data": d.test}, entry("eval.prm")),
     Stage("difficulty", "eval.difficulty:DifficultyConfig",
-          lambda d: {"output_dir": out(d, "difficulty"), "prm": out(d, "train_prm"),
+          lambda d: {"output_dir": out(d, "difficulty"), "prm": d.model("train_prm"),
                      "samples": out(d, "sample_test", "samples.jsonl"), "data": d.test}, entry("eval.difficulty")),
     Stage("large_greedy", "ttc.sample:Config",
           lambda d: {"output_dir": out(d, "large_greedy"), "lm": d.lm_config("large"), "data": d.test},
@@ -176,16 +187,21 @@ PIPELINE = (
     # `ttc solve` with the policy fit on the test questions, on held-out ones (after the engines close:
     # it loads its own models, as `ttc solve` does)
     Stage("policy", "eval.policy:Config",
-          lambda d: {"output_dir": out(d, "policy"), "lm": d.lm_config("base"), "prm.path": out(d, "train_prm"),
+          lambda d: {"output_dir": out(d, "policy"), "lm": d.lm_config("base"), "prm.path": d.model("train_prm"),
                      "policy": out(d, "compute_optimal", "policy_predicted.json"),
                      "bins": out(d, "difficulty", "bins_predicted.json"), "data": {**d.test, "split": "heldout"}},
           entry("eval.policy")),
 )
-FROM_SCRATCH = ("toy_base", "toy_base_context", "toy_large")  # stages only `--from-scratch` runs
+FROM_SCRATCH = ("toy_base", "toy_base_context", "toy_base_careless", "toy_large", "toy_large_careless")
+# A trained model the recipe may take from a committed checkpoint (`trained:`), and the stages
+# that only feed it, skipped with it; `--retrain` trains them all in the run.
+FEEDS = {"train_prm": ("sample_train", "label"), "train_reviser": ("sample_trajectories", "trajectories"),
+         "train_orm": ("orm_data",)}
 
 
-def pipeline(from_scratch: bool) -> list[Stage]:
-    return [s for s in PIPELINE if from_scratch or s.name not in FROM_SCRATCH]
+def pipeline(from_scratch: bool, trained: Iterable[str] = ()) -> list[Stage]:
+    skipped = {name for model in trained for name in (model, *FEEDS[model])}
+    return [s for s in PIPELINE if (from_scratch or s.name not in FROM_SCRATCH) and s.name not in skipped]
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -217,12 +233,17 @@ class Demo:
         self.cfg, self.recipe, self.lines = cfg, recipe, lines
         self.run_dir = Path(cfg.run_dir)
         self.train, self.test = to_dict(cfg.train_data), to_dict(cfg.test_data)
-        self.stages = pipeline(cfg.from_scratch)
+        self.trained = {} if cfg.retrain or cfg.from_scratch else cfg.trained  # models of another base otherwise
+        self.stages = pipeline(cfg.from_scratch, self.trained)
         self.engines: dict[str, LM] = {}
         known = [s.name for s in PIPELINE]
         for name in cfg.stages:
             if name not in known:
                 raise ConfigError(f"{self.where(f'stages.{name}')}: unknown stage '{name}' (stages: {', '.join(known)})")
+        for name in cfg.trained:
+            if name not in FEEDS:
+                raise ConfigError(f"{self.where(f'trained.{name}')}: '{name}' is not a trained model "
+                                  f"(trained models: {', '.join(FEEDS)})")
 
     def where(self, dotted: str) -> str:
         return f"{self.recipe}:{self.lines[dotted]}" if dotted in self.lines else self.recipe
@@ -230,14 +251,18 @@ class Demo:
     def dir(self, stage: str) -> Path:
         return self.run_dir / stage
 
+    def model(self, stage: str) -> str:
+        """A trained model's folder: the committed checkpoint the recipe names, or the run's own."""
+        return self.trained.get(stage) or str(self.dir(stage))
+
     # the models
     def lm_config(self, name: str) -> dict[str, Any]:
         """The base, larger or revision LM; with --from-scratch, the toy models this run trained."""
         if name == "reviser":
-            return to_dict(LMConfig(model=str(self.dir("train_reviser")), backend=self.cfg.reviser_backend))
+            return to_dict(LMConfig(model=self.model("train_reviser"), backend=self.cfg.reviser_backend))
         lm = self.cfg.base if name == "base" else self.cfg.large
         if self.cfg.from_scratch:
-            lm = dataclasses.replace(lm, model=str(self.dir("toy_base_context" if name == "base" else "toy_large")))
+            lm = dataclasses.replace(lm, model=str(self.dir("toy_base_careless" if name == "base" else "toy_large_careless")))
         return to_dict(lm)
 
     def lm(self, name: str) -> LM:
@@ -328,10 +353,19 @@ def run(demo: Demo) -> list[str]:
 
 
 def parse(argv: list[str]) -> Demo:
-    """`--from-scratch` and the recipe's flags (`--config`, default configs/toy/demo.yaml)."""
-    flags = [a for a in argv if a != "--from-scratch"]
-    if len(flags) < len(argv):
-        flags += ["--from_scratch", "true"]
+    """`--from-scratch`, `--retrain`, `--preset NAME` (configs/toy/demo_NAME.yaml) and the recipe's
+    flags (`--config`, default configs/toy/demo.yaml)."""
+    flags = []
+    for a in argv:
+        flags += ["--from_scratch", "true"] if a == "--from-scratch" else ["--retrain", "true"] if a == "--retrain" else [a]
+    if "--preset" in flags:
+        i = flags.index("--preset")
+        if i + 1 == len(flags):
+            raise ConfigError("--preset needs a name (configs/toy/demo_NAME.yaml)")
+        preset = Path(RECIPE).with_name(f"demo_{flags[i + 1]}.yaml")
+        if not preset.exists():
+            raise ConfigError(f"--preset {flags[i + 1]}: no recipe {preset}")
+        flags[i: i + 2] = ["--config", str(preset)]
     if not any(a == "--config" or a.startswith("--config=") for a in flags):
         flags = ["--config", RECIPE, *flags]
     cfg = parse_config(DemoConfig, flags)

@@ -59,3 +59,25 @@ def test_text_layer_on_a_toy_solution():
     assert is_correct(extract_answer(text), "32", toy.SOURCE)
     assert not is_correct(extract_answer(text.replace("{32}", "{31}")), "32", toy.SOURCE)
     assert toy.expression_of(generate(3, 0, seed=0).question) == generate(3, 0, seed=0).expression
+
+
+def test_a_careless_writer_drops_the_last_term_and_is_otherwise_right():
+    rng = random.Random(0)
+    assert toy.careless_solution("99-76+96-67-20", rng, 0.0) == SOLUTION
+    assert toy.careless_solution("99-76+96-67-20", rng, 1.0) == ["=23+96-67", "=119", "\\boxed{119}"]
+    for i in range(200):
+        problem = generate(5, i, seed=0)
+        steps = toy.careless_solution(problem.expression, rng, 0.5)
+        answer = int(steps[-1][len("\\boxed{"):-1])
+        terms = parse_expression(problem.expression)
+        wrong = first_wrong_step(problem.question, steps)
+        # a slip anywhere drops a suffix of the terms: the answer is a prefix sum, and the
+        # first wrong step is the first slip (checkable against the line above)
+        assert answer in {sum(terms[:k]) for k in range(2, len(terms) + 1)}
+        assert (wrong is None) == (answer == problem.answer)
+    assert toy.slip_chances("1+2") == 0 and toy.slip_chances("99-76+96-67-20") == 3
+
+
+def test_slip_is_a_probability():
+    with pytest.raises(ValueError, match="slip"):
+        toy.careless_solution("1+2+3", random.Random(0), 1.5)

@@ -114,6 +114,11 @@ def test_curves_and_efficiency_ratio():
     assert a.per_bin[2][MAJORITY] == {1: 0.25, 2: 0.5, 4: 0.75}
     assert a.efficiency == {1: 1, 2: 1, 4: 1}
     assert headline(a.efficiency) == (4, 1, 4.0)
+    # per question, for paired intervals: best-of-N weighted at 1 is right on q0, q1 of each bin
+    assert a.per_question[WEIGHTED][1] == {f"q{i}": float(i % 4 < 2) for i in range(8)}
+    assert a.per_question[CO][4] == {f"q{i}": 1.0 for i in range(8)} and a.bins["q5"] == 2
+    # compute-optimal is perfect at N=1 on any resample of the questions: 4x on every one
+    assert (a.spread.match, a.spread.low, a.spread.high, a.spread.n_questions, a.spread.wide) == (1, 4.0, 4.0, 8, False)
 
 
 def test_efficiency_by_hand():
@@ -178,9 +183,14 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
     text = main(ComputeOptimalConfig([str(results)], bin_files, str(tmp_path / "out")))
     assert "| compute-optimal (oracle bins) | 1.000 | 1.000 | 1.000 |" in text
     assert "| best-of-N weighted | 0.500 | 0.750 | 1.000 |" in text
-    assert "with 1: 4x less compute" in text
+    assert "with 1: 4x less compute (bootstrap 95% range over 8 questions: 4x to 4x)" in text
     out = tmp_path / "out"
     for name in ("compute_optimal.png", "efficiency.png", "compute_optimal_bins_oracle.png",
                  "compute_optimal_bins_predicted.png", "compute_optimal.md", "compute_optimal.json", "config.yaml"):
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "policy_predicted.json").read_text())["policy"]["1"]["1"]["strategy"] == "beam"
+    numbers = json.loads((out / "compute_optimal.json").read_text())["oracle"]
+    assert numbers["per_question"][WEIGHTED]["2"] == {f"q{i}": float(i % 4 < 3) for i in range(8)}
+    assert numbers["bins"]["q0"] == 1 and numbers["seeds"] == 1
+    assert numbers["efficiency_interval"] == {"budget": 4, "match": 1, "low": 4.0, "high": 4.0, "n_questions": 8,
+                                              "n_seeds": 1}

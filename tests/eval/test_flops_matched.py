@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from data.records import Sample, to_json
-from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConfig, ModelSize, compare,
+from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConfig, ModelSize, by_bin, compare,
                                 greedy_accuracy, inference_flops, main, matched_budget, multiplier, pretraining_flops,
                                 read_model_size, section)
 from eval.search_report import EvalResult
@@ -60,49 +60,67 @@ def greedy(pid, correct):
     return Sample(pid, 0, "x", ["x"], "1", correct, 1, "stop")
 
 
-def test_greedy_accuracy_per_bin():
+def test_greedy_accuracy_per_question_and_bin():
     bins = {"a": 1, "b": 1, "c": 2, "d": 2}
     samples = [greedy("a", True), greedy("b", False), greedy("c", True), greedy("d", True), greedy("e", False)]
-    assert greedy_accuracy(samples, bins, ["a", "b", "c", "d"]) == {1: 0.5, 2: 1.0}
+    per_question = greedy_accuracy(samples, ["a", "b", "c", "d"])
+    assert per_question == {"a": 1.0, "b": 0.0, "c": 1.0, "d": 1.0}
+    assert by_bin(per_question, bins) == {1: {"a": 1.0, "b": 0.0}, 2: {"c": 1.0, "d": 1.0}}
     with pytest.raises(ValueError, match="no greedy sample for 1 question"):
-        greedy_accuracy(samples[1:], bins, ["a", "b", "c", "d"])
+        greedy_accuracy(samples[1:], ["a", "b", "c", "d"])
 
 
-def test_compare_winners():
-    small = {1: {1: 0.5, 16: 0.9, 256: 0.95}, 2: {1: 0.1, 16: 0.3, 256: 0.5}}
-    large = {1: 0.8, 2: 0.5}
+def questions(*values):
+    return {f"q{i}": float(v) for i, v in enumerate(values)}
+
+
+def test_compare_winners_by_the_paired_interval():
+    # bin 1: +0.5 on every question (SE 0): test-time compute wins at both R; at 16, +0.25 on 4 questions
+    # with differences 0, 0, 0, 1 (SE 0.25, half-width 0.49): a tie. bin 2: -0.5 everywhere at 16.
+    small = {1: {16: questions(1, 1, 1, 1), 256: questions(1, 1, 1, 1)}, 2: {16: questions(0, 0, 0, 0),
+                                                                        256: questions(1, 1, 1, 0)}}
+    large = {1: questions(0.5, 0.5, 0.5, 0.5), 2: questions(0.5, 0.5, 0.5, 0.5)}
     rows = compare(small, large, {0.16: 257.75, 22: 15.77})
     assert [(r.bin, r.ratio, r.budget, r.winner) for r in rows] == [
         (1, 0.16, 256, TTC), (1, 22, 16, TTC), (2, 0.16, 256, TIE), (2, 22, 16, LARGER)]
+    tie = rows[2].paired
+    assert (tie.diff, tie.n_questions, tie.level) == (0.25, 4, True)
+    assert (tie.low, tie.high) == (pytest.approx(0.25 - 1.959964 * 0.25), pytest.approx(0.25 + 1.959964 * 0.25))
+    assert compare(small, large, {22: 15.77}, tolerance=0.6)[0].winner == TIE  # a lead of 0.5 is within 0.6
     with pytest.raises(ValueError, match="bin 2 is in only one"):
-        compare(small, {1: 0.8}, {1.0: 4})
+        compare(small, {1: large[1]}, {1.0: 4})
 
 
 def test_section_writes_figure_and_table(tmp_path):
-    small = {b: {n: min(1.0, 0.1 * b + 0.05 * i) for i, n in enumerate(BUDGETS)} for b in (1, 2)}
-    result, rows = section(small, {1: 0.3, 2: 0.4}, ModelSize(1000, 10**6), ModelSize(14000, 10**6),
-                           PAPER_RATIOS, tmp_path)
+    small = {b: {n: questions(*[min(1.0, 0.1 * b + 0.05 * i)] * 2) for i, n in enumerate(BUDGETS)} for b in (1, 2)}
+    result, rows = section(small, {1: questions(0.3, 0.3), 2: questions(0.4, 0.4)}, ModelSize(1000, 10**6),
+                           ModelSize(14000, 10**6), PAPER_RATIOS, tmp_path)
     assert result.figures == [tmp_path / "flops_matched.png"] and result.figures[0].stat().st_size > 0
     assert "| 0.16 | 257.8 | 257.8 | 256 |" in result.markdown
-    assert len(rows) == 6 and "| 1 | test-time compute: 0.500 vs 0.300 (+67%)" in result.markdown
+    assert len(rows) == 6
+    assert "| 1 | test-time compute: 0.500 vs 0.300 (+67%); 95% CI +0.200 to +0.200 |" in result.markdown
 
 
 def test_main_end_to_end(tmp_path):
-    questions = [f"q{i}" for i in range(4)]
+    ids = [f"q{i}" for i in range(8)]
     fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=None,
                   flops_policy=0, flops_prm=None, seed=0)
-    results = [EvalResult(q, "best_of_n", {"n": n, "selection": sel}, n, correct=float(i < 2 or n > 8),
+    results = [EvalResult(q, "best_of_n", {"n": n, "selection": sel}, n, correct=float(i < 4 or n > 8),
                           generations=n, name=f"Best-of-N {sel}", **fields)
-               for n in BUDGETS for sel in ("weighted", "majority") for i, q in enumerate(questions)]
+               for n in BUDGETS for sel in ("weighted", "majority") for i, q in enumerate(ids)]
     (tmp_path / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in results))
-    (tmp_path / "bins.json").write_text(json.dumps({"bins": {"q0": 1, "q1": 1, "q2": 2, "q3": 2}}))
-    (tmp_path / "large.jsonl").write_text("".join(to_json(greedy(q, q != "q3")) + "\n" for q in questions))
+    (tmp_path / "bins.json").write_text(json.dumps({"bins": {q: 1 if i < 4 else 2 for i, q in enumerate(ids)}}))
+    # the larger model: wrong on all of bin 1, right on all of bin 2
+    (tmp_path / "large.jsonl").write_text("".join(to_json(greedy(q, i >= 4)) + "\n" for i, q in enumerate(ids)))
     cfg = FlopsMatchedConfig([str(tmp_path / "results.jsonl")], str(tmp_path / "bins.json"),
                              str(tmp_path / "large.jsonl"), str(tmp_path / "out"),
                              small_model=str(CHECKPOINTS / "toy-base"), large_model=str(CHECKPOINTS / "toy-large"))
     text = main(cfg)
     rows = json.loads((tmp_path / "out" / "flops_matched.json").read_text())
-    # bin 2: 0 until N > 8; R=22 -> k ~10.1 -> 8 (larger wins), R=0.16 -> k ~160 -> 128 (test-time compute wins)
+    # bin 1: always right vs the larger model's wrong: test-time compute wins at every R; bin 2: 0 until N > 8:
+    # R=22 -> k ~10.1 -> 8 (larger wins), R=0.16 -> k ~160 -> 128 and R=0.79 -> 32 (level: both right)
     assert [(r["bin"], r["budget"], r["winner"]) for r in rows] == [
-        (1, 128, TIE), (1, 32, TIE), (1, 8, TIE), (2, 128, TTC), (2, 32, TTC), (2, 8, LARGER)]
+        (1, 128, TTC), (1, 32, TTC), (1, 8, TTC), (2, 128, TIE), (2, 32, TIE), (2, 8, LARGER)]
+    assert rows[5]["paired"] == {"mean_a": 0.0, "mean_b": 1.0, "diff": -1.0, "low": -1.0, "high": -1.0,
+                                 "n_questions": 4, "n_seeds": 1}
     assert "M = 9.03" in text and (tmp_path / "out" / "flops_matched.png").stat().st_size > 0

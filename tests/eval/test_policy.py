@@ -31,7 +31,15 @@ def test_curves_spent_budget_method_mix_and_efficiency_both_ways():
     assert s["methods"][4] == {"beam(...)": 1.0}
     assert s["efficiency"] == {2: 2, 4: 2, 16: 4}  # solve's budget matching best-of-N's
     assert s["reverse"] == {2: 4, 4: 16, 16: 16}
-    assert "ttc solve matches best-of-N weighted at N=16 with N=4: ratio 4." in P.markdown(s)
+    assert s["per_question"][P.SOLVE][2] == {"a": 1.0, "b": 0.0}
+    # bootstrap over the 2 questions: (a, a) needs N=2 (8x), (b, b) and (a, b) N=4 (4x)
+    assert s["efficiency_interval"] == {"budget": 16, "match": 4, "low": 4.0, "high": 8.0, "n_questions": 2,
+                                        "n_seeds": 1}
+    assert ("ttc solve matches best-of-N weighted at N=16 with N=4: ratio 4 (bootstrap 95% range over 2 questions: "
+            "4x to 8x).") in P.markdown(s)
+    # best-of-N matching solve at 16: N=16 on (b, b) and (a, b) (1x), N=4 on (a, a) (4x): the range spans 1
+    assert ("Best-of-N weighted matches ttc solve at N=16 with N=16: ratio 1 (interval wide: the bootstrap 95% range "
+            "over 2 questions, 1x to 4x, spans 1).") in P.markdown(s)
 
 
 def test_the_section_is_rebuilt_from_the_saved_records(tmp_path):

@@ -3,7 +3,8 @@ import math
 import pytest
 
 from data.records import Sample
-from eval.prm import auc, best_of_n, final_score_auc, markdown
+from eval.paired import curve_of
+from eval.prm import LIKELIHOOD, auc, best_of_n, evaluate, final_score_auc, markdown, within_question_auc
 
 
 def test_auc_matches_pair_counting():
@@ -25,7 +26,9 @@ def test_verifier_weighting_beats_majority_when_scores_are_informative():
     items = [(sample(0, "1", False), [0.1]), (sample(1, "1", False), [0.2]), (sample(2, "1", False), [0.1]),
              (sample(3, "2", True), [0.9]), (sample(4, "2", True), [0.8]), (sample(5, "3", False), [0.3]),
              (sample(6, "1", False), [0.1]), (sample(7, "2", True), [0.9])]
-    curves = best_of_n({"p": items}, [1, 8], seed=0)
+    per_problem = best_of_n({"p": items}, [1, 8], seed=0)
+    assert per_problem["majority"][8] == {"p": 0.0}
+    curves = {name: curve_of(c) for name, c in per_problem.items()}
     assert curves["pass@1"][8] == pytest.approx(3 / 8)
     assert curves["majority"][8] == 0.0
     assert curves["best-of-N weighted (last)"][8] == curves["best-of-N naive (last)"][8] == 1.0
@@ -42,3 +45,22 @@ def test_a_score_that_only_knows_the_question_ranks_nothing_within_it():
     hard = [(Sample("h", i, "", ["x"], str(i % 2), i % 4 == 0, 1, "eos"), [0.2]) for i in range(8)]
     final = final_score_auc({"e": easy, "h": hard})
     assert final["all_solutions"] == 0.75 and final["within_question"] == 0.5
+
+
+def test_evaluate_keeps_per_problem_values_for_paired_intervals():
+    # "e": one correct sample (PRM 0.9) against 3 agreeing wrong ones (0.2 each, 0.6 together);
+    # "h": all wrong (no within-question AUC); "s": only 3 samples
+    easy = [(Sample("e", i, "", ["x"], "1" if i < 1 else "9", i < 1, 1, "eos"), [0.9 if i < 1 else 0.2])
+            for i in range(4)]
+    hard = [(Sample("h", i, "", ["x"], "9", False, 1, "eos"), [0.5]) for i in range(4)]
+    short = [(Sample("s", i, "", ["x"], "1", True, 1, "eos"), [0.5]) for i in range(3)]
+    prm = {"e": easy, "h": hard, "s": short}
+    flat = {q: [(s, [0.5]) for s, _ in items] for q, items in prm.items()}
+    numbers = evaluate({"PRM": prm, LIKELIHOOD: flat}, [1, 4], seed=0)
+    per = numbers["per_question"]
+    assert per["best-of-N weighted (last)"][4] == {"e": 1.0, "h": 0.0}  # "s" has fewer than 4 samples
+    assert per["majority"][4] == {"e": 0.0, "h": 0.0}
+    assert numbers["curves"]["best-of-N weighted (last)"][4] == 0.5
+    assert set(per[f"best-of-N weighted ({LIKELIHOOD})"][1]) == {"e", "h", "s"}
+    assert numbers["within_question_auc"] == {"PRM": {"e": 1.0}, LIKELIHOOD: {"e": 0.5}}
+    assert within_question_auc(prm) == {"e": 1.0} and numbers["final_auc"]["within_question"] == 1.0

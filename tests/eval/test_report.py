@@ -9,9 +9,11 @@ import pytest
 import yaml
 
 from data.records import RecordError, Sample, to_json
-from eval import compute_optimal, flops_matched, policy, search_report
+from eval import compute_optimal, flops_matched, policy, prm as prm_eval, search_report
 from eval.difficulty import save_bins, section as difficulty_section
+from eval.paired import json_safe
 from eval.plots import figure
+from eval.prm import LIKELIHOOD
 from eval.report import PARTS, REPORT, write
 from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
 from eval.search_report import EvalResult
@@ -78,10 +80,18 @@ def revision_run(folder: Path) -> None:
 
 
 def prm_run(folder: Path) -> None:
+    """10 questions x 4 samples, written by eval.prm's own numbers: q0-q4 all correct; q5, q6 one
+    correct answer (PRM 0.9) among three agreeing wrong ones (0.1), so the PRM's weighted vote is
+    right where majority is wrong; q7-q9 all wrong. The likelihood scores every sample 0.5."""
+    def samples(i):
+        correct = [True] * 4 if i < 5 else [True, False, False, False] if i < 7 else [False] * 4
+        return [Sample(f"q{i}", j, "", ["x"], "1" if c else "9", c, 1, "eos") for j, c in enumerate(correct)]
+
+    prm = {f"q{i}": [(s, [0.9 if s.correct else 0.1]) for s in samples(i)] for i in range(10)}
+    likelihood = {q: [(s, [0.5]) for s, _ in items] for q, items in prm.items()}
+    numbers = prm_eval.evaluate({"PRM": prm, LIKELIHOOD: likelihood}, [1, 2, 4], seed=0)
     folder.mkdir(parents=True)
-    curves = {"pass@1": {"1": 0.5, "16": 0.5}, "majority": {"1": 0.5, "16": 0.6},
-              "best-of-N weighted (last)": {"1": 0.5, "16": 0.64}}
-    (folder / "prm_eval.json").write_text(json.dumps({"auc": 0.7, "curves": curves}))
+    (folder / "prm_eval.json").write_text(json.dumps(json_safe({"auc": 0.7, **numbers})))
     (folder / "prm_eval.md").write_text("| method | N=1 | N=16 |\n|---|---|---|\n")
     with figure(folder / "best_of_n.png") as (_, ax):
         ax.plot([1, 16], [0.5, 0.64])
@@ -118,18 +128,34 @@ def test_every_part_with_its_sentence_tables_and_figures(run):
     assert (run / REPORT).exists() and "7 of 7 parts found." in text and "missing:" not in text
     for part in PARTS:
         assert f"## {part.title}" in text
-    # sentences computed from the numbers, with the paper's finding
-    assert ("Best-of-N weighted with the PRM (last-step score) is ahead of majority by 0.040 (0.640 vs 0.600) at "
-            "N=16; pass@1 0.500 (paper: ahead") in text
-    assert ("is ahead of Best-of-N weighted by 0.200 (0.500 vs 0.300) at budget 1 and behind it by 0.300 "
-            "(0.400 vs 0.700) at budget 16 (paper: ahead at low budgets") in text
+    # sentences computed from the numbers, each comparison with its paired 95% interval: PRM weighted vs
+    # majority differs on q5, q6 only: mean 0.2, SD sqrt(1.6 / 9), SE 0.1333, half-width 1.96 SE = 0.2613
+    assert ("Best-of-N weighted with the PRM (last-step score) is level with majority (+0.200, 95% CI -0.061 to "
+            "+0.461; 0.700 vs 0.500, 10 questions) at N=4; pass@1 0.550 (paper: ahead") in text
+    assert ("it is level with likelihood-weighted voting (+0.200, 95% CI -0.061 to +0.461; 0.700 vs 0.500, 10 "
+            "questions); likelihood-weighted voting is level with majority (+0.000, 95% CI +0.000 to +0.000;") in text
+    assert ("within a question the PRM's AUC is ahead of the likelihood's by +0.500 (95% CI +0.500 to +0.500; 1.000 "
+            "vs 0.500, 2 questions)") in text
+    # beam vs best-of-N at budget 4 (equal on every question) and 16 (3 of 10 lost: SE 0.1528, half-width 0.2994)
+    assert ("Beam; M=sqrt(N) is level with Best-of-N weighted (+0.000, 95% CI +0.000 to +0.000; 0.500 vs 0.500, 10 "
+            "questions) at budget 4 and behind it by -0.300 (95% CI -0.599 to -0.001; 0.400 vs 0.700, 10 questions) "
+            "at budget 16 (paper: ahead at low budgets") in text
+    # reviser: attempt 4 vs 1 per problem (a: 0.5 vs 0, b: 0.5 vs 0.5): mean 0.25, SE 0.25
+    assert "Attempt 4 is level with attempt 1 (+0.250, 95% CI -0.240 to +0.740; 0.500 vs 0.250, 2 questions)." in text
+    assert "Sequential revisions are level with parallel (-0.250, 95% CI -0.740 to +0.240;" in text
     assert "40% of the 5 correct attempts with a next attempt turn incorrect at that revision (paper: ~38%)" in text
     assert "equal the oracle bin for 80% of questions and are within one bin for 100%" in text
-    assert "Compute-optimal (method per bin and budget by 2-fold CV) is at or above best-of-N weighted at" in text
-    assert ("To match best-of-N weighted's accuracy at budget 16, compute-optimal needs no budget of the grid with "
-            "oracle bins and no budget of the grid with predicted bins (paper: 4x less, 16 vs 64)") in text
-    assert "With FLOPs matched, at R=0.16" in text and "at R=22" in text
-    assert "`ttc solve` matches best-of-N weighted at N=16 with N=4: ratio 4. (paper: compute-optimal" in text
+    assert ("with oracle bins it is ahead at 0, level at 5 and behind at 0 of 5 budgets, and at budget 16 level with "
+            "best-of-N weighted (-0.100, 95% CI -0.296 to +0.096; 0.600 vs 0.700, 10 questions)") in text
+    assert ("with oracle bins, at budget 16 no budget of the grid matches it (interval wide: the bootstrap 95% range "
+            "over 10 questions, no match to 16x, spans 1); at a quarter of the budget, compute-optimal at 4 is level "
+            "with best-of-N weighted at 16 (-0.200, 95% CI -0.461 to +0.061;") in text
+    assert "Per oracle bin at budget 16, compute-optimal against best-of-N weighted: bin 1 level (+0.000," in text
+    assert "at R=0.16 (budget 16): bin 1 level (+0.000, 95% CI +0.000 to +0.000; 2 questions)" in text
+    assert "at R=22 (budget 8): " in text
+    # two questions: resamples (a, a) need N=2 (8x), (b, b) and (a, b) N=4 (4x)
+    assert ("`ttc solve` matches best-of-N weighted at N=16 with N=4: ratio 4 (bootstrap 95% range over 2 questions: "
+            "4x to 8x).") in text
     # the stages' own tables, headings demoted under the report's
     assert "| Best-of-N weighted | 0.300 |" in text and "### Revisions: 2 problems" in text
     # figures: PNG links relative to the run directory, each file there
@@ -164,5 +190,16 @@ def test_a_revision_grid_compares_sequential_with_parallel(tmp_path):
     search_run(tmp_path / "eval_revision_grid", REVISION_LINES)
     text = write(tmp_path).read_text()
     assert "### eval_revision_grid" in text and "### eval_search" in text  # one subsection per folder
-    assert ("Revisions; sequential is ahead of Revisions; parallel by 0.400 (0.700 vs 0.300) at budget 16 (paper: "
-            "sequential revisions narrowly ahead") in text
+    # q3-q6 right only sequentially: mean 0.4, SD sqrt(2.4 / 9), SE 0.1633, half-width 0.3201
+    assert ("Revisions; sequential is ahead of Revisions; parallel by +0.400 (95% CI +0.080 to +0.720; 0.700 vs "
+            "0.300, 10 questions) at budget 16 (paper: sequential revisions narrowly ahead") in text
+
+
+def test_a_run_without_per_question_outcomes_gets_no_interval(tmp_path):
+    (tmp_path / "prm").mkdir()
+    curves = {"pass@1": {"1": 0.5, "16": 0.5}, "majority": {"1": 0.5, "16": 0.6},
+              "best-of-N weighted (last)": {"1": 0.5, "16": 0.64}}
+    (tmp_path / "prm" / "prm_eval.json").write_text(json.dumps({"auc": 0.7, "curves": curves}))
+    text = write(tmp_path).read_text()
+    assert ("Best-of-N weighted with the PRM (last-step score) is +0.040 vs majority (no interval; 0.640 vs 0.600, "
+            "no per-question outcomes) at N=16") in text

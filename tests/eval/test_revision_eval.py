@@ -9,7 +9,8 @@ from conftest import synthetic_labels, train_tiny_prm
 
 from data.problems import DataConfig
 from data.records import RecordError
-from eval.revision import (RevisionEvalConfig, main, markdown, pass_at_1_by_step, ratio_sweep,
+from eval.paired import curve_of
+from eval.revision import (RevisionEvalConfig, evaluate, main, markdown, pass_at_1_per_problem, ratio_sweep,
                            sequential_vs_parallel, splits, transitions)
 from ttc.backends import LMConfig
 from ttc.revise import Attempt, ChainSet, accuracy
@@ -24,8 +25,22 @@ def chain_set(pid, rows):
 SETS = [chain_set("a", ["wccw", "wwcc"]), chain_set("b", ["cwcc", "wwww"])]
 
 
-def test_pass_at_1_by_step():
-    assert pass_at_1_by_step(SETS) == {1: 0.25, 2: 0.25, 3: 0.75, 4: 0.5}
+def test_pass_at_1_by_step_per_problem_and_overall():
+    per_problem = pass_at_1_per_problem(SETS)
+    assert per_problem[1] == {"a": 0.0, "b": 0.5} and per_problem[4] == {"a": 0.5, "b": 0.5}
+    assert curve_of(per_problem) == {1: 0.25, 2: 0.25, 3: 0.75, 4: 0.5}
+
+
+def test_evaluate_keeps_the_per_problem_values_of_its_curves():
+    cfg = RevisionEvalConfig(reviser=LMConfig(model="m"), orm="o", output_dir="unused", chains=2, length=4, budget=4)
+    numbers = evaluate(SETS, {"a": 1, "b": 2}, cfg)
+    per = numbers["per_question"]
+    assert per["pass@1 by step"][3] == {"a": 1.0, "b": 0.5} and numbers["pass@1 by step"][3] == 0.75
+    seq = per["sequential vs parallel"]["sequential, majority"][4]
+    assert set(seq) == {"a", "b"} and numbers["sequential vs parallel"]["sequential, majority"][4] == pytest.approx(
+        (seq["a"] + seq["b"]) / 2)
+    assert per["ratio"]["ORM weighted"][4.0] == ratio_sweep(SETS, 4, 2, 4, "weighted", cfg.num_subsets, 0)[4.0]
+    assert set(numbers["ratio"]["majority"]) == {"all", "level 1", "level 2"}
 
 
 def test_transitions():
@@ -37,16 +52,18 @@ def test_transitions():
 
 
 def test_sequential_parallel_and_ratio_are_means_of_the_estimator():
-    curves = sequential_vs_parallel(SETS, chains=2, length=4, num_subsets=100, seed=0)
+    per_problem = sequential_vs_parallel(SETS, chains=2, length=4, num_subsets=100, seed=0)
+    curves = {name: curve_of(c) for name, c in per_problem.items()}
     assert set(curves) == {"sequential, ORM weighted", "parallel, ORM weighted", "sequential, majority", "parallel, majority"}
     assert sorted(curves["sequential, majority"]) == [1, 2, 4] and sorted(curves["parallel, majority"]) == [1, 2]
-    expected = (accuracy(SETS[0], 1, 4, "majority") + accuracy(SETS[1], 1, 4, "majority")) / 2
-    assert curves["sequential, majority"][4] == pytest.approx(expected)
-    assert curves["parallel, ORM weighted"][1] == curves["sequential, ORM weighted"][1] == pass_at_1_by_step(SETS)[1]
-    sweep = ratio_sweep(SETS, 4, 2, 4, "weighted", 100, 0)
+    assert per_problem["sequential, majority"][4] == {"a": accuracy(SETS[0], 1, 4, "majority"),
+                                                      "b": accuracy(SETS[1], 1, 4, "majority")}
+    steps = curve_of(pass_at_1_per_problem(SETS))
+    assert curves["parallel, ORM weighted"][1] == curves["sequential, ORM weighted"][1] == steps[1]
+    sweep = curve_of(ratio_sweep(SETS, 4, 2, 4, "weighted", 100, 0))
     assert sorted(sweep) == [1.0, 4.0]  # 2 x 2 and 1 x 4: 4 chains of 1 would need 4 chains
     assert "| step | 1 | 2 | 3 | 4 |" in markdown({
-        "problems": 2, "chains": 2, "length": 4, "budget": 4, "pass@1 by step": pass_at_1_by_step(SETS),
+        "problems": 2, "chains": 2, "length": 4, "budget": 4, "pass@1 by step": steps,
         "sequential vs parallel": curves, "ratio": {"ORM weighted": {"all": sweep}}, "transitions": transitions(SETS)})
 
 
@@ -79,6 +96,7 @@ def test_main_writes_the_report_and_resumes_without_models(tmp_path, toy_base_pa
     assert len((tmp_path / "chains.jsonl").read_text().splitlines()) == 4 * 2 * 4
     numbers = json.loads((tmp_path / "revision_eval.json").read_text())
     assert set(numbers["ratio"]["ORM weighted"]) == {"all", "level 1", "level 3"}
+    assert len(numbers["per_question"]["pass@1 by step"]["1"]) == 4  # the 4 problems, for paired intervals
     assert "correct -> incorrect" in text and "Fig. 7" in text
     # every problem is done: the report is rebuilt from chains.jsonl, no model is loaded
     cfg.reviser, cfg.orm = LMConfig(model=str(tmp_path / "no-such-model")), str(tmp_path / "no-such-orm")

@@ -1,5 +1,8 @@
 """PRM training (soft labels) and our one-pass scorer, on the toy base model."""
 
+import json
+
+import numpy as np
 import pytest
 import torch
 from conftest import synthetic_labels, train_tiny_prm
@@ -85,3 +88,28 @@ def test_unknown_trainer_argument_is_a_config_error(tmp_path, toy_base_path):
                              output_dir=str(tmp_path / "o"), trainer={"warmup_ratoi": 0.1})
     with pytest.raises(ConfigError, match="trainer: .*warmup_ratoi"):
         prm.main(cfg)
+
+
+def test_within_question_metric_reads_the_last_labelled_tag():
+    from transformers import EvalPrediction
+
+    ignore = prm.IGNORE
+    margins = np.array([[0.0, 2.0, 0.0], [0.0, -1.0, 5.0], [3.0, 0.0, 0.0], [9.0, 0.0, 0.0]])
+    values = np.array([[1.0, 1.0, ignore], [1.0, 1.0, 0.0], [0.0, ignore, ignore], [1.0, ignore, ignore]])
+    metric = prm.within_question_metric(["a", "a", "b", "c"])
+    # question a: the good solution's last margin 2.0 is below the bad one's 5.0 -> AUC 0; b and c
+    # hold one class each and rank nothing
+    assert metric(EvalPrediction(margins, values)) == {"within_question_auc": 0.0}
+
+
+def test_selecting_by_within_question_auc_keeps_the_best_ranking_checkpoint(tmp_path, toy_base_path):
+    write_atomic(tmp_path / "labels.jsonl", [to_json(r) for r in synthetic_labels(40)])
+    cfg = prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "labels.jsonl"),
+                             output_dir=str(tmp_path / "out"), learning_rate=3e-3, batch_size=16,
+                             per_device_batch_size=16, num_epochs=4, eval_every=5, select_by="within_question_auc")
+    prm.main(cfg)
+    states = (tmp_path / "out" / "checkpoints").glob("checkpoint-*/trainer_state.json")
+    state = json.loads(max(states, key=lambda p: int(p.parent.name.split("-")[1])).read_text())
+    aucs = [h["eval_within_question_auc"] for h in state["log_history"] if "eval_within_question_auc" in h]
+    assert len(aucs) >= 3 and all(0.0 <= a <= 1.0 for a in aucs) and len(set(aucs)) > 1
+    assert state["best_metric"] == max(aucs)

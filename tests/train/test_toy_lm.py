@@ -44,3 +44,31 @@ def test_shots_come_first_in_the_few_shot_layout_and_only_the_blank_lines_are_no
 def test_negative_shots_are_a_config_error():
     with pytest.raises(ValueError, match="max_shots"):
         ToyLMConfig(output_dir="x", max_shots=-1)
+
+
+def test_careless_writers_slip_and_corrections_end_careful():
+    stream = ToyStream(TOKENIZER, 400, seed=0, slip=0.5, corrections=0.3)
+    slipped = corrections = 0
+    for i in range(len(stream)):
+        example = stream[i]
+        blocks = text(example["input_ids"]).removeprefix("<s>").removesuffix("</s>").split("\n\n")
+        own = toy.training_example(i, 0)
+        question, solution = blocks[-1].split("\nSolution:\n")
+        assert question == f"Problem: {own.question}"
+        if len(blocks) > 1:  # a correction: slipped answers to the same question, then a careful one
+            corrections += 1
+            assert all(b.split("\nSolution:\n")[0] == question for b in blocks)
+            assert all(toy.first_wrong_step(own.question, b.split("\nSolution:\n")[1].split("\n")) is not None
+                       for b in blocks[:-1])
+            assert solution.split("\n") == toy.solve(own.expression)
+            assert text(example["labels"]) == solution + "</s>"  # the slipped answers are context only
+        else:
+            slipped += toy.first_wrong_step(own.question, solution.split("\n")) is not None
+    chances = sum(toy.slip_chances(toy.training_example(i, 0).expression) > 0 for i in range(len(stream)))
+    assert 0.2 * chances < corrections < 0.4 * chances
+    assert slipped > 0.2 * (len(stream) - corrections)
+
+
+def test_writer_rates_are_probabilities():
+    with pytest.raises(ValueError, match="slip and corrections"):
+        ToyLMConfig(output_dir="x", corrections=2.0)

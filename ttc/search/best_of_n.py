@@ -12,11 +12,14 @@ pool, the estimator of search-and-learn's subsampling without its one-subset noi
   n = 1, small pools), exactly; otherwise over `num_subsets` random subsets in random order.
   Ties go to the answer seen first in the subset, as in ttc.voting.
 Subsets are seeded by (seed, problem id, n), the same for every selection rule, so that rules
-are compared on the same subsets. The samples are ttc.sample's records, graded the same way.
+are compared on the same subsets. A result's distinct candidates are exact too: the expected
+number of distinct answered texts in a subset of n (`expected_distinct`). The samples are
+ttc.sample's records, graded the same way.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import comb
@@ -130,6 +133,13 @@ def _naive(samples: Sequence[Sample], scores: Sequence[float], n: int) -> float:
     return total
 
 
+def expected_distinct(samples: Sequence[Sample], n: int) -> float:
+    """Expected number of distinct answered texts in a random subset of n of `samples`: a text
+    with c copies among P samples is in it with probability 1 - C(P - c, n) / C(P, n)."""
+    copies = Counter(s.text for s in samples if s.answer is not None)
+    return sum((1 - comb(len(samples) - c, n) / comb(len(samples), n) for c in copies.values()), 0.0)
+
+
 def _subsets(size: int, n: int, num_subsets: int, rng: np.random.Generator) -> np.ndarray:
     if comb(size, n) <= num_subsets:
         return np.array(list(combinations(range(size), n)), dtype=int).reshape(-1, n)
@@ -168,5 +178,6 @@ def sweep(pools: Sequence[Pool], ns: Sequence[int], cfg: BestOfNConfig, policy_p
             params = {**cfg.params(), "n": n, "pool": size}
             acc = accuracy(pool, n, cfg.selection, cfg.aggregation, num_subsets, cfg.seed)
             results.append(make_result(pool.problem_id, "best_of_n", params, cfg, None, acc, None, n, n,
-                                       pool.costs.share(n / size), policy_parameters, prm_parameters))
+                                       pool.costs.share(n / size), policy_parameters, prm_parameters,
+                                       expected_distinct(pool.samples, n)))
     return results

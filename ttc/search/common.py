@@ -24,6 +24,9 @@ The ledger of a result:
   counter and attributed to the solutions of each call the same way; None (as are PRM FLOPs)
   when the verifier keeps no such counter, never a made-up 0.
 - FLOPs: 2 x parameters x tokens, policy and verifier separately.
+- `distinct_candidates`: how many distinct texts with an answer the final candidates hold (the
+  rest are copies, which weigh twice in a vote); a best-of-N pool estimate holds its expectation
+  over subsets of n, None where not counted (records written before it).
 """
 
 from __future__ import annotations
@@ -93,6 +96,8 @@ class SearchResult:
     prm_tokens: int | None
     flops_policy: int
     flops_prm: int | None
+    # keyword-only with a default: older records and positional constructions stay valid
+    distinct_candidates: float | None = field(default=None, kw_only=True)
 
 
 @dataclass
@@ -224,6 +229,7 @@ class Session:
         """Problem p's result: the config's selection over its final candidates (text, score),
         graded."""
         answers = [extract_answer(text) for text, _ in finals]
+        distinct = len({text for (text, _), answer in zip(finals, answers) if answer is not None})
         chosen = select(answers, [score for _, score in finals], self.cfg.selection)
         answer = None if chosen is None else answers[chosen]
         problem = self.problems[p]
@@ -231,13 +237,13 @@ class Session:
             problem.id, strategy, self.cfg.params(), self.cfg, answer,
             float(is_correct(answer, problem.answer, problem.source)),
             None if chosen is None else finals[chosen][0], len(finals), self.cfg.generations,
-            self.costs[p], self.lm.num_parameters, getattr(self.prm, "num_parameters", None),
+            self.costs[p], self.lm.num_parameters, getattr(self.prm, "num_parameters", None), distinct,
         )
 
 
 def make_result(problem_id: str, strategy: str, params: dict[str, Any], cfg: SearchConfig, answer: str | None,
                 correct: float, solution: str | None, candidates: int, generations: int, costs: Costs,
-                policy_parameters: int, prm_parameters: int | None) -> SearchResult:
+                policy_parameters: int, prm_parameters: int | None, distinct: float | None = None) -> SearchResult:
     unknown = costs.prm_tokens is None or prm_parameters is None
     prm_flops = None if unknown else 2 * prm_parameters * costs.prm_tokens
     return SearchResult(
@@ -245,4 +251,5 @@ def make_result(problem_id: str, strategy: str, params: dict[str, Any], cfg: Sea
         answer=answer, correct=correct, solution=solution, candidates=candidates, generations=generations,
         prompt_tokens=costs.prompt_tokens, generated_tokens=costs.generated_tokens, prm_tokens=costs.prm_tokens,
         flops_policy=2 * policy_parameters * (costs.prompt_tokens + costs.generated_tokens), flops_prm=prm_flops,
+        distinct_candidates=distinct,
     )

@@ -17,6 +17,21 @@ Lookahead k (the paper's Section 5.2): a candidate's score is the PRM's at the e
 rollout is only scored, never kept (search-and-learn scored without it, #53). Rollouts cost k
 LM calls a round, one per depth for every problem at once; a greedy step is computed once per
 prefix (`Session.greedy_steps`). The paper's budget counts N(k+1) generations.
+
+Duplicates (`dedupe`, on by default). A policy that often writes the same step (the toy model
+does) fills the beam with copies: without `dedupe`, beam search on the toy world ended with 1.6
+distinct finals of 16 on average. A copy wastes budget (it is expanded, or takes a final's place,
+as if it were new) and weighs twice in the final vote though it is one solution. With `dedupe`,
+a candidate whose text equals an earlier candidate's of the same round or one of its problem's
+finals (in DVTS also a node another subtree of its problem kept, subtrees in order) is dropped
+before the nodes to keep are chosen; of the copies the first stays (copies score the same).
+Finals are distinct, and so are kept nodes, but for a DVTS subtree whose candidates are all
+copies: it goes on from one (dvts.py) rather than lose its budget, as fewer distinct beams than
+N/M share the round's N samples in beam search (beam.py). The paper does not say.
+search-and-learn's `filter_duplicates` (False in its config, True in every recipe) drops copies
+among a round's unfinished beams before taking the top N/M and copies the kept ones back up to N
+beams, but leaves copies among completed beams, which it even pads with copies to N at the end;
+its DVTS filters nothing. `dedupe: false` is the search without it, exactly.
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ class TreeConfig(SearchConfig):
     max_rounds: int = 40  # rounds of expansion (paper: 40)
     max_step_tokens: int = 256  # a longer step is cut and ends its solution
     step_stop: list[str] = field(default_factory=lambda: ["\n"])  # step delimiters, kept in the text
+    dedupe: bool = True  # drop copied candidates: kept nodes and finals are distinct (see above)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -78,6 +94,16 @@ class Node:
     text: str = ""
     finished: bool = False
     score: float = 0.0
+
+
+def distinct(nodes: Sequence[Node], taken: set[str]) -> list[Node]:
+    """`nodes` without those whose text is in `taken` or an earlier node's, in order."""
+    seen, out = set(taken), []
+    for node in nodes:
+        if node.text not in seen:
+            seen.add(node.text)
+            out.append(node)
+    return out
 
 
 def ends_solution(completion: Completion) -> bool:

@@ -22,9 +22,10 @@ TABLE = {"s0": 0.1, "s1": 0.9, "s2": 0.5, "s3": 0.7,
          "s1/s0": 0.2, "s1/s1": 0.3, "s3/s0": 0.8, "s3/s1": 0.6}
 
 
-def test_keeps_the_top_n_over_m_and_expands_each_m_times():
+@pytest.mark.parametrize("dedupe, finals", [(False, 4), (True, 2)])  # a beam's two samples answer alike
+def test_keeps_the_top_n_over_m_and_expands_each_m_times(dedupe, finals):
     lm, prm = ScriptedLM(two_steps_then_answer), TableVerifier(TABLE)
-    [result] = beam_search([problem(0, "0")], lm, prm, BeamConfig(n=4, beam_width=2))
+    [result] = beam_search([problem(0, "0")], lm, prm, BeamConfig(n=4, beam_width=2, dedupe=dedupe))
     expanded = [[(r.prompt.split("Solution:\n")[1], r.n) for r in call] for call in lm.calls]
     assert expanded == [
         [("", 4)],  # N first steps, one request
@@ -32,10 +33,11 @@ def test_keeps_the_top_n_over_m_and_expands_each_m_times():
         [("s3\ns0\n", 2), ("s3\ns1\n", 2)],  # 0.8 and 0.6 beat s1's children (0.2, 0.3)
     ]
     assert len(prm.calls) == 3  # one verifier call a round
-    assert result.candidates == 4 and result.answer == "0" and result.correct == 1.0
+    assert result.candidates == finals and result.distinct_candidates == 2
+    assert result.answer == "0" and result.correct == 1.0
     assert result.solution == "s3\ns0\n\\boxed{0}"
     assert (result.generations, result.budget, result.strategy) == (4, 4, "beam")
-    assert result.params["width"] == 2 and result.params["lookahead"] == 0
+    assert result.params["width"] == 2 and result.params["lookahead"] == 0 and result.params["dedupe"] == dedupe
 
 
 def test_final_selection_is_weighted_over_the_finished_beams():
@@ -73,10 +75,13 @@ def test_unfinished_beams_after_max_rounds_give_no_answer():
     assert len(lm.calls) == 3 and result.answer is None and result.candidates == 0 and result.correct == 0.0
 
 
-def test_a_step_cut_by_the_length_limit_ends_its_beam():
+@pytest.mark.parametrize("dedupe, finals", [(False, 2), (True, 1)])  # both samples are cut alike
+def test_a_step_cut_by_the_length_limit_ends_its_beam(dedupe, finals):
     lm = ScriptedLM(lambda so_far, i, r: ("s" * r.max_tokens, "length"))
-    [result] = beam_search([problem()], lm, TableVerifier(), BeamConfig(n=2, beam_width=2, max_step_tokens=5))
-    assert len(lm.calls) == 1 and result.candidates == 2 and result.answer is None
+    cfg = BeamConfig(n=2, beam_width=2, max_step_tokens=5, dedupe=dedupe)
+    [result] = beam_search([problem()], lm, TableVerifier(), cfg)
+    assert len(lm.calls) == 1 and result.candidates == finals and result.answer is None
+    assert result.distinct_candidates == 0  # no answer in them
 
 
 def test_one_lm_and_one_verifier_call_a_round_for_all_problems_and_no_prefix_scored_twice():

@@ -1,5 +1,6 @@
 """DVTS on a hand-built forest: each subtree keeps its best; unfinished candidates never answer."""
 
+import pytest
 from search_fakes import ScriptedLM, TableVerifier, problem
 
 from data.shards import derive_seed
@@ -43,8 +44,21 @@ def test_no_finished_subtree_means_no_answer():
     assert result.answer is None and result.solution is None and result.candidates == 0
 
 
-def test_batched_over_problems_one_call_a_round():
+# both subtrees keep y0 (ties to the first), and its 4 answers are alike; with dedupe the second keeps y1
+@pytest.mark.parametrize("dedupe, finals, distinct", [(False, 8, 1), (True, 2, 2)])
+def test_batched_over_problems_one_call_a_round(dedupe, finals, distinct):
     lm = ScriptedLM(lambda so_far, i, r: ("\\boxed{1}", "eos") if so_far else (f"y{i}\n", "stop"))
-    results = dvts([problem(i) for i in range(3)], lm, TableVerifier(), DVTSConfig(n=8, beam_width="sqrt"))
+    cfg = DVTSConfig(n=8, beam_width="sqrt", dedupe=dedupe)
+    results = dvts([problem(i) for i in range(3)], lm, TableVerifier(), cfg)
     assert [len(call) for call in lm.calls] == [6, 6]  # 3 problems x 8/4 subtrees; M = sqrt(8) -> 4
-    assert all(r.answer == "1" and r.candidates == 8 for r in results)
+    assert all(r.answer == "1" and r.candidates == finals and r.distinct_candidates == distinct
+               for r in results)
+
+
+@pytest.mark.parametrize("dedupe, finals", [(False, 4), (True, 2)])
+def test_a_subtree_with_nothing_new_goes_on_from_a_copy(dedupe, finals):
+    # both subtrees write "y" first, then the answers 0 and 1: subtree 1's are subtree 0's
+    lm = ScriptedLM(lambda so_far, i, r: (f"\\boxed{{{i}}}", "eos") if so_far else ("y\n", "stop"))
+    [result] = dvts([problem(0, "0")], lm, TableVerifier(), DVTSConfig(n=4, beam_width=2, dedupe=dedupe))
+    assert [r.prompt.split("Solution:\n")[1] for r in lm.calls[1]] == ["y\n", "y\n"]  # neither subtree ends
+    assert (result.candidates, result.distinct_candidates, result.answer) == (finals, 2, "0")
