@@ -87,6 +87,9 @@ def build_dataclass(cls: type[T], values: dict[str, Any], where: str, lines: dic
         if key not in fields:
             raise ConfigError(f"{at}: unknown key '{name}' (known: {', '.join(sorted(fields))})")
         tp = hints[key]
+        optional = [t for t in typing.get_args(tp) if t is not type(None)]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(optional) == 1 and value is not None:
+            tp = optional[0]  # an optional section, given
         if _is_dataclass_type(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"{at}: '{name}' is a section, got {value!r}")

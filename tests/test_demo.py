@@ -44,6 +44,27 @@ def test_the_stages_in_order_each_reading_only_earlier_outputs(tmp_path):
     assert d.settings(d.stages[0])["lm"]["model"] == "train/checkpoints/toy-base"
 
 
+def test_the_demo_starts_from_the_committed_trained_models_unless_asked_to_retrain(tmp_path):
+    d = demo(tmp_path)
+    trained = {"train_prm": "train/checkpoints/toy-prm", "train_reviser": "train/checkpoints/toy-reviser",
+               "train_orm": "train/checkpoints/toy-orm"}
+    assert d.cfg.trained == trained and all(Path(p, "config.json").is_file() for p in trained.values())
+    evals = [name for name in ORDER if name not in {"sample_train", "label", "sample_trajectories", "trajectories",
+                                                       "orm_data", *trained}]
+    assert [s.name for s in d.stages] == evals
+    search = d.settings(next(s for s in d.stages if s.name == "eval_search"))
+    assert search["prm"]["path"] == "train/checkpoints/toy-prm"
+    assert d.lm_config("reviser")["model"] == "train/checkpoints/toy-reviser"
+    assert [s.name for s in demo(tmp_path, "--retrain").stages] == ORDER
+
+
+def test_presets_name_a_recipe_beside_the_demo_recipe(tmp_path):
+    full = parse(["--preset", "full", "--run_dir", str(tmp_path / "full")])
+    assert full.recipe.endswith("configs/toy/demo_full.yaml") and full.test["per_level"] == 60
+    with pytest.raises(ConfigError, match="--preset nope: no recipe .*demo_nope.yaml"):
+        parse(["--preset", "nope"])
+
+
 def test_from_scratch_trains_the_toy_models_first_and_uses_them(tmp_path):
     d = demo(tmp_path, "--from-scratch")
     assert [s.name for s in d.stages] == ["toy_base", "toy_base_context", "toy_base_careless", "toy_large",
@@ -90,7 +111,7 @@ def test_recipe_errors_name_the_file_line_and_key(tmp_path):
         d.build(d.stages[1], d.settings(d.stages[1]))
 
 
-TINY = ["--base.backend", "hf", "--reviser_backend", "hf", "--train_data.per_level", "2", "--test_data.per_level", "2",
+TINY = ["--retrain", "--base.backend", "hf", "--reviser_backend", "hf", "--train_data.per_level", "2", "--test_data.per_level", "2",
         "--stages.sample_train.sampling.n", "4", "--stages.label.rollouts.k", "4",
         "--stages.sample_trajectories.sampling.n", "8", "--stages.sample_test.sampling.n", "8",
         "--stages.train_prm.eval_every", "1", "--stages.eval_search.max_budget", "4",

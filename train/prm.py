@@ -3,6 +3,7 @@
     python -m train.prm --config configs/toy/prm.yaml
     accelerate launch --config_file configs/accelerate/zero2.yaml -m train.prm --config configs/qwen2.5-math-1.5b/prm.yaml
     torchrun --nproc_per_node 8 -m train.prm --config ... --trainer '{deepspeed: configs/deepspeed/zero3.json}'
+    python -m train.prm --config configs/toy/prm.yaml --trainer.report_to wandb --trainer.seed 1
 
 The model is a causal LM in the format of data/prm_format.py: at the tag after each step it
 scores a good and a bad label token. Loss: cross-entropy between the MC value p and the two-way
@@ -13,7 +14,10 @@ the validation loss or (`select_by: within_question_auc`) by how well the last s
 ranks each validation question's solutions: the loss mostly measures how hard a question is,
 so it stops while the within-question ranking, which best-of-N needs, still improves.
 Full fine-tuning or LoRA (merged on save); DeepSpeed and multi-node through the launcher.
-The output is a `save_pretrained` folder with its tokenizer and `prm_format.json`.
+The paper's TrainingArguments are defaults: `trainer:` (or `--trainer.<field>`) overrides any
+field, tracking included (`report_to`: TensorBoard by default, W&B or trackio offline).
+The output is a `save_pretrained` folder with its tokenizer and `prm_format.json`, beside
+`training_args.json` (what ran) and `log_history.json` (losses and metrics by step, the step kept).
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
+from train.arguments import first_process, launch_arguments, paper_arguments, save_log_history
 
 log = logging.getLogger(__name__)
-A = TypeVar("A")  # a TrainingArguments class
 R = TypeVar("R")  # a record with a problem_id
 IGNORE = -100.0
 
@@ -74,7 +78,7 @@ class PRMTrainConfig:
     select_by: Literal["loss", "within_question_auc"] = "loss"  # the checkpoint kept and early stopping
     seed: int = 0
     threads: int = 1
-    trainer: dict[str, Any] = field(default_factory=dict)  # any other TrainingArguments
+    trainer: dict[str, Any] = field(default_factory=dict)  # any TrainingArguments field, over the defaults
 
     def __post_init__(self) -> None:
         if not 0 < self.val_fraction < 1:
@@ -203,73 +207,27 @@ def load_model(cfg: PRMTrainConfig):
     return get_peft_model(model, lora_config(cfg.lora))
 
 
-def paper_arguments(cfg: Any, out: Path, world: int) -> dict[str, Any]:
-    """What every trainer here passes to TrainingArguments (or TRL's subclass): the paper's
-    optimiser (AdamW, betas 0.9/0.95), the global batch through accumulation, and an evaluation
-    and a checkpoint every `eval_every` steps scored by the validation loss."""
-    return dict(
-        output_dir=str(out / "checkpoints"),
-        learning_rate=cfg.learning_rate,
-        adam_beta1=0.9,
-        adam_beta2=0.95,
-        per_device_train_batch_size=cfg.per_device_batch_size,
-        per_device_eval_batch_size=cfg.per_device_batch_size,
-        gradient_accumulation_steps=cfg.batch_size // (cfg.per_device_batch_size * world),
-        num_train_epochs=cfg.num_epochs,
-        eval_strategy="steps",
-        eval_steps=cfg.eval_every,
-        save_strategy="steps",
-        save_steps=cfg.eval_every,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
-        logging_steps=max(1, cfg.eval_every // 5),
-        seed=cfg.seed,
-        use_cpu=not torch.cuda.is_available(),
-        report_to=[],
-    )
-
-
-def launch_arguments(make: Callable[[Any, Path, int], A], cfg: Any, out: Path) -> A:
-    """`make(cfg, out, world)` for this launch's number of processes (WORLD_SIZE, set by torchrun,
-    accelerate and our srun wrapper). The global batch must split evenly over them, else it
-    would silently change; a misspelled key under `trainer:` is a config error."""
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    if cfg.batch_size % (cfg.per_device_batch_size * world):
-        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
-                         f"{cfg.per_device_batch_size} x {world} processes")
-    try:
-        return make(cfg, out, world)
-    except TypeError as e:
-        raise ConfigError(f"trainer: {e}") from e
-
-
-def training_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> TrainingArguments:
-    """The paper's arguments with early stopping on the validation loss; anything else of
-    TrainingArguments comes from `cfg.trainer`."""
+def prm_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> dict[str, Any]:
+    """The paper's arguments with early stopping on the validation loss or (`select_by`) the
+    within-question AUC, keeping the best checkpoint."""
     arguments = paper_arguments(cfg, out, world)
     if cfg.select_by == "within_question_auc":
         arguments.update(metric_for_best_model="eval_within_question_auc", greater_is_better=True)
-    return TrainingArguments(
-        **arguments,
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        remove_unused_columns=False,
-        label_names=["step_values"],
-        **cfg.trainer,
-    )
+    return {**arguments, "save_total_limit": 2, "load_best_model_at_end": True,
+            "remove_unused_columns": False, "label_names": ["step_values"]}
 
 
 def main(cfg: PRMTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
-    if int(os.environ.get("RANK", 0)) == 0:  # one writer per run
+    if first_process():
         save_config(cfg, out / "train_config.yaml")
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     _, good, bad = cfg.format.token_ids(tokenizer, where=cfg.model)
     train, val = load_splits(cfg)
     log.info("%d training and %d validation solutions", len(train), len(val))
 
-    args = launch_arguments(training_arguments, cfg, out)
+    args = launch_arguments(TrainingArguments, prm_arguments, cfg, out, "orm" if cfg.labels == "last" else "prm")
 
     if args.deepspeed_plugin is not None:  # ZeRO-3 shards the model in from_pretrained: join the group first
         import deepspeed
@@ -300,7 +258,8 @@ def main(cfg: PRMTrainConfig) -> Path:
             merge_adapter(cfg.model, out / "adapter", out)
         tokenizer.save_pretrained(out)
         cfg.format.save(out)
-        log.info("PRM saved to %s (best eval loss %s)", out, trainer.state.best_metric)
+        save_log_history(trainer, out)
+        log.info("PRM saved to %s (best %s %s)", out, args.metric_for_best_model, trainer.state.best_metric)
     return out
 
 

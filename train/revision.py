@@ -15,15 +15,16 @@ takes a checkpoint slightly past the validation-loss minimum. Every checkpoint i
 minimum, `<output_dir>/checkpoints.json` lists (step, eval_loss) of every evaluation, and the
 checkpoint picked by `choose` (`min`, or `past_min`: the first saved one after the minimum) is
 written as `<output_dir>` itself: a `save_pretrained` folder with its tokenizer (a LoRA adapter
-is merged). Full fine-tuning or LoRA; DeepSpeed and multi-node through the launcher; a rerun
-resumes from the newest checkpoint.
+is merged), beside `training_args.json` and `log_history.json` (train/prm.py `save_log_history`).
+The paper's arguments are defaults that `trainer:` overrides, tracking included (`report_to`:
+TensorBoard by default). Full fine-tuning or LoRA; DeepSpeed and multi-node through the
+launcher; a rerun resumes from the newest checkpoint.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,8 @@ from data.config import ConfigError, parse_config, save_config
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS, revision_prompt
-from train.prm import (LoraSettings, launch_arguments, lora_config, merge_adapter, paper_arguments,
-                       split_by_question)
+from train.arguments import first_process, launch_arguments, paper_arguments, save_log_history
+from train.prm import LoraSettings, lora_config, merge_adapter, split_by_question
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_FILE = "checkpoints.json"
@@ -67,7 +68,7 @@ class RevisionTrainConfig:
     choose: Literal["min", "past_min"] = "past_min"
     seed: int = 0
     threads: int = 1
-    trainer: dict[str, Any] = field(default_factory=dict)  # any other SFTConfig / TrainingArguments
+    trainer: dict[str, Any] = field(default_factory=dict)  # any SFTConfig field, over the defaults
 
     def __post_init__(self) -> None:
         if not 0 < self.val_fraction < 1:
@@ -119,19 +120,18 @@ def drop_long(dataset: Dataset, max_length: int | None, name: str) -> Dataset:
 # --- trainer -----------------------------------------------------------------------------
 
 
-def sft_config(cfg: RevisionTrainConfig, out: Path, world: int) -> SFTConfig:
-    """The paper's optimiser; every evaluation saved, so a checkpoint past the minimum can be
-    chosen after training. Anything else of SFTConfig comes from `cfg.trainer`."""
-    return SFTConfig(
+def sft_arguments(cfg: RevisionTrainConfig, out: Path, world: int) -> dict[str, Any]:
+    """The paper's arguments; every evaluation saved, so a checkpoint past the minimum can be
+    chosen after training. `cfg.trainer` overrides any of them."""
+    return {
         **paper_arguments(cfg, out, world),
-        save_total_limit=cfg.keep_checkpoints,
-        load_best_model_at_end=cfg.patience is not None,  # early stopping needs it; keeps the best
-        completion_only_loss=True,
-        max_length=None,  # no truncation: drop_long removes what does not fit
-        model_init_kwargs={"dtype": "float32", "attention_dropout": cfg.dropout},
-        # TRL defaults to bf16 autocast: on a CPU without bf16 units that is ~20x slower than fp32
-        **{"bf16": torch.cuda.is_available(), **cfg.trainer},
-    )
+        "save_total_limit": cfg.keep_checkpoints,
+        "load_best_model_at_end": cfg.patience is not None,  # early stopping needs it; keeps the best
+        "completion_only_loss": True,
+        "max_length": None,  # no truncation: drop_long removes what does not fit
+        "model_init_kwargs": {"dtype": "float32", "attention_dropout": cfg.dropout},
+        "bf16": torch.cuda.is_available(),  # TRL's bf16 autocast on a CPU without bf16 units is ~20x slower
+    }
 
 
 def build_trainer(cfg: RevisionTrainConfig) -> SFTTrainer:
@@ -139,7 +139,7 @@ def build_trainer(cfg: RevisionTrainConfig) -> SFTTrainer:
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     train, val = load_splits(cfg)
     log.info("%d training and %d validation trajectories", len(train), len(val))
-    args = launch_arguments(sft_config, cfg, Path(cfg.output_dir))
+    args = launch_arguments(SFTConfig, sft_arguments, cfg, Path(cfg.output_dir), "revision")
     trainer = SFTTrainer(
         model=cfg.model,
         args=args,
@@ -199,7 +199,7 @@ def export(cfg: RevisionTrainConfig, checkpoint: Path, out: Path, tokenizer) -> 
 def main(cfg: RevisionTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
-    if int(os.environ.get("RANK", 0)) == 0:  # one writer per run
+    if first_process():
         save_config(cfg, out / "train_config.yaml")
     trainer = build_trainer(cfg)
     checkpoints = Path(trainer.args.output_dir)
@@ -210,6 +210,7 @@ def main(cfg: RevisionTrainConfig) -> Path:
         chosen = choose_checkpoint(table, cfg.choose)
         (out / CHECKPOINTS_FILE).write_text(json.dumps(
             {"rule": cfg.choose, "chosen": chosen["step"], "checkpoints": table}, indent=2) + "\n")
+        save_log_history(trainer, out, chosen["step"])
         export(cfg, Path(chosen["path"]), out, trainer.processing_class)
         log.info("reviser saved to %s: checkpoint %d (eval loss %.4f, rule %s)",
                  out, chosen["step"], chosen["eval_loss"], cfg.choose)

@@ -9,7 +9,9 @@
 The run is resumable: rerun the same command and it continues from the newest checkpoint in
 `<output_dir>/checkpoints`. The final model is written with `save_pretrained` (bf16
 safetensors) beside its tokenizer and `training_record.json` (config, steps, tokens,
-hardware, wall time, git commit), so transformers and vLLM load it like a hub model.
+hardware, wall time, git commit), so transformers and vLLM load it like a hub model, with
+`training_args.json` and `log_history.json`. `trainer:` (or `--trainer.<field>`) overrides any
+TrainingArguments field, tracking included (`report_to`: TensorBoard by default, or wandb/trackio).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import random
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -37,8 +40,9 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from data import toy
-from data.config import parse_config, save_config, to_dict
+from data.config import ConfigError, parse_config, save_config, to_dict
 from data.prompts import PromptFormat
+from train.arguments import save_log_history, trainer_arguments
 from train.tokenizer import build_char_tokenizer
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,7 @@ class ToyLMConfig:
     # to the example's own question come first (context, not targets), then a careful answer.
     corrections: float = 0.0
     max_corrected: int = 3
+    trainer: dict[str, Any] = field(default_factory=dict)  # any TrainingArguments field, over the defaults
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads:
@@ -168,16 +173,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def main(cfg: ToyLMConfig) -> Path:
-    torch.set_num_threads(cfg.threads)
-    out = Path(cfg.output_dir)
-    save_config(cfg, out / "config.yaml")
-    tokenizer = build_char_tokenizer(cfg.max_position_embeddings)
-    model = (LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32) if cfg.init_from
-             else build_model(cfg, tokenizer))
-    log.info("model: %.3fM parameters", model.num_parameters() / 1e6)
-
-    args = TrainingArguments(
+def toy_arguments(cfg: ToyLMConfig, out: Path) -> dict[str, Any]:
+    """The pretraining defaults (AdamW, cosine decay after warmup); `cfg.trainer` overrides any."""
+    return dict(
         output_dir=str(out / "checkpoints"),
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
@@ -197,8 +195,19 @@ def main(cfg: ToyLMConfig) -> Path:
         bf16=torch.cuda.is_available(),
         dataloader_num_workers=0,
         include_num_input_tokens_seen=True,
-        report_to=[],
     )
+
+
+def main(cfg: ToyLMConfig) -> Path:
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / "config.yaml")
+    tokenizer = build_char_tokenizer(cfg.max_position_embeddings)
+    model = (LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32) if cfg.init_from
+             else build_model(cfg, tokenizer))
+    log.info("model: %.3fM parameters", model.num_parameters() / 1e6)
+
+    args = trainer_arguments(TrainingArguments, toy_arguments(cfg, out), cfg.trainer, out, "toy_lm")
     trainer = Trainer(
         model=model,
         args=args,
@@ -234,9 +243,13 @@ def main(cfg: ToyLMConfig) -> Path:
     if cfg.init_from:  # the earlier phase's record, so the checkpoint's whole history stays with it
         record["init"] = json.loads((Path(cfg.init_from) / "training_record.json").read_text())
     (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
+    save_log_history(trainer, out)
     return out
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    main(parse_config(ToyLMConfig, sys.argv[1:]))
+    try:
+        main(parse_config(ToyLMConfig, sys.argv[1:]))
+    except ConfigError as e:  # bad input: one line naming file, line and field
+        sys.exit(f"train.toy_lm: {e}")

@@ -67,6 +67,9 @@ class DemoConfig:
     large: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-large"))
     reviser_backend: Literal["hf", "vllm"] = "vllm"  # the reviser's LM (its model is this run's train_reviser)
     train_data: DataConfig = field(default_factory=lambda: DataConfig(split="train", per_level=10))
+    # the reviser's and its ORM's training questions (the paper samples 64 a question for them,
+    # 16 for the PRM: fewer questions); None: train_data
+    revision_data: DataConfig | None = None
     test_data: DataConfig = field(default_factory=lambda: DataConfig(split="test", per_level=10))
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {recipe: file, its config's keys}
     from_scratch: bool = False  # retrain toy-base (all phases) and toy-large (train/toy_lm.py) into the run first
@@ -130,7 +133,7 @@ PIPELINE = (
           lambda d: {"output_dir": out(d, "label"), "samples": out(d, "sample_train", "samples.jsonl"),
                      "lm": d.lm_config("base"), "data": d.train}, with_lm("ttc.label", "base"), ("base",)),
     Stage("sample_trajectories", "ttc.sample:Config",
-          lambda d: {"output_dir": out(d, "sample_trajectories"), "lm": d.lm_config("base"), "data": d.train},
+          lambda d: {"output_dir": out(d, "sample_trajectories"), "lm": d.lm_config("base"), "data": d.revision_train},
           with_lm("ttc.sample", "base"), ("base",)),
     Stage("sample_test", "ttc.sample:Config",
           lambda d: {"output_dir": out(d, "sample_test"), "lm": d.lm_config("base"), "data": d.test},
@@ -142,14 +145,14 @@ PIPELINE = (
           lambda d: {"output_dir": out(d, "eval_search"), "lm": d.lm_config("base"), "prm.path": d.model("train_prm"),
                      "data": d.test}, with_lm("eval.search", "base"), ("base",)),
     Stage("trajectories", "ttc.trajectories:Config",
-          lambda d: {"output_dir": out(d, "trajectories"), "data": d.train,
+          lambda d: {"output_dir": out(d, "trajectories"), "data": d.revision_train,
                      "samples": out(d, "sample_trajectories", "samples.jsonl")}, entry("ttc.trajectories", "run")),
     Stage("train_reviser", "train.revision:RevisionTrainConfig",
           lambda d: {"model": d.lm_config("base")["model"], "output_dir": out(d, "train_reviser"),
                      "trajectories_file": out(d, "trajectories", "trajectories.jsonl")}, entry("train.revision")),
     Stage("orm_data", "eval.revision:RevisionEvalConfig",
           lambda d: {"output_dir": out(d, "orm_data"), "reviser": d.lm_config("reviser"), "orm": d.model("train_prm"),
-                     "data": d.train}, entry("train.orm_data")),
+                     "data": d.revision_train}, entry("train.orm_data")),
     Stage("train_orm", "train.prm:PRMTrainConfig",
           lambda d: {"model": d.lm_config("base")["model"], "labels_file": out(d, "orm_data", "labels.jsonl"),
                      "output_dir": out(d, "train_orm"), "labels": "last"}, entry("train.prm")),
@@ -233,6 +236,7 @@ class Demo:
         self.cfg, self.recipe, self.lines = cfg, recipe, lines
         self.run_dir = Path(cfg.run_dir)
         self.train, self.test = to_dict(cfg.train_data), to_dict(cfg.test_data)
+        self.revision_train = to_dict(cfg.revision_data or cfg.train_data)
         self.trained = {} if cfg.retrain or cfg.from_scratch else cfg.trained  # models of another base otherwise
         self.stages = pipeline(cfg.from_scratch, self.trained)
         self.engines: dict[str, LM] = {}

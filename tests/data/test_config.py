@@ -65,3 +65,14 @@ def test_help_lists_every_flag_with_its_type_and_default(capsys):
     out = capsys.readouterr().out
     assert "--name  str  (required)" in out and "--inner.temperature  float  (default 0.8)" in out
     assert "--levels  list[int]  (default [])" in out and "--limit  int | None  (default None)" in out
+
+
+def test_an_optional_section_is_built_when_given_and_none_otherwise():
+    from data.problems import DataConfig
+
+    @dataclass
+    class WithOptional:
+        extra: DataConfig | None = None
+
+    assert parse_config(WithOptional, []).extra is None
+    assert parse_config(WithOptional, ["--extra.per_level", "3"]).extra == DataConfig(per_level=3)

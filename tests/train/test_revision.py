@@ -63,6 +63,9 @@ def test_training_writes_the_chosen_checkpoint_as_a_loadable_model(trained, toy_
     table = record["checkpoints"]
     assert [row["step"] for row in table] == [2, 4, 6, 8, 10] and all(row["path"] for row in table)
     assert record["rule"] == "past_min" and record["chosen"] == revision.choose_checkpoint(table, "past_min")["step"]
+    history = json.loads((out / "log_history.json").read_text())
+    assert history["chosen_step"] == record["chosen"] and sum("eval_loss" in h for h in history["log_history"]) == 5
+    assert json.loads((out / "training_args.json").read_text())["adam_beta2"] == 0.95
     chosen = load_file(f"{out}/checkpoints/checkpoint-{record['chosen']}/model.safetensors")
     exported, base = load_file(str(out / "model.safetensors")), load_file(str(toy_base_path / "model.safetensors"))
     assert all(torch.equal(chosen[k], exported[k]) for k in exported)

@@ -1,0 +1,117 @@
+"""What every trainer here passes to transformers: the paper's arguments as defaults under the
+recipe's `trainer:` overrides, tracking, and the log history the report draws curves from.
+Used by the PRM/ORM trainer, the reviser and the toy LM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import torch
+from transformers import Trainer
+from transformers.integrations import get_available_reporting_integrations
+
+from data.config import ConfigError
+
+log = logging.getLogger(__name__)
+A = TypeVar("A")  # a TrainingArguments class
+
+PAPER_OPTIMISER = {"adam_beta1": 0.9, "adam_beta2": 0.95}  # AdamW's betas, for the PRM and the reviser
+LOG_HISTORY_FILE = "log_history.json"
+
+
+def first_process() -> bool:
+    """The one process of a launch that writes the run's files."""
+    return int(os.environ.get("RANK", 0)) == 0
+
+
+def paper_arguments(cfg: Any, out: Path, world: int) -> dict[str, Any]:
+    """The defaults of the PRM/ORM trainer and the reviser: the paper's optimiser (AdamW, betas
+    0.9/0.95), the global batch through accumulation, and an evaluation and a checkpoint every
+    `eval_every` steps scored by the validation loss. `cfg.trainer` overrides any of them."""
+    return dict(
+        output_dir=str(out / "checkpoints"),
+        learning_rate=cfg.learning_rate,
+        **PAPER_OPTIMISER,
+        per_device_train_batch_size=cfg.per_device_batch_size,
+        per_device_eval_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=cfg.batch_size // (cfg.per_device_batch_size * world),
+        num_train_epochs=cfg.num_epochs,
+        eval_strategy="steps",
+        eval_steps=cfg.eval_every,
+        save_strategy="steps",
+        save_steps=cfg.eval_every,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        logging_steps=max(1, cfg.eval_every // 5),
+        seed=cfg.seed,
+        use_cpu=not torch.cuda.is_available(),
+    )
+
+
+def paper_deviations(overrides: dict[str, Any]) -> list[str]:
+    """The `trainer:` overrides that leave the paper's optimiser (AdamW, betas 0.9/0.95)."""
+    off = [f"{key}={overrides[key]} (paper: {value})" for key, value in PAPER_OPTIMISER.items()
+           if overrides.get(key, value) != value]
+    if "adamw" not in str(overrides.get("optim", "adamw")):
+        off.append(f"optim={overrides['optim']} (paper: AdamW)")
+    return off
+
+
+def trainer_arguments(cls: type[A], defaults: dict[str, Any], overrides: dict[str, Any], out: Path, kind: str) -> A:
+    """`cls` (TrainingArguments or TRL's subclass) from `defaults` under the recipe's `trainer:`,
+    which may set any of its fields; written to `<out>/training_args.json`. Tracking: TensorBoard
+    by default (a few scalars a logging step, under `<output_dir>/checkpoints/runs/`), W&B or
+    trackio by `report_to` when installed, offline unless the environment says otherwise (W&B's
+    `wandb sync`; trackio is local unless given a Space); the run is named `kind:<run folder>`.
+    A misspelled key, a bad value or a tracker that is not installed is a config error."""
+    tracking = dict(report_to=["tensorboard"], run_name=f"{kind}:{out.parent.name}/{out.name}", project="ttc")
+    try:
+        args = cls(**{**tracking, **defaults, **overrides})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"trainer: {e}") from e
+    if missing := set(args.report_to) - set(get_available_reporting_integrations()):
+        raise ConfigError(f"trainer: report_to {sorted(missing)}: not installed (installed: "
+                          f"{', '.join(get_available_reporting_integrations()) or 'none'})")
+    if "wandb" in args.report_to:
+        os.environ.setdefault("WANDB_MODE", "offline")
+        os.environ.setdefault("WANDB_PROJECT", args.project)
+    if first_process():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "training_args.json").write_text(args.to_json_string() + "\n")
+    return args
+
+
+def launch_arguments(cls: type[A], defaults: Callable[[Any, Path, int], dict[str, Any]], cfg: Any, out: Path,
+                     kind: str) -> A:
+    """`trainer_arguments` over the paper's `defaults(cfg, out, world)` for this launch's number
+    of processes (WORLD_SIZE, set by torchrun, accelerate and our srun wrapper). The global batch
+    must split evenly over them, else it would silently change; an override that leaves the
+    paper's optimiser is logged."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    if cfg.batch_size % (cfg.per_device_batch_size * world):
+        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
+                         f"{cfg.per_device_batch_size} x {world} processes")
+    if (deviations := paper_deviations(cfg.trainer)) and first_process():
+        log.warning("trainer: not the paper's optimiser: %s", ", ".join(deviations))
+    return trainer_arguments(cls, defaults(cfg, out, world), cfg.trainer, out, kind)
+
+
+def save_log_history(trainer: Trainer, out: Path, chosen_step: int | None = None) -> Path:
+    """`<out>/log_history.json`: the trainer's log (train loss, eval loss and metrics by step),
+    its best checkpoint, and `chosen_step`, the step whose weights are the output (by default
+    the best when the trainer loads it at the end, else the last), for eval/training_curves.py."""
+    state, args = trainer.state, trainer.args
+    if chosen_step is None:
+        chosen_step = (state.best_global_step if args.load_best_model_at_end and state.best_global_step
+                       else state.global_step)
+    path = out / LOG_HISTORY_FILE
+    path.write_text(json.dumps({
+        "schema": 1, "metric_for_best_model": args.metric_for_best_model, "best_metric": state.best_metric,
+        "best_model_checkpoint": state.best_model_checkpoint, "chosen_step": chosen_step,
+        "global_step": state.global_step, "log_history": state.log_history,
+    }, indent=2) + "\n")
+    return path
