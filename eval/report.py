@@ -430,7 +430,21 @@ def policy_findings(folder: Path) -> list[Finding]:
                     "policy.png")]
 
 
+def training_findings(folder: Path) -> list[Finding]:
+    """A trainer's curves (eval/training_curves.py) and its one-line summary."""
+    from eval import training_curves
+
+    path = folder / "log_history.json"
+    try:
+        png = training_curves.plot(path, folder / "training_curves.png", folder.name)
+        return [Finding(f"{folder.name}: {training_curves.summary(path)}.", png.name)]
+    except (KeyError, TypeError, ValueError) as e:
+        raise RecordError(f"{path}: not a trainer's log history ({e})") from e
+
+
 PARTS = (
+    Part("Training curves (PRM, reviser, revision ORM)", "a trainer (train.prm, train.revision)",
+         "log_history.json", (), training_findings),
     Part("PRM: best-of-N weighted vs majority", "PRM eval (python -m eval.prm)", "prm_eval.json",
          ("prm_eval.md",), prm_findings),
     Part("Search against the PRM (paper Fig. 3)", "search eval (ttc eval)", "summary.json", ("summary.md",),

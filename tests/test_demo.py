@@ -63,6 +63,8 @@ def test_presets_name_a_recipe_beside_the_demo_recipe(tmp_path):
     assert full.recipe.endswith("configs/toy/demo_full.yaml") and full.test["per_level"] == 60
     with pytest.raises(ConfigError, match="--preset nope: no recipe .*demo_nope.yaml"):
         parse(["--preset", "nope"])
+    with pytest.raises(ConfigError, match="--only: 'train_prm' is not a stage of this run"):
+        demo(tmp_path, "--only", "[eval_prm, train_prm]")  # trained models are committed, not run
 
 
 def test_from_scratch_trains_the_toy_models_first_and_uses_them(tmp_path):
@@ -138,7 +140,9 @@ def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_
     assert time.perf_counter() - start < 5
 
     (d.dir("compute_optimal") / DONE).unlink()  # as if killed in that stage: only it reruns
-    assert run(demo(tmp_path, *TINY)) == ["compute_optimal"]
+    (d.dir("difficulty") / DONE).unlink()
+    assert run(demo(tmp_path, *TINY, "--only", "[compute_optimal]")) == ["compute_optimal"]  # --only: just it
+    assert run(demo(tmp_path, *TINY)) == ["difficulty"]
 
     changed = list(TINY)
     changed[changed.index("--stages.label.rollouts.k") + 1] = "8"

@@ -5,6 +5,7 @@
     ttc demo --preset full                      # configs/toy/demo_full.yaml: the project's results
     ttc demo --retrain                          # train the PRM, reviser and ORM in the run too
     ttc demo --from-scratch                     # first retrain toy-base and toy-large (~2 h on CPU)
+    ttc demo --only "[eval_prm, difficulty]"    # just these stages (e.g. two processes on two cores)
 
 The recipe is configs/toy/demo.yaml: the models, the train and test problems, and one entry per
 stage with that stage's own settings (its config's keys), optionally over one of the per-stage toy
@@ -41,6 +42,7 @@ import dataclasses
 import importlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -76,6 +78,7 @@ class DemoConfig:
     # Trained models taken from committed checkpoints: train_prm, train_reviser, train_orm -> folder
     trained: dict[str, str] = field(default_factory=dict)
     retrain: bool = False  # ignore `trained`: train every model in the run
+    only: list[str] = field(default_factory=list)  # run just these stages (their inputs must be done)
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,10 @@ class Demo:
         for name in cfg.stages:
             if name not in known:
                 raise ConfigError(f"{self.where(f'stages.{name}')}: unknown stage '{name}' (stages: {', '.join(known)})")
+        for name in cfg.only:
+            if name not in [s.name for s in self.stages]:
+                raise ConfigError(f"--only: '{name}' is not a stage of this run "
+                                  f"(stages: {', '.join(s.name for s in self.stages)})")
         for name in cfg.trained:
             if name not in FEEDS:
                 raise ConfigError(f"{self.where(f'trained.{name}')}: '{name}' is not a trained model "
@@ -328,9 +335,20 @@ def first_difference(a: Any, b: Any, at: str = "") -> str:
     return f"{at or 'settings'}: {a!r:.60} then, {b!r:.60} now"
 
 
+def trained_curves(demo: Demo) -> None:
+    """The committed models' log histories into the run, where the report finds every trainer's."""
+    for stage, folder in demo.trained.items():
+        history = Path(folder) / "log_history.json"
+        if history.is_file():
+            demo.dir(stage).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(history, demo.dir(stage) / history.name)
+
+
 def run(demo: Demo) -> list[str]:
     """Every stage not done yet, in order; returns the names of those that ran."""
-    planned = [(stage, demo.settings(stage)) for stage in demo.stages]
+    trained_curves(demo)
+    chosen = [s for s in demo.stages if not demo.cfg.only or s.name in demo.cfg.only]
+    planned = [(stage, demo.settings(stage)) for stage in chosen]
     todo = [(stage, values) for stage, values in planned if not demo.done(stage, values)]
     ran = {stage.name for stage, _ in todo}
     if len(todo) < len(planned):

@@ -39,7 +39,7 @@ def test_own_training_tokens_by_hand():
 
 def test_toy_models_real_sizes():
     small, large = read_model_size(CHECKPOINTS / "toy-base"), read_model_size(CHECKPOINTS / "toy-large")
-    assert (small.parameters, small.pretrain_tokens) == (207872, 25908576 + 5819552)  # both phases
+    assert (small.parameters, small.pretrain_tokens) == (207872, 25908576 + 5819552 + 7867296)  # all three phases
     assert large.parameters == 1877120
     m = 1877120 / 207872
     assert multiplier(small, large, 0.16) == pytest.approx(m + 3 * (m - 1) / 0.16)

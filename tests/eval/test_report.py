@@ -17,6 +17,7 @@ from eval.prm import LIKELIHOOD
 from eval.report import PARTS, REPORT, write
 from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
 from eval.search_report import EvalResult
+from conftest import synthetic_labels, train_tiny_prm
 from test_policy import BON, SOLVE  # a 4x policy against best-of-N weighted
 from ttc.backends import LMConfig
 from ttc.revise import Attempt, ChainSet
@@ -119,13 +120,14 @@ def run(tmp_path_factory) -> Path:
         [str(results)], str(bins["oracle"]), str(greedy), str(run / "flops_matched"),
         small_model=str(CHECKPOINTS / "toy-base"), large_model=str(CHECKPOINTS / "toy-large")))
     policy_run(run / "policy")
+    train_tiny_prm(run / "train_prm", CHECKPOINTS / "toy-base", synthetic_labels(20))  # its log_history.json
     (run / "eval_search" / "DONE").write_text(json.dumps({"seconds": 12.5, "finished": "2026-01-01T00:00:00"}))
     return run
 
 
 def test_every_part_with_its_sentence_tables_and_figures(run):
     text = write(run).read_text()
-    assert (run / REPORT).exists() and "7 of 7 parts found." in text and "missing:" not in text
+    assert (run / REPORT).exists() and "8 of 8 parts found." in text and "missing:" not in text
     for part in PARTS:
         assert f"## {part.title}" in text
     # sentences computed from the numbers, each comparison with its paired 95% interval: PRM weighted vs
@@ -161,16 +163,18 @@ def test_every_part_with_its_sentence_tables_and_figures(run):
     # figures: PNG links relative to the run directory, each file there
     links = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.strip().startswith("![")]
     assert "eval_search/accuracy_vs_budget.png" in links and "flops_matched/flops_matched.png" in links
-    assert len(links) == 12 and all((run / link).is_file() for link in links)
+    assert len(links) == 13 and all((run / link).is_file() for link in links)
+    assert "train_prm/out/training_curves.png" in links  # the trainer's curves, and its summary:
+    assert "- out: kept step " in text and "validation loss" in text
     assert "| eval_search | 12.5 |" in text  # the demo's stage wall time
 
 
 def test_absent_parts_are_named(tmp_path):
     search_run(tmp_path / "search")
     text = write(tmp_path).read_text()
-    assert "1 of 7 parts found; missing: PRM eval" in text
+    assert "1 of 8 parts found; missing: a trainer (train.prm, train.revision), PRM eval" in text
     assert "missing: revision eval (python -m eval.revision) (no revision_eval.json under" in text
-    assert text.count("\nmissing: ") == 6 and "accuracy_vs_budget.png" in text
+    assert text.count("\nmissing: ") == 7 and "accuracy_vs_budget.png" in text
 
 
 def test_malformed_numbers_name_the_file(tmp_path):
