@@ -2,14 +2,18 @@
 
 From one question's sampled solutions, those without a parsable final answer dropped:
 - every correct sample is the target of one trajectory;
-- k ~ Uniform{0..min(4, number of incorrect samples)} incorrect attempts go before it;
+- k ~ Uniform{min_attempts..min(4, number of incorrect samples)} incorrect attempts go before
+  it (paper: min_attempts 0; a target with too few incorrect samples gives no trajectory);
 - if k > 0, the LAST attempt (the one the reviser revises) is the incorrect sample closest to
   the target by character-level Levenshtein distance of the whole solution text (ties: the
   lowest sample index); the k-1 before it are other incorrect samples drawn at random, without
   replacement, in random order. Attempts are picked by sample, so two identical texts can both
   appear (that is how often the policy repeats a mistake).
 A question without a correct sample gives no trajectory; one without an incorrect sample gives
-k = 0 trajectories only. The draws are seeded by (seed, problem id) and made in sample-index
+k = 0 trajectories only (none when min_attempts > 0). k = 0 trajectories are rejection-sampling
+fine-tuning: they make the reviser's first attempt a better policy rather than teach it to
+revise (on the toy world they removed the slips from attempt 1, leaving later attempts nothing
+to fix), hence `min_attempts`. The draws are seeded by (seed, problem id) and made in sample-index
 order, so a question's trajectories depend on nothing else (sharded runs merge byte for byte).
 
 The reviser sees `data.revision_format.revision_prompt(...)` and is trained to continue it
@@ -70,7 +74,8 @@ def closest(target: Sample, candidates: Sequence[Sample]) -> Sample:
 
 
 def build_trajectories(
-    problem: Problem, samples: Sequence[Sample], seed: int, max_attempts: int = MAX_ATTEMPTS
+    problem: Problem, samples: Sequence[Sample], seed: int, max_attempts: int = MAX_ATTEMPTS,
+    min_attempts: int = 0,
 ) -> list[Trajectory]:
     """The trajectories of one question (the rules are in the module docstring)."""
     kept = sorted((s for s in samples if labelable(s)), key=lambda s: s.index)
@@ -78,8 +83,9 @@ def build_trajectories(
     incorrect = [s for s in kept if not s.correct]
     rng = random.Random(derive_seed(seed, problem.id))
     trajectories = []
-    for target in correct:
-        k = rng.randint(0, min(max_attempts, len(incorrect)))
+    most = min(max_attempts, len(incorrect))
+    for target in correct if most >= min_attempts else []:
+        k = rng.randint(min_attempts, most)
         previous: list[Sample] = []
         if k:
             last = closest(target, incorrect)

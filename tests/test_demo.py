@@ -10,7 +10,7 @@ import pytest
 
 from data.config import ConfigError
 from eval.report import write
-from ttc.demo import DONE, PIPELINE, parse, run
+from ttc.demo import DONE, PIPELINE, parse, run, trained_curves
 
 ORDER = ["sample_train", "label", "sample_trajectories", "sample_test", "train_prm", "eval_search", "trajectories",
          "train_reviser", "orm_data", "train_orm", "eval_revision", "eval_revision_grid", "eval_prm", "difficulty",
@@ -32,7 +32,7 @@ def run_paths(values, run_dir: Path) -> list[Path]:
 
 
 def test_the_stages_in_order_each_reading_only_earlier_outputs(tmp_path):
-    d = demo(tmp_path)
+    d = demo(tmp_path, "--retrain")
     assert [s.name for s in d.stages] == ORDER
     finished = set()
     for stage in d.stages:
@@ -56,6 +56,9 @@ def test_the_demo_starts_from_the_committed_trained_models_unless_asked_to_retra
     assert search["prm"]["path"] == "train/checkpoints/toy-prm"
     assert d.lm_config("reviser")["model"] == "train/checkpoints/toy-reviser"
     assert [s.name for s in demo(tmp_path, "--retrain").stages] == ORDER
+    trained_curves(d)  # the committed trainers' log histories, where the report finds them
+    assert all((d.dir(stage) / "log_history.json").read_bytes() == Path(path, "log_history.json").read_bytes()
+               for stage, path in trained.items())
 
 
 def test_presets_name_a_recipe_beside_the_demo_recipe(tmp_path):
@@ -81,7 +84,7 @@ def test_from_scratch_trains_the_toy_models_first_and_uses_them(tmp_path):
 
 
 def test_settings_are_the_toy_recipe_under_the_entry_under_the_run(tmp_path):
-    d = demo(tmp_path, "--stages.sample_train.sampling.temperature", "0.5")
+    d = demo(tmp_path, "--retrain", "--stages.sample_train.sampling.temperature", "0.5")
     values = d.settings(next(s for s in PIPELINE if s.name == "sample_train"))
     assert values["sampling"] == {"n": 8, "temperature": 0.5, "max_tokens": 128}  # recipe, entry, flag
     assert values["data"]["per_level"] == 10 and values["data"]["split"] == "train"  # the run's problems
@@ -103,17 +106,18 @@ def test_recipe_errors_name_the_file_line_and_key(tmp_path):
     with pytest.raises(ConfigError, match=r"demo.yaml:\d+: unknown stage 'lable'"):
         parse(["--config", str(recipe)])
     recipe.write_text(text.replace("    rollouts: {k: 8}\n", "    rollouts: {k: 8}\n    output_dir: elsewhere\n"))
-    d = parse(["--config", str(recipe)])
+    d = parse(["--config", str(recipe), "--retrain"])
     with pytest.raises(ConfigError, match=r"demo.yaml:\d+: stages.label.output_dir is set by the demo"):
         d.settings(d.stages[1])
     recipe.write_text(text.replace("    rollouts: {k: 8}\n", "    rollouts: {kk: 8}\n"))
-    d = parse(["--config", str(recipe)])
+    d = parse(["--config", str(recipe), "--retrain"])
     line = text.splitlines().index("    rollouts: {k: 8}") + 1
     with pytest.raises(ConfigError, match=rf"demo.yaml:{line}: unknown key 'stages.label.rollouts.kk'"):
         d.build(d.stages[1], d.settings(d.stages[1]))
 
 
-TINY = ["--retrain", "--base.backend", "hf", "--reviser_backend", "hf", "--train_data.per_level", "2", "--test_data.per_level", "2",
+TINY = ["--retrain", "--base.backend", "hf", "--reviser_backend", "hf", "--train_data.per_level", "2",
+        "--test_data.per_level", "2",
         "--stages.sample_train.sampling.n", "4", "--stages.label.rollouts.k", "4",
         "--stages.sample_trajectories.sampling.n", "8", "--stages.sample_test.sampling.n", "8",
         "--stages.train_prm.eval_every", "1", "--stages.eval_search.max_budget", "4",
@@ -131,7 +135,7 @@ def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_
     assert (d.dir("train_orm") / "model.safetensors").is_file() and (d.dir("train_reviser") / "config.json").is_file()
     assert (d.dir("compute_optimal") / "compute_optimal.json").is_file() and (d.dir("policy") / "policy.json").is_file()
     report = write(d.run_dir).read_text()  # what `ttc demo` writes last
-    assert "7 of 7 parts found." in report
+    assert "8 of 8 parts found." in report and "### train_orm" in report  # the three trainers' curves too
     assert "picking its most likely solution is" in report  # eval_prm's baseline verifier
 
     again = demo(tmp_path, *TINY)  # a second call: every stage cached, no model loaded

@@ -45,14 +45,15 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)  # the problems the samples were drawn for
     seed: int = 0
     max_attempts: int = MAX_ATTEMPTS  # most incorrect attempts before a target (paper: 4)
+    min_attempts: int = 0  # fewest (paper: 0; data/trajectories.py says when to raise it)
     shard: int = 0
     num_shards: int = 1
     batch_problems: int = 256  # problems per saved batch (no model: only resume granularity)
 
     def __post_init__(self) -> None:
         Shard(self.shard, self.num_shards)
-        if self.max_attempts < 0 or self.batch_problems < 1:
-            raise ValueError("max_attempts must be >= 0 and batch_problems >= 1")
+        if not 0 <= self.min_attempts <= self.max_attempts or self.batch_problems < 1:
+            raise ValueError("need 0 <= min_attempts <= max_attempts and batch_problems >= 1")
 
 
 def run(cfg: Config) -> Path:
@@ -69,7 +70,7 @@ def run(cfg: Config) -> Path:
              sum(any(s.correct for s in kept[p.id]) and all(s.correct for s in kept[p.id]) for p in mine))
 
     def process(batch: list[Problem]) -> list[list[dict]]:
-        return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts)] for p in batch]
+        return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts, cfg.min_attempts)] for p in batch]
 
     path = shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems)
     return finish(cfg, NAME, path)

@@ -60,6 +60,17 @@ def test_k_is_uniform_up_to_four_capped_by_the_incorrect_samples(n_wrong, ks):
         assert t.question == problem.question and "\\boxed{7}" in t.target
 
 
+@pytest.mark.parametrize("n_wrong, ks", [(6, {1, 2, 3, 4}), (1, {1}), (0, set())])
+def test_min_attempts_leaves_out_the_plain_solves(n_wrong, ks):
+    problem = load_problems(DATA)[0]
+    wrong = [f"=3+5\n=8\n\\boxed{{{8 + i}}}" for i in range(n_wrong)]
+    samples = problem_samples(problem.id, 200, wrong)
+    found = build_trajectories(problem, samples, seed=0, min_attempts=1)
+    assert set(Counter(len(t.previous) for t in found)) == ks and len(found) == (200 if ks else 0)
+    # the paper's rule is unchanged by the new setting
+    assert build_trajectories(problem, samples, seed=0, min_attempts=0) == build_trajectories(problem, samples, seed=0)
+
+
 def test_last_attempt_is_the_closest_incorrect_one():
     problem = load_problems(DATA)[0]
     target = "=3+4\n=7\n\\boxed{7}"
