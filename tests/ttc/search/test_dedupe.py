@@ -53,8 +53,9 @@ def expanded(lm):
 
 @pytest.mark.parametrize("name", list(TREES))
 def test_with_dedupe_kept_beams_and_finals_are_distinct(name):
-    results, lm = search(name, repetitive)
-    assert results[0].params["dedupe"] is True  # the default, recorded
+    assert search(name, repetitive)[0][0].params["dedupe"] is False  # the default, recorded
+    results, lm = search(name, repetitive, dedupe=True)
+    assert results[0].params["dedupe"] is True
     assert all(r.candidates == r.distinct_candidates for r in results)  # every final answers: no copy
     off, off_lm = search(name, repetitive, dedupe=False)
     assert any(len(nodes) > len(set(nodes)) for nodes in expanded(off_lm))  # without it: copies kept...
