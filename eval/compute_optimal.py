@@ -64,6 +64,7 @@ from eval.search_report import EvalResult
 from eval.difficulty import check_bins, load_bins
 from eval.paired import Ratio, ratio
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
+from eval.tracking import Figures, Tracking, log_figures
 from ttc.search.common import SearchResult
 
 log = logging.getLogger(__name__)
@@ -422,6 +423,18 @@ def section(grid: Grid, analyses: Sequence[Analysis], out_dir: Path | str, cfg: 
     return Section("\n".join(text) + "\n", figures)
 
 
+def tracked_figures(analyses: Sequence[Analysis]) -> Figures:
+    """For the tracker, per binning: each overall curve against the budget, and the efficiency
+    ratio B / B' at each best-of-N budget B and at its largest (the headline); never matched: left out."""
+    figures: dict[str, Any] = {}
+    for a in analyses:
+        at = f"compute_optimal/{a.kind}"
+        figures |= {f"{at}/{name}/accuracy": c for name, c in a.overall.items()}
+        figures[f"{at}/efficiency"] = headline(a.efficiency)[2]
+        figures[f"{at}/efficiency_by_budget"] = {b: b / m for b, m in a.efficiency.items() if m}
+    return figures
+
+
 # --- entry ------------------------------------------------------------------------------------
 @dataclass
 class ComputeOptimalConfig:
@@ -430,6 +443,7 @@ class ComputeOptimalConfig:
     output_dir: str
     num_bins: int = 5
     methods: MethodsConfig = field(default_factory=MethodsConfig)
+    tracking: Tracking = field(default_factory=Tracking)
 
     def __post_init__(self) -> None:
         if not self.results or not self.bins:
@@ -454,6 +468,7 @@ def main(cfg: ComputeOptimalConfig) -> str:
     (out / "compute_optimal.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
     result = section(grid, analyses, out, cfg.methods)
     (out / "compute_optimal.md").write_text(result.markdown)
+    log_figures(cfg.tracking, out, "compute_optimal", tracked_figures(analyses))
     return result.markdown
 
 

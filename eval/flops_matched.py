@@ -59,6 +59,7 @@ from eval.compute_optimal import CO, MethodsConfig, analyse, build_grid, read_re
 from eval.difficulty import load_bins
 from eval.paired import Paired, PerQuestion, curve_of, paired
 from eval.plots import Curve, Section, figure, plot_curves
+from eval.tracking import Figures, Tracking, log_figures
 
 log = logging.getLogger(__name__)
 PAPER_RATIOS = (0.16, 0.79, 22.0)
@@ -231,6 +232,14 @@ def section(small: PerBin, large: Mapping[int, PerQuestion], small_size: ModelSi
     return Section(text, [path]), rows
 
 
+def tracked_figures(rows: Sequence[Row]) -> Figures:
+    """For the tracker: per R, compute-optimal minus the larger model's greedy accuracy against the bin."""
+    figures: dict[str, dict[int, float]] = defaultdict(dict)
+    for r in rows:
+        figures[f"flops_matched/R={r.ratio:g}/difference"][r.bin] = r.small - r.large
+    return figures
+
+
 # --- entry ------------------------------------------------------------------------------------
 @dataclass
 class FlopsMatchedConfig:
@@ -246,6 +255,7 @@ class FlopsMatchedConfig:
     tolerance: float = 0.0
     num_bins: int = 5
     methods: MethodsConfig = field(default_factory=MethodsConfig)  # compute-optimal selection
+    tracking: Tracking = field(default_factory=Tracking)
 
     def __post_init__(self) -> None:
         if not self.ratios or any(r <= 0 for r in self.ratios):
@@ -267,6 +277,7 @@ def main(cfg: FlopsMatchedConfig) -> str:
                            cfg.ratios, out, cfg.rounding, cfg.pretrain_tokens, cfg.tolerance, grid.seeds)
     (out / "flops_matched.json").write_text(json.dumps([asdict(r) for r in rows], indent=1, allow_nan=False) + "\n")
     (out / "flops_matched.md").write_text(result.markdown)
+    log_figures(cfg.tracking, out, "flops_matched", tracked_figures(rows))
     return result.markdown
 
 

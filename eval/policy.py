@@ -41,6 +41,7 @@ from data.records import read_records, to_json, write_atomic
 from eval.compute_optimal import efficiency, efficiency_axes, headline
 from eval.paired import Ratio, curve_of, ratio
 from eval.plots import Curve, Section, figure, plot_curves
+from eval.tracking import Figures, Tracking, log_figures
 from ttc.search import SearchResult, sample_pools, sweep
 from ttc.solve import ModelCache, Setup, SolveResult, draw_probes, load_policy, solve
 
@@ -53,6 +54,7 @@ class Config(Setup):
     budgets: list[int] = field(default_factory=lambda: [2, 4, 8, 16])  # N, each >= probe.n
     seeds: list[int] = field(default_factory=lambda: [0])
     tolerance: float = 0.0  # "matches": acc >= the other's - tolerance
+    tracking: Tracking = field(default_factory=Tracking)
 
     def __post_init__(self) -> None:
         if not self.budgets or min(self.budgets) < self.probe.n:
@@ -179,21 +181,30 @@ def write_section(summary: dict, out: Path) -> Section:
     return Section(markdown(summary), [out / "policy.png"])
 
 
-def save(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], out: Path, tolerance: float = 0.0) -> str:
-    """The records, the numbers (policy.json, what `ttc report` reads), the markdown and the figure."""
+def tracked_figures(summary: dict) -> Figures:
+    """For the tracker: both accuracy curves against N, and the headline efficiency ratio."""
+    return {**{f"policy/{name}/accuracy": c for name, c in summary["curves"].items()},
+            "policy/efficiency": headline(summary["efficiency"])[2]}
+
+
+def save(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], out: Path, tolerance: float = 0.0,
+         tracking: Tracking = Tracking()) -> str:
+    """The records, the numbers (policy.json, what `ttc report` reads), the markdown and the figure;
+    the headline figures to `tracking`'s trackers."""
     write_atomic(out / "solve.jsonl", [to_json(r) for r in solved])
     write_atomic(out / "baseline.jsonl", [to_json(r) for r in baseline])
     summary = summarize(solved, baseline, tolerance)
     result = write_section(summary, out)
     (out / "policy.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     (out / "policy.md").write_text(result.markdown)
+    log_figures(tracking, out, "policy", tracked_figures(summary))
     return result.markdown
 
 
 def main(cfg: Config) -> str:
     out = Path(cfg.output_dir)
     save_config(cfg, out / "config.yaml")
-    return save(*run(cfg), out, cfg.tolerance)
+    return save(*run(cfg), out, cfg.tolerance, cfg.tracking)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from data.ranking import auc, within_question_aucs
 from data.records import Sample, StepLabels, read_records
 from eval.paired import curve_of, json_safe
 from eval.plots import figure, plot_curves
+from eval.tracking import Figures, Tracking, log_figures
 from ttc.search.best_of_n import Pool, accuracy
 from ttc.verifiers import Verifier, aggregate
 from ttc.verifiers.hf_prm import HFPRM
@@ -54,6 +55,7 @@ class PRMEvalConfig:
     seed: int = 0
     threads: int = 1
     batch_size: int = 64
+    tracking: Tracking = field(default_factory=Tracking)
 
 
 ByProblem = dict[str, list[tuple[Sample, list[float]]]]  # each problem's samples and their step values
@@ -139,6 +141,15 @@ def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None, 
     return "\n".join(lines) + "\n"
 
 
+def tracked_figures(numbers: dict, step_level_auc: float | None) -> Figures:
+    """For the tracker: the step-level AUC, each verifier's within-question AUC, and every
+    best-of-N curve against N."""
+    final = {"PRM": numbers["final_auc"], "likelihood": numbers["baseline_final_auc"]}
+    return {"prm/step_auc": step_level_auc,
+            **{f"prm/{who}/within_question_auc": f["within_question"] for who, f in final.items() if f},
+            **{f"prm/{name}/accuracy": curve for name, curve in numbers["curves"].items()}}
+
+
 def scored(verifier: Verifier, samples: list[Sample], question: dict[str, str]) -> ByProblem:
     values = verifier.score([question[s.problem_id] for s in samples], [s.steps for s in samples])
     by_problem: ByProblem = defaultdict(list)
@@ -167,6 +178,7 @@ def main(cfg: PRMEvalConfig) -> str:
     final = {"PRM": numbers["final_auc"], **({LIKELIHOOD: numbers["baseline_final_auc"]} if cfg.baseline else {})}
     text = markdown(numbers["curves"], step_level_auc, final)
     (out / "prm_eval.md").write_text(text)
+    log_figures(cfg.tracking, out, "prm", tracked_figures(numbers, step_level_auc))
     return text
 
 

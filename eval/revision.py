@@ -48,6 +48,7 @@ from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard, merge, run_shard
 from eval.paired import curve_of, json_safe
 from eval.plots import Section, figure, plot_curves
+from eval.tracking import Figures, Tracking, log_figures
 from ttc.backends import LMConfig, load_lm
 from ttc.revise import Attempt, ChainSet, RevisionConfig, accuracy, sample_chains
 from ttc.search.best_of_n import NUM_SUBSETS
@@ -80,6 +81,7 @@ class RevisionEvalConfig:
     batch_problems: int = 16  # problems per chain set sampled together (one LM call per step)
     orm_batch_size: int = 64
     threads: int = 1
+    tracking: Tracking = field(default_factory=Tracking)
 
     def __post_init__(self) -> None:
         if min(self.chains, self.length, self.budget, self.batch_problems, self.num_subsets) < 1:
@@ -218,6 +220,14 @@ def markdown(numbers: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tracked_figures(numbers: dict) -> Figures:
+    """For the tracker: pass@1 against the revision step, sequential and parallel against N, and
+    how often a revision breaks a correct answer."""
+    return {"revision/pass@1": numbers["pass@1 by step"],
+            **{f"revision/{name}/accuracy": c for name, c in numbers["sequential vs parallel"].items()},
+            "revision/correct->incorrect": numbers["transitions"]["correct->incorrect"]}
+
+
 def plot(numbers: dict, out: Path) -> list[Path]:
     paths = [out / name for name in FIGURES]
     with figure(paths[0]) as (_, ax):
@@ -289,6 +299,7 @@ def section(cfg: RevisionEvalConfig) -> Section:
     (out / "revision_eval.json").write_text(json.dumps(json_safe(numbers), indent=2, allow_nan=False) + "\n")
     text = markdown(numbers)
     (out / "revision_eval.md").write_text(text)
+    log_figures(cfg.tracking, out, "revision", tracked_figures(numbers))
     return Section(text, plot(numbers, out))
 
 

@@ -56,6 +56,7 @@ from data.records import Problem, to_dict
 from data.shards import Shard
 from eval import search_report
 from eval.search_report import EvalResult
+from eval.tracking import Figures, Tracking, log_figures
 from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.revise import STRATEGIES as REVISIONS
@@ -85,6 +86,7 @@ class Config:
     shard: int = 0
     num_shards: int = 1
     batch_problems: int = 32  # problems searched together (one LM call per round for all)
+    tracking: Tracking = field(default_factory=Tracking)
 
     def __post_init__(self) -> None:
         Shard(self.shard, self.num_shards)  # validates
@@ -223,7 +225,15 @@ def finish(cfg: Config, shard_file: Path) -> Path:
         return shard_file
     merged = shards.merge(out, NAME, cfg.num_shards)
     search_report.write(merged)
+    log_figures(cfg.tracking, out, "search", tracked_figures(out / search_report.NUMBERS))
     return merged
+
+
+def tracked_figures(numbers: Path) -> Figures:
+    """For the tracker: each line's accuracy against the generation budget (the summary's cells)."""
+    table = json.loads(numbers.read_text())
+    return {f"search/{name}/accuracy": {int(b): cell["accuracy"] for b, cell in cells.items()}
+            for name, cells in table.items()}
 
 
 def main(cfg: Config) -> Path:
