@@ -39,7 +39,7 @@ def tiny_recipes(folder: Path, base: Path, large: Path) -> Path:
     """configs/toy's recipes with tiny sizes, the transformers backend (no vLLM start-up) and
     absolute model paths (the jobs run in the test's folder)."""
     hf = {"model": str(base), "backend": "hf"}
-    train = {"source": "toy", "split": "pipeline-train", "levels": [1, 2], "per_level": 4}
+    train = {"source": "toy", "split": "pipeline-train", "levels": [2, 3], "per_level": 4}  # L2-L3: mixed outcomes
     test = {"source": "toy", "split": "test", "levels": [1, 2, 3, 4, 5], "per_level": 2}
     short = {"n": 4, "max_tokens": 48}
     tiny = {
