@@ -105,8 +105,12 @@ def reduce_once(expression: str) -> str:
     terms = parse_expression(expression)
     if len(terms) < 2:
         raise ValueError(f"nothing left to reduce in {expression!r}")
-    head = terms[0] + terms[1]
-    return str(head) + "".join(f"{t:+d}" for t in terms[2:])
+    return expression_from([terms[0] + terms[1]] + terms[2:])
+
+
+def expression_from(terms: list[int]) -> str:
+    """Signed terms written back as an expression (`parse_expression`'s inverse)."""
+    return str(terms[0]) + "".join(f"{t:+d}" for t in terms[1:])
 
 
 def solve(expression: str) -> list[str]:
@@ -128,7 +132,7 @@ def careless_solution(expression: str, rng: random.Random, slip: float) -> list[
         terms = [terms[0] + terms[1]] + terms[2:]
         if len(terms) > 1 and rng.random() < slip:
             terms = terms[:-1]
-        steps.append("=" + str(terms[0]) + "".join(f"{t:+d}" for t in terms[1:]))
+        steps.append("=" + expression_from(terms))
     return steps + [f"\\boxed{{{terms[0]}}}"]
 
 

@@ -150,7 +150,7 @@ class PRMTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-def tag_margins(logits: torch.Tensor, labels: torch.Tensor, good: int, bad: int) -> torch.Tensor:
+def tag_margins(logits: torch.Tensor, good: int, bad: int) -> torch.Tensor:
     """The good-minus-bad logit at every position: all the evaluation keeps of the logits."""
     return logits[..., good] - logits[..., bad]
 
@@ -243,7 +243,7 @@ def main(cfg: PRMTrainConfig) -> Path:
         callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)],
         good=good,
         bad=bad,
-        **(dict(preprocess_logits_for_metrics=lambda logits, labels: tag_margins(logits, labels, good, bad),
+        **(dict(preprocess_logits_for_metrics=lambda logits, _labels: tag_margins(logits, good, bad),
                 compute_metrics=within_question_metric([r.problem_id for r in val]))
            if cfg.select_by == "within_question_auc" else {}),
     )
