@@ -11,7 +11,7 @@ toy-world-style ones (--long-steps, like MATH solutions of 20-40 steps). The PRM
 the base model with the PRM format written beside it: untrained, but the compute is the same.
 Both scorers read the same causal model, so their values agree; the run checks it.
 
-(b) labelling. `ttc label` (ttc/label.py) asks for the k rollouts of a step prefix as one
+(b) labelling. `ttc label` (ttc/stages/label.py) asks for the k rollouts of a step prefix as one
 request with n=k; the ledger counts its prompt once, which is what a prefix-sharing engine
 computes. Naive rollouts process the prefix k times; full sharing processes every distinct
 prefix token once (a trie over all requests: a solution's prefixes share their beginning, a
@@ -41,10 +41,10 @@ from data import toy
 from data.prm_format import PRMFormat
 from data.problems import DataConfig, load_problems
 from data.records import Problem, Sample
-from ttc import label
+from ttc.stages import label
 from ttc.backends import LMConfig, load_lm
 from ttc.lm import LM, Completion, GenerationRequest
-from ttc.sample import SamplingConfig, grade
+from ttc.sampling import SamplingConfig, grade
 from ttc.verifiers.hf_prm import HFPRM
 
 Solutions = tuple[list[str], list[list[str]]]  # questions, steps
@@ -105,7 +105,7 @@ def compare_scoring(name: str, scorer: HFPRM, data: Solutions, repeats: int) -> 
     questions, solutions = data
     whole = [length(scorer, q, s) for q, s in zip(questions, solutions)]
     prefixes = [length(scorer, q, s[: i + 1]) for q, s in zip(questions, solutions) for i in range(len(s))]
-    if max(whole) > scorer.model.config.max_position_embeddings:
+    if max(whole) > scorer.model.backbone.config.max_position_embeddings:
         raise SystemExit(f"{name}: a solution has {max(whole)} tokens, more than the model's positions")
     scorer.score(questions[:2], solutions[:2])  # warm-up
     one, one_forwards, one_seconds = timed(scorer, lambda: scorer.score(questions, solutions), repeats)
@@ -125,7 +125,7 @@ def bench_scoring(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = args.prm or scratch_prm(args.model, Path(tmp) / "prm")
         scorer = HFPRM(path, batch_size=args.batch_size, threads=args.threads)
-        params = sum(p.numel() for p in scorer.model.parameters())
+        params = scorer.num_parameters
         name = args.prm or f"{args.model} as a scratch PRM"
         print(f"(a) PRM scoring with transformers: {name} ({params / 1e6:.2f}M parameters), "
               f"batches of {args.batch_size}, {args.threads} thread(s), fastest of {args.repeats} runs")

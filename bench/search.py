@@ -1,28 +1,33 @@
-"""Wall time of beam search against best-of-N at the same generation budget, and what batching
-across problems saves, measured in one run.
+"""Wall time of beam search, lookahead search and DVTS against best-of-N at the same N, measured
+in one run.
 
-    python bench/search.py                                   # toy base on vLLM, toy PRM on vLLM, 40 problems, N=16
-    python bench/search.py --backend hf --prm-backend hf --problems 10 --n 8
-    python bench/search.py --prm PATH --width 4 --skip-batching
+    python bench/search.py                                   # toy base and toy PRM on vLLM, 40 problems, N=16
+    python bench/search.py --passes 7 --problems 80
+    python bench/search.py --backend hf --prm-backend hf --problems 10 --n 8 --passes 3
+    python bench/search.py --batching                        # also: one problem at a time vs batched
 
-The PRM is --prm (default runs/toy/prm/model). To make the toy one (minutes on a CPU):
-    ttc sample --config configs/toy/sample_train.yaml && ttc label --config configs/toy/label.yaml
-    python -m train.prm --config configs/toy/prm.yaml
-
-(a) beam search vs best-of-N at budget N: best-of-N draws N whole solutions per problem (one LM
-call) and scores them (one PRM call); beam search (M=sqrt(N) unless --width) makes one LM call
-and one PRM call per round, every problem at once (ttc/search). Each runs once untimed (warm-up:
-vLLM's prefix cache then holds the prompts for both alike), then timed; the LM's and the PRM's
-shares of the time are measured around their calls. Ratio: beam / best-of-N.
-(b) batching: the same beam search on all problems in one search against one problem at a time
-(a search per problem: as many LM calls per round as problems). Ratio: one at a time / batched.
-Only ratios measured in one run mean much: other jobs on the machine move every figure.
+Best-of-N draws N whole solutions per problem in one LM call and scores them in one PRM call.
+The tree searches (ttc/search; width M=--width, lookahead k=--lookahead, whose budget is N(k+1))
+run each problem on its own: on vLLM, a problem's next round is submitted as soon as its
+candidates are scored, while the engine generates the others' (ttc/search/scheduler.py); on
+transformers they run in lock-step rounds. Every strategy runs once untimed (warm-up: vLLM's
+prefix cache then holds the prompts for all alike), then --passes timed passes, each running
+every strategy once, in an order that rotates from pass to pass so that a slow spell of the
+machine does not fall on one strategy. Reported: the median wall time with its min-max; the
+time spent waiting on the LM (generate, or submit and collect) and inside the PRM's `score`; and
+the ratios to best-of-N (and DVTS to beam), each the median over passes of that pass's ratio,
+with its min-max. On vLLM the tree searches score while the LM generates, so their LM and PRM
+times overlap, and the LM's is the time the search had nothing else to do. Every pass must give
+the results of the warm-up, byte for byte (a seed fixes them, whatever the timing).
+--batching adds beam search with one problem at a time (a search per problem) against all at
+once. Only ratios measured in one run mean much: other jobs on the machine move every figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -34,19 +39,19 @@ from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem
 from ttc.backends import LMConfig, load_lm
-from ttc.search import BeamConfig, BestOfNConfig, SearchResult, beam_search, best_of_n
-from ttc.verifiers.load import PRMConfig, load_prm
+from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, SearchResult, beam_search, best_of_n, dvts
+from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 
 class Timed:
-    """Seconds spent inside one method of an LM or a verifier (`generate` or `score`)."""
+    """Seconds spent inside some methods of an LM or a verifier, and how many calls."""
 
-    def __init__(self, inner, method: str):
-        self.inner, self.method, self.seconds, self.calls = inner, method, 0.0, 0
+    def __init__(self, inner, *methods: str):
+        self.inner, self.methods, self.seconds, self.calls = inner, methods, 0.0, 0
 
     def __getattr__(self, name):
         attribute = getattr(self.inner, name)
-        if name != self.method:
+        if name not in self.methods:
             return attribute
 
         def timed(*args, **kwargs):
@@ -62,38 +67,48 @@ class Timed:
 Search = Callable[[list[Problem]], list[SearchResult]]
 
 
-def measure(search: Search, problems: list[Problem], lm: Timed, prm: Timed, one_at_a_time: bool = False) -> dict:
+def measure(search: Search, problems: list[Problem], lm: Timed, prm: Timed,
+            one_at_a_time: bool = False) -> tuple[dict, list[SearchResult]]:
     lm.seconds = prm.seconds = lm.calls = prm.calls = 0
     start = time.perf_counter()
     results = [r for p in problems for r in search([p])] if one_at_a_time else search(problems)
     return {"seconds": time.perf_counter() - start, "lm": lm.seconds, "lm_calls": lm.calls, "prm": prm.seconds,
             "prm_calls": prm.calls, "accuracy": sum(r.correct for r in results) / len(results),
-            "generated": sum(r.generated_tokens for r in results), "prm_tokens": sum(r.prm_tokens or 0 for r in results)}
+            "generated": sum(r.generated_tokens for r in results),
+            "prm_tokens": sum(r.prm_tokens or 0 for r in results)}, results
 
 
-def show(name: str, m: dict) -> None:
-    print(f"{name:>24}: {m['seconds']:6.1f} s  (LM {m['lm']:5.1f} s in {m['lm_calls']:3d} calls, "
-          f"PRM {m['prm']:5.1f} s in {m['prm_calls']:3d} calls; {m['generated']} generated and "
-          f"{m['prm_tokens']} PRM tokens; accuracy {m['accuracy']:.3f})", flush=True)
+def spread(values: list[float], unit: str = "") -> str:
+    return f"{statistics.median(values):5.2f}{unit} [{min(values):.2f}-{max(values):.2f}]"
+
+
+def show(name: str, runs: list[dict]) -> None:
+    last = runs[-1]
+    print(f"{name:>26}: {spread([m['seconds'] for m in runs], ' s')}  LM {spread([m['lm'] for m in runs])} "
+          f"({last['lm_calls']} calls)  PRM {spread([m['prm'] for m in runs])} ({last['prm_calls']} calls); "
+          f"{last['generated']} generated, {last['prm_tokens']} PRM tokens; accuracy {last['accuracy']:.3f}",
+          flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="train/checkpoints/toy-base")
     parser.add_argument("--backend", default="vllm", choices=["hf", "vllm"])
-    parser.add_argument("--prm", default="runs/toy/prm/model")
+    parser.add_argument("--prm", default="train/checkpoints/toy-prm", help="a PRM folder in our format")
     parser.add_argument("--prm-backend", default="vllm", choices=["hf", "vllm"])
     parser.add_argument("--problems", type=int, default=40, help="toy test problems, spread over the 5 levels")
-    parser.add_argument("--n", type=int, default=16, help="the generation budget N")
-    parser.add_argument("--width", default="sqrt", help="beam width M: an integer or 'sqrt'")
+    parser.add_argument("--n", type=int, default=16, help="the generation budget N (beams, samples)")
+    parser.add_argument("--width", default="4", help="beam width M of the tree searches: an integer or 'sqrt'")
+    parser.add_argument("--lookahead", type=int, default=2, help="k of the lookahead search (its budget: N(k+1))")
     parser.add_argument("--max-tokens", type=int, default=128, help="per best-of-N solution")
-    parser.add_argument("--max-step-tokens", type=int, default=32, help="per beam-search step")
+    parser.add_argument("--max-step-tokens", type=int, default=32, help="per tree-search step")
+    parser.add_argument("--passes", type=int, default=5, help="timed passes over all strategies")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the hf LM and PRM")
     parser.add_argument("--block-size", type=int, default=32, help="vLLM KV-cache block (prefix reuse is per block)")
-    parser.add_argument("--skip-batching", action="store_true", help="part (a) only")
+    parser.add_argument("--batching", action="store_true", help="also beam search one problem at a time")
     args = parser.parse_args()
     if not (Path(args.prm) / "prm_format.json").is_file():
-        sys.exit(f"no PRM at {args.prm}: pass --prm, or make the toy one (see this file's docstring)")
+        sys.exit(f"no PRM at {args.prm}: pass --prm (a folder written by train/prm.py)")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # keep the figures readable
 
@@ -102,27 +117,47 @@ def main() -> None:
     problems = load_problems(DataConfig(levels=levels, per_level=per_level, split="bench-search"))
     problems = [problems[i * per_level + j] for j in range(per_level) for i in range(len(levels))][: args.problems]
     lm = Timed(load_lm(LMConfig(model=args.model, backend=args.backend, threads=args.threads,
-                                    block_size=args.block_size if args.backend == "vllm" else None)), "generate")
-    prm = Timed(load_prm(PRMConfig(path=args.prm, backend=args.prm_backend, threads=args.threads), PromptFormat()),
-                "score")
+                                block_size=args.block_size if args.backend == "vllm" else None)),
+               "generate", "submit", "collect")
+    prm = Timed(load_verifier(VerifierConfig(path=args.prm, backend=args.prm_backend, threads=args.threads),
+                              PromptFormat()), "score")
     width = args.width if args.width == "sqrt" else int(args.width)
-    bon_cfg = BestOfNConfig(n=args.n, max_tokens=args.max_tokens)
-    beam_cfg = BeamConfig(n=args.n, beam_width=width, max_step_tokens=args.max_step_tokens)
-    print(f"workload: {len(problems)} toy test problems (levels 1-5), N={args.n}, beam width M={beam_cfg.width}; "
-          f"policy {args.model} on {args.backend}, PRM {args.prm} on {args.prm_backend}", flush=True)
+    tree = {"n": args.n, "beam_width": width, "max_step_tokens": args.max_step_tokens}
+    beam_cfg = BeamConfig(**tree)
+    configs = {
+        f"best-of-N weighted N={args.n}": (best_of_n, BestOfNConfig(n=args.n, max_tokens=args.max_tokens)),
+        f"beam N={args.n} M={beam_cfg.width}": (beam_search, beam_cfg),
+        f"lookahead k={args.lookahead}": (beam_search, BeamConfig(**tree, lookahead=args.lookahead)),
+        f"DVTS N={args.n} M={beam_cfg.width}": (dvts, DVTSConfig(**tree)),
+    }
+    searches: dict[str, Search] = {name: (lambda ps, run=run, cfg=cfg: run(ps, lm, prm, cfg))
+                                   for name, (run, cfg) in configs.items()}
+    print(f"workload: {len(problems)} toy test problems (levels 1-5), N={args.n}, M={beam_cfg.width}; policy "
+          f"{args.model} on {args.backend} (block size {args.block_size}), PRM {args.prm} on {args.prm_backend}; "
+          f"{args.passes} passes", flush=True)
 
-    bon: Search = lambda ps: best_of_n(ps, lm, prm, bon_cfg)  # noqa: E731
-    beam: Search = lambda ps: beam_search(ps, lm, prm, beam_cfg)  # noqa: E731
-    for search in (bon, beam):
-        search(problems)  # warm-up
-    a, b = measure(bon, problems, lm, prm), measure(beam, problems, lm, prm)
-    show(f"best-of-N weighted N={args.n}", a)
-    show(f"beam search N={args.n} M={beam_cfg.width}", b)
-    print(f"ratio beam / best-of-N: {b['seconds'] / a['seconds']:.2f} (goal <= 1.3)", flush=True)
-    if not args.skip_batching:
-        one = measure(beam, problems, lm, prm, one_at_a_time=True)
-        show("beam, one problem a time", one)
-        print(f"ratio one problem at a time / batched (beam search): {one['seconds'] / b['seconds']:.2f}")
+    names = list(searches)
+    reference = {name: measure(searches[name], problems, lm, prm)[1] for name in names}  # warm-up
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for k in range(args.passes):
+        for name in names[k % len(names):] + names[: k % len(names)]:
+            figures, results = measure(searches[name], problems, lm, prm)
+            if results != reference[name]:
+                sys.exit(f"{name}: pass {k + 1} gave other results than the warm-up under the same seed")
+            runs[name].append(figures)
+    for name in names:
+        show(name, runs[name])
+    bon, beam, _, dvts_name = names
+    for name, base, goal in [(beam, bon, "goal <= 1.2"), (names[2], bon, f"{args.lookahead + 1}x the generations"),
+                             (dvts_name, bon, ""), (dvts_name, beam, "goal <= 1")]:
+        ratios = [a["seconds"] / b["seconds"] for a, b in zip(runs[name], runs[base])]
+        print(f"ratio {name} / {base}: {spread(ratios)}" + (f"  ({goal})" if goal else ""), flush=True)
+    print(f"results identical in every pass: yes ({args.passes} passes)")
+    if args.batching:
+        batched = statistics.median(m["seconds"] for m in runs[beam])
+        alone, _ = measure(searches[beam], problems, lm, prm, one_at_a_time=True)
+        show("beam, one problem a time", [alone])
+        print(f"ratio one problem at a time / batched (beam search): {alone['seconds'] / batched:.2f}")
     for engine in (lm.inner, prm.inner):
         if hasattr(engine, "close"):
             engine.close()

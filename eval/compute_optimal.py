@@ -5,14 +5,16 @@ difficulty bin and generation budget, the method that does best, chosen by 2-fol
         --bins '{oracle: runs/toy/eval/difficulty/bins_oracle.json}' --output_dir runs/toy/eval/compute_optimal
 
 Input: SearchResult records (one per problem, strategy, parameters, budget, seed; from
-`ttc eval` and the revision strategies) and one or more bin files (eval/difficulty.py).
+`ttc eval` and the revision strategies) and one or more bin files (data/bins.py, written by
+eval/difficulty.py), each under the name of its kind (`oracle`, `predicted`).
 
 Definitions:
-- A method is a strategy with its hyperparameters except those that vary with the budget or
-  the run (`ignore_params`: n, seed, the beam width that "sqrt" resolves to, a best-of-N pool
-  size): best-of-N weighted, beam with beam_width=sqrt or 4, lookahead k, a revision ratio.
-  Its label is the record's line name from `ttc eval` ("Beam; M=4") or else the strategy and
-  its remaining parameters, sorted: `beam(beam_width=4, ...)`.
+- A method is a strategy with its settings but the budget n and the seed
+  (`SearchConfig.method_fields`; what a config derives, such as the beam width "sqrt" resolves
+  to, a best-of-N pool size or a revision's chain split, is no setting): best-of-N weighted,
+  beam with beam_width=sqrt or 4, lookahead k, a revision ratio. Its label is the record's
+  line name from `ttc eval` ("Beam; M=4") or else the strategy and its settings, sorted:
+  `beam(beam_width=4, ...)`.
 - The budget of a record is its `generations` (the paper's count: N, or N(k+1) with
   lookahead), or `budget` (N) by config. The analysis budgets are those of best-of-N weighted;
   other methods enter at the budgets they share with it. A method's budgets must be contiguous
@@ -34,9 +36,8 @@ Definitions:
   2.5-97.5 percentile range of the ratio over 1000 seeded bootstrap resamples of the questions
   (eval/paired.py). The resamples redraw the questions' outcomes under the methods the CV chose
   on all of them; the CV's own choices are not redone, so the range leaves out that variance.
-- The policy (for `ttc solve`) is fit on all of a bin's questions: per bin and budget the
-  method best on them, with the parameters of one of its records (seed dropped) and its
-  (in-sample) accuracy on them.
+- The policy (ttc/policy.py, for `ttc solve`) is fit on all of a bin's questions: per bin and
+  budget the method best on them, with its settings there and its (in-sample) accuracy on them.
 
 Writes compute_optimal.json (per binning: the curves, the efficiency, each question's accuracy
 under compute-optimal and the baselines at every budget with its bin, for the report's paired
@@ -58,13 +59,15 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
-from data.config import parse_config, save_config
+from data.bins import Bins
+from data.config import ConfigError, parse_config, save_config
 from data.records import read_records
 from eval.search_report import EvalResult
-from eval.difficulty import check_bins, load_bins
 from eval.paired import Ratio, ratio
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
 from eval.tracking import Figures, Tracking, log_figures
+from ttc.policy import STRATEGIES, Entry, Policy
+from ttc.search import BestOfNConfig
 from ttc.search.common import SearchResult
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,6 @@ class MethodsConfig:
     """How records become methods, and which methods are the baselines."""
 
     budget_field: Literal["generations", "budget"] = "generations"
-    ignore_params: list[str] = field(default_factory=lambda: ["n", "seed", "width", "pool"])
     weighted: dict[str, Any] = field(default_factory=lambda: {"strategy": "best_of_n", "selection": "weighted"})
     majority: dict[str, Any] | None = field(default_factory=lambda: {"strategy": "best_of_n", "selection": "majority"})
     exclude: list[dict[str, Any]] = field(default_factory=lambda: [{"selection": "majority"}])  # never chosen
@@ -91,9 +93,11 @@ class MethodsConfig:
 
 
 # --- records -> a grid of per-question accuracies ----------------------------------------------
-def method_spec(record: Record, ignore: Iterable[str]) -> dict[str, Any]:
-    """The strategy and the parameters that define a method (not the budget's)."""
-    return {"strategy": record["strategy"], **{k: v for k, v in record["params"].items() if k not in set(ignore)}}
+def method_spec(record: Record) -> dict[str, Any]:
+    """The strategy and the settings that define a method (not the budget, the seed or anything derived)."""
+    if record["strategy"] not in STRATEGIES:
+        raise ValueError(f"strategy {record['strategy']!r} is not one of {', '.join(STRATEGIES)}")
+    return {"strategy": record["strategy"], **STRATEGIES[record["strategy"]].config.method_of(record["params"])}
 
 
 def method_label(spec: Mapping[str, Any]) -> str:
@@ -113,7 +117,7 @@ class Grid:
     questions: list[str]
     methods: dict[str, dict[str, Any]]  # label -> spec
     acc: dict[tuple[str, int], np.ndarray]  # (label, budget) -> accuracy per question (mean over its seeds)
-    params: dict[tuple[str, int], dict[str, Any]]  # (label, budget) -> one record's params
+    params: dict[tuple[str, int], dict[str, Any]]  # (label, budget) -> its settings there: the method's and n
     seeds: int  # the most seeds any question's accuracy is a mean over
 
     def budgets(self, label: str) -> list[int]:
@@ -145,7 +149,10 @@ def build_grid(records: Sequence[Record | SearchResult], cfg: MethodsConfig) -> 
     methods, params = {}, {}
     for i, record in enumerate(records):
         r = as_record(record, i, cfg.budget_field)
-        spec = method_spec(r, cfg.ignore_params)
+        try:
+            spec = method_spec(r)
+        except ValueError as e:
+            raise ValueError(f"record {i}: {e}") from e
         # a `ttc eval` line's own name ("Beam; M=4") where the record has one: what people read
         label, budget = r.get("name") or method_label(spec), int(r[cfg.budget_field])
         methods[label] = spec
@@ -154,7 +161,8 @@ def build_grid(records: Sequence[Record | SearchResult], cfg: MethodsConfig) -> 
             raise ValueError(f"record {i}: a second result for problem {r['problem_id']}, {label}, "
                              f"budget {budget}, seed {r['seed']}")
         seeds[r["seed"]] = float(r["correct"])
-        params.setdefault((label, budget), {k: v for k, v in r["params"].items() if k != "seed"})
+        settings = {k: v for k, v in spec.items() if k != "strategy"}
+        params.setdefault((label, budget), {**settings, "n": r["params"]["n"]})
     questions = sorted({q for per_q in correct.values() for q in per_q})
     acc = {}
     for (label, budget), per_q in sorted(correct.items()):
@@ -272,9 +280,9 @@ def headline(eff: Mapping[int, int | None]) -> tuple[int, int | None, float | No
     return top, match, None if match is None else top / match
 
 
-def analyse(grid: Grid, bins: Mapping[str, int], kind: str, cfg: MethodsConfig, num_bins: int = 5) -> Analysis:
+def analyse(grid: Grid, binned: Bins, cfg: MethodsConfig) -> Analysis:
     """Compute-optimal (2-fold CV per bin and budget) against the baselines, per bin and overall."""
-    bins = check_bins(bins, num_bins, f"{kind} bins")
+    bins = binned.bins
     base = baselines(grid, cfg)
     budgets = analysis_budgets(grid, base[WEIGHTED])
     candidates = candidates_of(grid, cfg)
@@ -303,17 +311,23 @@ def analyse(grid: Grid, bins: Mapping[str, int], kind: str, cfg: MethodsConfig, 
     top = max(eff)
     spread = ratio(per_question[CO], per_question[WEIGHTED], top,
                    lambda co, bon: efficiency(co, bon, cfg.tolerance)[top], grid.seeds, seed=cfg.seed)
-    return Analysis(kind, budgets, overall, per_bin, dict(folds), dict(policy), eff, per_question,
+    return Analysis(binned.kind, budgets, overall, per_bin, dict(folds), dict(policy), eff, per_question,
                     {q: bins[q] for q in grid.questions}, spread)
 
 
-def policy_json(grid: Grid, analysis: Analysis, cfg: MethodsConfig) -> dict[str, Any]:
-    """The fitted policy: per bin and budget, the method and the parameters to run it with."""
-    table = {str(b): {str(budget): {"method": label, "strategy": grid.methods[label]["strategy"],
-                                    "params": grid.params[(label, budget)], "accuracy": acc}
-                      for budget, (label, acc) in per_budget.items()}
+def fit_policy(grid: Grid, analysis: Analysis, binned: Bins, cfg: MethodsConfig) -> Policy:
+    """The fitted policy: per bin and budget, the method chosen on all of the bin's questions and
+    its settings there. With predicted bins, also what `ttc solve` bins a new question by: their
+    edges, and a probe that samples as best-of-N weighted (whose pool it joins)."""
+    table = {b: {budget: Entry(label, grid.methods[label]["strategy"], grid.params[(label, budget)], acc)
+                 for budget, (label, acc) in per_budget.items()}
              for b, per_budget in analysis.policy.items()}
-    return {"bins": analysis.kind, "budget_field": cfg.budget_field, "num_bins": len(table), "policy": table}
+    if binned.kind != "predicted":
+        return Policy(binned.kind, table, cfg.budget_field)
+    weighted = grid.find(cfg.weighted, "best-of-N weighted")
+    settings = grid.params[(weighted, grid.budgets(weighted)[0])]
+    probe = BestOfNConfig(**BestOfNConfig.method_of(settings)).pool_settings()
+    return Policy(binned.kind, table, cfg.budget_field, binned.edges(), probe)
 
 
 # --- figures and markdown ---------------------------------------------------------------------
@@ -439,9 +453,8 @@ def tracked_figures(analyses: Sequence[Analysis]) -> Figures:
 @dataclass
 class ComputeOptimalConfig:
     results: list[str]  # SearchResult JSONL files (search grid, revisions)
-    bins: dict[str, str]  # binning name (oracle, predicted) -> bins JSON of eval.difficulty
+    bins: dict[str, str]  # kind (oracle, predicted) -> its bins file (data/bins.py)
     output_dir: str
-    num_bins: int = 5
     methods: MethodsConfig = field(default_factory=MethodsConfig)
     tracking: Tracking = field(default_factory=Tracking)
 
@@ -459,9 +472,13 @@ def main(cfg: ComputeOptimalConfig) -> str:
     out = Path(cfg.output_dir)
     save_config(cfg, out / "config.yaml")
     grid = build_grid(read_results(cfg.results), cfg.methods)
-    analyses = [analyse(grid, load_bins(path), kind, cfg.methods, cfg.num_bins) for kind, path in cfg.bins.items()]
-    for a in analyses:
-        (out / f"policy_{a.kind}.json").write_text(json.dumps(policy_json(grid, a, cfg.methods), indent=1) + "\n")
+    analyses = []
+    for kind, path in cfg.bins.items():
+        binned = Bins.load(path)
+        if binned.kind != kind:
+            raise ConfigError(f"bins.{kind}: {path} holds {binned.kind} bins")
+        analyses.append(analyse(grid, binned, cfg.methods))
+        fit_policy(grid, analyses[-1], binned, cfg.methods).save(out / f"policy_{kind}.json")
     summary = {a.kind: {"overall": a.overall, "per_bin": a.per_bin, "efficiency": a.efficiency, "folds": a.folds,
                         "per_question": a.per_question, "bins": a.bins, "seeds": grid.seeds,
                         "efficiency_interval": dataclasses.asdict(a.spread)} for a in analyses}

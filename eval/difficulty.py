@@ -17,22 +17,22 @@ question at rank r (0-based) of n goes to bin floor(K r / n) + 1: bin b holds th
 r / n in [(b-1)/K, b/K), so bin sizes are floor or ceil of n / K, the extra ones spread evenly
 (n = 7, K = 5: sizes 2, 1, 2, 1, 1). Fewer questions than bins is an error.
 
-Writes `bins_oracle.json` (and `bins_predicted.json` with a PRM), `difficulty.md` and
-`difficulty.png` (pass@1 against mean PRM score, coloured by oracle bin).
+Writes `bins_oracle.json` (and `bins_predicted.json` with a PRM; data/bins.py), `difficulty.md`
+and `difficulty.png` (pass@1 against mean PRM score, coloured by oracle bin).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from data.bins import Bins
 from data.config import parse_config, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
@@ -42,7 +42,6 @@ from eval.plots import Section, figure
 from ttc.verifiers import Verifier, aggregate
 
 log = logging.getLogger(__name__)
-Bins = dict[str, int]  # problem id -> bin, 1 = easiest
 SampleKey = tuple[str, int]  # (problem id, sample index)
 
 
@@ -95,7 +94,7 @@ def mean_final_score(groups: Mapping[str, Sequence[Sample]], scores: Mapping[Sam
 
 
 # --- the bins -----------------------------------------------------------------------------------
-def quantile_bins(values: Mapping[str, float], num_bins: int = 5, seed: int = 0) -> Bins:
+def quantile_bins(values: Mapping[str, float], num_bins: int = 5, seed: int = 0) -> dict[str, int]:
     """Equal-count bins by rank, 1 = highest value (easiest); ties broken by a seeded random
     permutation (see the module docstring)."""
     ids = sorted(values)
@@ -112,36 +111,6 @@ def quantile_bins(values: Mapping[str, float], num_bins: int = 5, seed: int = 0)
     bins = np.empty(n, dtype=int)
     bins[order] = np.arange(n) * num_bins // n + 1
     return {pid: int(b) for pid, b in zip(ids, bins)}
-
-
-def save_bins(path: Path | str, bins: Mapping[str, int], kind: str, values: Mapping[str, float],
-              num_bins: int, **meta: Any) -> None:
-    """The bins as JSON, with the value each was cut from and how they were made."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"kind": kind, "num_bins": num_bins, "easiest": 1, **meta,
-              "bins": dict(sorted(bins.items())), "values": dict(sorted(values.items()))}
-    path.write_text(json.dumps(record, indent=1) + "\n")
-
-
-def load_bins(path: Path | str) -> Bins:
-    """problem id -> bin, checked: every bin an integer in 1..num_bins."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: cannot read difficulty bins ({e})") from e
-    if not isinstance(record, dict) or not isinstance(record.get("bins"), dict):
-        raise ValueError(f"{path}: expected an object with a 'bins' mapping (eval.difficulty.save_bins)")
-    return check_bins(record["bins"], record.get("num_bins", 5), str(path))
-
-
-def check_bins(bins: Mapping[str, Any], num_bins: int, where: str = "bins") -> Bins:
-    bad = [(pid, b) for pid, b in bins.items() if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= num_bins]
-    if bad:
-        raise ValueError(f"{where}: problem {bad[0][0]} has bin {bad[0][1]!r}; bins are integers 1..{num_bins}")
-    if not bins:
-        raise ValueError(f"{where}: no problems")
-    return dict(bins)
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -219,7 +188,7 @@ def main(cfg: DifficultyConfig) -> str:
     meta = {"num_samples": cfg.num_samples, "seed": cfg.seed, "samples": cfg.samples}
     oracle_values = pass_at_1(groups)
     oracle = quantile_bins(oracle_values, cfg.num_bins, cfg.seed)
-    save_bins(out / "bins_oracle.json", oracle, "oracle", oracle_values, cfg.num_bins, **meta)
+    Bins("oracle", oracle, oracle_values, cfg.num_bins, meta).save(out / "bins_oracle.json")
     predicted = predicted_values = None
     if cfg.prm:
         from ttc.verifiers.hf_prm import HFPRM  # torch only when predicted bins are asked for
@@ -228,8 +197,8 @@ def main(cfg: DifficultyConfig) -> str:
         prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
         predicted_values = mean_final_score(groups, final_scores(groups, prm, questions))
         predicted = quantile_bins(predicted_values, cfg.num_bins, cfg.seed)
-        save_bins(out / "bins_predicted.json", predicted, "predicted", predicted_values, cfg.num_bins,
-                  prm=cfg.prm, **meta)
+        Bins("predicted", predicted, predicted_values, cfg.num_bins, {**meta, "prm": cfg.prm}).save(
+            out / "bins_predicted.json")
     result = section(oracle, oracle_values, out, predicted, predicted_values)
     (out / "difficulty.md").write_text(result.markdown)
     return result.markdown

@@ -6,9 +6,10 @@ answer (the paper's Section 7, Fig. 9).
         --output_dir runs/toy/eval/flops_matched
 
 The paper's accounting (Chinchilla-style): pretraining X = 6 N D_pretrain, inference
-Y = 2 N D_inference, R = D_inference / D_pretrain. A model M times larger, pretrained on the
-same data, costs M (X + Y) with greedy decoding; spending that on the small model instead lets
-it run k times its greedy inference, X + k Y = M (X + Y), so
+Y = 2 N D_inference (`forward_flops`, as the ledger counts), R = D_inference / D_pretrain. A
+model M times larger, pretrained on the same data, costs M (X + Y) with greedy decoding;
+spending that on the small model instead lets it run k times its greedy inference,
+X + k Y = M (X + Y), so
 
     k = M + 3 (D_pretrain / D_inference) (M - 1) = M + 3 (M - 1) / R.
 
@@ -53,13 +54,14 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
+from data.bins import Bins
 from data.config import parse_config, save_config
 from data.records import Sample, read_records
 from eval.compute_optimal import CO, MethodsConfig, analyse, build_grid, read_results
-from eval.difficulty import load_bins
 from eval.paired import Paired, PerQuestion, curve_of, paired
 from eval.plots import Curve, Section, figure, plot_curves
 from eval.tracking import Figures, Tracking, log_figures
+from ttc.search.common import forward_flops
 
 log = logging.getLogger(__name__)
 PAPER_RATIOS = (0.16, 0.79, 22.0)
@@ -94,10 +96,6 @@ def pretraining_flops(parameters: float, tokens: float) -> float:
     return 6.0 * parameters * tokens
 
 
-def inference_flops(parameters: float, tokens: float) -> float:
-    return 2.0 * parameters * tokens
-
-
 def multiplier(small: ModelSize, large: ModelSize, ratio: float, pretrain_tokens: PretrainTokens = "paper") -> float:
     """k: how many times its greedy inference FLOPs the small model may spend for the larger
     model's pretraining + greedy inference FLOPs, at R = D_inference / D_pretrain = `ratio`."""
@@ -106,8 +104,8 @@ def multiplier(small: ModelSize, large: ModelSize, ratio: float, pretrain_tokens
     d_pre = small.pretrain_tokens
     d_inf = ratio * d_pre
     d_large = d_pre if pretrain_tokens == "paper" else large.pretrain_tokens
-    large_total = pretraining_flops(large.parameters, d_large) + inference_flops(large.parameters, d_inf)
-    return (large_total - pretraining_flops(small.parameters, d_pre)) / inference_flops(small.parameters, d_inf)
+    large_total = pretraining_flops(large.parameters, d_large) + forward_flops(large.parameters, d_inf)
+    return (large_total - pretraining_flops(small.parameters, d_pre)) / forward_flops(small.parameters, d_inf)
 
 
 def matched_budget(k: float, budgets: Sequence[int], rounding: Rounding = "nearest") -> int:
@@ -244,7 +242,7 @@ def tracked_figures(rows: Sequence[Row]) -> Figures:
 @dataclass
 class FlopsMatchedConfig:
     results: list[str]  # SearchResult JSONL of the small model (search grid, revisions)
-    bins: str  # bins JSON of eval.difficulty
+    bins: str  # a bins file (data/bins.py)
     large_greedy: str  # samples.jsonl of the larger model at temperature 0
     output_dir: str
     small_model: str = "train/checkpoints/toy-base"  # checkpoint folders with training_record.json
@@ -253,7 +251,6 @@ class FlopsMatchedConfig:
     rounding: Rounding = "nearest"
     pretrain_tokens: PretrainTokens = "paper"
     tolerance: float = 0.0
-    num_bins: int = 5
     methods: MethodsConfig = field(default_factory=MethodsConfig)  # compute-optimal selection
     tracking: Tracking = field(default_factory=Tracking)
 
@@ -265,14 +262,14 @@ class FlopsMatchedConfig:
 def main(cfg: FlopsMatchedConfig) -> str:
     out = Path(cfg.output_dir)
     save_config(cfg, out / "config.yaml")
-    bins = load_bins(cfg.bins)
+    bins = Bins.load(cfg.bins)
     grid = build_grid(read_results(cfg.results), cfg.methods)
-    analysis = analyse(grid, bins, Path(cfg.bins).stem, cfg.methods, cfg.num_bins)
+    analysis = analyse(grid, bins, cfg.methods)
     small: dict[int, dict[int, dict[str, float]]] = defaultdict(dict)
     for budget, values in analysis.per_question[CO].items():
-        for b, in_bin in by_bin(values, bins).items():
+        for b, in_bin in by_bin(values, bins.bins).items():
             small[b][budget] = in_bin
-    large = by_bin(greedy_accuracy(read_records(cfg.large_greedy, Sample), grid.questions), bins)
+    large = by_bin(greedy_accuracy(read_records(cfg.large_greedy, Sample), grid.questions), bins.bins)
     result, rows = section(small, large, read_model_size(cfg.small_model), read_model_size(cfg.large_model),
                            cfg.ratios, out, cfg.rounding, cfg.pretrain_tokens, cfg.tolerance, grid.seeds)
     (out / "flops_matched.json").write_text(json.dumps([asdict(r) for r in rows], indent=1, allow_nan=False) + "\n")

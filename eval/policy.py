@@ -4,7 +4,7 @@ held-out questions.
     python -m eval.policy --config configs/toy/eval_policy.yaml
 
 For every seed: the probe of every question is drawn once and `ttc solve` runs at each budget
-N of `budgets` from it (ttc/solve.py: the probe counts in N); best-of-N weighted draws one pool
+N of `budgets` from it (ttc/planner.py: the probe counts in N); best-of-N weighted draws one pool
 of max(budgets) samples per question with the probe's sampling settings and is estimated at
 each N from it (ttc.search.best_of_n.sweep: the expected accuracy over subsets of N). Accuracy
 at N: the mean over questions and seeds (solve's is 0/1 per run, best-of-N's an expectation).
@@ -42,8 +42,10 @@ from eval.compute_optimal import efficiency, efficiency_axes, headline
 from eval.paired import Ratio, curve_of, ratio
 from eval.plots import Curve, Section, figure, plot_curves
 from eval.tracking import Figures, Tracking, log_figures
+from ttc.planner import SolveResult, draw_probes, solve
+from ttc.policy import POOLED
 from ttc.search import SearchResult, sample_pools, sweep
-from ttc.solve import ModelCache, Setup, SolveResult, draw_probes, load_policy, solve
+from ttc.stages.solve import ModelCache, Setup, load_policy
 
 log = logging.getLogger(__name__)
 SOLVE, BON = "ttc solve (probe + policy)", "best-of-N weighted"
@@ -65,20 +67,20 @@ class Config(Setup):
 
 def run(cfg: Config) -> tuple[list[SolveResult], list[SearchResult]]:
     """Solve at every budget and seed, and the best-of-N weighted baseline at the same budgets."""
-    policy = load_policy(cfg.policy, cfg.bins)
+    policy = load_policy(cfg.policy)
     problems = load_problems(cfg.data)
     budgets = sorted(set(cfg.budgets))
     solved: list[SolveResult] = []
     baseline: list[SearchResult] = []
     with ModelCache(cfg) as models:
-        lm, prm = models("best_of_n")
+        lm, prm = models(POOLED)
         for seed in cfg.seeds:
-            probes = draw_probes(problems, lm, prm, cfg.probe, seed, cfg.prompt)
+            probes = draw_probes(problems, lm, prm, policy, cfg.probe.n, seed, cfg.prompt)
             for n in budgets:
-                solved += solve(problems, probes, policy, n, cfg.probe, seed, cfg.prompt, models)
+                solved += solve(problems, probes, policy, n, seed, cfg.prompt, models)
                 log.info("seed %d, N=%d: solve accuracy %.3f", seed, n,
                          np.mean([r.correct for r in solved[-len(problems):]]))
-            bon = cfg.probe.sampling(max(budgets), seed, cfg.prompt)
+            bon = policy.probe_config(max(budgets), seed, cfg.prompt)
             baseline += sweep(sample_pools(problems, lm, prm, bon), budgets, bon, lm.num_parameters,
                               getattr(prm, "num_parameters", None))
     return solved, baseline

@@ -1,6 +1,6 @@
 """Evaluate a PRM: step-level AUC against MC labels, and best-of-N weighted vs majority vs pass@1.
 
-    python -m eval.prm --config configs/toy/eval_prm.yaml
+    ttc eval-prm --config configs/toy/eval_prm.yaml
 
 Inputs are records of earlier stages: step labels of test solutions (`ttc label`) for the AUC,
 and many samples per test problem (`ttc sample`, e.g. 64) for the best-of-N curves. For each N
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from data.config import parse_config, save_config
+from data.config import save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.ranking import auc, within_question_aucs
@@ -181,7 +180,3 @@ def main(cfg: PRMEvalConfig) -> str:
     log_figures(cfg.tracking, out, "prm", tracked_figures(numbers, step_level_auc))
     return text
 
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(main(parse_config(PRMEvalConfig, sys.argv[1:])))

@@ -1,14 +1,16 @@
 """Evaluate revision chains: pass@1 by revision step, sequential vs parallel, the
 sequential/parallel ratio at a fixed budget, and how often a revision breaks a correct answer.
 
+    ttc chains --config configs/toy/chains_eval.yaml             # the reviser's chains first
     python -m eval.revision --config configs/toy/eval_revision.yaml
 
-One set of chains per test problem, `chains` K x `length` T attempts of the reviser, each
-scored by the revision ORM with its previous attempts in context (ttc.revise.sample_chains),
-gives every number: a split of C chains x L attempts is read off it as the mean over subsets of
-C of the K chains, each cut to its first L attempts (ttc.revise.accuracy), which is exact because
-an attempt depends only on its chain's earlier ones. Selection: hierarchical best-of-N weighted
-with the ORM ("ORM weighted") and flat majority (ttc/revise/selection.py).
+One set of chains per test problem, K chains x T attempts of the reviser (`chains`, sampled by
+`ttc chains`), each attempt scored here by the revision ORM with its previous attempts in context
+(ttc.revise.score_chains), gives every number: a split of C chains x L attempts is read off it as
+the mean over subsets of C of the K chains, each cut to its first L attempts
+(ttc.revise.accuracy), which is exact because an attempt depends only on its chain's earlier
+ones. Selection: hierarchical best-of-N weighted with the ORM ("ORM weighted") and flat majority
+(ttc/revise/selection.py).
 - pass@1 by revision step (paper Fig. 6 left): the fraction of correct attempts at step t over
   all problems and chains, t = 1..T; the reviser saw at most 4 previous attempts in training,
   and its context keeps the `max_attempts` most recent at any step.
@@ -20,8 +22,11 @@ with the ORM ("ORM weighted") and flat majority (ttc/revise/selection.py).
   by the base model's pass@1 instead (eval/difficulty.py does that for the search grid).
 - correct -> incorrect: of the correct attempts that have a next attempt in their chain, the
   fraction whose next attempt is incorrect (paper: ~38%); incorrect -> correct beside it.
-Writes `chains.jsonl` (every attempt, one record each: resumable, a rerun samples only the
-problems not there yet, and rerenders the report without loading a model when all are),
+The ORM scores `batch_problems` problems' attempts per call: with the chains' own batch_problems
+the scores are those of scoring each batch as it was sampled (a scorer's padding, so its last
+bits, depend on which solutions share a call).
+Writes `scored_chains.jsonl` (every attempt with its score: resumable, a rerun scores only the
+problems not there yet, and rerenders the report without loading the ORM when all are),
 `revision_eval.json` (the curves, and under `per_question` each problem's values of the
 all-problems curves, for the report's paired intervals; a NaN is null), `revision_eval.md` and
 three PNGs.
@@ -29,9 +34,11 @@ three PNGs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
+import typing
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -43,61 +50,45 @@ import numpy as np
 from data.config import parse_config, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
-from data.records import Problem, RecordError, read_records, to_dict
+from data.records import Problem, RecordError
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard, merge, run_shard
 from eval.paired import curve_of, json_safe
 from eval.plots import Section, figure, plot_curves
 from eval.tracking import Figures, Tracking, log_figures
-from ttc.backends import LMConfig, load_lm
-from ttc.revise import Attempt, ChainSet, RevisionConfig, accuracy, sample_chains
+from ttc.revise import ChainSet, accuracy, chain_records, read_chain_sets, score_chains
 from ttc.search.best_of_n import NUM_SUBSETS
 from ttc.verifiers import Aggregation
+from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
-NAME = "chains"
+SCORED = "scored_chains"
 SELECTIONS = {"weighted": "ORM weighted", "majority": "majority"}  # rule -> how the report names it
 FIGURES = ("revision_steps.png", "sequential_parallel.png", "ratio.png")
 
 
 @dataclass
 class RevisionEvalConfig:
-    reviser: LMConfig
-    orm: str  # the revision ORM: our PRM format, trained in outcome mode on the reviser's outputs
     output_dir: str
-    data: DataConfig = field(default_factory=DataConfig)
-    prompt: PromptFormat = field(default_factory=PromptFormat)
-    chains: int = 16  # K parallel chains per problem
-    length: int = 16  # T attempts per chain
+    chains: str  # chains.jsonl of `ttc chains` on these problems: K chains x T attempts each
+    orm: VerifierConfig  # the revision ORM: our PRM format, trained in outcome mode on the reviser's outputs
+    data: DataConfig = field(default_factory=DataConfig)  # the problems the chains were sampled on
+    prompt: PromptFormat = field(default_factory=PromptFormat)  # the reviser's: the ORM reads what it was trained on
     budget: int = 16  # the fixed budget of the ratio sweep (Fig. 7; the paper: 128)
-    max_attempts: int = MAX_ATTEMPTS  # previous attempts in context (paper: 4)
-    temperature: float = 0.8
-    top_p: float = 1.0
-    max_tokens: int = 256  # per attempt
-    stop: list[str] = field(default_factory=list)
+    max_attempts: int = MAX_ATTEMPTS  # the chains' own: the ORM reads the context the reviser saw
     aggregation: Aggregation = "last"  # the ORM's step values -> one score
-    seed: int = 0
+    seed: int = 0  # of the subsets of chains
     num_subsets: int = NUM_SUBSETS  # subsets of chains per estimate (all of them when fewer)
-    batch_problems: int = 16  # problems per chain set sampled together (one LM call per step)
-    orm_batch_size: int = 64
-    threads: int = 1
+    batch_problems: int = 16  # problems per ORM call (the chains' own: the same floats)
     tracking: Tracking = field(default_factory=Tracking)
 
     def __post_init__(self) -> None:
-        if min(self.chains, self.length, self.budget, self.batch_problems, self.num_subsets) < 1:
-            raise ValueError("chains, length, budget, batch_problems and num_subsets must be >= 1")
-        self.revision_config()  # validates the sampling settings
-        if not splits(self.budget, self.chains, self.length):
-            raise ValueError(f"budget {self.budget} has no split C x L with C <= chains={self.chains} "
-                             f"and L <= length={self.length}")
-
-    def revision_config(self) -> RevisionConfig:
-        """The chain set as one revision run: N = K x T generations at ratio T / K."""
-        cfg = RevisionConfig(n=self.chains * self.length, ratio=self.length / self.chains, temperature=self.temperature,
-                             top_p=self.top_p, aggregation=self.aggregation, seed=self.seed, prompt=self.prompt,
-                             max_tokens=self.max_tokens, stop=list(self.stop), max_attempts=self.max_attempts)
-        assert cfg.split == (self.chains, self.length), cfg.split
-        return cfg
+        if min(self.budget, self.batch_problems, self.num_subsets) < 1:
+            raise ValueError("budget, batch_problems and num_subsets must be >= 1")
+        if self.max_attempts < 0:
+            raise ValueError(f"max_attempts must be >= 0, got {self.max_attempts}")
+        if self.aggregation not in typing.get_args(Aggregation):
+            raise ValueError(f"aggregation must be last, min or prod, got {self.aggregation!r}")
 
 
 def splits(budget: int, chains: int, length: int) -> list[tuple[int, int]]:
@@ -162,23 +153,34 @@ def powers_of_2(most: int) -> list[int]:
     return [2**i for i in range(most.bit_length())]
 
 
+def shape(chain_sets: Sequence[ChainSet], budget: int) -> tuple[int, int]:
+    """(K chains, T attempts) of every chain set (read_chain_sets checks they are alike), which
+    must hold a split of the budget."""
+    if not chain_sets:
+        raise ValueError("no chains to evaluate")
+    chains, length = len(chain_sets[0].chains), chain_sets[0].length
+    if not splits(budget, chains, length):
+        raise ValueError(f"budget {budget} has no split C x L with C <= {chains} chains and L <= {length} "
+                         f"attempts")
+    return chains, length
+
+
 def evaluate(chain_sets: Sequence[ChainSet], levels: dict[str, int | None], cfg: RevisionEvalConfig) -> dict:
     """Every number of the report, from one chain set per problem (`levels`: problem id -> level);
     `per_question` holds the per-problem values of the curves over all problems."""
-    if not chain_sets:
-        raise ValueError("no chains to evaluate")
+    chains, length = shape(chain_sets, cfg.budget)
     args = (cfg.num_subsets, cfg.seed)
     by_level: dict[int | None, list[ChainSet]] = defaultdict(list)
     for cs in chain_sets:
         by_level[levels[cs.problem_id]].append(cs)
     groups = [("all", chain_sets)] + [(f"level {level}", group) for level, group in sorted(
         by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)) if level is not None]
-    ratios = {name: {group: ratio_sweep(sets, cfg.budget, cfg.chains, cfg.length, how, *args) for group, sets in groups}
+    ratios = {name: {group: ratio_sweep(sets, cfg.budget, chains, length, how, *args) for group, sets in groups}
               for how, name in SELECTIONS.items()}
     steps = pass_at_1_per_problem(chain_sets)
-    sp = sequential_vs_parallel(chain_sets, cfg.chains, cfg.length, *args)
+    sp = sequential_vs_parallel(chain_sets, chains, length, *args)
     return {
-        "problems": len(chain_sets), "chains": cfg.chains, "length": cfg.length, "budget": cfg.budget,
+        "problems": len(chain_sets), "chains": chains, "length": length, "budget": cfg.budget,
         "pass@1 by step": curve_of(steps),
         "sequential vs parallel": {name: curve_of(c) for name, c in sp.items()},
         "ratio": {name: {group: curve_of(c) for group, c in per.items()} for name, per in ratios.items()},
@@ -250,51 +252,32 @@ def plot(numbers: dict, out: Path) -> list[Path]:
 
 
 # --- the run ----------------------------------------------------------------------------------
-def sample(cfg: RevisionEvalConfig, problems: Sequence[Problem]) -> Path:
-    """`chains.jsonl`: the chain set of every problem, sampled in batches, resumable; models are
-    loaded only if some problem is not done yet."""
-    out, engines = Path(cfg.output_dir), {}
+def score(cfg: RevisionEvalConfig, problems: Sequence[Problem], chain_sets: Sequence[ChainSet]) -> list[ChainSet]:
+    """The chain sets scored by the ORM, kept in `scored_chains.jsonl`, resumable; the ORM is
+    loaded only if some problem is not scored yet. Scores of other chains (a `chains` file
+    sampled again into the same output_dir) are an error."""
+    out, orm, by_id = Path(cfg.output_dir), [], {cs.problem_id: cs for cs in chain_sets}
 
     def process(batch: list[Problem]) -> list[list[dict]]:
-        if not engines:
-            from ttc.verifiers.hf_prm import HFPRM
+        if not orm:
+            orm.append(load_verifier(cfg.orm, cfg.prompt))
+        scored = score_chains(batch, [by_id[p.id] for p in batch], orm[0], cfg.aggregation, cfg.max_attempts)
+        return [chain_records(cs) for cs in scored]
 
-            engines["lm"] = load_lm(cfg.reviser)
-            engines["orm"] = HFPRM(cfg.orm, cfg.prompt, cfg.orm_batch_size, cfg.threads)
-        chain_sets = sample_chains(batch, engines["lm"], engines["orm"], cfg.revision_config())
-        return [[to_dict(a) for chain in cs.chains for a in chain] for cs in chain_sets]
-
-    try:
-        run_shard(out, NAME, Shard(), problems, lambda p: p.id, process, cfg.batch_problems)
-    finally:
-        if "lm" in engines:
-            log.info("reviser: %s", engines["lm"].ledger)
-            getattr(engines["lm"], "close", lambda: None)()
-    return merge(out, NAME, 1)
-
-
-def load_chain_sets(path: Path, problems: Sequence[Problem], chains: int, length: int) -> list[ChainSet]:
-    """The chain set of each problem, in problem order; one error if a problem's chains are not
-    the config's K x T (chains.jsonl of another config in the same output_dir)."""
-    grouped: dict[str, dict[int, list[Attempt]]] = defaultdict(lambda: defaultdict(list))
-    for a in read_records(path, Attempt):
-        grouped[a.problem_id][a.chain].append(a)
-    chain_sets = []
-    for p in problems:
-        found = grouped.get(p.id, {})
-        shape = (len(found), min((len(c) for c in found.values()), default=0))
-        if shape != (chains, length) or sorted(found) != list(range(chains)):
-            raise RecordError(f"{path}: problem {p.id} has {shape[0]} chains of {shape[1]} attempts, the config "
-                              f"asks for {chains} x {length}: use a fresh output_dir")
-        chain_sets.append(ChainSet(p.id, [sorted(found[c], key=lambda a: a.index) for c in range(chains)]))
-    return chain_sets
+    run_shard(out, SCORED, Shard(), problems, lambda p: p.id, process, cfg.batch_problems)
+    scored = read_chain_sets(merge(out, SCORED, 1), problems)
+    unscored = [ChainSet(cs.problem_id, [[dataclasses.replace(a, score=None) for a in chain]
+                                         for chain in cs.chains]) for cs in scored]
+    if unscored != list(chain_sets):
+        raise RecordError(f"{out / SCORED}.jsonl scores other chains than {cfg.chains}: use a fresh output_dir")
+    return scored
 
 
 def section(cfg: RevisionEvalConfig) -> Section:
     problems = load_problems(cfg.data)
-    path = sample(cfg, problems)
-    chain_sets = load_chain_sets(path, problems, cfg.chains, cfg.length)
-    numbers = evaluate(chain_sets, {p.id: p.level for p in problems}, cfg)
+    chain_sets = read_chain_sets(cfg.chains, problems)
+    shape(chain_sets, cfg.budget)  # before the ORM runs
+    numbers = evaluate(score(cfg, problems, chain_sets), {p.id: p.level for p in problems}, cfg)
     out = Path(cfg.output_dir)
     (out / "revision_eval.json").write_text(json.dumps(json_safe(numbers), indent=2, allow_nan=False) + "\n")
     text = markdown(numbers)

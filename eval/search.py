@@ -59,25 +59,22 @@ from eval.search_report import EvalResult
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.backends import LMConfig
 from ttc.lm import LM
-from ttc.revise import STRATEGIES as REVISIONS
-from ttc.search import STRATEGIES as SEARCHES, SearchConfig, SearchResult, sample_pools, sweep
-from ttc.stage import run_stage
+from ttc.policy import POOLED, STRATEGIES  # revision lines run with the reviser as `lm` and its ORM as `prm`
+from ttc.search import BestOfNConfig, SearchConfig, SearchResult, sample_pools, sweep
+from ttc.search.common import RUN_FIELDS
+from ttc.stages.common import run_stage
 from ttc.verifiers import Verifier
-from ttc.verifiers.load import PRMConfig, load_prm
+from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
 NAME = "results"
-GRID_KEYS = ("n", "seed", "prompt")  # set by the grid, not by a line's settings
-STRATEGIES = {**SEARCHES, **REVISIONS}  # revision lines run with the reviser as `lm` and its ORM as `prm`
-POOLED = "best_of_n"  # estimated from pools, not run per N
-POOL_ONLY = ("selection", "aggregation")  # best-of-N settings that do not change the pool
 
 
 @dataclass
 class Config:
     output_dir: str
     lm: LMConfig
-    prm: PRMConfig
+    prm: VerifierConfig
     strategies: dict[str, dict[str, Any]]  # line name -> {strategy: <STRATEGIES key>, settings...}
     max_budget: int = 64  # generations; N runs on powers of 2 (paper: 256)
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -117,8 +114,9 @@ class Line:
 
     def pool_key(self) -> str:
         """Best-of-N lines with equal keys draw the same samples: one pool serves them all."""
-        params = self.configs[self.budgets[0]].params()
-        return json.dumps({k: v for k, v in params.items() if k not in (*GRID_KEYS, *POOL_ONLY)}, sort_keys=True)
+        cfg = self.configs[self.budgets[0]]
+        assert isinstance(cfg, BestOfNConfig)
+        return json.dumps(cfg.pool_settings(), sort_keys=True)
 
 
 def powers_of_two(limit: int) -> list[int]:
@@ -132,11 +130,11 @@ def plan_line(name: str, entry: dict[str, Any], max_budget: int) -> Line:
     if strategy not in STRATEGIES:
         raise ValueError(f"{where}: 'strategy' must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     cls = STRATEGIES[strategy].config
-    known = sorted(f.name for f in dataclasses.fields(cls) if f.init and f.name not in GRID_KEYS)
+    known = sorted(cls.method_fields())
     unknown = [k for k in settings if k not in known]
     if unknown:
         raise ValueError(f"{where}: unknown key '{unknown[0]}' for strategy {strategy} (known: {', '.join(known)}; "
-                         f"{', '.join(GRID_KEYS)} are set by the grid)")
+                         f"{', '.join(RUN_FIELDS)} are set by the grid)")
     configs, skipped = {}, {}
     for n in powers_of_two(max_budget):
         try:
@@ -204,7 +202,7 @@ def run(cfg: Config, lm: LM) -> Path:
             log.info("%s: N=%d skipped: %s", line.name, n, why)
     problems = load_problems(cfg.data)
     batches = [problems[i : i + cfg.batch_problems] for i in range(0, len(problems), cfg.batch_problems)]
-    prm = load_prm(cfg.prm, cfg.prompt)
+    prm = load_verifier(cfg.prm, cfg.prompt)
     try:
         path = shards.run_shard(
             cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), batches, lambda b: f"{b[0].id}..{b[-1].id}",

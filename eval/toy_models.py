@@ -1,6 +1,6 @@
 """Per-level accuracy of toy models: greedy, pass@1, pass@k and majority@k.
 
-    python -m eval.toy_models --models train/checkpoints/toy-base,train/checkpoints/toy-large
+    ttc toy-models --models train/checkpoints/toy-base,train/checkpoints/toy-large
 
 For each model, samples the toy test levels with `ttc sample` (greedy, then k samples at
 T=0.8), and writes `<output_dir>/table.md` and `table.json`. Reruns reuse finished samples.
@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.config import parse_config
 from data.problems import DataConfig, load_problems
 from data.records import Sample, read_records
 from eval.estimators import majority_correct, pass_at_k
-from ttc import sample
+from ttc.sampling import SamplingConfig
+from ttc.stages import sample
 from ttc.backends import LMConfig
 
 log = logging.getLogger(__name__)
@@ -43,7 +42,7 @@ def run_samples(cfg: ToyModelsConfig, model: str, n: int, temperature: float) ->
         output_dir=str(out),
         lm=LMConfig(model=model, backend=cfg.backend, threads=cfg.threads),
         data=cfg.data,
-        sampling=sample.SamplingConfig(n=n, temperature=temperature, max_tokens=cfg.max_tokens),
+        sampling=SamplingConfig(n=n, temperature=temperature, max_tokens=cfg.max_tokens),
     )
     return read_records(sample.main(sample_cfg), Sample)
 
@@ -87,7 +86,3 @@ def main(cfg: ToyModelsConfig) -> str:
     (out / "table.md").write_text(text)
     return text
 
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(main(parse_config(ToyModelsConfig, sys.argv[1:])))

@@ -9,13 +9,22 @@ from pathlib import Path
 import pytest
 
 from data.config import ConfigError
-from eval.report import write
-from ttc.demo import DONE, PIPELINE, parse, run, trained_curves
+from tiny_run import TINY
+from ttc.pipeline import command
+from ttc.pipeline.graph import GRAPH
+from ttc.pipeline.local import run_all as run
+from ttc.pipeline.local import trained_curves
+from ttc.pipeline.report import write
+from ttc.pipeline.run import DONE
 
 ORDER = ["sample_train", "label", "sample_trajectories", "sample_test", "train_prm", "eval_search", "trajectories",
-         "train_reviser", "orm_data", "train_orm", "eval_revision", "eval_revision_grid", "eval_prm", "difficulty",
+         "train_reviser", "chains_train", "orm_data", "train_orm", "chains_test", "eval_revision", "eval_revision_grid", "eval_prm", "difficulty",
          "large_greedy", "compute_optimal", "compute_optimal_revisions", "flops_matched", "flops_matched_revisions", "policy"]
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "toy" / "demo.yaml"
+
+
+def parse(argv):
+    return command.parse(argv)[0]
 
 
 def demo(tmp_path, *flags):
@@ -50,7 +59,7 @@ def test_the_demo_starts_from_the_committed_trained_models_unless_asked_to_retra
                "train_orm": "train/checkpoints/toy-orm"}
     assert d.cfg.trained == trained and all(Path(p, "config.json").is_file() for p in trained.values())
     evals = [name for name in ORDER if name not in {"sample_train", "label", "sample_trajectories", "trajectories",
-                                                       "orm_data", *trained}]
+                                                       "chains_train", "orm_data", *trained}]
     assert [s.name for s in d.stages] == evals
     search = d.settings(next(s for s in d.stages if s.name == "eval_search"))
     assert search["prm"]["path"] == "train/checkpoints/toy-prm"
@@ -63,7 +72,7 @@ def test_the_demo_starts_from_the_committed_trained_models_unless_asked_to_retra
 
 def test_presets_name_a_recipe_beside_the_demo_recipe(tmp_path):
     full = parse(["--preset", "full", "--run_dir", str(tmp_path / "full")])
-    assert full.recipe.endswith("configs/toy/demo_full.yaml") and full.test["per_level"] == 60
+    assert full.recipe.endswith("configs/toy/demo_full.yaml") and full.questions["test"]["per_level"] == 60
     with pytest.raises(ConfigError, match="--preset nope: no recipe .*demo_nope.yaml"):
         parse(["--preset", "nope"])
     with pytest.raises(ConfigError, match="--only: 'train_prm' is not a stage of this run"):
@@ -85,10 +94,10 @@ def test_from_scratch_trains_the_toy_models_first_and_uses_them(tmp_path):
 
 def test_settings_are_the_toy_recipe_under_the_entry_under_the_run(tmp_path):
     d = demo(tmp_path, "--retrain", "--stages.sample_train.sampling.temperature", "0.5")
-    values = d.settings(next(s for s in PIPELINE if s.name == "sample_train"))
+    values = d.settings(next(s for s in GRAPH if s.name == "sample_train"))
     assert values["sampling"] == {"n": 8, "temperature": 0.5, "max_tokens": 128}  # recipe, entry, flag
     assert values["data"]["per_level"] == 10 and values["data"]["split"] == "train"  # the run's problems
-    search = d.settings(next(s for s in PIPELINE if s.name == "eval_search"))
+    search = d.settings(next(s for s in GRAPH if s.name == "eval_search"))
     assert search["prm"] == {"path": str(d.dir("train_prm")), "backend": "hf"}
 
 
@@ -107,7 +116,7 @@ def test_recipe_errors_name_the_file_line_and_key(tmp_path):
         parse(["--config", str(recipe)])
     recipe.write_text(text.replace("    rollouts: {k: 8}\n", "    rollouts: {k: 8}\n    output_dir: elsewhere\n"))
     d = parse(["--config", str(recipe), "--retrain"])
-    with pytest.raises(ConfigError, match=r"demo.yaml:\d+: stages.label.output_dir is set by the demo"):
+    with pytest.raises(ConfigError, match=r"demo.yaml:\d+: stages.label.output_dir is set by the run"):
         d.settings(d.stages[1])
     recipe.write_text(text.replace("    rollouts: {k: 8}\n", "    rollouts: {kk: 8}\n"))
     d = parse(["--config", str(recipe), "--retrain"])
@@ -116,15 +125,6 @@ def test_recipe_errors_name_the_file_line_and_key(tmp_path):
         d.build(d.stages[1], d.settings(d.stages[1]))
 
 
-TINY = ["--retrain", "--base.backend", "hf", "--reviser_backend", "hf", "--train_data.per_level", "2",
-        "--test_data.per_level", "2",
-        "--stages.sample_train.sampling.n", "4", "--stages.label.rollouts.k", "4",
-        "--stages.sample_trajectories.sampling.n", "8", "--stages.sample_test.sampling.n", "8",
-        "--stages.train_prm.eval_every", "1", "--stages.eval_search.max_budget", "4",
-        "--stages.train_reviser.eval_every", "1", "--stages.orm_data.chains", "2", "--stages.orm_data.length", "2",
-        "--stages.orm_data.budget", "2", "--stages.train_orm.eval_every", "1", "--stages.eval_revision.chains", "2",
-        "--stages.eval_revision.length", "2", "--stages.eval_revision.budget", "2", "--stages.eval_prm.max_n", "8",
-        "--stages.eval_revision_grid.max_budget", "2", "--stages.policy.budgets", "[2, 4]"]
 
 
 def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_path):
@@ -140,7 +140,7 @@ def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_
 
     again = demo(tmp_path, *TINY)  # a second call: every stage cached, no model loaded
     start = time.perf_counter()
-    assert run(again) == [] and not again.engines
+    assert run(again) == []
     assert time.perf_counter() - start < 5
 
     (d.dir("compute_optimal") / DONE).unlink()  # as if killed in that stage: only it reruns

@@ -17,18 +17,21 @@ from eval.revision import RevisionEvalConfig
 from train.prm import PRMTrainConfig
 from train.toy_lm import ToyLMConfig
 from train.revision import RevisionTrainConfig
-from ttc import label, sample, solve, trajectories
-from ttc.demo import DemoConfig
+from train import orm_data
+from ttc.stages import chains, label, sample, solve, trajectories
+from ttc.pipeline import command
+from ttc.pipeline.run import PipelineConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
 ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
-                "orm_data": RevisionEvalConfig, "orm": PRMTrainConfig,  # orm_data first: the longer prefix
+                "orm_data": orm_data.Config, "orm": PRMTrainConfig,  # orm_data first: the longer prefix
                 "eval_prm": PRMEvalConfig, "eval_revision": RevisionEvalConfig,
                 "eval_search": search.Config, "eval_policy": policy.Config, "solve": solve.Config,
                 "difficulty": DifficultyConfig, "compute_optimal": ComputeOptimalConfig,
                 "flops_matched": FlopsMatchedConfig,
-                "trajectories": trajectories.Config, "revision": RevisionTrainConfig, "demo": DemoConfig}
+                "trajectories": trajectories.Config, "chains": chains.Config, "revision": RevisionTrainConfig,
+                "demo": PipelineConfig, "pipeline": PipelineConfig}
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
 
 
@@ -41,6 +44,18 @@ def test_recipe_parses(path):
     deepspeed = getattr(cfg, "trainer", {}).get("deepspeed")
     if deepspeed:  # relative to the repository root, where the launchers run
         assert (CONFIGS.parent / deepspeed).is_file(), deepspeed
+
+
+@pytest.mark.parametrize("path", [p for p in RECIPES if p.stem.startswith(("demo", "pipeline"))],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_run_recipes_build_every_stage(path, tmp_path):
+    """A run recipe over its per-stage recipes: every stage's config builds (all models trained in
+    the run, and the toy models too where the recipe has them)."""
+    flags = ["--config", str(path), "--run_dir", str(tmp_path), "--retrain"]
+    run = command.parse(flags + (["--from-scratch"] if path.parent.name == "toy" else []))[0]
+    for stage in run.stages:
+        run.build(stage, run.settings(stage))
+    assert len(run.stages) >= 15
 
 
 def test_every_model_family_has_its_recipes():

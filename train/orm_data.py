@@ -1,32 +1,44 @@
 """The revision ORM's training data: outcome labels on the reviser's own chains.
 
+    ttc chains --config configs/toy/chains_train.yaml              # the reviser's chains first
     python -m train.orm_data --config configs/toy/orm_data.yaml
-    python -m train.prm --config configs/toy/orm.yaml        # then the ORM (outcome mode)
+    python -m train.prm --config configs/toy/orm.yaml              # then the ORM (outcome mode)
 
 Paper Sec. 6: the ORM that selects among revisions is trained on the revision model's outputs
-with the previous attempts in context. The reviser's chains are sampled on training questions
-as eval/revision.py samples them (same config, resumable; the verifier under `orm` scores them
-there and its values are not used: any PRM will do). Each answered attempt becomes one
-`labels.jsonl` record whose question holds its chain's previous attempts, the text the ORM
-reads at selection, and whose every step carries the attempt's correctness. Attempts without a
-parsable answer get no label, as in `ttc label`.
+with the previous attempts in context: the chains `ttc chains` sampled on training questions
+(`chains`), unscored, as this ORM does not exist yet; no model runs here. Each answered attempt
+becomes one `labels.jsonl` record whose question holds its chain's previous attempts, the text
+the ORM reads at selection, and whose every step carries the attempt's correctness. Attempts
+without a parsable answer get no label, as in `ttc label`.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.config import ConfigError, parse_config, save_config
-from data.problems import load_problems
+from data.problems import DataConfig, load_problems
 from data.records import Problem, RecordError, StepLabels, to_json, write_atomic
-from data.revision_format import revision_question
+from data.revision_format import MAX_ATTEMPTS, revision_question
 from data.steps import split_steps
-from eval.revision import RevisionEvalConfig, load_chain_sets, sample
-from ttc.revise import ChainSet
+from ttc.revise import ChainSet, read_chain_sets
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Config:
+    output_dir: str
+    chains: str  # chains.jsonl of `ttc chains`
+    data: DataConfig = field(default_factory=DataConfig)  # the questions the chains were sampled on
+    max_attempts: int = MAX_ATTEMPTS  # the chains' own: the ORM reads the context the reviser saw
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 0:
+            raise ValueError(f"max_attempts must be >= 0, got {self.max_attempts}")
 
 
 def orm_labels(problem: Problem, chain_set: ChainSet, max_attempts: int) -> list[StepLabels]:
@@ -42,10 +54,10 @@ def orm_labels(problem: Problem, chain_set: ChainSet, max_attempts: int) -> list
     return records
 
 
-def main(cfg: RevisionEvalConfig) -> Path:
+def main(cfg: Config) -> Path:
     save_config(cfg, Path(cfg.output_dir) / "config.yaml")
     problems = load_problems(cfg.data)
-    chain_sets = load_chain_sets(sample(cfg, problems), problems, cfg.chains, cfg.length)
+    chain_sets = read_chain_sets(cfg.chains, problems)
     records = [r for p, chain_set in zip(problems, chain_sets) for r in orm_labels(p, chain_set, cfg.max_attempts)]
     path = Path(cfg.output_dir) / "labels.jsonl"
     write_atomic(path, [to_json(r) for r in records])
@@ -57,6 +69,6 @@ def main(cfg: RevisionEvalConfig) -> Path:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
-        print(main(parse_config(RevisionEvalConfig, sys.argv[1:])))
+        print(main(parse_config(Config, sys.argv[1:])))
     except (ConfigError, RecordError) as e:
         sys.exit(f"train.orm_data: {e}")

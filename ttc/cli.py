@@ -1,13 +1,15 @@
-"""The `ttc` command: one subcommand per pipeline stage.
+"""The `ttc` command. Every pipeline stage is a subcommand (the rule; trainers also keep
+`python -m train.<name>` for launchers that need a module, e.g. `torchrun -m train.prm`):
 
-    ttc sample --config configs/toy/sample.yaml [--key value ...]
-    ttc label --config configs/toy/label.yaml [--shard i --num_shards n]
-    ttc eval --config configs/toy/eval_search.yaml [--shard i --num_shards n]   # eval/search.py
-    ttc merge <stage> --config <the stage's recipe> --num_shards n
+    ttc <stage command> --config recipe.yaml [--key value ...] [--shard i --num_shards n]
+    ttc merge <sharded command> --config recipe.yaml --num_shards n
+    ttc pipeline --config configs/toy/demo.yaml --run_dir R [--slurm [--shards n] [--dry-run]]
+    ttc demo [--preset full] [--retrain] [--from-scratch] [--key value ...]
+    ttc report RUN_DIR
 
-Each stage reads a YAML recipe (`--config`) overridden by `--key value` flags (nested keys as
-`--section.key`); an unknown key is an error. Sharded stages (`--shard i --num_shards n`) are
-merged with `ttc merge`, which reads the stage's recipe for its output folder.
+A stage command reads a YAML recipe (`--config`) overridden by `--key value` flags (nested keys as
+`--section.key`); an unknown key is an error. The stage commands are those of the stage graph
+(ttc/pipeline/graph.py), plus `solve` and `toy-models`.
 """
 
 from __future__ import annotations
@@ -19,41 +21,51 @@ import sys
 
 from data.config import ConfigError, parse_config
 from data.records import RecordError
+from ttc.pipeline.graph import commands
 
-STAGES = {"sample": "ttc.sample", "label": "ttc.label", "trajectories": "ttc.trajectories",
-          "eval": "eval.search", "solve": "ttc.solve"}  # each module: Config, main (sharded ones: NAME)
-
-
-def _stage(name: str, argv: list[str]) -> None:
-    module = importlib.import_module(STAGES[name])
-    print(module.main(parse_config(module.Config, argv)))
+EXTRA = {"solve": "ttc.stages.solve:Config", "toy-models": "eval.toy_models:ToyModelsConfig"}
+OWN = {"pipeline": "ttc.pipeline.command:pipeline", "demo": "ttc.pipeline.command:demo",
+       "report": "ttc.pipeline.report:cli"}  # commands with their own flags: function(argv)
 
 
-def _merge(argv: list[str]) -> None:
-    from data.shards import merge
+def stage_commands() -> dict[str, str]:
+    return {**commands(), **EXTRA}
 
-    sharded = [name for name in STAGES if hasattr(importlib.import_module(STAGES[name]), "NAME")]
+
+def load(target: str):
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def run_stage(command: str, argv: list[str]) -> None:
+    config = stage_commands()[command]
+    cls = load(config)
+    print(importlib.import_module(config.split(":")[0]).main(parse_config(cls, argv)))
+
+
+def merge(argv: list[str]) -> None:
+    from data.shards import merge as merge_shards
+
+    sharded = {c: t for c, t in stage_commands().items() if hasattr(importlib.import_module(t.split(":")[0]), "NAME")}
     if not argv or argv[0] not in sharded:
         raise ConfigError(f"ttc merge <{'|'.join(sharded)}> --config recipe.yaml --num_shards n")
-    module = importlib.import_module(STAGES[argv[0]])
-    cfg = parse_config(module.Config, argv[1:])
-    print(merge(cfg.output_dir, module.NAME, cfg.num_shards))
+    cfg = parse_config(load(sharded[argv[0]]), argv[1:])
+    print(merge_shards(cfg.output_dir, importlib.import_module(sharded[argv[0]].split(":")[0]).NAME, cfg.num_shards))
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    own = {"demo": "ttc.demo", "report": "eval.report"}  # commands with their own flags: module.cli(argv)
-    commands = [*STAGES, "merge", *own]
-    if not argv or argv[0] not in commands:
-        sys.exit(f"usage: ttc {{{','.join(commands)}}} --config recipe.yaml [--key value ...]\n{__doc__}")
+    names = [*stage_commands(), "merge", *OWN]
+    if not argv or argv[0] not in names:
+        sys.exit(f"usage: ttc {{{','.join(names)}}} --config recipe.yaml [--key value ...]\n{__doc__}")
     logging.basicConfig(level=os.environ.get("TTC_LOG", "INFO"), format="%(asctime)s %(name)s: %(message)s")
     try:
         if argv[0] == "merge":
-            _merge(argv[1:])
-        elif argv[0] in own:
-            importlib.import_module(own[argv[0]]).cli(argv[1:])
+            merge(argv[1:])
+        elif argv[0] in OWN:
+            load(OWN[argv[0]])(argv[1:])
         else:
-            _stage(argv[0], argv[1:])
+            run_stage(argv[0], argv[1:])
     except (ConfigError, RecordError, FileNotFoundError) as e:
         sys.exit(f"ttc {argv[0]}: {e}")
 

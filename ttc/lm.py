@@ -2,12 +2,18 @@
 
 Strategies only see this protocol, never a backend. A request asks for `n` samples of one
 prompt; the samples share the prompt (and its KV cache on backends that can share it).
+
+`StreamingLM` is the same LM taking requests while it generates: `submit` hands requests to the
+engine and returns at once; `collect` returns the requests that have finished since. A search
+that advances each problem on its own (ttc/search/scheduler.py) then never waits for the slowest
+problem of a round. Backends that cannot stream need not: the search falls back to lock-step
+rounds over `generate`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol, Sequence, runtime_checkable
 
 FinishReason = Literal["stop", "eos", "length"]
 
@@ -36,6 +42,16 @@ class Completion:
     text: str
     num_tokens: int  # generated tokens, the stop string's included
     finish_reason: FinishReason
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A submitted request, done: its `n` completions and the tokens of its prompt (once for
+    its n samples, as the ledger counts them)."""
+
+    ticket: int
+    completions: list[Completion]
+    prompt_tokens: int
 
 
 @dataclass
@@ -75,4 +91,19 @@ class LM(Protocol):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         """One list of `request.n` completions per request, in request order."""
+        ...
+
+
+@runtime_checkable
+class StreamingLM(LM, Protocol):
+    """An LM whose requests can be submitted while others generate. One `submit` is one call in
+    the ledger, recorded when its last request finishes."""
+
+    def submit(self, requests: Sequence[GenerationRequest]) -> list[int]:
+        """One ticket per request; generation starts without waiting for the caller."""
+        ...
+
+    def collect(self) -> list[Finished]:
+        """The submitted requests that finished since the last call, at least one (it waits for
+        it); [] when none is left to wait for."""
         ...

@@ -6,10 +6,13 @@ import json
 import numpy as np
 import pytest
 
-from data.records import to_json
+from data.bins import Bins
+from data.config import ConfigError
+from data.records import RecordError, to_json
 from eval.compute_optimal import (CO, MAJORITY, WEIGHTED, ComputeOptimalConfig, MethodsConfig, analyse, build_grid,
-                                  efficiency, headline, main, method_label, method_spec, policy_json, split_folds)
+                                  efficiency, fit_policy, headline, main, method_label, method_spec, split_folds)
 from eval.search_report import EvalResult
+from ttc.policy import Policy
 
 METHODS = {  # name -> (strategy, params other than n, seed and width)
     "bon_w": ("best_of_n", {"selection": "weighted"}),
@@ -32,12 +35,21 @@ def grid_records(table, questions):
             for q, c in zip(questions, cs, strict=True)]
 
 
-def test_method_label_ignores_budget_and_run_keys():
-    a = method_spec(rec("q", BEAM_SQRT, 4, 1), MethodsConfig().ignore_params)
-    b = method_spec(rec("q", BEAM_SQRT, 16, 0, seed=3), MethodsConfig().ignore_params)
+def binned(bins, kind="oracle", num_bins=5):
+    """Bins whose values follow them (bin 1 highest), as eval/difficulty cuts them."""
+    return Bins(kind, bins, {q: 1 - b / 10 for q, b in bins.items()}, num_bins)
+
+
+def test_method_label_ignores_budget_run_keys_and_derived_values():
+    a = method_spec(rec("q", BEAM_SQRT, 4, 1))
+    b = method_spec(rec("q", BEAM_SQRT, 16, 0, seed=3))
     assert a == b == {"strategy": "beam", "selection": "weighted", "beam_width": "sqrt", "lookahead": 0}
     assert method_label(a) == 'beam(beam_width="sqrt", lookahead=0, selection="weighted")'
-    assert method_label(a) != method_label(method_spec(rec("q", BEAM_4, 4, 1), ["n", "seed", "width"]))
+    assert method_label(a) != method_label(method_spec(rec("q", BEAM_4, 4, 1)))
+    revision = {"strategy": "revision", "params": {"n": 8, "seed": 0, "ratio": 1.0, "chains": 2, "length": 4}}
+    assert method_spec(revision) == {"strategy": "revision", "ratio": 1.0}  # the chain split follows from n
+    with pytest.raises(ValueError, match="strategy 'magic' is not one of"):
+        method_spec({"strategy": "magic", "params": {}})
 
 
 def test_budget_is_generations_with_lookahead():
@@ -78,8 +90,8 @@ def cv_case():
 def test_cv_scores_each_fold_with_the_other_folds_choice():
     records, bins, meth_x, meth_y = cv_case()
     grid = build_grid(records, MethodsConfig())
-    a = analyse(grid, bins, "oracle", MethodsConfig())
-    label = {m: method_label(method_spec(rec("q", m, 4, 0), MethodsConfig().ignore_params)) for m in (meth_x, meth_y)}
+    a = analyse(grid, binned(bins), MethodsConfig())
+    label = {m: method_label(method_spec(rec("q", m, 4, 0))) for m in (meth_x, meth_y)}
     assert a.folds[1][4] == (label[meth_x], label[meth_y])  # chosen on A, chosen on B
     # fold B scored by X (0/2), fold A by Y (1/2): 1 of 4; choosing in-sample would give 3/4
     assert a.per_bin[1][CO][4] == a.overall[CO][4] == 0.25
@@ -89,7 +101,8 @@ def test_cv_scores_each_fold_with_the_other_folds_choice():
 def test_majority_never_chosen_and_ties_go_to_the_first_label():
     questions = ["q0", "q1"]
     table = {BON_W: {1: [0, 1]}, BON_MAJ: {1: [1, 1]}, BEAM_SQRT: {1: [0, 1]}}
-    a = analyse(build_grid(grid_records(table, questions), MethodsConfig()), {"q0": 1, "q1": 1}, "o", MethodsConfig())
+    grid = build_grid(grid_records(table, questions), MethodsConfig())
+    a = analyse(grid, binned({"q0": 1, "q1": 1}), MethodsConfig())
     assert a.policy[1][1][0].startswith("beam(")  # tied with best-of-N; "beam" sorts first; majority excluded
     assert a.overall[MAJORITY][1] == 1.0 and a.overall[CO][1] == 0.5
 
@@ -107,7 +120,7 @@ def efficiency_grid():
 
 def test_curves_and_efficiency_ratio():
     records, bins = efficiency_grid()
-    a = analyse(build_grid(records, MethodsConfig()), bins, "oracle", MethodsConfig())
+    a = analyse(build_grid(records, MethodsConfig()), binned(bins), MethodsConfig())
     assert a.budgets == [1, 2, 4]
     assert a.overall[CO] == {1: 1.0, 2: 1.0, 4: 1.0}
     assert a.overall[WEIGHTED] == {1: 0.5, 2: 0.75, 4: 1.0}
@@ -130,14 +143,28 @@ def test_efficiency_by_hand():
     assert headline(efficiency(co, {1: 0.9})) == (1, None, None)
 
 
-def test_policy_json_has_runnable_params():
+def test_the_policy_has_runnable_settings_and_with_predicted_bins_their_edges_and_probe(tmp_path):
     records, bins = efficiency_grid()
     grid = build_grid(records, MethodsConfig())
-    policy = policy_json(grid, analyse(grid, bins, "oracle", MethodsConfig()), MethodsConfig())
-    entry = policy["policy"]["2"]["4"]
-    assert entry["strategy"] == "beam" and entry["params"]["beam_width"] == "sqrt" and entry["params"]["n"] == 4
-    assert "seed" not in entry["params"] and entry["accuracy"] == 1.0
-    assert policy["bins"] == "oracle" and policy["budget_field"] == "generations"
+    oracle = fit_policy(grid, analyse(grid, binned(bins), MethodsConfig()), binned(bins), MethodsConfig())
+    entry = oracle.table[2][4]
+    assert entry.strategy == "beam" and entry.params == {"selection": "weighted", "beam_width": "sqrt",
+                                                         "lookahead": 0, "n": 4}  # no seed, no derived width
+    assert entry.accuracy == 1.0 and entry.config("e").width == 2
+    assert (oracle.kind, oracle.budget_field, oracle.edges, oracle.probe) == ("oracle", "generations", None, None)
+    predicted_bins = binned(bins, "predicted", num_bins=2)
+    predicted = fit_policy(grid, analyse(grid, predicted_bins, MethodsConfig()), predicted_bins, MethodsConfig())
+    assert predicted.edges == pytest.approx([0.85])  # bin 1 holds 0.9, bin 2 0.8
+    assert predicted.probe == {"temperature": 0.8, "top_p": 1.0, "max_tokens": 1024, "stop": []}  # best-of-N's
+    predicted.save(tmp_path / "policy.json")
+    assert Policy.load(tmp_path / "policy.json") == predicted
+    record = json.loads((tmp_path / "policy.json").read_text())
+    record["table"]["1"]["1"] = {"method": "bon", "strategy": "best_of_n", "params": {"n": 1, "max_tokens": 8},
+                                 "accuracy": 1.0}
+    (tmp_path / "policy.json").write_text(json.dumps(record))
+    with pytest.raises(RecordError, match=r"policy.json: table.1.1.params: best-of-N samples with .*'max_tokens': 8.*"
+                                          r"the probe \(which joins its pool\) with .*'max_tokens': 1024"):
+        Policy.load(tmp_path / "policy.json")
 
 
 def test_bad_input():
@@ -154,19 +181,19 @@ def test_bad_input():
         build_grid([{k: v for k, v in records[0].items() if k != "correct"}], cfg)
     holed = [r for r in records if not (r["strategy"] == "beam" and r["generations"] == 2)]
     with pytest.raises(ValueError, match=r"budgets \[1, 4\] but none at \[2\]"):
-        analyse(build_grid(holed, cfg), bins, "oracle", cfg)
+        analyse(build_grid(holed, cfg), binned(bins), cfg)
     grid = build_grid(records, cfg)
     with pytest.raises(ValueError, match="no difficulty bin, e.g. q7"):
-        analyse(grid, {q: b for q, b in bins.items() if q != "q7"}, "oracle", cfg)
+        analyse(grid, binned({q: b for q, b in bins.items() if q != "q7"}), cfg)
     with pytest.raises(ValueError, match="problem q7 has bin 6"):
-        analyse(grid, {**bins, "q7": 6}, "oracle", cfg)
+        binned({**bins, "q7": 6})
     with pytest.raises(ValueError, match="bin 3 has fewer than 2 questions"):
-        analyse(grid, {**bins, "q7": 3}, "oracle", cfg)
+        analyse(grid, binned({**bins, "q7": 3}), cfg)
     with pytest.raises(ValueError, match="best-of-N weighted: 0 methods match"):
         analyse(build_grid([r for r in records if r["params"]["selection"] != "weighted" or r["strategy"] != "best_of_n"],
-                           cfg), bins, "oracle", cfg)
+                           cfg), binned(bins), cfg)
     with pytest.raises(ValueError, match="majority: 3 methods match"):
-        analyse(grid, bins, "oracle", MethodsConfig(majority={"selection": "weighted"}))
+        analyse(grid, binned(bins), MethodsConfig(majority={"selection": "weighted"}))
 
 
 def test_main_writes_tables_policy_and_figures(tmp_path):
@@ -174,12 +201,14 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
     results = tmp_path / "results.jsonl"
     fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=None,
                   flops_policy=0, flops_prm=None)
-    results.write_text("".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r, ["n", "seed"]))))
-                               + "\n" for r in records))
+    results.write_text("".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r)))) + "\n"
+                               for r in records))
     bin_files = {}
     for kind in ("oracle", "predicted"):
         bin_files[kind] = str(tmp_path / f"bins_{kind}.json")
-        (tmp_path / f"bins_{kind}.json").write_text(json.dumps({"num_bins": 5, "bins": bins}))
+        binned(bins, kind, num_bins=2).save(bin_files[kind])
+    with pytest.raises(ConfigError, match="bins.oracle: .*bins_predicted.json holds predicted bins"):
+        main(ComputeOptimalConfig([str(results)], {"oracle": bin_files["predicted"]}, str(tmp_path / "out")))
     text = main(ComputeOptimalConfig([str(results)], bin_files, str(tmp_path / "out")))
     assert "| compute-optimal (oracle bins) | 1.000 | 1.000 | 1.000 |" in text
     assert "| best-of-N weighted | 0.500 | 0.750 | 1.000 |" in text
@@ -188,7 +217,7 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
     for name in ("compute_optimal.png", "efficiency.png", "compute_optimal_bins_oracle.png",
                  "compute_optimal_bins_predicted.png", "compute_optimal.md", "compute_optimal.json", "config.yaml"):
         assert (out / name).stat().st_size > 0, name
-    assert json.loads((out / "policy_predicted.json").read_text())["policy"]["1"]["1"]["strategy"] == "beam"
+    assert Policy.load(out / "policy_predicted.json").table[1][1].strategy == "beam"
     numbers = json.loads((out / "compute_optimal.json").read_text())["oracle"]
     assert numbers["per_question"][WEIGHTED]["2"] == {f"q{i}": float(i % 4 < 3) for i in range(8)}
     assert numbers["bins"]["q0"] == 1 and numbers["seeds"] == 1

@@ -1,14 +1,14 @@
 """Difficulty bins on hand-built samples: quintile cutting (ties, n not divisible by 5), the two
-difficulty values, the JSON round trip and bad input."""
+difficulty values, the versioned bins file (data/bins.py) with its edges, and bad input."""
 
 import json
 from collections import Counter
 
 import pytest
 
-from data.records import Sample
-from eval.difficulty import (final_scores, group_samples, load_bins, mean_final_score, pass_at_1, quantile_bins,
-                             save_bins, section)
+from data.bins import Bins
+from data.records import RecordError, Sample
+from eval.difficulty import final_scores, group_samples, mean_final_score, pass_at_1, quantile_bins, section
 
 
 def sample(pid, index, correct, steps=("a", "b")):
@@ -99,19 +99,38 @@ def test_predicted_difficulty_is_the_mean_last_step_score():
 
 def test_json_round_trip_and_bad_bins(tmp_path):
     values = {f"q{i}": i / 10 for i in range(10)}
-    bins = quantile_bins(values)
-    save_bins(tmp_path / "bins.json", bins, "oracle", values, 5, num_samples=16)
-    assert load_bins(tmp_path / "bins.json") == bins
-    assert json.loads((tmp_path / "bins.json").read_text())["num_samples"] == 16
+    bins = Bins("predicted", quantile_bins(values), values, 5, {"num_samples": 16})
+    bins.save(tmp_path / "bins.json")
+    assert Bins.load(tmp_path / "bins.json") == bins
+    record = json.loads((tmp_path / "bins.json").read_text())
+    assert (record["format"], record["version"], record["meta"]["num_samples"]) == ("ttc.bins", 1, 16)
     for bad in (0, 6, "2", True):
-        (tmp_path / "bad.json").write_text(json.dumps({"num_bins": 5, "bins": {"q0": 1, "q1": bad}}))
-        with pytest.raises(ValueError, match="problem q1 has bin"):
-            load_bins(tmp_path / "bad.json")
-    with pytest.raises(ValueError, match="cannot read"):
-        load_bins(tmp_path / "missing.json")
+        (tmp_path / "bad.json").write_text(json.dumps({**record, "bins": {**record["bins"], "q1": bad}}))
+        with pytest.raises(RecordError, match="bad.json: bins: problem q1 has bin"):
+            Bins.load(tmp_path / "bad.json")
+    for field, value, message in [("version", 2, "field 'version' is 2; this code reads 1"),
+                                  ("format", None, "field 'format' is None, expected 'ttc.bins'"),
+                                  ("kind", "guessed", "kind: 'guessed' is not one of oracle, predicted"),
+                                  ("values", {}, "values: no value for problem q0"),
+                                  ("num_bins", "5", "field 'num_bins' should be")]:
+        (tmp_path / "bad.json").write_text(json.dumps({**record, field: value}))
+        with pytest.raises(RecordError, match=f"bad.json: {message}"):
+            Bins.load(tmp_path / "bad.json")
+    with pytest.raises(RecordError, match="missing.json: cannot read"):
+        Bins.load(tmp_path / "missing.json")
     (tmp_path / "list.json").write_text("[1, 2]")
-    with pytest.raises(ValueError, match="'bins' mapping"):
-        load_bins(tmp_path / "list.json")
+    with pytest.raises(RecordError, match="list.json: expected a JSON object"):
+        Bins.load(tmp_path / "list.json")
+
+
+def test_edges_are_midpoints_between_bins_and_need_rank_order():
+    values = {"a": 0.9, "b": 0.7, "c": 0.5, "d": 0.5, "e": 0.2, "f": 0.1}
+    bins = {"a": 1, "b": 1, "c": 2, "d": 3, "e": 3, "f": 3}  # c and d tie across an edge
+    assert Bins("predicted", bins, values, 3).edges() == pytest.approx([0.6, 0.5])
+    with pytest.raises(ValueError, match="bin 2 has a value 0.8 above bin 1's lowest 0.5"):
+        Bins("predicted", {"a": 1, "b": 2}, {"a": 0.5, "b": 0.8}, 2).edges()
+    with pytest.raises(ValueError, match="bin 2 has no question"):
+        Bins("predicted", {"a": 1, "b": 3}, {"a": 0.5, "b": 0.1}, 3).edges()
 
 
 def test_section_writes_table_and_figure(tmp_path):

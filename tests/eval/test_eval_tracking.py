@@ -1,11 +1,10 @@
 """eval/tracking: the eval stages' headline figures as tracker scalars, read back from the
 TensorBoard event files; off by default; a bad tracker name is a config error."""
 
-import json
-
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from data.bins import Bins
 from data.config import ConfigError, parse_config
 from data.records import Sample, to_json
 from eval import prm, search_report
@@ -38,15 +37,17 @@ def results(path):
     table = {("best_of_n", "weighted"): {1: [1, 1, 0, 0], 2: [1, 1, 1, 0], 4: [1, 1, 1, 1]},
              ("best_of_n", "majority"): {1: [1, 0, 0, 0], 2: [1, 1, 0, 0], 4: [1, 1, 1, 0]},
              ("beam", "weighted"): {1: [1, 1, 1, 1], 2: [1, 1, 1, 1], 4: [1, 1, 1, 1]}}
+    width = {"beam": {"beam_width": "sqrt"}, "best_of_n": {}}  # settings that run at every n
     path.write_text("".join(
-        to_json(EvalResult(f"q{i}", strategy, {"n": n, "selection": sel}, n, correct=float(c), generations=n,
-                           name=f"{strategy} {sel}", **FIELDS)) + "\n"
+        to_json(EvalResult(f"q{i}", strategy, {"n": n, "selection": sel, **width[strategy]}, n, correct=float(c),
+                           generations=n, name=f"{strategy} {sel}", **FIELDS)) + "\n"
         for (strategy, sel), by_n in table.items() for n, cs in by_n.items() for i, c in enumerate(cs * 2)))
     return path
 
 
 def compute_optimal_config(tmp_path, **kwargs):
-    (tmp_path / "bins.json").write_text(json.dumps({"num_bins": 5, "bins": {f"q{i}": 1 + i // 4 for i in range(8)}}))
+    bins = {f"q{i}": 1 + i // 4 for i in range(8)}
+    Bins("oracle", bins, {q: 1 - b / 10 for q, b in bins.items()}, 5).save(tmp_path / "bins.json")
     return ComputeOptimalConfig([str(results(tmp_path / "results.jsonl"))], {"oracle": str(tmp_path / "bins.json")},
                                 str(tmp_path / "out"), **kwargs)
 

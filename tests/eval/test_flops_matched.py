@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from data.bins import Bins
 from data.records import Sample, to_json
 from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConfig, ModelSize, by_bin, compare,
-                                greedy_accuracy, inference_flops, main, matched_budget, multiplier, pretraining_flops,
-                                read_model_size, section)
+                                greedy_accuracy, main, matched_budget, multiplier, pretraining_flops, read_model_size,
+                                section)
 from eval.search_report import EvalResult
+from ttc.search.common import forward_flops
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "train" / "checkpoints"
 BUDGETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -18,12 +20,12 @@ BUDGETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
 def test_flops_formulas():
     assert pretraining_flops(2, 3) == 36  # 6 N D
-    assert inference_flops(2, 3) == 12  # 2 N D
+    assert forward_flops(2, 3) == 12  # 2 N D
 
 
 @pytest.mark.parametrize("ratio,k", [(0.16, 257.75), (0.79, 14 + 39 / 0.79), (22, 14 + 39 / 22), (1.0, 53.0)])
 def test_paper_multiplier_m14(ratio, k):
-    # M + 3 (M - 1) / R with M = 14: ~258, ~63, ~15.8 (paper.md section 7)
+    # M + 3 (M - 1) / R with M = 14: ~258, ~63, ~15.8 (the paper's Section 7)
     assert multiplier(ModelSize(1000, 10**6), ModelSize(14000, 10**6), ratio) == pytest.approx(k)
 
 
@@ -109,7 +111,8 @@ def test_main_end_to_end(tmp_path):
                           generations=n, name=f"Best-of-N {sel}", **fields)
                for n in BUDGETS for sel in ("weighted", "majority") for i, q in enumerate(ids)]
     (tmp_path / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in results))
-    (tmp_path / "bins.json").write_text(json.dumps({"bins": {q: 1 if i < 4 else 2 for i, q in enumerate(ids)}}))
+    bins = {q: 1 if i < 4 else 2 for i, q in enumerate(ids)}
+    Bins("oracle", bins, {q: 0.5 for q in ids}, 2).save(tmp_path / "bins.json")
     # the larger model: wrong on all of bin 1, right on all of bin 2
     (tmp_path / "large.jsonl").write_text("".join(to_json(greedy(q, i >= 4)) + "\n" for i, q in enumerate(ids)))
     cfg = FlopsMatchedConfig([str(tmp_path / "results.jsonl")], str(tmp_path / "bins.json"),

@@ -4,7 +4,7 @@ definition and function of eval/compute_optimal), and the report section from sa
 from data.records import to_json, write_atomic
 from eval import policy as P
 from ttc.search import SearchResult
-from ttc.solve import SolveResult
+from ttc.planner import SolveResult
 
 
 def solved(pid: str, budget: int, correct: float, method: str = "beam(...)", generations: int | None = None):

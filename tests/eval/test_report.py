@@ -3,6 +3,7 @@ numbers, difficulty bins, compute-optimal, FLOPs-matched): every part present wi
 tables and relative figure links; absent parts named; a malformed file named."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,16 +11,17 @@ import yaml
 
 from data.records import RecordError, Sample, to_json
 from eval import compute_optimal, flops_matched, policy, prm as prm_eval, search_report
-from eval.difficulty import save_bins, section as difficulty_section
+from data.bins import Bins
+from eval.difficulty import section as difficulty_section
 from eval.paired import json_safe
 from eval.plots import figure
 from eval.prm import LIKELIHOOD
-from eval.report import PARTS, REPORT, write
+from ttc.pipeline.report import PARTS, REPORT, write
 from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
 from eval.search_report import EvalResult
 from conftest import synthetic_labels, train_tiny_prm
 from test_policy import BON, SOLVE  # a 4x policy against best-of-N weighted
-from ttc.backends import LMConfig
+from ttc.verifiers.spec import VerifierConfig
 from ttc.revise import Attempt, ChainSet
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "train" / "checkpoints"
@@ -55,11 +57,11 @@ def search_run(folder: Path, lines=LINES) -> Path:
 
 def difficulty_run(folder: Path) -> dict[str, Path]:
     oracle_values = {q: 1 - i / 10 for i, q in enumerate(QUESTIONS)}
-    predicted_values = {q: v + (0.15 if q == "q3" else 0) for q, v in oracle_values.items()}  # q3 looks easier
+    predicted_values = {q: v + (0.15 if q == "q3" else -0.1 if q == "q1" else 0) for q, v in oracle_values.items()}
     oracle = {q: i // 2 + 1 for i, q in enumerate(QUESTIONS)}
     predicted = {**oracle, "q3": 1, "q1": 2}  # swapped: every bin keeps 2 questions
-    save_bins(folder / "bins_oracle.json", oracle, "oracle", oracle_values, 5)
-    save_bins(folder / "bins_predicted.json", predicted, "predicted", predicted_values, 5)
+    Bins("oracle", oracle, oracle_values, 5).save(folder / "bins_oracle.json")
+    Bins("predicted", predicted, predicted_values, 5).save(folder / "bins_predicted.json")
     (folder / "difficulty.md").write_text(difficulty_section(oracle, oracle_values, folder, predicted,
                                                              predicted_values).markdown)
     return {"oracle": folder / "bins_oracle.json", "predicted": folder / "bins_predicted.json"}
@@ -72,7 +74,7 @@ def revision_run(folder: Path) -> None:
                                for t, x in enumerate(row)] for c, row in enumerate(rows)])
 
     sets = [chain_set("a", ["wccw", "wwcc"]), chain_set("b", ["cwcc", "wwww"])]
-    cfg = RevisionEvalConfig(reviser=LMConfig(model="m"), orm="o", output_dir=str(folder), chains=2, length=4, budget=4)
+    cfg = RevisionEvalConfig(output_dir=str(folder), chains="unused", orm=VerifierConfig(path="o"), budget=4)
     numbers = evaluate(sets, {"a": 1, "b": 2}, cfg)
     folder.mkdir(parents=True)
     (folder / "revision_eval.json").write_text(json.dumps(numbers))
@@ -120,7 +122,8 @@ def run(tmp_path_factory) -> Path:
         [str(results)], str(bins["oracle"]), str(greedy), str(run / "flops_matched"),
         small_model=str(CHECKPOINTS / "toy-base"), large_model=str(CHECKPOINTS / "toy-large")))
     policy_run(run / "policy")
-    train_tiny_prm(run / "train_prm", CHECKPOINTS / "toy-base", synthetic_labels(20))  # its log_history.json
+    trained = train_tiny_prm(tmp_path_factory.mktemp("prm"), CHECKPOINTS / "toy-base", synthetic_labels(20))
+    shutil.copytree(trained, run / "train_prm")  # where the run layout has it: its log_history.json
     (run / "eval_search" / "DONE").write_text(json.dumps({"seconds": 12.5, "finished": "2026-01-01T00:00:00"}))
     return run
 
@@ -164,25 +167,25 @@ def test_every_part_with_its_sentence_tables_and_figures(run):
     links = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.strip().startswith("![")]
     assert "eval_search/accuracy_vs_budget.png" in links and "flops_matched/flops_matched.png" in links
     assert len(links) == 13 and all((run / link).is_file() for link in links)
-    assert "train_prm/out/training_curves.png" in links  # the trainer's curves, and its summary:
-    assert "- out: kept step " in text and "validation loss" in text
+    assert "train_prm/training_curves.png" in links  # the trainer's curves, and its summary:
+    assert "- train_prm: kept step " in text and "validation loss" in text
     assert "| eval_search | 12.5 |" in text  # the demo's stage wall time
 
 
 def test_absent_parts_are_named(tmp_path):
-    search_run(tmp_path / "search")
+    search_run(tmp_path / "eval_search")
     text = write(tmp_path).read_text()
-    assert "1 of 8 parts found; missing: a trainer (train.prm, train.revision), PRM eval" in text
-    assert "missing: revision eval (python -m eval.revision) (no revision_eval.json under" in text
+    assert "1 of 8 parts found; missing: a trainer (ttc train-prm, ttc train-reviser), PRM eval" in text
+    assert "missing: revision eval (ttc eval-revision) (no revision_eval.json in" in text
     assert text.count("\nmissing: ") == 7 and "accuracy_vs_budget.png" in text
 
 
 def test_malformed_numbers_name_the_file(tmp_path):
-    (tmp_path / "prm").mkdir()
-    (tmp_path / "prm" / "prm_eval.json").write_text('{"curves": {"majority": }')
+    (tmp_path / "eval_prm").mkdir()
+    (tmp_path / "eval_prm" / "prm_eval.json").write_text('{"curves": {"majority": }')
     with pytest.raises(RecordError, match=r"prm_eval.json:1: malformed JSON"):
         write(tmp_path)
-    (tmp_path / "prm" / "prm_eval.json").write_text('{"auc": 0.5}')
+    (tmp_path / "eval_prm" / "prm_eval.json").write_text('{"auc": 0.5}')
     with pytest.raises(RecordError, match=r"prm_eval.json: missing field 'curves'"):
         write(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -200,10 +203,10 @@ def test_a_revision_grid_compares_sequential_with_parallel(tmp_path):
 
 
 def test_a_run_without_per_question_outcomes_gets_no_interval(tmp_path):
-    (tmp_path / "prm").mkdir()
+    (tmp_path / "eval_prm").mkdir()
     curves = {"pass@1": {"1": 0.5, "16": 0.5}, "majority": {"1": 0.5, "16": 0.6},
               "best-of-N weighted (last)": {"1": 0.5, "16": 0.64}}
-    (tmp_path / "prm" / "prm_eval.json").write_text(json.dumps({"auc": 0.7, "curves": curves}))
+    (tmp_path / "eval_prm" / "prm_eval.json").write_text(json.dumps({"auc": 0.7, "curves": curves}))
     text = write(tmp_path).read_text()
     assert ("Best-of-N weighted with the PRM (last-step score) is +0.040 vs majority (no interval; 0.640 vs 0.600, "
             "no per-question outcomes) at N=16") in text

@@ -1,19 +1,25 @@
-"""The revision report: its numbers on hand-built chains, and one real run (the toy base model as
-the reviser, a tiny PRM as the ORM) that writes every file and resumes without the models."""
+"""The revision report: its numbers on hand-built chains, the ORM's calls (one per batch of
+problems, as the chains were sampled), and one real run (the toy base model's chains from
+`ttc chains`, a tiny PRM as the ORM) that writes every file and resumes without the ORM."""
 
 import json
 import math
 
 import pytest
 from conftest import synthetic_labels, train_tiny_prm
+from fakes import TableVerifier
 
-from data.problems import DataConfig
-from data.records import RecordError
+from data.problems import DataConfig, load_problems
+from data.records import RecordError, to_json, write_atomic
+from data.revision_format import revision_question
+from eval import revision
 from eval.paired import curve_of
 from eval.revision import (RevisionEvalConfig, evaluate, main, markdown, pass_at_1_per_problem, ratio_sweep,
                            sequential_vs_parallel, splits, transitions)
 from ttc.backends import LMConfig
 from ttc.revise import Attempt, ChainSet, accuracy
+from ttc.stages import chains
+from ttc.verifiers.spec import VerifierConfig
 
 
 def chain_set(pid, rows):
@@ -32,7 +38,7 @@ def test_pass_at_1_by_step_per_problem_and_overall():
 
 
 def test_evaluate_keeps_the_per_problem_values_of_its_curves():
-    cfg = RevisionEvalConfig(reviser=LMConfig(model="m"), orm="o", output_dir="unused", chains=2, length=4, budget=4)
+    cfg = RevisionEvalConfig(output_dir="unused", chains="unused", orm=VerifierConfig(path="o"), budget=4)
     numbers = evaluate(SETS, {"a": 1, "b": 2}, cfg)
     per = numbers["per_question"]
     assert per["pass@1 by step"][3] == {"a": 1.0, "b": 0.5} and numbers["pass@1 by step"][3] == 0.75
@@ -70,12 +76,37 @@ def test_sequential_parallel_and_ratio_are_means_of_the_estimator():
 def test_splits_and_config_checks(tmp_path):
     assert splits(16, 16, 16) == [(16, 1), (8, 2), (4, 4), (2, 8), (1, 16)]
     assert splits(16, 4, 8) == [(4, 4), (2, 8)]
-    base = dict(reviser=LMConfig(model="m"), orm="o", output_dir=str(tmp_path))
-    assert RevisionEvalConfig(**base, chains=3, length=5, budget=5).revision_config().split == (3, 5)
-    with pytest.raises(ValueError, match="no split"):
-        RevisionEvalConfig(**base, chains=2, length=2, budget=8)
+    base = dict(output_dir=str(tmp_path), chains="unused", orm=VerifierConfig(path="o"))
+    with pytest.raises(ValueError, match="no split C x L with C <= 2 chains and L <= 4 attempts"):
+        evaluate(SETS, {"a": 1, "b": 2}, RevisionEvalConfig(**base, budget=16))
     with pytest.raises(ValueError, match=">= 1"):
-        RevisionEvalConfig(**base, chains=0)
+        RevisionEvalConfig(**base, budget=0)
+    with pytest.raises(ValueError, match="aggregation"):
+        RevisionEvalConfig(**base, aggregation="mean")
+
+
+def test_the_orm_scores_each_batch_of_problems_in_one_call(tmp_path, monkeypatch):
+    """Every attempt of `batch_problems` problems per verifier call, in (problem, chain, attempt)
+    order, its chain's previous attempts in the question: the calls of the `revision` strategy on
+    the batches `ttc chains` sampled, so the scores are the same floats."""
+    data = DataConfig(levels=[1, 2, 3], per_level=1)
+    problems = load_problems(data)
+
+    def text(p, c, t):
+        return f"{p.id} {c} {t}\n\\boxed{{1}}"
+
+    attempts = [Attempt(p.id, c, t, text(p, c, t), "1", False, None, 1, "eos")
+                for p in problems for c in range(2) for t in range(2)]
+    write_atomic(tmp_path / "chains.jsonl", map(to_json, attempts))
+    orm = TableVerifier()
+    monkeypatch.setattr(revision, "load_verifier", lambda cfg, prompt: orm)
+    cfg = RevisionEvalConfig(output_dir=str(tmp_path / "eval"), chains=str(tmp_path / "chains.jsonl"),
+                             orm=VerifierConfig(path="o"), data=data, budget=2, max_attempts=1, batch_problems=2)
+    main(cfg)
+    assert [len(call) for call in orm.calls] == [2 * 4, 4]
+    p = problems[0]
+    assert orm.calls[0][:4] == [(revision_question(p.question, [text(p, c, t - 1)] if t else [], 1),
+                                 tuple(text(p, c, t).split("\n"))) for c in range(2) for t in range(2)]
 
 
 @pytest.fixture(scope="module")
@@ -83,24 +114,29 @@ def toy_orm_path(tmp_path_factory, toy_base_path):
     return train_tiny_prm(tmp_path_factory.mktemp("revision-eval-orm"), toy_base_path, synthetic_labels(20))
 
 
-def test_main_writes_the_report_and_resumes_without_models(tmp_path, toy_base_path, toy_orm_path):
-    cfg = RevisionEvalConfig(
-        reviser=LMConfig(model=str(toy_base_path), backend="hf", threads=1), orm=str(toy_orm_path),
-        output_dir=str(tmp_path), data=DataConfig(levels=[1, 3], per_level=2, split="revision-eval"),
-        chains=2, length=4, budget=4, max_tokens=64, batch_problems=3,
-    )
+def test_main_writes_the_report_and_resumes_without_the_orm(tmp_path, toy_base_path, toy_orm_path, hf_lm):
+    data = DataConfig(levels=[1, 3], per_level=2, split="revision-eval")
+    sampling = chains.Config(output_dir=str(tmp_path / "chains"), reviser=LMConfig(model=str(toy_base_path)),
+                             data=data, chains=2, length=4, max_tokens=64, batch_problems=3)
+    cfg = RevisionEvalConfig(output_dir=str(tmp_path / "eval"), chains=str(chains.run(sampling, hf_lm)),
+                             orm=VerifierConfig(path=str(toy_orm_path)), data=data, budget=4, batch_problems=3)
     text = main(cfg)
-    for name in ("chains.jsonl", "revision_eval.json", "revision_eval.md", "revision_steps.png",
+    out = tmp_path / "eval"
+    for name in ("scored_chains.jsonl", "revision_eval.json", "revision_eval.md", "revision_steps.png",
                  "sequential_parallel.png", "ratio.png", "config.yaml"):
-        assert (tmp_path / name).stat().st_size > 0, name
-    assert len((tmp_path / "chains.jsonl").read_text().splitlines()) == 4 * 2 * 4
-    numbers = json.loads((tmp_path / "revision_eval.json").read_text())
+        assert (out / name).stat().st_size > 0, name
+    assert len((out / "scored_chains.jsonl").read_text().splitlines()) == 4 * 2 * 4
+    numbers = json.loads((out / "revision_eval.json").read_text())
+    assert (numbers["chains"], numbers["length"]) == (2, 4)  # the chains file's shape
     assert set(numbers["ratio"]["ORM weighted"]) == {"all", "level 1", "level 3"}
     assert len(numbers["per_question"]["pass@1 by step"]["1"]) == 4  # the 4 problems, for paired intervals
     assert "correct -> incorrect" in text and "Fig. 7" in text
-    # every problem is done: the report is rebuilt from chains.jsonl, no model is loaded
-    cfg.reviser, cfg.orm = LMConfig(model=str(tmp_path / "no-such-model")), str(tmp_path / "no-such-orm")
+    # every attempt is scored: the report is rebuilt from scored_chains.jsonl, the ORM is not loaded
+    cfg.orm = VerifierConfig(path=str(tmp_path / "no-such-orm"))
     assert main(cfg) == text
-    cfg.chains = 1
-    with pytest.raises(RecordError, match="has 2 chains of 4 attempts, the config asks for 1 x 4"):
+    sampling.seed = 1  # other chains in the same place: their old scores must not be used
+    (tmp_path / "chains" / "chains.jsonl").unlink()
+    (tmp_path / "chains" / "chains.shard-00000-of-00001.jsonl").unlink()
+    chains.run(sampling, hf_lm)
+    with pytest.raises(RecordError, match="scores other chains"):
         main(cfg)

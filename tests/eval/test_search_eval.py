@@ -14,7 +14,7 @@ from data.shards import merge
 from eval import search
 from eval.search_report import FIGURE, NUMBERS, TABLE, EvalResult
 from ttc.backends import LMConfig
-from ttc.verifiers.load import PRMConfig
+from ttc.verifiers.spec import VerifierConfig
 
 DATA = DataConfig(levels=[1, 3], per_level=2, split="eval-search")
 STRATEGIES = {
@@ -33,7 +33,7 @@ def prm_path(tmp_path_factory, toy_base_path) -> Path:
 
 def config(out: Path, model: Path, prm: Path, **overrides) -> search.Config:
     settings = dict(strategies=STRATEGIES, max_budget=4, seeds=SEEDS, data=DATA, batch_problems=2)
-    return search.Config(output_dir=str(out), lm=LMConfig(model=str(model)), prm=PRMConfig(path=str(prm)),
+    return search.Config(output_dir=str(out), lm=LMConfig(model=str(model)), prm=VerifierConfig(path=str(prm)),
                          **{**settings, **overrides})
 
 
@@ -103,7 +103,7 @@ def test_one_seed_has_no_error_bar(tmp_path, toy_base_path, prm_path, hf_lm):
 
 
 def plan(strategies: dict, max_budget: int) -> list[search.Line]:
-    return search.plan(search.Config(output_dir="-", lm=LMConfig(model="-"), prm=PRMConfig(path="-"),
+    return search.plan(search.Config(output_dir="-", lm=LMConfig(model="-"), prm=VerifierConfig(path="-"),
                                      strategies=strategies, max_budget=max_budget))
 
 

@@ -1,24 +1,32 @@
-"""The whole run as one Slurm chain (slurm/pipeline.sh) on a real one-node cluster, with the toy
-recipes shrunk to seconds per stage: every job must end COMPLETED and the report must exist.
+"""The whole run as one Slurm chain (slurm/pipeline.sh -> `ttc pipeline --slurm`) on a real
+one-node cluster, from the same stage graph and recipe as `ttc demo`, at tiny sizes (every model
+trained in the run, hf backends, two shards per sharded stage): every job must end COMPLETED,
+the report must hold every part, and a second submission submits nothing but the report.
 
 CI starts the cluster (.ci/slurm-up) and sets TTC_REQUIRE_SLURM=1, so there this test fails
-rather than skips when Slurm is missing (as test_chain.py).
+rather than skips when Slurm is missing.
 """
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-import yaml
-from test_chain import slurm_available, wait
+from tiny_run import TINY
 
 from data.records import Sample, read_records
 from eval.search_report import EvalResult
 
 REPO = Path(__file__).resolve().parents[2]
-TOY = REPO / "configs" / "toy"
+
+
+def slurm_available() -> bool:
+    return shutil.which("sbatch") is not None and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
+
 
 pytestmark = pytest.mark.skipif(
     not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
@@ -26,72 +34,44 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def merged(base: dict, override: dict) -> dict:
-    """`override` on `base`, section by section; the grid's `strategies` are replaced whole."""
-    out = dict(base)
-    for key, value in override.items():
-        nested = isinstance(value, dict) and isinstance(out.get(key), dict) and key != "strategies"
-        out[key] = merged(out[key], value) if nested else value
-    return out
+def wait(job_ids: list[str], timeout_s: float) -> dict[str, str]:
+    """Poll squeue until the jobs are gone, then read each job's (or array task's) final state."""
+    deadline = time.time() + timeout_s
+    while subprocess.run(["squeue", "-h", "-j", ",".join(job_ids), "-o", "%i"],
+                         capture_output=True, text=True).stdout.strip():
+        assert time.time() < deadline, f"Slurm jobs {job_ids} still running after {timeout_s}s"
+        time.sleep(1)
+    states = {}
+    for job in job_ids:
+        shown = subprocess.run(["scontrol", "-o", "show", "job", job], capture_output=True, text=True).stdout
+        for line in shown.splitlines():
+            fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+            states[fields["JobId"] + "_" + fields.get("ArrayTaskId", "")] = fields["JobState"]
+    return states
 
 
-def tiny_recipes(folder: Path, base: Path, large: Path) -> Path:
-    """configs/toy's recipes with tiny sizes, the transformers backend (no vLLM start-up) and
-    absolute model paths (the jobs run in the test's folder)."""
-    hf = {"model": str(base), "backend": "hf"}
-    train = {"source": "toy", "split": "pipeline-train", "levels": [2, 3], "per_level": 4}  # L2-L3: mixed outcomes
-    test = {"source": "toy", "split": "test", "levels": [1, 2, 3, 4, 5], "per_level": 2}
-    short = {"n": 4, "max_tokens": 48}
-    tiny = {
-        "sample_train": {"lm": hf, "data": train, "sampling": short},
-        "label": {"lm": hf, "data": train, "rollouts": {"k": 2, "max_tokens": 48}, "batch_problems": 4},
-        "prm": {"model": str(base), "batch_size": 8, "per_device_batch_size": 8, "num_epochs": 1, "eval_every": 5},
-        "sample_trajectories": {"lm": hf, "data": train, "sampling": {"n": 8, "max_tokens": 48}, "batch_problems": 4},
-        "trajectories": {"data": train},
-        "revision": {"model": str(base), "batch_size": 8, "per_device_batch_size": 8, "num_epochs": 1,
-                     "eval_every": 5, "max_length": 512, "val_fraction": 0.25},
-        "sample_eval": {"lm": hf, "data": test, "sampling": short},
-        "eval_search": {"lm": hf, "prm": {"backend": "hf"}, "data": test, "max_budget": 4, "seeds": [0],
-                        "batch_problems": 5, "strategies": {
-                            "Best-of-N weighted": {"strategy": "best_of_n", "selection": "weighted", "max_tokens": 48},
-                            "Majority": {"strategy": "best_of_n", "selection": "majority", "max_tokens": 48},
-                            "Beam; M=sqrt(N)": {"strategy": "beam", "beam_width": "sqrt", "max_step_tokens": 16}}},
-        "difficulty": {"data": test, "num_samples": 4},
-        "compute_optimal": {},
-        "sample_large": {"lm": {"model": str(large), "backend": "hf"}, "data": test, "sampling": {"max_tokens": 48}},
-        "flops_matched": {"small_model": str(base), "large_model": str(large)},
-        "eval_policy": {"lm": hf, "data": {**test, "split": "pipeline-heldout", "levels": [1, 4]},
-                        "probe": {"max_tokens": 48}, "budgets": [2, 4], "seeds": [0]},
-        "orm_data": {"reviser": hf, "data": train, "chains": 2, "length": 2, "budget": 2, "max_tokens": 48},
-        "orm": {"model": str(base), "batch_size": 8, "per_device_batch_size": 8, "num_epochs": 1, "eval_every": 5},
-        "eval_revision": {"reviser": hf, "data": test, "chains": 2, "length": 2, "budget": 2, "max_tokens": 48},
-    }
-    folder.mkdir()
-    for name, override in tiny.items():
-        base_recipe = yaml.safe_load((TOY / f"{name}.yaml").read_text())
-        (folder / f"{name}.yaml").write_text(yaml.safe_dump(merged(base_recipe, override)))
-    return folder
+def submit(run: Path, *flags: str) -> list[str]:
+    done = subprocess.run([str(REPO / "slurm" / "pipeline.sh"), "--run_dir", str(run), "--shards", "2", *TINY,
+                           "--stages.eval_search.batch_problems", "5", "--stages.eval_revision_grid.batch_problems", "5",
+                           *flags], cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
 
 
-def test_the_whole_toy_run_as_one_slurm_chain(tmp_path, toy_base_path):
-    configs = tiny_recipes(tmp_path / "configs", toy_base_path, REPO / "train" / "checkpoints" / "toy-large")
+def test_the_whole_toy_run_as_one_slurm_chain(tmp_path):
     run = tmp_path / "run"
-    submitted = subprocess.run([str(REPO / "slurm" / "pipeline.sh"), str(configs), str(run), "--shards", "2"],
-                               cwd=tmp_path, capture_output=True, text=True,
-                               env={**os.environ, "PYTHON": sys.executable})
-    assert submitted.returncode == 0, submitted.stderr
-    jobs = submitted.stdout.split()
-    assert len(jobs) == 24  # 7 sharded stages x 2 (array, merge), 3 trainers, 6 analyses, the report
-    states = wait(jobs, timeout_s=900)
-    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted((tmp_path / "logs").glob("*.out")))
+    jobs = submit(run)
+    assert len(jobs) == 10 * 2 + 3 + 9 + 1  # sharded stages (array, merge), trainers, the rest, the report
+    states = wait(jobs, timeout_s=1200)
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted((run / "logs").glob("*.out")))
     failed = {job: state for job, state in states.items() if state != "COMPLETED"}
-    assert not failed and len(states) == 24 + 7, f"{failed}\n{logs}"  # + the second task of each array
+    assert not failed and len(states) == len(jobs) + 10, f"{failed}\n{logs}"  # + the second task of each array
 
-    assert len(read_records(run / "eval" / "samples" / "samples.jsonl", Sample)) == 10 * 4
-    grid = read_records(run / "eval" / "search" / "results.jsonl", EvalResult)
-    assert {r.name for r in grid} == {"Best-of-N weighted", "Majority", "Beam; M=sqrt(N)"}
-    for path in ["prm/model/config.json", "revision/model/config.json", "eval/difficulty/bins_predicted.json",
-                 "eval/compute_optimal/policy_predicted.json", "eval/flops_matched/flops_matched.md",
-                 "eval/policy/policy.md", "eval/policy/policy.png", "orm/model/prm_format.json",
-                 "eval/revision/revision_eval.md", "report.md"]:
-        assert (run / path).is_file(), path
+    assert len(read_records(run / "sample_test" / "samples.jsonl", Sample)) == 10 * 8
+    grid = read_records(run / "eval_search" / "results.jsonl", EvalResult)
+    assert {r.name for r in grid} >= {"Best-of-N weighted", "Majority"}
+    assert json.loads((run / "train_prm" / "DONE").read_text())["stage"] == "train_prm"
+    assert "8 of 8 parts found." in (run / "report.md").read_text()
+    again = submit(run)
+    assert len(again) == 1  # every stage DONE: only the report again
+    wait(again, timeout_s=300)

@@ -145,3 +145,38 @@ def test_config_rejects_bad_values():
 def test_hf_backend_does_not_import_vllm():
     code = "import sys, ttc.backends, ttc.backends.hf; assert 'vllm' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_vllm_completion_does_not_depend_on_its_batch(vllm_lm):
+    """What lets a search stream its requests: whatever else runs beside a request (it changes
+    from run to run), its completions stay the same."""
+    alone = vllm_lm.generate(sampled(HARD[:1]))
+    batched = vllm_lm.generate(sampled(PROMPTS, n=8, seed=7) + sampled(HARD[:1]) + sampled(PROMPTS[2:3], seed=9))
+    assert batched[len(PROMPTS)] == alone[0]
+
+
+def test_vllm_streams_requests_one_ledger_call_per_submit(vllm_lm):
+    first, second = sampled(HARD, stop=("\n",)), greedy(("\n",))
+    expected = vllm_lm.generate(first) + vllm_lm.generate(second)
+    calls = vllm_lm.ledger.calls
+    tickets = vllm_lm.submit(first)
+    with pytest.raises(RuntimeError, match="pending"):
+        vllm_lm.generate(second)
+    tickets += vllm_lm.submit(second)
+    done = {}
+    while finished := vllm_lm.collect():
+        done.update((f.ticket, f) for f in finished)
+    assert [done[t].completions for t in tickets] == expected
+    prompt_tokens = [len(vllm_lm.llm.get_tokenizer()(r.prompt)["input_ids"]) for r in first + second]
+    assert [done[t].prompt_tokens for t in tickets] == prompt_tokens
+    assert vllm_lm.ledger.calls - calls == 2
+    assert [c["requests"] for c in vllm_lm.ledger.per_call[-2:]] == [len(first), len(second)]
+    assert vllm_lm.collect() == []
+
+
+def test_vllm_one_byte_one_token_stops_become_stop_tokens(vllm_lm):
+    """The engine then stops on the token itself (ttc/backends/vllm.py); the completions are
+    those of the stop string (test_greedy_completions_match_across_backends)."""
+    tokenizer = vllm_lm.llm.get_tokenizer()
+    assert vllm_lm._stop_token("\n") == tokenizer.encode("\n", add_special_tokens=False)[0]
+    assert vllm_lm._stop_token(":\n=") is None and vllm_lm._stop_token("\\boxed") is None

@@ -7,7 +7,8 @@ from data import labels as labelling
 from data.problems import DataConfig, load_problems
 from data.records import Sample, StepLabels, read_records
 from data.shards import merge
-from ttc import label, sample
+from ttc.sampling import SamplingConfig
+from ttc.stages import label, sample
 from ttc.backends import LMConfig
 
 DATA = DataConfig(levels=[2, 4], per_level=3)
@@ -17,7 +18,7 @@ DATA = DataConfig(levels=[2, 4], per_level=3)
 def samples_file(tmp_path_factory, toy_base_path, hf_lm):
     cfg = sample.Config(
         output_dir=str(tmp_path_factory.mktemp("samples")), lm=LMConfig(model=str(toy_base_path)),
-        data=DATA, sampling=sample.SamplingConfig(n=3, temperature=0.8, max_tokens=64),
+        data=DATA, sampling=SamplingConfig(n=3, temperature=0.8, max_tokens=64),
     )
     return sample.run(cfg, hf_lm)
 

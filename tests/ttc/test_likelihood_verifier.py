@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from data.prompts import PromptFormat
 from ttc.verifiers.likelihood import LikelihoodVerifier
-from ttc.verifiers.load import PRMConfig, load_prm
+from ttc.verifiers.spec import VerifierConfig, VerifierError, load_verifier
 
 QUESTION = "Compute 12+34-15."
 RIGHT = ["=46-15", "=31", "\\boxed{31}"]
@@ -53,7 +53,8 @@ def test_the_base_prefers_its_right_answer_and_batching_changes_nothing(verifier
         assert a == pytest.approx(b, abs=1e-5)
 
 
-def test_load_prm_builds_it_by_kind_on_the_hf_backend_only(toy_base_path):
-    assert isinstance(load_prm(PRMConfig(path=str(toy_base_path), kind="likelihood"), PromptFormat()), LikelihoodVerifier)
-    with pytest.raises(ValueError, match="hf backend"):
-        PRMConfig(path=str(toy_base_path), kind="likelihood", backend="vllm")
+def test_the_spec_builds_it_by_kind_on_the_hf_backend_only(toy_base_path):
+    verifier = load_verifier(VerifierConfig(path=str(toy_base_path), kind="likelihood"), PromptFormat())
+    assert verifier.kind.name == "likelihood" and verifier.aggregation == "last"
+    with pytest.raises(VerifierError, match="backend: kind likelihood runs on the hf backend"):
+        VerifierConfig(path=str(toy_base_path), kind="likelihood", backend="vllm")

@@ -9,7 +9,8 @@ from conftest import Interrupted
 from data.problems import DataConfig, load_problems
 from data.records import Sample, read_records
 from data.shards import merge
-from ttc import sample
+from ttc.sampling import SamplingConfig
+from ttc.stages import sample
 from ttc.backends import LMConfig
 
 
@@ -18,7 +19,7 @@ def config(out, model, shard=0, num_shards=1, batch_problems=4):
         output_dir=str(out),
         lm=LMConfig(model=str(model)),
         data=DataConfig(levels=[1, 3], per_level=3),
-        sampling=sample.SamplingConfig(n=4, temperature=0.8, max_tokens=48, seed=7),
+        sampling=SamplingConfig(n=4, temperature=0.8, max_tokens=48, seed=7),
         shard=shard,
         num_shards=num_shards,
         batch_problems=batch_problems,

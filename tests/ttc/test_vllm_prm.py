@@ -17,7 +17,6 @@ from ttc.verifiers.hf_prm import HFPRM
 from ttc.verifiers.vllm_prm import VLLMPRM
 
 
-
 def solutions() -> tuple[list[str], list[list[str]]]:
     """A dozen toy solutions of 2 to 7 steps: references of every level, a right and a wrong
     one from the PRM's training labels."""
@@ -52,13 +51,15 @@ def test_vllm_step_values_match_transformers(prm_path, vllm_prm):
     assert vllm_prm.tokens_scored == hf.tokens_scored > 0  # the ledger: the same token ids
     assert vllm_prm.num_parameters == hf.num_parameters
     assert max(map(max, expected)) - min(map(min, expected)) > 0.5  # trained: values spread
+    assert vllm_prm.aggregation == hf.aggregation == "last"
 
 
-def test_step_tag_inside_the_text_is_refused(vllm_prm):
+def test_step_tag_inside_the_text_is_refused(prm_path, vllm_prm):
     questions, steps = solutions()
     tagged = [steps[1][0] + vllm_prm.format.step_tag] + steps[1][1:]
-    with pytest.raises(ValueError, match="solution 1: .*step tag"):
-        vllm_prm.score(questions[:2], [steps[0], tagged])
+    for scorer in (vllm_prm, HFPRM(str(prm_path))):  # the PRM would read a tag training never put there
+        with pytest.raises(ValueError, match="solution 1: .*step tag"):
+            scorer.score(questions[:2], [steps[0], tagged])
 
 
 def test_empty_batch_needs_no_engine_call(vllm_prm):

@@ -23,7 +23,7 @@ from transformers import (
     StopStringCriteria,
 )
 
-from ttc.backends import MIN_REQUESTS_FOR_PROGRESS, LMConfig
+from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig
 from ttc.lm import Completion, GenerationRequest, Ledger
 
 

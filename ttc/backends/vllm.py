@@ -1,4 +1,13 @@
-"""The vLLM backend: one `llm.generate` call per `LM.generate`, prefix caching on.
+"""The vLLM backend, prefix caching on; a `StreamingLM` (ttc/lm.py).
+
+Requests go to vLLM's engine as they are submitted (`LLM.enqueue`) and come back from its step
+loop as each finishes (`collect`), so a search can submit one problem's next requests while the
+engine still generates another's; `generate` is a submit collected to its end. A stop string
+that only one token can write (the toy world's newline: a one-byte string that is a whole token
+and part of no other) is passed as that stop token: the engine then stops the sequence itself,
+instead of generating on until the front end has detokenized the stop and aborted it, which
+takes a step or more, and longer while the caller is busy (scoring with the PRM between
+collects). The completions are the same.
 
 vLLM starts worker processes with `spawn`, so a script that builds this backend must do it
 under `if __name__ == "__main__":` (pytest and `python -m` entry points with a `main()` are
@@ -16,13 +25,16 @@ import gc
 import hashlib
 import math
 import os
+from dataclasses import dataclass
+from itertools import count
 from typing import Sequence
 
 import torch
+from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from ttc.backends import MIN_REQUESTS_FOR_PROGRESS, LMConfig
-from ttc.lm import Completion, FinishReason, GenerationRequest, Ledger
+from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig
+from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger
 
 
 def count_parameters(model: str) -> int:
@@ -56,41 +68,102 @@ class VLLMBackend:
             **extra,
         )
         self.ledger = Ledger(count_parameters(cfg.model))
+        self._pending: dict[str, tuple[int, GenerationRequest, _Call]] = {}  # vLLM request id -> ticket, request, submit
+        self._tickets = count()
+        self._stop_tokens: dict[str, int | None] = {}
 
     @property
     def num_parameters(self) -> int:
         return self.ledger.num_parameters
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        if self._pending:
+            raise RuntimeError("generate() while submitted requests are pending: collect() them first")
+        tickets, done = self.submit(requests), {}
+        with tqdm(total=len(requests), desc="generate (vllm)", disable=len(requests) < MIN_REQUESTS_FOR_PROGRESS) as bar:
+            while finished := self.collect():
+                done.update((f.ticket, f.completions) for f in finished)
+                bar.update(len(finished))
+        return [done[t] for t in tickets]
+
+    def submit(self, requests: Sequence[GenerationRequest]) -> list[int]:
+        if not requests:
+            return []
+        ids = self.llm.enqueue([r.prompt for r in requests], [self._sampling(r) for r in requests], use_tqdm=False)
+        call, tickets = _Call(remaining=len(requests)), []
+        for request_id, request in zip(ids, requests, strict=True):
+            tickets.append(next(self._tickets))
+            # enqueue gives the engine's ids, "<id>-<random suffix>"; outputs carry <id> (LLM's counter)
+            self._pending[request_id.split("-")[0]] = (tickets[-1], request, call)
+        return tickets
+
+    def collect(self) -> list[Finished]:
+        finished = []
+        queued = getattr(self.llm.llm_engine.engine_core, "outputs_queue", None)
+        while self._pending and (not finished or (queued is not None and queued.qsize() > 0)):
+            for output in self.llm.llm_engine.step():
+                if output.finished:
+                    finished.append(self._finish(output))
+        return finished
+
+    def _finish(self, output) -> Finished:
+        ticket, request, call = self._pending.pop(output.request_id)
+        done = completions(request, output)
+        call.add(len(done), len(output.prompt_token_ids), sum(c.num_tokens for c in done))
+        if call.remaining == 0:
+            self.ledger.record(call.requests, call.generations, call.prompt_tokens, call.generated_tokens)
+        return Finished(ticket, done, len(output.prompt_token_ids))
+
+    def _sampling(self, r: GenerationRequest):
         from vllm import SamplingParams
 
-        params = [
-            SamplingParams(
-                n=1 if r.temperature == 0 else r.n,  # vLLM refuses greedy n > 1
-                temperature=r.temperature,
-                top_p=r.top_p,
-                max_tokens=r.max_tokens,
-                stop=list(r.stop),
-                include_stop_str_in_output=True,
-                seed=spread_seed(r.seed),
-            )
-            for r in requests
-        ]
-        outputs = self.llm.generate(
-            [r.prompt for r in requests], params, use_tqdm=len(requests) >= MIN_REQUESTS_FOR_PROGRESS
+        tokens = {s: self._stop_token(s) for s in r.stop}
+        return SamplingParams(
+            n=1 if r.temperature == 0 else r.n,  # vLLM refuses greedy n > 1
+            temperature=r.temperature,
+            top_p=r.top_p,
+            max_tokens=r.max_tokens,
+            stop=[s for s, t in tokens.items() if t is None],
+            stop_token_ids=[t for t in tokens.values() if t is not None],
+            include_stop_str_in_output=True,
+            seed=spread_seed(r.seed),
         )
-        results = [completions(r, out) for r, out in zip(requests, outputs)]
-        self.ledger.record(
-            requests=len(requests),
-            generations=sum(len(cs) for cs in results),
-            prompt_tokens=sum(len(out.prompt_token_ids) for out in outputs),
-            generated_tokens=sum(c.num_tokens for cs in results for c in cs),
-        )
-        return results
+
+    def _stop_token(self, stop: str) -> int | None:
+        """The token that is the stop string, when writing that token is the only way to write
+        the string: a one-byte string (no token boundary falls inside it) that is one token,
+        not a special one (those are hidden from the text), and in no other token's text."""
+        if stop not in self._stop_tokens:
+            tokenizer = self.llm.get_tokenizer()
+            ids = tokenizer.encode(stop, add_special_tokens=False)
+            self._stop_tokens[stop] = None
+            if len(stop.encode()) == 1 and len(ids) == 1 and ids[0] not in tokenizer.all_special_ids:
+                texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+                if sum(stop in text for text in texts) == 1:  # the token itself
+                    self._stop_tokens[stop] = ids[0]
+        return self._stop_tokens[stop]
 
     def close(self) -> None:
         """Stop the engine's processes and free its memory (the backend is unusable after)."""
         self.llm = shutdown(self.llm)
+
+
+@dataclass
+class _Call:
+    """One submit's ledger entry, filled as its requests finish."""
+
+    remaining: int
+    requests: int = 0
+    generations: int = 0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+
+    def add(self, generations: int, prompt_tokens: int, generated_tokens: int) -> None:
+        self.remaining -= 1
+        self.requests += 1
+        self.generations += generations
+        self.prompt_tokens += prompt_tokens
+        self.generated_tokens += generated_tokens
 
 
 def shutdown(llm) -> None:
@@ -113,7 +186,7 @@ def completions(request: GenerationRequest, output) -> list[Completion]:
 
 
 def finish_reason(output) -> FinishReason:
-    """vLLM's finish reason in ours: a stop string sets `stop_reason`, EOS leaves it None."""
+    """vLLM's finish reason in ours: a stop string or stop token sets `stop_reason`, EOS leaves it None."""
     if output.finish_reason == "length":
         return "length"
     return "eos" if output.stop_reason is None else "stop"

@@ -5,14 +5,14 @@ for `ttc eval` with ttc/search's signature and records."""
 from __future__ import annotations
 
 from ttc.revise.budget import ratio_of, split_budget
-from ttc.revise.chains import RevisionConfig, revision, sample_chains
-from ttc.revise.records import Attempt, ChainSet
+from ttc.revise.chains import RevisionConfig, revision, sample_chains, score_chains
+from ttc.revise.records import Attempt, ChainSet, chain_records, read_chain_sets
 from ttc.revise.selection import accuracy, choose
 from ttc.search import Strategy
 
 STRATEGIES: dict[str, Strategy] = {"revision": Strategy(revision, RevisionConfig)}
 
 __all__ = [
-    "STRATEGIES", "RevisionConfig", "revision", "sample_chains", "Attempt", "ChainSet",
-    "accuracy", "choose", "split_budget", "ratio_of",
+    "STRATEGIES", "RevisionConfig", "revision", "sample_chains", "score_chains", "Attempt", "ChainSet",
+    "chain_records", "read_chain_sets", "accuracy", "choose", "split_budget", "ratio_of",
 ]

@@ -10,9 +10,10 @@ attempt without an answer stays in its chain (the next attempt revises it) and n
 Batching and seeds: every revision step is ONE LM call for all problems and chains (a request
 of n=1 per chain), seeded by (seed, problem id, chain, attempt). A chain's first L attempts do
 not depend on C or L, so one large chain set holds every smaller split (ttc/revise/selection.py
-estimates them from it). After the last step every attempt is scored in one verifier call (the
-revision ORM), with the same question the reviser saw, previous attempts in context, and
-aggregated by `aggregation` (paper: last).
+estimates them from it). Sampling needs no verifier (`sample_chains`: `ttc chains` stores the
+chains unscored for the ORM's training data and the revision eval); `score_chains` then scores
+every attempt in one verifier call (the revision ORM), with the same question the reviser saw,
+previous attempts in context, aggregated by `aggregation` (paper: last).
 
 `revision` is the strategy (the `run(problems, lm, verifier, cfg)` signature of ttc/search). It
 returns, per problem, one result per selection rule (`selection`, then `also_select`), all read
@@ -23,6 +24,7 @@ prompts included), ORM tokens, FLOPs.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -35,10 +37,10 @@ from ttc.lm import LM, GenerationRequest
 from ttc.revise.budget import split_budget
 from ttc.revise.records import Attempt, ChainSet
 from ttc.revise.selection import choose
-from ttc.sample import grade
+from ttc.sampling import grade
 from ttc.search.best_of_n import BestOfNConfig
-from ttc.search.common import SELECTIONS, SearchResult, Selection, Session, make_result
-from ttc.verifiers import Verifier
+from ttc.search.common import SELECTIONS, SearchConfig, SearchResult, Selection, Session, make_result
+from ttc.verifiers import Aggregation, Verifier
 
 
 @dataclass
@@ -68,46 +70,65 @@ class RevisionConfig(BestOfNConfig):
     def selections(self) -> list[Selection]:
         return list(dict.fromkeys([self.selection, *self.also_select]))
 
-    def params(self) -> dict[str, Any]:
+    def settings(self) -> dict[str, Any]:
+        settings = super().settings()
+        del settings["also_select"]  # a result records its own selection
+        return settings
+
+    def derived(self) -> dict[str, Any]:
         chains, length = self.split
-        params = {**super().params(), "chains": chains, "length": length}
-        del params["also_select"]  # a result records its own selection
-        return params
+        return {"chains": chains, "length": length}
 
 
-def sample_chains(problems: Sequence[Problem], lm: LM, verifier: Verifier, cfg: RevisionConfig) -> list[ChainSet]:
-    """cfg.split chains of every problem, every attempt graded and scored; costs per problem."""
-    session = Session(problems, lm, verifier, cfg)
+def sample_chains(problems: Sequence[Problem], lm: LM, cfg: RevisionConfig) -> list[ChainSet]:
+    """cfg.split chains of every problem, every attempt graded, none scored (score None); costs:
+    the reviser's tokens per problem (ORM tokens None: not spent yet)."""
+    session = Session(problems, lm, None, cfg)  # no verifier: generate only
     num_chains, length = cfg.split
     tokenizer = getattr(lm, "tokenizer", None)  # only for chat templates
-    texts: list[list[list[str]]] = [[[] for _ in range(num_chains)] for _ in problems]
-    questions = [[[] for _ in range(num_chains)] for _ in problems]  # what attempt t was asked
-    graded = [[[] for _ in range(num_chains)] for _ in problems]
+    chains: list[list[list[Attempt]]] = [[[] for _ in range(num_chains)] for _ in problems]
     slots = [(p, c) for p in range(len(problems)) for c in range(num_chains)]
     for t in tqdm(range(length), desc="revision steps", leave=False, disable=len(slots) < 8):
         asks = []
         for p, c in slots:
-            question, previous = problems[p].question, texts[p][c]
-            questions[p][c].append(revision_question(question, previous, cfg.max_attempts))
-            asks.append((p, GenerationRequest(revision_prompt(cfg.prompt, question, previous, tokenizer, cfg.max_attempts),
+            previous = [a.text for a in chains[p][c]]
+            asks.append((p, GenerationRequest(revision_prompt(cfg.prompt, problems[p].question, previous, tokenizer,
+                                                              cfg.max_attempts),
                                               1, cfg.temperature, cfg.top_p, cfg.max_tokens, tuple(cfg.stop),
                                               seed=derive_seed(cfg.seed, problems[p].id, c, t))))
         for (p, c), completions in zip(slots, session.generate(asks), strict=True):
-            sample = grade(problems[p], t, completions[0], cfg.stop)
-            texts[p][c].append(sample.text)
-            graded[p][c].append(sample)
-    order = [(p, c, t) for p, c in slots for t in range(length)]
+            s = grade(problems[p], t, completions[0], cfg.stop)
+            chains[p][c].append(Attempt(s.problem_id, c, t, s.text, s.answer, s.correct, None, s.num_tokens,
+                                        s.finish_reason))
+    return [ChainSet(problem.id, chains[p], session.costs[p]) for p, problem in enumerate(problems)]
+
+
+def score_chains(problems: Sequence[Problem], chain_sets: Sequence[ChainSet], verifier: Verifier,
+                 aggregation: Aggregation, max_attempts: int) -> list[ChainSet]:
+    """The chain sets (one per problem, in order) with every attempt scored, in ONE verifier call
+    in (problem, chain, attempt) order: the verifier reads the question the reviser saw, its
+    chain's `max_attempts` most recent previous attempts before it. Known costs gain the ORM's
+    tokens. Which attempts share a call is part of the result: a scorer pads the solutions it
+    batches together, which can move a score's last bits, so scoring the same chains in other
+    groups need not give the same floats."""
+    if [cs.problem_id for cs in chain_sets] != [p.id for p in problems]:
+        raise ValueError("score_chains needs one chain set per problem, in the problems' order")
+    session = Session(problems, None, verifier, SearchConfig(aggregation=aggregation))  # no LM: score only
+    texts = [[[a.text for a in chain] for chain in cs.chains] for cs in chain_sets]
+    order = [(p, c, t) for p, chains in enumerate(texts) for c, chain in enumerate(chains) for t in range(len(chain))]
     scores = session.score([(p, texts[p][c][t]) for p, c, t in order],
-                           [questions[p][c][t] for p, c, t in order])
+                           [revision_question(problems[p].question, texts[p][c][:t], max_attempts)
+                            for p, c, t in order])
     scored = dict(zip(order, scores))
-    return [ChainSet(problem.id, [[Attempt(problem.id, c, t, s.text, s.answer, s.correct, scored[p, c, t],
-                                           s.num_tokens, s.finish_reason) for t, s in enumerate(graded[p][c])]
-                                  for c in range(num_chains)], session.costs[p])
-            for p, problem in enumerate(problems)]
+    costs = [None if cs.costs is None else dataclasses.replace(cs.costs, prm_tokens=session.costs[p].prm_tokens)
+             for p, cs in enumerate(chain_sets)]
+    return [ChainSet(cs.problem_id, [[dataclasses.replace(a, score=scored[p, c, t]) for t, a in enumerate(chain)]
+                                     for c, chain in enumerate(cs.chains)], costs[p])
+            for p, cs in enumerate(chain_sets)]
 
 
 def revision(problems: Sequence[Problem], lm: LM, verifier: Verifier, cfg: RevisionConfig) -> list[SearchResult]:
-    chain_sets = sample_chains(problems, lm, verifier, cfg)
+    chain_sets = score_chains(problems, sample_chains(problems, lm, cfg), verifier, cfg.aggregation, cfg.max_attempts)
     verifier_parameters = getattr(verifier, "num_parameters", None)
     results = []
     for problem, chain_set in zip(problems, chain_sets):

@@ -1,16 +1,24 @@
-"""What revision chains produce: every attempt of every chain, graded and scored."""
+"""What revision chains produce: every attempt of every chain, graded, and scored once an ORM has
+read it. `ttc chains` stores them unscored, one `Attempt` a line (`chains.jsonl`), problems in
+input order, each problem's attempts in (chain, attempt) order; `read_chain_sets` reads them
+back for the ORM's training data (train/orm_data.py) and the revision eval (eval/revision.py)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
 
+from data.records import Problem, RecordError, read_records, to_dict
 from ttc.search.common import Costs
 
 
 @dataclass(frozen=True)
 class Attempt:
     """Attempt `index` (0 = the first, written with no previous attempt in context) of chain
-    `chain` of a problem; `score` is the ORM's (aggregated) with the previous attempts in context."""
+    `chain` of a problem; `score` is the ORM's (aggregated) with the previous attempts in context,
+    None until an ORM has scored it."""
 
     problem_id: str
     chain: int
@@ -18,7 +26,7 @@ class Attempt:
     text: str
     answer: str | None
     correct: bool
-    score: float
+    score: float | None
     num_tokens: int
     finish_reason: str
 
@@ -42,3 +50,36 @@ class ChainSet:
     def length(self) -> int:
         """Attempts in the shortest chain (0 with no chain)."""
         return min((len(chain) for chain in self.chains), default=0)
+
+
+def chain_records(chain_set: ChainSet) -> list[dict[str, Any]]:
+    """The records of a chain set's attempts, in (chain, attempt) order."""
+    return [to_dict(a) for chain in chain_set.chains for a in chain]
+
+
+def read_chain_sets(path: Path | str, problems: Sequence[Problem]) -> list[ChainSet]:
+    """The chain set of each problem, in problem order. Every problem must have the same K chains
+    of T attempts and every record's problem must be in `problems`: the readers' numbers and
+    labels assume both, so chains of other data are an error, not a silent subset."""
+    grouped: dict[str, dict[int, list[Attempt]]] = defaultdict(lambda: defaultdict(list))
+    known = {p.id for p in problems}
+    for a in read_records(path, Attempt):
+        if a.problem_id not in known:
+            raise RecordError(f"{path}: problem {a.problem_id!r} is not in the configured data")
+        grouped[a.problem_id][a.chain].append(a)
+    chain_sets: list[ChainSet] = []
+    for p in problems:
+        found = grouped.get(p.id, {})
+        if not found or sorted(found) != list(range(len(found))):
+            raise RecordError(f"{path}: problem {p.id} has chains {sorted(found)}, not 0..K-1 for some K >= 1")
+        try:  # ChainSet checks that each chain's attempts are numbered 0..T-1
+            chain_set = ChainSet(p.id, [sorted(found[c], key=lambda a: a.index) for c in range(len(found))])
+        except ValueError as e:
+            raise RecordError(f"{path}: {e}") from e
+        lengths = [len(chain) for chain in chain_set.chains]
+        first = [len(chain) for chain in (chain_sets[0] if chain_sets else chain_set).chains]
+        if len(set(lengths)) != 1 or lengths != first:
+            raise RecordError(f"{path}: problem {p.id} has chains of {lengths} attempts; every problem needs "
+                              f"the same K chains of T attempts ({len(first)} x {first[0]} at the first problem)")
+        chain_sets.append(chain_set)
+    return chain_sets

@@ -14,7 +14,7 @@ pool, the estimator of search-and-learn's subsampling without its one-subset noi
 Subsets are seeded by (seed, problem id, n), the same for every selection rule, so that rules
 are compared on the same subsets. A result's distinct candidates are exact too: the expected
 number of distinct answered texts in a subset of n (`expected_distinct`). The samples are
-ttc.sample's records, graded the same way.
+ttc.stages.sample's records, graded the same way.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import comb
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from data.records import Problem, Sample
 from data.shards import derive_seed
 from ttc.lm import LM, GenerationRequest
-from ttc.sample import grade
+from ttc.sampling import grade
 from ttc.search.common import SELECTIONS, Costs, SearchConfig, SearchResult, Selection, Session, make_result
 from ttc.verifiers import Aggregation, Verifier, aggregate
 
@@ -46,6 +46,13 @@ class BestOfNConfig(SearchConfig):
         super().__post_init__()
         if self.max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+
+    def pool_settings(self) -> dict[str, Any]:
+        """The method's settings that decide its samples. Selection and aggregation only read a
+        pool, so runs that agree on these can share one: best-of-N lines of `ttc eval`, and the
+        probe of `ttc solve` with the policy's best-of-N runs (ttc/policy.py)."""
+        return {k: v for k, v in self.settings().items()
+                if k in self.method_fields() and k not in ("selection", "aggregation")}
 
 
 @dataclass

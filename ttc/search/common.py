@@ -12,6 +12,12 @@ steps): a prefix is never sent to the verifier twice in a session, duplicates in
 text with no step scores `aggregate([]) == 0.0`, the lowest value, without a verifier call. A
 verifier that returns the wrong number of values or one outside [0, 1] is an error.
 
+A config's fields are its settings; a result's `params` are the settings (all but the prompt
+format, the run's) plus what the config derives from them (`derived`: beam search's resolved width,
+a revision's chain split) or the run adds (a best-of-N pool's size). A method is a strategy with its
+settings but the per-run ones (`RUN_FIELDS`: the budget n, the seed, the prompt format), so nothing
+derived is ever part of its identity (`method_fields`).
+
 The ledger of a result:
 - `generations`: the paper's budget: N for best-of-N, beam search and DVTS; N(k+1) with k
   steps of lookahead. PRM scoring is not part of it (the paper does not count it).
@@ -23,7 +29,7 @@ The ledger of a result:
 - PRM tokens: the tokens the verifier ran forward passes over, read from its `tokens_scored`
   counter and attributed to the solutions of each call the same way; None (as are PRM FLOPs)
   when the verifier keeps no such counter, never a made-up 0.
-- FLOPs: 2 x parameters x tokens, policy and verifier separately.
+- FLOPs: 2 x parameters x tokens (`forward_flops`), policy and verifier separately (`Costs.flops`).
 - `distinct_candidates`: how many distinct texts with an answer the final candidates hold (the
   rest are copies, which weigh twice in a vote); a best-of-N pool estimate holds its expectation
   over subsets of n, None where not counted (records written before it).
@@ -33,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 from data.grading import is_correct
 from data.prompts import PromptFormat
@@ -45,6 +51,7 @@ from ttc.voting import weighted_vote
 
 Selection = Literal["naive", "weighted", "majority"]
 SELECTIONS: tuple[str, ...] = ("naive", "weighted", "majority")
+RUN_FIELDS = ("n", "seed", "prompt")  # set by each run (budget, seed, prompt format), not by a method
 
 
 @dataclass
@@ -74,9 +81,28 @@ class SearchConfig:
         """The paper's generation budget of one run."""
         return self.n
 
-    def params(self) -> dict[str, Any]:
-        """The settings a result records (the prompt format is the run's, not the strategy's)."""
+    def settings(self) -> dict[str, Any]:
+        """The fields a result records (the prompt format is the run's, not the strategy's)."""
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "prompt"}
+
+    def derived(self) -> dict[str, Any]:
+        """What follows from the settings and a result records beside them, for its reader."""
+        return {}
+
+    def params(self) -> dict[str, Any]:
+        """What a result records: the settings and what is derived from them."""
+        return {**self.settings(), **self.derived()}
+
+    @classmethod
+    def method_fields(cls) -> list[str]:
+        """The settings that make a method: every field but those each run sets."""
+        return [f.name for f in dataclasses.fields(cls) if f.init and f.name not in RUN_FIELDS]
+
+    @classmethod
+    def method_of(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A method's settings out of a result's (or a config line's) params: derived values dropped."""
+        names = set(cls.method_fields())
+        return {k: v for k, v in params.items() if k in names}
 
 
 @dataclass(frozen=True)
@@ -99,20 +125,45 @@ class SearchResult:
     # keyword-only with a default: older records and positional constructions stay valid
     distinct_candidates: float | None = field(default=None, kw_only=True)
 
+    @property
+    def costs(self) -> "Costs":
+        return Costs(self.prompt_tokens, self.generated_tokens, self.prm_tokens)
+
+
+def forward_flops(parameters: float, tokens: float) -> float:
+    """2 x parameters x tokens: a forward pass over `tokens` (the paper's inference FLOPs, 2 N D)."""
+    return 2 * parameters * tokens
+
 
 @dataclass
 class Costs:
-    """What one problem's search spent."""
+    """What one problem's search spent: the ledger's tokens, from which its FLOPs follow."""
 
     prompt_tokens: int = 0
     generated_tokens: int = 0
-    prm_tokens: int | None = 0
+    prm_tokens: int | None = 0  # None: the verifier keeps no count
+
+    def __add__(self, other: "Costs") -> "Costs":
+        prm = None if self.prm_tokens is None or other.prm_tokens is None else self.prm_tokens + other.prm_tokens
+        return Costs(self.prompt_tokens + other.prompt_tokens, self.generated_tokens + other.generated_tokens, prm)
 
     def share(self, fraction: float) -> "Costs":
         """What `fraction` of one request's samples cost: the prompt whole (they share it), that
         fraction of the generated and PRM tokens."""
         prm = None if self.prm_tokens is None else round(self.prm_tokens * fraction)
         return Costs(self.prompt_tokens, round(self.generated_tokens * fraction), prm)
+
+    def flops(self, policy_parameters: int, prm_parameters: int | None) -> tuple[int, int | None]:
+        """(policy FLOPs, prompts included; verifier FLOPs, None when its tokens or size are unknown)."""
+        prm = None if self.prm_tokens is None or prm_parameters is None else forward_flops(prm_parameters,
+                                                                                           self.prm_tokens)
+        return forward_flops(policy_parameters, self.prompt_tokens + self.generated_tokens), prm
+
+    def record(self, policy_parameters: int, prm_parameters: int | None) -> dict[str, int | None]:
+        """The ledger fields of a result record (`SearchResult`, ttc.planner's `SolveResult`)."""
+        flops_policy, flops_prm = self.flops(policy_parameters, prm_parameters)
+        return {"prompt_tokens": self.prompt_tokens, "generated_tokens": self.generated_tokens,
+                "prm_tokens": self.prm_tokens, "flops_policy": flops_policy, "flops_prm": flops_prm}
 
 
 def select(answers: Sequence[str | None], scores: Sequence[float], how: Selection) -> int | None:
@@ -244,12 +295,8 @@ class Session:
 def make_result(problem_id: str, strategy: str, params: dict[str, Any], cfg: SearchConfig, answer: str | None,
                 correct: float, solution: str | None, candidates: int, generations: int, costs: Costs,
                 policy_parameters: int, prm_parameters: int | None, distinct: float | None = None) -> SearchResult:
-    unknown = costs.prm_tokens is None or prm_parameters is None
-    prm_flops = None if unknown else 2 * prm_parameters * costs.prm_tokens
     return SearchResult(
         problem_id=problem_id, strategy=strategy, params=params, budget=params["n"], seed=cfg.seed,
         answer=answer, correct=correct, solution=solution, candidates=candidates, generations=generations,
-        prompt_tokens=costs.prompt_tokens, generated_tokens=costs.generated_tokens, prm_tokens=costs.prm_tokens,
-        flops_policy=2 * policy_parameters * (costs.prompt_tokens + costs.generated_tokens), flops_prm=prm_flops,
-        distinct_candidates=distinct,
+        **costs.record(policy_parameters, prm_parameters), distinct_candidates=distinct,
     )

@@ -1,5 +1,7 @@
 """Step-level search, shared by beam search and DVTS: partial solutions, their expansion by one
-step, and their scoring (with lookahead).
+step, and their scoring (with lookahead), as steps of one problem's search (`Search`,
+ttc/search/scheduler.py: each problem advances on its own, its LM requests and verifier calls
+its own).
 
 A step is what the policy writes up to a step delimiter (`step_stop`, a newline by default;
 the delimiter is kept in the text, so a node's text is its steps, each with its newline). A
@@ -15,8 +17,8 @@ M = 2, 4, 8, 16 (keeping 1, 2, 4, 8 beams); square N give M = sqrt(N).
 Lookahead k (the paper's Section 5.2): a candidate's score is the PRM's at the end of a greedy
 (T=0) rollout of up to k further steps from it, stopping early at the end of the solution; the
 rollout is only scored, never kept (search-and-learn scored without it, #53). Rollouts cost k
-LM calls a round, one per depth for every problem at once; a greedy step is computed once per
-prefix (`Session.greedy_steps`). The paper's budget counts N(k+1) generations.
+LM requests a round, one per depth (in lock-step, for every problem at once); a greedy step is
+computed once per prefix (`greedy_steps`). The paper's budget counts N(k+1) generations.
 
 Duplicates (`dedupe`, off by default). A policy that often writes the same step (the toy model
 does) fills the beam with copies: without `dedupe`, beam search on the toy world ended with 1.6
@@ -42,11 +44,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal, Sequence
+from typing import Any, Generator, Literal, Sequence
 
 from data.steps import extract_answer
 from ttc.lm import Completion, GenerationRequest
 from ttc.search.common import SearchConfig, Session
+from ttc.search.scheduler import Generate, Score
 
 
 def sqrt_width(n: int) -> int:
@@ -86,8 +89,8 @@ class TreeConfig(SearchConfig):
     def generations(self) -> int:
         return self.n * (self.lookahead + 1)
 
-    def params(self) -> dict[str, Any]:
-        return {**super().params(), "width": self.width}
+    def derived(self) -> dict[str, Any]:
+        return {"width": self.width}
 
 
 @dataclass
@@ -114,32 +117,41 @@ def ends_solution(completion: Completion) -> bool:
     return completion.finish_reason != "stop" or extract_answer(completion.text) is not None
 
 
-def expand(session: Session, cfg: TreeConfig, asks: Sequence[tuple[Node, int, int]]) -> list[list[Node]]:
-    """`n` sampled next steps of each (node, n, seed), one request per node (its samples share
-    the prefix), every request in one LM call."""
-    requests = [
-        (node.problem, GenerationRequest(session.prompts[node.problem] + node.text, n, cfg.temperature, cfg.top_p,
-                                         cfg.max_step_tokens, tuple(cfg.step_stop), seed))
-        for node, n, seed in asks
-    ]
+def expand(session: Session, cfg: TreeConfig,
+           asks: Sequence[tuple[Node, int, int]]) -> Generator[Generate, Any, list[list[Node]]]:
+    """`n` sampled next steps of each (node, n, seed) of one problem, one request per node (its
+    samples share the prefix), all yielded at once."""
+    requests = [GenerationRequest(session.prompts[node.problem] + node.text, n, cfg.temperature, cfg.top_p,
+                                  cfg.max_step_tokens, tuple(cfg.step_stop), seed)
+                for node, n, seed in asks]
     return [
         [Node(node.problem, node.text + c.text, ends_solution(c)) for c in completions]
-        for (node, _, _), completions in zip(asks, session.generate(requests), strict=True)
+        for (node, _, _), completions in zip(asks, (yield Generate(requests)), strict=True)
     ]
 
 
-def score(session: Session, cfg: TreeConfig, nodes: Sequence[Node]) -> None:
-    """Set every node's score, after a greedy rollout of `cfg.lookahead` steps for the
-    unfinished ones; all nodes in one verifier call."""
+def greedy_steps(session: Session, cfg: TreeConfig, p: int, texts: Sequence[str]) -> Generator[Generate, Any, list[Completion]]:
+    """The greedy (T=0) next step after each of problem p's texts, requested for the texts not
+    continued before in the session (a greedy step depends on its prefix only)."""
+    todo = list(dict.fromkeys(text for text in texts if (p, text) not in session.greedy))
+    requests = [GenerationRequest(session.prompts[p] + text, 1, 0.0, 1.0, cfg.max_step_tokens, tuple(cfg.step_stop))
+                for text in todo]
+    for text, completions in zip(todo, (yield Generate(requests)), strict=True):
+        session.greedy[p, text] = completions[0]
+    return [session.greedy[p, text] for text in texts]
+
+
+def score(session: Session, cfg: TreeConfig, nodes: Sequence[Node]) -> Generator[Generate | Score, Any, None]:
+    """Set the score of every node (of one problem), after a greedy rollout of `cfg.lookahead`
+    steps for the unfinished ones; all nodes in one verifier call."""
     texts = [node.text for node in nodes]
     live = [i for i, node in enumerate(nodes) if not node.finished]
     for _ in range(cfg.lookahead):
         if not live:
             break
-        steps = session.greedy_steps([(nodes[i].problem, texts[i]) for i in live], cfg.max_step_tokens,
-                                     tuple(cfg.step_stop))
+        steps = yield from greedy_steps(session, cfg, nodes[0].problem, [texts[i] for i in live])
         for i, step in zip(live, steps):
             texts[i] += step.text
         live = [i for i, step in zip(live, steps) if not ends_solution(step)]
-    for node, value in zip(nodes, session.score([(node.problem, text) for node, text in zip(nodes, texts)])):
+    for node, value in zip(nodes, (yield Score(texts)), strict=True):
         node.score = value

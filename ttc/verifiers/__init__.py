@@ -1,7 +1,12 @@
 """Verifiers: score every step of a batch of (question, steps) with one value in [0, 1].
 
+Every stage loads its verifier through one spec, `load_verifier(VerifierConfig(kind=..., path=...),
+prompt)` (ttc/verifiers/spec.py): our PRM format, the likelihood baseline, or a public PRM in
+its own published format (Math-Shepherd, RLHFlow, Qwen2.5-Math-PRM), each a kind of its own.
+
 `aggregate` turns a solution's step values into one score, chosen by config: `last` (the
-paper's best with soft MC labels), `min` (Lightman et al.) or `prod`.
+paper's best with soft MC labels), `min` (Lightman et al.) or `prod`; a loaded verifier's
+`.aggregation` is its kind's default, from its model card.
 """
 
 from __future__ import annotations

@@ -1,79 +1,76 @@
-"""Our PRM format (data/prm_format.py) scored with transformers: one forward per solution.
+"""Every verifier kind on transformers: one forward pass per solution, batched.
 
-Solutions are batched (right-padded, so tag positions stay where `encode` put them) and every
-step's value is read from the same forward pass: softmax over (good, bad) at each tag.
-`tokens_scored` counts the tokens of the solutions run forward (padding not counted): the PRM's
-side of the compute ledger (ttc/search). `HFScorer`, the batched forward pass and its ledger, is
-shared with the likelihood verifier (ttc/verifiers/likelihood.py).
+Solutions are right-padded, so the positions a kind's `encode` gives stay where they are, and
+every step's value is read off the same forward pass by the kind's `read` (for a PRM:
+softmax(good, bad)[good] at each step's position). `tokens_scored` counts the tokens run forward
+(padding not counted): the verifier's side of the compute ledger (ttc/search). `HFPRM` is our
+own format (prm_format.json beside the checkpoint) under the name its callers use.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoTokenizer
 
-from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
+from ttc.backends.hf import resolve_device
+from ttc.verifiers.kind import Kind
+from ttc.verifiers.prm import OurPRM
 
-Encoded = tuple[list[int], Any]  # a solution's token ids, and what `read` needs to value its steps
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """"auto": bfloat16 on a GPU, float32 on a CPU (where bf16 matmuls are slow and inexact)."""
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return getattr(torch, dtype)
 
 
-class HFScorer(ABC):
-    """A causal LM run forward over batches of solutions, one pass per solution; subclasses say
-    how a solution is encoded (`encode`) and how its step values are read off the logits (`read`)."""
+class HFVerifier:
+    """A kind's checkpoint on transformers: `score` encodes, batches, runs forward and reads."""
 
-    def __init__(self, path: str, prompt: PromptFormat, batch_size: int, threads: int, device: str, dtype: str):
+    def __init__(self, kind: Kind, batch_size: int = 16, threads: int = 1, device: str = "auto", dtype: str = "auto"):
+        kind.check_checkpoint()
         torch.set_num_threads(threads)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).to(device).eval()
-        self.prompt, self.batch_size, self.device = prompt, batch_size, device
+        self.kind, self.aggregation, self.batch_size = kind, kind.aggregation, batch_size
+        self.device = resolve_device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(kind.path)
+        kind.bind(self.tokenizer)
+        self.model = kind.load_hf(resolve_dtype(dtype, self.device), self.device)
         self.forward_passes = 0  # one per solution: what bench/prm_scoring.py checks
         self.tokens_scored = 0
 
     @property
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())  # tied weights counted once
-
-    @abstractmethod
-    def encode(self, prompt: str, steps: list[str]) -> Encoded: ...
-
-    @abstractmethod
-    def read(self, logits: torch.Tensor, batch: list[Encoded]) -> list[list[float]]: ...
+        """The checkpoint's parameters (tied weights once), also where the module keeps only part."""
+        counted = getattr(self.model, "checkpoint_parameters", None)
+        return counted if counted is not None else sum(p.numel() for p in self.model.parameters())
 
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
-        encoded = [self.encode(self.prompt.render(q, self.tokenizer), steps)
-                   for q, steps in zip(questions, solutions, strict=True)]
+        encoded = self.kind.encode_all(questions, solutions)
         values: list[list[float]] = []
         for start in range(0, len(encoded), self.batch_size):
             batch = encoded[start : start + self.batch_size]
-            values += self.read(self.forward([ids for ids, _ in batch]), batch)
+            values += self.kind.read(self.forward([ids for ids, _ in batch]), batch)
         return values
 
     @torch.inference_mode()
-    def forward(self, sequences: list[list[int]]) -> torch.Tensor:
-        """Logits of right-padded `sequences` in one forward pass, counted in the ledger."""
-        ids = pad_sequence([torch.tensor(i) for i in sequences], batch_first=True,
-                           padding_value=self.tokenizer.pad_token_id)
+    def forward(self, sequences: list[list[int]]) -> Any:
+        """The model's outputs on right-padded `sequences`, one forward pass, counted in the ledger."""
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = pad_sequence([torch.tensor(i) for i in sequences], batch_first=True, padding_value=pad)
         mask = pad_sequence([torch.ones(len(i), dtype=torch.long) for i in sequences], batch_first=True)
         self.forward_passes += len(sequences)
         self.tokens_scored += sum(len(i) for i in sequences)
-        return self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+        return self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
 
 
-class HFPRM(HFScorer):
+class HFPRM(HFVerifier):
+    """Our PRM format (data/prm_format.py) read with `prompt`, the policy's prompt format."""
+
     def __init__(self, path: str, prompt: PromptFormat = PromptFormat(), batch_size: int = 16,
-                 threads: int = 1, device: str = "cpu", dtype: str = "float32"):
-        self.format = PRMFormat.load(path)
-        super().__init__(path, prompt, batch_size, threads, device, dtype)
-        _, self.good, self.bad = self.format.token_ids(self.tokenizer, where=path)
-
-    def encode(self, prompt: str, steps: list[str]) -> Encoded:
-        return self.format.encode(self.tokenizer, prompt, steps)
-
-    def read(self, logits: torch.Tensor, batch: list[Encoded]) -> list[list[float]]:
-        pair = logits[..., [self.good, self.bad]].float().softmax(-1)[..., 0].cpu()
-        return [pair[row, positions].tolist() for row, (_, positions) in enumerate(batch)]
+                 threads: int = 1, device: str = "auto", dtype: str = "auto"):
+        super().__init__(OurPRM(path, OurPRM.Options(), prompt), batch_size, threads, device, dtype)
+        self.format, self.prompt = self.kind.format, prompt

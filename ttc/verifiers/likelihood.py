@@ -1,44 +1,71 @@
-"""A training-free verifier: the LM's own likelihood of a solution.
+"""Kind `likelihood`: a training-free verifier, the LM's own likelihood of a solution.
 
 A step's value is exp(mean log-prob) of the solution's tokens up to the end of that step under
 a causal LM (usually the policy itself), so `last` scores the whole solution. The mean, not the
-sum, so that a longer solution is not penalised for its length alone. Solutions are encoded as
-the policy wrote them (steps separated by newlines, no tags), one forward pass per solution.
+sum, so that a longer solution is not penalised for its length alone. A solution is read as the
+policy wrote it: its prompt, then the steps joined by newlines tokenized whole (step by step
+would differ: Qwen2's BPE writes "$.\\n" as "$", ".\\n"); a step ends at the first token that
+reaches its last character. One forward pass per solution, on transformers only (vLLM's pooling
+runner returns no vocabulary log-probs per token).
 
 It is the baseline a trained PRM has to beat: eval/prm.py reports it beside the PRM (best-of-N
-weighted, and naive: the most likely solution wins), and `PRMConfig(kind="likelihood")` lets
-search use it as its verifier.
+weighted, and naive: the most likely solution wins), and `VerifierConfig(kind="likelihood")`
+lets search use it as its verifier.
 """
 
 from __future__ import annotations
 
-import torch
-
-from data.prm_format import encode_steps
-from data.prompts import PromptFormat
-from ttc.verifiers.hf_prm import Encoded, HFScorer
+from ttc.verifiers.kind import Encoded, Kind
 
 
-class LikelihoodVerifier(HFScorer):
-    def __init__(self, path: str, prompt: PromptFormat = PromptFormat(), batch_size: int = 16,
-                 threads: int = 1, device: str = "cpu", dtype: str = "float32"):
-        super().__init__(path, prompt, batch_size, threads, device, dtype)
-        self.newline = self.tokenizer.encode("\n", add_special_tokens=False)
+class Likelihood(Kind):
+    name = "likelihood"
+    aggregation = "last"
+    backends = ("hf",)
 
-    def encode(self, prompt: str, steps: list[str]) -> Encoded:
-        prompt_ids = self.tokenizer(prompt)["input_ids"]
-        ids, ends = encode_steps(self.tokenizer, prompt_ids, steps, self.newline)
-        return ids, (len(prompt_ids), ends)
+    def encode(self, question: str, steps: list[str]) -> Encoded:
+        prompt_ids = self.tokenizer(self.prompt.render(question, self.tokenizer))["input_ids"]
+        encoding = self.tokenizer("\n".join(steps), add_special_tokens=False, return_offsets_mapping=True)
+        token_ends = [end for _, end in encoding["offset_mapping"]]
+        ends, char_end = [], 0
+        for step in steps:
+            char_end += len(step)
+            ends.append(len(prompt_ids) + next(i + 1 for i, end in enumerate(token_ends) if end >= char_end))
+            char_end += 1  # the newline
+        return prompt_ids + encoding["input_ids"], (len(prompt_ids), ends)
 
-    def read(self, logits: torch.Tensor, batch: list[Encoded]) -> list[list[float]]:
+    def load_hf(self, dtype, device):
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(device).eval()
+
+    def read(self, outputs, batch: list[Encoded]) -> list[list[float]]:
+        import torch
+
         values = []
         for row, (ids, (start, ends)) in enumerate(batch):
             if not ends:
                 values.append([])
                 continue
             # logits at position i predict token i + 1
-            predicted = logits[row, start - 1 : ends[-1] - 1].float().log_softmax(-1)
-            token_logp = predicted.gather(-1, torch.tensor(ids[start : ends[-1]], device=predicted.device)[:, None])[:, 0]
+            predicted = outputs.logits[row, start - 1 : ends[-1] - 1].float().log_softmax(-1)
+            targets = torch.tensor(ids[start : ends[-1]], device=predicted.device)
+            token_logp = predicted.gather(-1, targets[:, None])[:, 0]
             running_mean = token_logp.cumsum(0) / torch.arange(1, len(token_logp) + 1, device=predicted.device)
             values.append(running_mean[[end - start - 1 for end in ends]].exp().cpu().tolist())
         return values
+
+
+def __getattr__(name: str):
+    """`LikelihoodVerifier(path, prompt, batch_size, threads, device, dtype)`: the name eval/prm.py
+    calls, kept until it loads the baseline with `load_verifier` (built on use: it needs torch)."""
+    if name != "LikelihoodVerifier":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from data.prompts import PromptFormat
+    from ttc.verifiers.hf_prm import HFVerifier
+
+    def LikelihoodVerifier(path: str, prompt: PromptFormat = PromptFormat(), batch_size: int = 16,  # noqa: N802
+                           threads: int = 1, device: str = "auto", dtype: str = "auto") -> HFVerifier:
+        return HFVerifier(Likelihood(path, Likelihood.Options(), prompt), batch_size, threads, device, dtype)
+
+    return LikelihoodVerifier

@@ -1,15 +1,19 @@
 """Revision chains on a scripted reviser: one LM call per step, context of the 4 most recent
-attempts, the ORM reading the same context, and results with search's records and ledger."""
+attempts, sampling without a verifier, the ORM scoring every attempt in one call with the same
+context, and results with search's records and ledger."""
 
+import dataclasses
+import json
 import re
 
 import pytest
 from fakes import ScriptedLM, TableVerifier
 
-from data.records import Problem
+from data.records import Problem, RecordError, write_atomic
 from data.prompts import PromptFormat
 from data.revision_format import revision_prompt, revision_question
-from ttc.revise import STRATEGIES, RevisionConfig, revision, sample_chains
+from ttc.revise import (STRATEGIES, RevisionConfig, chain_records, read_chain_sets, revision, sample_chains,
+                        score_chains)
 from ttc.search import Strategy
 
 
@@ -32,11 +36,24 @@ def reviser(so_far, i, request):
 def test_one_lm_call_per_step_and_one_verifier_call():
     lm, orm = ScriptedLM(reviser), TableVerifier()
     cfg = RevisionConfig(n=6, ratio=6 / 4)  # 2 chains of 3
-    chain_sets = sample_chains([problem(0), problem(1), problem(2)], lm, orm, cfg)
+    problems = [problem(0), problem(1), problem(2)]
+    unscored = sample_chains(problems, lm, cfg)
     assert len(lm.calls) == 3  # one per revision step
     assert all(len(call) == 3 * 2 and {r.n for r in call} == {1} for call in lm.calls)  # problems x chains
-    assert len(orm.calls) == 1 and len(orm.calls[0]) == 3 * 6  # every attempt, scored at the end
+    assert {a.score for cs in unscored for chain in cs.chains for a in chain} == {None}
+    costs = [cs.costs for cs in unscored]  # the reviser's, no ORM's yet
+    assert sum(c.prompt_tokens for c in costs) == lm.ledger.prompt_tokens
+    assert sum(c.generated_tokens for c in costs) == lm.ledger.generated_tokens
+    assert {c.prm_tokens for c in costs} == {None}
+    chain_sets = score_chains(problems, unscored, orm, "last", cfg.max_attempts)
+    assert len(orm.calls) == 1 and len(orm.calls[0]) == 3 * 6  # every attempt, in one call
+    texts = [a.text for a in unscored[0].chains[0]]  # (problem, chain, attempt) order: q0's chain 0 first
+    assert [q for q, _ in orm.calls[0][:3]] == [revision_question("question 0", texts[:t]) for t in range(3)]
     assert [cs.problem_id for cs in chain_sets] == ["q0", "q1", "q2"]
+    assert sum(cs.costs.prm_tokens for cs in chain_sets) == orm.tokens_scored
+    for before, after in zip(unscored, chain_sets):
+        assert [[a.score for a in chain] for chain in after.chains] == [[0.5] * 3] * 2
+        assert [[dataclasses.replace(a, score=None) for a in chain] for chain in after.chains] == before.chains
     for cs in chain_sets:
         assert [len(chain) for chain in cs.chains] == [3, 3]
         # attempt t saw t previous attempts: pass@1 by step is readable off the records
@@ -47,7 +64,8 @@ def test_one_lm_call_per_step_and_one_verifier_call():
 
 def test_context_keeps_the_four_most_recent_attempts_and_the_orm_reads_it():
     lm, orm = ScriptedLM(reviser), TableVerifier()
-    (cs,) = sample_chains([problem(0)], lm, orm, RevisionConfig(n=7, ratio=7))  # one chain of 7
+    (cs,) = score_chains([problem(0)], sample_chains([problem(0)], lm, RevisionConfig(n=7, ratio=7)), orm, "last",
+                         4)  # one chain of 7
     texts = [a.text for a in cs.chains[0]]
     prompts = [call[0].prompt for call in lm.calls]
     for t, prompt in enumerate(prompts):
@@ -60,14 +78,34 @@ def test_context_keeps_the_four_most_recent_attempts_and_the_orm_reads_it():
 
 def test_max_attempts_zero_is_parallel_sampling():
     lm = ScriptedLM(reviser)
-    (cs,) = sample_chains([problem(0)], lm, TableVerifier(), RevisionConfig(n=3, ratio=3, max_attempts=0))
+    (cs,) = sample_chains([problem(0)], lm, RevisionConfig(n=3, ratio=3, max_attempts=0))
     assert [a.answer for a in cs.chains[0]] == ["0", "0", "0"]
 
 
 def test_a_small_split_is_the_start_of_a_big_one():
-    small = sample_chains([problem(0)], ScriptedLM(reviser), TableVerifier(), RevisionConfig(n=4, ratio=1))[0]
-    big = sample_chains([problem(0)], ScriptedLM(reviser), TableVerifier(), RevisionConfig(n=16, ratio=1))[0]
+    small = sample_chains([problem(0)], ScriptedLM(reviser), RevisionConfig(n=4, ratio=1))[0]
+    big = sample_chains([problem(0)], ScriptedLM(reviser), RevisionConfig(n=16, ratio=1))[0]
     assert [chain for chain in small.chains] == [chain[:2] for chain in big.chains[:2]]
+
+
+def test_scoring_needs_one_chain_set_per_problem_in_order():
+    chain_sets = sample_chains([problem(0), problem(1)], ScriptedLM(reviser), RevisionConfig(n=2))
+    with pytest.raises(ValueError, match="one chain set per problem"):
+        score_chains([problem(1), problem(0)], chain_sets, TableVerifier(), "last", 4)
+
+
+def test_stored_chain_sets_read_back_in_problem_order(tmp_path):
+    problems = [problem(0), problem(1)]
+    sets = sample_chains(problems, ScriptedLM(reviser), RevisionConfig(n=6, ratio=6 / 4))
+    records = [r for cs in sets for r in chain_records(cs)]
+    write_atomic(tmp_path / "chains.jsonl", map(json.dumps, reversed(records)))  # any order in the file
+    assert read_chain_sets(tmp_path / "chains.jsonl", problems) == [dataclasses.replace(cs, costs=None) for cs in sets]
+    for lines, error in [(records + [{**records[0], "problem_id": "q9"}], "'q9' is not in the configured data"),
+                         (records[:-1], "every problem needs the same K chains of T attempts"),  # a chain short
+                         (records + [records[0]], "attempt 1 of chain 0 is recorded as")]:  # an attempt twice
+        write_atomic(tmp_path / "bad.jsonl", map(json.dumps, lines))
+        with pytest.raises(RecordError, match=error):
+            read_chain_sets(tmp_path / "bad.jsonl", problems)
 
 
 def script_with_gaps(so_far, i, request):

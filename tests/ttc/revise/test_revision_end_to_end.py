@@ -41,8 +41,8 @@ def test_chains_on_the_real_reviser_and_orm(hf_lm, toy_orm):
     assert any(r.correct for r in results)
 
 
-def test_a_smaller_split_is_the_start_of_the_larger_one_on_the_real_engine(hf_lm, toy_orm):
+def test_a_smaller_split_is_the_start_of_the_larger_one_on_the_real_engine(hf_lm):
     cfg = RevisionConfig(n=6, ratio=6 / 4, max_tokens=96, seed=1)
-    big = sample_chains(PROBLEMS[:2], hf_lm, toy_orm, cfg)
-    small = sample_chains(PROBLEMS[1:2], hf_lm, toy_orm, RevisionConfig(n=2, ratio=2, max_tokens=96, seed=1))
+    big = sample_chains(PROBLEMS[:2], hf_lm, cfg)
+    small = sample_chains(PROBLEMS[1:2], hf_lm, RevisionConfig(n=2, ratio=2, max_tokens=96, seed=1))
     assert [a.text for a in small[0].chains[0]] == [a.text for a in big[1].chains[0][:2]]

@@ -132,3 +132,10 @@ def test_sweep_costs_one_pool_and_its_top_matches_a_run():
     assert results[0].prompt_tokens == lm.ledger.prompt_tokens  # n samples of one request share it
     with pytest.raises(ValueError, match="costs are unknown"):
         sweep([pool(["1"], [True], [0.5])], [1], cfg, 10, 3)
+
+
+def test_a_pool_is_decided_by_the_sampling_settings_and_a_method_by_its_settings():
+    cfg = BestOfNConfig(n=8, seed=3, selection="majority", aggregation="min", max_tokens=64)
+    assert cfg.pool_settings() == {"temperature": 0.8, "top_p": 1.0, "max_tokens": 64, "stop": []}
+    params = {**cfg.params(), "pool": 16}  # as a sweep records it: the pool size is the run's, no setting
+    assert BestOfNConfig.method_of(params) == {k: v for k, v in cfg.settings().items() if k not in ("n", "seed")}

@@ -2,15 +2,16 @@
 
     ttc report runs/demo
 
-Each part of the evaluation is found by the numbers file its stage writes, anywhere under
-RUN_DIR (the demo's layout, a Slurm chain's or a hand-made one): `prm_eval.json` (eval/prm.py),
-`summary.json` (`ttc eval`), `revision_eval.json` (eval/revision.py), `bins_oracle.json`
-(eval/difficulty.py), `compute_optimal.json` and `flops_matched.json`. A part shows the stage's
-own markdown tables and its PNG figures (linked relative to RUN_DIR), each figure with one
+Each part of the evaluation is read from the folders of the stages that make it (the stage
+graph's run layout, ttc/pipeline/graph.py): `prm_eval.json` (eval_prm), `summary.json` (eval_search,
+eval_revision_grid), `revision_eval.json` (eval_revision), `bins_oracle.json` (difficulty),
+`compute_optimal.json` and `flops_matched.json` (with their revision grids' twins). A part shows the
+stage's own markdown tables and its PNG figures (linked relative to RUN_DIR), each figure with one
 sentence computed from the numbers: what it shows and how that compares with the paper's
-finding (notes/paper.md). A part whose file is absent is one line, `missing: <stage>`; a file
-found in several folders gives one subsection per folder. Stage wall times are listed when the
-run has the demo's `DONE` markers. A malformed file is one error naming it.
+finding. A part whose stages have not run is one line, `missing: <stage>`; several stages give
+one subsection each. A stage of the graph that no part reads but that writes markdown is shown
+under "Other stages". Stage wall times come from the runs' `DONE` markers. A malformed file is
+one error naming it.
 
 Every comparison a sentence states carries a paired 95% interval over questions
 (eval/paired.py: mean +- 1.96 SE of the per-question differences, each question averaged over
@@ -32,8 +33,11 @@ from typing import Any, Callable, Mapping, TypeVar
 
 import yaml
 
+from data.bins import Bins
 from data.records import RecordError
 from eval.paired import Paired, PerQuestion, Ratio, means_only, paired
+from ttc.pipeline import graph
+from ttc.pipeline.run import DONE
 
 log = logging.getLogger(__name__)
 REPORT = "report.md"
@@ -53,6 +57,7 @@ class Part:
     title: str
     stage: str  # what makes it: named by the `missing:` line
     numbers: str  # the file that marks the part and holds its numbers
+    stages: tuple[str, ...]  # the graph's stages whose folders may hold it
     tables: tuple[str, ...]  # the stage's markdown, in its folder
     findings: Callable[[Path], list[Finding]]  # the part's folder -> its sentences
 
@@ -313,25 +318,18 @@ def split_sentence(numbers: dict, path: Path, ratio_name: Callable[[float], str]
 
 
 def difficulty_findings(folder: Path) -> list[Finding]:
-    from eval.difficulty import agreement, load_bins
+    from eval.difficulty import agreement
 
-    def bins(path: Path) -> dict[str, int]:
-        try:
-            return load_bins(path)
-        except ValueError as e:  # its own message names the file
-            raise RecordError(str(e)) from e
-
-    path = folder / "bins_oracle.json"
-    oracle = bins(path)
-    values = field(load_json(path), path, "values")
-    by_bin = {b: [values[q] for q, x in oracle.items() if x == b and q in values] for b in sorted(set(oracle.values()))}
+    oracle = Bins.load(folder / "bins_oracle.json")
+    by_bin = {b: [oracle.values[q] for q, x in oracle.bins.items() if x == b and q in oracle.values]
+              for b in sorted(set(oracle.bins.values()))}
     easy, hard = min(by_bin), max(by_bin)
     sentence = (f"Oracle bins run from a mean base pass@1 of {sum(by_bin[easy]) / len(by_bin[easy]):.3f} (bin {easy}) "
                 f"to {sum(by_bin[hard]) / len(by_bin[hard]):.3f} (bin {hard})")
     predicted_path = folder / "bins_predicted.json"
     if not predicted_path.exists():
         return [Finding(sentence + "; no predicted bins (no PRM given) (paper: predicted bins close to oracle).")]
-    same, near = agreement(oracle, bins(predicted_path))
+    same, near = agreement(oracle.bins, Bins.load(predicted_path).bins)
     return [Finding(f"{sentence}; predicted bins (mean PRM final-step score, no ground truth) equal the oracle bin for "
                     f"{same:.0%} of questions and are within one bin for {near:.0%} (paper: close enough that "
                     "compute-optimal curves with either bins largely overlap).", "difficulty.png")]
@@ -442,23 +440,25 @@ def training_findings(folder: Path) -> list[Finding]:
         raise RecordError(f"{path}: not a trainer's log history ({e})") from e
 
 
+TRAINERS = tuple(sorted(s.name for s in graph.GRAPH if s.command.startswith("train-")))
 PARTS = (
-    Part("Training curves (PRM, reviser, revision ORM)", "a trainer (train.prm, train.revision)",
-         "log_history.json", (), training_findings),
-    Part("PRM: best-of-N weighted vs majority", "PRM eval (python -m eval.prm)", "prm_eval.json",
+    Part("Training curves (PRM, reviser, revision ORM)", "a trainer (ttc train-prm, ttc train-reviser)",
+         "log_history.json", TRAINERS, (), training_findings),
+    Part("PRM: best-of-N weighted vs majority", "PRM eval (ttc eval-prm)", "prm_eval.json", ("eval_prm",),
          ("prm_eval.md",), prm_findings),
-    Part("Search against the PRM (paper Fig. 3)", "search eval (ttc eval)", "summary.json", ("summary.md",),
-         search_findings),
-    Part("Revisions (paper Figs. 6 and 7)", "revision eval (python -m eval.revision)", "revision_eval.json",
-         ("revision_eval.md",), revision_findings),
-    Part("Difficulty bins (paper Section 3.2)", "difficulty (python -m eval.difficulty)", "bins_oracle.json",
+    Part("Search against the PRM (paper Fig. 3)", "search eval (ttc eval)", "summary.json",
+         ("eval_revision_grid", "eval_search"), ("summary.md",), search_findings),
+    Part("Revisions (paper Figs. 6 and 7)", "revision eval (ttc eval-revision)", "revision_eval.json",
+         ("eval_revision",), ("revision_eval.md",), revision_findings),
+    Part("Difficulty bins (paper Section 3.2)", "difficulty (ttc difficulty)", "bins_oracle.json", ("difficulty",),
          ("difficulty.md",), difficulty_findings),
-    Part("Compute-optimal scaling (paper Figs. 4 and 8)", "compute-optimal (python -m eval.compute_optimal)",
-         "compute_optimal.json", ("compute_optimal.md",), compute_optimal_findings),
-    Part("FLOPs-matched comparison with the larger model (paper Fig. 9)",
-         "FLOPs-matched (python -m eval.flops_matched)", "flops_matched.json", ("flops_matched.md",), flops_findings),
-    Part("The deployable policy: `ttc solve` vs best-of-N weighted", "policy eval (python -m eval.policy)",
-         "policy.json", ("policy.md",), policy_findings),
+    Part("Compute-optimal scaling (paper Figs. 4 and 8)", "compute-optimal (ttc compute-optimal)",
+         "compute_optimal.json", ("compute_optimal", "compute_optimal_revisions"), ("compute_optimal.md",),
+         compute_optimal_findings),
+    Part("FLOPs-matched comparison with the larger model (paper Fig. 9)", "FLOPs-matched (ttc flops-matched)",
+         "flops_matched.json", ("flops_matched", "flops_matched_revisions"), ("flops_matched.md",), flops_findings),
+    Part("The deployable policy: `ttc solve` vs best-of-N weighted", "policy eval (ttc eval-policy)",
+         "policy.json", ("policy",), ("policy.md",), policy_findings),
 )
 
 
@@ -484,9 +484,10 @@ def render_folder(part: Part, folder: Path, run_dir: Path) -> list[str]:
 
 def render_part(part: Part, run_dir: Path) -> tuple[list[str], bool]:
     """The part's section, and whether its inputs were found."""
-    folders = sorted({p.parent for p in run_dir.rglob(part.numbers)})
+    folders = [run_dir / name for name in part.stages if (run_dir / name / part.numbers).is_file()]
     if not folders:
-        return [f"## {part.title}", "", f"missing: {part.stage} (no {part.numbers} under {run_dir})", ""], False
+        return [f"## {part.title}", "", f"missing: {part.stage} (no {part.numbers} in {run_dir}/"
+                f"{{{','.join(part.stages)}}})", ""], False
     lines = [f"## {part.title}", ""]
     for folder in folders:
         if len(folders) > 1:
@@ -495,14 +496,23 @@ def render_part(part: Part, run_dir: Path) -> tuple[list[str], bool]:
     return lines, True
 
 
-def timings(run_dir: Path) -> list[str]:
-    """Stage wall times from the demo's DONE markers (ttc/demo.py), in pipeline order."""
-    from ttc.demo import DONE, PIPELINE
+def others(run_dir: Path) -> list[str]:
+    """The markdown of every stage no part reads (a stage added to the graph shows up here)."""
+    read = {name for part in PARTS for name in part.stages}
+    lines = []
+    for s in graph.GRAPH:
+        tables = sorted((run_dir / s.name).glob("*.md")) if s.name not in read else []
+        for table in tables:
+            lines += [f"### {s.name}", "", demote(table.read_text().strip()), ""]
+    return ["## Other stages", "", *lines] if lines else []
 
+
+def timings(run_dir: Path) -> list[str]:
+    """Stage wall times from the runs' DONE markers, in graph order."""
     done = [load_json(p) | {"path": p} for p in run_dir.glob(f"*/{DONE}")]
     if not done:
         return []
-    order = {stage.name: i for i, stage in enumerate(PIPELINE)}
+    order = {stage.name: i for i, stage in enumerate(graph.GRAPH)}
     done.sort(key=lambda d: (order.get(d["path"].parent.name, len(order)), d.get("finished", "")))
     rows = [f"| {d['path'].parent.name} | {d.get('seconds', float('nan')):.1f} |" for d in done]
     total = sum(d.get("seconds", 0.0) for d in done)
@@ -524,7 +534,7 @@ def write(run_dir: Path | str) -> Path:
             + (f"; missing: {', '.join(p.stage for p, ok in zip(PARTS, found) if not ok)}." if not all(found) else "."),
             ""]
     path = run_dir / REPORT
-    path.write_text("\n".join(head + body + timings(run_dir)).rstrip() + "\n")
+    path.write_text("\n".join(head + body + others(run_dir) + timings(run_dir)).rstrip() + "\n")
     log.info("report: %s (%d of %d parts)", path, sum(found), len(PARTS))
     return path
 
@@ -535,7 +545,3 @@ def cli(argv: list[str]) -> None:
         sys.exit("usage: ttc report RUN_DIR   (writes RUN_DIR/report.md)")
     print(write(argv[0]))
 
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    cli(sys.argv[1:])

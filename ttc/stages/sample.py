@@ -13,34 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.grading import is_correct
+from data import shards
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
-from data import shards
-from data.records import Problem, Sample, to_dict
-from data.shards import Shard, derive_seed
-from data.steps import extract_answer, split_steps
+from data.records import Problem, to_dict
+from data.shards import Shard
 from ttc.backends import LMConfig
-from ttc.lm import LM, Completion, GenerationRequest
-from ttc.stage import finish, run_stage
+from ttc.lm import LM
+from ttc.sampling import SamplingConfig, grade
+from ttc.stages.common import finish, run_stage
 
 NAME = "samples"
-
-
-@dataclass
-class SamplingConfig:
-    n: int = 16
-    temperature: float = 0.8
-    top_p: float = 1.0
-    max_tokens: int = 256
-    stop: list[str] = field(default_factory=list)  # end-of-solution markers, cut from the text
-    seed: int = 0
-
-    def request(self, prompt: str, problem_id: str) -> GenerationRequest:
-        return GenerationRequest(
-            prompt, self.n, self.temperature, self.top_p, self.max_tokens, tuple(self.stop),
-            seed=derive_seed(self.seed, problem_id),
-        )
 
 
 @dataclass
@@ -58,23 +41,6 @@ class Config:
         Shard(self.shard, self.num_shards)  # validates
         if self.batch_problems < 1:
             raise ValueError("batch_problems must be >= 1")
-
-
-def grade(problem: Problem, index: int, completion: Completion, stops: list[str]) -> Sample:
-    text = completion.text
-    for stop in stops if completion.finish_reason == "stop" else ():
-        text = text.removesuffix(stop)
-    answer = extract_answer(text)
-    return Sample(
-        problem_id=problem.id,
-        index=index,
-        text=text,
-        steps=split_steps(text),
-        answer=answer,
-        correct=is_correct(answer, problem.answer, problem.source),
-        num_tokens=completion.num_tokens,
-        finish_reason=completion.finish_reason,
-    )
 
 
 def run(cfg: Config, lm: LM) -> Path:

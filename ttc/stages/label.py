@@ -26,7 +26,7 @@ from data.shards import Shard, derive_seed
 from data.steps import extract_answer
 from ttc.backends import LMConfig
 from ttc.lm import LM, GenerationRequest
-from ttc.stage import finish, run_stage
+from ttc.stages.common import finish, run_stage
 
 log = logging.getLogger(__name__)
 NAME = "labels"

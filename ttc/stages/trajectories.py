@@ -31,8 +31,8 @@ from data.records import Problem, to_dict
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard
 from data.trajectories import build_trajectories
-from ttc.label import samples_by_problem
-from ttc.stage import finish
+from ttc.stages.label import samples_by_problem
+from ttc.stages.common import finish
 
 log = logging.getLogger(__name__)
 NAME = "trajectories"

@@ -1,4 +1,4 @@
-"""What the sharded stages (`ttc sample`, `ttc label`) share around their own work."""
+"""What the sharded stages (`ttc sample`, `ttc label`, `ttc chains`) share around their own work."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from data.config import save_config
 from data.shards import merge
-from ttc.backends import load_lm
+from ttc.backends import LMConfig, load_lm
 from ttc.lm import LM
 
 log = logging.getLogger(__name__)
@@ -19,10 +19,11 @@ def finish(cfg: Any, name: str, shard_file: Path) -> Path:
     return merge(cfg.output_dir, name, 1) if cfg.num_shards == 1 else shard_file
 
 
-def run_stage(cfg: Any, run: Callable[[Any, LM], Path]) -> Path:
-    """Record the resolved config, load the LM, run this shard and log its compute."""
+def run_stage(cfg: Any, run: Callable[[Any, LM], Path], model: LMConfig | None = None) -> Path:
+    """Record the resolved config, load the LM (`model`, else `cfg.lm`), run this shard and log
+    its compute."""
     save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
-    lm = load_lm(cfg.lm)
+    lm = load_lm(model or cfg.lm)
     path = run(cfg, lm)
     log.info("shard %d/%d done: %s", cfg.shard, cfg.num_shards, lm.ledger)
     return path

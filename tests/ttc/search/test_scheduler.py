@@ -1,0 +1,118 @@
+"""The per-problem scheduler: on a streaming LM, requests finishing in any order give the results
+of the lock-step search, byte for byte; a problem's next round does not wait for the others'."""
+
+import dataclasses
+import random
+import zlib
+
+import pytest
+from search_fakes import ScriptedLM, TableVerifier, problem
+
+from ttc.lm import Finished, StreamingLM
+from ttc.search import BeamConfig, DVTSConfig, beam_search, dvts
+
+
+def repetitive(so_far, i, request):
+    """A seeded policy that often repeats itself: up to 4 steps of "s0".."s3", then an answer of
+    0..2; a greedy step depends on its prefix only."""
+    rng = random.Random(f"{request.seed}/{i}" if request.temperature else so_far)
+    if so_far.count("\n") < 4 and rng.random() < 0.7:
+        return f"s{rng.randrange(4)}\n", "stop"
+    return f"\\boxed{{{rng.randrange(3)}}}", "eos"
+
+
+class Hashed(TableVerifier):
+    """A value per prefix, spread over [0, 1] by a hash of its steps: few ties."""
+
+    def score(self, questions, solutions):
+        super().score(questions, solutions)
+        return [[zlib.crc32("/".join(s[: j + 1]).encode()) % 97 / 96 for j in range(len(s))] for s in solutions]
+
+
+class Shuffled(ScriptedLM):
+    """A streaming `ScriptedLM`: every submitted request is done at once, but `collect` hands
+    back a random handful of the pending ones (seeded), as an engine finishes them in whatever
+    order. `submitted` keeps, for each submit, its prompts and the prompts still pending then."""
+
+    def __init__(self, script, seed):
+        super().__init__(script)
+        self.rng, self.pending, self.tickets, self.submitted = random.Random(seed), {}, 0, []
+
+    def submit(self, requests):
+        self.submitted.append(([r.prompt for r in requests], [r.prompt for r, _ in self.pending.values()]))
+        tickets = list(range(self.tickets, self.tickets + len(requests)))
+        self.tickets += len(requests)
+        self.pending.update(zip(tickets, zip(requests, self.generate(requests))))
+        return tickets
+
+    def collect(self):
+        chosen = self.rng.sample(sorted(self.pending), min(len(self.pending), self.rng.randint(1, 3)))
+        done = [(t, *self.pending.pop(t)) for t in chosen]
+        return [Finished(t, completions, len(request.prompt)) for t, request, completions in done]
+
+
+CONFIGS = {
+    "beam": (beam_search, BeamConfig(n=16, beam_width=4, seed=2)),
+    "lookahead": (beam_search, BeamConfig(n=8, beam_width=2, lookahead=2, seed=2)),
+    "dvts": (dvts, DVTSConfig(n=16, beam_width=4, seed=2)),
+}
+PROBLEMS = [problem(i) for i in range(6)]
+
+
+def test_the_fake_streams():
+    assert isinstance(Shuffled(repetitive, 0), StreamingLM) and not isinstance(ScriptedLM(repetitive), StreamingLM)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("dedupe", [False, True])
+def test_any_finishing_order_gives_the_lock_step_results(name, dedupe):
+    run, cfg = CONFIGS[name]
+    cfg = dataclasses.replace(cfg, dedupe=dedupe)
+    lock_step = run(PROBLEMS, ScriptedLM(repetitive), Hashed(), cfg)
+    for seed in range(3):
+        lm, prm = Shuffled(repetitive, seed), Hashed()
+        assert run(PROBLEMS, lm, prm, cfg) == lock_step
+        assert all(len({q for q, _ in call}) == 1 for call in prm.calls)  # a verifier call holds one problem
+        assert sum(r.prompt_tokens for r in lock_step) == lm.ledger.prompt_tokens
+        assert sum(r.generated_tokens for r in lock_step) == lm.ledger.generated_tokens
+        assert sum(r.prm_tokens for r in lock_step) == prm.tokens_scored
+
+
+def test_a_problem_goes_on_while_others_still_generate():
+    lm = Shuffled(repetitive, 0)
+    beam_search(PROBLEMS, lm, Hashed(), CONFIGS["beam"][1])
+    question = lambda prompt: prompt.split("\n")[0]  # noqa: E731
+    asked = [({question(p) for p in prompts}, {question(p) for p in pending}) for prompts, pending in lm.submitted]
+    assert all(len(problems) == 1 for problems, _ in asked)  # a submit is one problem's round
+    # a problem's next round went in while another problem's requests were still generating
+    assert any(pending - problems for problems, pending in asked[len(PROBLEMS):])
+
+
+class Plain:
+    """A real LM without its streaming methods: the search then runs in lock-step."""
+
+    def __init__(self, lm):
+        self.lm, self.ledger, self.num_parameters = lm, lm.ledger, lm.num_parameters
+
+    def generate(self, requests):
+        return self.lm.generate(requests)
+
+
+def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm):
+    """Requests finish in an order that varies from run to run; results must not."""
+    from conftest import REPO
+
+    from data.problems import DataConfig, load_problems
+    from data.prompts import PromptFormat
+    from ttc.verifiers.spec import VerifierConfig, load_verifier
+
+    prm = load_verifier(VerifierConfig(path=str(REPO / "train/checkpoints/toy-prm"), batch_size=16), PromptFormat())
+    problems = load_problems(DataConfig(levels=[1, 3, 5], per_level=3, split="scheduler-test"))
+    for run, cfg in [(beam_search, BeamConfig(n=4, beam_width=2, max_step_tokens=32, seed=1)),
+                     (dvts, DVTSConfig(n=4, beam_width=2, max_step_tokens=32, lookahead=1, seed=1))]:
+        streamed = run(problems, vllm_lm, prm, cfg)
+        assert run(problems, vllm_lm, prm, cfg) == streamed
+        # lock-step splits a call's prompt tokens by prompt length; streaming books each request's own count
+        policy_books = lambda r: dataclasses.replace(r, prompt_tokens=0, flops_policy=0)  # noqa: E731
+        assert [policy_books(r) for r in run(problems, Plain(vllm_lm), prm, cfg)] == [policy_books(r) for r in streamed]
+        assert any(r.correct for r in streamed)

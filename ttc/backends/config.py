@@ -1,0 +1,57 @@
+"""What selects and shapes an LM backend (read by every backend, so it imports none)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+MIN_REQUESTS_FOR_PROGRESS = 8  # smaller batches get no progress bar
+
+
+@dataclass
+class LMConfig:
+    model: str  # a save_pretrained folder (config.json, weights, tokenizer)
+    backend: Literal["hf", "vllm"] = "hf"
+    dtype: str = "float32"  # "auto" takes the checkpoint's own dtype
+    threads: int = 1  # torch CPU threads (hf); vLLM on CPU binds its own OpenMP threads
+    device: str = "auto"  # hf: "auto" (cuda if present, else cpu), "cpu", "cuda", "cuda:1"...
+    max_model_len: int | None = None  # vllm: None takes the model's max_position_embeddings
+    kv_cache_gib: float = 1.0  # vllm on CPU: VLLM_CPU_KVCACHE_SPACE (whole GiB, rounded up)
+    gpu_memory_utilization: float = 0.9  # vllm on GPU
+    tensor_parallel_size: int = 1  # vllm
+    enforce_eager: bool = True  # vllm: no torch.compile / CUDA graphs (starts 2x faster on CPU)
+    # vllm: tokens per KV-cache block (a multiple of 32 on CPU); None takes vLLM's (128 on CPU). Its prefix cache reuses
+    # whole blocks only, so short prompts and search prefixes (the toy world) want small ones.
+    block_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("hf", "vllm"):
+            raise ValueError(f"backend must be 'hf' or 'vllm', got {self.backend!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.max_model_len is not None and self.max_model_len < 1:
+            raise ValueError(f"max_model_len must be >= 1 or None, got {self.max_model_len}")
+        if self.kv_cache_gib <= 0:
+            raise ValueError(f"kv_cache_gib must be > 0, got {self.kv_cache_gib}")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.block_size is not None and (self.block_size < 1 or self.block_size % 16):
+            raise ValueError(f"block_size must be a positive multiple of 16 or None, got {self.block_size}")
+        if self.tensor_parallel_size < 1:
+            raise ValueError(f"tensor_parallel_size must be >= 1, got {self.tensor_parallel_size}")
+
+
+def check_model_path(path: str) -> None:
+    """One clear error for a local model folder that is missing or incomplete (before an
+    engine fails somewhere deeper). Hub ids ("org/name", no such local path) pass through."""
+    folder = Path(path)
+    looks_like_hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", path) is not None
+    if folder.exists() or not looks_like_hub_id:
+        if not (folder / "config.json").is_file():
+            problem = "does not exist" if not folder.exists() else "has no config.json"
+            raise FileNotFoundError(f"model {path!r} {problem}: expected a save_pretrained folder or a hub id")

@@ -1,0 +1,225 @@
+"""One run of the stage graph (ttc/pipeline/graph.py): its recipe, each stage's settings, and the
+markers of finished stages. Shared by the in-process runner (local.py) and Slurm (slurm.py).
+
+The recipe (configs/toy/demo.yaml) names the models, the problem sets and one entry per stage with
+that stage's own settings (its config's keys), optionally over a per-stage recipe
+(`recipe: configs/toy/prm.yaml`; the entry's keys win). The graph sets every stage's paths
+(`output_dir`, inputs, models) and problems; an entry that sets one of them is an error.
+
+Which stages run: the graph's, less the toy-model trainers (unless `from_scratch`), the trainers
+whose models the recipe takes from checkpoints (`trained:`) with the stages that only feed them,
+the stages it `skip`s and every stage downstream of a skipped one; `only` narrows that further.
+
+A finished stage writes `<run_dir>/<stage>/DONE` (its wall time and the settings it ran with):
+a rerun skips it without loading anything, a stage without it reruns and resumes from its own
+partial work (shards, trainer checkpoints), and a DONE stage whose settings have since changed
+is an error: delete its folder or use another run_dir.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from data.config import ConfigError, build_dataclass, key_lines, merge_settings, parse_config, read_yaml, to_dict
+from data.problems import DataConfig
+from ttc.backends import LMConfig
+from ttc.pipeline import graph
+from ttc.pipeline.graph import TRAINED, LMOf, ModelOf, Out, Questions, Stage, stage, upstream
+
+DONE = "DONE"
+
+
+@dataclass
+class PipelineConfig:
+    run_dir: str = "runs/demo"
+    base: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-base", backend="vllm"))
+    large: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-large"))
+    reviser_backend: Literal["hf", "vllm"] = "vllm"  # the reviser's LM (its model is this run's train_reviser)
+    train_data: DataConfig = field(default_factory=lambda: DataConfig(split="train", per_level=10))
+    # the reviser's and its ORM's training questions (the paper samples 64 a question for them,
+    # 16 for the PRM: fewer questions); None: train_data
+    revision_data: DataConfig | None = None
+    test_data: DataConfig = field(default_factory=lambda: DataConfig(split="test", per_level=10))
+    heldout_data: DataConfig | None = None  # `ttc solve`'s questions (policy); None: test_data's, split "heldout"
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {recipe: file, its config's keys}
+    from_scratch: bool = False  # train the toy base and larger models (train/toy_lm.py) into the run first
+    trained: dict[str, str] = field(default_factory=dict)  # train_prm, train_reviser, train_orm -> a checkpoint
+    retrain: bool = False  # ignore `trained`: train every model in the run
+    skip: list[str] = field(default_factory=list)  # stages this recipe has no models or data for
+    only: list[str] = field(default_factory=list)  # run just these stages (their inputs must be done)
+
+
+def active(cfg: PipelineConfig, trained: dict[str, str]) -> list[Stage]:
+    """The stages this run runs, in graph order (module docstring)."""
+    feeds_only = {name for name in trained for name in feeders(name)} | set(trained)
+    gone = set(cfg.skip) | feeds_only | ({s.name for s in graph.GRAPH if s.from_scratch} if not cfg.from_scratch else set())
+    kept = []
+    for s in graph.GRAPH:
+        if s.name not in gone and not upstream(s, cfg.from_scratch) & (gone - feeds_only):
+            kept.append(s)
+        else:
+            gone.add(s.name)
+    return kept
+
+
+def feeders(model: str) -> set[str]:
+    """The stages that only feed `model`'s trainer (taken from a checkpoint, they need not run)."""
+    users: dict[str, set[str]] = {}
+    for s in graph.GRAPH:
+        for up in upstream(s, False):
+            users.setdefault(up, set()).add(s.name)
+    found, todo = set(), list(upstream(stage(model), False))
+    while todo:
+        name = todo.pop()
+        if users.get(name, set()) <= found | {model} and name not in TRAINED:
+            found.add(name)
+            todo += upstream(stage(name), False)
+    return found
+
+
+class Run:
+    """A recipe on a run folder: the stages it runs and their settings."""
+
+    def __init__(self, cfg: PipelineConfig, recipe: str):
+        self.cfg, self.recipe = cfg, recipe
+        self.lines = key_lines(Path(recipe).read_text())
+        self.run_dir = Path(cfg.run_dir)
+        self.questions = {"train": to_dict(cfg.train_data), "test": to_dict(cfg.test_data),
+                          "revision": to_dict(cfg.revision_data or cfg.train_data),
+                          "heldout": to_dict(cfg.heldout_data) if cfg.heldout_data
+                          else {**to_dict(cfg.test_data), "split": "heldout"}}
+        self.trained = {} if cfg.retrain or cfg.from_scratch else cfg.trained  # models of another base otherwise
+        known = [s.name for s in graph.GRAPH]
+        for key, names in (("stages", cfg.stages), ("skip", cfg.skip)):
+            for name in names:
+                if name not in known:
+                    raise ConfigError(f"{self.where(f'{key}.{name}' if key == 'stages' else key)}: unknown stage "
+                                      f"'{name}' (stages: {', '.join(known)})")
+        for name in cfg.trained:
+            if name not in TRAINED:
+                raise ConfigError(f"{self.where(f'trained.{name}')}: '{name}' is not a trained model "
+                                  f"(trained models: {', '.join(sorted(TRAINED))})")
+        self.stages = active(cfg, self.trained)
+        for name in cfg.only:
+            if name not in [s.name for s in self.stages]:
+                raise ConfigError(f"--only: '{name}' is not a stage of this run "
+                                  f"(stages: {', '.join(s.name for s in self.stages)})")
+
+    def where(self, dotted: str) -> str:
+        return f"{self.recipe}:{self.lines[dotted]}" if dotted in self.lines else self.recipe
+
+    def dir(self, stage: str) -> Path:
+        return self.run_dir / stage
+
+    def chosen(self) -> list[Stage]:
+        return [s for s in self.stages if not self.cfg.only or s.name in self.cfg.only]
+
+    # --- the inputs' sources
+    def path(self, out: Out) -> str:
+        """A stage's output; a trained model the recipe takes from a checkpoint is that folder."""
+        if out.stage in self.trained and not out.file:
+            return self.trained[out.stage]
+        return str(self.dir(out.stage) / out.file) if out.file else str(self.dir(out.stage))
+
+    def lm_config(self, name: str) -> dict[str, Any]:
+        """The base, larger or revision LM; with from_scratch, the toy models this run trained."""
+        if name == "reviser":
+            return to_dict(LMConfig(model=self.path(Out("train_reviser")), backend=self.cfg.reviser_backend))
+        lm = self.cfg.base if name == "base" else self.cfg.large
+        if self.cfg.from_scratch:
+            lm = dataclasses.replace(lm, model=str(self.dir("toy_base_careless" if name == "base" else "toy_large_careless")))
+        return to_dict(lm)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, Out):
+            return self.path(value)
+        if isinstance(value, LMOf):
+            return self.lm_config(value.name)
+        if isinstance(value, ModelOf):
+            return self.lm_config(value.name)["model"]
+        if isinstance(value, Questions):
+            return self.questions[value.name]
+        return value
+
+    # --- a stage's settings and config
+    def settings(self, stage: Stage) -> dict[str, Any]:
+        """Its per-stage recipe, under its recipe entry, under the run's paths. Plain data (no
+        import), so a cached stage is checked without loading its module."""
+        entry = copy.deepcopy(self.cfg.stages.get(stage.name, {}))
+        recipe = entry.pop("recipe", None)
+        paths = {"output_dir": str(self.dir(stage.name)), **self.resolve(stage.inputs)}
+        for key, source in stage.inputs.items():  # an LM's engine settings may differ by stage, its model not
+            if isinstance(source, LMOf) and isinstance(entry.get(key), dict) and "model" not in entry[key]:
+                paths[key] = {**paths[key], **entry.pop(key)}
+        for key in paths:
+            if has_key(entry, key):
+                raise ConfigError(f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "
+                                  "the run (paths, models and problems come from the stage graph)")
+        base = read_yaml(Path(recipe))[0] if recipe else {}
+        return merge_settings(merge_settings(base, entry), nested(paths))
+
+    def build(self, stage: Stage, values: dict[str, Any]) -> Any:
+        """The stage's typed config; errors name the per-stage recipe or the run's, with the line."""
+        cls = stage.config_class()
+        recipe = self.cfg.stages.get(stage.name, {}).get("recipe")
+        if recipe:
+            parse_config(cls, ["--config", recipe])  # the per-stage recipe on its own: its own file and lines
+        return build_dataclass(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
+
+    # --- finished stages
+    def done(self, stage: Stage, values: dict[str, Any]) -> bool:
+        marker = self.dir(stage.name) / DONE
+        if not marker.exists():
+            return False
+        before = json.loads(marker.read_text()).get("settings")
+        if before != json.loads(json.dumps(values)):
+            raise ConfigError(f"{marker.parent}: finished with other settings than {self.recipe} now gives "
+                              f"({first_difference(before, values)}): delete that folder or use another --run_dir")
+        return True
+
+    def mark_done(self, stage: Stage, values: dict[str, Any], seconds: float) -> None:
+        marker = self.dir(stage.name) / DONE
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"stage": stage.name, "seconds": round(seconds, 2),
+                                      "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                      "settings": values}, indent=1) + "\n")
+
+
+def nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    """{"prm.path": x} -> {"prm": {"path": x}}."""
+    tree: dict[str, Any] = {}
+    for key, value in dotted.items():
+        *sections, leaf = key.split(".")
+        node = tree
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[leaf] = value
+    return tree
+
+
+def has_key(values: dict[str, Any], dotted: str) -> bool:
+    node: Any = values
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def first_difference(a: Any, b: Any, at: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return first_difference(a.get(key), b.get(key), f"{at}.{key}" if at else key)
+    return f"{at or 'settings'}: {a!r:.60} then, {b!r:.60} now"
+

@@ -1,0 +1,192 @@
+"""A fitted policy (ttc/policy.py) run on new questions at a budget of N generations, with N
+counted honestly: the library under `ttc solve` and its evaluation (eval/policy.py).
+
+The paper's predicted difficulty costs thousands of uncounted samples per question. Here it is
+estimated from the first few samples, and they are part of the budget:
+1. Probe (`draw_probes`): n samples of each question, drawn as the policy's probe samples and
+   seeded by (seed, problem id), scored by the PRM: one LM call and one PRM call for all.
+2. Bin (`Policy.bin_of`): the probe's mean final-step ("last") score against the edges of the
+   predicted bins the policy was fit on. Those were cut from the mean over many samples per
+   question; the probe's mean estimates the same from fewer, so the same edges apply (the probe
+   is noisier, not biased).
+3. Plan (`plan`): the bin's entry at the largest grid budget not above the remaining budget
+   R = N - probe, run at the largest n whose generations fit in R (`fit_config`: best-of-N takes
+   any n; beam search needs its width to divide n; lookahead k costs n(k+1)), so a method chosen
+   at grid budget 8 runs at 14 when 14 remain. Below the bin's smallest grid budget (R = 0
+   included) it is best-of-N weighted over the probe plus R new samples (`FALLBACK`).
+4. Spend (`spend`): questions with equal plans run as ONE strategy call. Best-of-N (`POOLED`)
+   reuses the probe: its pool is the probe plus R new samples, i.e. exactly the best-of-N of N
+   samples. Generations that no valid n can use are `unspent` (probe + spent + unspent == N).
+N below the probe is an error: the probe alone is over budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from data.prompts import PromptFormat
+from data.records import Problem
+from data.shards import derive_seed
+from ttc.lm import LM
+from ttc.policy import POOLED, STRATEGIES, Entry, Policy
+from ttc.search import BestOfNConfig, Pool, SearchConfig, SearchResult, sample_pools, select
+from ttc.search.common import Costs
+from ttc.verifiers import Verifier, aggregate
+
+FALLBACK = "best_of_n(probe fallback)"
+Models = Callable[[str], tuple[LM, Verifier]]  # strategy name -> (policy LM, verifier) to run it on
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    problem_id: str
+    budget: int  # N: generations allowed, the probe's included
+    seed: int
+    probe: int  # probe samples (counted in the budget)
+    probe_score: float  # their mean final-step PRM score
+    bin: int  # estimated difficulty, 1 = easiest
+    method: str  # the policy's label, or FALLBACK
+    strategy: str
+    params: dict[str, Any]  # of the run that spent the rest
+    answer: str | None
+    correct: float | None  # None when the question has no gold answer
+    solution: str | None
+    candidates: int
+    generations: int  # spent: probe + rest
+    unspent: int  # budget - generations
+    prompt_tokens: int  # the ledger, probe included (Costs.record)
+    generated_tokens: int
+    prm_tokens: int | None
+    flops_policy: int
+    flops_prm: int | None
+
+
+# --- probe and plan -----------------------------------------------------------------------------
+def draw_probes(problems: Sequence[Problem], lm: LM, prm: Verifier, policy: Policy, n: int, seed: int,
+                prompt: PromptFormat) -> list[Pool]:
+    """n scored samples of every question, in one LM and one PRM call (reusable across budgets)."""
+    return sample_pools(problems, lm, prm, policy.probe_config(n, seed, prompt))
+
+
+def probe_score(pool: Pool) -> float:
+    """Predicted difficulty from the probe: the mean final-step score (the predicted bins' value)."""
+    return float(np.mean([aggregate(v, "last") for v in pool.values]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One question's decision: its bin and what spends the rest of its budget."""
+
+    bin: int
+    method: str
+    strategy: str
+    config: SearchConfig
+
+    def key(self) -> str:
+        """Questions with equal keys run together, in one strategy call."""
+        return json.dumps({"strategy": self.strategy, **self.config.params()}, sort_keys=True, default=str)
+
+
+def fit_config(entry: Entry, remaining: int, seed: int, prompt: PromptFormat, where: str) -> SearchConfig:
+    """The entry's config at the largest n whose generations fit in `remaining` (>= 1)."""
+    errors = []
+    for n in range(remaining, 0, -1):
+        try:
+            cfg = entry.config(where, n)
+        except ValueError as e:
+            errors.append(str(e))
+            continue
+        if cfg.generations <= remaining:
+            return dataclasses.replace(cfg, seed=seed, prompt=prompt)
+    raise ValueError(f"{where}: {entry.method} runs at no n with at most {remaining} generations "
+                     f"({errors[-1] if errors else 'its generations exceed the budget'})")
+
+
+def plan(pool: Pool, policy: Policy, budget: int, seed: int, prompt: PromptFormat) -> Plan:
+    """Bin the probe, look the method up, fit it to the remaining budget."""
+    remaining = budget - len(pool.samples)
+    if remaining < 0:
+        raise ValueError(f"budget {budget} is below the probe's {len(pool.samples)} samples: "
+                         "give a budget >= probe.n")
+    bin_ = policy.bin_of(probe_score(pool))
+    entry = policy.entry(bin_, remaining)
+    if entry is None:  # n is not used: a pooled plan draws budget - probe new samples
+        return Plan(bin_, FALLBACK, POOLED, policy.probe_config(max(remaining, 1), seed, prompt))
+    where = f"policy bin {bin_} at budget {remaining}"
+    return Plan(bin_, entry.method, entry.strategy, fit_config(entry, remaining, seed, prompt, where))
+
+
+# --- spend, batched over questions --------------------------------------------------------------
+def spend(problems: Sequence[Problem], probes: Sequence[Pool], plans: Sequence[Plan], budget: int,
+          models: Models) -> list[SolveResult]:
+    """Run every group of equal plans once; one SolveResult per question, in input order."""
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(plans):
+        groups.setdefault(p.key(), []).append(i)
+    out: dict[int, SolveResult] = {}
+    for members in groups.values():
+        first = plans[members[0]]
+        lm, verifier = models(first.strategy)
+        group = [problems[i] for i in members]
+        if first.strategy == POOLED:
+            runs = pooled(group, [probes[i] for i in members], first.config, budget, lm, verifier)
+        else:
+            runs = STRATEGIES[first.strategy].run(group, lm, verifier, first.config)
+        # a revision run adds results of its other selection rules, over the same chains
+        by_id = {r.problem_id: r for r in runs if r.params["selection"] == first.config.selection}
+        for i, problem in zip(members, group):
+            out[i] = record(problem, probes[i], plans[i], budget, by_id[problem.id], lm, verifier)
+    return [out[i] for i in range(len(problems))]
+
+
+def pooled(problems: Sequence[Problem], probes: Sequence[Pool], cfg: BestOfNConfig, budget: int, lm: LM,
+           prm: Verifier) -> list[SearchResult]:
+    """Best-of-N over each probe and the rest of the budget as new samples (one call for the
+    group): the best-of-N of `budget` samples. A result's generations and ledger are the new
+    samples' (the probe's are added by `record`); its candidates are the whole pool."""
+    extra = budget - len(probes[0].samples)
+    rest: list[Pool | None] = [None] * len(problems)
+    if extra:  # seeded apart from the probe: the new samples must not repeat it
+        rest_cfg = dataclasses.replace(cfg, n=extra, seed=derive_seed(cfg.seed, "solve-rest"))
+        rest = sample_pools(problems, lm, prm, rest_cfg)
+    prm_parameters = getattr(prm, "num_parameters", None)
+    results = []
+    for problem, probe, more in zip(problems, probes, rest):
+        samples = list(probe.samples) + ([] if more is None else list(more.samples))
+        values = list(probe.values) + ([] if more is None else list(more.values))
+        i = select([s.answer for s in samples], [aggregate(v, cfg.aggregation) for v in values], cfg.selection)
+        chosen = None if i is None else samples[i]
+        costs = Costs() if more is None else more.costs
+        results.append(SearchResult(
+            problem.id, POOLED, {**cfg.params(), "n": len(samples)}, len(samples), cfg.seed,
+            None if chosen is None else chosen.answer, float(chosen is not None and chosen.correct),
+            None if chosen is None else chosen.text, len(samples), extra,
+            **costs.record(lm.num_parameters, prm_parameters)))
+    return results
+
+
+def record(problem: Problem, probe: Pool, plan_: Plan, budget: int, run: SearchResult, lm: LM,
+           verifier: Verifier) -> SolveResult:
+    """The run's answer with the whole ledger, the probe's included. FLOPs count every token at
+    `lm`'s size (a reviser is fine-tuned from the base: the same size)."""
+    generations = len(probe.samples) + run.generations
+    costs = probe.costs + run.costs
+    return SolveResult(
+        problem_id=problem.id, budget=budget, seed=plan_.config.seed, probe=len(probe.samples),
+        probe_score=probe_score(probe), bin=plan_.bin, method=plan_.method, strategy=run.strategy, params=run.params,
+        answer=run.answer, correct=run.correct if problem.answer else None, solution=run.solution,
+        candidates=run.candidates, generations=generations, unspent=budget - generations,
+        **costs.record(lm.num_parameters, getattr(verifier, "num_parameters", None)),
+    )
+
+
+def solve(problems: Sequence[Problem], probes: Sequence[Pool], policy: Policy, budget: int, seed: int,
+          prompt: PromptFormat, models: Models) -> list[SolveResult]:
+    """Every question at `budget`, from its probe."""
+    plans = [plan(pool, policy, budget, seed, prompt) for pool in probes]
+    return spend(problems, probes, plans, budget, models)

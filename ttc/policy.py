@@ -1,0 +1,124 @@
+"""The fitted compute-optimal policy, as one versioned artifact: eval/compute_optimal.py fits and
+saves it (`policy_<bins>.json`), `ttc solve` (ttc/planner.py) loads and runs it.
+
+Per difficulty bin and grid budget, the method compute-optimal chose on all of the bin's
+questions: an `Entry`, with the settings to run it with. A policy fit on predicted bins also
+holds what binning a new question takes: the score `edges` of those bins (data/bins.py) and the
+sampling settings of the `probe` whose mean final-step score is compared with them. The probe's
+samples join the pool of a best-of-N entry (`POOLED`), so such an entry must sample as the probe
+does (`BestOfNConfig.pool_settings`); a policy where it does not is refused on construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from data import artifacts
+from data.bins import KINDS
+from data.config import build_dataclass
+from data.prompts import PromptFormat
+from data.records import RecordError, from_dict
+from ttc.revise import STRATEGIES as REVISE_STRATEGIES
+from ttc.search import STRATEGIES as SEARCH_STRATEGIES
+from ttc.search import BestOfNConfig, SearchConfig
+
+STRATEGIES = {**SEARCH_STRATEGIES, **REVISE_STRATEGIES}  # all of them: what `ttc eval` runs, a policy picks
+POOLED = "best_of_n"  # its runs can share a pool: `ttc eval` estimates it from one, the probe joins it
+FORMAT, VERSION = "ttc.policy", 1
+BUDGET_FIELDS = ("generations", "budget")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The method a policy runs in one bin at one grid budget."""
+
+    method: str  # compute-optimal's label (a `ttc eval` line's name)
+    strategy: str  # a key of STRATEGIES
+    params: dict[str, Any]  # its settings at this budget, n included: no seed, nothing derived
+    accuracy: float  # on all of the bin's questions, at this budget
+
+    def config(self, where: str, n: int | None = None) -> SearchConfig:
+        """Its strategy's config from the settings (at `n` when given); the caller sets seed and prompt."""
+        cls = STRATEGIES[self.strategy].config
+        return build_dataclass(cls, {**self.params, **({} if n is None else {"n": n})}, where, {})
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: str  # the bins it was fit on: one of data.bins.KINDS
+    table: dict[int, dict[int, Entry]]  # bin (1 = easiest) -> grid budget -> entry
+    budget_field: str = "generations"  # what a grid budget counts: one of BUDGET_FIELDS
+    edges: list[float] | None = None  # predicted: edges[b-1] separates bins b and b+1 (data/bins.py)
+    probe: dict[str, Any] | None = None  # predicted: how the probe samples (BestOfNConfig.pool_settings)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.budget_field not in BUDGET_FIELDS:
+            raise ValueError(f"budget_field: {self.budget_field!r} is not one of {', '.join(BUDGET_FIELDS)}")
+        bins = sorted(self.table)
+        if not bins or bins != list(range(1, len(bins) + 1)):
+            raise ValueError(f"table: bins {bins}, expected 1..K")
+        sampling = None
+        if self.kind == "predicted":
+            if self.edges is None or len(self.edges) != len(bins) - 1:
+                raise ValueError(f"edges: {self.edges}, expected the {len(bins) - 1} edges of {len(bins)} "
+                                 "predicted bins")
+            if any(a < b for a, b in zip(self.edges, self.edges[1:])):
+                raise ValueError(f"edges: {self.edges} should not increase (bin 1 = highest score)")
+            if self.probe is None:
+                raise ValueError("probe: a policy fit on predicted bins needs the probe's sampling settings")
+            sampling = self.probe_config(1, 0, PromptFormat()).pool_settings()
+            extra = sorted(set(self.probe) - set(sampling))
+            if extra:
+                raise ValueError(f"probe: {extra} are not sampling settings (known: {', '.join(sampling)})")
+        elif self.edges is not None or self.probe is not None:
+            raise ValueError("edges, probe: a policy fit on oracle bins has neither (an oracle bin needs the answer)")
+        for b in bins:
+            if not self.table[b]:
+                raise ValueError(f"table.{b}: no budget")
+            for budget, entry in self.table[b].items():
+                where = f"table.{b}.{budget}"
+                if entry.strategy not in STRATEGIES:
+                    raise ValueError(f"{where}.strategy: {entry.strategy!r} is not one of {', '.join(STRATEGIES)}")
+                cfg = entry.config(f"{where}.params")
+                if sampling is not None and entry.strategy == POOLED and cfg.pool_settings() != sampling:
+                    raise ValueError(f"{where}.params: best-of-N samples with {cfg.pool_settings()}, the probe "
+                                     f"(which joins its pool) with {sampling}")
+
+    def bin_of(self, score: float) -> int:
+        """A probe's bin, 1 = easiest: the number of edges the score falls below, plus one."""
+        if self.edges is None:
+            raise ValueError(f"a policy fit on {self.kind} bins cannot bin a new question")
+        return 1 + sum(score < e for e in self.edges)
+
+    def entry(self, bin_: int, remaining: int) -> Entry | None:
+        """The bin's entry at the largest grid budget <= remaining; None below its grid."""
+        fitting = [b for b in self.table[bin_] if b <= remaining]
+        return self.table[bin_][max(fitting)] if fitting else None
+
+    def probe_config(self, n: int, seed: int, prompt: PromptFormat) -> BestOfNConfig:
+        """n samples as the probe draws them (best-of-N weighted over them, with default aggregation)."""
+        if self.probe is None:
+            raise ValueError(f"a policy fit on {self.kind} bins has no probe")
+        cfg = build_dataclass(BestOfNConfig, {**self.probe, "n": n}, "probe", {})
+        return dataclasses.replace(cfg, seed=seed, prompt=prompt)
+
+    def save(self, path: Path | str) -> None:
+        artifacts.save(path, FORMAT, VERSION, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Policy":
+        fields = artifacts.load(path, FORMAT, VERSION)
+        table = fields.get("table")
+        if not isinstance(table, dict):
+            raise RecordError(f"{path}: field 'table' should map bins to budgets to entries, got {table!r:.80}")
+        parsed: dict[int, dict[int, Entry]] = {}
+        for b, per_budget in table.items():
+            if not b.isdigit() or not isinstance(per_budget, dict) or not all(n.isdigit() for n in per_budget):
+                raise RecordError(f"{path}: table.{b}: expected a bin number mapping budgets to entries")
+            parsed[int(b)] = {int(n): from_dict(Entry, e, f"{path}: table.{b}.{n}") for n, e in per_budget.items()}
+        return artifacts.build(cls, {**fields, "table": parsed}, path)

@@ -1,0 +1,137 @@
+"""`ttc solve`: the deployable compute-optimal policy. New questions and a budget of N
+generations in; one answer per question out, with N counted honestly.
+
+    ttc solve --config configs/toy/solve.yaml --budget 16
+    ttc solve --config configs/toy/solve.yaml --budget 64 --data.split heldout --probe.n 4
+
+`policy` is eval/compute_optimal.py's `policy_predicted.json` (ttc/policy.py): the method per
+predicted difficulty bin and budget, the edges of those bins and how the probe samples. The
+first `probe.n` samples of each question estimate its bin and count in N; the rest of N goes to
+the policy's method for that bin (ttc/planner.py). The revision strategy runs on `reviser` and
+`orm` (loaded only when a plan needs them); every other strategy on `lm` and `prm`.
+
+Writes `<output_dir>/solve_N<budget>.jsonl`: one `SolveResult` per question, whose ledger
+(generations, tokens, FLOPs) includes the probe.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from data.config import ConfigError, save_config
+from data.problems import DataConfig, load_problems
+from data.prompts import PromptFormat
+from data.records import to_json, write_atomic
+from ttc.backends import LMConfig, load_lm
+from ttc.lm import LM
+from ttc.planner import SolveResult, draw_probes, solve
+from ttc.policy import POOLED, Policy
+from ttc.verifiers import Verifier
+from ttc.verifiers.spec import VerifierConfig, load_verifier
+
+log = logging.getLogger(__name__)
+REVISION = "revision"  # runs on the reviser and the ORM
+
+
+@dataclass
+class ProbeConfig:
+    """The first samples of every question, counted in the budget; they sample as the policy's
+    `probe` says, since they join its best-of-N runs' pools."""
+
+    n: int = 2
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"probe.n must be >= 1, got {self.n}")
+
+
+@dataclass
+class Setup:
+    """The models, the policy and the questions (what `ttc solve` and its evaluation share)."""
+
+    output_dir: str
+    lm: LMConfig
+    prm: VerifierConfig
+    policy: str  # policy_predicted.json of eval/compute_optimal.py
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    data: DataConfig = field(default_factory=DataConfig)  # the new questions
+    prompt: PromptFormat = field(default_factory=PromptFormat)
+    seed: int = 0
+    reviser: LMConfig | None = None  # for a policy that picks revisions
+    orm: VerifierConfig | None = None
+
+
+@dataclass
+class Config(Setup):
+    budget: int = 16  # N generations per question, the probe's included
+
+    def __post_init__(self) -> None:
+        if self.budget < self.probe.n:
+            raise ValueError(f"budget {self.budget} is below probe.n={self.probe.n}: the probe alone is over budget")
+
+
+def load_policy(path: str) -> Policy:
+    """The policy, checked to be one a probe can run: fit on predicted bins, budgets in generations."""
+    policy = Policy.load(path)
+    if policy.kind != "predicted":
+        raise ConfigError(f"{path}: kind: solve needs a policy fit on predicted bins, got {policy.kind!r} "
+                          "(an oracle bin needs the answer)")
+    if policy.budget_field != "generations":
+        raise ConfigError(f"{path}: budget_field: solve counts generations, got {policy.budget_field!r}")
+    return policy
+
+
+class ModelCache:
+    """The models a solve needs: `lm` and `prm` (loaded now) for search; the reviser and its
+    ORM for revisions, loaded on first use. A context manager that closes them all."""
+
+    def __init__(self, cfg: Setup):
+        self.cfg = cfg
+        self.loaded = {"search": (load_lm(cfg.lm), load_verifier(cfg.prm, cfg.prompt))}
+
+    def __call__(self, strategy: str) -> tuple[LM, Verifier]:
+        kind = "revision" if strategy == REVISION else "search"
+        if kind not in self.loaded:
+            if self.cfg.reviser is None or self.cfg.orm is None:
+                raise ValueError("the policy picks revisions for some questions: set `reviser` and `orm`")
+            self.loaded[kind] = load_lm(self.cfg.reviser), load_verifier(self.cfg.orm, self.cfg.prompt)
+        return self.loaded[kind]
+
+    def __enter__(self) -> "ModelCache":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for lm, verifier in self.loaded.values():
+            for model in (verifier, lm):
+                if hasattr(model, "close"):
+                    model.close()
+
+
+def main(cfg: Config) -> Path:
+    out = Path(cfg.output_dir)
+    save_config(cfg, out / "solve_config.yaml")
+    policy = load_policy(cfg.policy)
+    problems = load_problems(cfg.data)
+    with ModelCache(cfg) as models:
+        lm, prm = models(POOLED)  # the probe is a best-of-N draw
+        probes = draw_probes(problems, lm, prm, policy, cfg.probe.n, cfg.seed, cfg.prompt)
+        results = solve(problems, probes, policy, cfg.budget, cfg.seed, cfg.prompt, models)
+    path = out / f"solve_N{cfg.budget}.jsonl"
+    write_atomic(path, [to_json(r) for r in results])
+    graded = [r.correct for r in results if r.correct is not None]
+    log.info("%d question(s) at N=%d: %s; accuracy %s", len(results), cfg.budget,
+             summary(results), f"{np.mean(graded):.3f}" if graded else "n/a (no gold answers)")
+    return path
+
+
+def summary(results: Sequence[SolveResult]) -> str:
+    """How many questions each method got."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.method] = counts.get(r.method, 0) + 1
+    return ", ".join(f"{m}: {c}" for m, c in sorted(counts.items()))

@@ -1,0 +1,38 @@
+"""Kind `prm`: our own PRM format (data/prm_format.py), what train/prm.py writes.
+
+The tag and label tokens come from prm_format.json beside the checkpoint, not from the config;
+the solution follows the policy's own prompt (`prompt`), as in training. The value of a step is
+read at its tag. `last` is the paper's aggregation for PRMs trained on soft MC labels.
+"""
+
+from __future__ import annotations
+
+from data.prm_format import PRMFormat
+from ttc.verifiers.kind import Encoded, LabelTokenKind, VerifierError, tag_positions
+
+
+class OurPRM(LabelTokenKind):
+    name = "prm"
+    aggregation = "last"
+
+    def __init__(self, path, options, prompt):
+        super().__init__(path, options, prompt)
+        try:
+            self.format = PRMFormat.load(path)
+        except ValueError as e:
+            raise VerifierError(f"path: {e}; kind prm expects a folder written by train/prm.py") from e
+
+    def bind(self, tokenizer) -> None:
+        try:
+            self.tag, *_ = self.format.token_ids(tokenizer, where=self.path)
+        except ValueError as e:
+            raise VerifierError(str(e)) from e
+        super().bind(tokenizer)
+
+    def label_ids(self) -> tuple[int, int]:
+        _, good, bad = self.format.token_ids(self.tokenizer, where=self.path)
+        return good, bad
+
+    def encode(self, question: str, steps: list[str]) -> Encoded:
+        ids, _ = self.format.encode(self.tokenizer, self.prompt.render(question, self.tokenizer), steps)
+        return ids, tag_positions(ids, self.tag)  # a tag inside a step's text shows as one too many

@@ -1,0 +1,114 @@
+"""One verifier spec for every stage that scores: `load_verifier(VerifierConfig(...), prompt)`.
+
+    prm:                              # a stage's verifier section (YAML)
+      kind: qwen2.5-math-prm          # a key of KINDS
+      path: Qwen/Qwen2.5-Math-PRM-7B  # a save_pretrained folder, or a hub id already in the HF cache
+      backend: vllm                   # hf | vllm
+      format: {}                      # the kind's input-format options (defaults: its model card's)
+
+`KINDS` maps a kind to its class (one module each): its input format, its default aggregation
+(`KINDS[kind].aggregation`, also the loaded verifier's `.aggregation`) and its backends. Adding
+a kind is one module plus one entry. A hub id is resolved offline, through the usual Hugging
+Face cache (HF_HOME / HF_HUB_CACHE): nothing is downloaded at run time, and an id that is not
+cached is one error naming `path`. Every bad setting is a `VerifierError`, a `ConfigError`
+that the `ttc` command prints as one line, raised before any weight is read.
+
+`prompt` (the policy's prompt format) is read only by our own format and the likelihood
+baseline: a public PRM reads its own format whatever prompt sampled the solution.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from data.prompts import PromptFormat
+from ttc.backends import DTYPES
+from ttc.verifiers import Verifier
+from ttc.verifiers.kind import Kind, VerifierError
+from ttc.verifiers.likelihood import Likelihood
+from ttc.verifiers.math_shepherd import MathShepherd
+from ttc.verifiers.prm import OurPRM
+from ttc.verifiers.qwen_prm import QwenMathPRM
+from ttc.verifiers.rlhflow import RLHFlow
+
+KINDS: dict[str, type[Kind]] = {
+    "prm": OurPRM,  # ours (train/prm.py): prm_format.json beside the checkpoint
+    "likelihood": Likelihood,  # the training-free baseline: a causal LM's own likelihood
+    "math-shepherd": MathShepherd,  # peiyi9979/math-shepherd-mistral-7b-prm
+    "rlhflow": RLHFlow,  # RLHFlow/Llama3.1-8B-PRM-{Mistral,Deepseek}-Data
+    "qwen2.5-math-prm": QwenMathPRM,  # Qwen/Qwen2.5-Math-PRM-{7B,72B}
+}
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+@dataclass
+class VerifierConfig:
+    path: str  # a save_pretrained folder, or a hub id already in the Hugging Face cache
+    kind: str = "prm"  # a key of KINDS
+    backend: Literal["hf", "vllm"] = "hf"
+    device: str = "auto"  # hf: auto (cuda if there is one, else cpu), cpu, cuda, cuda:N; vLLM picks its own
+    dtype: str = "auto"  # auto: bfloat16 on a GPU, float32 on a CPU; or float32, bfloat16, float16
+    format: dict[str, str] = field(default_factory=dict)  # the kind's input-format options over its card's
+    batch_size: int = 64  # hf: solutions per forward pass
+    threads: int = 1  # hf: torch CPU threads
+    kv_cache_gib: float = 1.0  # vllm on CPU
+    max_model_len: int | None = None  # vllm: None takes the model's
+    gpu_memory_utilization: float = 0.3  # vllm on GPU: the share of GPU memory this engine takes
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise VerifierError(f"kind: unknown verifier kind {self.kind!r} (known: {', '.join(KINDS)})")
+        kind = KINDS[self.kind]
+        if self.backend not in kind.backends:
+            raise VerifierError(f"backend: kind {self.kind} runs on the {' or '.join(kind.backends)} backend, "
+                                f"got {self.backend!r}")
+        kind.options(self.format)  # validates the keys
+        if self.dtype not in DTYPES:
+            raise VerifierError(f"dtype: expected one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if not DEVICE.fullmatch(self.device):
+            raise VerifierError(f"device: expected auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.batch_size < 1 or self.threads < 1:
+            raise VerifierError(f"batch_size and threads must be >= 1, got {self.batch_size} and {self.threads}")
+        if self.kv_cache_gib <= 0 or not 0 < self.gpu_memory_utilization <= 1:
+            raise VerifierError("kv_cache_gib must be > 0 and gpu_memory_utilization in (0, 1]")
+        if self.max_model_len is not None and self.max_model_len < 1:
+            raise VerifierError(f"max_model_len must be >= 1 or None, got {self.max_model_len}")
+
+
+def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
+    """The verifier `cfg` names, with `.aggregation` (its kind's default) and the ledger's
+    `tokens_scored` and `num_parameters`; `prompt` must be the policy's."""
+    cls = KINDS[cfg.kind]
+    kind = cls(resolve_path(cfg.path), cls.options(cfg.format), prompt)
+    if cfg.backend == "vllm":  # a StepKind: VerifierConfig checked the kind's backends
+        from ttc.verifiers.vllm_prm import VLLMStepScorer
+
+        return VLLMStepScorer(kind, cfg.dtype, cfg.kv_cache_gib, cfg.max_model_len,
+                              gpu_memory_utilization=cfg.gpu_memory_utilization)
+    from ttc.verifiers.hf_prm import HFVerifier
+
+    return HFVerifier(kind, cfg.batch_size, cfg.threads, cfg.device, cfg.dtype)
+
+
+def resolve_path(path: str) -> str:
+    """A local folder with the checkpoint: `path` itself, or a hub id's snapshot in the HF cache."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        if not HUB_ID.fullmatch(path):
+            raise VerifierError(f"path: {path!r} does not exist; expected a save_pretrained folder or a hub id (org/name)")
+        from huggingface_hub import constants, snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            folder = Path(snapshot_download(path, local_files_only=True))
+        except LocalEntryNotFoundError as e:
+            raise VerifierError(f"path: {path!r} is neither a local folder nor in the Hugging Face cache "
+                                f"({constants.HF_HUB_CACHE}); nothing is downloaded at run time: fetch it first "
+                                f"(hf download {path}) or give a local folder") from e
+    if not (folder / "config.json").is_file():
+        raise VerifierError(f"path: {path!r} ({folder}) has no config.json; expected a save_pretrained folder")
+    return str(folder)
