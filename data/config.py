@@ -1,18 +1,25 @@
 """Typed configs: dataclasses filled from a YAML recipe, then from `--key value` flags.
 
 Every entry point declares one dataclass (fields may be nested dataclasses, addressed as
-`--section.key`). An unknown key or a value of the wrong type is an error that names the
-recipe file (and its line) or the flag. `__post_init__` validation runs on the final values.
+`--section.key`). An unknown key, a key given twice or a value of the wrong type is an error
+that names the recipe file (and its line) or the flag. YAML is read safely (no tags that build
+objects). `__post_init__` validation runs on the final values. A flag replaces a value that is
+not a section whole (`--strategies '{...}'` is the grid, not an addition to the recipe's).
+
+Every entry point turns bad input into one line and exit status 2 (`run_cli`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
+import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import yaml
 
@@ -21,6 +28,26 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (lines {seen[key]} and {line})", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text read safely (plain data only) and strictly (no key twice in a mapping)."""
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 def _is_dataclass_type(tp: Any) -> bool:
@@ -113,21 +140,35 @@ def key_lines(text: str) -> dict[str, int]:
                 lines[name] = key.start_mark.line + 1
                 walk(value, name + ".")
 
-    root = yaml.compose(text)
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
     if root is not None:
         walk(root, "")
     return lines
 
 
-def merge_settings(base: dict, override: dict) -> dict:
-    """`override` over `base`, sections merged key by key (a recipe under command-line flags)."""
+def merge_settings(base: dict, override: dict, cls: type | None = None) -> dict:
+    """`override` over `base`, sections merged key by key (a recipe under command-line flags).
+    With `cls`, only its dataclass sections merge: any other value, a mapping included (ttc
+    eval's `strategies`), is replaced whole."""
+    hints = typing.get_type_hints(cls) if cls is not None else {}
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_settings(merged[key], value)
+        section = _section_type(hints.get(key)) if cls is not None else None
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and (cls is None or section is not None):
+            merged[key] = merge_settings(merged[key], value, section)
         else:
             merged[key] = value
     return merged
+
+
+def _section_type(tp: Any) -> type | None:
+    """The dataclass a field holds (also when optional), else None."""
+    if _is_dataclass_type(tp):
+        return tp
+    options = [t for t in typing.get_args(tp) if t is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(options) == 1 and _is_dataclass_type(options[0]):
+        return options[0]
+    return None
 
 
 def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
@@ -136,7 +177,7 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     except OSError as e:
         raise ConfigError(f"{path}: cannot read recipe ({e.strerror})") from e
     try:
-        values = yaml.safe_load(text) or {}
+        values = load_yaml(text) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -165,7 +206,13 @@ def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
         *sections, leaf = key.replace("-", "_").split(".")
         for section in sections:
             node = node.setdefault(section, {})
-        node[leaf] = yaml.safe_load(inline) if inline != "" else ""
+            if not isinstance(node, dict):
+                raise ConfigError(f"flag --{key}: '{section}' is also given a value of its own")
+        try:
+            node[leaf] = load_yaml(inline) if inline != "" else ""
+        except yaml.YAMLError as e:
+            problem = " ".join(str(getattr(e, "problem", None) or e).split())
+            raise ConfigError(f"command line: flag --{key}: cannot read the value {inline!r} as YAML ({problem})") from e
     return config, values
 
 
@@ -196,7 +243,7 @@ def parse_config(cls: type[T], argv: list[str]) -> T:
     values, lines = read_yaml(recipe) if recipe else ({}, {})
     if recipe:
         build_dataclass(cls, values, str(recipe), lines)  # report recipe errors against the recipe file
-    return build_dataclass(cls, merge_settings(values, flags), "command line" if flags else str(recipe or "config"), {})
+    return build_dataclass(cls, merge_settings(values, flags, cls), "command line" if flags else str(recipe or "config"), {})
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -207,3 +254,87 @@ def save_config(config: Any, path: Path) -> None:
     """The resolved config, for the output folder (what ran is what is recorded)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+# ---- model folders: one line for a folder that cannot be a model, before any weight is read ----
+
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+def check_model(path: str, key: str = "model") -> Path:
+    """The folder of the model `path` (a save_pretrained folder, or a hub id already in the
+    Hugging Face cache: nothing is downloaded at run time), checked to hold a config.json with a
+    `model_type`, weights and a tokenizer; else one ConfigError naming `key`."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        if not HUB_ID.fullmatch(path):
+            raise ConfigError(f"{key}: {path!r} does not exist; expected a save_pretrained folder or a hub id (org/name)")
+        from huggingface_hub import constants, snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            folder = Path(snapshot_download(path, local_files_only=True))
+        except LocalEntryNotFoundError as e:
+            raise ConfigError(f"{key}: {path!r} is neither a local folder nor in the Hugging Face cache "
+                              f"({constants.HF_HUB_CACHE}); nothing is downloaded at run time: fetch it first "
+                              f"(hf download {path}) or give a local folder") from e
+    if not folder.is_dir():
+        raise ConfigError(f"{key}: {path!r} is a file; expected a save_pretrained folder")
+    config = folder / "config.json"
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{key}: {path!r} has no config.json; expected a save_pretrained folder") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{key}: {config}: unreadable config.json ({e})") from e
+    if not isinstance(settings, dict) or not settings.get("model_type"):
+        raise ConfigError(f"{key}: {config}: no 'model_type' (not a save_pretrained config)")
+    if not any((folder / name).is_file() for name in WEIGHTS) and not any(folder.glob("*.safetensors")):
+        raise ConfigError(f"{key}: {path!r} has no weights (expected one of {', '.join(WEIGHTS)})")
+    if not any((folder / name).is_file() for name in TOKENIZER):
+        raise ConfigError(f"{key}: {path!r} has no tokenizer (expected one of {', '.join(TOKENIZER)})")
+    return folder
+
+
+# ---- entry points: bad input is one line and exit status 2 ----
+
+BAD_INPUT_STATUS = 2
+
+
+def bad_input_types() -> tuple[type[BaseException], ...]:
+    """What bad input raises: our config and record errors (locks and settings included), the
+    OS's errors on a path (missing, a folder where a file should be, no permission), and the
+    ValueErrors by which the analyses (eval/*) refuse data they cannot use ("no result
+    records", "bin 3 has fewer than 2 questions")."""
+    from data.records import RecordError
+
+    return ConfigError, RecordError, OSError, ValueError
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line; an OS error as `path: what` (`x.json: No such file or directory`)."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+        return f"{paths}: {error.strerror}"
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def run_cli(prog: str, job: Callable[[], Any]) -> Any:
+    """`job()`; bad input (`bad_input_types`) becomes `prog: message` on stderr, one line, and
+    exit status 2 (TTC_TRACEBACK=1 shows the traceback too, for a ValueError that is a bug of
+    ours after all). Anything else is a bug and keeps its traceback."""
+    try:
+        return job()
+    except bad_input_types() as e:
+        if os.environ.get("TTC_TRACEBACK"):  # for debugging our own code: the whole story
+            raise
+        sys.stderr.flush()
+        print(f"{prog}: {one_line(e)}", file=sys.stderr, flush=True)
+        raise SystemExit(BAD_INPUT_STATUS) from None
+
+
+def rank_zero() -> bool:
+    """The first process of a launch (torchrun, accelerate, srun set RANK): the one that locks."""
+    return int(os.environ.get("RANK", "0") or 0) == 0

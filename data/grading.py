@@ -6,8 +6,11 @@ first (`verify` is asymmetric), both wrapped in `$...$` (bare-text gold misses `
 sympy can hang on some inputs; so it runs with its timeouts off in one persistent worker
 process (`python -m data.grading --worker`, JSON lines over stdin/stdout), which is killed when
 an answer takes longer than our limit and restarted on the next call. It is a plain `Popen`,
-so grading works from any thread and from daemonic pool workers. A timeout or an unparsable
-answer is logged and graded incorrect; grading never raises on an answer.
+so grading works from any thread and from daemonic pool workers. The worker dies with its
+parent, however the parent dies (kill -9 included): it watches its parent process and exits when
+it is gone, even in the middle of an answer. A timeout or an unparsable answer is logged and
+graded incorrect; grading never raises on an answer. No gold answer (None or empty: a question
+nobody has answered) grades incorrect; its callers report such questions as ungraded.
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ STARTUP_TIMEOUT_S = 120.0  # importing sympy on a loaded machine; not charged to
 _INTEGER = re.compile(r"-?\d+")
 
 
-def is_correct(pred: str | None, gold: str, source: str, timeout_s: float = 5.0) -> bool:
-    """Whether `pred` (an extracted answer; None if there was none) matches `gold`."""
-    if pred is None:
+def is_correct(pred: str | None, gold: str | None, source: str, timeout_s: float = 5.0) -> bool:
+    """Whether `pred` (an extracted answer; None if there was none) matches `gold` (None or
+    empty when the question has no gold answer: never a match)."""
+    if pred is None or gold is None or not str(gold).strip():
         return False
     if source == TOY_SOURCE:
         return _toy_correct(pred, gold)
@@ -178,8 +182,21 @@ def _answer(request: dict) -> dict:
         return {"correct": False, "error": f"{type(e).__name__}: {e}"}
 
 
+def _die_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """Exit as soon as the process that started us is gone (re-parented: getppid changes). A
+    kill -9 of the parent closes our stdin too, but a sympy call can run for minutes without
+    reading it; this thread ends the worker even then (sympy is Python: the GIL comes round)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def _serve() -> None:
-    """Answer JSON requests line by line until stdin closes."""
+    """Answer JSON requests line by line until stdin closes or the parent dies."""
+    _die_with_parent(os.getppid())
     out, sys.stdout = sys.stdout, sys.stderr  # stray prints must not corrupt the protocol
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout is disabled": we know
     _verify("1", "1")  # import and warm up before saying ready

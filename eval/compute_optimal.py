@@ -1,8 +1,7 @@
 """Compute-optimal test-time compute (the paper's Section 3.2 and Eq. 1, Figs. 4 and 8): per
 difficulty bin and generation budget, the method that does best, chosen by 2-fold CV.
 
-    python -m eval.compute_optimal --results '[runs/toy/eval/search/results.jsonl]' \
-        --bins '{oracle: runs/toy/eval/difficulty/bins_oracle.json}' --output_dir runs/toy/eval/compute_optimal
+    ttc compute-optimal --config configs/toy/compute_optimal.yaml
 
 Input: SearchResult records (one per problem, strategy, parameters, budget, seed; from
 `ttc eval` and the revision strategies) and one or more bin files (data/bins.py, written by
@@ -39,11 +38,11 @@ Definitions:
 - The policy (ttc/policy.py, for `ttc solve`) is fit on all of a bin's questions: per bin and
   budget the method best on them, with its settings there and its (in-sample) accuracy on them.
 
-Writes compute_optimal.json (per binning: the curves, the efficiency, each question's accuracy
-under compute-optimal and the baselines at every budget with its bin, for the report's paired
-intervals, and the headline ratio's range), compute_optimal.md, policy_<bins>.json, compute_optimal.png
-(overall curves, every bin kind), compute_optimal_bins_<bins>.png (per bin) and
-efficiency.png.
+Writes compute_optimal.json (`ComputeOptimalSummary`: per binning its `Analysis`: the curves,
+the choices, the efficiency, each question's accuracy under compute-optimal and the baselines at
+every budget with its bin, for the report's paired intervals, and the headline ratio's range),
+compute_optimal.md, policy_<bins>.json, compute_optimal.png (overall curves, every bin kind),
+compute_optimal_bins_<bins>.png (per bin) and efficiency.png.
 """
 
 from __future__ import annotations
@@ -51,7 +50,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,11 +58,12 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 import numpy as np
 
 from data.bins import Bins
-from data.config import ConfigError, parse_config, save_config
+from data.config import ConfigError, save_config
 from data.records import read_records
 from eval.search_report import EvalResult
 from eval.paired import Ratio, ratio
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
+from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.policy import STRATEGIES, Entry, Policy
 from ttc.search import BestOfNConfig
@@ -72,7 +71,7 @@ from ttc.search.common import SearchResult
 
 log = logging.getLogger(__name__)
 Record = Mapping[str, Any]
-CO, WEIGHTED, MAJORITY = "compute-optimal", "best-of-N weighted", "majority"
+CO, WEIGHTED, MAJORITY = "compute-optimal", "best-of-N weighted", "majority"  # the curves' names
 REQUIRED = ("problem_id", "strategy", "params", "seed", "correct")
 
 
@@ -234,7 +233,7 @@ def cross_validate(grid: Grid, candidates: Sequence[str], budget: int, folds: tu
     return np.concatenate([grid.acc[(on_b, budget)][a], grid.acc[(on_a, budget)][b]]), (on_a, on_b)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Analysis:
     """Compute-optimal vs the baselines under one binning."""
 
@@ -248,6 +247,15 @@ class Analysis:
     per_question: dict[str, dict[int, dict[str, float]]]  # CO / WEIGHTED / MAJORITY -> budget -> question -> acc
     bins: dict[str, int]  # question -> bin
     spread: Ratio  # the headline ratio (best-of-N's largest budget) with its bootstrap range over questions
+    seeds: int  # the most seeds a question's accuracy is a mean over
+
+
+@dataclass(frozen=True)
+class ComputeOptimalSummary(Summary):
+    """compute_optimal.json: the analysis under each binning, in the order of the config's bins."""
+
+    FORMAT = "ttc.compute_optimal"
+    analyses: list[Analysis]
 
 
 def baselines(grid: Grid, cfg: MethodsConfig) -> dict[str, str]:
@@ -312,7 +320,7 @@ def analyse(grid: Grid, binned: Bins, cfg: MethodsConfig) -> Analysis:
     spread = ratio(per_question[CO], per_question[WEIGHTED], top,
                    lambda co, bon: efficiency(co, bon, cfg.tolerance)[top], grid.seeds, seed=cfg.seed)
     return Analysis(binned.kind, budgets, overall, per_bin, dict(folds), dict(policy), eff, per_question,
-                    {q: bins[q] for q in grid.questions}, spread)
+                    {q: bins[q] for q in grid.questions}, spread, grid.seeds)
 
 
 def fit_policy(grid: Grid, analysis: Analysis, binned: Bins, cfg: MethodsConfig) -> Policy:
@@ -470,25 +478,18 @@ def read_results(paths: Sequence[str]) -> list[EvalResult]:
 
 def main(cfg: ComputeOptimalConfig) -> str:
     out = Path(cfg.output_dir)
-    save_config(cfg, out / "config.yaml")
     grid = build_grid(read_results(cfg.results), cfg.methods)
-    analyses = []
-    for kind, path in cfg.bins.items():
-        binned = Bins.load(path)
+    bins = {kind: Bins.load(path) for kind, path in cfg.bins.items()}
+    for kind, binned in bins.items():
         if binned.kind != kind:
-            raise ConfigError(f"bins.{kind}: {path} holds {binned.kind} bins")
+            raise ConfigError(f"bins.{kind}: {cfg.bins[kind]} holds {binned.kind} bins")
+    save_config(cfg, out / "config.yaml")  # once the inputs are read and checked: the record of an accepted run
+    analyses = []
+    for kind, binned in bins.items():
         analyses.append(analyse(grid, binned, cfg.methods))
         fit_policy(grid, analyses[-1], binned, cfg.methods).save(out / f"policy_{kind}.json")
-    summary = {a.kind: {"overall": a.overall, "per_bin": a.per_bin, "efficiency": a.efficiency, "folds": a.folds,
-                        "per_question": a.per_question, "bins": a.bins, "seeds": grid.seeds,
-                        "efficiency_interval": dataclasses.asdict(a.spread)} for a in analyses}
-    (out / "compute_optimal.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    ComputeOptimalSummary(analyses).save(out / "compute_optimal.json")
     result = section(grid, analyses, out, cfg.methods)
     (out / "compute_optimal.md").write_text(result.markdown)
     log_figures(cfg.tracking, out, "compute_optimal", tracked_figures(analyses))
     return result.markdown
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(main(parse_config(ComputeOptimalConfig, sys.argv[1:])))

@@ -1,7 +1,6 @@
 """Question difficulty bins (the paper's Section 3.2, Appendix C): oracle and predicted.
 
-    python -m eval.difficulty --samples runs/toy/eval/samples/samples.jsonl --output_dir runs/toy/eval/difficulty \
-        --prm runs/toy/prm/model --data.source toy --data.split test
+    ttc difficulty --config configs/toy/difficulty.yaml
 
 - Oracle: a test question's difficulty is the base model's pass@1 over its first
   `num_samples` samples (paper: 2048; the unbiased pass@1 is the fraction correct).
@@ -24,7 +23,6 @@ and `difficulty.png` (pass@1 against mean PRM score, coloured by oracle bin).
 from __future__ import annotations
 
 import logging
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +31,14 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from data.bins import Bins
-from data.config import parse_config, save_config
+from data.config import save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Sample, read_records
 from eval.estimators import pass_at_k
 from eval.plots import Section, figure
 from ttc.verifiers import Verifier, aggregate
+from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
 SampleKey = tuple[str, int]  # (problem id, sample index)
@@ -167,14 +166,12 @@ def section(oracle: Mapping[str, int], oracle_values: Mapping[str, float], out_d
 class DifficultyConfig:
     samples: str  # samples.jsonl of the base model on the test questions (paper: 2048 each)
     output_dir: str
-    prm: str | None = None  # PRM checkpoint for predicted bins; none: oracle bins only
+    prm: VerifierConfig | None = None  # the verifier of predicted bins; none: oracle bins only
     data: DataConfig = field(default_factory=DataConfig)  # the test questions (their text, for the PRM)
     prompt: PromptFormat = field(default_factory=PromptFormat)
     num_samples: int | None = None  # per question; None: all
     num_bins: int = 5
     seed: int = 0  # tie-break permutation
-    batch_size: int = 64
-    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.num_bins < 1 or (self.num_samples is not None and self.num_samples < 1):
@@ -183,27 +180,20 @@ class DifficultyConfig:
 
 def main(cfg: DifficultyConfig) -> str:
     out = Path(cfg.output_dir)
-    save_config(cfg, out / "config.yaml")
     groups = group_samples(read_records(cfg.samples, Sample), cfg.num_samples)
+    save_config(cfg, out / "config.yaml")  # once the inputs are read and checked: the record of an accepted run
     meta = {"num_samples": cfg.num_samples, "seed": cfg.seed, "samples": cfg.samples}
     oracle_values = pass_at_1(groups)
     oracle = quantile_bins(oracle_values, cfg.num_bins, cfg.seed)
     Bins("oracle", oracle, oracle_values, cfg.num_bins, meta).save(out / "bins_oracle.json")
     predicted = predicted_values = None
     if cfg.prm:
-        from ttc.verifiers.hf_prm import HFPRM  # torch only when predicted bins are asked for
-
         questions = {p.id: p.question for p in load_problems(cfg.data)}
-        prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
+        prm = load_verifier(cfg.prm, cfg.prompt)
         predicted_values = mean_final_score(groups, final_scores(groups, prm, questions))
         predicted = quantile_bins(predicted_values, cfg.num_bins, cfg.seed)
-        Bins("predicted", predicted, predicted_values, cfg.num_bins, {**meta, "prm": cfg.prm}).save(
+        Bins("predicted", predicted, predicted_values, cfg.num_bins, {**meta, "prm": cfg.prm.path}).save(
             out / "bins_predicted.json")
     result = section(oracle, oracle_values, out, predicted, predicted_values)
     (out / "difficulty.md").write_text(result.markdown)
     return result.markdown
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(main(parse_config(DifficultyConfig, sys.argv[1:])))

@@ -1,9 +1,7 @@
 """FLOPs-matched comparison: test-time compute on the small model vs a larger model's greedy
 answer (the paper's Section 7, Fig. 9).
 
-    python -m eval.flops_matched --results '[runs/toy/eval/search/results.jsonl]' \
-        --bins runs/toy/eval/difficulty/bins_oracle.json --large_greedy runs/toy/eval/large/samples.jsonl \
-        --output_dir runs/toy/eval/flops_matched
+    ttc flops-matched --config configs/toy/flops_matched.yaml
 
 The paper's accounting (Chinchilla-style): pretraining X = 6 N D_pretrain, inference
 Y = 2 N D_inference (`forward_flops`, as the ledger counts), R = D_inference / D_pretrain. A
@@ -36,9 +34,9 @@ Where the paper is silent:
   (eval/paired.py: compute-optimal minus greedy per question, each averaged over seeds) lies
   wholly above `tolerance` (default 0); otherwise it is a tie: the interval allows no difference.
 
-Writes flops_matched.json (one row per bin and R, with its paired comparison), flops_matched.md
-and flops_matched.png (per-bin accuracy against inference FLOPs in small-model generations, the
-larger model as stars at k for each R).
+Writes flops_matched.json (`FlopsMatchedSummary`: one row per bin and R, with its paired
+comparison), flops_matched.md and flops_matched.png (per-bin accuracy against inference FLOPs in
+small-model generations, the larger model as stars at k for each R).
 """
 
 from __future__ import annotations
@@ -46,20 +44,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
 from data.bins import Bins
-from data.config import parse_config, save_config
+from data.config import save_config
 from data.records import Sample, read_records
 from eval.compute_optimal import CO, MethodsConfig, analyse, build_grid, read_results
 from eval.paired import Paired, PerQuestion, curve_of, paired
 from eval.plots import Curve, Section, figure, plot_curves
+from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.search.common import forward_flops
 
@@ -150,6 +148,18 @@ class Row:
     large: float  # greedy accuracy of the larger model
     winner: str
     paired: Paired  # small vs large over the bin's questions
+
+
+@dataclass(frozen=True)
+class FlopsMatchedSummary(Summary):
+    """flops_matched.json: the rows, by bin then R."""
+
+    FORMAT = "ttc.flops_matched"
+    rows: list[Row]
+
+    def __post_init__(self) -> None:
+        if not self.rows:
+            raise ValueError("rows: none")
 
 
 PerBin = Mapping[int, Mapping[int, PerQuestion]]  # bin -> budget -> question -> compute-optimal accuracy
@@ -261,9 +271,9 @@ class FlopsMatchedConfig:
 
 def main(cfg: FlopsMatchedConfig) -> str:
     out = Path(cfg.output_dir)
-    save_config(cfg, out / "config.yaml")
     bins = Bins.load(cfg.bins)
     grid = build_grid(read_results(cfg.results), cfg.methods)
+    save_config(cfg, out / "config.yaml")  # once the inputs are read and checked: the record of an accepted run
     analysis = analyse(grid, bins, cfg.methods)
     small: dict[int, dict[int, dict[str, float]]] = defaultdict(dict)
     for budget, values in analysis.per_question[CO].items():
@@ -272,12 +282,7 @@ def main(cfg: FlopsMatchedConfig) -> str:
     large = by_bin(greedy_accuracy(read_records(cfg.large_greedy, Sample), grid.questions), bins.bins)
     result, rows = section(small, large, read_model_size(cfg.small_model), read_model_size(cfg.large_model),
                            cfg.ratios, out, cfg.rounding, cfg.pretrain_tokens, cfg.tolerance, grid.seeds)
-    (out / "flops_matched.json").write_text(json.dumps([asdict(r) for r in rows], indent=1, allow_nan=False) + "\n")
+    FlopsMatchedSummary(rows).save(out / "flops_matched.json")
     (out / "flops_matched.md").write_text(result.markdown)
     log_figures(cfg.tracking, out, "flops_matched", tracked_figures(rows))
     return result.markdown
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(main(parse_config(FlopsMatchedConfig, sys.argv[1:])))

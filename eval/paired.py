@@ -15,15 +15,15 @@ first is the standard paired analysis and needs only the means).
   the questions; "wide" when that range spans 1 (no saving is within it).
 Everything is deterministic: the standard error needs no randomness, the bootstrap is seeded.
 With few questions (< ~30) the normal 1.96 makes the interval somewhat narrow (t would be wider):
-a "level" there is safe, an "ahead" less so. `curve_of` (per-question values -> the curve) and
-`json_safe` (NaN -> null) serve the stages that write per-question outcomes.
+a "level" there is safe, an "ahead" less so. `curve_of` (per-question values -> the curve) serves
+the stages that keep per-question outcomes in their summaries (eval/summary.py).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Callable, Mapping, TypeVar
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class Paired:
     mean_a: float
     mean_b: float
     diff: float  # mean over questions of a - b
-    low: float | None  # the interval of diff; None where it cannot be computed (< 2 questions, no outcomes)
+    low: float | None  # the interval of diff; None where it cannot be computed (< 2 questions)
     high: float | None
     n_questions: int
     n_seeds: int = 1
@@ -61,7 +61,7 @@ class Paired:
 
     def questions(self) -> str:
         seeds = f" x {self.n_seeds} seeds, averaged per question" if self.n_seeds > 1 else ""
-        return f"{self.n_questions} questions{seeds}" if self.n_questions else "no per-question outcomes"
+        return f"{self.n_questions} questions{seeds}"
 
     def words(self, other: str) -> str:
         """'ahead of <other> by +0.155 (95% CI +0.123 to +0.187; 0.765 vs 0.610, 300 questions)',
@@ -76,11 +76,6 @@ class Paired:
     def brief(self) -> str:
         """'ahead (+0.040, 95% CI +0.010 to +0.070; 20 questions)': for lists of many comparisons."""
         return f"{self.verdict or 'unjudged'} ({self.diff:+.3f}, {self.interval()}; {self.questions()})"
-
-
-def means_only(mean_a: float, mean_b: float) -> Paired:
-    """A comparison without per-question outcomes (a run written before they were kept): no interval."""
-    return Paired(mean_a, mean_b, mean_a - mean_b, None, None, 0)
 
 
 def resample(n: int, resamples: int, seed: int) -> np.ndarray:
@@ -104,17 +99,6 @@ def paired(a: PerQuestion, b: PerQuestion, n_seeds: int = 1, resamples: int = 0,
         half = Z95 * float(d.std(ddof=1)) / math.sqrt(len(d))
         low, high = float(d.mean()) - half, float(d.mean()) + half
     return Paired(float(x.mean()), float(y.mean()), float(d.mean()), low, high, len(d), n_seeds)
-
-
-def json_safe(obj: Any) -> Any:
-    """`obj` with every NaN (in dicts and lists too) as None: the numbers files stay valid JSON."""
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
 
 
 def curve_of(per_question: Mapping[K, PerQuestion]) -> dict[K, float]:

@@ -1,7 +1,7 @@
 """The deployable policy (`ttc solve`) against best-of-N weighted at equal counted budget, on
 held-out questions.
 
-    python -m eval.policy --config configs/toy/eval_policy.yaml
+    ttc eval-policy --config configs/toy/eval_policy.yaml
 
 For every seed: the probe of every question is drawn once and `ttc solve` runs at each budget
 N of `budgets` from it (ttc/planner.py: the probe counts in N); best-of-N weighted draws one pool
@@ -18,29 +18,28 @@ the ratio over 1000 seeded bootstrap resamples of the questions (eval/paired.py;
 accuracy averaged over seeds first), "interval wide" when that range spans 1.
 
 Writes solve.jsonl (SolveResult per question, budget, seed), baseline.jsonl (SearchResult),
-policy.json (with `per_question` accuracies and the ratios' `*_interval`s), policy.md and
-policy.png; `section(output_dir)` rebuilds the markdown and figure
-from those files (for `ttc report`).
+policy.json (`PolicySummary`: with the per-question accuracies and the ratios' ranges, what
+`ttc report` reads), policy.md and policy.png; `section(output_dir)` rebuilds the markdown and
+figure from the records.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from data.config import parse_config, save_config
+from data.config import save_config
 from data.problems import load_problems
 from data.records import read_records, to_json, write_atomic
 from eval.compute_optimal import efficiency, efficiency_axes, headline
 from eval.paired import Ratio, curve_of, ratio
 from eval.plots import Curve, Section, figure, plot_curves
+from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.planner import SolveResult, draw_probes, solve
 from ttc.policy import POOLED
@@ -48,7 +47,24 @@ from ttc.search import SearchResult, sample_pools, sweep
 from ttc.stages.solve import ModelCache, Setup, load_policy
 
 log = logging.getLogger(__name__)
-SOLVE, BON = "ttc solve (probe + policy)", "best-of-N weighted"
+SOLVE, BON = "ttc solve (probe + policy)", "best-of-N weighted"  # the curves' names
+
+
+@dataclass(frozen=True)
+class PolicySummary(Summary):
+    """policy.json: solve against best-of-N weighted, by budget N."""
+
+    FORMAT = "ttc.policy_eval"
+    curves: dict[str, dict[int, float]]  # SOLVE / BON -> N -> accuracy
+    per_question: dict[str, dict[int, dict[str, float]]]  # the same -> N -> question -> accuracy (mean over seeds)
+    spent: dict[int, float]  # N -> mean generations solve spent
+    methods: dict[int, dict[str, float]]  # N -> method -> fraction of questions solve answered with it
+    efficiency: dict[int, int | None]  # best-of-N budget -> solve's smallest budget matching it
+    reverse: dict[int, int | None]  # solve budget -> best-of-N's smallest budget matching it
+    efficiency_interval: Ratio  # the headlines (the largest budget) with their bootstrap ranges
+    reverse_interval: Ratio
+    questions: int
+    seeds: int
 
 
 @dataclass
@@ -113,10 +129,10 @@ def method_mix(solved: Sequence[SolveResult]) -> dict[int, dict[str, float]]:
             for b, counts in sorted(by_budget.items())}
 
 
-def ratio_sentence(eff: dict[int, int | None], who: str, other: str, spread: Ratio | None) -> str:
-    """The headline ratio, with its bootstrap range (`spread`; None: not kept by this run)."""
+def ratio_sentence(eff: dict[int, int | None], who: str, other: str, spread: Ratio) -> str:
+    """The headline ratio, with its bootstrap range (`spread`)."""
     top, match, times = headline(eff)
-    bounds = "(no interval)" if spread is None else spread.spread()
+    bounds = spread.spread()
     if match is None:
         return f"{who} never matches {other} at N={top} within the budgets run {bounds}."
     return f"{who} matches {other} at N={top} with N={match}: ratio {times:g} {bounds}."
@@ -129,44 +145,44 @@ def headline_range(a: dict[int, dict[str, float]], b: dict[int, dict[str, float]
     return ratio(a, b, top, lambda x, y: efficiency(x, y, tolerance)[top], seeds)
 
 
-def summarize(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], tolerance: float = 0.0) -> dict:
+def summarize(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], tolerance: float = 0.0) -> PolicySummary:
     outcomes = {SOLVE: per_question(solved), BON: per_question(baseline)}
     curves = {name: curve_of(per_n) for name, per_n in outcomes.items()}
     seeds = len({r.seed for r in solved})
-    return {"curves": curves, "spent": spent_curve(solved), "methods": method_mix(solved),
-            "efficiency": efficiency(curves[SOLVE], curves[BON], tolerance),  # solve's budget to match BoN
-            "reverse": efficiency(curves[BON], curves[SOLVE], tolerance),  # BoN's budget to match solve
-            "efficiency_interval": asdict(headline_range(outcomes[SOLVE], outcomes[BON], tolerance, seeds)),
-            "reverse_interval": asdict(headline_range(outcomes[BON], outcomes[SOLVE], tolerance, seeds)),
-            "per_question": outcomes, "questions": len({r.problem_id for r in solved}), "seeds": seeds}
+    return PolicySummary(curves, outcomes, spent_curve(solved), method_mix(solved),
+                         efficiency(curves[SOLVE], curves[BON], tolerance),  # solve's budget to match best-of-N
+                         efficiency(curves[BON], curves[SOLVE], tolerance),  # best-of-N's budget to match solve
+                         headline_range(outcomes[SOLVE], outcomes[BON], tolerance, seeds),
+                         headline_range(outcomes[BON], outcomes[SOLVE], tolerance, seeds),
+                         len({r.problem_id for r in solved}), seeds)
 
 
 # --- report -------------------------------------------------------------------------------------
-def plot(summary: dict, path: Path) -> None:
+def plot(summary: PolicySummary, path: Path) -> None:
     with figure(path, 1, 2, size=(11, 4)) as (_, axes):
-        plot_curves(axes[0, 0], summary["curves"], xlabel="generation budget N (probe included)",
+        plot_curves(axes[0, 0], summary.curves, xlabel="generation budget N (probe included)",
                     title="deployable policy vs best-of-N weighted, equal budget")
-        efficiency_axes(axes[0, 1], sorted(summary["curves"][BON]), {"ttc solve": summary["efficiency"]},
+        efficiency_axes(axes[0, 1], sorted(summary.curves[BON]), {"ttc solve": summary.efficiency},
                         {"ttc solve": {"color": "tab:red"}}, "solve budget to match it")
 
 
-def markdown(summary: dict) -> str:
-    budgets = sorted(summary["curves"][BON])
+def markdown(summary: PolicySummary) -> str:
+    budgets = sorted(summary.curves[BON])
     head = ["| N | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
     rows = [f"| {name} | " + " | ".join(f"{c[b]:.3f}" if b in c else "" for b in budgets) + " |"
-            for name, c in summary["curves"].items()]
+            for name, c in summary.curves.items()]
     rows.append("| solve: generations spent | " + " | ".join(
-        f"{summary['spent'][b]:.1f}" if b in summary["spent"] else "" for b in budgets) + " |")
+        f"{summary.spent[b]:.1f}" if b in summary.spent else "" for b in budgets) + " |")
     mix = [f"- N={b}: " + ", ".join(f"{m} {f:.0%}" for m, f in methods.items())
-           for b, methods in summary["methods"].items()]
+           for b, methods in summary.methods.items()]
     return "\n".join([
-        f"`ttc solve` on {summary['questions']} held-out questions x {summary['seeds']} seed(s): a few probe samples "
+        f"`ttc solve` on {summary.questions} held-out questions x {summary.seeds} seed(s): a few probe samples "
         "per question (counted) estimate its difficulty bin from their mean PRM score, the rest of the budget goes "
         "to the method the fitted policy picks for that bin; against best-of-N weighted at the same counted budget.",
         "", *head, *rows, "",
-        ratio_sentence(summary["efficiency"], "ttc solve", "best-of-N weighted", Ratio(**summary["efficiency_interval"]))
+        ratio_sentence(summary.efficiency, "ttc solve", "best-of-N weighted", summary.efficiency_interval)
         + " "
-        + ratio_sentence(summary["reverse"], "Best-of-N weighted", "ttc solve", Ratio(**summary["reverse_interval"]))
+        + ratio_sentence(summary.reverse, "Best-of-N weighted", "ttc solve", summary.reverse_interval)
         + " (The paper's compute-optimal policy, with uncounted difficulty: 4x.)",
         "", "Methods the policy ran:", *mix, ""])
 
@@ -178,26 +194,26 @@ def section(output_dir: Path | str, tolerance: float = 0.0) -> Section:
                                    read_records(out / "baseline.jsonl", SearchResult), tolerance), out)
 
 
-def write_section(summary: dict, out: Path) -> Section:
+def write_section(summary: PolicySummary, out: Path) -> Section:
     plot(summary, out / "policy.png")
     return Section(markdown(summary), [out / "policy.png"])
 
 
-def tracked_figures(summary: dict) -> Figures:
+def tracked_figures(summary: PolicySummary) -> Figures:
     """For the tracker: both accuracy curves against N, and the headline efficiency ratio."""
-    return {**{f"policy/{name}/accuracy": c for name, c in summary["curves"].items()},
-            "policy/efficiency": headline(summary["efficiency"])[2]}
+    return {**{f"policy/{name}/accuracy": c for name, c in summary.curves.items()},
+            "policy/efficiency": headline(summary.efficiency)[2]}
 
 
 def save(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], out: Path, tolerance: float = 0.0,
          tracking: Tracking = Tracking()) -> str:
-    """The records, the numbers (policy.json, what `ttc report` reads), the markdown and the figure;
-    the headline figures to `tracking`'s trackers."""
+    """The records, the summary (policy.json), the markdown and the figure; the headline figures
+    to `tracking`'s trackers."""
     write_atomic(out / "solve.jsonl", [to_json(r) for r in solved])
     write_atomic(out / "baseline.jsonl", [to_json(r) for r in baseline])
     summary = summarize(solved, baseline, tolerance)
     result = write_section(summary, out)
-    (out / "policy.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    summary.save(out / "policy.json")
     (out / "policy.md").write_text(result.markdown)
     log_figures(tracking, out, "policy", tracked_figures(summary))
     return result.markdown
@@ -205,10 +221,6 @@ def save(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], out: P
 
 def main(cfg: Config) -> str:
     out = Path(cfg.output_dir)
-    save_config(cfg, out / "config.yaml")
-    return save(*run(cfg), out, cfg.tolerance, cfg.tracking)
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(main(parse_config(Config, sys.argv[1:])))
+    ran = run(cfg)
+    save_config(cfg, out / "config.yaml")  # once it ran: the record of an accepted run
+    return save(*ran, out, cfg.tolerance, cfg.tracking)

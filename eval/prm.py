@@ -8,14 +8,14 @@ in 1, 2, 4, ..., a problem's accuracy is the expectation over subsets of N of it
 (ttc.search.best_of_n.accuracy: every subset when there are few, else 1000 seeded random ones);
 problems with fewer than N samples are left out at N. With `baseline` (the policy's folder) the
 same samples are also scored by the policy's own likelihood (ttc/verifiers/likelihood.py), the
-training-free verifier a trained PRM has to beat. Writes `prm_eval.json` (the curves, and each
-problem's values under `per_question` and `within_question_auc` for the report's paired
-intervals; a NaN AUC is null), `prm_eval.md` and `best_of_n.png`.
+training-free verifier a trained PRM has to beat. Writes `prm_eval.json` (`PRMEvalSummary`: the
+curves, and each problem's values for the report's paired intervals), `prm_eval.md` and
+`best_of_n.png`.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,9 +28,10 @@ from data.config import save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.ranking import auc, within_question_aucs
-from data.records import Sample, StepLabels, read_records
-from eval.paired import curve_of, json_safe
+from data.records import RecordError, Sample, StepLabels, read_records
+from eval.paired import curve_of
 from eval.plots import figure, plot_curves
+from eval.summary import Summary, defined, fmt
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.search.best_of_n import Pool, accuracy
 from ttc.verifiers import Verifier, aggregate
@@ -56,10 +57,47 @@ class PRMEvalConfig:
     batch_size: int = 64
     tracking: Tracking = field(default_factory=Tracking)
 
+    def __post_init__(self) -> None:
+        if min(self.max_n, self.threads, self.batch_size) < 1:
+            raise ValueError(f"max_n, threads and batch_size must be >= 1, got {self.max_n}, {self.threads}, {self.batch_size}")
+
 
 ByProblem = dict[str, list[tuple[Sample, list[float]]]]  # each problem's samples and their step values
 PerQuestionCurve = dict[int, dict[str, float]]  # N -> problem id -> its accuracy at N
-LIKELIHOOD = "base likelihood"  # the baseline verifier's name in the curves
+PRM, LIKELIHOOD = "PRM", "base likelihood"  # the verifiers' names (the baseline's in its curves' names too)
+TRACKED = {PRM: "PRM", LIKELIHOOD: "likelihood"}  # their names in tracker tags
+PASS1, MAJORITY = "pass@1", "majority"  # the curves without a verifier
+
+
+def bon(selection: str, by: str) -> str:
+    """The name of a best-of-N curve: its selection, and the PRM's aggregation or the baseline
+    verifier's name: 'best-of-N weighted (last)', 'best-of-N naive (base likelihood)'."""
+    return f"best-of-N {selection} ({by})"
+
+
+WEIGHTED = bon("weighted", "last")  # the paper's: the PRM's last-step score, weighted vote
+
+
+@dataclass(frozen=True)
+class FinalAUC:
+    """AUCs of the last step's value against the solution's correctness (`final_score_auc`);
+    None where undefined (no solution of one outcome, no question with both)."""
+
+    all_solutions: float | None
+    within_question: float | None
+
+
+@dataclass(frozen=True)
+class PRMEvalSummary(Summary):
+    """prm_eval.json: what the markdown shows, and the per-problem values the report pairs."""
+
+    FORMAT = "ttc.prm_eval"
+    curves: dict[str, dict[int, float]]  # PASS1, MAJORITY, bon(...) -> N -> accuracy
+    per_question: dict[str, PerQuestionCurve]  # the same -> N -> problem id -> its accuracy
+    final_auc: dict[str, FinalAUC]  # PRM (and LIKELIHOOD with a baseline) -> its last-step AUCs
+    within_question_auc: dict[str, dict[str, float]]  # the same -> problem id (with both outcomes) -> AUC
+    step_auc: float | None = None  # against hard MC labels; None: undefined, or no labels
+    labelled_steps: int = 0  # the labelled steps it is measured on; 0: no labels given
 
 
 def pools(by_problem: ByProblem) -> list[Pool]:
@@ -75,19 +113,19 @@ def per_question(pools: list[Pool], ns: list[int], pick: Callable[[Pool, int], f
 def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, PerQuestionCurve]:
     """Each problem's accuracy of each selection method at each N, from its pool of samples."""
     each = pools(by_problem)
-    curves = {"pass@1": per_question(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
-              "majority": per_question(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
+    curves = {PASS1: per_question(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
+              MAJORITY: per_question(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
     for how in AGGREGATIONS:
-        curves[f"best-of-N weighted ({how})"] = per_question(
+        curves[bon("weighted", how)] = per_question(
             each, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
-    curves["best-of-N naive (last)"] = per_question(each, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
+    curves[bon("naive", "last")] = per_question(each, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
     return curves
 
 
 def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, PerQuestionCurve]:
     """Best-of-N weighted and naive (the highest score wins) with the likelihood verifier, per problem."""
     each = pools(by_problem)
-    return {f"best-of-N {selection} ({LIKELIHOOD})": per_question(
+    return {bon(selection, LIKELIHOOD): per_question(
         each, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
         for selection in ("weighted", "naive")}
 
@@ -99,27 +137,25 @@ def within_question_auc(by_problem: ByProblem) -> dict[str, float]:
     return within_question_aucs(*zip(*flat)) if flat else {}
 
 
-def final_score_auc(by_problem: ByProblem) -> dict[str, float]:
+def final_score_auc(by_problem: ByProblem) -> FinalAUC:
     """AUC of the last step's value against the solution's correctness: over all solutions
     (which rewards ranking questions by difficulty) and within a question, averaged over the
     questions with both correct and incorrect samples (what best-of-N selection needs)."""
     scored = [(s.correct, aggregate(v, "last")) for items in by_problem.values() for s, v in items]
     within = list(within_question_auc(by_problem).values())
-    return {"all_solutions": auc([v for _, v in scored], [c for c, _ in scored]),
-            "within_question": float(np.mean(within)) if within else float("nan")}
+    return FinalAUC(defined(auc([v for _, v in scored], [c for c, _ in scored])),
+                    float(np.mean(within)) if within else None)
 
 
-def evaluate(by_verifier: dict[str, ByProblem], ns: list[int], seed: int) -> dict:
-    """The numbers of prm_eval.json but the step-level AUC, from the samples scored by the PRM
-    ("PRM") and optionally by the likelihood (LIKELIHOOD): the curves, and under `per_question`
-    and `within_question_auc` each problem's values, for the report's paired intervals."""
-    outcomes = best_of_n(by_verifier["PRM"], ns, seed)
+def evaluate(by_verifier: dict[str, ByProblem], ns: list[int], seed: int) -> PRMEvalSummary:
+    """The summary but the step-level AUC, from the samples scored by the PRM (PRM) and optionally
+    by the likelihood (LIKELIHOOD)."""
+    outcomes = best_of_n(by_verifier[PRM], ns, seed)
     if LIKELIHOOD in by_verifier:
         outcomes |= baseline_curves(by_verifier[LIKELIHOOD], ns, seed)
-    final = {who: final_score_auc(b) for who, b in by_verifier.items()}
-    return {"final_auc": final["PRM"], "baseline_final_auc": final.get(LIKELIHOOD),
-            "curves": {name: curve_of(per_n) for name, per_n in outcomes.items()}, "per_question": outcomes,
-            "within_question_auc": {who: within_question_auc(b) for who, b in by_verifier.items()}}
+    return PRMEvalSummary({name: curve_of(per_n) for name, per_n in outcomes.items()}, outcomes,
+                          {who: final_score_auc(b) for who, b in by_verifier.items()},
+                          {who: within_question_auc(b) for who, b in by_verifier.items()})
 
 
 def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
@@ -129,24 +165,23 @@ def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
     return auc(scores, hard)
 
 
-def markdown(curves: dict[str, dict[int, float]], step_level_auc: float | None, final: dict[str, dict[str, float]]) -> str:
-    ns = sorted(next(iter(curves.values())))
-    lines = [f"step-level AUC vs hard MC labels: {step_level_auc:.3f}"] if step_level_auc is not None else []
-    lines += [f"last-step AUC vs correctness ({who}): {f['all_solutions']:.3f} over all solutions, "
-              f"{f['within_question']:.3f} within a question" for who, f in final.items()]
+def markdown(summary: PRMEvalSummary) -> str:
+    ns = sorted(next(iter(summary.curves.values())))
+    lines = [f"step-level AUC vs hard MC labels: {fmt(summary.step_auc, '.3f')}"] if summary.labelled_steps else []
+    lines += [f"last-step AUC vs correctness ({who}): {fmt(f.all_solutions, '.3f')} over all solutions, "
+              f"{fmt(f.within_question, '.3f')} within a question" for who, f in summary.final_auc.items()]
     lines.append("")
     lines += ["| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---" * (len(ns) + 1) + "|"]
-    lines += [f"| {m} | " + " | ".join(f"{c[n]:.3f}" for n in ns) + " |" for m, c in curves.items()]
+    lines += [f"| {m} | " + " | ".join(f"{c[n]:.3f}" for n in ns) + " |" for m, c in summary.curves.items()]
     return "\n".join(lines) + "\n"
 
 
-def tracked_figures(numbers: dict, step_level_auc: float | None) -> Figures:
+def tracked_figures(summary: PRMEvalSummary) -> Figures:
     """For the tracker: the step-level AUC, each verifier's within-question AUC, and every
     best-of-N curve against N."""
-    final = {"PRM": numbers["final_auc"], "likelihood": numbers["baseline_final_auc"]}
-    return {"prm/step_auc": step_level_auc,
-            **{f"prm/{who}/within_question_auc": f["within_question"] for who, f in final.items() if f},
-            **{f"prm/{name}/accuracy": curve for name, curve in numbers["curves"].items()}}
+    return {"prm/step_auc": summary.step_auc,
+            **{f"prm/{TRACKED[who]}/within_question_auc": f.within_question for who, f in summary.final_auc.items()},
+            **{f"prm/{name}/accuracy": curve for name, curve in summary.curves.items()}}
 
 
 def scored(verifier: Verifier, samples: list[Sample], question: dict[str, str]) -> ByProblem:
@@ -159,24 +194,27 @@ def scored(verifier: Verifier, samples: list[Sample], question: dict[str, str]) 
 
 def main(cfg: PRMEvalConfig) -> str:
     out = Path(cfg.output_dir)
-    save_config(cfg, out / "config.yaml")
     question = {p.id: p.question for p in load_problems(cfg.data)}
     samples = [s for s in read_records(cfg.samples, Sample) if s.problem_id in question]
+    if not samples:  # an empty input is an error, not a table of NaN
+        raise RecordError(f"{cfg.samples}: no sample of the configured problems (empty, or samples of other questions)")
+    save_config(cfg, out / "config.yaml")
     prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
-    by_verifier = {"PRM": scored(prm, samples, question)}
+    by_verifier = {PRM: scored(prm, samples, question)}
     if cfg.baseline:
         verifier = LikelihoodVerifier(cfg.baseline, cfg.prompt, cfg.batch_size, cfg.threads)
         by_verifier[LIKELIHOOD] = scored(verifier, samples, question)
     ns = [2**i for i in range(cfg.max_n.bit_length()) if 2**i <= cfg.max_n]
-    numbers = evaluate(by_verifier, ns, cfg.seed)
-    step_level_auc = step_auc(prm, read_records(cfg.labels, StepLabels)) if cfg.labels else None
-    (out / "prm_eval.json").write_text(json.dumps(json_safe({"auc": step_level_auc, **numbers}), indent=2,
-                                                  allow_nan=False) + "\n")
+    summary = evaluate(by_verifier, ns, cfg.seed)
+    if cfg.labels:
+        labels = read_records(cfg.labels, StepLabels)
+        summary = dataclasses.replace(summary, step_auc=defined(step_auc(prm, labels)),
+                                      labelled_steps=sum(len(r.values) for r in labels))
+    summary.save(out / "prm_eval.json")
     with figure(out / "best_of_n.png") as (_, ax):
-        plot_curves(ax, numbers["curves"])
-    final = {"PRM": numbers["final_auc"], **({LIKELIHOOD: numbers["baseline_final_auc"]} if cfg.baseline else {})}
-    text = markdown(numbers["curves"], step_level_auc, final)
+        plot_curves(ax, summary.curves)
+    text = markdown(summary)
     (out / "prm_eval.md").write_text(text)
-    log_figures(cfg.tracking, out, "prm", tracked_figures(numbers, step_level_auc))
+    log_figures(cfg.tracking, out, "prm", tracked_figures(summary))
     return text
 

@@ -2,7 +2,7 @@
 sequential/parallel ratio at a fixed budget, and how often a revision breaks a correct answer.
 
     ttc chains --config configs/toy/chains_eval.yaml             # the reviser's chains first
-    python -m eval.revision --config configs/toy/eval_revision.yaml
+    ttc eval-revision --config configs/toy/eval_revision.yaml
 
 One set of chains per test problem, K chains x T attempts of the reviser (`chains`, sampled by
 `ttc chains`), each attempt scored here by the revision ORM with its previous attempts in context
@@ -27,17 +27,14 @@ the scores are those of scoring each batch as it was sampled (a scorer's padding
 bits, depend on which solutions share a call).
 Writes `scored_chains.jsonl` (every attempt with its score: resumable, a rerun scores only the
 problems not there yet, and rerenders the report without loading the ORM when all are),
-`revision_eval.json` (the curves, and under `per_question` each problem's values of the
-all-problems curves, for the report's paired intervals; a NaN is null), `revision_eval.md` and
-three PNGs.
+`revision_eval.json` (`RevisionSummary`: the curves, and each problem's values of the
+all-problems curves for the report's paired intervals), `revision_eval.md` and three PNGs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import sys
 import typing
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -47,14 +44,15 @@ from typing import Sequence
 
 import numpy as np
 
-from data.config import parse_config, save_config
+from data.config import save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, RecordError
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard, merge, run_shard
-from eval.paired import curve_of, json_safe
+from eval.paired import curve_of
 from eval.plots import Section, figure, plot_curves
+from eval.summary import Summary, fmt
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.revise import ChainSet, accuracy, chain_records, read_chain_sets, score_chains
 from ttc.search.best_of_n import NUM_SUBSETS
@@ -63,7 +61,9 @@ from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
 SCORED = "scored_chains"
-SELECTIONS = {"weighted": "ORM weighted", "majority": "majority"}  # rule -> how the report names it
+SELECTIONS = {"weighted": "ORM weighted", "majority": "majority"}  # rule -> its name in the numbers
+SEQUENTIAL, PARALLEL = "sequential", "parallel"  # one chain of N attempts; N chains of one
+ALL = "all"  # the ratio sweep's group of every problem (the others: "level <k>")
 FIGURES = ("revision_steps.png", "sequential_parallel.png", "ratio.png")
 
 
@@ -102,6 +102,41 @@ def splits(budget: int, chains: int, length: int) -> list[tuple[int, int]]:
 PerProblem = dict[str, float]
 
 
+@dataclass(frozen=True)
+class Transitions:
+    """How revisions change correctness: of the `correct` (`incorrect`) attempts with a next one,
+    the fraction whose next one is incorrect (correct); None when there is no such attempt."""
+
+    correct: int
+    correct_to_incorrect: float | None
+    incorrect: int
+    incorrect_to_correct: float | None
+
+
+@dataclass(frozen=True)
+class RevisionSummary(Summary):
+    """revision_eval.json: every number of the markdown, and the per-problem values of the
+    all-problems curves (the report's paired intervals)."""
+
+    FORMAT = "ttc.revision_eval"
+    problems: int
+    chains: int  # K
+    length: int  # T
+    budget: int  # of the ratio sweep
+    pass_at_1: dict[int, float]  # revision step t (from 1) -> pass@1
+    sequential_parallel: dict[str, dict[str, dict[int, float]]]  # selection's name -> SEQUENTIAL / PARALLEL -> N -> acc.
+    ratio: dict[str, dict[str, dict[float, float]]]  # selection's name -> ALL / "level <k>" -> L / C -> accuracy
+    transitions: Transitions
+    pass_at_1_per_question: dict[int, PerProblem]
+    sequential_parallel_per_question: dict[str, dict[str, dict[int, PerProblem]]]
+    ratio_per_question: dict[str, dict[float, PerProblem]]  # of ALL
+
+    def sequential_parallel_lines(self) -> dict[str, dict[int, float]]:
+        """'sequential, ORM weighted' -> N -> accuracy: the table's rows and the figure's lines."""
+        return {f"{kind}, {name}": curve for name, kinds in self.sequential_parallel.items()
+                for kind, curve in kinds.items()}
+
+
 def pass_at_1_per_problem(chain_sets: Sequence[ChainSet]) -> dict[int, PerProblem]:
     """Step t (from 1) -> each problem's fraction of correct t-th attempts over its chains (every
     problem has the same K chains: the mean over problems is the fraction over all attempts)."""
@@ -112,17 +147,15 @@ def pass_at_1_per_problem(chain_sets: Sequence[ChainSet]) -> dict[int, PerProble
     return dict(sorted(by_step.items()))
 
 
-def transitions(chain_sets: Sequence[ChainSet]) -> dict[str, float | int]:
-    """How revisions change correctness: of the correct (incorrect) attempts with a next one, the
-    fraction whose next one is incorrect (correct); NaN when there is no such attempt."""
+def transitions(chain_sets: Sequence[ChainSet]) -> Transitions:
     counts = defaultdict(int)
     for cs in chain_sets:
         for chain in cs.chains:
             for before, after in zip(chain, chain[1:]):
                 counts[before.correct, after.correct] += 1
     right, wrong = counts[True, True] + counts[True, False], counts[False, False] + counts[False, True]
-    return {"correct->incorrect": counts[True, False] / right if right else float("nan"), "correct": right,
-            "incorrect->correct": counts[False, True] / wrong if wrong else float("nan"), "incorrect": wrong}
+    return Transitions(right, counts[True, False] / right if right else None,
+                       wrong, counts[False, True] / wrong if wrong else None)
 
 
 def per_problem_accuracy(chain_sets: Sequence[ChainSet], chains: int, length: int, how: str, num_subsets: int,
@@ -131,14 +164,15 @@ def per_problem_accuracy(chain_sets: Sequence[ChainSet], chains: int, length: in
 
 
 def sequential_vs_parallel(chain_sets: Sequence[ChainSet], chains: int, length: int, num_subsets: int,
-                           seed: int) -> dict[str, dict[int, PerProblem]]:
-    """'sequential, <selection>' and 'parallel, <selection>' -> {budget: per-problem accuracy}."""
-    curves = {}
+                           seed: int) -> dict[str, dict[str, dict[int, PerProblem]]]:
+    """Selection's name -> SEQUENTIAL / PARALLEL -> {budget: per-problem accuracy}."""
+    curves: dict[str, dict[str, dict[int, PerProblem]]] = {}
     for how, name in SELECTIONS.items():
-        for kind, most in (("sequential", length), ("parallel", chains)):
-            shape = (lambda n: (1, n)) if kind == "sequential" else (lambda n: (n, 1))
-            curves[f"{kind}, {name}"] = {n: per_problem_accuracy(chain_sets, *shape(n), how, num_subsets, seed)
-                                         for n in powers_of_2(most)}
+        curves[name] = {}
+        for kind, most in ((SEQUENTIAL, length), (PARALLEL, chains)):
+            shape = (lambda n: (1, n)) if kind == SEQUENTIAL else (lambda n: (n, 1))
+            curves[name][kind] = {n: per_problem_accuracy(chain_sets, *shape(n), how, num_subsets, seed)
+                                  for n in powers_of_2(most)}
     return curves
 
 
@@ -165,29 +199,24 @@ def shape(chain_sets: Sequence[ChainSet], budget: int) -> tuple[int, int]:
     return chains, length
 
 
-def evaluate(chain_sets: Sequence[ChainSet], levels: dict[str, int | None], cfg: RevisionEvalConfig) -> dict:
-    """Every number of the report, from one chain set per problem (`levels`: problem id -> level);
-    `per_question` holds the per-problem values of the curves over all problems."""
+def evaluate(chain_sets: Sequence[ChainSet], levels: dict[str, int | None], cfg: RevisionEvalConfig) -> RevisionSummary:
+    """Every number of the report, from one chain set per problem (`levels`: problem id -> level)."""
     chains, length = shape(chain_sets, cfg.budget)
     args = (cfg.num_subsets, cfg.seed)
     by_level: dict[int | None, list[ChainSet]] = defaultdict(list)
     for cs in chain_sets:
         by_level[levels[cs.problem_id]].append(cs)
-    groups = [("all", chain_sets)] + [(f"level {level}", group) for level, group in sorted(
+    groups = [(ALL, chain_sets)] + [(f"level {level}", group) for level, group in sorted(
         by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)) if level is not None]
     ratios = {name: {group: ratio_sweep(sets, cfg.budget, chains, length, how, *args) for group, sets in groups}
               for how, name in SELECTIONS.items()}
     steps = pass_at_1_per_problem(chain_sets)
     sp = sequential_vs_parallel(chain_sets, chains, length, *args)
-    return {
-        "problems": len(chain_sets), "chains": chains, "length": length, "budget": cfg.budget,
-        "pass@1 by step": curve_of(steps),
-        "sequential vs parallel": {name: curve_of(c) for name, c in sp.items()},
-        "ratio": {name: {group: curve_of(c) for group, c in per.items()} for name, per in ratios.items()},
-        "transitions": transitions(chain_sets),
-        "per_question": {"pass@1 by step": steps, "sequential vs parallel": sp,
-                         "ratio": {name: per["all"] for name, per in ratios.items()}},
-    }
+    return RevisionSummary(
+        len(chain_sets), chains, length, cfg.budget, curve_of(steps),
+        {name: {kind: curve_of(c) for kind, c in kinds.items()} for name, kinds in sp.items()},
+        {name: {group: curve_of(c) for group, c in per.items()} for name, per in ratios.items()},
+        transitions(chain_sets), steps, sp, {name: per[ALL] for name, per in ratios.items()})
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -202,50 +231,50 @@ def table(curves: dict[str, dict], first: str, column=str) -> list[str]:
     return rows
 
 
-def markdown(numbers: dict) -> str:
-    t = numbers["transitions"]
-    steps = numbers["pass@1 by step"]
-    ratio_rows = {f"{name}, {group}": curve for name, groups in numbers["ratio"].items() for group, curve in groups.items()}
+def markdown(summary: RevisionSummary) -> str:
+    t = summary.transitions
+    ratio_rows = {f"{name}, {group}": curve for name, groups in summary.ratio.items() for group, curve in groups.items()}
     lines = [
-        f"# Revisions: {numbers['problems']} problems, {numbers['chains']} chains x {numbers['length']} attempts each",
+        f"# Revisions: {summary.problems} problems, {summary.chains} chains x {summary.length} attempts each",
         "", "## pass@1 by revision step (paper Fig. 6 left; training saw at most 4 previous attempts)", "",
-        *table({"pass@1": steps}, "step"),
+        *table({"pass@1": summary.pass_at_1}, "step"),
         "", "## Sequential vs parallel at equal budget (Fig. 6 right)", "",
-        *table(numbers["sequential vs parallel"], "method", lambda n: f"N={n}"),
-        "", f"## Sequential/parallel ratio (chain length / chains) at budget {numbers['budget']} (Fig. 7)", "",
+        *table(summary.sequential_parallel_lines(), "method", lambda n: f"N={n}"),
+        "", f"## Sequential/parallel ratio (chain length / chains) at budget {summary.budget} (Fig. 7)", "",
         *table(ratio_rows, "selection, problems", ratio_label),
         "", "## Revisions that change correctness", "",
-        f"- correct -> incorrect: {t['correct->incorrect']:.1%} of {t['correct']} correct attempts with a next "
+        f"- correct -> incorrect: {fmt(t.correct_to_incorrect, '.1%')} of {t.correct} correct attempts with a next "
         f"attempt (paper: ~38%)",
-        f"- incorrect -> correct: {t['incorrect->correct']:.1%} of {t['incorrect']} incorrect attempts with a next attempt",
+        f"- incorrect -> correct: {fmt(t.incorrect_to_correct, '.1%')} of {t.incorrect} incorrect attempts with a next "
+        "attempt",
     ]
     return "\n".join(lines) + "\n"
 
 
-def tracked_figures(numbers: dict) -> Figures:
+def tracked_figures(summary: RevisionSummary) -> Figures:
     """For the tracker: pass@1 against the revision step, sequential and parallel against N, and
     how often a revision breaks a correct answer."""
-    return {"revision/pass@1": numbers["pass@1 by step"],
-            **{f"revision/{name}/accuracy": c for name, c in numbers["sequential vs parallel"].items()},
-            "revision/correct->incorrect": numbers["transitions"]["correct->incorrect"]}
+    return {"revision/pass@1": summary.pass_at_1,
+            **{f"revision/{name}/accuracy": c for name, c in summary.sequential_parallel_lines().items()},
+            "revision/correct->incorrect": summary.transitions.correct_to_incorrect}
 
 
-def plot(numbers: dict, out: Path) -> list[Path]:
+def plot(summary: RevisionSummary, out: Path) -> list[Path]:
     paths = [out / name for name in FIGURES]
     with figure(paths[0]) as (_, ax):
-        plot_curves(ax, {"pass@1": numbers["pass@1 by step"]}, "revision step", "pass@1",
-                    title="pass@1 by revision step")
+        plot_curves(ax, {"pass@1": summary.pass_at_1}, "revision step", "pass@1", title="pass@1 by revision step")
         ax.set_xscale("linear")
     with figure(paths[1]) as (_, ax):
-        styles = {name: {"linestyle": "--" if "majority" in name else "-"} for name in numbers["sequential vs parallel"]}
-        plot_curves(ax, numbers["sequential vs parallel"], styles=styles, title="sequential vs parallel")
-    ratio = numbers["ratio"]
+        lines = summary.sequential_parallel_lines()
+        styles = {name: {"linestyle": "--" if SELECTIONS["majority"] in name else "-"} for name in lines}
+        plot_curves(ax, lines, styles=styles, title="sequential vs parallel")
+    ratio = summary.ratio
     with figure(paths[2], ncols=1 + len(ratio), size=(6 * (1 + len(ratio)), 4)) as (_, grid):
         axes = grid[0]  # one row of panels
-        overall = {name: groups["all"] for name, groups in ratio.items()}
-        plot_curves(axes[0], overall, "sequential/parallel ratio", title=f"all problems, budget {numbers['budget']}")
+        overall = {name: groups[ALL] for name, groups in ratio.items()}
+        plot_curves(axes[0], overall, "sequential/parallel ratio", title=f"all problems, budget {summary.budget}")
         for ax, (name, groups) in zip(axes[1:], ratio.items()):
-            per_level = {group: curve for group, curve in groups.items() if group != "all"}
+            per_level = {group: curve for group, curve in groups.items() if group != ALL}
             if per_level:
                 plot_curves(ax, per_level, "sequential/parallel ratio", title=f"{name}, by level")
     return paths
@@ -277,20 +306,16 @@ def section(cfg: RevisionEvalConfig) -> Section:
     problems = load_problems(cfg.data)
     chain_sets = read_chain_sets(cfg.chains, problems)
     shape(chain_sets, cfg.budget)  # before the ORM runs
-    numbers = evaluate(score(cfg, problems, chain_sets), {p.id: p.level for p in problems}, cfg)
+    summary = evaluate(score(cfg, problems, chain_sets), {p.id: p.level for p in problems}, cfg)
     out = Path(cfg.output_dir)
-    (out / "revision_eval.json").write_text(json.dumps(json_safe(numbers), indent=2, allow_nan=False) + "\n")
-    text = markdown(numbers)
+    summary.save(out / "revision_eval.json")
+    text = markdown(summary)
     (out / "revision_eval.md").write_text(text)
-    log_figures(cfg.tracking, out, "revision", tracked_figures(numbers))
-    return Section(text, plot(numbers, out))
+    log_figures(cfg.tracking, out, "revision", tracked_figures(summary))
+    return Section(text, plot(summary, out))
 
 
 def main(cfg: RevisionEvalConfig) -> str:
-    save_config(cfg, Path(cfg.output_dir) / "config.yaml")
-    return section(cfg).markdown
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(main(parse_config(RevisionEvalConfig, sys.argv[1:])))
+    markdown = section(cfg).markdown
+    save_config(cfg, Path(cfg.output_dir) / "config.yaml")  # once it ran: the record of an accepted run
+    return markdown

@@ -2,7 +2,6 @@
 
     ttc eval --config configs/toy/eval_search.yaml
     ttc eval --config configs/toy/eval_search.yaml --shard 0 --num_shards 4   # the last one to finish merges
-    python -m eval.search_report --records runs/toy/eval/search/results.jsonl  # the summary again
 
 The grid. `strategies` maps a line's name (a row of the table, a line of the figure) to one of
 ttc.search.STRATEGIES or ttc.revise.STRATEGIES (`strategy: beam`, `strategy: revision`) and its
@@ -49,13 +48,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from data import shards
-from data.config import build_dataclass  # its coercion and its errors, for each line's settings
+from data.config import ConfigError, build_dataclass  # its coercion and its errors, for each line's settings
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, to_dict
 from data.shards import Shard
 from eval import search_report
-from eval.search_report import EvalResult
+from eval.search_report import EvalResult, SearchSummary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.backends import LMConfig
 from ttc.lm import LM
@@ -64,7 +63,7 @@ from ttc.search import BestOfNConfig, SearchConfig, SearchResult, sample_pools, 
 from ttc.search.common import RUN_FIELDS
 from ttc.stages.common import run_stage
 from ttc.verifiers import Verifier
-from ttc.verifiers.spec import VerifierConfig, load_verifier
+from ttc.verifiers.spec import KINDS, VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
 NAME = "results"
@@ -84,6 +83,7 @@ class Config:
     num_shards: int = 1
     batch_problems: int = 32  # problems searched together (one LM call per round for all)
     tracking: Tracking = field(default_factory=Tracking)
+    overwrite: bool = False  # start afresh: remove this shard's earlier records, whatever made them
 
     def __post_init__(self) -> None:
         Shard(self.shard, self.num_shards)  # validates
@@ -123,9 +123,10 @@ def powers_of_two(limit: int) -> list[int]:
     return [2**i for i in range(limit.bit_length()) if 2**i <= limit]
 
 
-def plan_line(name: str, entry: dict[str, Any], max_budget: int) -> Line:
+def plan_line(name: str, entry: dict[str, Any], max_budget: int, aggregation: str = "last") -> Line:
+    """A line's config at each N; `aggregation` (the verifier kind's own) where the line sets none."""
     where = f"strategies.{name}"
-    settings = dict(entry)
+    settings = {"aggregation": aggregation, **entry}
     strategy = settings.pop("strategy", None)
     if strategy not in STRATEGIES:
         raise ValueError(f"{where}: 'strategy' must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
@@ -153,7 +154,8 @@ def plan_line(name: str, entry: dict[str, Any], max_budget: int) -> Line:
 
 
 def plan(cfg: Config) -> list[Line]:
-    return [plan_line(name, entry, cfg.max_budget) for name, entry in cfg.strategies.items()]
+    aggregation = KINDS[cfg.prm.kind].aggregation
+    return [plan_line(name, entry, cfg.max_budget, aggregation) for name, entry in cfg.strategies.items()]
 
 
 # --- one batch of problems ------------------------------------------------------------------
@@ -200,18 +202,27 @@ def run(cfg: Config, lm: LM) -> Path:
     for line in lines:
         for n, why in line.skipped.items():
             log.info("%s: N=%d skipped: %s", line.name, n, why)
-    problems = load_problems(cfg.data)
+    problems = check(cfg)
     batches = [problems[i : i + cfg.batch_problems] for i in range(0, len(problems), cfg.batch_problems)]
     prm = load_verifier(cfg.prm, cfg.prompt)
     try:
         path = shards.run_shard(
             cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), batches, lambda b: f"{b[0].id}..{b[-1].id}",
             lambda units: [[r for per_problem in evaluate(b, lm, prm, cfg, lines) for r in per_problem] for b in units], 1,
+            shards.settings_of(cfg), cfg.overwrite,  # batch_problems included: a batch shares its tokens
         )
     finally:
         if hasattr(prm, "close"):
             prm.close()
     return finish(cfg, path)
+
+
+def check(cfg: Config) -> list[Problem]:
+    """The problems, before any model loads: none is an error, not an empty table."""
+    problems = load_problems(cfg.data)
+    if not problems:
+        raise ConfigError(f"data: no problems (source {cfg.data.source!r}, split {cfg.data.split!r}, levels {cfg.data.levels})")
+    return problems
 
 
 def finish(cfg: Config, shard_file: Path) -> Path:
@@ -229,9 +240,7 @@ def finish(cfg: Config, shard_file: Path) -> Path:
 
 def tracked_figures(numbers: Path) -> Figures:
     """For the tracker: each line's accuracy against the generation budget (the summary's cells)."""
-    table = json.loads(numbers.read_text())
-    return {f"search/{name}/accuracy": {int(b): cell["accuracy"] for b, cell in cells.items()}
-            for name, cells in table.items()}
+    return {f"search/{name}/accuracy": curve for name, curve in SearchSummary.load(numbers).curves().items()}
 
 
 def main(cfg: Config) -> Path:

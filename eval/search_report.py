@@ -1,30 +1,31 @@
 """The summary of `ttc eval` (eval/search.py): accuracy by strategy line and generation budget.
-
-    python -m eval.search_report --records runs/toy/eval/search/results.jsonl
+`ttc eval` writes it next to its merged records; rerunning `ttc eval` on a finished run writes it again.
 
 Writes next to the records: `summary.md` (rows: the config's lines; columns: the generation
-budget, N or N(k+1) with lookahead, as the paper counts it), `summary.json` (the same cells)
-and `accuracy_vs_budget.png` (the paper's Fig. 3 left: log2 x axis, one line per strategy line,
-error bars when there are several seeds). A cell is the mean over seeds of the accuracy over
-all problems; the +- is the standard error over seeds (the spread between reruns of the whole
-evaluation, not over problems). With one seed there is none, and the table says so. Each cell of
-`summary.json` also keeps `per_question` (problem id -> its mean over seeds), from which
-`ttc report` computes paired intervals over problems (eval/paired.py).
+budget, N or N(k+1) with lookahead, as the paper counts it), `summary.json` (`SearchSummary`:
+each line's strategy, settings and cells) and `accuracy_vs_budget.png` (the paper's Fig. 3 left:
+log2 x axis, one line per strategy line, error bars when there are several seeds). A cell is the
+mean over seeds of the accuracy over all problems; the +- is the standard error over seeds (the
+spread between reruns of the whole evaluation, not over problems). With one seed there is none,
+and the table says so. Each cell also keeps `per_question` (problem id -> its mean over seeds),
+from which `ttc report` computes paired intervals over problems (eval/paired.py); a line's
+settings (its records' method, as eval/compute_optimal.py reads them) tell the report which
+lines the paper compares.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import sys
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from data.config import parse_config
 from data.records import RecordError, read_records
 from eval.plots import figure, plot_curves
+from eval.summary import Summary
+from ttc.policy import STRATEGIES
 from ttc.search import SearchResult
 
 log = logging.getLogger(__name__)
@@ -45,19 +46,52 @@ class Cell:
     per_question: dict[str, float]  # problem id -> its mean over seeds: what paired intervals need
 
 
-def summarize(results: list[EvalResult]) -> dict[str, dict[int, Cell]]:
-    """line name -> generation budget -> cell, lines in the order they first appear."""
+@dataclass(frozen=True)
+class Line:
+    """One line of the grid: its method (a strategy of ttc.policy.STRATEGIES and its settings, as
+    `SearchConfig.method_of` reads them off the records) and its cells."""
+
+    strategy: str
+    settings: dict[str, Any]
+    cells: dict[int, Cell]  # generation budget -> cell
+
+
+@dataclass(frozen=True)
+class SearchSummary(Summary):
+    """summary.json: line name (the config's) -> its line, in the order the lines first appear."""
+
+    FORMAT = "ttc.search_summary"
+    lines: dict[str, Line]
+
+    def curves(self) -> dict[str, dict[int, float]]:
+        """Line name -> budget -> accuracy."""
+        return {name: {b: c.accuracy for b, c in line.cells.items()} for name, line in self.lines.items()}
+
+
+def method(r: EvalResult) -> tuple[str, dict[str, Any]]:
+    """The record's strategy and the settings that make its method (no budget, seed or derived value)."""
+    if r.strategy not in STRATEGIES:
+        raise RecordError(f"{r.name}: strategy {r.strategy!r} is not one of {', '.join(STRATEGIES)}")
+    return r.strategy, STRATEGIES[r.strategy].config.method_of(r.params)
+
+
+def summarize(results: list[EvalResult]) -> SearchSummary:
+    """The lines of `results`, in the order they first appear; a line's records must share a method."""
     # name -> budget -> seed -> problem -> correct
     correct: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    methods: dict[str, tuple[str, dict[str, Any]]] = {}
     for r in results:
+        m = method(r)
+        if methods.setdefault(r.name, m) != m:
+            raise RecordError(f"{r.name}: records of two methods, {methods[r.name]} and {m}")
         by_problem = correct[r.name][r.generations][r.seed]
         if r.problem_id in by_problem:  # e.g. a run resumed with another batch_problems
             raise RecordError(f"two results for problem {r.problem_id}, {r.name}, budget {r.generations}, "
                               f"seed {r.seed}")
         by_problem[r.problem_id] = r.correct
-    table: dict[str, dict[int, Cell]] = {}
+    lines = {}
     for name, by_budget in correct.items():
-        table[name] = {}
+        cells = {}
         for budget, by_seed in sorted(by_budget.items()):
             problems = {frozenset(v) for v in by_seed.values()}
             if len(problems) != 1:
@@ -65,9 +99,9 @@ def summarize(results: list[EvalResult]) -> dict[str, dict[int, Cell]]:
                                   f"({sorted(len(p) for p in problems)} of them): an incomplete merge?")
             means = [sum(v.values()) / len(v) for v in by_seed.values()]
             per_question = {q: sum(v[q] for v in by_seed.values()) / len(by_seed) for q in sorted(problems.pop())}
-            table[name][budget] = Cell(sum(means) / len(means), stderr(means), len(per_question), len(means),
-                                       per_question)
-    return table
+            cells[budget] = Cell(sum(means) / len(means), stderr(means), len(per_question), len(means), per_question)
+        lines[name] = Line(*methods[name], cells)
+    return SearchSummary(lines)
 
 
 def stderr(values: list[float]) -> float | None:
@@ -78,16 +112,16 @@ def stderr(values: list[float]) -> float | None:
     return math.sqrt(variance / len(values))
 
 
-def markdown(table: dict[str, dict[int, Cell]]) -> str:
-    budgets = sorted({b for cells in table.values() for b in cells})
-    first = next(iter(next(iter(table.values())).values()))
+def markdown(summary: SearchSummary) -> str:
+    budgets = sorted({b for line in summary.lines.values() for b in line.cells})
+    first = next(iter(next(iter(summary.lines.values())).cells.values()))
     spread = (f"+- standard error over {first.seeds} seeds" if first.seeds > 1
               else "one seed: no standard error")
     lines = [f"Accuracy by generation budget: mean over {first.problems} problems; {spread}. "
              "'-': not run at that budget (eval/search.py says why).", "",
              "| strategy | " + " | ".join(map(str, budgets)) + " |", "|---" * (len(budgets) + 1) + "|"]
-    for name, cells in table.items():
-        lines.append(f"| {name} | " + " | ".join(_cell(cells.get(b)) for b in budgets) + " |")
+    for name, line in summary.lines.items():
+        lines.append(f"| {name} | " + " | ".join(_cell(line.cells.get(b)) for b in budgets) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -100,27 +134,16 @@ def _cell(cell: Cell | None) -> str:
 def write(records: Path | str) -> str:
     """The table, its numbers and the figure, next to the records; returns the table."""
     records = Path(records)
-    table = summarize(read_records(records, EvalResult))
-    if not table:
+    summary = summarize(read_records(records, EvalResult))
+    if not summary.lines:
         raise RecordError(f"{records}: no results to summarize")
     out = records.parent
-    text = markdown(table)
+    text = markdown(summary)
     (out / TABLE).write_text(text)
-    numbers = {name: {str(b): asdict(c) for b, c in cells.items()} for name, cells in table.items()}
-    (out / NUMBERS).write_text(json.dumps(numbers, indent=2) + "\n")
-    errors = {name: {b: c.stderr for b, c in cells.items() if c.stderr is not None} for name, cells in table.items()}
+    summary.save(out / NUMBERS)
+    errors = {name: {b: c.stderr for b, c in line.cells.items() if c.stderr is not None}
+              for name, line in summary.lines.items()}
     with figure(out / FIGURE) as (_, ax):
-        plot_curves(ax, {name: {b: c.accuracy for b, c in cells.items()} for name, cells in table.items()},
-                    xlabel="generation budget", errors=errors)
+        plot_curves(ax, summary.curves(), xlabel="generation budget", errors=errors)
     log.info("summary: %s, %s", out / TABLE, out / FIGURE)
     return text
-
-
-@dataclass
-class ReportConfig:
-    records: str  # results.jsonl of `ttc eval`, merged
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(write(parse_config(ReportConfig, sys.argv[1:]).records))

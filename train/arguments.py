@@ -93,7 +93,7 @@ def launch_arguments(cls: type[A], defaults: Callable[[Any, Path, int], dict[str
     paper's optimiser is logged."""
     world = int(os.environ.get("WORLD_SIZE", 1))
     if cfg.batch_size % (cfg.per_device_batch_size * world):
-        raise ValueError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
+        raise ConfigError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
                          f"{cfg.per_device_batch_size} x {world} processes")
     if (deviations := paper_deviations(cfg.trainer)) and first_process():
         log.warning("trainer: not the paper's optimiser: %s", ", ".join(deviations))

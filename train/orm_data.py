@@ -19,7 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.config import ConfigError, parse_config, save_config
+from data.config import parse_config, run_cli, save_config
+from data.lock import lock_output
 from data.problems import DataConfig, load_problems
 from data.records import Problem, RecordError, StepLabels, to_json, write_atomic
 from data.revision_format import MAX_ATTEMPTS, revision_question
@@ -55,10 +56,13 @@ def orm_labels(problem: Problem, chain_set: ChainSet, max_attempts: int) -> list
 
 
 def main(cfg: Config) -> Path:
-    save_config(cfg, Path(cfg.output_dir) / "config.yaml")
     problems = load_problems(cfg.data)
     chain_sets = read_chain_sets(cfg.chains, problems)
     records = [r for p, chain_set in zip(problems, chain_sets) for r in orm_labels(p, chain_set, cfg.max_attempts)]
+    if not records:
+        raise RecordError(f"{cfg.chains}: no answered attempt in the chains: no ORM label to write")
+    lock_output(cfg.output_dir, "orm-data")  # bad input was refused before anything is written
+    save_config(cfg, Path(cfg.output_dir) / "config.yaml")
     path = Path(cfg.output_dir) / "labels.jsonl"
     write_atomic(path, [to_json(r) for r in records])
     log.info("%d ORM labels (%d correct) from %d chain sets", len(records), sum(r.values[-1] for r in records),
@@ -68,7 +72,4 @@ def main(cfg: Config) -> Path:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        print(main(parse_config(Config, sys.argv[1:])))
-    except (ConfigError, RecordError) as e:
-        sys.exit(f"train.orm_data: {e}")
+    print(run_cli("train.orm_data", lambda: main(parse_config(Config, sys.argv[1:]))))  # bad input: one line, exit 2

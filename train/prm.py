@@ -37,7 +37,8 @@ from torch.utils.data import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
-from data.config import ConfigError, parse_config, save_config
+from data.config import check_model, parse_config, run_cli, save_config
+from data.lock import lock_output
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
@@ -220,14 +221,16 @@ def prm_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> dict[str, Any]:
 def main(cfg: PRMTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
-    if first_process():
-        save_config(cfg, out / "train_config.yaml")
+    check_model(cfg.model, "model")  # bad input is refused before anything is written
+    train, val = load_splits(cfg)
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     _, good, bad = cfg.format.token_ids(tokenizer, where=cfg.model)
-    train, val = load_splits(cfg)
+    lock_output(out, "train-prm")  # one training per folder (the first process of a launch holds it)
     log.info("%d training and %d validation solutions", len(train), len(val))
 
     args = launch_arguments(TrainingArguments, prm_arguments, cfg, out, "orm" if cfg.labels == "last" else "prm")
+    if first_process():
+        save_config(cfg, out / "train_config.yaml")  # once every setting is checked
 
     if args.deepspeed_plugin is not None:  # ZeRO-3 shards the model in from_pretrained: join the group first
         import deepspeed
@@ -276,7 +279,4 @@ def merge_adapter(base: str, adapter: Path, out: Path) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        main(parse_config(PRMTrainConfig, sys.argv[1:]))
-    except (ConfigError, RecordError) as e:  # bad input: one line naming file, line and field
-        sys.exit(f"train.prm: {e}")
+    run_cli("train.prm", lambda: main(parse_config(PRMTrainConfig, sys.argv[1:])))  # bad input: one line, exit 2

@@ -36,7 +36,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallb
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
-from data.config import ConfigError, parse_config, save_config
+from data.config import check_model, parse_config, run_cli, save_config
+from data.lock import lock_output
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS, revision_prompt
@@ -199,9 +200,12 @@ def export(cfg: RevisionTrainConfig, checkpoint: Path, out: Path, tokenizer) -> 
 def main(cfg: RevisionTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
-    if first_process():
-        save_config(cfg, out / "train_config.yaml")
+    check_model(cfg.model, "model")  # bad input is refused before anything is written
+    load_splits(cfg)
+    lock_output(out, "train-reviser")  # one training per folder (the first process of a launch holds it)
     trainer = build_trainer(cfg)
+    if first_process():
+        save_config(cfg, out / "train_config.yaml")  # once every setting is checked
     checkpoints = Path(trainer.args.output_dir)
     # Resume after preemption; only the main process creates the folder, so check it exists.
     trainer.train(resume_from_checkpoint=get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None)
@@ -219,7 +223,4 @@ def main(cfg: RevisionTrainConfig) -> Path:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        main(parse_config(RevisionTrainConfig, sys.argv[1:]))
-    except (ConfigError, RecordError) as e:  # bad input: one line naming file, line and field
-        sys.exit(f"train.revision: {e}")
+    run_cli("train.revision", lambda: main(parse_config(RevisionTrainConfig, sys.argv[1:])))  # bad input: one line, exit 2

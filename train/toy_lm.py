@@ -40,7 +40,8 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 from data import toy
-from data.config import ConfigError, parse_config, save_config, to_dict
+from data.config import check_model, parse_config, run_cli, save_config, to_dict
+from data.lock import lock_output
 from data.prompts import PromptFormat
 from train.arguments import save_log_history, trainer_arguments
 from train.tokenizer import build_char_tokenizer
@@ -201,13 +202,16 @@ def toy_arguments(cfg: ToyLMConfig, out: Path) -> dict[str, Any]:
 def main(cfg: ToyLMConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
+    if cfg.init_from:
+        check_model(cfg.init_from, "init_from")  # bad input is refused before anything is written
+    lock_output(out, "train-lm")  # one training per folder
+    args = trainer_arguments(TrainingArguments, toy_arguments(cfg, out), cfg.trainer, out, "toy_lm")  # checks `trainer:`
     save_config(cfg, out / "config.yaml")
     tokenizer = build_char_tokenizer(cfg.max_position_embeddings)
     model = (LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32) if cfg.init_from
              else build_model(cfg, tokenizer))
     log.info("model: %.3fM parameters", model.num_parameters() / 1e6)
 
-    args = trainer_arguments(TrainingArguments, toy_arguments(cfg, out), cfg.trainer, out, "toy_lm")
     trainer = Trainer(
         model=model,
         args=args,
@@ -249,7 +253,4 @@ def main(cfg: ToyLMConfig) -> Path:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    try:
-        main(parse_config(ToyLMConfig, sys.argv[1:]))
-    except ConfigError as e:  # bad input: one line naming file, line and field
-        sys.exit(f"train.toy_lm: {e}")
+    run_cli("train.toy_lm", lambda: main(parse_config(ToyLMConfig, sys.argv[1:])))  # bad input: one line, exit 2

@@ -10,6 +10,13 @@
 A stage command reads a YAML recipe (`--config`) overridden by `--key value` flags (nested keys as
 `--section.key`); an unknown key is an error. The stage commands are those of the stage graph
 (ttc/pipeline/graph.py), plus `solve` and `toy-models`.
+
+Bad input of any command (a recipe, a flag, a record, a model folder, an output folder another
+run holds, a rerun with other settings) is one line `ttc <command>: <what, where>` on stderr and
+exit status 2, before any model loads (TTC_TRACEBACK=1 adds the traceback). Before a stage's
+own code runs, the models its config names are checked (ttc/stages/common.py) and, for a stage
+that is not sharded, its output folder is locked for this run (`.lock-<command>`; a sharded
+stage locks each shard, data/shards.py).
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ import logging
 import os
 import sys
 
-from data.config import ConfigError, parse_config
-from data.records import RecordError
+from data.config import BAD_INPUT_STATUS, ConfigError, parse_config, run_cli
+from data.lock import lock_output
 from ttc.pipeline.graph import commands
 
 EXTRA = {"solve": "ttc.stages.solve:Config", "toy-models": "eval.toy_models:ToyModelsConfig"}
@@ -40,7 +47,20 @@ def load(target: str):
 def run_stage(command: str, argv: list[str]) -> None:
     config = stage_commands()[command]
     cls = load(config)
-    print(importlib.import_module(config.split(":")[0]).main(parse_config(cls, argv)))
+    cfg = parse_config(cls, argv)
+    module = importlib.import_module(config.split(":")[0])
+    guard(command, module, cfg)
+    print(module.main(cfg))
+
+
+def guard(command: str, module, cfg) -> None:
+    """Before a stage's own code: the models its config names are model folders, and the output
+    folder of a stage that is not sharded is ours (sharded stages claim each shard themselves)."""
+    from ttc.stages.common import check_models
+
+    check_models(cfg)
+    if not hasattr(module, "NAME") and getattr(cfg, "output_dir", None):
+        lock_output(cfg.output_dir, command)
 
 
 def merge(argv: list[str]) -> None:
@@ -56,18 +76,20 @@ def merge(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     names = [*stage_commands(), "merge", *OWN]
-    if not argv or argv[0] not in names:
-        sys.exit(f"usage: ttc {{{','.join(names)}}} --config recipe.yaml [--key value ...]\n{__doc__}")
+    usage = f"usage: ttc {{{','.join(names)}}} --config recipe.yaml [--key value ...]"
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"{usage}\n{__doc__}", file=sys.stderr)
+        raise SystemExit(0 if argv else BAD_INPUT_STATUS)
+    if argv[0] not in names:
+        print(f"ttc: unknown command {argv[0]!r}; {usage}", file=sys.stderr)
+        raise SystemExit(BAD_INPUT_STATUS)
     logging.basicConfig(level=os.environ.get("TTC_LOG", "INFO"), format="%(asctime)s %(name)s: %(message)s")
-    try:
-        if argv[0] == "merge":
-            merge(argv[1:])
-        elif argv[0] in OWN:
-            load(OWN[argv[0]])(argv[1:])
-        else:
-            run_stage(argv[0], argv[1:])
-    except (ConfigError, RecordError, FileNotFoundError) as e:
-        sys.exit(f"ttc {argv[0]}: {e}")
+    if argv[0] == "merge":
+        run_cli("ttc merge", lambda: merge(argv[1:]))
+    elif argv[0] in OWN:
+        run_cli(f"ttc {argv[0]}", lambda: load(OWN[argv[0]])(argv[1:]))
+    else:
+        run_cli(f"ttc {argv[0]}", lambda: run_stage(argv[0], argv[1:]))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,21 @@ from data.steps import extract_answer, split_steps
 from ttc.lm import Completion, GenerationRequest
 
 
+def check_sampling(n: int, temperature: float, top_p: float, max_tokens: int, stop: list[str], n_name: str = "n") -> None:
+    """Sampling settings an engine accepts, checked when the config is built (before a model
+    loads); a ValueError naming the setting otherwise."""
+    if n < 1:
+        raise ValueError(f"{n_name} must be >= 1, got {n}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) and s for s in stop):
+        raise ValueError(f"stop must be a list of non-empty strings, got {stop!r}")
+
+
 @dataclass
 class SamplingConfig:
     n: int = 16
@@ -20,6 +35,9 @@ class SamplingConfig:
     max_tokens: int = 256
     stop: list[str] = field(default_factory=list)  # end-of-solution markers, cut from the text
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.stop)
 
     def request(self, prompt: str, problem_id: str) -> GenerationRequest:
         """`n` samples of one problem, seeded by (seed, problem id) alone."""

@@ -76,3 +76,87 @@ def test_an_optional_section_is_built_when_given_and_none_otherwise():
 
     assert parse_config(WithOptional, []).extra is None
     assert parse_config(WithOptional, ["--extra.per_level", "3"]).extra == DataConfig(per_level=3)
+
+
+# --- strict, safe YAML; flags that replace a whole mapping; model folders; one-line errors ---
+
+
+def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: a\ninner:\n  n: 2\n  n: 3\n")
+    with pytest.raises(ConfigError, match=r"r.yaml:4: invalid YAML \(key 'n' given twice \(lines 3 and 4\)\)"):
+        parse_config(Outer, ["--config", str(recipe)])
+
+
+def test_yaml_is_read_safely(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: !!python/object/apply:os.getcwd []\n")
+    with pytest.raises(ConfigError, match=r"r.yaml:1: invalid YAML"):
+        parse_config(Outer, ["--config", str(recipe)])
+
+
+def test_a_flag_value_that_is_not_yaml_is_one_error():
+    with pytest.raises(ConfigError, match=r"flag --levels: cannot read the value '\[a' as YAML"):
+        parse_config(Outer, ["--name", "a", "--levels", "[a"])
+
+
+@dataclass
+class WithGrid:
+    grid: dict[str, dict] = field(default_factory=dict)
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_a_mapping_flag_replaces_the_recipes_mapping_while_sections_merge(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("grid:\n  a: {x: 1}\n  b: {x: 2}\ninner:\n  n: 4\n")
+    cfg = parse_config(WithGrid, ["--config", str(recipe), "--grid", "{c: {x: 3}}", "--inner.temperature", "1"])
+    assert cfg.grid == {"c": {"x": 3}}
+    assert cfg.inner == Inner(4, 1.0)
+
+
+def model_folder(folder, config='{"model_type": "llama"}', weights=True, tokenizer=True):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(config)
+    if weights:
+        (folder / "model.safetensors").write_bytes(b"")
+    if tokenizer:
+        (folder / "tokenizer.json").write_text("{}")
+    return str(folder)
+
+
+def test_check_model_names_what_is_wrong(tmp_path, monkeypatch):
+    from data.config import check_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert check_model(model_folder(tmp_path / "ok")) == tmp_path / "ok"
+    cases = {
+        str(tmp_path / "missing"): "does not exist",
+        model_folder(tmp_path / "empty_config", config="{}"): "no 'model_type'",
+        model_folder(tmp_path / "bad_json", config="{"): "unreadable config.json",
+        model_folder(tmp_path / "no_weights", weights=False): "has no weights",
+        model_folder(tmp_path / "no_tokenizer", tokenizer=False): "has no tokenizer",
+        "no-such-org/no-such-model": "neither a local folder nor in the Hugging Face cache",
+    }
+    (tmp_path / "file").write_text("x")
+    cases[str(tmp_path / "file")] = "is a file"
+    for path, message in cases.items():
+        with pytest.raises(ConfigError, match=rf"^lm.model: .*{message}"):
+            check_model(path, "lm.model")
+
+
+def test_run_cli_prints_one_line_and_exits_2(capsys):
+    from data.config import run_cli
+    from data.records import RecordError
+
+    def bad():
+        raise RecordError("x.jsonl:3: field 'answer'\nshould be str")
+
+    with pytest.raises(SystemExit) as exit:
+        run_cli("prog", bad)
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == "prog: x.jsonl:3: field 'answer' should be str\n"
+    with pytest.raises(SystemExit):
+        run_cli("prog", lambda: open("/no/such/file"))
+    assert capsys.readouterr().err.splitlines() == ["prog: /no/such/file: No such file or directory"]
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
+        run_cli("prog", lambda: 1 / 0)

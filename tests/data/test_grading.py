@@ -112,3 +112,44 @@ def test_from_daemonic_pool_workers(method):
     is_correct("0.5", "\\frac{1}{2}", "math")  # a forked child must not reuse this worker's pipes
     with multiprocessing.get_context(method).Pool(2) as pool:
         assert pool.map(_grade, CASES) == [expected for *_, expected in CASES]
+
+
+def test_no_gold_answer_is_never_correct():
+    assert not is_correct("5", None, "math")
+    assert not is_correct("5", "", "toy")
+    assert not is_correct("5", "  ", "math")
+
+
+def test_the_worker_dies_with_its_parent_even_mid_answer():
+    """kill -9 of the process that started the worker, while the worker is stuck in an answer:
+    the worker must not be left burning CPU."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import data.grading as g
+        g.WORKER_COMMAND = {SLOW_WORKER!r}
+        worker = g._Worker()
+        worker.proc.stdin.write(b'{{"gold": "5", "pred": "999"}}\\n')  # hangs for 60 s
+        worker.proc.stdin.flush()
+        print(worker.proc.pid, flush=True)
+        import time; time.sleep(120)
+    """)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    time.sleep(0.5)  # the worker is inside the hanging answer
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            state = open(f"/proc/{worker}/stat").read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            break
+        if state == "Z":  # exited, not yet reaped by its new parent
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the grader's worker outlived its parent")

@@ -51,3 +51,79 @@ def test_bad_shard_and_stable_seeds():
         Shard(2, 2)
     assert derive_seed(0, "p1") == derive_seed(0, "p1") != derive_seed(0, "p2")
     assert 0 <= derive_seed("anything", 3) < 2**31
+
+
+# --- the guards: a lock per shard, the settings that made the records ---
+
+from dataclasses import dataclass, field  # noqa: E402
+
+from data.config import ConfigError  # noqa: E402
+from data.shards import SettingsError, claim, run_shard, settings_of  # noqa: E402
+
+
+@dataclass
+class Engine:
+    model: str = "m"
+    threads: int = 1  # a speed knob: not a setting
+
+
+@dataclass
+class StageConfig:
+    output_dir: str = "out"
+    engine: Engine = field(default_factory=Engine)
+    n: int = 8
+    temperature: float = 0.8
+    grid: dict = field(default_factory=lambda: {"a": {"x": 1}})
+    shard: int = 0
+    num_shards: int = 1
+    batch_problems: int = 4
+
+
+def test_settings_leave_out_where_and_how_fast():
+    settings = settings_of(StageConfig())
+    assert settings == {"engine.model": "m", "n": 8, "temperature": 0.8, "grid": {"a": {"x": 1}}, "batch_problems": 4}
+    assert "batch_problems" not in settings_of(StageConfig(), {"batch_problems", "output_dir", "shard", "num_shards"})
+
+
+def test_a_rerun_with_other_settings_is_refused_naming_the_keys(tmp_path):
+    first = settings_of(StageConfig(output_dir=str(tmp_path)))
+    writer = claim(tmp_path, "x", Shard(0, 1), first)
+    writer.write("p0", [{"a": 1}])
+    before = writer.partial.read_bytes()
+    other = settings_of(StageConfig(n=2, temperature=1.0, engine=Engine(threads=8)))
+    with pytest.raises(SettingsError, match=r"x.shard-00000-of-00001 was made with other settings "
+                                            r"\(n 8 -> 2, temperature 0.8 -> 1.0\): rerun with --overwrite true"):
+        claim(tmp_path, "x", Shard(0, 1), other)
+    assert writer.partial.read_bytes() == before  # nothing touched
+    assert claim(tmp_path, "x", Shard(0, 1), settings_of(StageConfig(engine=Engine(threads=8)))).done == {"p0"}
+    fresh = claim(tmp_path, "x", Shard(0, 1), other, overwrite=True)
+    assert fresh.done == set() and not writer.partial.exists()
+
+
+def test_a_finished_and_merged_output_keeps_its_settings(tmp_path):
+    settings = settings_of(StageConfig())
+    run_shard(tmp_path, "x", Shard(0, 1), UNITS, lambda u: u[0], lambda batch: [r for _, r in batch], 3, settings)
+    merge(tmp_path, "x", 1)
+    assert json.loads((tmp_path / "x.settings.json").read_text())["settings"] == settings
+    (tmp_path / "x.shard-00000-of-00001.jsonl").unlink()  # the shard files cleaned up: the merged one still guards
+    (tmp_path / "x.shard-00000-of-00001.settings.json").unlink()
+    with pytest.raises(SettingsError, match=r"x.jsonl was made with other settings \(n 8 -> 3\)"):
+        claim(tmp_path, "x", Shard(0, 1), settings_of(StageConfig(n=3)))
+
+
+def test_shards_with_different_settings_are_not_merged(tmp_path):
+    for i, n in enumerate([8, 2]):
+        run_shard(tmp_path, "x", Shard(i, 2), UNITS, lambda u: u[0], lambda batch: [r for _, r in batch], 3,
+                  settings_of(StageConfig(n=n)))
+    with pytest.raises(SettingsError, match=r"cannot merge x: .*different settings \(n 8 -> 2\)"):
+        merge(tmp_path, "x", 2)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_no_units_and_a_file_for_a_folder_are_errors(tmp_path):
+    with pytest.raises(ConfigError, match="nothing to do"):
+        run_shard(tmp_path, "x", Shard(0, 1), [], str, lambda b: b, 1)
+    (tmp_path / "f").write_text("keep")
+    with pytest.raises(ConfigError, match=r"output_dir .*f: is a file, expected a folder"):
+        claim(tmp_path / "f", "x", Shard(0, 1), {})
+    assert (tmp_path / "f").read_text() == "keep"

@@ -9,8 +9,10 @@ import pytest
 from data.bins import Bins
 from data.config import ConfigError
 from data.records import RecordError, to_json
-from eval.compute_optimal import (CO, MAJORITY, WEIGHTED, ComputeOptimalConfig, MethodsConfig, analyse, build_grid,
-                                  efficiency, fit_policy, headline, main, method_label, method_spec, split_folds)
+from eval.compute_optimal import (CO, MAJORITY, WEIGHTED, ComputeOptimalConfig, ComputeOptimalSummary, MethodsConfig,
+                                  analyse, build_grid, efficiency, fit_policy, headline, main, method_label, method_spec,
+                                  read_results, split_folds)
+from eval.paired import Ratio
 from eval.search_report import EvalResult
 from ttc.policy import Policy
 
@@ -218,8 +220,10 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
                  "compute_optimal_bins_predicted.png", "compute_optimal.md", "compute_optimal.json", "config.yaml"):
         assert (out / name).stat().st_size > 0, name
     assert Policy.load(out / "policy_predicted.json").table[1][1].strategy == "beam"
-    numbers = json.loads((out / "compute_optimal.json").read_text())["oracle"]
-    assert numbers["per_question"][WEIGHTED]["2"] == {f"q{i}": float(i % 4 < 3) for i in range(8)}
-    assert numbers["bins"]["q0"] == 1 and numbers["seeds"] == 1
-    assert numbers["efficiency_interval"] == {"budget": 4, "match": 1, "low": 4.0, "high": 4.0, "n_questions": 8,
-                                              "n_seeds": 1}
+    oracle, predicted = ComputeOptimalSummary.load(out / "compute_optimal.json").analyses
+    assert (oracle.kind, predicted.kind) == ("oracle", "predicted")
+    assert oracle.per_question[WEIGHTED][2] == {f"q{i}": float(i % 4 < 3) for i in range(8)}
+    assert oracle.bins["q0"] == 1 and oracle.seeds == 1
+    assert oracle.spread == Ratio(budget=4, match=1, low=4.0, high=4.0, n_questions=8, n_seeds=1)
+    assert oracle == analyse(build_grid(read_results([str(results)]), MethodsConfig()),
+                             Bins.load(bin_files["oracle"]), MethodsConfig())  # as analysed, tuples and all

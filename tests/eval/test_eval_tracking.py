@@ -1,6 +1,8 @@
 """eval/tracking: the eval stages' headline figures as tracker scalars, read back from the
 TensorBoard event files; off by default; a bad tracker name is a config error."""
 
+import dataclasses
+
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -72,8 +74,8 @@ def test_prm_eval_logs_aucs_and_best_of_n_curves(tmp_path):
     # one question: the correct sample scores 0.9, the 3 agreeing wrong ones 0.2
     items = [(Sample("e", i, "", ["x"], "1" if i < 1 else "9", i < 1, 1, "eos"), [0.9 if i < 1 else 0.2])
              for i in range(4)]
-    numbers = prm.evaluate({"PRM": {"e": items}}, [1, 4], seed=0)
-    log_figures(TENSORBOARD, tmp_path, "prm", prm.tracked_figures(numbers, step_level_auc=0.7))
+    summary = dataclasses.replace(prm.evaluate({prm.PRM: {"e": items}}, [1, 4], seed=0), step_auc=0.7)
+    log_figures(TENSORBOARD, tmp_path, "prm", prm.tracked_figures(summary))
     logged = scalars(tmp_path / "tensorboard")
     assert logged["prm/step_auc"] == [(0, 0.7)] and logged["prm/PRM/within_question_auc"] == [(0, 1.0)]
     assert logged["prm/best-of-N weighted (last)/accuracy"] == [(1, 0.25), (4, 1.0)]

@@ -1,16 +1,16 @@
 """FLOPs-matched comparison: the paper's formulas against hand-computed numbers, the toy models'
 real sizes, the matched budget, per-bin winners, the figure and bad input."""
 
-import json
 from pathlib import Path
 
 import pytest
 
 from data.bins import Bins
 from data.records import Sample, to_json
-from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConfig, ModelSize, by_bin, compare,
-                                greedy_accuracy, main, matched_budget, multiplier, pretraining_flops, read_model_size,
-                                section)
+from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConfig, FlopsMatchedSummary, ModelSize,
+                                by_bin, compare, greedy_accuracy, main, matched_budget, multiplier, pretraining_flops,
+                                read_model_size, section)
+from eval.paired import Paired
 from eval.search_report import EvalResult
 from ttc.search.common import forward_flops
 
@@ -119,11 +119,10 @@ def test_main_end_to_end(tmp_path):
                              str(tmp_path / "large.jsonl"), str(tmp_path / "out"),
                              small_model=str(CHECKPOINTS / "toy-base"), large_model=str(CHECKPOINTS / "toy-large"))
     text = main(cfg)
-    rows = json.loads((tmp_path / "out" / "flops_matched.json").read_text())
+    rows = FlopsMatchedSummary.load(tmp_path / "out" / "flops_matched.json").rows
     # bin 1: always right vs the larger model's wrong: test-time compute wins at every R; bin 2: 0 until N > 8:
     # R=22 -> k ~10.1 -> 8 (larger wins), R=0.16 -> k ~160 -> 128 and R=0.79 -> 32 (level: both right)
-    assert [(r["bin"], r["budget"], r["winner"]) for r in rows] == [
+    assert [(r.bin, r.budget, r.winner) for r in rows] == [
         (1, 128, TTC), (1, 32, TTC), (1, 8, TTC), (2, 128, TIE), (2, 32, TIE), (2, 8, LARGER)]
-    assert rows[5]["paired"] == {"mean_a": 0.0, "mean_b": 1.0, "diff": -1.0, "low": -1.0, "high": -1.0,
-                                 "n_questions": 4, "n_seeds": 1}
+    assert rows[5].paired == Paired(0.0, 1.0, -1.0, -1.0, -1.0, 4, 1)
     assert "M = 9.03" in text and (tmp_path / "out" / "flops_matched.png").stat().st_size > 0

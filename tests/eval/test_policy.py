@@ -3,6 +3,7 @@ definition and function of eval/compute_optimal), and the report section from sa
 
 from data.records import to_json, write_atomic
 from eval import policy as P
+from eval.paired import Ratio
 from ttc.search import SearchResult
 from ttc.planner import SolveResult
 
@@ -25,21 +26,25 @@ BON = [bon(q, n, c) for n, acc in {2: (0, 0), 4: (1, 0), 16: (1, 1)}.items() for
 
 def test_curves_spent_budget_method_mix_and_efficiency_both_ways():
     s = P.summarize(SOLVE, BON)
-    assert s["curves"][P.SOLVE] == {2: 0.5, 4: 1.0, 16: 1.0}
-    assert s["curves"][P.BON] == {2: 0.0, 4: 0.5, 16: 1.0}
-    assert s["spent"] == {2: 2.0, 4: 4.0, 16: 15.0}
-    assert s["methods"][4] == {"beam(...)": 1.0}
-    assert s["efficiency"] == {2: 2, 4: 2, 16: 4}  # solve's budget matching best-of-N's
-    assert s["reverse"] == {2: 4, 4: 16, 16: 16}
-    assert s["per_question"][P.SOLVE][2] == {"a": 1.0, "b": 0.0}
+    assert s.curves[P.SOLVE] == {2: 0.5, 4: 1.0, 16: 1.0}
+    assert s.curves[P.BON] == {2: 0.0, 4: 0.5, 16: 1.0}
+    assert s.spent == {2: 2.0, 4: 4.0, 16: 15.0}
+    assert s.methods[4] == {"beam(...)": 1.0}
+    assert s.efficiency == {2: 2, 4: 2, 16: 4}  # solve's budget matching best-of-N's
+    assert s.reverse == {2: 4, 4: 16, 16: 16}
+    assert s.per_question[P.SOLVE][2] == {"a": 1.0, "b": 0.0}
     # bootstrap over the 2 questions: (a, a) needs N=2 (8x), (b, b) and (a, b) N=4 (4x)
-    assert s["efficiency_interval"] == {"budget": 16, "match": 4, "low": 4.0, "high": 8.0, "n_questions": 2,
-                                        "n_seeds": 1}
+    assert s.efficiency_interval == Ratio(budget=16, match=4, low=4.0, high=8.0, n_questions=2, n_seeds=1)
     assert ("ttc solve matches best-of-N weighted at N=16 with N=4: ratio 4 (bootstrap 95% range over 2 questions: "
             "4x to 8x).") in P.markdown(s)
     # best-of-N matching solve at 16: N=16 on (b, b) and (a, b) (1x), N=4 on (a, a) (4x): the range spans 1
     assert ("Best-of-N weighted matches ttc solve at N=16 with N=16: ratio 1 (interval wide: the bootstrap 95% range "
             "over 2 questions, 1x to 4x, spans 1).") in P.markdown(s)
+
+
+def test_the_summary_round_trips_through_its_file(tmp_path):
+    P.save(SOLVE, BON, tmp_path)
+    assert P.PolicySummary.load(tmp_path / "policy.json") == P.summarize(SOLVE, BON)
 
 
 def test_the_section_is_rebuilt_from_the_saved_records(tmp_path):

@@ -4,7 +4,8 @@ import pytest
 
 from data.records import Sample
 from eval.paired import curve_of
-from eval.prm import LIKELIHOOD, auc, best_of_n, evaluate, final_score_auc, markdown, within_question_auc
+from eval.prm import (LIKELIHOOD, PRM, FinalAUC, PRMEvalSummary, auc, best_of_n, evaluate, final_score_auc, markdown,
+                      within_question_auc)
 
 
 def test_auc_matches_pair_counting():
@@ -34,9 +35,12 @@ def test_verifier_weighting_beats_majority_when_scores_are_informative():
     assert curves["best-of-N weighted (last)"][8] == curves["best-of-N naive (last)"][8] == 1.0
     assert curves["pass@1"][1] == pytest.approx(3 / 8)  # 8 groups of 1
     final = final_score_auc({"p": items})
-    assert final["within_question"] == final["all_solutions"] == 1.0  # one question: the same pairs
-    text = markdown(curves, 0.5, {"PRM": final})
+    assert final.within_question == final.all_solutions == 1.0  # one question: the same pairs
+    summary = PRMEvalSummary(curves, per_problem, {PRM: final}, {}, step_auc=None, labelled_steps=8)
+    text = markdown(summary)
     assert "N=8" in text and "(PRM): 1.000 over all solutions, 1.000 within a question" in text
+    assert "step-level AUC vs hard MC labels: nan\n" in text  # labels given, all of one outcome
+    assert "step-level" not in markdown(PRMEvalSummary(curves, per_problem, {PRM: final}, {}))  # no labels
 
 
 def test_a_score_that_only_knows_the_question_ranks_nothing_within_it():
@@ -44,7 +48,9 @@ def test_a_score_that_only_knows_the_question_ranks_nothing_within_it():
     easy = [(Sample("e", i, "", ["x"], str(i % 2), i % 4 != 0, 1, "eos"), [0.9]) for i in range(8)]
     hard = [(Sample("h", i, "", ["x"], str(i % 2), i % 4 == 0, 1, "eos"), [0.2]) for i in range(8)]
     final = final_score_auc({"e": easy, "h": hard})
-    assert final["all_solutions"] == 0.75 and final["within_question"] == 0.5
+    assert final.all_solutions == 0.75 and final.within_question == 0.5
+    wrong = [(Sample("w", i, "", ["x"], "9", False, 1, "eos"), [0.2]) for i in range(4)]
+    assert final_score_auc({"w": wrong}) == FinalAUC(None, None)  # one outcome only: nothing to rank
 
 
 def test_evaluate_keeps_per_problem_values_for_paired_intervals():
@@ -56,11 +62,18 @@ def test_evaluate_keeps_per_problem_values_for_paired_intervals():
     short = [(Sample("s", i, "", ["x"], "1", True, 1, "eos"), [0.5]) for i in range(3)]
     prm = {"e": easy, "h": hard, "s": short}
     flat = {q: [(s, [0.5]) for s, _ in items] for q, items in prm.items()}
-    numbers = evaluate({"PRM": prm, LIKELIHOOD: flat}, [1, 4], seed=0)
-    per = numbers["per_question"]
+    summary = evaluate({PRM: prm, LIKELIHOOD: flat}, [1, 4], seed=0)
+    per = summary.per_question
     assert per["best-of-N weighted (last)"][4] == {"e": 1.0, "h": 0.0}  # "s" has fewer than 4 samples
     assert per["majority"][4] == {"e": 0.0, "h": 0.0}
-    assert numbers["curves"]["best-of-N weighted (last)"][4] == 0.5
+    assert summary.curves["best-of-N weighted (last)"][4] == 0.5
     assert set(per[f"best-of-N weighted ({LIKELIHOOD})"][1]) == {"e", "h", "s"}
-    assert numbers["within_question_auc"] == {"PRM": {"e": 1.0}, LIKELIHOOD: {"e": 0.5}}
-    assert within_question_auc(prm) == {"e": 1.0} and numbers["final_auc"]["within_question"] == 1.0
+    assert summary.within_question_auc == {PRM: {"e": 1.0}, LIKELIHOOD: {"e": 0.5}}
+    assert within_question_auc(prm) == {"e": 1.0} and summary.final_auc[PRM].within_question == 1.0
+
+
+def test_the_summary_round_trips_through_its_file(tmp_path):
+    items = [(sample(i, str(i % 2), i % 2 == 0), [0.1 * i]) for i in range(4)]
+    summary = evaluate({PRM: {"p": items}}, [1, 2], seed=0)
+    summary.save(tmp_path / "prm_eval.json")
+    assert PRMEvalSummary.load(tmp_path / "prm_eval.json") == summary

@@ -1,21 +1,20 @@
-"""`ttc report` on a synthetic run written by the stages' own writers (search summary, revision
-numbers, difficulty bins, compute-optimal, FLOPs-matched): every part present with its sentence,
-tables and relative figure links; absent parts named; a malformed file named."""
+"""`ttc report` on a synthetic run written by the stages' own writers (their typed summaries,
+difficulty bins, compute-optimal, FLOPs-matched, the policy eval): every part present with its
+sentence, tables and relative figure links; absent parts named; a malformed file, or one of
+another layout, named."""
 
 import json
 import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from data.records import RecordError, Sample, to_json
 from eval import compute_optimal, flops_matched, policy, prm as prm_eval, search_report
 from data.bins import Bins
 from eval.difficulty import section as difficulty_section
-from eval.paired import json_safe
 from eval.plots import figure
-from eval.prm import LIKELIHOOD
+from eval.prm import LIKELIHOOD, PRM, PRMEvalSummary
 from ttc.pipeline.report import PARTS, REPORT, write
 from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
 from eval.search_report import EvalResult
@@ -36,21 +35,20 @@ LINES = {  # name -> (strategy, params, correct(question index, N))
 
 
 REVISION_LINES = {
-    "Revisions; parallel": ("revision", {"ratio": 0.0001}, lambda i, n: i < 3),
-    "Revisions; sequential": ("revision", {"ratio": 10000}, lambda i, n: i < 2 + n.bit_length()),
+    "Revisions; parallel": ("revision", {"selection": "weighted", "ratio": 0.0001}, lambda i, n: i < 3),
+    "Revisions; sequential": ("revision", {"selection": "weighted", "ratio": 10000},
+                              lambda i, n: i < 2 + n.bit_length()),
 }
 
 
 def search_run(folder: Path, lines=LINES) -> Path:
-    """results.jsonl, the resolved config and the summary of a `ttc eval` run."""
+    """results.jsonl and the summary of a `ttc eval` run."""
     folder.mkdir(parents=True)
     records = [EvalResult(q, strategy, {**params, "n": n, "seed": 0}, n, 0, None, float(correct(i, n)), None, n, n,
                           0, 0, None, 0, None, name=name)
                for name, (strategy, params, correct) in lines.items() for n in BUDGETS
                for i, q in enumerate(QUESTIONS)]
     (folder / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in records))
-    strategies = {name: {"strategy": strategy, **params} for name, (strategy, params, _) in lines.items()}
-    (folder / "config.shard-0.yaml").write_text(yaml.safe_dump({"strategies": strategies}))
     search_report.write(folder / "results.jsonl")
     return folder / "results.jsonl"
 
@@ -75,15 +73,15 @@ def revision_run(folder: Path) -> None:
 
     sets = [chain_set("a", ["wccw", "wwcc"]), chain_set("b", ["cwcc", "wwww"])]
     cfg = RevisionEvalConfig(output_dir=str(folder), chains="unused", orm=VerifierConfig(path="o"), budget=4)
-    numbers = evaluate(sets, {"a": 1, "b": 2}, cfg)
+    summary = evaluate(sets, {"a": 1, "b": 2}, cfg)
     folder.mkdir(parents=True)
-    (folder / "revision_eval.json").write_text(json.dumps(numbers))
-    (folder / "revision_eval.md").write_text(revision_markdown(numbers))
-    revision_plot(numbers, folder)
+    summary.save(folder / "revision_eval.json")
+    (folder / "revision_eval.md").write_text(revision_markdown(summary))
+    revision_plot(summary, folder)
 
 
 def prm_run(folder: Path) -> None:
-    """10 questions x 4 samples, written by eval.prm's own numbers: q0-q4 all correct; q5, q6 one
+    """10 questions x 4 samples, written by eval.prm's own summary: q0-q4 all correct; q5, q6 one
     correct answer (PRM 0.9) among three agreeing wrong ones (0.1), so the PRM's weighted vote is
     right where majority is wrong; q7-q9 all wrong. The likelihood scores every sample 0.5."""
     def samples(i):
@@ -92,9 +90,9 @@ def prm_run(folder: Path) -> None:
 
     prm = {f"q{i}": [(s, [0.9 if s.correct else 0.1]) for s in samples(i)] for i in range(10)}
     likelihood = {q: [(s, [0.5]) for s, _ in items] for q, items in prm.items()}
-    numbers = prm_eval.evaluate({"PRM": prm, LIKELIHOOD: likelihood}, [1, 2, 4], seed=0)
+    summary = prm_eval.evaluate({PRM: prm, LIKELIHOOD: likelihood}, [1, 2, 4], seed=0)
     folder.mkdir(parents=True)
-    (folder / "prm_eval.json").write_text(json.dumps(json_safe({"auc": 0.7, **numbers})))
+    summary.save(folder / "prm_eval.json")
     (folder / "prm_eval.md").write_text("| method | N=1 | N=16 |\n|---|---|---|\n")
     with figure(folder / "best_of_n.png") as (_, ax):
         ax.plot([1, 16], [0.5, 0.64])
@@ -180,13 +178,22 @@ def test_absent_parts_are_named(tmp_path):
     assert text.count("\nmissing: ") == 7 and "accuracy_vs_budget.png" in text
 
 
-def test_malformed_numbers_name_the_file(tmp_path):
-    (tmp_path / "eval_prm").mkdir()
-    (tmp_path / "eval_prm" / "prm_eval.json").write_text('{"curves": {"majority": }')
-    with pytest.raises(RecordError, match=r"prm_eval.json:1: malformed JSON"):
+def test_malformed_numbers_name_the_file_and_the_field(tmp_path):
+    path = tmp_path / "eval_prm" / "prm_eval.json"
+    path.parent.mkdir()
+    path.write_text('{"curves": {"majority": }')
+    with pytest.raises(RecordError, match=r"prm_eval.json: cannot read the ttc.prm_eval \(Expecting value"):
         write(tmp_path)
-    (tmp_path / "eval_prm" / "prm_eval.json").write_text('{"auc": 0.5}')
-    with pytest.raises(RecordError, match=r"prm_eval.json: missing field 'curves'"):
+    # the untyped layout of earlier runs: refused before anything is read from it
+    path.write_text(json.dumps({"auc": 0.7, "curves": {"majority": {"1": 0.5}}}))
+    with pytest.raises(RecordError, match=r"prm_eval.json: field 'format' is None, expected 'ttc.prm_eval'"):
+        write(tmp_path)
+    curves = {"majority": {"1": 0.5, "16": "high"}}
+    path.write_text(json.dumps({"format": PRMEvalSummary.FORMAT, "version": 1, "curves": curves}))
+    with pytest.raises(RecordError, match=r"prm_eval.json: field 'curves.majority.16' should be float, got 'high'"):
+        write(tmp_path)
+    path.write_text(json.dumps({"format": PRMEvalSummary.FORMAT, "version": 1, "curves": {"majority": {"1": 0.5}}}))
+    with pytest.raises(RecordError, match=r"prm_eval.json: missing field 'per_question'"):
         write(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         write(tmp_path / "nowhere")
@@ -200,13 +207,3 @@ def test_a_revision_grid_compares_sequential_with_parallel(tmp_path):
     # q3-q6 right only sequentially: mean 0.4, SD sqrt(2.4 / 9), SE 0.1633, half-width 0.3201
     assert ("Revisions; sequential is ahead of Revisions; parallel by +0.400 (95% CI +0.080 to +0.720; 0.700 vs "
             "0.300, 10 questions) at budget 16 (paper: sequential revisions narrowly ahead") in text
-
-
-def test_a_run_without_per_question_outcomes_gets_no_interval(tmp_path):
-    (tmp_path / "eval_prm").mkdir()
-    curves = {"pass@1": {"1": 0.5, "16": 0.5}, "majority": {"1": 0.5, "16": 0.6},
-              "best-of-N weighted (last)": {"1": 0.5, "16": 0.64}}
-    (tmp_path / "eval_prm" / "prm_eval.json").write_text(json.dumps({"auc": 0.7, "curves": curves}))
-    text = write(tmp_path).read_text()
-    assert ("Best-of-N weighted with the PRM (last-step score) is +0.040 vs majority (no interval; 0.640 vs 0.600, "
-            "no per-question outcomes) at N=16") in text

@@ -2,9 +2,6 @@
 problems, as the chains were sampled), and one real run (the toy base model's chains from
 `ttc chains`, a tiny PRM as the ORM) that writes every file and resumes without the ORM."""
 
-import json
-import math
-
 import pytest
 from conftest import synthetic_labels, train_tiny_prm
 from fakes import TableVerifier
@@ -14,8 +11,8 @@ from data.records import RecordError, to_json, write_atomic
 from data.revision_format import revision_question
 from eval import revision
 from eval.paired import curve_of
-from eval.revision import (RevisionEvalConfig, evaluate, main, markdown, pass_at_1_per_problem, ratio_sweep,
-                           sequential_vs_parallel, splits, transitions)
+from eval.revision import (ALL, PARALLEL, SEQUENTIAL, RevisionEvalConfig, RevisionSummary, Transitions, evaluate, main,
+                           markdown, pass_at_1_per_problem, ratio_sweep, sequential_vs_parallel, splits, transitions)
 from ttc.backends import LMConfig
 from ttc.revise import Attempt, ChainSet, accuracy
 from ttc.stages import chains
@@ -37,40 +34,45 @@ def test_pass_at_1_by_step_per_problem_and_overall():
     assert curve_of(per_problem) == {1: 0.25, 2: 0.25, 3: 0.75, 4: 0.5}
 
 
-def test_evaluate_keeps_the_per_problem_values_of_its_curves():
+def test_evaluate_keeps_the_per_problem_values_of_its_curves(tmp_path):
     cfg = RevisionEvalConfig(output_dir="unused", chains="unused", orm=VerifierConfig(path="o"), budget=4)
-    numbers = evaluate(SETS, {"a": 1, "b": 2}, cfg)
-    per = numbers["per_question"]
-    assert per["pass@1 by step"][3] == {"a": 1.0, "b": 0.5} and numbers["pass@1 by step"][3] == 0.75
-    seq = per["sequential vs parallel"]["sequential, majority"][4]
-    assert set(seq) == {"a", "b"} and numbers["sequential vs parallel"]["sequential, majority"][4] == pytest.approx(
+    summary = evaluate(SETS, {"a": 1, "b": 2}, cfg)
+    assert summary.pass_at_1_per_question[3] == {"a": 1.0, "b": 0.5} and summary.pass_at_1[3] == 0.75
+    seq = summary.sequential_parallel_per_question["majority"][SEQUENTIAL][4]
+    assert set(seq) == {"a", "b"} and summary.sequential_parallel["majority"][SEQUENTIAL][4] == pytest.approx(
         (seq["a"] + seq["b"]) / 2)
-    assert per["ratio"]["ORM weighted"][4.0] == ratio_sweep(SETS, 4, 2, 4, "weighted", cfg.num_subsets, 0)[4.0]
-    assert set(numbers["ratio"]["majority"]) == {"all", "level 1", "level 2"}
+    sweep = ratio_sweep(SETS, 4, 2, 4, "weighted", cfg.num_subsets, 0)
+    assert summary.ratio_per_question["ORM weighted"][4.0] == sweep[4.0]
+    assert set(summary.ratio["majority"]) == {ALL, "level 1", "level 2"}
+    summary.save(tmp_path / "revision_eval.json")  # ratios (float keys) and steps (int keys) come back as they were
+    assert RevisionSummary.load(tmp_path / "revision_eval.json") == summary
 
 
 def test_transitions():
     # correct attempts with a next one: a0:c(1)->c, c(2)->w; a1:c(2)->c; b0:c(0)->w, c(2)->c
     t = transitions(SETS)
-    assert (t["correct"], t["correct->incorrect"]) == (5, pytest.approx(2 / 5))
-    assert (t["incorrect"], t["incorrect->correct"]) == (7, pytest.approx(3 / 7))
-    assert math.isnan(transitions([chain_set("x", ["w"])])["correct->incorrect"])
+    assert (t.correct, t.correct_to_incorrect) == (5, pytest.approx(2 / 5))
+    assert (t.incorrect, t.incorrect_to_correct) == (7, pytest.approx(3 / 7))
+    assert transitions([chain_set("x", ["w"])]) == Transitions(0, None, 0, None)  # no attempt with a next one
 
 
 def test_sequential_parallel_and_ratio_are_means_of_the_estimator():
     per_problem = sequential_vs_parallel(SETS, chains=2, length=4, num_subsets=100, seed=0)
-    curves = {name: curve_of(c) for name, c in per_problem.items()}
-    assert set(curves) == {"sequential, ORM weighted", "parallel, ORM weighted", "sequential, majority", "parallel, majority"}
-    assert sorted(curves["sequential, majority"]) == [1, 2, 4] and sorted(curves["parallel, majority"]) == [1, 2]
-    assert per_problem["sequential, majority"][4] == {"a": accuracy(SETS[0], 1, 4, "majority"),
+    curves = {name: {kind: curve_of(c) for kind, c in kinds.items()} for name, kinds in per_problem.items()}
+    assert {name: list(kinds) for name, kinds in curves.items()} == {"ORM weighted": [SEQUENTIAL, PARALLEL],
+                                                                     "majority": [SEQUENTIAL, PARALLEL]}
+    majority = curves["majority"]
+    assert sorted(majority[SEQUENTIAL]) == [1, 2, 4] and sorted(majority[PARALLEL]) == [1, 2]
+    assert per_problem["majority"][SEQUENTIAL][4] == {"a": accuracy(SETS[0], 1, 4, "majority"),
                                                       "b": accuracy(SETS[1], 1, 4, "majority")}
     steps = curve_of(pass_at_1_per_problem(SETS))
-    assert curves["parallel, ORM weighted"][1] == curves["sequential, ORM weighted"][1] == steps[1]
+    assert curves["ORM weighted"][PARALLEL][1] == curves["ORM weighted"][SEQUENTIAL][1] == steps[1]
     sweep = curve_of(ratio_sweep(SETS, 4, 2, 4, "weighted", 100, 0))
     assert sorted(sweep) == [1.0, 4.0]  # 2 x 2 and 1 x 4: 4 chains of 1 would need 4 chains
-    assert "| step | 1 | 2 | 3 | 4 |" in markdown({
-        "problems": 2, "chains": 2, "length": 4, "budget": 4, "pass@1 by step": steps,
-        "sequential vs parallel": curves, "ratio": {"ORM weighted": {"all": sweep}}, "transitions": transitions(SETS)})
+    summary = RevisionSummary(2, 2, 4, 4, steps, curves, {"ORM weighted": {ALL: sweep}}, transitions(SETS), {}, {}, {})
+    text = markdown(summary)
+    assert "| step | 1 | 2 | 3 | 4 |" in text and "| method | N=1 | N=2 | N=4 |" in text
+    assert "| sequential, ORM weighted |" in text and "| parallel, majority |" in text
 
 
 def test_splits_and_config_checks(tmp_path):
@@ -126,17 +128,15 @@ def test_main_writes_the_report_and_resumes_without_the_orm(tmp_path, toy_base_p
                  "sequential_parallel.png", "ratio.png", "config.yaml"):
         assert (out / name).stat().st_size > 0, name
     assert len((out / "scored_chains.jsonl").read_text().splitlines()) == 4 * 2 * 4
-    numbers = json.loads((out / "revision_eval.json").read_text())
-    assert (numbers["chains"], numbers["length"]) == (2, 4)  # the chains file's shape
-    assert set(numbers["ratio"]["ORM weighted"]) == {"all", "level 1", "level 3"}
-    assert len(numbers["per_question"]["pass@1 by step"]["1"]) == 4  # the 4 problems, for paired intervals
+    summary = RevisionSummary.load(out / "revision_eval.json")
+    assert (summary.chains, summary.length) == (2, 4)  # the chains file's shape
+    assert set(summary.ratio["ORM weighted"]) == {ALL, "level 1", "level 3"}
+    assert len(summary.pass_at_1_per_question[1]) == 4  # the 4 problems, for paired intervals
     assert "correct -> incorrect" in text and "Fig. 7" in text
     # every attempt is scored: the report is rebuilt from scored_chains.jsonl, the ORM is not loaded
     cfg.orm = VerifierConfig(path=str(tmp_path / "no-such-orm"))
     assert main(cfg) == text
-    sampling.seed = 1  # other chains in the same place: their old scores must not be used
-    (tmp_path / "chains" / "chains.jsonl").unlink()
-    (tmp_path / "chains" / "chains.shard-00000-of-00001.jsonl").unlink()
+    sampling.seed, sampling.overwrite = 1, True  # other chains in the same place: their old scores must not be used
     chains.run(sampling, hf_lm)
     with pytest.raises(RecordError, match="scores other chains"):
         main(cfg)

@@ -146,3 +146,13 @@ def test_revision_lines_keep_their_own_selection(tmp_path, toy_base_path, prm_pa
         (name, n, selection) for name, selection in [("revisions", "weighted"), ("revisions, majority", "majority")]
         for n in (1, 2) for _ in range(2))
     assert all(r.strategy == "revision" and r.generations == r.budget for r in results)
+
+
+def test_lines_take_the_verifier_kinds_aggregation_unless_they_set_one():
+    from data.config import parse_config
+
+    cfg = parse_config(search.Config, ["--config", "configs/toy/eval_search.yaml", "--prm.kind", "math-shepherd",
+                                       "--prm.path", "train/checkpoints/toy-prm",
+                                       "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
+    lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg)}
+    assert lines == {"a": {"min"}, "b": {"last"}}  # Math-Shepherd's card: the minimum over steps

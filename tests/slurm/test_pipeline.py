@@ -51,7 +51,8 @@ def wait(job_ids: list[str], timeout_s: float) -> dict[str, str]:
 
 
 def submit(run: Path, *flags: str) -> list[str]:
-    done = subprocess.run([str(REPO / "slurm" / "pipeline.sh"), "--run_dir", str(run), "--shards", "2", *TINY,
+    done = subprocess.run([str(REPO / "slurm" / "pipeline.sh"), "--config", "configs/toy/demo.yaml",
+                           "--run_dir", str(run), "--shards", "2", *TINY,
                            "--stages.eval_search.batch_problems", "5", "--stages.eval_revision_grid.batch_problems", "5",
                            *flags], cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
     assert done.returncode == 0, done.stderr

@@ -33,7 +33,7 @@ def recipe_flags(argv: list[str], default: str | None) -> list[str]:
     `--retrain` as settings, `--config` first (the default recipe when none is given)."""
     flags = []
     for a in argv:
-        flags += ["--from_scratch", "true"] if a == "--from-scratch" else ["--retrain", "true"] if a == "--retrain" else [a]
+        flags.append({"--from-scratch": "--from_scratch=true", "--retrain": "--retrain=true"}.get(a, a))
     if "--preset" in flags:
         i = flags.index("--preset")
         if i + 1 == len(flags):

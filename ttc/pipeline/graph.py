@@ -132,7 +132,7 @@ GRAPH: tuple[Stage, ...] = (
           {"prm": Out("train_prm"), "labels": None, "baseline": ModelOf("base"),
            "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
     Stage("difficulty", "difficulty", "eval.difficulty:DifficultyConfig",
-          {"prm": Out("train_prm"), "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
+          {"prm.path": Out("train_prm"), "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
     Stage("large_greedy", "sample", SAMPLE, {"lm": LMOf("large"), "data": Questions("test")}, "large", "sharded"),
     Stage("compute_optimal", "compute-optimal", COMPUTE_OPTIMAL,
           {"results": [Out("eval_search", "results.jsonl")], "bins": BINS}),

@@ -3,22 +3,26 @@
     ttc report runs/demo
 
 Each part of the evaluation is read from the folders of the stages that make it (the stage
-graph's run layout, ttc/pipeline/graph.py): `prm_eval.json` (eval_prm), `summary.json` (eval_search,
-eval_revision_grid), `revision_eval.json` (eval_revision), `bins_oracle.json` (difficulty),
-`compute_optimal.json` and `flops_matched.json` (with their revision grids' twins). A part shows the
-stage's own markdown tables and its PNG figures (linked relative to RUN_DIR), each figure with one
-sentence computed from the numbers: what it shows and how that compares with the paper's
-finding. A part whose stages have not run is one line, `missing: <stage>`; several stages give
-one subsection each. A stage of the graph that no part reads but that writes markdown is shown
-under "Other stages". Stage wall times come from the runs' `DONE` markers. A malformed file is
-one error naming it.
+graph's run layout, ttc/pipeline/graph.py), through the typed summary its stage owns
+(eval/summary.py), never through the display strings of its tables: `prm_eval.json`
+(eval/prm.py's PRMEvalSummary; eval_prm), `summary.json` (eval/search_report.py's SearchSummary;
+eval_search, eval_revision_grid), `revision_eval.json` (eval/revision.py's RevisionSummary),
+`bins_oracle.json` (data/bins.py; difficulty), `compute_optimal.json` and `flops_matched.json`
+(ComputeOptimalSummary, FlopsMatchedSummary; with their revision grids' twins) and `policy.json`
+(eval/policy.py's PolicySummary). A part shows the stage's own markdown tables and its PNG figures
+(linked relative to RUN_DIR), each figure with one sentence computed from the numbers: what it
+shows and how that compares with the paper's finding. A part whose stages have not run is one
+line, `missing: <stage>`; several stages give one subsection each. A stage of the graph that no
+part reads but that writes markdown is shown under "Other stages". Stage wall times come from the
+runs' `DONE` markers. A malformed file, or one of another format or version (a run older than
+its summary's type: rerun its stage), is one error naming it.
 
 Every comparison a sentence states carries a paired 95% interval over questions
 (eval/paired.py: mean +- 1.96 SE of the per-question differences, each question averaged over
-its seeds first), computed from the per-question outcomes the stages keep in their numbers
-files: "level" when the interval includes zero, "ahead"/"behind" only when it excludes it.
-Efficiency ratios carry the bootstrap range the stage computed, "interval wide" when it spans 1.
-A run written before outcomes were kept gets the means and "no interval", never a verdict.
+its seeds first), computed from the per-question outcomes the summaries keep: "level" when the
+interval includes zero, "ahead"/"behind" only when it excludes it, "no interval" (no verdict) with
+fewer than 2 questions. Efficiency ratios carry the bootstrap range the stage computed, "interval
+wide" when it spans 1.
 """
 
 from __future__ import annotations
@@ -29,19 +33,23 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
-
-import yaml
+from typing import TYPE_CHECKING, Any, Callable
 
 from data.bins import Bins
 from data.records import RecordError
-from eval.paired import Paired, PerQuestion, Ratio, means_only, paired
+from eval.paired import Paired, paired
 from ttc.pipeline import graph
 from ttc.pipeline.run import DONE
 
+if TYPE_CHECKING:  # each part imports its stage's module when it is read: eval.prm loads torch
+    from eval.compute_optimal import Analysis
+    from eval.flops_matched import Row
+    from eval.prm import PRMEvalSummary
+    from eval.revision import RevisionSummary
+    from eval.search_report import SearchSummary
+
 log = logging.getLogger(__name__)
 REPORT = "report.md"
-T = TypeVar("T", Paired, Ratio)
 
 
 @dataclass(frozen=True)
@@ -72,62 +80,6 @@ def load_json(path: Path) -> Any:
         raise RecordError(f"{path}: cannot read ({e.strerror})") from e
 
 
-def field(obj: Any, path: Path, *keys: str) -> Any:
-    """obj[k1][k2]...; a missing key is an error naming the file and the dotted field."""
-    for depth, key in enumerate(keys):
-        if not isinstance(obj, dict) or key not in obj:
-            raise RecordError(f"{path}: missing field '{'.'.join(keys[: depth + 1])}'")
-        obj = obj[key]
-    return obj
-
-
-def curve(values: Mapping[str, Any], path: Path, what: str) -> dict[float, float]:
-    """A JSON curve {"16": 0.5} as {16.0: 0.5}."""
-    try:
-        return {float(k): float(v) for k, v in values.items()}
-    except (AttributeError, TypeError, ValueError) as e:
-        raise RecordError(f"{path}: field '{what}' is not a mapping of numbers ({e})") from e
-
-
-# --- comparisons (see the module docstring) ----------------------------------------------------
-def question_values(obj: Any, path: Path, what: str) -> dict[str, float] | None:
-    """A JSON mapping of question ids to numbers; None where the file has none."""
-    if obj is None:
-        return None
-    try:
-        return {str(q): float(v) for q, v in obj.items()}
-    except (AttributeError, TypeError, ValueError) as e:
-        raise RecordError(f"{path}: field '{what}' is not a mapping of question ids to numbers ({e})") from e
-
-
-def outcomes(obj: Any, path: Path, at: float, *keys: str) -> dict[str, float] | None:
-    """The per-question values at budget (step, ratio) `at` of obj[k1][k2]... (JSON keys are
-    strings); None where the file has none."""
-    for key in keys:
-        if not isinstance(obj, dict) or key not in obj:
-            return None
-        obj = obj[key]
-    found = next((v for k, v in obj.items() if float(k) == at), None) if isinstance(obj, dict) else None
-    return question_values(found, path, f"{'.'.join(keys)}.{num(at)}")
-
-
-def compared(a: PerQuestion | None, b: PerQuestion | None, mean_a: float, mean_b: float, seeds: int = 1) -> Paired:
-    """a vs b paired over their questions; the means alone (no interval) without outcomes."""
-    return means_only(mean_a, mean_b) if a is None or b is None else paired(a, b, seeds)
-
-
-def stored(obj: Any, path: Path, cls: type[T], *keys: str) -> T | None:
-    """A Paired or Ratio a stage wrote (obj[k1][k2]...), or None where the file has none."""
-    for key in keys:
-        if not isinstance(obj, dict) or key not in obj:
-            return None
-        obj = obj[key]
-    try:
-        return cls(**obj)
-    except TypeError as e:
-        raise RecordError(f"{path}: field '{'.'.join(keys)}' is not a {cls.__name__} ({e})") from e
-
-
 def num(x: float) -> str:
     return f"{x:g}"
 
@@ -146,175 +98,144 @@ def tally(comparisons: list[Paired]) -> str:
 
 # --- the parts ----------------------------------------------------------------------------------
 def prm_findings(folder: Path) -> list[Finding]:
-    from eval.prm import LIKELIHOOD
+    from eval import prm
 
-    path = folder / "prm_eval.json"
-    numbers = load_json(path)
-    curves = {name: curve(c, path, f"curves.{name}") for name, c in field(numbers, path, "curves").items()}
-    weighted, majority = "best-of-N weighted (last)", "majority"
-    shared = set(field(curves, path, weighted)) & set(field(curves, path, majority))
-    n = 16.0 if 16.0 in shared else max(shared)  # the paper's usual comparison point
+    summary = prm.PRMEvalSummary.load(folder / "prm_eval.json")
+    curves, per = summary.curves, summary.per_question
+    shared = set(curves[prm.WEIGHTED]) & set(curves[prm.MAJORITY])
+    n = 16 if 16 in shared else max(shared)  # the paper's usual comparison point
 
     def vs(a: str, b: str) -> Paired:
-        return compared(*(outcomes(numbers, path, n, "per_question", x) for x in (a, b)), curves[a][n], curves[b][n])
+        return paired(per[a][n], per[b][n])
 
-    pass1 = curves.get("pass@1", {}).get(n)
-    tail = f"; pass@1 {pass1:.3f}" if pass1 is not None else ""
-    likely = {s: f"best-of-N {s} ({LIKELIHOOD})" for s in ("weighted", "naive")}
+    likely = {s: prm.bon(s, prm.LIKELIHOOD) for s in ("weighted", "naive")}
     baseline = (f" Against the policy's own likelihood as the verifier (untrained), it is "
-                f"{vs(weighted, likely['weighted']).words('likelihood-weighted voting')}; likelihood-weighted voting "
-                f"is {vs(likely['weighted'], majority).words('majority')}, and picking its most likely solution is "
-                f"{vs(likely['naive'], majority).words('majority')}."
+                f"{vs(prm.WEIGHTED, likely['weighted']).words('likelihood-weighted voting')}; likelihood-weighted "
+                f"voting is {vs(likely['weighted'], prm.MAJORITY).words('majority')}, and picking its most likely "
+                f"solution is {vs(likely['naive'], prm.MAJORITY).words('majority')}."
                 if all(n in curves.get(c, {}) for c in likely.values()) else "")
-    return [Finding(f"Best-of-N weighted with the PRM (last-step score) is {vs(weighted, majority).words('majority')} "
-                    f"at N={num(n)}{tail} (paper: ahead, the gap growing with N).{baseline}{ranking(numbers, path)}",
+    return [Finding(f"Best-of-N weighted with the PRM (last-step score) is "
+                    f"{vs(prm.WEIGHTED, prm.MAJORITY).words('majority')} at N={num(n)}; pass@1 "
+                    f"{curves[prm.PASS1][n]:.3f} (paper: ahead, the gap growing with N).{baseline}{ranking(summary)}",
                     "best_of_n.png")]
 
 
-def ranking(numbers: dict, path: Path) -> str:
+def ranking(summary: PRMEvalSummary) -> str:
     """The last-step AUCs of the PRM (and the likelihood), and the within-question ones paired."""
-    from eval.prm import LIKELIHOOD
+    from eval.prm import LIKELIHOOD, PRM
 
-    final, base = numbers.get("final_auc") or {}, numbers.get("baseline_final_auc") or {}
-    if not {"within_question", "all_solutions"} <= set(final):
-        return ""
-    auc = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731 (null: no question with both outcomes)
-    text = (f" Its last-step score ranks solutions with AUC {auc(final['within_question'])} within a question "
-            f"({auc(final['all_solutions'])} over all solutions; 0.5 within a question is no help in picking one)")
-    if not {"within_question", "all_solutions"} <= set(base):
+    final, base = summary.final_auc[PRM], summary.final_auc.get(LIKELIHOOD)
+    auc = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731 (None: no question with both outcomes)
+    text = (f" Its last-step score ranks solutions with AUC {auc(final.within_question)} within a question "
+            f"({auc(final.all_solutions)} over all solutions; 0.5 within a question is no help in picking one)")
+    if base is None:
         return text + "."
-    text += (f"; the likelihood's: {auc(base['within_question'])} within a question, {auc(base['all_solutions'])} "
+    text += (f"; the likelihood's: {auc(base.within_question)} within a question, {auc(base.all_solutions)} "
              "over all solutions")
-    if final["within_question"] is None or base["within_question"] is None:
+    if final.within_question is None or base.within_question is None:
         return text + "."
-    per = numbers.get("within_question_auc") or {}
-    p = compared(*(question_values(per.get(who), path, f"within_question_auc.{who}") for who in ("PRM", LIKELIHOOD)),
-                 final["within_question"], base["within_question"])
-    return text + "; within a question the PRM's AUC is " + p.words("the likelihood's") + "."
+    per = summary.within_question_auc
+    within = paired(per[PRM], per[LIKELIHOOD]).words("the likelihood's")
+    return f"{text}; within a question the PRM's AUC is {within}."
 
 
-def search_lines(folder: Path) -> dict[str, dict[str, Any]]:
-    """Line name -> its settings, from the resolved config `ttc eval` wrote beside its results."""
-    configs = sorted(folder.glob("config*.yaml"))
-    if not configs:
-        return {}
-    try:
-        return (yaml.safe_load(configs[0].read_text()) or {}).get("strategies", {}) or {}
-    except yaml.YAMLError as e:
-        raise RecordError(f"{configs[0]}: invalid YAML ({e})") from e
-
-
-@dataclass(frozen=True)
-class Summary:
-    """summary.json of `ttc eval`: accuracy by line and budget, and the cells' per-question outcomes."""
-
-    path: Path
-    cells: dict[str, Any]
-    table: dict[str, dict[float, float]]
-
-    def vs(self, a: str, b: str, budget: float) -> Paired:
-        cells = {name: next(c for k, c in self.cells[name].items() if float(k) == budget) for name in (a, b)}
-        pq = [question_values(c.get("per_question"), self.path, f"{name}.{num(budget)}.per_question")
-              for name, c in cells.items()]
-        return compared(*pq, self.table[a][budget], self.table[b][budget], int(cells[a].get("seeds", 1)))
+def lines_paired(summary: SearchSummary, a: str, b: str, budget: int) -> Paired:
+    """Line a against line b at `budget`, paired over the questions (each averaged over its seeds)."""
+    cell_a, cell_b = summary.lines[a].cells[budget], summary.lines[b].cells[budget]
+    return paired(cell_a.per_question, cell_b.per_question, cell_a.seeds)
 
 
 def search_findings(folder: Path) -> list[Finding]:
-    path = folder / "summary.json"
-    numbers = load_json(path)
-    table = {name: curve({b: field(numbers, path, name, b, "accuracy") for b in cells}, path, name)
-             for name, cells in numbers.items()}
-    summary = Summary(path, numbers, table)
-    lines = {name: settings for name, settings in search_lines(folder).items() if name in table}
-    weighted = [n for n, s in lines.items() if s.get("strategy") == "best_of_n" and s.get("selection", "weighted") == "weighted"]
-    beams = [n for n, s in lines.items() if s.get("strategy") == "beam" and not s.get("lookahead")]
-    revisions = sorted((float(s.get("ratio", 1)), n) for n, s in lines.items()
-                       if s.get("strategy") == "revision" and s.get("selection", "weighted") == "weighted")
+    from eval.search_report import SearchSummary
+
+    summary = SearchSummary.load(folder / "summary.json")
+    lines = summary.lines
+    weighted = [n for n, x in lines.items() if x.strategy == "best_of_n" and x.settings.get("selection") == "weighted"]
+    beams = [n for n, x in lines.items() if x.strategy == "beam" and not x.settings.get("lookahead")]
+    revisions = sorted((float(x.settings["ratio"]), n) for n, x in lines.items()
+                       if x.strategy == "revision" and x.settings.get("selection") == "weighted")
     figure = "accuracy_vs_budget.png"
     if weighted and beams:  # each beam line on its own: picking the best after the fact would bias the interval
         return [Finding(search_sentence(summary, weighted[0], beam), figure if i == 0 else None)
                 for i, beam in enumerate(beams)]
     if len(revisions) > 1:
         return [Finding(revision_grid_sentence(summary, revisions[-1][1], revisions[0][1]), figure)]
-    return [Finding(f"Accuracy by generation budget of {listing(sorted(table))}; no lines the paper compares "
+    return [Finding(f"Accuracy by generation budget of {listing(sorted(lines))}; no lines the paper compares "
                     "(best-of-N weighted and beam search, or revisions at two ratios).", figure)]
 
 
-def search_sentence(summary: Summary, weighted: str, beam: str) -> str:
+def search_sentence(summary: SearchSummary, weighted: str, beam: str) -> str:
     """A beam line against best-of-N weighted at the low budget (4 when run) and the highest."""
-    shared = sorted(set(summary.table[weighted]) & set(summary.table[beam]))
+    shared = sorted(set(summary.lines[weighted].cells) & set(summary.lines[beam].cells))
     if not shared:
         return f"{beam} and {weighted} ran at no common budget."
-    budgets = sorted({4.0 if 4.0 in shared else shared[0], shared[-1]})
-    parts = [f"{summary.vs(beam, weighted, b).words(weighted if i == 0 else 'it')} at budget {num(b)}"
+    budgets = sorted({4 if 4 in shared else shared[0], shared[-1]})
+    parts = [f"{lines_paired(summary, beam, weighted, b).words(weighted if i == 0 else 'it')} at budget {num(b)}"
              for i, b in enumerate(budgets)]
     return f"{beam} is {' and '.join(parts)} (paper: ahead at low budgets, level or behind at high budgets)."
 
 
-def revision_grid_sentence(summary: Summary, sequential: str, parallel: str) -> str:
+def revision_grid_sentence(summary: SearchSummary, sequential: str, parallel: str) -> str:
     """The most sequential revision line against the most parallel one at their largest common budget."""
-    shared = sorted(set(summary.table[sequential]) & set(summary.table[parallel]))
+    shared = sorted(set(summary.lines[sequential].cells) & set(summary.lines[parallel].cells))
     if not shared:
         return f"{sequential} and {parallel} ran at no common budget."
     n = shared[-1]
-    return (f"{sequential} is {summary.vs(sequential, parallel, n).words(parallel)} at budget {num(n)} (paper: "
+    return (f"{sequential} is {lines_paired(summary, sequential, parallel, n).words(parallel)} at budget {num(n)} (paper: "
             "sequential revisions narrowly ahead of parallel at equal budget).")
 
 
 def revision_findings(folder: Path) -> list[Finding]:
-    from eval.revision import ratio_label as ratio_name
+    from eval.revision import PARALLEL, SEQUENTIAL, RevisionSummary
 
-    path = folder / "revision_eval.json"
-    numbers = load_json(path)
-
-    steps = curve(field(numbers, path, "pass@1 by step"), path, "pass@1 by step")
+    summary = RevisionSummary.load(folder / "revision_eval.json")
+    steps, per_step = summary.pass_at_1, summary.pass_at_1_per_question
     first, last = min(steps), max(steps)
     peak = max(steps, key=steps.__getitem__)
     fourth, change = max(t for t in steps if t <= 4), ""  # the last attempt within the 4 seen in training
     if fourth != first:
-        pq = (outcomes(numbers, path, t, "per_question", "pass@1 by step") for t in (fourth, first))
-        change = f" Attempt {num(fourth)} is {compared(*pq, steps[fourth], steps[first]).words('attempt 1')}."
+        change = f" Attempt {num(fourth)} is {paired(per_step[fourth], per_step[first]).words('attempt 1')}."
     findings = [Finding(f"pass@1 of the reviser goes from {steps[first]:.3f} at attempt 1 to {steps[last]:.3f} at "
                         f"attempt {num(last)}, peaking at {steps[peak]:.3f} at attempt {num(peak)} (paper: rises over "
                         f"the revision steps, also beyond the 4 seen in training).{change}", "revision_steps.png")]
-    sp = field(numbers, path, "sequential vs parallel")
     parts = []
-    for selection in ("ORM weighted", "majority"):
-        names = (f"sequential, {selection}", f"parallel, {selection}")
-        seq, par = (curve(field(sp, path, name), path, name) for name in names)
-        n = max(set(seq) & set(par))
-        pq = (outcomes(numbers, path, n, "per_question", "sequential vs parallel", name) for name in names)
-        parts.append(f"{compared(*pq, seq[n], par[n]).words('parallel')} at N={num(n)} with {selection} selection")
+    for selection, kinds in summary.sequential_parallel.items():
+        per = summary.sequential_parallel_per_question[selection]
+        n = max(set(kinds[SEQUENTIAL]) & set(kinds[PARALLEL]))
+        parts.append(f"{paired(per[SEQUENTIAL][n], per[PARALLEL][n]).words('parallel')} at N={num(n)} with "
+                     f"{selection} selection")
     findings.append(Finding(f"Sequential revisions are {' and '.join(parts)} (paper: sequential narrowly ahead with "
                             "both).", "sequential_parallel.png"))
-    findings.append(Finding(split_sentence(numbers, path, ratio_name), "ratio.png"))
-    t = field(numbers, path, "transitions")
-    rate = field(t, path, "correct->incorrect")
-    findings.append(Finding(f"{'no' if rate is None else f'{rate:.0%} of the'} {field(t, path, 'correct')} correct "
+    findings.append(Finding(split_sentence(summary), "ratio.png"))
+    t = summary.transitions
+    rate = t.correct_to_incorrect
+    findings.append(Finding(f"{'no' if rate is None else f'{rate:.0%} of the'} {t.correct} correct "
                             "attempts with a next attempt turn incorrect at that revision (paper: ~38%)."))
     return findings
 
 
-def split_sentence(numbers: dict, path: Path, ratio_name: Callable[[float], str]) -> str:
+def split_sentence(summary: RevisionSummary) -> str:
     """The best sequential/parallel ratio with ORM weighted selection, against the two extremes."""
-    groups = field(numbers, path, "ratio", "ORM weighted")
-    overall = curve(field(groups, path, "all"), path, "ratio.ORM weighted.all")
+    from eval.revision import ALL, SELECTIONS, ratio_label
+
+    weighted = SELECTIONS["weighted"]
+    groups, per = summary.ratio[weighted], summary.ratio_per_question[weighted]
+    overall = groups[ALL]
     best = max(overall, key=overall.__getitem__)
     against = []
     for end, name in ((min(overall), "most parallel"), (max(overall), "most sequential")):
         if end != best:
-            pq = (outcomes(numbers, path, x, "per_question", "ratio", "ORM weighted") for x in (best, end))
-            against.append(compared(*pq, overall[best], overall[end]).words(f"the {name} ({ratio_name(end)})"))
-    levels = [g for g in groups if g != "all"]
+            against.append(paired(per[best], per[end]).words(f"the {name} ({ratio_label(end)})"))
+    levels = [g for g in groups if g != ALL]
     per_level = ""
     if levels:
-        easy, hard = (curve(groups[g], path, g) for g in (levels[0], levels[-1]))
-        per_level = (f"; the best ratio is {ratio_name(max(easy, key=easy.__getitem__))} on {levels[0]} and "
-                     f"{ratio_name(max(hard, key=hard.__getitem__))} on {levels[-1]}")
+        easy, hard = groups[levels[0]], groups[levels[-1]]
+        per_level = (f"; the best ratio is {ratio_label(max(easy, key=easy.__getitem__))} on {levels[0]} and "
+                     f"{ratio_label(max(hard, key=hard.__getitem__))} on {levels[-1]}")
     versus = f": {' and '.join(against)}" if against else " (the only ratio)"
-    return (f"At budget {field(numbers, path, 'budget')} the best sequential/parallel ratio with ORM weighted "
-            f"selection is {ratio_name(best)} ({overall[best]:.3f}){versus}{per_level} (paper: an intermediate ratio is "
-            "best overall, fully sequential on easy questions).")
+    return (f"At budget {summary.budget} the best sequential/parallel ratio with {weighted} selection is "
+            f"{ratio_label(best)} ({overall[best]:.3f}){versus}{per_level} (paper: an intermediate ratio is best "
+            "overall, fully sequential on easy questions).")
 
 
 def difficulty_findings(folder: Path) -> list[Finding]:
@@ -336,96 +257,74 @@ def difficulty_findings(folder: Path) -> list[Finding]:
 
 
 def compute_optimal_findings(folder: Path) -> list[Finding]:
-    from eval.compute_optimal import CO, WEIGHTED
+    from eval.compute_optimal import CO, WEIGHTED, ComputeOptimalSummary
 
-    path = folder / "compute_optimal.json"
-    kinds = load_json(path)
     overall, matched, per_bin = [], [], []
-    for kind, numbers in kinds.items():
-        co, bon = (curve(field(numbers, path, "overall", name), path, f"{kind}.overall.{name}")
-                   for name in (CO, WEIGHTED))
+    for a in ComputeOptimalSummary.load(folder / "compute_optimal.json").analyses:
+        co, bon = a.overall[CO], a.overall[WEIGHTED]
         budgets = sorted(set(co) & set(bon))
-        seeds = int(numbers.get("seeds", 1))
 
-        def vs(a: float, b: float) -> Paired:
-            pq = (outcomes(numbers, path, x, "per_question", name) for x, name in ((a, CO), (b, WEIGHTED)))
-            return compared(*pq, co[a], bon[b], seeds)
+        def vs(x: int, y: int) -> Paired:
+            return paired(a.per_question[CO][x], a.per_question[WEIGHTED][y], a.seeds)
 
         top = budgets[-1]
-        overall.append(f"with {kind} bins it is {tally([vs(b, b) for b in budgets])} budgets, and at budget {num(top)} "
-                       f"{vs(top, top).words('best-of-N weighted')}")
+        overall.append(f"with {a.kind} bins it is {tally([vs(b, b) for b in budgets])} budgets, and at budget "
+                       f"{num(top)} {vs(top, top).words('best-of-N weighted')}")
         quarter = [b for b in budgets if 4 * b in budgets]
         four = (f"; at a quarter of the budget, compute-optimal at {num(quarter[-1])} is "
                 f"{vs(quarter[-1], 4 * quarter[-1]).words(f'best-of-N weighted at {num(4 * quarter[-1])}')}"
                 if quarter else "")
-        matched.append(f"with {kind} bins, {efficiency_words(numbers, path)}{four}")
-        per = [f"bin {b} {p.brief()}" for b, p in bin_comparisons(numbers, path, kind, top, seeds).items()]
-        per_bin.append(Finding(f"Per {kind} bin at budget {num(top)}, compute-optimal against best-of-N weighted: "
+        matched.append(f"with {a.kind} bins, {efficiency_words(a)}{four}")
+        per = [f"bin {b} {p.brief()}" for b, p in bin_comparisons(a, top).items()]
+        per_bin.append(Finding(f"Per {a.kind} bin at budget {num(top)}, compute-optimal against best-of-N weighted: "
                                f"{'; '.join(per)} (paper: the best method differs by bin: beam search on harder bins "
                                "and best-of-N on easy ones; more sequential revisions on easy ones).",
-                               f"compute_optimal_bins_{kind}.png"))
+                               f"compute_optimal_bins_{a.kind}.png"))
     return [Finding(f"Compute-optimal (method per bin and budget by 2-fold CV) against best-of-N weighted: "
                     f"{'; '.join(overall)} (paper: at or above at every budget).", "compute_optimal.png"),
             Finding(f"Matching best-of-N weighted: {'; '.join(matched)} (paper: 4x less, 16 vs 64).", "efficiency.png"),
             *per_bin]
 
 
-def bin_comparisons(numbers: dict, path: Path, kind: str, budget: float, seeds: int) -> dict[str, Paired]:
+def bin_comparisons(a: Analysis, budget: int) -> dict[int, Paired]:
     """Compute-optimal vs best-of-N weighted within each bin at `budget`, paired over its questions."""
     from eval.compute_optimal import CO, WEIGHTED
 
-    bins = numbers.get("bins") or {}
-    found = {}
-    for b, curves in field(numbers, path, "per_bin").items():
-        means = [curve(field(curves, path, name), path, f"{kind}.per_bin.{b}.{name}")[budget]
-                 for name in (CO, WEIGHTED)]
-        pq = [outcomes(numbers, path, budget, "per_question", name) for name in (CO, WEIGHTED)]
-        within = [None if v is None or not bins else {q: x for q, x in v.items() if str(bins.get(q)) == b} for v in pq]
-        found[b] = compared(*within, *means, seeds)
-    return found
+    within = {b: [{q: x for q, x in a.per_question[name][budget].items() if a.bins[q] == b} for name in (CO, WEIGHTED)]
+              for b in a.per_bin}
+    return {b: paired(*pq, a.seeds) for b, pq in within.items()}
 
 
-def efficiency_words(numbers: dict, path: Path) -> str:
+def efficiency_words(a: Analysis) -> str:
     """The budget compute-optimal needs to match best-of-N weighted at its largest, with its range."""
     from eval.compute_optimal import headline
 
-    eff = {int(float(b)): m for b, m in field(numbers, path, "efficiency").items()}
-    top, match, times = headline(eff)
-    spread = stored(numbers, path, Ratio, "efficiency_interval")
-    bounds = "(no interval)" if spread is None else spread.spread()
+    top, match, times = headline(a.efficiency)
     if match is None:
-        return f"at budget {top} no budget of the grid matches it {bounds}"
-    return f"at budget {top} it needs {match} ({f'{times:g}x less' if times > 1 else 'no saving'}) {bounds}"
+        return f"at budget {top} no budget of the grid matches it {a.spread.spread()}"
+    return f"at budget {top} it needs {match} ({f'{times:g}x less' if times > 1 else 'no saving'}) {a.spread.spread()}"
 
 
 def flops_findings(folder: Path) -> list[Finding]:
-    path = folder / "flops_matched.json"
-    rows = load_json(path)
-    if not isinstance(rows, list) or not rows:
-        raise RecordError(f"{path}: expected a non-empty list of rows")
-    by_ratio: dict[float, list[dict]] = {}
-    for row in rows:
-        by_ratio.setdefault(float(field(row, path, "ratio")), []).append(row)
-    parts = []
-    for ratio, group in sorted(by_ratio.items()):
-        bins = [f"bin {field(r, path, 'bin')} " + (stored(r, path, Paired, "paired") or means_only(
-            float(field(r, path, "small")), float(field(r, path, "large")))).brief() for r in group]
-        parts.append(f"at R={num(ratio)} (budget {field(group[0], path, 'budget')}): {', '.join(bins)}")
+    from eval.flops_matched import FlopsMatchedSummary
+
+    by_ratio: dict[float, list[Row]] = {}
+    for row in FlopsMatchedSummary.load(folder / "flops_matched.json").rows:
+        by_ratio.setdefault(row.ratio, []).append(row)
+    parts = [f"at R={num(ratio)} (budget {group[0].budget}): " + ", ".join(f"bin {r.bin} {r.paired.brief()}" for r in group)
+             for ratio, group in sorted(by_ratio.items())]
     return [Finding(f"With FLOPs matched, test-time compute (compute-optimal) against the larger model's greedy "
                     f"answer, by bin: {'; '.join(parts)} (paper: test-time compute ahead on easy and medium bins at R << 1, "
                     "the larger model ahead on the hardest bins and at R >> 1).", "flops_matched.png")]
 
 
 def policy_findings(folder: Path) -> list[Finding]:
-    from eval.policy import ratio_sentence as policy_ratio
+    from eval.policy import BON, PolicySummary, ratio_sentence
 
-    path = folder / "policy.json"
-    summary = load_json(path)
-    eff = {int(b): m for b, m in field(summary, path, "efficiency").items()}
-    spread = stored(summary, path, Ratio, "efficiency_interval")
-    return [Finding(policy_ratio(eff, "`ttc solve`", "best-of-N weighted", spread) + " (paper: compute-optimal needs "
-                    "4x less than best-of-N, with a difficulty estimate it does not count; solve counts its probe).",
-                    "policy.png")]
+    summary = PolicySummary.load(folder / "policy.json")
+    return [Finding(ratio_sentence(summary.efficiency, "`ttc solve`", BON, summary.efficiency_interval) + " (paper: "
+                    "compute-optimal needs 4x less than best-of-N, with a difficulty estimate it does not count; solve "
+                    "counts its probe).", "policy.png")]
 
 
 def training_findings(folder: Path) -> list[Finding]:

@@ -97,27 +97,24 @@ def drive(session: Session, searches: Sequence[Search], desc: str) -> list[Searc
             reply = []
 
     def score_waiting() -> None:
-        while scoring:
-            asks = sorted(scoring.items())
-            scoring.clear()
-            values = iter(session.score([(p, text) for p, texts in asks for text in texts]))
-            for p, texts in asks:
-                advance(p, [next(values) for _ in texts])
+        asks = sorted(scoring.items())
+        scoring.clear()
+        values = iter(session.score([(p, text) for p, texts in asks for text in texts]))
+        for p, texts in asks:
+            advance(p, [next(values) for _ in texts])
 
     for p in range(len(searches)):
         advance(p, None)
-    score_waiting()
-    while finished := lm.collect():
-        ready = []
-        for done in finished:
+    while scoring or waiting:
+        if len(scoring) >= len(waiting):  # as many problems wait on the verifier as on the LM
+            score_waiting()
+            continue
+        for done in lm.collect():
             p, i = owner.pop(done.ticket)
             session.costs[p].prompt_tokens += done.prompt_tokens
             session.costs[p].generated_tokens += sum(c.num_tokens for c in done.completions)
             waiting[p][i] = done.completions
             if all(c is not None for c in waiting[p]):
-                ready.append(p)
-        for p in sorted(ready):
-            advance(p, waiting.pop(p))
-        score_waiting()
+                advance(p, waiting.pop(p))
     bar.close()
     return results

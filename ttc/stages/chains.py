@@ -16,6 +16,7 @@ request) and its seed by (seed, problem id) do not fit a chain step, one request
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +29,10 @@ from data.shards import Shard
 from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.revise import RevisionConfig, chain_records, sample_chains
-from ttc.stages.common import finish, run_stage
+from ttc.stages.common import finish, require, run_stage, stage_settings
 
 NAME = "chains"
+VOLATILE = shards.VOLATILE | {"batch_problems"}  # a chain's attempts are seeded by the chain alone
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Config:
     shard: int = 0
     num_shards: int = 1
     batch_problems: int = 16  # problems sampled together: one LM call per revision step
+    overwrite: bool = False  # start afresh: remove this shard's earlier records, whatever made them
 
     def __post_init__(self) -> None:
         Shard(self.shard, self.num_shards)  # validates
@@ -66,6 +69,15 @@ class Config:
         return cfg
 
 
+def problems_of(cfg: Config) -> list[Problem]:
+    return require(load_problems(cfg.data), f"data: no problems (source {cfg.data.source!r}, split {cfg.data.split!r}, "
+                                            f"levels {cfg.data.levels})")
+
+
+def check(cfg: Config) -> None:
+    problems_of(cfg)
+
+
 def run(cfg: Config, lm: LM) -> Path:
     """This shard; merged into `chains.jsonl` when it is the only one."""
     revision = cfg.revision_config()
@@ -74,8 +86,8 @@ def run(cfg: Config, lm: LM) -> Path:
         return [chain_records(chain_set) for chain_set in sample_chains(batch, lm, revision)]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process,
-                            cfg.batch_problems)
+    path = shards.run_shard(cfg.output_dir, NAME, shard, problems_of(cfg), lambda p: p.id, process,
+                            cfg.batch_problems, stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
     return finish(cfg, NAME, path)
 
 

@@ -1,13 +1,23 @@
-"""What the sharded stages (`ttc sample`, `ttc label`, `ttc chains`) share around their own work."""
+"""What the sharded stages (`ttc sample`, `ttc label`, `ttc chains`, `ttc eval`) share around
+their own work: everything that can refuse a run is done before a model loads.
+
+`run_stage` checks the models the config names (model folders, data/config.py:check_model) and
+the stage's inputs (its module's `check(cfg)`), claims this shard's output (a lock, and settings
+equal to those of the records already there, data/shards.py:claim), records the resolved config
+beside the records, and only then loads the LM and runs.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from data.config import save_config
-from data.shards import merge
+from data import shards
+from data.config import ConfigError, check_model, save_config
+from data.shards import Shard, merge
 from ttc.backends import LMConfig, load_lm
 from ttc.lm import LM
 
@@ -19,11 +29,65 @@ def finish(cfg: Any, name: str, shard_file: Path) -> Path:
     return merge(cfg.output_dir, name, 1) if cfg.num_shards == 1 else shard_file
 
 
+def stage_settings(cfg: Any, module: Any) -> dict[str, Any]:
+    """The settings that make the stage's records (its module's VOLATILE fields left out)."""
+    return shards.settings_of(cfg, getattr(module, "VOLATILE", shards.VOLATILE))
+
+
+# Plain-text config fields that name a model folder (the analyses' PRM and baseline, a trainer's
+# base, a toy LM's earlier phase, the FLOPs comparison's two models, the toy models compared).
+MODEL_FIELDS = frozenset({"model", "prm", "baseline", "init_from", "small_model", "large_model", "models"})
+
+
+def check_models(cfg: Any, prefix: str = "") -> None:
+    """Every model the config names (an `LMConfig`, a verifier's `path`, a MODEL_FIELDS text) is
+    a model folder or a cached hub id: one line otherwise, before anything is loaded."""
+    from ttc.verifiers.spec import VerifierConfig, resolve_path
+
+    for f in dataclasses.fields(cfg):
+        value, key = getattr(cfg, f.name, None), f"{prefix}{f.name}"
+        if isinstance(value, LMConfig):
+            check_model(value.model, f"{key}.model")
+        elif isinstance(value, VerifierConfig):
+            check_model(resolve_path(value.path), f"{key}.path")
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            check_models(value, f"{key}.")
+        elif f.name in MODEL_FIELDS and isinstance(value, str):
+            check_model(value, key)
+        elif f.name in MODEL_FIELDS and isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, str):
+                    check_model(item, f"{key}[{i}]")
+
+
+def claim(cfg: Any, module: Any) -> shards.ShardWriter:
+    """This shard's output for this run: locked, its settings checked (or saved), and the
+    resolved config written beside it when there is work to do (a finished shard's config
+    stays the one that made it)."""
+    writer = shards.claim(cfg.output_dir, module.NAME, Shard(cfg.shard, cfg.num_shards), stage_settings(cfg, module),
+                          getattr(cfg, "overwrite", False))
+    if not writer.finished:
+        save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
+    return writer
+
+
 def run_stage(cfg: Any, run: Callable[[Any, LM], Path], model: LMConfig | None = None) -> Path:
-    """Record the resolved config, load the LM (`model`, else `cfg.lm`), run this shard and log
-    its compute."""
-    save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
+    """Check the models and inputs, claim the output, load the LM (`model`, else `cfg.lm`), run
+    this shard and log its compute."""
+    module = sys.modules[run.__module__]
+    check_models(cfg)
+    if hasattr(module, "check"):
+        module.check(cfg)
+    claim(cfg, module)
     lm = load_lm(model or cfg.lm)
     path = run(cfg, lm)
     log.info("shard %d/%d done: %s", cfg.shard, cfg.num_shards, lm.ledger)
     return path
+
+
+def require(items: Any, message: str) -> Any:
+    """`items`, or ConfigError(message) if there are none: an empty input is an error, not an
+    empty output."""
+    if not items:
+        raise ConfigError(message)
+    return items

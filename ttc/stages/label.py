@@ -6,12 +6,15 @@ Reads the sample records of `ttc sample`, keeps solutions with a parsable answer
 step prefix asks the base model for k rollouts as ONE request with n=k: the k rollouts share
 the prefix, which vLLM computes once (prefix caching) and transformers once per request.
 Writes `<output_dir>/labels.jsonl` (StepLabels records). Sharded, resumable and deterministic
-like `ttc sample`: a prefix's rollouts are seeded by (seed, problem id, prefix text).
+like `ttc sample`: a prefix's rollouts are seeded by (seed, problem id, prefix text). Samples
+with nothing to label (an empty file, no parsable answer anywhere, no sample of the configured
+problems) are an error before the model loads.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +29,12 @@ from data.shards import Shard, derive_seed
 from data.steps import extract_answer
 from ttc.backends import LMConfig
 from ttc.lm import LM, GenerationRequest
-from ttc.stages.common import finish, run_stage
+from ttc.sampling import check_sampling
+from ttc.stages.common import finish, require, run_stage, stage_settings
 
 log = logging.getLogger(__name__)
 NAME = "labels"
+VOLATILE = shards.VOLATILE | {"batch_problems"}  # a prefix's rollouts do not depend on its batch
 
 
 @dataclass
@@ -40,6 +45,9 @@ class RolloutConfig:
     max_tokens: int = 256
     stop: list[str] = field(default_factory=list)  # end-of-solution markers, as in `ttc sample`
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_sampling(self.k, self.temperature, self.top_p, self.max_tokens, self.stop, "k")
 
 
 @dataclass
@@ -54,22 +62,45 @@ class Config:
     shard: int = 0
     num_shards: int = 1
     batch_problems: int = 8
+    overwrite: bool = False  # start afresh: remove this shard's earlier records, whatever made them
 
     def __post_init__(self) -> None:
         Shard(self.shard, self.num_shards)
-        if self.rollouts.k < 1:
-            raise ValueError("rollouts.k must be >= 1")
+        if self.batch_problems < 1:
+            raise ValueError("batch_problems must be >= 1")
+        if self.samples_per_problem is not None and self.samples_per_problem < 1:
+            raise ValueError(f"samples_per_problem must be >= 1 or null, got {self.samples_per_problem}")
 
 
 def samples_by_problem(path: Path, problems: list[Problem], limit: int | None) -> dict[str, list[Sample]]:
     known = {p.id for p in problems}
     grouped: dict[str, list[Sample]] = defaultdict(list)
-    for s in read_records(path, Sample):
+    for s in require(read_records(path, Sample), f"{path}: no sample records (an empty samples file)"):
         if s.problem_id not in known:
             raise RecordError(f"{path}: field 'problem_id' {s.problem_id!r} is not in the configured data")
         if limit is None or s.index < limit:
             grouped[s.problem_id].append(s)
+    missing = [p.id for p in problems if p.id not in grouped]
+    require(len(missing) < len(problems), f"{path}: no sample of any configured problem")
+    if missing:
+        log.warning("%s: %d of %d configured problem(s) have no samples (first: %s)", path, len(missing), len(problems),
+                    missing[0])
     return grouped
+
+
+def inputs(cfg: Config) -> tuple[list[Problem], dict[str, list[Sample]]]:
+    """The problems and their samples, checked: something to label."""
+    problems = require(load_problems(cfg.data), f"data: no problems (source {cfg.data.source!r}, split "
+                                                f"{cfg.data.split!r}, levels {cfg.data.levels})")
+    samples = samples_by_problem(Path(cfg.samples), problems, cfg.samples_per_problem)
+    require(any(labelable(s) for group in samples.values() for s in group),
+            f"{cfg.samples}: no sample has a parsable answer: nothing to label")
+    return problems, samples
+
+
+def check(cfg: Config) -> None:
+    """The stage's inputs, before a model loads."""
+    inputs(cfg)
 
 
 def label_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
@@ -100,13 +131,13 @@ def label_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, li
 
 def run(cfg: Config, lm: LM) -> Path:
     """This shard; merged into `labels.jsonl` when it is the only one."""
-    problems = load_problems(cfg.data)
-    samples = samples_by_problem(Path(cfg.samples), problems, cfg.samples_per_problem)
+    problems, samples = inputs(cfg)
     dropped = sum(not labelable(s) for group in samples.values() for s in group)
     log.info("dropping %d solution(s) without a parsable answer", dropped)
     path = shards.run_shard(
         cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
         lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
+        stage_settings(cfg, sys.modules[__name__]), cfg.overwrite,
     )
     return finish(cfg, NAME, path)
 

@@ -5,11 +5,13 @@
 
 Writes `<output_dir>/samples.jsonl` (sample records, problems in input order, samples by
 index). Sharded, resumable and deterministic (data/shards.py): each problem's samples are
-seeded by (seed, problem id) alone.
+seeded by (seed, problem id) alone. A rerun on a folder begun or finished with other settings
+is refused (the keys that differ are named); `--overwrite true` starts it afresh.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +23,10 @@ from data.shards import Shard
 from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.sampling import SamplingConfig, grade
-from ttc.stages.common import finish, run_stage
+from ttc.stages.common import finish, require, run_stage, stage_settings
 
 NAME = "samples"
+VOLATILE = shards.VOLATILE | {"batch_problems"}  # each request is generated on its own
 
 
 @dataclass
@@ -36,11 +39,22 @@ class Config:
     shard: int = 0
     num_shards: int = 1
     batch_problems: int = 64  # problems per LM call
+    overwrite: bool = False  # start afresh: remove this shard's earlier records, whatever made them
 
     def __post_init__(self) -> None:
         Shard(self.shard, self.num_shards)  # validates
         if self.batch_problems < 1:
             raise ValueError("batch_problems must be >= 1")
+
+
+def problems_of(cfg: Config) -> list[Problem]:
+    return require(load_problems(cfg.data), f"data: no problems (source {cfg.data.source!r}, split {cfg.data.split!r}, "
+                                            f"levels {cfg.data.levels})")
+
+
+def check(cfg: Config) -> None:
+    """The stage's inputs, before a model loads."""
+    problems_of(cfg)
 
 
 def run(cfg: Config, lm: LM) -> Path:
@@ -55,7 +69,8 @@ def run(cfg: Config, lm: LM) -> Path:
         ]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems)
+    path = shards.run_shard(cfg.output_dir, NAME, shard, problems_of(cfg), lambda p: p.id, process, cfg.batch_problems,
+                            stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
     return finish(cfg, NAME, path)
 
 

@@ -114,9 +114,11 @@ class ModelCache:
 
 def main(cfg: Config) -> Path:
     out = Path(cfg.output_dir)
-    save_config(cfg, out / "solve_config.yaml")
     policy = load_policy(cfg.policy)
     problems = load_problems(cfg.data)
+    if not problems:
+        raise ConfigError(f"data: no problems (source {cfg.data.source!r}, split {cfg.data.split!r}, levels {cfg.data.levels})")
+    save_config(cfg, out / "solve_config.yaml")  # once the inputs are read and checked
     with ModelCache(cfg) as models:
         lm, prm = models(POOLED)  # the probe is a best-of-N draw
         probes = draw_probes(problems, lm, prm, policy, cfg.probe.n, cfg.seed, cfg.prompt)

@@ -13,29 +13,32 @@ context, a correct target, the closest incorrect attempt last. Writes
      "previous": ["=...\\n\\boxed{41}", "=...\\n\\boxed{43}"], "previous_indices": [40, 3],
      "target": "=...\\n\\boxed{42}"}
 
-Questions without a correct sample give nothing (their number is logged). Sharded, resumable
-and deterministic like `ttc sample`; no model is loaded.
+Questions without a correct sample give nothing (their number is logged); samples with no
+correct one at all are an error (no trajectory to write), as is an empty samples file. Sharded,
+resumable and deterministic like `ttc sample`, and refuses a rerun with other settings the same
+way; no model is loaded.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from data import shards
-from data.config import save_config
 from data.labels import labelable
 from data.problems import DataConfig, load_problems
-from data.records import Problem, to_dict
+from data.records import Problem, Sample, to_dict
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard
 from data.trajectories import build_trajectories
 from ttc.stages.label import samples_by_problem
-from ttc.stages.common import finish
+from ttc.stages.common import claim, finish, require, stage_settings
 
 log = logging.getLogger(__name__)
 NAME = "trajectories"
+VOLATILE = shards.VOLATILE | {"batch_problems"}  # no model: only how often progress is saved
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Config:
     shard: int = 0
     num_shards: int = 1
     batch_problems: int = 256  # problems per saved batch (no model: only resume granularity)
+    overwrite: bool = False  # start afresh: remove this shard's earlier records, whatever made them
 
     def __post_init__(self) -> None:
         Shard(self.shard, self.num_shards)
@@ -56,10 +60,23 @@ class Config:
             raise ValueError("need 0 <= min_attempts <= max_attempts and batch_problems >= 1")
 
 
+def inputs(cfg: Config) -> tuple[list[Problem], dict[str, list[Sample]]]:
+    """The problems and their samples, checked: some question has a correct sample."""
+    problems = require(load_problems(cfg.data), f"data: no problems (source {cfg.data.source!r}, split "
+                                                f"{cfg.data.split!r}, levels {cfg.data.levels})")
+    samples = samples_by_problem(Path(cfg.samples), problems, None)
+    require(any(s.correct and labelable(s) for group in samples.values() for s in group),
+            f"{cfg.samples}: no correct sample: no trajectory to build")
+    return problems, samples
+
+
+def check(cfg: Config) -> None:
+    inputs(cfg)
+
+
 def run(cfg: Config) -> Path:
     """This shard; merged into `trajectories.jsonl` when it is the only one."""
-    problems = load_problems(cfg.data)
-    samples = samples_by_problem(Path(cfg.samples), problems, None)
+    problems, samples = inputs(cfg)
     shard = Shard(cfg.shard, cfg.num_shards)
     mine = shard.select(problems)
     kept = {p.id: [s for s in samples.get(p.id, []) if labelable(s)] for p in mine}
@@ -72,10 +89,12 @@ def run(cfg: Config) -> Path:
     def process(batch: list[Problem]) -> list[list[dict]]:
         return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts, cfg.min_attempts)] for p in batch]
 
-    path = shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems)
+    path = shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems,
+                            stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
     return finish(cfg, NAME, path)
 
 
 def main(cfg: Config) -> Path:
-    save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
+    check(cfg)
+    claim(cfg, sys.modules[__name__])  # locked, settings checked, config recorded
     return run(cfg)

@@ -13,7 +13,8 @@ the tag kinds it changes nothing. `returned_token_ids`, the Math-Shepherd recipe
 is NOT used: in vLLM 0.32 the STEP pooler applies it to the hidden states before the head
 (pooler/tokwise/methods.py, `StepPool`), so it picks hidden dimensions, not vocabulary logits.
 
-Prompts go in as token ids, so every position is where `encode` put it. `tokens_scored` counts
+Prompts go in as token ids, so every position is where `encode` put it; token_classify requests
+skip reading the prefix cache (vLLM's pooling_params.py), so every token's output comes back. `tokens_scored` counts
 them (every solution's whole prefill, as HFVerifier counts) and `num_parameters` is the
 checkpoint's, counted as transformers does: the PRM's side of the compute ledger (ttc/search).
 vLLM spawns processes: build this under `if __name__ == "__main__":` (see ttc/backends/vllm.py).
@@ -40,6 +41,8 @@ def vllm_dtype(dtype: str) -> str:
 
 
 class VLLMStepScorer:
+    """A PRM kind (kind.StepKind) on vLLM's pooling runner."""
+
     def __init__(self, kind: StepKind, dtype: str = "auto", kv_cache_gib: float = 1.0, max_model_len: int | None = None,
                  enforce_eager: bool = True, gpu_memory_utilization: float = 0.9, tensor_parallel_size: int = 1):
         from transformers import AutoTokenizer
@@ -78,8 +81,12 @@ class VLLMStepScorer:
                                   pooling_task="token_classify", use_tqdm=False)
         self.forward_passes += len(encoded)
         self.tokens_scored += sum(len(ids) for ids, _ in encoded)
-        column = self.kind.good_column
-        return [out.outputs.data[positions, column].tolist() for out, (_, positions) in zip(outputs, encoded)]
+        values = []
+        for out, (ids, positions) in zip(outputs, encoded):
+            if len(out.outputs.data) != len(ids):  # vLLM skips its prefix cache for token_classify
+                raise RuntimeError(f"vLLM pooled {len(out.outputs.data)} of a prompt's {len(ids)} tokens")
+            values.append(out.outputs.data[positions, self.kind.good_column].tolist())
+        return values
 
     def close(self) -> None:
         """Stop the engine's processes and free its memory (the scorer is unusable after)."""
