@@ -35,8 +35,7 @@ from eval.summary import Summary, defined, fmt
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.search.best_of_n import Pool, accuracy
 from ttc.verifiers import Verifier, aggregate
-from ttc.verifiers.hf_prm import HFPRM
-from ttc.verifiers.likelihood import LikelihoodVerifier
+from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
 AGGREGATIONS = ("last", "min", "prod")
@@ -44,22 +43,20 @@ AGGREGATIONS = ("last", "min", "prod")
 
 @dataclass
 class PRMEvalConfig:
-    prm: str
+    prm: VerifierConfig
     samples: str  # samples.jsonl with many samples per test problem
     output_dir: str
     labels: str | None = None  # labels.jsonl of test solutions, for the step-level AUC
-    baseline: str | None = None  # an LM folder (the policy): its likelihood as a training-free verifier
+    baseline: VerifierConfig | None = None  # e.g. the policy's likelihood (kind: likelihood), training-free
     data: DataConfig = field(default_factory=DataConfig)
     prompt: PromptFormat = field(default_factory=PromptFormat)
     max_n: int = 64
     seed: int = 0
-    threads: int = 1
-    batch_size: int = 64
     tracking: Tracking = field(default_factory=Tracking)
 
     def __post_init__(self) -> None:
-        if min(self.max_n, self.threads, self.batch_size) < 1:
-            raise ValueError(f"max_n, threads and batch_size must be >= 1, got {self.max_n}, {self.threads}, {self.batch_size}")
+        if self.max_n < 1:
+            raise ValueError(f"max_n must be >= 1, got {self.max_n}")
 
 
 ByProblem = dict[str, list[tuple[Sample, list[float]]]]  # each problem's samples and their step values
@@ -158,7 +155,7 @@ def evaluate(by_verifier: dict[str, ByProblem], ns: list[int], seed: int) -> PRM
                           {who: within_question_auc(b) for who, b in by_verifier.items()})
 
 
-def step_auc(prm: HFPRM, labels: list[StepLabels]) -> float:
+def step_auc(prm: Verifier, labels: list[StepLabels]) -> float:
     predicted = prm.score([r.question for r in labels], [r.steps for r in labels])
     scores = [v for values in predicted for v in values]
     hard = [v > 0 for r in labels for v in r.values]
@@ -199,11 +196,10 @@ def main(cfg: PRMEvalConfig) -> str:
     if not samples:  # an empty input is an error, not a table of NaN
         raise RecordError(f"{cfg.samples}: no sample of the configured problems (empty, or samples of other questions)")
     save_config(cfg, out / "config.yaml")
-    prm = HFPRM(cfg.prm, cfg.prompt, cfg.batch_size, cfg.threads)
+    prm = load_verifier(cfg.prm, cfg.prompt)
     by_verifier = {PRM: scored(prm, samples, question)}
     if cfg.baseline:
-        verifier = LikelihoodVerifier(cfg.baseline, cfg.prompt, cfg.batch_size, cfg.threads)
-        by_verifier[LIKELIHOOD] = scored(verifier, samples, question)
+        by_verifier[LIKELIHOOD] = scored(load_verifier(cfg.baseline, cfg.prompt), samples, question)
     ns = [2**i for i in range(cfg.max_n.bit_length()) if 2**i <= cfg.max_n]
     summary = evaluate(by_verifier, ns, cfg.seed)
     if cfg.labels:

@@ -1,4 +1,4 @@
-"""The layers import only downward, and no import closes a cycle (../DESIGN.md, Layers):
+"""The layers import only downward, and no import closes a cycle:
 
     data                                  records, configs, grading, the toy world
     ttc (the library)                     LM, backends, verifiers, search, revise, policy

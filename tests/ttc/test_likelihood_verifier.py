@@ -7,7 +7,6 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from data.prompts import PromptFormat
-from ttc.verifiers.likelihood import LikelihoodVerifier
 from ttc.verifiers.spec import VerifierConfig, VerifierError, load_verifier
 
 QUESTION = "Compute 12+34-15."
@@ -17,7 +16,7 @@ WRONG = ["=46-15", "=32", "\\boxed{32}"]
 
 @pytest.fixture(scope="module")
 def verifier(toy_base_path):
-    return LikelihoodVerifier(str(toy_base_path), batch_size=8)
+    return load_verifier(VerifierConfig(path=str(toy_base_path), kind="likelihood", batch_size=8), PromptFormat())
 
 
 def mean_logprob_by_hand(path, question: str, steps: list[str]) -> float:

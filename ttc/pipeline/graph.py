@@ -129,7 +129,7 @@ GRAPH: tuple[Stage, ...] = (
           {"lm": LMOf("reviser"), "prm.path": Out("train_orm"), "data": Questions("test")}, "reviser", "sharded"),
     # the analyses of the test questions
     Stage("eval_prm", "eval-prm", "eval.prm:PRMEvalConfig",
-          {"prm": Out("train_prm"), "labels": None, "baseline": ModelOf("base"),
+          {"prm.path": Out("train_prm"), "labels": None, "baseline.kind": "likelihood", "baseline.path": ModelOf("base"),
            "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
     Stage("difficulty", "difficulty", "eval.difficulty:DifficultyConfig",
           {"prm.path": Out("train_prm"), "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),

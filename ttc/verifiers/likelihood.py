@@ -55,17 +55,3 @@ class Likelihood(Kind):
             values.append(running_mean[[end - start - 1 for end in ends]].exp().cpu().tolist())
         return values
 
-
-def __getattr__(name: str):
-    """`LikelihoodVerifier(path, prompt, batch_size, threads, device, dtype)`: the name eval/prm.py
-    calls, kept until it loads the baseline with `load_verifier` (built on use: it needs torch)."""
-    if name != "LikelihoodVerifier":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from data.prompts import PromptFormat
-    from ttc.verifiers.hf_prm import HFVerifier
-
-    def LikelihoodVerifier(path: str, prompt: PromptFormat = PromptFormat(), batch_size: int = 16,  # noqa: N802
-                           threads: int = 1, device: str = "auto", dtype: str = "auto") -> HFVerifier:
-        return HFVerifier(Likelihood(path, Likelihood.Options(), prompt), batch_size, threads, device, dtype)
-
-    return LikelihoodVerifier

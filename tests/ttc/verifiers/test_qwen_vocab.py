@@ -102,12 +102,12 @@ def test_the_likelihood_baseline_reads_the_solution_as_the_tokenizer_does(tmp_pa
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from ttc.verifiers.likelihood import LikelihoodVerifier
+    from ttc.verifiers.spec import VerifierConfig, load_verifier
 
     torch.manual_seed(0)
     Qwen2ForCausalLM(Qwen2Config(vocab_size=len(tokenizer), **TINY)).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    verifier = LikelihoodVerifier(str(tmp_path), PromptFormat(num_shots=4))
+    verifier = load_verifier(VerifierConfig(path=str(tmp_path), kind="likelihood"), PromptFormat(num_shots=4))
     steps = split_steps(SHOTS[0]["solution"])
     ids, (start, ends) = verifier.kind.encode(SHOTS[0]["question"], steps)
     assert ids[start:] == tokenizer.encode("\n".join(steps))

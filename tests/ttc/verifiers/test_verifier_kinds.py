@@ -18,7 +18,6 @@ from data.config import ConfigError, build_dataclass
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
 from ttc.verifiers.kind import VerifierError
-from ttc.verifiers.load import PRMConfig, load_prm
 from ttc.verifiers.spec import KINDS, VerifierConfig, load_verifier, resolve_path
 
 QUESTION, STEPS = "Compute 12+34-15.", ["=46-15", "=31"]
@@ -94,11 +93,6 @@ def test_step_values_on_transformers(kind, standins):
 def test_each_kind_states_its_cards_aggregation():
     assert {k: cls.aggregation for k, cls in KINDS.items()} == {
         "prm": "last", "likelihood": "last", "math-shepherd": "min", "rlhflow": "last", "qwen2.5-math-prm": "prod"}
-
-
-def test_old_names_are_the_new_spec(standins):
-    assert PRMConfig is VerifierConfig
-    assert load_prm(PRMConfig(path=str(standins["prm"])), PromptFormat()).aggregation == "last"
 
 
 def test_a_hub_id_is_read_from_the_cache_only(standins, tmp_path, monkeypatch):
