@@ -4,7 +4,8 @@ Every entry point declares one dataclass (fields may be nested dataclasses, addr
 `--section.key`). An unknown key, a key given twice or a value of the wrong type is an error
 that names the recipe file (and its line) or the flag. YAML is read safely (no tags that build
 objects). `__post_init__` validation runs on the final values. A flag replaces a value that is
-not a section whole (`--strategies '{...}'` is the grid, not an addition to the recipe's).
+not a section whole (`--strategies '{...}'` is the grid, not an addition to the recipe's);
+dotted flags (`--stages.label.batch_problems 4`) set one key inside.
 
 Every entry point turns bad input into one line and exit status 2 (`run_cli`).
 """
@@ -146,18 +147,22 @@ def key_lines(text: str) -> dict[str, int]:
     return lines
 
 
+class _Whole(dict):
+    """A mapping given whole as one flag's value (`--strategies '{...}'`): it replaces."""
+
+
 def merge_settings(base: dict, override: dict, cls: type | None = None) -> dict:
-    """`override` over `base`, sections merged key by key (a recipe under command-line flags).
-    With `cls`, only its dataclass sections merge: any other value, a mapping included (ttc
-    eval's `strategies`), is replaced whole."""
+    """`override` over `base`, sections merged key by key (a recipe under command-line flags;
+    dotted flags address one key). A mapping given whole as a flag's value (ttc eval's
+    `--strategies '{...}'`) replaces the recipe's, unless it is a section of `cls`."""
     hints = typing.get_type_hints(cls) if cls is not None else {}
     merged = dict(base)
     for key, value in override.items():
         section = _section_type(hints.get(key)) if cls is not None else None
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and (cls is None or section is not None):
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and not (isinstance(value, _Whole) and section is None):
             merged[key] = merge_settings(merged[key], value, section)
         else:
-            merged[key] = value
+            merged[key] = dict(value) if isinstance(value, _Whole) else value
     return merged
 
 
@@ -209,7 +214,8 @@ def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
             if not isinstance(node, dict):
                 raise ConfigError(f"flag --{key}: '{section}' is also given a value of its own")
         try:
-            node[leaf] = load_yaml(inline) if inline != "" else ""
+            value = load_yaml(inline) if inline != "" else ""
+            node[leaf] = _Whole(value) if isinstance(value, dict) else value
         except yaml.YAMLError as e:
             problem = " ".join(str(getattr(e, "problem", None) or e).split())
             raise ConfigError(f"command line: flag --{key}: cannot read the value {inline!r} as YAML ({problem})") from e

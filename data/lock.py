@@ -11,8 +11,9 @@ is a no-op (a stage that checks its output before loading a model and again when
 
 flock is per open file: a child forked without exec (not one of `subprocess`, whose file
 descriptors are closed) would share the lock, so a forked child forgets the locks it inherited
-and takes its own. Network file systems: flock works on NFSv4 and Lustre (mounted with `flock`);
-where it does not, `hold` raises an OSError rather than pretend.
+and takes its own. Across hosts (Slurm jobs on a shared file system) flock holds where the file
+system passes it to the server (NFSv4, Lustre mounted with `flock`); on one that keeps locks
+local to a host, two hosts could each take it.
 """
 
 from __future__ import annotations

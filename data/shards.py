@@ -188,7 +188,10 @@ class ShardWriter:
         return self.final.exists()
 
     def write(self, unit_id: str, records: list[dict]) -> None:
-        line = json.dumps({"id": unit_id, "records": records}, ensure_ascii=False)
+        try:  # NaN and Infinity are not JSON: refuse them rather than write a file others cannot read
+            line = json.dumps({"id": unit_id, "records": records}, ensure_ascii=False, allow_nan=False)
+        except ValueError as e:
+            raise RecordError(f"{self.partial}: unit {unit_id!r}: a record holds a non-finite number ({e})") from e
         with open(self.partial, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()

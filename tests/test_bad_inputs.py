@@ -10,6 +10,7 @@ module's folder is compared before and after each case: only a lock file may app
 from __future__ import annotations
 
 import json
+import os
 import re
 import runpy
 import shutil
@@ -106,9 +107,9 @@ CHAINS = ["chains", "--config", "configs/toy/chains_eval.yaml", "--reviser.model
           *TOY, "--output_dir", "<out>/chains"]
 EVAL = ["eval", "--config", "configs/toy/eval_search.yaml", "--lm.model", BASE, "--lm.backend", "hf",
         "--prm.path", PRM, "--prm.backend", "hf", *TOY, "--output_dir", "<out>/eval"]
-EVAL_PRM = ["eval-prm", "--config", "configs/toy/eval_prm.yaml", "--prm", PRM, "--labels", "null", *TOY,
+EVAL_PRM = ["eval-prm", "--config", "configs/toy/eval_prm.yaml", "--prm.path", PRM, "--labels", "null", *TOY,
             "--output_dir", "<out>/eval_prm"]
-DIFFICULTY = ["difficulty", "--config", "configs/toy/difficulty.yaml", "--prm", PRM, *TOY, "--output_dir", "<out>/diff"]
+DIFFICULTY = ["difficulty", "--config", "configs/toy/difficulty.yaml", "--prm.path", PRM, *TOY, "--output_dir", "<out>/diff"]
 
 # (case, argv, the one line expected: a regular expression searched in it)
 CASES = [
@@ -194,7 +195,7 @@ CASES = [
      r"^ttc chains: reviser.model: '/nonexistent/reviser' does not exist"),
     # --- ttc eval
     ("eval prm missing", [*EVAL, "--prm.path", "/nonexistent/prm"],
-     r"^ttc eval: path: '/nonexistent/prm' does not exist; expected a save_pretrained folder or a hub id"),
+     r"^ttc eval: prm.path: '/nonexistent/prm' does not exist; expected a save_pretrained folder or a hub id"),
     ("eval prm config {}", [*EVAL, "--prm.path", "<empty_config>"],
      r"^ttc eval: prm.path: .*empty_config/config.json: no 'model_type'"),
     ("eval no strategies", [*EVAL, "--strategies", "{}"],
@@ -209,9 +210,11 @@ CASES = [
     ("eval-prm empty samples", [*EVAL_PRM, "--samples", "<empty>"],
      r"^ttc eval-prm: .*empty.jsonl: no sample of the configured problems"),
     ("eval-prm max_n 0", [*EVAL_PRM, "--samples", "<samples>", "--max_n", "0"],
-     r"^ttc eval-prm: command line: PRMEvalConfig: max_n, threads and batch_size must be >= 1, got 0, 1, 64$"),
-    ("eval-prm prm missing", [*EVAL_PRM, "--samples", "<samples>", "--prm", "/nonexistent/prm"],
-     r"^ttc eval-prm: prm: '/nonexistent/prm' does not exist"),
+     r"^ttc eval-prm: command line: PRMEvalConfig: max_n must be >= 1, got 0$"),
+    ("eval-prm prm missing", [*EVAL_PRM, "--samples", "<samples>", "--prm.path", "/nonexistent/prm"],
+     r"^ttc eval-prm: prm.path: '/nonexistent/prm' does not exist; expected a save_pretrained folder or a hub id"),
+    ("eval-prm baseline config {}", [*EVAL_PRM, "--samples", "<samples>", "--baseline.path", "<empty_config>"],
+     r"^ttc eval-prm: baseline.path: .*empty_config/config.json: no 'model_type'"),
     ("eval-prm output_dir is a file", [*EVAL_PRM, "--samples", "<samples>", "--output_dir", "<a_file>"],
      r"^ttc eval-prm: output_dir .*a_file: is a file, expected a folder$"),
     ("difficulty samples missing", [*DIFFICULTY, "--samples", "<inputs>/nope.jsonl"],
@@ -299,6 +302,9 @@ def test_bad_input_is_one_line_and_changes_nothing(case, argv, message, work, ca
     root = Path(work["root"])
     before = snapshot(root)
     code, lines = run(argv, capsys)
+    if os.environ.get("TTC_LIST_MESSAGES"):  # TTC_LIST_MESSAGES=1 pytest tests/test_bad_inputs.py: each case's line
+        with capsys.disabled():
+            print(f"\n[{case}] {lines[-1] if lines else ''}", end="")
     assert code == 2, f"{case}: exit {code}, stderr {lines}"
     assert len(lines) == 1, f"{case}: not one line: {lines}"
     assert not any("Traceback" in line for line in lines)

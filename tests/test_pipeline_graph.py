@@ -92,3 +92,12 @@ def test_a_new_stage_is_one_graph_entry_plus_its_module(tmp_path, monkeypatch, c
     jobs = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sbatch")]
     assert "--stage large_majority" in jobs[0] and "--dependency=afterok:1" in jobs[1]
     del sys.modules["large_majority"]
+
+
+def test_a_skipped_stage_takes_what_reads_it_along(tmp_path):
+    qwen = RECIPE.parents[1] / "qwen2.5-math-1.5b" / "pipeline.yaml"
+    run = command.parse(["--config", str(qwen), "--run_dir", str(tmp_path)])[0]
+    names = [s.name for s in run.stages]
+    assert "large_greedy" not in names and "eval_revision_grid" not in names  # skipped by the recipe
+    assert not {"flops_matched", "flops_matched_revisions", "compute_optimal_revisions"} & set(names)  # and so
+    assert {"train_prm", "train_reviser", "train_orm", "compute_optimal", "policy"} <= set(names)

@@ -112,6 +112,10 @@ def test_a_mapping_flag_replaces_the_recipes_mapping_while_sections_merge(tmp_pa
     cfg = parse_config(WithGrid, ["--config", str(recipe), "--grid", "{c: {x: 3}}", "--inner.temperature", "1"])
     assert cfg.grid == {"c": {"x": 3}}
     assert cfg.inner == Inner(4, 1.0)
+    dotted = parse_config(WithGrid, ["--config", str(recipe), "--grid.a.x", "5"])  # one key inside: merged
+    assert dotted.grid == {"a": {"x": 5}, "b": {"x": 2}}
+    whole_section = parse_config(WithGrid, ["--config", str(recipe), "--inner", "{temperature: 1}"])
+    assert whole_section.inner == Inner(4, 1.0)  # a section given whole still merges key by key
 
 
 def model_folder(folder, config='{"model_type": "llama"}', weights=True, tokenizer=True):

@@ -127,3 +127,10 @@ def test_no_units_and_a_file_for_a_folder_are_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"output_dir .*f: is a file, expected a folder"):
         claim(tmp_path / "f", "x", Shard(0, 1), {})
     assert (tmp_path / "f").read_text() == "keep"
+
+
+def test_a_non_finite_number_is_refused_not_written(tmp_path):
+    writer = ShardWriter(tmp_path, "x", Shard(0, 1))
+    with pytest.raises(RecordError, match=r"unit 'p0': a record holds a non-finite number"):
+        writer.write("p0", [{"score": float("nan")}])
+    assert not writer.partial.exists() and writer.done == set()

@@ -99,8 +99,7 @@ class VLLMBackend:
 
     def collect(self) -> list[Finished]:
         finished = []
-        queued = getattr(self.llm.llm_engine.engine_core, "outputs_queue", None)
-        while self._pending and (not finished or (queued is not None and queued.qsize() > 0)):
+        while self._pending and not finished:
             for output in self.llm.llm_engine.step():
                 if output.finished:
                     finished.append(self._finish(output))

@@ -57,8 +57,9 @@ class PipelineConfig:
 
 def active(cfg: PipelineConfig, trained: dict[str, str]) -> list[Stage]:
     """The stages this run runs, in graph order (module docstring)."""
-    feeds_only = {name for name in trained for name in feeders(name)} | set(trained)
-    gone = set(cfg.skip) | feeds_only | ({s.name for s in graph.GRAPH if s.from_scratch} if not cfg.from_scratch else set())
+    feeds_only = set(trained).union(*(feeders(model) for model in trained))
+    toy_models = set() if cfg.from_scratch else {s.name for s in graph.GRAPH if s.from_scratch}
+    gone = set(cfg.skip) | feeds_only | toy_models
     kept = []
     for s in graph.GRAPH:
         if s.name not in gone and not upstream(s, cfg.from_scratch) & (gone - feeds_only):

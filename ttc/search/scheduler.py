@@ -22,6 +22,7 @@ counted them (lock-step: a call's count split by prompt length, as `Session.gene
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from itertools import count
 from typing import Any, Generator, Sequence
@@ -70,10 +71,13 @@ class LockStep:
 
 def drive(session: Session, searches: Sequence[Search], desc: str) -> list[SearchResult]:
     """Each search's result, searches[p] being problem p's of the session."""
-    lm = session.lm if isinstance(session.lm, StreamingLM) else LockStep(session.lm)
+    streaming = isinstance(session.lm, StreamingLM)
+    lm = session.lm if streaming else LockStep(session.lm)
     results: list[SearchResult] = [None] * len(searches)  # type: ignore[list-item]
+    order: deque[int] = deque()  # tickets in submission order, not yet retired
+    finished: dict[int, Finished] = {}  # by ticket: finished, not yet retired
     owner: dict[int, tuple[int, int]] = {}  # ticket -> (problem, index of its request)
-    waiting: dict[int, list] = {}  # problem -> completions of its pending requests (None: not yet)
+    generating: dict[int, list] = {}  # problem -> completions of its requests (None: not yet)
     scoring: dict[int, list[str]] = {}  # problem -> texts it waits to have scored
     bar = tqdm(total=len(searches), desc=desc, leave=False, disable=len(searches) < 8)
 
@@ -90,13 +94,22 @@ def drive(session: Session, searches: Sequence[Search], desc: str) -> list[Searc
                 scoring[p] = need.texts
                 return
             if need.requests:
-                for i, ticket in enumerate(lm.submit(need.requests)):
-                    owner[ticket] = (p, i)
-                waiting[p] = [None] * len(need.requests)
+                tickets = lm.submit(need.requests)
+                order.extend(tickets)
+                owner.update((ticket, (p, i)) for i, ticket in enumerate(tickets))
+                generating[p] = [None] * len(need.requests)
                 return
             reply = []
 
-    def score_waiting() -> None:
+    def retire(done: Finished) -> None:
+        p, i = owner.pop(done.ticket)
+        session.costs[p].prompt_tokens += done.prompt_tokens
+        session.costs[p].generated_tokens += sum(c.num_tokens for c in done.completions)
+        generating[p][i] = done.completions
+        if all(c is not None for c in generating[p]):
+            advance(p, generating.pop(p))
+
+    def score() -> None:
         asks = sorted(scoring.items())
         scoring.clear()
         values = iter(session.score([(p, text) for p, texts in asks for text in texts]))
@@ -105,16 +118,12 @@ def drive(session: Session, searches: Sequence[Search], desc: str) -> list[Searc
 
     for p in range(len(searches)):
         advance(p, None)
-    while scoring or waiting:
-        if len(scoring) >= len(waiting):  # as many problems wait on the verifier as on the LM
-            score_waiting()
-            continue
-        for done in lm.collect():
-            p, i = owner.pop(done.ticket)
-            session.costs[p].prompt_tokens += done.prompt_tokens
-            session.costs[p].generated_tokens += sum(c.num_tokens for c in done.completions)
-            waiting[p][i] = done.completions
-            if all(c is not None for c in waiting[p]):
-                advance(p, waiting.pop(p))
+    while scoring or generating:
+        if scoring and (len(scoring) >= float(__import__('os').environ.get('EXP_RATIO', 1)) * len(generating) if streaming else not generating):
+            score()
+        elif order[0] in finished:
+            retire(finished.pop(order.popleft()))
+        else:
+            finished.update((done.ticket, done) for done in lm.collect())
     bar.close()
     return results

@@ -49,7 +49,11 @@ def check_models(cfg: Any, prefix: str = "") -> None:
         if isinstance(value, LMConfig):
             check_model(value.model, f"{key}.model")
         elif isinstance(value, VerifierConfig):
-            check_model(resolve_path(value.path), f"{key}.path")
+            try:
+                folder = resolve_path(value.path)  # a cached hub id's snapshot, or one line
+            except ConfigError as e:
+                raise ConfigError(f"{key}.{e}") from None  # "prm.path: ..."
+            check_model(folder, f"{key}.path")
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             check_models(value, f"{key}.")
         elif f.name in MODEL_FIELDS and isinstance(value, str):

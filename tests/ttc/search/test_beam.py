@@ -84,12 +84,12 @@ def test_a_step_cut_by_the_length_limit_ends_its_beam(dedupe, finals):
     assert result.distinct_candidates == 0  # no answer in them
 
 
-def test_lock_step_one_lm_call_a_round_for_all_problems_one_verifier_call_per_problem_and_round():
+def test_one_lm_and_one_verifier_call_a_round_for_all_problems_and_no_prefix_scored_twice():
     lm, prm = ScriptedLM(two_steps_then_answer), TableVerifier(TABLE)
     problems = [problem(i, "0") for i in range(3)]
     together = beam_search(problems, lm, prm, BeamConfig(n=4, beam_width=2))
     assert len(lm.calls) == 3 and [len(call) for call in lm.calls] == [3, 6, 6]
-    assert [{q for q, _ in call} for call in prm.calls] == [{f"question {i}"} for _ in range(3) for i in range(3)]
+    assert len(prm.calls) == 3
     scored = [item for call in prm.calls for item in call]
     assert len(scored) == len(set(scored))
     alone = beam_search(problems[1:2], ScriptedLM(two_steps_then_answer), TableVerifier(TABLE),
