@@ -269,10 +269,9 @@ WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.js
 TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
-def check_model(path: str, key: str = "model") -> Path:
-    """The folder of the model `path` (a save_pretrained folder, or a hub id already in the
-    Hugging Face cache: nothing is downloaded at run time), checked to hold a config.json with a
-    `model_type`, weights and a tokenizer; else one ConfigError naming `key`."""
+def locate_model(path: str, key: str = "model") -> Path:
+    """The folder of the model `path`: a local folder, or a hub id already in the Hugging Face
+    cache (nothing is downloaded at run time); else one ConfigError naming `key`."""
     folder = Path(path).expanduser()
     if not folder.exists():
         if not HUB_ID.fullmatch(path):
@@ -286,6 +285,13 @@ def check_model(path: str, key: str = "model") -> Path:
             raise ConfigError(f"{key}: {path!r} is neither a local folder nor in the Hugging Face cache "
                               f"({constants.HF_HUB_CACHE}); nothing is downloaded at run time: fetch it first "
                               f"(hf download {path}) or give a local folder") from e
+    return folder
+
+
+def check_model(path: str, key: str = "model") -> Path:
+    """The folder of the model `path` (locate_model), checked to hold a config.json with a
+    `model_type`, weights and a tokenizer; else one ConfigError naming `key`."""
+    folder = locate_model(path, key)
     if not folder.is_dir():
         raise ConfigError(f"{key}: {path!r} is a file; expected a save_pretrained folder")
     config = folder / "config.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from data import toy
+from data.config import ConfigError
 from data.records import Problem
 
 
@@ -39,10 +40,14 @@ def toy_problems(cfg: DataConfig) -> list[Problem]:
 
 
 def load_problems(cfg: DataConfig) -> list[Problem]:
+    """The configured problems; none at all is a config error (a split or level list that selects
+    nothing), never an empty output."""
     if cfg.source == toy.SOURCE:
         problems = toy_problems(cfg)
     else:
         from data.math_dataset import load_math
 
         problems = load_math(cfg.source, cfg.split)
+    if not problems:
+        raise ConfigError(f"data: no problems (source {cfg.source!r}, split {cfg.split!r}, levels {cfg.levels})")
     return problems[: cfg.limit] if cfg.limit else problems

@@ -59,7 +59,7 @@ from eval.paired import Paired, PerQuestion, curve_of, paired
 from eval.plots import Curve, Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
-from ttc.search.common import forward_flops
+from ttc.lm import forward_flops
 
 log = logging.getLogger(__name__)
 PAPER_RATIOS = (0.16, 0.79, 22.0)

@@ -54,6 +54,11 @@ class Finished:
     prompt_tokens: int
 
 
+def forward_flops(parameters: float, tokens: float) -> float:
+    """2 x parameters x tokens: a forward pass over `tokens` (the paper's inference FLOPs, 2 N D)."""
+    return 2 * parameters * tokens
+
+
 @dataclass
 class Ledger:
     """Compute spent through one LM. A request's prompt is counted once for its n samples
@@ -80,7 +85,7 @@ class Ledger:
 
     @property
     def flops(self) -> int:
-        return 2 * self.num_parameters * (self.prompt_tokens + self.generated_tokens)
+        return forward_flops(self.num_parameters, self.prompt_tokens + self.generated_tokens)
 
 
 class LM(Protocol):

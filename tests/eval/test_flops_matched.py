@@ -12,7 +12,7 @@ from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConf
                                 read_model_size, section)
 from eval.paired import Paired
 from eval.search_report import EvalResult
-from ttc.search.common import forward_flops
+from ttc.lm import forward_flops
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "train" / "checkpoints"
 BUDGETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]

@@ -45,7 +45,7 @@ from data.grading import is_correct
 from data.prompts import PromptFormat
 from data.records import Problem
 from data.steps import extract_answer, split_steps
-from ttc.lm import LM, Completion, GenerationRequest
+from ttc.lm import LM, Completion, GenerationRequest, forward_flops
 from ttc.verifiers import Aggregation, Verifier, aggregate
 from ttc.voting import weighted_vote
 
@@ -128,11 +128,6 @@ class SearchResult:
     @property
     def costs(self) -> "Costs":
         return Costs(self.prompt_tokens, self.generated_tokens, self.prm_tokens)
-
-
-def forward_flops(parameters: float, tokens: float) -> float:
-    """2 x parameters x tokens: a forward pass over `tokens` (the paper's inference FLOPs, 2 N D)."""
-    return 2 * parameters * tokens
 
 
 @dataclass

@@ -35,9 +35,10 @@ among a round's unfinished beams before taking the top N/M and copies the kept o
 beams, but leaves copies among completed beams, which it even pads with copies to N at the end;
 its DVTS filters nothing. `dedupe: false` is the search without it, exactly. Off by default,
 measured: on the careless-writers toy world (300 questions x 2 seeds, beam M=sqrt(N)) dedupe
-raised the distinct finals from 1.19 to 1.92 at N=4 (1.44 to 3.44 at N=16) but lowered accuracy
-by -0.025 (95% CI -0.049 to -0.001) at N=4 and -0.037 (-0.075 to +0.002) at N=16: a path the
-policy finds twice is one it finds likely, and its second vote carries that.
+raised the distinct finals from 1.19 to 1.92 at N=4 (1.44 to 3.44 at N=16, 1.69 to 6.24 at
+N=64) but changed accuracy by -0.025 (95% CI -0.049 to -0.001) at N=4, -0.037 (-0.075 to
++0.002) at N=16 and -0.020 (-0.061 to +0.021) at N=64: never ahead. A path the policy finds
+twice is one it finds likely, and its second vote carries that.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from data.shards import Shard
 from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.revise import RevisionConfig, chain_records, sample_chains
-from ttc.stages.common import finish, require, run_stage, stage_settings
+from ttc.stages.common import finish, run_stage, stage_settings
 
 NAME = "chains"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # a chain's attempts are seeded by the chain alone
@@ -69,13 +69,8 @@ class Config:
         return cfg
 
 
-def problems_of(cfg: Config) -> list[Problem]:
-    return require(load_problems(cfg.data), f"data: no problems (source {cfg.data.source!r}, split {cfg.data.split!r}, "
-                                            f"levels {cfg.data.levels})")
-
-
 def check(cfg: Config) -> None:
-    problems_of(cfg)
+    load_problems(cfg.data)
 
 
 def run(cfg: Config, lm: LM) -> Path:
@@ -86,7 +81,7 @@ def run(cfg: Config, lm: LM) -> Path:
         return [chain_records(chain_set) for chain_set in sample_chains(batch, lm, revision)]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(cfg.output_dir, NAME, shard, problems_of(cfg), lambda p: p.id, process,
+    path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process,
                             cfg.batch_problems, stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
     return finish(cfg, NAME, path)
 

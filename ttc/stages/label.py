@@ -90,8 +90,7 @@ def samples_by_problem(path: Path, problems: list[Problem], limit: int | None) -
 
 def inputs(cfg: Config) -> tuple[list[Problem], dict[str, list[Sample]]]:
     """The problems and their samples, checked: something to label."""
-    problems = require(load_problems(cfg.data), f"data: no problems (source {cfg.data.source!r}, split "
-                                                f"{cfg.data.split!r}, levels {cfg.data.levels})")
+    problems = load_problems(cfg.data)
     samples = samples_by_problem(Path(cfg.samples), problems, cfg.samples_per_problem)
     require(any(labelable(s) for group in samples.values() for s in group),
             f"{cfg.samples}: no sample has a parsable answer: nothing to label")

@@ -23,7 +23,7 @@ from data.shards import Shard
 from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.sampling import SamplingConfig, grade
-from ttc.stages.common import finish, require, run_stage, stage_settings
+from ttc.stages.common import finish, run_stage, stage_settings
 
 NAME = "samples"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # each request is generated on its own
@@ -47,14 +47,9 @@ class Config:
             raise ValueError("batch_problems must be >= 1")
 
 
-def problems_of(cfg: Config) -> list[Problem]:
-    return require(load_problems(cfg.data), f"data: no problems (source {cfg.data.source!r}, split {cfg.data.split!r}, "
-                                            f"levels {cfg.data.levels})")
-
-
 def check(cfg: Config) -> None:
     """The stage's inputs, before a model loads."""
-    problems_of(cfg)
+    load_problems(cfg.data)
 
 
 def run(cfg: Config, lm: LM) -> Path:
@@ -69,7 +64,7 @@ def run(cfg: Config, lm: LM) -> Path:
         ]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(cfg.output_dir, NAME, shard, problems_of(cfg), lambda p: p.id, process, cfg.batch_problems,
+    path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems,
                             stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
     return finish(cfg, NAME, path)
 

@@ -116,8 +116,6 @@ def main(cfg: Config) -> Path:
     out = Path(cfg.output_dir)
     policy = load_policy(cfg.policy)
     problems = load_problems(cfg.data)
-    if not problems:
-        raise ConfigError(f"data: no problems (source {cfg.data.source!r}, split {cfg.data.split!r}, levels {cfg.data.levels})")
     save_config(cfg, out / "solve_config.yaml")  # once the inputs are read and checked
     with ModelCache(cfg) as models:
         lm, prm = models(POOLED)  # the probe is a best-of-N draw

@@ -62,8 +62,7 @@ class Config:
 
 def inputs(cfg: Config) -> tuple[list[Problem], dict[str, list[Sample]]]:
     """The problems and their samples, checked: some question has a correct sample."""
-    problems = require(load_problems(cfg.data), f"data: no problems (source {cfg.data.source!r}, split "
-                                                f"{cfg.data.split!r}, levels {cfg.data.levels})")
+    problems = load_problems(cfg.data)
     samples = samples_by_problem(Path(cfg.samples), problems, None)
     require(any(s.correct and labelable(s) for group in samples.values() for s in group),
             f"{cfg.samples}: no correct sample: no trajectory to build")

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
+from data.config import ConfigError, locate_model
 from data.prompts import PromptFormat
 from ttc.backends import DTYPES
 from ttc.verifiers import Verifier
@@ -41,7 +41,6 @@ KINDS: dict[str, type[Kind]] = {
     "rlhflow": RLHFlow,  # RLHFlow/Llama3.1-8B-PRM-{Mistral,Deepseek}-Data
     "qwen2.5-math-prm": QwenMathPRM,  # Qwen/Qwen2.5-Math-PRM-{7B,72B}
 }
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -96,19 +95,10 @@ def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
 
 def resolve_path(path: str) -> str:
     """A local folder with the checkpoint: `path` itself, or a hub id's snapshot in the HF cache."""
-    folder = Path(path).expanduser()
-    if not folder.exists():
-        if not HUB_ID.fullmatch(path):
-            raise VerifierError(f"path: {path!r} does not exist; expected a save_pretrained folder or a hub id (org/name)")
-        from huggingface_hub import constants, snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
-
-        try:
-            folder = Path(snapshot_download(path, local_files_only=True))
-        except LocalEntryNotFoundError as e:
-            raise VerifierError(f"path: {path!r} is neither a local folder nor in the Hugging Face cache "
-                                f"({constants.HF_HUB_CACHE}); nothing is downloaded at run time: fetch it first "
-                                f"(hf download {path}) or give a local folder") from e
+    try:
+        folder = locate_model(path, "path")
+    except ConfigError as e:
+        raise VerifierError(str(e)) from e
     if not (folder / "config.json").is_file():
         raise VerifierError(f"path: {path!r} ({folder}) has no config.json; expected a save_pretrained folder")
     return str(folder)
