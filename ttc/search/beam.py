@@ -19,11 +19,12 @@ N samples (N/k each, the remainder to the best), which the copies it dropped wou
 on a policy that repeats itself, that is most rounds, and the budget is spent on distinct beams.
 
 Each problem searches on its own (ttc/search/scheduler.py): a round is one batch of LM requests
-(one per kept beam; with lookahead one more per rollout depth) and one verifier call for its
-candidates whose steps were never scored; on a streaming LM its next round starts as soon as its candidates are
-scored, whatever the other problems' rounds, and in lock-step every problem's round goes in one
-LM call. The request of kept beam b in round r of problem q is seeded by (seed, q, r, b): a
-problem's search does not depend on the batch it ran in.
+(one per kept beam; with lookahead one more per rollout depth), then the scoring of the
+candidates whose steps were never scored, in a verifier call shared with the problems ready at
+the same point. On a streaming LM its next round starts once they are scored, whatever the other
+problems' rounds; in lock-step every problem's round is one LM call and one verifier call. The
+request of kept beam b in round r of problem q is seeded by (seed, q, r, b): a problem's search
+does not depend on the batch it ran in.
 """
 
 from __future__ import annotations

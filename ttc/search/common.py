@@ -221,17 +221,6 @@ class Session:
             self.costs[p].generated_tokens += sum(c.num_tokens for c in completions)
         return results
 
-    def greedy_steps(self, items: Sequence[tuple[int, str]], max_tokens: int,
-                     stop: tuple[str, ...]) -> list[Completion]:
-        """The greedy (T=0) next step after each (problem, text), in one LM call for the texts
-        not continued before in this session (a greedy step depends on its prefix only)."""
-        todo = list(dict.fromkeys(key for key in items if key not in self.greedy))
-        requests = [(p, GenerationRequest(self.prompts[p] + text, 1, 0.0, 1.0, max_tokens, stop))
-                    for p, text in todo]
-        for key, completions in zip(todo, self.generate(requests)):
-            self.greedy[key] = completions[0]
-        return [self.greedy[key] for key in items]
-
     # --- the verifier -----------------------------------------------------------------------
     def step_values(self, items: Sequence[tuple[int, str]],
                     questions: Sequence[str] | None = None) -> list[list[float]]:

@@ -13,9 +13,9 @@ so no subtree's budget is lost; a copy is never a final twice. A subtree still u
 `max_rounds` contributes nothing: unfinished candidates are never returned as answers
 (search-and-learn returns them, #57). The answer is selected over all subtrees' finals
 (best-of-N weighted by default). Scheduled and seeded as beam search: a problem's subtrees
-advance together, one batch of LM requests and one verifier call a round, and its next round
-starts as soon as they are scored, whatever the other problems' rounds; subtree t's request in
-round r of problem q is seeded by (seed, q, r, t).
+advance together, one batch of LM requests and one scoring a round, and its next round starts
+once they are scored, whatever the other problems' rounds; subtree t's request in round r of
+problem q is seeded by (seed, q, r, t).
 """
 
 from __future__ import annotations

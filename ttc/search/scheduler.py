@@ -3,21 +3,27 @@
 A strategy writes one problem's search as a generator (`Search`) that yields what it needs next
 and is sent the answer: `Generate(requests)` gets their completions (one list per request),
 `Score(texts)` gets each text's score. `drive` runs the searches of a session's problems:
-- on a `StreamingLM` (vLLM) a problem's requests go to the engine as soon as they are known;
-  when the last of them finishes, the problem's candidates are scored and its next requests
-  submitted while the engine generates the other problems': no round barrier, and the PRM
-  scores while the LM generates (they are separate engines);
-- on any other LM (transformers, the test fakes) the same searches run in lock-step: the
-  requests of every problem known at once go in one `generate` call (`LockStep`).
+- on a `StreamingLM` (vLLM) a problem's requests go to the engine as soon as they are known, and
+  its next ones as soon as its candidates are scored, while the engine generates the other
+  problems': no round barrier. Candidates are scored in batches: once as many problems wait on
+  the verifier as on the LM, all those waiting go in one verifier call, while the LM keeps
+  generating for the others (a verifier call is a round trip through the PRM's engine, ~15 ms
+  for the toy world on CPU: one per problem and round cost more than the scoring itself);
+- on any other LM (transformers, the test fakes) the same searches run in lock-step: every
+  problem's requests in one `generate` call, then every problem's candidates in one verifier
+  call (`LockStep`), one round after the other.
 
-A problem's outcome depends on its own completions and scores only, so the order in which
-requests finish changes the wall time, never a result: requests are seeded per problem, round
-and beam; a completion does not depend on what it was batched with (vLLM on CPU: identical
-logprobs alone or in a batch, tests/ttc/search/test_scheduler.py); and each verifier call holds
-one problem's candidates of one round, so its values and the PRM tokens attributed to the
-problem (`Session.step_values` splits a call's count by text length, rounded) do not depend on
-which other problems happened to be ready. Prompt tokens are booked per request as the engine
-counted them (lock-step: a call's count split by prompt length, as `Session.generate` does).
+Results do not depend on timing. Finished requests are taken in the order they were submitted,
+whatever order the engine finishes them in, so every problem advances at the same point and
+every verifier call holds the same candidates in every run (a request that finished early waits
+for earlier ones in the driver only, never in the engine: what the verifier computes does
+depend on its batch, for transformers in the last bits, with the padding). A completion must
+not depend on what the engine batched it with
+(tests/ttc/test_backends.py checks it for vLLM on CPU; on GPU it takes vLLM's batch-invariant
+mode, as lock-step already did, since the engine starts stepping while a call's requests still
+arrive). Requests are seeded per problem, round and beam; prompt tokens are booked per request
+as the engine counted them (lock-step: a call's count split by prompt length, as
+`Session.generate` does), PRM tokens per verifier call as `Session.step_values` books them.
 """
 
 from __future__ import annotations
@@ -116,14 +122,18 @@ def drive(session: Session, searches: Sequence[Search], desc: str) -> list[Searc
         for p, texts in asks:
             advance(p, [next(values) for _ in texts])
 
-    for p in range(len(searches)):
-        advance(p, None)
-    while scoring or generating:
-        if scoring and (len(scoring) >= float(__import__('os').environ.get('EXP_RATIO', 1)) * len(generating) if streaming else not generating):
-            score()
-        elif order[0] in finished:
-            retire(finished.pop(order.popleft()))
-        else:
-            finished.update((done.ticket, done) for done in lm.collect())
-    bar.close()
+    try:
+        for p in range(len(searches)):
+            advance(p, None)
+        while scoring or generating:
+            if scoring and (len(scoring) >= len(generating) if streaming else not generating):
+                score()
+            elif order[0] in finished:
+                retire(finished.pop(order.popleft()))
+            else:
+                finished.update((done.ticket, done) for done in lm.collect())
+    finally:
+        bar.close()
+        while streaming and lm.collect():  # after an error: the engine's requests are let finish, the LM stays usable
+            pass
     return results

@@ -1,7 +1,6 @@
 """Step-level search, shared by beam search and DVTS: partial solutions, their expansion by one
-step, and their scoring (with lookahead), as steps of one problem's search (`Search`,
-ttc/search/scheduler.py: each problem advances on its own, its LM requests and verifier calls
-its own).
+step, and their scoring (with lookahead), written as steps of one problem's search (`Search`,
+ttc/search/scheduler.py, which advances each problem on its own).
 
 A step is what the policy writes up to a step delimiter (`step_stop`, a newline by default;
 the delimiter is kept in the text, so a node's text is its steps, each with its newline). A
@@ -131,7 +130,8 @@ def expand(session: Session, cfg: TreeConfig,
     ]
 
 
-def greedy_steps(session: Session, cfg: TreeConfig, p: int, texts: Sequence[str]) -> Generator[Generate, Any, list[Completion]]:
+def greedy_steps(session: Session, cfg: TreeConfig, p: int,
+                 texts: Sequence[str]) -> Generator[Generate, Any, list[Completion]]:
     """The greedy (T=0) next step after each of problem p's texts, requested for the texts not
     continued before in the session (a greedy step depends on its prefix only)."""
     todo = list(dict.fromkeys(text for text in texts if (p, text) not in session.greedy))
@@ -144,7 +144,7 @@ def greedy_steps(session: Session, cfg: TreeConfig, p: int, texts: Sequence[str]
 
 def score(session: Session, cfg: TreeConfig, nodes: Sequence[Node]) -> Generator[Generate | Score, Any, None]:
     """Set the score of every node (of one problem), after a greedy rollout of `cfg.lookahead`
-    steps for the unfinished ones; all nodes in one verifier call."""
+    steps for the unfinished ones; all nodes in one verifier call (with other problems')."""
     texts = [node.text for node in nodes]
     live = [i for i, node in enumerate(nodes) if not node.finished]
     for _ in range(cfg.lookahead):

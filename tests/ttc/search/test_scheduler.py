@@ -64,7 +64,7 @@ def test_the_fake_streams():
     assert isinstance(Shuffled(repetitive, 0), StreamingLM) and not isinstance(ScriptedLM(repetitive), StreamingLM)
 
 
-DECISIONS = ("answer", "solution", "candidates", "distinct_candidates", "correct", "generated_tokens", "prompt_tokens")
+DECISIONS = ("answer", "solution", "candidates", "distinct_candidates", "correct", "generated_tokens")
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
@@ -82,8 +82,9 @@ def test_any_finishing_order_gives_the_same_results(name, dedupe):
         assert sum(r.generated_tokens for r in results) == lm.ledger.generated_tokens
         assert sum(r.prm_tokens for r in results) == prm.tokens_scored
     assert streamed[1] == streamed[0] and streamed[2] == streamed[0]  # the verifier's calls too
+    assert any(len({q for q, _ in call}) > 1 for call in streamed[0][1])  # calls hold several problems
     # verifier calls group the problems otherwise than in lock-step, which splits the PRM tokens otherwise
-    decisions = lambda results: [[getattr(r, k) for k in DECISIONS] for r in results]  # noqa: E731
+    decisions = lambda results: [[getattr(r, k) for k in (*DECISIONS, "prompt_tokens")] for r in results]  # noqa: E731
     assert decisions(streamed[0][0]) == decisions(lock_step)
 
 
@@ -115,13 +116,29 @@ def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm):
     from data.prompts import PromptFormat
     from ttc.verifiers.spec import VerifierConfig, load_verifier
 
-    prm = load_verifier(VerifierConfig(path=str(REPO / "train/checkpoints/toy-prm"), batch_size=16), PromptFormat())
+    path = str(REPO / "train/checkpoints/toy-prm")
+    batched = load_verifier(VerifierConfig(path=path, batch_size=16), PromptFormat())  # values move with the padding
+    alone = load_verifier(VerifierConfig(path=path, batch_size=1), PromptFormat())  # the same values in any call
     problems = load_problems(DataConfig(levels=[1, 3, 5], per_level=3, split="scheduler-test"))
+    # lock-step splits a call's prompt and PRM tokens otherwise: compare what was decided
+    decisions = lambda results: [[getattr(r, k) for k in DECISIONS] for r in results]  # noqa: E731
     for run, cfg in [(beam_search, BeamConfig(n=4, beam_width=2, max_step_tokens=32, seed=1)),
                      (dvts, DVTSConfig(n=4, beam_width=2, max_step_tokens=32, lookahead=1, seed=1))]:
-        streamed = run(problems, vllm_lm, prm, cfg)
-        assert run(problems, vllm_lm, prm, cfg) == streamed
-        # lock-step splits a call's prompt tokens by prompt length; streaming books each request's own count
-        policy_books = lambda r: dataclasses.replace(r, prompt_tokens=0, flops_policy=0)  # noqa: E731
-        assert [policy_books(r) for r in run(problems, Plain(vllm_lm), prm, cfg)] == [policy_books(r) for r in streamed]
+        streamed = run(problems, vllm_lm, batched, cfg)
+        assert run(problems, vllm_lm, batched, cfg) == streamed
         assert any(r.correct for r in streamed)
+        assert decisions(run(problems, vllm_lm, alone, cfg)) == decisions(run(problems, Plain(vllm_lm), alone, cfg))
+
+
+def test_an_error_leaves_no_request_in_the_engine():
+    class Failing(Hashed):
+        def score(self, questions, solutions):
+            if len(self.calls) == 2:
+                assert lm.pending  # other problems are generating
+                raise RuntimeError("verifier down")
+            return super().score(questions, solutions)
+
+    lm = Shuffled(repetitive, 0)
+    with pytest.raises(RuntimeError, match="verifier down"):
+        beam_search(PROBLEMS, lm, Failing(), CONFIGS["beam"][1])
+    assert not lm.pending
