@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import Timed  # bench/timing.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 PEAK_TFLOPS = {"H100": 989.4, "H200": 989.4, "H800": 989.4, "A100": 312.0, "L40S": 362.1}  # bf16 dense
 QWEN_CHAT = ("{%- if messages[0].role != 'system' %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
@@ -107,26 +109,6 @@ def write_models(root: Path, tiny: bool, device: str) -> tuple[Path, Path]:
 
 
 # --- (1) search ---------------------------------------------------------------------------------
-
-class Timed:
-    """Seconds spent inside one method of an LM or a verifier (`generate` or `score`)."""
-
-    def __init__(self, inner, method: str):
-        self.inner, self.method, self.seconds = inner, method, 0.0
-
-    def __getattr__(self, name):
-        attribute = getattr(self.inner, name)
-        if name != self.method:
-            return attribute
-
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return attribute(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - start
-        return timed
-
 
 def bench_search(args: argparse.Namespace, policy_dir: Path, prm_dir: Path, backend: str) -> None:
     import torch

@@ -45,27 +45,7 @@ from data.records import Problem
 from ttc.backends import LMConfig, load_lm
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, SearchResult, beam_search, best_of_n, dvts
 from ttc.verifiers.spec import VerifierConfig, load_verifier
-
-
-class Timed:
-    """Seconds spent inside some methods of an LM or a verifier, and how many calls."""
-
-    def __init__(self, inner, *methods: str):
-        self.inner, self.methods, self.seconds, self.calls = inner, methods, 0.0, 0
-
-    def __getattr__(self, name):
-        attribute = getattr(self.inner, name)
-        if name not in self.methods:
-            return attribute
-
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return attribute(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - start
-                self.calls += 1
-        return timed
+from timing import Timed  # bench/timing.py, beside this script
 
 
 @contextmanager

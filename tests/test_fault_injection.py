@@ -21,8 +21,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tqdm import tqdm
 
 from ttc import cli
+
+tqdm.monitor_interval = 0  # no monitor thread to hold the progress lock when a child is forked
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = str(REPO / "train" / "checkpoints" / "toy-base")
@@ -35,6 +38,16 @@ SAMPLE = ["sample", "--config", "configs/toy/sample.yaml", "--lm.model", BASE, *
           "--sampling.max_tokens", "24", "--batch_problems", "2"]
 
 
+def fresh_progress_lock() -> None:
+    """A forked child inherits the parent's locks as they were at the fork: tqdm's write lock,
+    held by one of the parent's threads at that moment, once hung a child for good. New ones."""
+    from tqdm import std
+
+    std.TqdmDefaultWriteLock.th_lock = std.TRLock()
+    std.TqdmDefaultWriteLock.mp_lock = None
+    std.tqdm.set_lock(std.TqdmDefaultWriteLock())
+
+
 def fork_run(argv: list[str], log: Path, pause_s: float = PAUSE_S) -> int:
     """`ttc <argv>` in a forked child (its output to `log`); returns the child's pid."""
     pid = os.fork()
@@ -42,6 +55,7 @@ def fork_run(argv: list[str], log: Path, pause_s: float = PAUSE_S) -> int:
         return pid
     code = 1
     try:
+        fresh_progress_lock()
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
