@@ -28,6 +28,17 @@ def first_process() -> bool:
     return int(os.environ.get("RANK", 0)) == 0
 
 
+def finish_distributed() -> None:
+    """Every process waits for the others (the first may still be writing, e.g. merging an
+    adapter) and leaves the process group: a rank that exits first with the group alive can abort
+    in its communication threads' teardown ("terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def paper_arguments(cfg: Any, out: Path, world: int) -> dict[str, Any]:
     """The defaults of the PRM/ORM trainer and the reviser: the paper's optimiser (AdamW, betas
     0.9/0.95), the global batch through accumulation, and an evaluation and a checkpoint every

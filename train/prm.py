@@ -43,7 +43,7 @@ from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
-from train.arguments import first_process, launch_arguments, paper_arguments, save_log_history
+from train.arguments import finish_distributed, first_process, launch_arguments, paper_arguments, save_log_history
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")  # a record with a problem_id
@@ -263,6 +263,7 @@ def main(cfg: PRMTrainConfig) -> Path:
         cfg.format.save(out)
         save_log_history(trainer, out)
         log.info("PRM saved to %s (best %s %s)", out, args.metric_for_best_model, trainer.state.best_metric)
+    finish_distributed()
     return out
 
 

@@ -41,7 +41,7 @@ from data.lock import lock_output
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS, revision_prompt
-from train.arguments import first_process, launch_arguments, paper_arguments, save_log_history
+from train.arguments import finish_distributed, first_process, launch_arguments, paper_arguments, save_log_history
 from train.prm import LoraSettings, lora_config, merge_adapter, split_by_question
 
 log = logging.getLogger(__name__)
@@ -218,6 +218,7 @@ def main(cfg: RevisionTrainConfig) -> Path:
         export(cfg, Path(chosen["path"]), out, trainer.processing_class)
         log.info("reviser saved to %s: checkpoint %d (eval loss %.4f, rule %s)",
                  out, chosen["step"], chosen["eval_loss"], cfg.choose)
+    finish_distributed()
     return out
 
 
