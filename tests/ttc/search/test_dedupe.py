@@ -2,33 +2,17 @@
 search is what it was. The distinct-candidates count of every strategy; determinism under a seed."""
 
 import dataclasses
-import random
-import zlib
 from itertools import combinations
 
 import pytest
-from search_fakes import ScriptedLM, TableVerifier, problem
+from search_fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
 
 from data.shards import derive_seed
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, beam_search, best_of_n, dvts, sample_pools, sweep
 from ttc.search.best_of_n import expected_distinct
 
 
-def repetitive(so_far, i, request):
-    """A seeded policy that often repeats itself: up to 4 steps of "s0".."s2", then an answer of
-    0..2. A greedy step depends on its prefix only."""
-    rng = random.Random(f"{request.seed}/{i}" if request.temperature else so_far)
-    if so_far.count("\n") < 4 and rng.random() < 0.75:
-        return f"s{rng.randrange(3)}\n", "stop"
-    return f"\\boxed{{{rng.randrange(3)}}}", "eos"
-
-
-class Hashed(TableVerifier):
-    """A value per prefix, spread over [0, 1] by a hash of its steps: few ties."""
-
-    def score(self, questions, solutions):
-        super().score(questions, solutions)
-        return [[zlib.crc32("/".join(s[: j + 1]).encode()) % 97 / 96 for j in range(len(s))] for s in solutions]
+repetitive = repetitive_policy(steps=3, p_step=0.75)
 
 
 TREES = {

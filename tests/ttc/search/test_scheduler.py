@@ -4,30 +4,15 @@ not wait for the others'."""
 
 import dataclasses
 import random
-import zlib
 
 import pytest
-from search_fakes import ScriptedLM, TableVerifier, problem
+from search_fakes import Hashed, ScriptedLM, problem, repetitive_policy
 
 from ttc.lm import Finished, StreamingLM
 from ttc.search import BeamConfig, DVTSConfig, beam_search, dvts
 
 
-def repetitive(so_far, i, request):
-    """A seeded policy that often repeats itself: up to 4 steps of "s0".."s3", then an answer of
-    0..2; a greedy step depends on its prefix only."""
-    rng = random.Random(f"{request.seed}/{i}" if request.temperature else so_far)
-    if so_far.count("\n") < 4 and rng.random() < 0.7:
-        return f"s{rng.randrange(4)}\n", "stop"
-    return f"\\boxed{{{rng.randrange(3)}}}", "eos"
-
-
-class Hashed(TableVerifier):
-    """A value per prefix, spread over [0, 1] by a hash of its steps: few ties."""
-
-    def score(self, questions, solutions):
-        super().score(questions, solutions)
-        return [[zlib.crc32("/".join(s[: j + 1]).encode()) % 97 / 96 for j in range(len(s))] for s in solutions]
+repetitive = repetitive_policy(steps=4, p_step=0.7)
 
 
 class Shuffled(ScriptedLM):
