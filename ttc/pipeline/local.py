@@ -18,7 +18,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from data.config import ConfigError, save_config
+from data.config import ConfigError
 from data.shards import merge
 from ttc.backends import LMConfig, load_lm
 from ttc.lm import LM
@@ -84,9 +84,8 @@ def run_all(run: Run) -> list[str]:
             for i, ((s, values), cfg) in enumerate(zip(todo, configs)):
                 bar.set_postfix_str(s.name)
                 start = time.perf_counter()
-                save_config(cfg, run.dir(s.name) / "config.yaml")  # what ran, beside its outputs
                 execute(s, cfg, engines, values)
-                run.mark_done(s, values, time.perf_counter() - start)
+                run.mark_done(s, values, cfg, time.perf_counter() - start)
                 log.info("stage %s done in %.1f s", s.name, time.perf_counter() - start)
                 engines.release(keep={json.dumps(lm_settings(later, v), sort_keys=True) for later, v in todo[i + 1:]})
                 bar.update()
@@ -118,7 +117,6 @@ def run_one(run: Run, name: str, shard: int | None = None, num_shards: int = 1, 
         merge(cfg.output_dir, s.module().NAME, num_shards)
     else:
         cfg = run.build(s, values)
-        save_config(cfg, run.dir(name) / "config.yaml")
         execute(s, cfg)
     if os.environ.get("RANK", "0") == "0":
-        run.mark_done(s, values, time.perf_counter() - start)
+        run.mark_done(s, values, cfg, time.perf_counter() - start)

@@ -26,7 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from data.config import ConfigError, build_dataclass, key_lines, merge_settings, parse_config, read_yaml, to_dict
+from data.config import (ConfigError, build_dataclass, key_lines, merge_settings, parse_config, read_yaml,
+                         save_config, to_dict)
 from data.problems import DataConfig
 from ttc.backends import LMConfig
 from ttc.pipeline import graph
@@ -188,9 +189,11 @@ class Run:
                               f"({first_difference(before, values)}): delete that folder or use another --run_dir")
         return True
 
-    def mark_done(self, stage: Stage, values: dict[str, Any], seconds: float) -> None:
+    def mark_done(self, stage: Stage, values: dict[str, Any], cfg: Any, seconds: float) -> None:
+        """DONE, and the config that ran beside the outputs: written once the stage succeeded, so
+        a refused or failed run never leaves a config that does not describe them."""
+        save_config(cfg, self.dir(stage.name) / "config.yaml")
         marker = self.dir(stage.name) / DONE
-        marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps({"stage": stage.name, "seconds": round(seconds, 2),
                                       "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                       "settings": values}, indent=1) + "\n")
