@@ -46,6 +46,17 @@ def vllm_lm(toy_base_path: Path) -> Iterator:
     lm.close()
 
 
+@pytest.fixture(scope="session")
+def vllm_toy_prm() -> Iterator:
+    """The committed toy PRM on vLLM (fp32 on CPU)."""
+    from data.prompts import PromptFormat
+    from ttc.verifiers.spec import VerifierConfig, load_verifier
+
+    prm = load_verifier(VerifierConfig(path=str(REPO / "train/checkpoints/toy-prm"), backend="vllm"), PromptFormat())
+    yield prm
+    prm.close()
+
+
 class Interrupted(Exception):
     """Raised by `dies_after_first_call` where a pre-empted job would have been killed."""
 

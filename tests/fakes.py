@@ -34,12 +34,16 @@ class ScriptedLM:
 
 
 class TableVerifier:
+    batch_invariant = True  # a value depends on its steps only
+
     def __init__(self, table: dict[str, float] | None = None):
         self.table, self.calls, self.tokens_scored, self.num_parameters = table or {}, [], 0, 3
+        self.last_tokens: list[int] = []
 
     def score(self, questions, solutions):
         self.calls.append([(q, tuple(s)) for q, s in zip(questions, solutions)])
-        self.tokens_scored += sum(len(q) + sum(map(len, s)) for q, s in zip(questions, solutions))
+        self.last_tokens = [len(q) + sum(map(len, s)) for q, s in zip(questions, solutions)]
+        self.tokens_scored += sum(self.last_tokens)
         return [[self.table.get("/".join(steps[: j + 1]), 0.5) for j in range(len(steps))] for steps in solutions]
 
 
@@ -56,6 +60,14 @@ class Recording:
     @property
     def tokens_scored(self):
         return self.verifier.tokens_scored
+
+    @property
+    def last_tokens(self):
+        return self.verifier.last_tokens
+
+    @property
+    def batch_invariant(self):
+        return getattr(self.verifier, "batch_invariant", False)
 
     @property
     def num_parameters(self):

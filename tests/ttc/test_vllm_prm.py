@@ -64,3 +64,14 @@ def test_step_tag_inside_the_text_is_refused(prm_path, vllm_prm):
 
 def test_empty_batch_needs_no_engine_call(vllm_prm):
     assert vllm_prm.score([], []) == []
+
+
+def test_vllm_values_do_not_depend_on_the_batch(vllm_prm):
+    """What lets tree search score whatever is ready (ttc/search/scheduler.py): on CPU a
+    solution's values are the same bits alone, in a batch, and in another order."""
+    questions, steps = solutions()
+    together = vllm_prm.score(questions, steps)
+    assert vllm_prm.batch_invariant
+    assert [vllm_prm.score([q], [s])[0] for q, s in zip(questions, steps)] == together
+    assert vllm_prm.score(questions[::-1], steps[::-1])[::-1] == together
+    assert vllm_prm.last_tokens == [len(vllm_prm.kind.encode(q, s)[0]) for q, s in zip(questions[::-1], steps[::-1])]

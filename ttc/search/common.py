@@ -26,9 +26,9 @@ The ledger of a result:
   prefix-sharing engine computes it); the protocol reports them per call, not per request, so a
   call's prompt tokens are attributed to its requests in proportion to their prompt lengths in
   characters. The results of a batch add up to the LM ledger exactly.
-- PRM tokens: the tokens the verifier ran forward passes over, read from its `tokens_scored`
-  counter and attributed to the solutions of each call the same way; None (as are PRM FLOPs)
-  when the verifier keeps no such counter, never a made-up 0.
+- PRM tokens: the tokens the verifier ran forward passes over, each solution's as the verifier
+  counted it (`last_tokens`), so that a problem's count does not depend on what else its calls
+  held; None (as are PRM FLOPs) when the verifier keeps no such count, never a made-up 0.
 - FLOPs: 2 x parameters x tokens (`forward_flops`), policy and verifier separately (`Costs.flops`).
 - `distinct_candidates`: how many distinct texts with an answer the final candidates hold (the
   rest are copies, which weigh twice in a vote); a best-of-N pool estimate holds its expectation
@@ -191,6 +191,17 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     return parts
 
 
+@dataclass
+class VerifierCall:
+    """One verifier call of a session (`Session.ask`): the key of every item asked, the keys
+    sent (those not scored before), and what came back."""
+
+    keys: list[tuple[int, str, tuple[str, ...]]]
+    todo: list[tuple[int, str, tuple[str, ...]]]
+    values: list[list[float]] = field(default_factory=list)
+    tokens: list[int] | None = None  # each sent solution's tokens, as the verifier counted them
+
+
 class Session:
     """One batch of problems on one LM and one verifier: prompts, one LM call per `generate`,
     one verifier call per `step_values`, the score cache, a greedy-step cache, and the costs of
@@ -203,8 +214,8 @@ class Session:
         self.problems, self.lm, self.prm, self.cfg = list(problems), lm, prm, cfg
         tokenizer = getattr(lm, "tokenizer", None)  # only for chat templates
         self.prompts = [cfg.prompt.render(p.question, tokenizer) for p in self.problems]
-        counts_prm = getattr(prm, "tokens_scored", None) is not None
-        self.costs = [Costs(prm_tokens=0 if counts_prm else None) for _ in self.problems]
+        self.counts_prm = getattr(prm, "last_tokens", None) is not None
+        self.costs = [Costs(prm_tokens=0 if self.counts_prm else None) for _ in self.problems]
         self.values: dict[tuple[int, str, tuple[str, ...]], list[float]] = {}  # (problem, question, steps)
         self.greedy: dict[tuple[int, str], Completion] = {}
 
@@ -228,36 +239,45 @@ class Session:
         for the step sequences not scored before in this session. `questions`, when given,
         is what the verifier reads as each item's question instead of its problem's (the
         revision ORM reads the previous attempts there)."""
+        return self.finish(self.run(self.ask(items, questions)))
+
+    def score(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> list[float]:
+        """One score per (problem index, solution text): its step values aggregated."""
+        return [aggregate(v, self.cfg.aggregation) for v in self.step_values(items, questions)]
+
+    def ask(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> "VerifierCall":
+        """`step_values` in three parts, so that the verifier can run while the caller goes on
+        (ttc/search/scheduler.py): `ask` (what to send), `run` (the verifier call, touching only
+        the verifier: one at a time), `finish` (checked, cached, booked; in the caller's thread)."""
         if questions is not None and len(questions) != len(items):
             raise ValueError(f"{len(items)} solutions but {len(questions)} questions")
         asked = [self.problems[p].question for p, _ in items] if questions is None else questions
         keys = [(p, q, tuple(split_steps(text))) for (p, text), q in zip(items, asked)]
-        todo = list(dict.fromkeys(k for k in keys if k not in self.values))
-        for key in todo:
-            if not key[2]:
-                self.values[key] = []  # no step: nothing to score
-        todo = [k for k in todo if k[2]]
-        if todo:
-            before = getattr(self.prm, "tokens_scored", None)
-            values = self.prm.score([q for _, q, _ in todo], [list(s) for _, _, s in todo])
-            if len(values) != len(todo):
-                raise ValueError(f"verifier returned {len(values)} results for {len(todo)} solutions")
-            for key, v in zip(todo, values):
+        todo = [k for k in dict.fromkeys(keys) if k not in self.values]
+        self.values.update((k, []) for k in todo if not k[2])  # no step: nothing to score
+        return VerifierCall(keys, [k for k in todo if k[2]])
+
+    def run(self, call: "VerifierCall") -> "VerifierCall":
+        if call.todo:
+            call.values = self.prm.score([q for _, q, _ in call.todo], [list(s) for _, _, s in call.todo])
+            if self.counts_prm:
+                call.tokens = list(self.prm.last_tokens)
+        return call
+
+    def finish(self, call: "VerifierCall") -> list[list[float]]:
+        if call.todo:
+            if len(call.values) != len(call.todo):
+                raise ValueError(f"verifier returned {len(call.values)} results for {len(call.todo)} solutions")
+            for key, v in zip(call.todo, call.values):
                 p, _, steps = key
                 if len(v) != len(steps) or not all(0.0 <= x <= 1.0 for x in v):
                     raise ValueError(f"problem {self.problems[p].id}: verifier returned {v!r:.120} for "
                                      f"{len(steps)} step(s); expected one value in [0, 1] per step")
                 self.values[key] = list(v)
-            if before is not None:
-                spent = self.prm.tokens_scored - before
-                weights = [len(q) + sum(map(len, s)) for _, q, s in todo]
-                for (p, _, _), share in zip(todo, apportion(spent, weights)):
-                    self.costs[p].prm_tokens += share
-        return [self.values[k] for k in keys]
-
-    def score(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> list[float]:
-        """One score per (problem index, solution text): its step values aggregated."""
-        return [aggregate(v, self.cfg.aggregation) for v in self.step_values(items, questions)]
+            if self.counts_prm:
+                for (p, _, _), tokens in zip(call.todo, call.tokens, strict=True):
+                    self.costs[p].prm_tokens += tokens
+        return [self.values[k] for k in call.keys]
 
     # --- results ----------------------------------------------------------------------------
     def result(self, p: int, strategy: str, finals: Sequence[tuple[str, float]]) -> SearchResult:

@@ -18,6 +18,10 @@ Aggregation = Literal["last", "min", "prod"]
 
 
 class Verifier(Protocol):
+    """Scores solutions. A verifier that keeps a ledger also has `tokens_scored` (tokens run
+    forward, all calls), `last_tokens` (each solution's, last call) and `num_parameters`; one
+    whose values for a solution do not depend on the rest of its call says `batch_invariant`."""
+
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         """One value per step of each solution, one forward pass per solution."""
         ...

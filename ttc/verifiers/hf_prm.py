@@ -31,6 +31,8 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 class HFVerifier:
     """A kind's checkpoint on transformers: `score` encodes, batches, runs forward and reads."""
 
+    batch_invariant = False  # a solution's values move in the last bits with its batch's padding
+
     def __init__(self, kind: Kind, batch_size: int = 16, threads: int = 1, device: str = "auto", dtype: str = "auto"):
         kind.check_checkpoint()
         torch.set_num_threads(threads)
@@ -41,6 +43,7 @@ class HFVerifier:
         self.model = kind.load_hf(resolve_dtype(dtype, self.device), self.device)
         self.forward_passes = 0  # one per solution: what bench/prm_scoring.py checks
         self.tokens_scored = 0
+        self.last_tokens: list[int] = []  # each solution's tokens in the last call
 
     @property
     def num_parameters(self) -> int:
@@ -50,6 +53,7 @@ class HFVerifier:
 
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         encoded = self.kind.encode_all(questions, solutions)
+        self.last_tokens = [len(ids) for ids, _ in encoded]
         values: list[list[float]] = []
         for start in range(0, len(encoded), self.batch_size):
             batch = encoded[start : start + self.batch_size]

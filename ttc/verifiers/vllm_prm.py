@@ -53,6 +53,7 @@ class VLLMStepScorer:
         kind.bind(self.tokenizer)
         self.forward_passes = 0  # one per solution, as HFVerifier counts
         self.tokens_scored = 0
+        self.last_tokens: list[int] = []  # each solution's tokens in the last call
         self.num_parameters = kind.count_parameters()
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(math.ceil(kv_cache_gib))  # read at engine start
         from vllm import LLM
@@ -70,9 +71,16 @@ class VLLMStepScorer:
             seed=0,
             **kind.vllm_args(),
         )
+        from vllm import envs
+        from vllm.platforms import current_platform
+
+        # a solution's values do not depend on its batch: on CPU (tests/ttc/test_vllm_prm.py), on
+        # GPU only in vLLM's batch-invariant mode (VLLM_BATCH_INVARIANT=1)
+        self.batch_invariant = current_platform.is_cpu() or envs.VLLM_BATCH_INVARIANT
 
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         encoded = self.kind.encode_all(questions, solutions)
+        self.last_tokens = [len(ids) for ids, _ in encoded]
         if not encoded:
             return []
         from vllm.inputs import TokensPrompt
@@ -80,7 +88,7 @@ class VLLMStepScorer:
         outputs = self.llm.encode([TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],
                                   pooling_task="token_classify", use_tqdm=False)
         self.forward_passes += len(encoded)
-        self.tokens_scored += sum(len(ids) for ids, _ in encoded)
+        self.tokens_scored += sum(self.last_tokens)
         values = []
         for out, (ids, positions) in zip(outputs, encoded):
             if len(out.outputs.data) != len(ids):  # vLLM skips its prefix cache for token_classify

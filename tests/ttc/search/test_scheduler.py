@@ -4,6 +4,8 @@ not wait for the others'."""
 
 import dataclasses
 import random
+import sys
+import time
 
 import pytest
 from search_fakes import Hashed, ScriptedLM, problem, repetitive_policy
@@ -49,28 +51,32 @@ def test_the_fake_streams():
     assert isinstance(Shuffled(repetitive, 0), StreamingLM) and not isinstance(ScriptedLM(repetitive), StreamingLM)
 
 
-DECISIONS = ("answer", "solution", "candidates", "distinct_candidates", "correct", "generated_tokens")
+class Padded(Hashed):
+    """`Hashed` as a verifier whose values move with what else is in the call (transformers with
+    padding): the scheduler then keeps its calls the same in every run."""
+
+    batch_invariant = False
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 @pytest.mark.parametrize("dedupe", [False, True])
-def test_any_finishing_order_gives_the_same_results(name, dedupe):
+@pytest.mark.parametrize("verifier", [Hashed, Padded])
+def test_any_finishing_order_gives_the_same_results(name, dedupe, verifier):
     run, cfg = CONFIGS[name]
     cfg = dataclasses.replace(cfg, dedupe=dedupe)
-    lock_step = run(PROBLEMS, ScriptedLM(repetitive), Hashed(), cfg)
-    streamed = []
+    lock_step = run(PROBLEMS, ScriptedLM(repetitive), verifier(), cfg)
+    calls = []
     for seed in range(3):
-        lm, prm = Shuffled(repetitive, seed), Hashed()
-        streamed.append((run(PROBLEMS, lm, prm, cfg), prm.calls))
-        results = streamed[-1][0]
+        lm, prm = Shuffled(repetitive, seed), verifier()
+        results = run(PROBLEMS, lm, prm, cfg)
+        assert results == lock_step  # the PRM tokens too: each solution's own count
         assert sum(r.prompt_tokens for r in results) == lm.ledger.prompt_tokens
         assert sum(r.generated_tokens for r in results) == lm.ledger.generated_tokens
         assert sum(r.prm_tokens for r in results) == prm.tokens_scored
-    assert streamed[1] == streamed[0] and streamed[2] == streamed[0]  # the verifier's calls too
-    assert any(len({q for q, _ in call}) > 1 for call in streamed[0][1])  # calls hold several problems
-    # verifier calls group the problems otherwise than in lock-step, which splits the PRM tokens otherwise
-    decisions = lambda results: [[getattr(r, k) for k in (*DECISIONS, "prompt_tokens")] for r in results]  # noqa: E731
-    assert decisions(streamed[0][0]) == decisions(lock_step)
+        calls.append(prm.calls)
+    if verifier is Padded:
+        assert calls[1] == calls[0] and calls[2] == calls[0]
+        assert any(len({q for q, _ in call}) > 1 for call in calls[0])  # calls hold several problems
 
 
 def test_a_problem_goes_on_while_others_still_generate():
@@ -93,8 +99,10 @@ class Plain:
         return self.lm.generate(requests)
 
 
-def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm):
-    """Requests finish in an order that varies from run to run; results must not."""
+def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm, vllm_toy_prm):
+    """Requests finish in an order that varies from run to run; results must not. With the vLLM
+    PRM (batch-invariant on CPU) the scheduler takes whatever is ready first; with transformers
+    batched, it keeps a timing-independent order."""
     from conftest import REPO
 
     from data.problems import DataConfig, load_problems
@@ -104,26 +112,70 @@ def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm):
     path = str(REPO / "train/checkpoints/toy-prm")
     batched = load_verifier(VerifierConfig(path=path, batch_size=16), PromptFormat())  # values move with the padding
     alone = load_verifier(VerifierConfig(path=path, batch_size=1), PromptFormat())  # the same values in any call
+    assert vllm_toy_prm.batch_invariant and not batched.batch_invariant
     problems = load_problems(DataConfig(levels=[1, 3, 5], per_level=3, split="scheduler-test"))
-    # lock-step splits a call's prompt and PRM tokens otherwise: compare what was decided
-    decisions = lambda results: [[getattr(r, k) for k in DECISIONS] for r in results]  # noqa: E731
     for run, cfg in [(beam_search, BeamConfig(n=4, beam_width=2, max_step_tokens=32, seed=1)),
                      (dvts, DVTSConfig(n=4, beam_width=2, max_step_tokens=32, lookahead=1, seed=1))]:
-        streamed = run(problems, vllm_lm, batched, cfg)
-        assert run(problems, vllm_lm, batched, cfg) == streamed
-        assert any(r.correct for r in streamed)
-        assert decisions(run(problems, vllm_lm, alone, cfg)) == decisions(run(problems, Plain(vllm_lm), alone, cfg))
+        eager = run(problems, vllm_lm, vllm_toy_prm, cfg)
+        assert run(problems, vllm_lm, vllm_toy_prm, cfg) == eager
+        assert run(problems, Plain(vllm_lm), vllm_toy_prm, cfg) == eager  # lock-step
+        assert any(r.correct for r in eager)
+        in_order = run(problems, vllm_lm, batched, cfg)
+        assert run(problems, vllm_lm, batched, cfg) == in_order
+        assert run(problems, vllm_lm, alone, cfg) == run(problems, Plain(vllm_lm), alone, cfg)
 
 
 def test_an_error_leaves_no_request_in_the_engine():
-    class Failing(Hashed):
+    """The verifier fails in the background while other problems generate: the error surfaces,
+    and the engine's requests are let finish first (in the timing-independent order, so that
+    requests are still in the engine when it surfaces)."""
+    class Failing(Padded):
         def score(self, questions, solutions):
-            if len(self.calls) == 2:
-                assert lm.pending  # other problems are generating
+            if len(self.calls) == 4:  # fails when it is received with requests in the engine (this seed)
                 raise RuntimeError("verifier down")
             return super().score(questions, solutions)
 
-    lm = Shuffled(repetitive, 0)
+    class Draining(Shuffled):
+        def collect(self):
+            if sys.exc_info()[0] is RuntimeError:  # called while the error propagates
+                self.pending_after_error.append(len(self.pending))
+            return super().collect()
+
+    lm = Draining(repetitive, 0)
+    lm.pending_after_error = []
     with pytest.raises(RuntimeError, match="verifier down"):
-        beam_search(PROBLEMS, lm, Failing(), CONFIGS["beam"][1])
-    assert not lm.pending
+        beam_search([problem(i) for i in range(12)], lm, Failing(), CONFIGS["beam"][1])
+    assert lm.pending_after_error[0] > 0 and not lm.pending
+
+
+def test_the_verifier_scores_while_the_lm_generates():
+    """A verifier call runs in the background: while it runs, the driver takes the LM's finished
+    requests."""
+    class OneByOne(Shuffled):
+        """Hands back one finished request per `collect`, the oldest: the engine still holds the
+        others when a verifier call starts."""
+        collects = 0
+
+        def collect(self):
+            self.collects += 1
+            if not self.pending:
+                return []
+            ticket = min(self.pending)
+            request, completions = self.pending.pop(ticket)
+            return [Finished(ticket, completions, len(request.prompt))]
+
+    class Waiting(Hashed):
+        overlapped = None
+
+        def score(self, questions, solutions):
+            if not self.calls:  # the first call waits to see the LM collected from meanwhile
+                start, deadline = lm.collects, time.monotonic() + 10
+                while lm.collects == start and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                self.overlapped = lm.collects > start
+            return super().score(questions, solutions)
+
+    lm, prm = OneByOne(repetitive, 0), Waiting()
+    cfg = CONFIGS["beam"][1]
+    assert beam_search(PROBLEMS, lm, prm, cfg) == beam_search(PROBLEMS, Shuffled(repetitive, 0), Hashed(), cfg)
+    assert prm.overlapped
