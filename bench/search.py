@@ -9,8 +9,10 @@ in one run.
 Best-of-N draws N whole solutions per problem in one LM call and scores them in one PRM call.
 The tree searches (ttc/search; width M=--width, lookahead k=--lookahead, whose budget is N(k+1))
 run each problem on its own: on vLLM, a problem's next round is submitted as soon as its
-candidates are scored, while the engine generates the others' (ttc/search/scheduler.py); on
-transformers they run in lock-step rounds. "beam, lock-step rounds" is beam search with the
+candidates are scored, while the engine generates the others', and the PRM scores in a thread
+of its own; with the vLLM PRM (batch-invariant on CPU) whatever is ready goes first, with
+transformers' an order independent of timing (ttc/search/scheduler.py). On a transformers LM
+they run in lock-step rounds. "beam, lock-step rounds" is beam search with the
 LM's streaming hidden: one LM call and one PRM call a round for every problem, as before. The
 two engines run on different cores (--lm-cpus, --prm-cpus; on a 2-core CPU, one each).
 
@@ -20,7 +22,8 @@ from pass to pass so that a slow spell of the machine does not fall on one strat
 the median wall time with its min-max; the time spent waiting on the LM (generate, or submit
 and collect) and inside the PRM's `score`; and the ratios to best-of-N (and DVTS to beam), each
 the median over passes of that pass's ratio, with its min-max. When streaming, the PRM scores
-while the LM generates, so the LM's time is only what the search waited for it. Every pass must
+while the LM generates: its time is then the PRM's busy time, which the search did not wait
+for, and the LM's is nearly the whole wall time. Every pass must
 give the results of the warm-up, byte for byte (a seed fixes them, whatever the timing).
 --batching adds beam search with one problem at a time (a search per problem) against all at
 once. Only ratios measured in one run mean much: other jobs on the machine move every figure.
@@ -83,12 +86,16 @@ Search = Callable[[list[Problem]], list[SearchResult]]
 def measure(search: Search, problems: list[Problem], lm: Timed, prm: Timed,
             one_at_a_time: bool = False) -> tuple[dict, list[SearchResult]]:
     lm.seconds = prm.seconds = lm.calls = prm.calls = 0
+    if hasattr(prm.inner, "forget_prefixes"):  # what an earlier run scored must not make this one's cheap
+        prm.inner.forget_prefixes()
+    computed = getattr(prm.inner, "tokens_computed", None)
     start = time.perf_counter()
     results = [r for p in problems for r in search([p])] if one_at_a_time else search(problems)
     return {"seconds": time.perf_counter() - start, "lm": lm.seconds, "lm_calls": lm.calls, "prm": prm.seconds,
             "prm_calls": prm.calls, "accuracy": sum(r.correct for r in results) / len(results),
             "generated": sum(r.generated_tokens for r in results),
-            "prm_tokens": sum(r.prm_tokens or 0 for r in results)}, results
+            "prm_tokens": sum(r.prm_tokens or 0 for r in results),
+            "prm_computed": None if computed is None else prm.inner.tokens_computed - computed}, results
 
 
 def spread(values: list[float], unit: str = "") -> str:
@@ -99,7 +106,9 @@ def show(name: str, runs: list[dict]) -> None:
     last = runs[-1]
     print(f"{name:>26}: {spread([m['seconds'] for m in runs], ' s')}  LM {spread([m['lm'] for m in runs])} "
           f"({last['lm_calls']} calls)  PRM {spread([m['prm'] for m in runs])} ({last['prm_calls']} calls); "
-          f"{last['generated']} generated, {last['prm_tokens']} PRM tokens; accuracy {last['accuracy']:.3f}",
+          f"{last['generated']} generated, {last['prm_tokens']} PRM tokens"
+          + ("" if last["prm_computed"] is None else f" ({last['prm_computed']} run, the rest a cached prefix)")
+          + f"; accuracy {last['accuracy']:.3f}",
           flush=True)
 
 

@@ -75,3 +75,23 @@ def test_vllm_values_do_not_depend_on_the_batch(vllm_prm):
     assert [vllm_prm.score([q], [s])[0] for q, s in zip(questions, steps)] == together
     assert vllm_prm.score(questions[::-1], steps[::-1])[::-1] == together
     assert vllm_prm.last_tokens == [len(vllm_prm.kind.encode(q, s)[0]) for q, s in zip(questions[::-1], steps[::-1])]
+
+
+def test_vllm_runs_a_scored_prefix_once(vllm_prm):
+    """Once a solution's prefix was scored, scoring the solution runs only the tokens after the
+    cached blocks; its values are the bits of a run of the whole solution, also when the memo
+    has lost the prefix's values (then it is run whole again)."""
+    questions, steps = solutions()
+    vllm_prm.reuse_prefixes = False
+    whole = vllm_prm.score(questions, steps)
+    vllm_prm.reuse_prefixes = True
+    vllm_prm.forget_prefixes()
+    for k in range(1, max(map(len, steps))):
+        vllm_prm.score(*zip(*[(q, s[:k]) for q, s in zip(questions, steps) if len(s) > k]))
+    computed, scored = vllm_prm.tokens_computed, vllm_prm.tokens_scored
+    assert vllm_prm.score(questions, steps) == whole
+    assert vllm_prm.tokens_scored - scored == sum(vllm_prm.last_tokens)  # the ledger counts whole prompts
+    assert vllm_prm.tokens_computed - computed < (vllm_prm.tokens_scored - scored) / 2
+    vllm_prm.memo.clear()
+    assert vllm_prm.score(questions, steps) == whole
+    assert len(vllm_prm.memo) == sum(map(len, steps))  # every step's value again: the lost ones run whole

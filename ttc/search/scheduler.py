@@ -13,8 +13,8 @@ and round would cost more than the scoring). Two orders of events:
 - eager, when the verifier is batch-invariant (`batch_invariant`: vLLM's PRM on CPU, or in vLLM's
   batch-invariant mode on GPU): whatever is ready first goes first. A finished request is taken
   as it comes, the verifier's answers as they come, and a call is sent as soon as the verifier
-  is free and a problem waits. On the toy world this halved the engine steps of beam search
-  (207 to 118 at N=16: a problem no longer waits on the slowest of its batch);
+  is free and a problem waits. On the toy world (40 problems, N=16) it cut the LM engine's steps
+  for beam search from 207 to 164: a problem no longer waits on requests submitted before its own;
 - in order, for a verifier whose values move with its batch (transformers, with padding):
   finished requests are taken in the order they were submitted, and a call is sent once as many
   problems wait on the verifier as on the LM, its answers taken when the next call is due, so

@@ -13,17 +13,27 @@ the tag kinds it changes nothing. `returned_token_ids`, the Math-Shepherd recipe
 is NOT used: in vLLM 0.32 the STEP pooler applies it to the hidden states before the head
 (pooler/tokwise/methods.py, `StepPool`), so it picks hidden dimensions, not vocabulary logits.
 
-Prompts go in as token ids, so every position is where `encode` put it; token_classify requests
-skip reading the prefix cache (vLLM's pooling_params.py), so every token's output comes back. `tokens_scored` counts
-them (every solution's whole prefill, as HFVerifier counts) and `num_parameters` is the
+Prompts go in as token ids, so every position is where `encode` put it. A solution's prefix
+is not run twice (on CPU): requests read vLLM's prefix cache (token_classify skips it by
+default), so only the tokens after the cached whole blocks (32 tokens on CPU) are run and come
+back; the values at the cached positions were computed by an earlier call (tree search scores a
+candidate's parent before it) and are kept here, by prefix, in `memo` (least recently used
+first out). A solution with a cached position the memo lost is run again whole. The values are
+the same bits either way on CPU (tests/ttc/test_vllm_prm.py); on GPU the cached and recomputed
+paths may differ in the last bits, so there every solution is run whole. `tokens_scored` counts
+every solution's whole prompt, as HFVerifier counts (a figure that does not depend on what was
+cached, so on call order), `tokens_computed` the tokens vLLM ran; `num_parameters` is the
 checkpoint's, counted as transformers does: the PRM's side of the compute ledger (ttc/search).
 vLLM spawns processes: build this under `if __name__ == "__main__":` (see ttc/backends/vllm.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+from array import array
+from collections import OrderedDict
 from typing import Sequence
 
 from data.prompts import PromptFormat
@@ -40,6 +50,14 @@ def vllm_dtype(dtype: str) -> str:
     return "bfloat16" if torch.cuda.is_available() else "float32"
 
 
+MEMO_SIZE = 1 << 18  # values kept by prefix (~50 MB): far more than a search session's candidates
+
+
+def prefix_key(ids: Sequence[int], position: int) -> bytes:
+    """The tokens up to and including `position`, hashed (a value depends on them only)."""
+    return hashlib.blake2b(array("q", ids[: position + 1]).tobytes(), digest_size=16).digest()
+
+
 class VLLMStepScorer:
     """A PRM kind (kind.StepKind) on vLLM's pooling runner."""
 
@@ -54,6 +72,8 @@ class VLLMStepScorer:
         self.forward_passes = 0  # one per solution, as HFVerifier counts
         self.tokens_scored = 0
         self.last_tokens: list[int] = []  # each solution's tokens in the last call
+        self.tokens_computed = 0
+        self.memo: OrderedDict[bytes, float] = OrderedDict()  # prefix_key -> value
         self.num_parameters = kind.count_parameters()
         os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(math.ceil(kv_cache_gib))  # read at engine start
         from vllm import LLM
@@ -69,38 +89,75 @@ class VLLMStepScorer:
             gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size,
             seed=0,
+            block_size=32 if _on_cpu() else None,  # CPU kernels' smallest: the prefix cache reuses whole blocks
             **kind.vllm_args(),
         )
         from vllm import envs
-        from vllm.platforms import current_platform
 
         # a solution's values do not depend on its batch: on CPU (tests/ttc/test_vllm_prm.py), on
         # GPU only in vLLM's batch-invariant mode (VLLM_BATCH_INVARIANT=1)
-        self.batch_invariant = current_platform.is_cpu() or envs.VLLM_BATCH_INVARIANT
+        self.batch_invariant = _on_cpu() or envs.VLLM_BATCH_INVARIANT
+        self.reuse_prefixes = _on_cpu()
 
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         encoded = self.kind.encode_all(questions, solutions)
         self.last_tokens = [len(ids) for ids, _ in encoded]
+        self.forward_passes += len(encoded)
+        self.tokens_scored += sum(self.last_tokens)
+        values = self._run(encoded, self.reuse_prefixes)
+        lost = [i for i, v in enumerate(values) if v is None]
+        for i, v in zip(lost, self._run([encoded[i] for i in lost], reuse=False)):
+            values[i] = v
+        return values  # type: ignore[return-value]
+
+    def _run(self, encoded: list, reuse: bool) -> list[list[float] | None]:
         if not encoded:
             return []
+        from vllm import PoolingParams
         from vllm.inputs import TokensPrompt
 
         outputs = self.llm.encode([TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],
-                                  pooling_task="token_classify", use_tqdm=False)
-        self.forward_passes += len(encoded)
-        self.tokens_scored += sum(self.last_tokens)
+                                  pooling_task="token_classify", use_tqdm=False,
+                                  pooling_params=PoolingParams(skip_reading_prefix_cache=not reuse))
+        return [self._read(ids, positions, out.outputs.data, reuse) for (ids, positions), out in zip(encoded, outputs)]
+
+    def _read(self, ids: list[int], positions: list[int], rows, reuse: bool) -> list[float] | None:
+        """The values at `positions`; `rows` are the last positions' outputs, those vLLM ran (the
+        others it read from its prefix cache, and their values from the memo); None if the memo
+        lost one."""
+        start = len(ids) - len(rows)
+        if start < 0 or (start and not reuse):
+            raise RuntimeError(f"vLLM pooled {len(rows)} of a prompt's {len(ids)} tokens")
+        self.tokens_computed += len(rows)
         values = []
-        for out, (ids, positions) in zip(outputs, encoded):
-            if len(out.outputs.data) != len(ids):  # vLLM skips its prefix cache for token_classify
-                raise RuntimeError(f"vLLM pooled {len(out.outputs.data)} of a prompt's {len(ids)} tokens")
-            values.append(out.outputs.data[positions, self.kind.good_column].tolist())
+        for position in positions:
+            key = prefix_key(ids, position)
+            if position >= start:
+                self.memo[key] = float(rows[position - start, self.kind.good_column])
+            elif key not in self.memo:
+                return None
+            self.memo.move_to_end(key)
+            values.append(self.memo[key])
+        while len(self.memo) > MEMO_SIZE:
+            self.memo.popitem(last=False)
         return values
+
+    def forget_prefixes(self) -> None:
+        """Drop the cached prefixes and their values: the next calls run cold (for benchmarks)."""
+        self.llm.reset_prefix_cache()
+        self.memo.clear()
 
     def close(self) -> None:
         """Stop the engine's processes and free its memory (the scorer is unusable after)."""
         from ttc.backends.vllm import shutdown
 
         self.llm = shutdown(self.llm)
+
+
+def _on_cpu() -> bool:
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
 
 
 class VLLMPRM(VLLMStepScorer):
