@@ -113,6 +113,26 @@ def test_hf_request_does_not_depend_on_its_batch(hf_lm):
     assert batched[2] == alone[0]
 
 
+def test_hf_builds_its_stop_string_check_once_per_stop_strings(toy_base_path, monkeypatch):
+    """transformers' stop-string check decodes the whole vocabulary when built (seconds for
+    Qwen's): one per stop strings, however many requests use them."""
+    import ttc.backends.hf as hf
+
+    built = []
+
+    class Counted(hf.StopStringCriteria):
+        def __init__(self, tokenizer, stop_strings):
+            built.append(tuple(stop_strings))
+            super().__init__(tokenizer, stop_strings)
+
+    monkeypatch.setattr(hf, "StopStringCriteria", Counted)
+    lm = load_lm(LMConfig(model=str(toy_base_path), backend="hf", dtype="float32"))
+    first = lm.generate(greedy(stop=("\n",)) + greedy(stop=("\n",)))
+    assert lm.generate(greedy(stop=("\n",))) == first[: len(PROMPTS)]
+    lm.generate(greedy(stop=("\n\n",))[:1])
+    assert built == [("\n",), ("\n\n",)]
+
+
 def test_ledger_counts_prompts_once_and_every_generated_token(lm, hf_lm):
     requests = [GenerationRequest(p, n=n, temperature=0.8, max_tokens=24, seed=n) for n, p in zip([1, 2, 3], HARD)]
     before = dict(vars(lm.ledger), flops=lm.ledger.flops)
