@@ -243,7 +243,11 @@ class Session:
 
     def score(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> list[float]:
         """One score per (problem index, solution text): its step values aggregated."""
-        return [aggregate(v, self.cfg.aggregation) for v in self.step_values(items, questions)]
+        return self.aggregated(self.step_values(items, questions))
+
+    def aggregated(self, values: Sequence[list[float]]) -> list[float]:
+        """Each solution's step values as one score, by the config's aggregation."""
+        return [aggregate(v, self.cfg.aggregation) for v in values]
 
     def ask(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> "VerifierCall":
         """`step_values` in three parts, so that the verifier can run while the caller goes on

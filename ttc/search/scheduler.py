@@ -43,7 +43,6 @@ from tqdm.auto import tqdm
 
 from ttc.lm import LM, Finished, GenerationRequest, StreamingLM
 from ttc.search.common import SearchResult, Session, VerifierCall, apportion
-from ttc.verifiers import aggregate
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ def drive(session: Session, searches: Sequence[Search], desc: str) -> list[Searc
     owner: dict[int, tuple[int, int]] = {}  # ticket -> (problem, index of its request)
     generating: dict[int, list] = {}  # problem -> completions of its requests (None: not yet)
     scoring: dict[int, list[str]] = {}  # problem -> texts it waits to have scored, not yet sent
-    sent: list[tuple[list[tuple[int, list[str]]], Future[VerifierCall]]] = []  # the verifier call under way
+    sent: tuple[list[tuple[int, list[str]]], Future[VerifierCall]] | None = None  # the verifier call under way
     bar = tqdm(total=len(searches), desc=desc, leave=False, disable=len(searches) < 8)
 
     def advance(p: int, reply: Any) -> None:
@@ -132,23 +131,25 @@ def drive(session: Session, searches: Sequence[Search], desc: str) -> list[Searc
 
     def send() -> None:
         """Every waiting problem's texts in one verifier call: in the background when streaming."""
+        nonlocal sent
         asks = sorted(scoring.items())
         scoring.clear()
         call = session.ask([(p, text) for p, texts in asks for text in texts])
         future: Future[VerifierCall] = verifier.submit(session.run, call) if verifier else Future()
         if not verifier:
             future.set_result(session.run(call))
-        sent.append((asks, future))
+        sent = asks, future
 
     def receive() -> None:
-        asks, future = sent.pop()
-        values = iter(session.finish(future.result()))
+        nonlocal sent
+        (asks, future), sent = sent, None
+        scores = iter(session.aggregated(session.finish(future.result())))
         for p, texts in asks:
-            advance(p, [aggregate(next(values), session.cfg.aggregation) for _ in texts])
+            advance(p, [next(scores) for _ in texts])
 
     def next_eager() -> None:
         """Whatever is ready first: the verifier's answers, a finished request, a verifier call."""
-        if sent and sent[0][1].done():
+        if sent and sent[1].done():
             receive()
         elif scoring and not sent:
             send()
