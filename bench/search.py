@@ -27,6 +27,13 @@ for, and the LM's is nearly the whole wall time. Every pass must
 give the results of the warm-up, byte for byte (a seed fixes them, whatever the timing).
 --batching adds beam search with one problem at a time (a search per problem) against all at
 once. Only ratios measured in one run mean much: other jobs on the machine move every figure.
+
+"PRM replayed": best-of-N and beam search again, the PRM's answers replayed from their warm-up
+(`Replayed`): what is left is the LM's work and the driver's, the floor that no overlap with the
+PRM can go below. On the toy world on CPU that floor, not the PRM, keeps beam search from
+best-of-N's time: it generates more tokens (it runs until N finals are set aside), prefills
+the partial KV block of every child's prefix again (vLLM's CPU block is 32 tokens), and sends
+one request per kept beam and round.
 """
 
 from __future__ import annotations
@@ -78,6 +85,28 @@ class LockStep:
 
     def generate(self, requests):
         return self.lm.generate(requests)
+
+
+class Replayed:
+    """A verifier that gives the answers (values and token counts) its `inner` verifier gave
+    while `recording`, and after that only those: a search on it costs the LM's work alone."""
+
+    def __init__(self, inner):
+        self.inner, self.recording, self.answers = inner, True, {}
+        self.num_parameters = inner.num_parameters
+        self.batch_invariant = getattr(inner, "batch_invariant", False)  # the search runs in the same order
+        self.last_tokens: list[int] = []
+
+    def score(self, questions, solutions):
+        keys = [(q, tuple(s)) for q, s in zip(questions, solutions)]
+        if self.recording:
+            values = self.inner.score(questions, solutions)
+            self.answers.update(zip(keys, zip(values, self.inner.last_tokens, strict=True)))
+        missing = [k for k in keys if k not in self.answers]
+        if missing:
+            raise KeyError(f"{len(missing)} solutions the warm-up did not score: the replayed search strayed")
+        self.last_tokens = [self.answers[k][1] for k in keys]
+        return [self.answers[k][0] for k in keys]
 
 
 Search = Callable[[list[Problem]], list[SearchResult]]
@@ -162,6 +191,9 @@ def main() -> None:
     }
     searches: dict[str, Search] = {name: (lambda ps, run=run, cfg=cfg: run(ps, lm, prm, cfg))
                                    for name, (run, cfg) in configs.items()}
+    replayed = {name: Replayed(prm) for name in ("best-of-N, PRM replayed", "beam, PRM replayed")}
+    searches |= {name: (lambda ps, run=run, cfg=cfg, verifier=verifier: run(ps, lm, verifier, cfg))
+                 for (name, verifier), (run, cfg) in zip(replayed.items(), list(configs.values())[:2])}
     lm_on = f"vllm (block size {args.block_size}, cores {args.lm_cpus})" if args.backend == "vllm" else "hf"
     prm_on = f"vllm (cores {args.prm_cpus})" if args.prm_backend == "vllm" else "hf"
     print(f"workload: {len(problems)} toy test problems (levels 1-5), N={args.n}, M={beam_cfg.width}; policy "
@@ -169,6 +201,8 @@ def main() -> None:
 
     names = list(searches)
     reference = {name: measure(searches[name], problems, lm, prm)[1] for name in names}  # warm-up
+    for verifier in replayed.values():
+        verifier.recording = False
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for k in range(args.passes):
         for name in names[k % len(names):] + names[: k % len(names)]:
@@ -178,10 +212,11 @@ def main() -> None:
             runs[name].append(figures)
     for name in names:
         show(name, runs[name])
-    bon, beam, lock_step, lookahead, dvts_name = names
+    bon, beam, lock_step, lookahead, dvts_name, bon_replayed, beam_replayed = names
     for name, base, goal in [(beam, bon, "goal <= 1.2"), (lock_step, bon, "rounds in lock-step, as before"),
                              (lookahead, bon, f"{args.lookahead + 1}x the generations"), (dvts_name, bon, ""),
-                             (dvts_name, beam, "goal <= 1")]:
+                             (dvts_name, beam, "goal <= 1"),
+                             (beam_replayed, bon_replayed, "the LM's work alone: the floor of beam / best-of-N")]:
         ratios = [a["seconds"] / b["seconds"] for a, b in zip(runs[name], runs[base])]
         print(f"ratio {name} / {base}: {spread(ratios)}" + (f"  ({goal})" if goal else ""), flush=True)
     print(f"results identical in every pass: yes ({args.passes} passes)")
