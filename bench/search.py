@@ -6,14 +6,16 @@ in one run.
     python bench/search.py --backend hf --prm-backend hf --problems 10 --n 8 --passes 3
     python bench/search.py --batching                        # also: one problem at a time vs batched
 
-Best-of-N draws N whole solutions per problem in one LM call and scores them in one PRM call.
+Best-of-N draws N whole solutions per problem (one request of n=N) and scores them; on vLLM a
+problem's samples are scored as soon as they are drawn, while the engine draws the others'.
 The tree searches (ttc/search; width M=--width, lookahead k=--lookahead, whose budget is N(k+1))
 run each problem on its own: on vLLM, a problem's next round is submitted as soon as its
 candidates are scored, while the engine generates the others', and the PRM scores in a thread
 of its own; with the vLLM PRM (batch-invariant on CPU) whatever is ready goes first, with
 transformers' an order independent of timing (ttc/search/scheduler.py). On a transformers LM
 they run in lock-step rounds. "beam, lock-step rounds" is beam search with the
-LM's streaming hidden: one LM call and one PRM call a round for every problem, as before. The
+LM's streaming hidden: one LM call and one PRM call a round for every problem, as before;
+"best-of-N, lock-step" likewise one LM call, then one PRM call for every sample. The
 two engines run on different cores (--lm-cpus, --prm-cpus; on a 2-core CPU, one each).
 
 Every strategy runs once untimed (warm-up: vLLM's prefix cache then holds the prompts for all
@@ -181,11 +183,12 @@ def main() -> None:
                                   PromptFormat()), "score")
     width = args.width if args.width == "sqrt" else int(args.width)
     tree = {"n": args.n, "beam_width": width, "max_step_tokens": args.max_step_tokens}
-    beam_cfg = BeamConfig(**tree)
+    beam_cfg, bon_cfg = BeamConfig(**tree), BestOfNConfig(n=args.n, max_tokens=args.max_tokens)
     configs = {
-        f"best-of-N weighted N={args.n}": (best_of_n, BestOfNConfig(n=args.n, max_tokens=args.max_tokens)),
+        f"best-of-N weighted N={args.n}": (best_of_n, bon_cfg),
         f"beam N={args.n} M={beam_cfg.width}": (beam_search, beam_cfg),
         "beam, lock-step rounds": (lambda ps, lm, prm, cfg: beam_search(ps, LockStep(lm), prm, cfg), beam_cfg),
+        "best-of-N, lock-step": (lambda ps, lm, prm, cfg: best_of_n(ps, LockStep(lm), prm, cfg), bon_cfg),
         f"lookahead k={args.lookahead}": (beam_search, BeamConfig(**tree, lookahead=args.lookahead)),
         f"DVTS N={args.n} M={beam_cfg.width}": (dvts, DVTSConfig(**tree)),
     }
@@ -212,8 +215,9 @@ def main() -> None:
             runs[name].append(figures)
     for name in names:
         show(name, runs[name])
-    bon, beam, lock_step, lookahead, dvts_name, bon_replayed, beam_replayed = names
+    bon, beam, lock_step, bon_lock_step, lookahead, dvts_name, bon_replayed, beam_replayed = names
     for name, base, goal in [(beam, bon, "goal <= 1.2"), (lock_step, bon, "rounds in lock-step, as before"),
+                             (bon, bon_lock_step, "scored as drawn / in one PRM call after the last sample"),
                              (lookahead, bon, f"{args.lookahead + 1}x the generations"), (dvts_name, bon, ""),
                              (dvts_name, beam, "goal <= 1"),
                              (beam_replayed, bon_replayed, "the LM's work alone: the floor of beam / best-of-N")]:

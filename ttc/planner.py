@@ -4,7 +4,7 @@ counted honestly: the library under `ttc solve` and its evaluation (eval/policy.
 The paper's predicted difficulty costs thousands of uncounted samples per question. Here it is
 estimated from the first few samples, and they are part of the budget:
 1. Probe (`draw_probes`): n samples of each question, drawn as the policy's probe samples and
-   seeded by (seed, problem id), scored by the PRM: one LM call and one PRM call for all.
+   seeded by (seed, problem id), scored by the PRM (`sample_pools`: best-of-N's sampling).
 2. Bin (`Policy.bin_of`): the probe's mean final-step ("last") score against the edges of the
    predicted bins the policy was fit on. Those were cut from the mean over many samples per
    question; the probe's mean estimates the same from fewer, so the same edges apply (the probe
@@ -69,7 +69,7 @@ class SolveResult:
 # --- probe and plan -----------------------------------------------------------------------------
 def draw_probes(problems: Sequence[Problem], lm: LM, prm: Verifier, policy: Policy, n: int, seed: int,
                 prompt: PromptFormat) -> list[Pool]:
-    """n scored samples of every question, in one LM and one PRM call (reusable across budgets)."""
+    """n scored samples of every question, drawn as best-of-N's (reusable across budgets)."""
     return sample_pools(problems, lm, prm, policy.probe_config(n, seed, prompt))
 
 

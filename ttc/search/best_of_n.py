@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import comb
-from typing import Any, Sequence
+from typing import Any, Generator, Sequence
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from data.shards import derive_seed
 from ttc.lm import LM, GenerationRequest
 from ttc.sampling import grade
 from ttc.search.common import SELECTIONS, Costs, SearchConfig, SearchResult, Selection, Session, make_result
+from ttc.search.scheduler import Generate, Score, drive
 from ttc.verifiers import Aggregation, Verifier, aggregate
 
 NUM_SUBSETS = 1000
@@ -70,8 +71,10 @@ class Pool:
 
 
 def sample_pools(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNConfig) -> list[Pool]:
-    """cfg.n samples of each problem (one LM call, a request of n=N per problem, seeded by
-    (seed, problem id) as `ttc sample` does), all scored in one verifier call."""
+    """cfg.n samples of each problem (a request of n=N per problem, seeded by (seed, problem
+    id) as `ttc sample` does), scored. On a streaming LM (vLLM) a problem's samples go to the
+    verifier as soon as they are drawn, while the LM draws the others' (ttc/search/scheduler.py);
+    on another, all problems' requests are one LM call and their samples one verifier call."""
     return _sample(problems, lm, prm, cfg)[0]
 
 
@@ -86,15 +89,18 @@ def best_of_n(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNCo
 
 def _sample(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNConfig) -> tuple[list[Pool], Session]:
     session = Session(problems, lm, prm, cfg)
-    asks = [(p, GenerationRequest(session.prompts[p], cfg.n, cfg.temperature, cfg.top_p, cfg.max_tokens,
-                                  tuple(cfg.stop), seed=derive_seed(cfg.seed, problem.id)))
-            for p, problem in enumerate(problems)]
-    samples = [[grade(problem, i, c, cfg.stop) for i, c in enumerate(completions)]
-               for problem, completions in zip(problems, session.generate(asks))]
-    values = iter(session.step_values([(p, s.text) for p, group in enumerate(samples) for s in group]))
-    pools = [Pool(problem.id, group, [next(values) for _ in group], session.costs[p])
-             for p, (problem, group) in enumerate(zip(problems, samples))]
-    return pools, session
+    return drive(session, [_draw(session, cfg, p) for p in range(len(problems))], "best-of-N"), session
+
+
+def _draw(session: Session, cfg: BestOfNConfig, p: int) -> Generator[Generate | Score, Any, Pool]:
+    """Problem p's pool: one request of n=N, its samples graded and scored."""
+    problem = session.problems[p]
+    request = GenerationRequest(session.prompts[p], cfg.n, cfg.temperature, cfg.top_p, cfg.max_tokens,
+                                tuple(cfg.stop), seed=derive_seed(cfg.seed, problem.id))
+    [completions] = yield Generate([request])
+    samples = [grade(problem, i, c, cfg.stop) for i, c in enumerate(completions)]
+    values = yield Score([s.text for s in samples])
+    return Pool(problem.id, samples, values, session.costs[p])
 
 
 def accuracy(pool: Pool, n: int, selection: Selection, aggregation: Aggregation = "last",

@@ -1,8 +1,10 @@
-"""Runs every problem's tree search on its own, so that no problem waits for another's round.
+"""Runs every problem's search on its own, so that no problem waits for another's round.
 
 A strategy writes one problem's search as a generator (`Search`) that yields what it needs next
 and is sent the answer: `Generate(requests)` gets their completions (one list per request),
-`Score(texts)` gets each text's score. `drive` runs the searches of a session's problems.
+`Score(texts)` gets each text's step values. `drive` runs the searches of a session's problems:
+the tree searches' rounds, and best-of-N's one round (a problem's samples are scored as soon as
+they are drawn, while the LM draws the others').
 
 On a `StreamingLM` (vLLM) a problem's requests go to the engine as soon as they are known, and
 its next ones as soon as its candidates are scored, while the engine generates the other
@@ -37,7 +39,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import count
-from typing import Any, Generator, Sequence
+from typing import Any, Generator, Sequence, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -55,6 +57,7 @@ class Score:
     texts: list[str]  # solutions so far of the search's problem
 
 
+R = TypeVar("R")
 Search = Generator[Generate | Score, Any, SearchResult]
 
 
@@ -81,13 +84,13 @@ class LockStep:
                 for (ticket, _), completions, share in zip(queued, results, shares, strict=True)]
 
 
-def drive(session: Session, searches: Sequence[Search], desc: str) -> list[SearchResult]:
+def drive(session: Session, searches: Sequence[Generator[Generate | Score, Any, R]], desc: str) -> list[R]:
     """Each search's result, searches[p] being problem p's of the session."""
     streaming = isinstance(session.lm, StreamingLM)
     eager = streaming and getattr(session.prm, "batch_invariant", False)
     lm = session.lm if streaming else LockStep(session.lm)
     verifier = ThreadPoolExecutor(1, "verifier") if streaming else None
-    results: list[SearchResult] = [None] * len(searches)  # type: ignore[list-item]
+    results: list[R] = [None] * len(searches)  # type: ignore[list-item]
     order: dict[int, None] = {}  # tickets not yet retired, in submission order
     finished: dict[int, Finished] = {}  # by ticket, in the order they finished: not yet retired
     owner: dict[int, tuple[int, int]] = {}  # ticket -> (problem, index of its request)
@@ -143,9 +146,9 @@ def drive(session: Session, searches: Sequence[Search], desc: str) -> list[Searc
     def receive() -> None:
         nonlocal sent
         (asks, future), sent = sent, None
-        scores = iter(session.aggregated(session.finish(future.result())))
+        values = iter(session.finish(future.result()))
         for p, texts in asks:
-            advance(p, [next(scores) for _ in texts])
+            advance(p, [next(values) for _ in texts])
 
     def next_eager() -> None:
         """Whatever is ready first: the verifier's answers, a finished request, a verifier call."""

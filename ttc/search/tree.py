@@ -154,5 +154,5 @@ def score(session: Session, cfg: TreeConfig, nodes: Sequence[Node]) -> Generator
         for i, step in zip(live, steps):
             texts[i] += step.text
         live = [i for i, step in zip(live, steps) if not ends_solution(step)]
-    for node, value in zip(nodes, (yield Score(texts)), strict=True):
+    for node, value in zip(nodes, session.aggregated((yield Score(texts))), strict=True):
         node.score = value

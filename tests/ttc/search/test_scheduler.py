@@ -1,6 +1,6 @@
 """The per-problem scheduler: on a streaming LM, requests finishing in any order give the same
-results, byte for byte, and the decisions of the lock-step search; a problem's next round does
-not wait for the others'."""
+results, byte for byte, and the decisions of the lock-step search (tree searches and best-of-N);
+a problem's next round does not wait for the others'."""
 
 import dataclasses
 import random
@@ -11,10 +11,16 @@ import pytest
 from search_fakes import Hashed, ScriptedLM, problem, repetitive_policy
 
 from ttc.lm import Finished, StreamingLM
-from ttc.search import BeamConfig, DVTSConfig, beam_search, dvts
+from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, beam_search, best_of_n, dvts
 
 
 repetitive = repetitive_policy(steps=4, p_step=0.7)
+
+
+def whole(so_far, i, request):
+    """A seeded policy writing whole solutions (best-of-N's samples): 0-3 steps, an answer."""
+    rng = random.Random(f"{request.seed}/{i}")
+    return "".join(f"s{rng.randrange(3)}\n" for _ in range(rng.randrange(4))) + f"\\boxed{{{rng.randrange(3)}}}", "eos"
 
 
 class Shuffled(ScriptedLM):
@@ -43,7 +49,9 @@ CONFIGS = {
     "beam": (beam_search, BeamConfig(n=16, beam_width=4, seed=2)),
     "lookahead": (beam_search, BeamConfig(n=8, beam_width=2, lookahead=2, seed=2)),
     "dvts": (dvts, DVTSConfig(n=16, beam_width=4, seed=2)),
+    "best_of_n": (best_of_n, BestOfNConfig(n=8, seed=2)),
 }
+CASES = [(name, dedupe) for name in CONFIGS for dedupe in ([False] if name == "best_of_n" else [False, True])]
 PROBLEMS = [problem(i) for i in range(6)]
 
 
@@ -58,22 +66,24 @@ class Padded(Hashed):
     batch_invariant = False
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-@pytest.mark.parametrize("dedupe", [False, True])
+@pytest.mark.parametrize("name, dedupe", CASES)
 @pytest.mark.parametrize("verifier", [Hashed, Padded])
 def test_any_finishing_order_gives_the_same_results(name, dedupe, verifier):
     run, cfg = CONFIGS[name]
-    cfg = dataclasses.replace(cfg, dedupe=dedupe)
-    lock_step = run(PROBLEMS, ScriptedLM(repetitive), verifier(), cfg)
+    cfg = dataclasses.replace(cfg, dedupe=True) if dedupe else cfg
+    policy = whole if name == "best_of_n" else repetitive
+    lock_step = run(PROBLEMS, ScriptedLM(policy), verifier(), cfg)
     calls = []
     for seed in range(3):
-        lm, prm = Shuffled(repetitive, seed), verifier()
+        lm, prm = Shuffled(policy, seed), verifier()
         results = run(PROBLEMS, lm, prm, cfg)
         assert results == lock_step  # the PRM tokens too: each solution's own count
         assert sum(r.prompt_tokens for r in results) == lm.ledger.prompt_tokens
         assert sum(r.generated_tokens for r in results) == lm.ledger.generated_tokens
         assert sum(r.prm_tokens for r in results) == prm.tokens_scored
         calls.append(prm.calls)
+    if name == "best_of_n":  # scored as problems were drawn, not in one call after the last
+        assert all(len(run_calls) > 1 for run_calls in calls)
     if verifier is Padded:
         assert calls[1] == calls[0] and calls[2] == calls[0]
         assert any(len({q for q, _ in call}) > 1 for call in calls[0])  # calls hold several problems
@@ -115,7 +125,8 @@ def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm, vllm
     assert vllm_toy_prm.batch_invariant and not batched.batch_invariant
     problems = load_problems(DataConfig(levels=[1, 3, 5], per_level=3, split="scheduler-test"))
     for run, cfg in [(beam_search, BeamConfig(n=4, beam_width=2, max_step_tokens=32, seed=1)),
-                     (dvts, DVTSConfig(n=4, beam_width=2, max_step_tokens=32, lookahead=1, seed=1))]:
+                     (dvts, DVTSConfig(n=4, beam_width=2, max_step_tokens=32, lookahead=1, seed=1)),
+                     (best_of_n, BestOfNConfig(n=4, max_tokens=128, seed=1))]:
         eager = run(problems, vllm_lm, vllm_toy_prm, cfg)
         assert run(problems, vllm_lm, vllm_toy_prm, cfg) == eager
         assert run(problems, Plain(vllm_lm), vllm_toy_prm, cfg) == eager  # lock-step
