@@ -134,17 +134,20 @@ def bench_search(args: argparse.Namespace, policy_dir: Path, prm_dir: Path, back
                                prompt=prompt)}
     print(f"(1) search on {backend}: {len(problems)} toy questions, 4-shot prompt, N={args.n}; policy "
           f"{lm.num_parameters / 1e9:.2f}B, PRM {prm.num_parameters / 1e9:.2f}B ({prm_dir.name})", flush=True)
-    for name in args.strategies:
-        timed_lm, timed_prm = Timed(lm, "generate"), Timed(prm, "score")
+    walls = {}
+    for name in args.strategies:  # on vLLM the searches stream: the LM's time is then the wait on it
+        timed_lm, timed_prm = Timed(lm, "generate", "submit", "collect"), Timed(prm, "score")
         generated, scored = lm.ledger.generated_tokens, prm.tokens_scored
         start = time.perf_counter()
         STRATEGIES[name].run(problems, timed_lm, timed_prm, cfgs[name])
-        wall = time.perf_counter() - start
+        wall = walls[name] = time.perf_counter() - start
         generated, scored = lm.ledger.generated_tokens - generated, prm.tokens_scored - scored
         print(f"  {name:<9}: wall {wall:7.1f} s | policy {generated:8,d} generated tokens, "
               f"{generated / max(timed_lm.seconds, 1e-9):9,.0f} tok/s | PRM {scored:8,d} scored tokens, "
               f"{scored / max(timed_prm.seconds, 1e-9):9,.0f} tok/s | PRM share of wall time "
               f"{timed_prm.seconds / wall:5.1%}", flush=True)
+    if "beam" in walls and "best_of_n" in walls:
+        print(f"  beam / best_of_n wall time: {walls['beam'] / walls['best_of_n']:.2f} (one pass each)", flush=True)
     for engine in (lm, prm):
         if hasattr(engine, "close"):
             engine.close()
