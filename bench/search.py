@@ -194,9 +194,10 @@ def main() -> None:
     }
     searches: dict[str, Search] = {name: (lambda ps, run=run, cfg=cfg: run(ps, lm, prm, cfg))
                                    for name, (run, cfg) in configs.items()}
-    replayed = {name: Replayed(prm) for name in ("best-of-N, PRM replayed", "beam, PRM replayed")}
+    replayed = {"best-of-N, PRM replayed": (best_of_n, bon_cfg, Replayed(prm)),
+                "beam, PRM replayed": (beam_search, beam_cfg, Replayed(prm))}
     searches |= {name: (lambda ps, run=run, cfg=cfg, verifier=verifier: run(ps, lm, verifier, cfg))
-                 for (name, verifier), (run, cfg) in zip(replayed.items(), list(configs.values())[:2])}
+                 for name, (run, cfg, verifier) in replayed.items()}
     lm_on = f"vllm (block size {args.block_size}, cores {args.lm_cpus})" if args.backend == "vllm" else "hf"
     prm_on = f"vllm (cores {args.prm_cpus})" if args.prm_backend == "vllm" else "hf"
     print(f"workload: {len(problems)} toy test problems (levels 1-5), N={args.n}, M={beam_cfg.width}; policy "
@@ -204,7 +205,7 @@ def main() -> None:
 
     names = list(searches)
     reference = {name: measure(searches[name], problems, lm, prm)[1] for name in names}  # warm-up
-    for verifier in replayed.values():
+    for _, _, verifier in replayed.values():
         verifier.recording = False
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for k in range(args.passes):

@@ -191,6 +191,14 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     return parts
 
 
+def generate_apportioned(lm: LM, requests: Sequence[GenerationRequest]) -> tuple[list[list[Completion]], list[int]]:
+    """One LM call: each request's completions and its share of the call's prompt tokens (the
+    ledger counts them per call), split by prompt length."""
+    before = lm.ledger.prompt_tokens
+    results = lm.generate(requests)
+    return results, apportion(lm.ledger.prompt_tokens - before, [len(r.prompt) for r in requests])
+
+
 @dataclass
 class VerifierCall:
     """One verifier call of a session (`Session.ask`): the key of every item asked, the keys
@@ -224,9 +232,7 @@ class Session:
         """Completions of every (problem index, request), in ONE LM call; costs booked."""
         if not asks:
             return []
-        before = self.lm.ledger.prompt_tokens
-        results = self.lm.generate([request for _, request in asks])
-        shares = apportion(self.lm.ledger.prompt_tokens - before, [len(r.prompt) for _, r in asks])
+        results, shares = generate_apportioned(self.lm, [request for _, request in asks])
         for (p, _), share, completions in zip(asks, shares, results, strict=True):
             self.costs[p].prompt_tokens += share
             self.costs[p].generated_tokens += sum(c.num_tokens for c in completions)

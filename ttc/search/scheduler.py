@@ -30,8 +30,8 @@ beam, and a completion must not depend on what the engine batched it with (tests
 test_backends.py checks it for vLLM on CPU; on GPU it takes vLLM's batch-invariant mode, as
 lock-step already did, since the engine starts stepping while a call's requests still arrive);
 a score depends on its batch only where the order is kept. Prompt tokens are booked per request
-as the engine counted them (lock-step: a call's count split by prompt length, as
-`Session.generate` does), PRM tokens per solution as the verifier counted them.
+as the engine counted them (lock-step: a call's count split by prompt length,
+`generate_apportioned`), PRM tokens per solution as the verifier counted them.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from typing import Any, Generator, Sequence, TypeVar
 from tqdm.auto import tqdm
 
 from ttc.lm import LM, Finished, GenerationRequest, StreamingLM
-from ttc.search.common import SearchResult, Session, VerifierCall, apportion
+from ttc.search.common import SearchResult, Session, VerifierCall, generate_apportioned
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,7 @@ class LockStep:
         queued, self.queued = self.queued, []
         if not queued:
             return []
-        before = self.lm.ledger.prompt_tokens
-        results = self.lm.generate([request for _, request in queued])
-        shares = apportion(self.lm.ledger.prompt_tokens - before, [len(request.prompt) for _, request in queued])
+        results, shares = generate_apportioned(self.lm, [request for _, request in queued])
         return [Finished(ticket, completions, share)
                 for (ticket, _), completions, share in zip(queued, results, shares, strict=True)]
 
