@@ -40,6 +40,7 @@ import torch
 from data import toy
 from data.prm_format import PRMFormat
 from data.problems import DataConfig, load_problems
+from data.prompts import PromptFormat
 from data.records import Problem, Sample
 from ttc.stages import label
 from ttc.backends import LMConfig, load_lm
@@ -55,7 +56,7 @@ Solutions = tuple[list[str], list[list[str]]]  # questions, steps
 def scratch_prm(model: str, folder: Path) -> str:
     """The model's save_pretrained files plus prm_format.json: a PRM folder for timing."""
     shutil.copytree(model, folder, ignore=shutil.ignore_patterns("checkpoints"))
-    PRMFormat().save(folder)
+    PRMFormat().save(folder, PromptFormat())  # the base's zero-shot prompt
     return str(folder)
 
 

@@ -151,6 +151,12 @@ class _Whole(dict):
     """A mapping given whole as one flag's value (`--strategies '{...}'`): it replaces."""
 
 
+def given_whole(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with every mapping inside given whole: merged over a recipe, a mapping that is no
+    section of the config replaces the recipe's (as a flag's does), sections still merge key by key."""
+    return {k: _Whole(given_whole(v)) if isinstance(v, dict) else v for k, v in values.items()}
+
+
 def merge_settings(base: dict, override: dict, cls: type | None = None) -> dict:
     """`override` over `base`, sections merged key by key (a recipe under command-line flags;
     dotted flags address one key). A mapping given whole as a flag's value (ttc eval's

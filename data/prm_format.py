@@ -7,15 +7,28 @@ text is full of `+` and `-`, uses dedicated special tokens.
 
 Text is tokenized piece by piece (prompt, then each step, its tag, a newline) so the tag is
 always exactly one token at a known position, whatever the tokenizer would merge.
+
+`prm_format.json` beside the checkpoint records the tokens and the prompt format the PRM was
+trained on (`prompt`; a few-shot prompt's shots file is copied beside it, so the folder is
+self-contained): every scorer reads the PRM on that prompt, whatever prompt sampled the
+solution, which is the input it learned. A folder written before the prompt was recorded is
+read with the trainer's default (zero-shot) prompt, with a warning.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from data.prompts import PromptFormat
+
+log = logging.getLogger(__name__)
 FORMAT_FILE = "prm_format.json"
+SHOTS_FILE = "prompt_shots.jsonl"  # a few-shot training prompt's shots, copied beside the checkpoint
 
 
 def encode_steps(tokenizer, prompt_ids: list[int], steps: list[str], separator: list[int]) -> tuple[list[int], list[int]]:
@@ -52,15 +65,57 @@ class PRMFormat:
         newline = tokenizer.encode("\n", add_special_tokens=False)
         return encode_steps(tokenizer, tokenizer(prompt)["input_ids"], steps, [tag] + newline)
 
-    def save(self, folder: Path | str) -> None:
-        (Path(folder) / FORMAT_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
+    def save(self, folder: Path | str, prompt: PromptFormat) -> None:
+        """prm_format.json: these tokens and `prompt`, the prompt format the PRM was trained on."""
+        (Path(folder) / FORMAT_FILE).write_text(json.dumps({**asdict(self), "prompt": prompt_record(prompt, folder)},
+                                                           indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path | str) -> "PRMFormat":
-        path = Path(folder) / FORMAT_FILE
+        fields = read_format_file(folder)
+        fields.pop("prompt", None)
         try:
-            return cls(**json.loads(path.read_text()))
-        except OSError as e:
-            raise ValueError(f"{path}: not a ttc PRM folder (no {FORMAT_FILE})") from e
-        except (TypeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: bad PRM format ({e})") from e
+            return cls(**fields)
+        except TypeError as e:
+            raise ValueError(f"{Path(folder) / FORMAT_FILE}: bad PRM format ({e})") from e
+
+
+def read_format_file(folder: Path | str) -> dict[str, Any]:
+    path = Path(folder) / FORMAT_FILE
+    try:
+        return json.loads(path.read_text())
+    except OSError as e:
+        raise ValueError(f"{path}: not a ttc PRM folder (no {FORMAT_FILE})") from e
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: bad PRM format ({e})") from e
+
+
+def prompt_record(prompt: PromptFormat, folder: Path | str) -> dict[str, Any]:
+    """`prompt` as prm_format.json records it: the shots file it reads copied into `folder` and
+    named relative to it; no shots file when it reads none (a path that would only mislead)."""
+    record = asdict(prompt)
+    del record["shots_file"]
+    if prompt.num_shots and not prompt.chat_template:
+        shutil.copyfile(prompt.shots_file, Path(folder) / SHOTS_FILE)
+        record["shots_file"] = SHOTS_FILE
+    return record
+
+
+def trained_prompt(folder: Path | str) -> PromptFormat:
+    """The prompt format the PRM in `folder` was trained on (its prm_format.json's `prompt`). A
+    folder from before it was recorded gets the trainer's default, zero-shot, with a warning."""
+    path = Path(folder) / FORMAT_FILE
+    record = read_format_file(folder).get("prompt")
+    if record is None:
+        log.warning("%s: no 'prompt' recorded (written before train/prm.py recorded it): scoring with the "
+                    "trainer's default zero-shot prompt; if the PRM was trained on another, add its recipe's "
+                    "`prompt` section to this file", path)
+        return PromptFormat()
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: field 'prompt': expected a mapping, got {record!r}")
+    if "shots_file" in record:  # relative to the folder (as saved); an absolute path stays
+        record = {**record, "shots_file": str(Path(folder) / record["shots_file"])}
+    try:
+        return PromptFormat(**record)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: field 'prompt': {e}") from e

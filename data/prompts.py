@@ -1,8 +1,9 @@
-"""Prompts: the paper's few-shot format (one step per line, boxed answer) or a chat template.
+"""Prompts: a few-shot format in the paper's layout (one step per line, boxed answer) or a chat template.
 
-The paper prompts its base model with 4 worked solutions in PRM800K's step-by-step style; the
-toy world uses the same template with no shots (its models are trained on it). Instruct models
-can use their tokenizer's chat template instead (`chat_template: true`).
+The paper prompts its base model with 4 worked solutions in PRM800K's step-by-step style, but
+does not publish them: `math_shots.jsonl` is this project's own 4 shots in that layout. The toy
+world uses the same template with no shots (its models are trained on it). Instruct models can
+use their tokenizer's chat template instead (`chat_template: true`).
 """
 
 from __future__ import annotations

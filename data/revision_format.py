@@ -20,16 +20,26 @@ attempts, against 0.05-0.09 in this layout (0.01 with none).
 
 The revision ORM is a PRM-format model: it reads one question string, so its question holds the
 attempts after it, `revision_question`. Both keep only the `max_attempts` most recent attempts
-(paper: 4), so a chain of any length fits the context the models were trained on.
+(paper: 4), and `fit_attempts` drops the oldest of those while the text would not fit the model's
+context (the reviser's: max_model_len less the attempt's max_tokens): long attempts otherwise
+outgrow it, and an engine refuses the request. Every place that builds these texts fits them
+with it: the chains (ttc/revise/chains.py), the ORM's scoring and training data, the reviser's
+training (train/revision.py).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, NamedTuple, Sequence
 
+from data.config import ConfigError
 from data.prompts import PromptFormat
 
 MAX_ATTEMPTS = 4
+
+
+class ContextError(ConfigError):
+    """A text that does not fit its model's context even with no previous attempt in it."""
 
 
 def kept(previous: Sequence[str], max_attempts: int) -> list[str]:
@@ -39,13 +49,49 @@ def kept(previous: Sequence[str], max_attempts: int) -> list[str]:
     return list(previous)[-max_attempts:] if max_attempts else []
 
 
+class Fitted(NamedTuple):
+    text: str
+    dropped: int  # the oldest of the kept attempts left out to fit the context
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A model's context as fitting reads it: `count_tokens` of a text (all the model reads of
+    it), at most `limit` of them (max_model_len less what the model adds: the generation's
+    max_tokens); `where` names the problem and the limit in the error when even none fits."""
+
+    count_tokens: Callable[[str], int]
+    limit: int
+    where: str
+
+
+def fit_attempts(render: Callable[[list[str]], str], previous: Sequence[str], max_attempts: int,
+                 fit: Fit | None) -> Fitted:
+    """`render(attempts)` with as many of the `max_attempts` most recent `previous` attempts as
+    keep it within `fit`'s limit, dropping the oldest first; no `fit` (a model that states no
+    context): all of them."""
+    window = kept(previous, max_attempts)
+    if fit is None:
+        return Fitted(render(window), 0)
+    for dropped in range(len(window) + 1):
+        text = render(window[dropped:])
+        tokens = fit.count_tokens(text)
+        if tokens <= fit.limit:
+            return Fitted(text, dropped)
+    raise ContextError(f"{fit.where}: {tokens} tokens with no previous attempt, over the limit of {fit.limit}")
+
+
 def revision_prompt(prompt: PromptFormat, question: str, previous: Sequence[str], tokenizer=None,
-                    max_attempts: int = MAX_ATTEMPTS) -> str:
+                    max_attempts: int = MAX_ATTEMPTS, fit: Fit | None = None) -> Fitted:
     """What the reviser continues, in training (train/revision.py) and in chains alike."""
-    return prompt.render(question, tokenizer, earlier=kept(previous, max_attempts))
+    return fit_attempts(lambda attempts: prompt.render(question, tokenizer, earlier=attempts), previous,
+                        max_attempts, fit)
 
 
-def revision_question(question: str, previous: Sequence[str], max_attempts: int = MAX_ATTEMPTS) -> str:
+def revision_question(question: str, previous: Sequence[str], max_attempts: int = MAX_ATTEMPTS,
+                      fit: Fit | None = None) -> Fitted:
     """The ORM's question: `question` with the kept attempts appended, numbered in the window."""
-    attempts = [f"Previous attempt {i}:\n{attempt.strip()}" for i, attempt in enumerate(kept(previous, max_attempts), 1)]
-    return "\n\n".join([question] + attempts)
+    def render(attempts: list[str]) -> str:
+        return "\n\n".join([question] + [f"Previous attempt {i}:\n{a.strip()}" for i, a in enumerate(attempts, 1)])
+
+    return fit_attempts(render, previous, max_attempts, fit)

@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from data.bins import Bins
-from data.config import save_config
+from data.config import ConfigError, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Sample, read_records
@@ -168,7 +168,7 @@ class DifficultyConfig:
     output_dir: str
     prm: VerifierConfig | None = None  # the verifier of predicted bins; none: oracle bins only
     data: DataConfig = field(default_factory=DataConfig)  # the test questions (their text, for the PRM)
-    prompt: PromptFormat = field(default_factory=PromptFormat)
+    prompt: PromptFormat = field(default_factory=PromptFormat)  # the policy's, for a likelihood; our PRM reads its own
     num_samples: int | None = None  # per question; None: all
     num_bins: int = 5
     seed: int = 0  # tie-break permutation
@@ -176,6 +176,15 @@ class DifficultyConfig:
     def __post_init__(self) -> None:
         if self.num_bins < 1 or (self.num_samples is not None and self.num_samples < 1):
             raise ValueError("num_bins and num_samples must be >= 1")
+
+
+def check_samples_drawn(cfg: DifficultyConfig, drawn: int, where: str) -> None:
+    """`num_samples` a question against the `drawn` a question (sampling.n) of the stage that
+    samples them: the run checks it with every setting, before any model loads, rather than
+    `group_samples` after hours of sampling."""
+    if cfg.num_samples is not None and cfg.num_samples > drawn:
+        raise ConfigError(f"{where}: num_samples {cfg.num_samples} a question, but the samples it reads are "
+                          f"{drawn} a question (sampling.n): lower num_samples (null: all) or raise sampling.n")
 
 
 def main(cfg: DifficultyConfig) -> str:

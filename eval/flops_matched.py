@@ -15,8 +15,10 @@ With one generation of the small model as the unit (a greedy answer), k is its m
 generation budget; the paper's M = 14 gives k ~ 258, 63, 15.8 at R = 0.16, 0.79, 22, read as
 256, 64, 16.
 
-Our models: N and D_pretrain are the toy models' real parameter counts and training tokens
-(`training_record.json` of each checkpoint); M = N_large / N_small. `pretrain_tokens: paper`
+Our models: N and D_pretrain are each model's parameter count and pretraining tokens: the toy
+models' from their `training_record.json`, a public model's parameters counted from its
+config.json and its tokens from the recipe (`small_tokens`, `large_tokens`: its report's);
+M = N_large / N_small. `pretrain_tokens: paper`
 (default) is the paper's equation, D_pretrain shared (the small model's); `own` charges each
 model its own training tokens, k = [6 N_L D_L + 2 N_L D_inf - 6 N_S D_S] / (2 N_S D_inf),
 D_inf = R D_S (equal to the paper's when D_L = D_S). Both are shown in the markdown.
@@ -52,7 +54,7 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 
 from data.bins import Bins
-from data.config import save_config
+from data.config import ConfigError, locate_model, save_config
 from data.records import Sample, read_records
 from eval.compute_optimal import CO, MethodsConfig, analyse, build_grid, read_results
 from eval.paired import Paired, PerQuestion, curve_of, paired
@@ -74,19 +76,54 @@ class ModelSize:
     pretrain_tokens: int
 
 
-def read_model_size(checkpoint: Path | str) -> ModelSize:
-    """Parameters and training tokens from a checkpoint's training_record.json (train/toy_lm.py):
-    the tokens of every pretraining phase (a phase continued from another keeps its record, `init`)."""
-    path = Path(checkpoint) / "training_record.json"
+def read_model_size(checkpoint: str | Path, pretrain_tokens: float | None = None, key: str = "model") -> ModelSize:
+    """A model's parameters and pretraining tokens. `checkpoint` is a folder or a hub id in the HF
+    cache. Parameters: its training_record.json (train/toy_lm.py) when it has one, else counted from
+    its config.json (the architecture built on the meta device: exact, no weights read). Tokens:
+    `pretrain_tokens` (the recipe's; a public model's report gives them), else the record's, the
+    tokens of every phase (a phase continued from another keeps its record, `init`)."""
+    folder = locate_model(str(checkpoint), key)
+    record = read_training_record(folder)
+    if pretrain_tokens is None and record is None:
+        raise ConfigError(f"{key}: {checkpoint!r} has no training_record.json; give its pretraining tokens "
+                          f"({key.replace('model', 'tokens')}: the model report's, e.g. 1.8e13)")
+    parameters = int(record["parameters"]) if record else count_parameters(folder, key)
+    return ModelSize(parameters, int(pretrain_tokens) if pretrain_tokens is not None else record_tokens(record))
+
+
+def read_training_record(folder: Path) -> dict | None:
+    path = folder / "training_record.json"
+    if not path.is_file():
+        return None
     try:
         record = json.loads(path.read_text())
-        tokens, phase = 0, record
-        while phase is not None:
-            tokens += int(phase["tokens"])
-            phase = phase.get("init")
-        return ModelSize(int(record["parameters"]), tokens)
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        int(record["parameters"])
+        record_tokens(record)
+        return record
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: cannot read 'parameters' and 'tokens' ({e!r})") from e
+
+
+def record_tokens(record: dict) -> int:
+    tokens, phase = 0, record
+    while phase is not None:
+        tokens += int(phase["tokens"])
+        phase = phase.get("init")
+    return tokens
+
+
+def count_parameters(folder: Path, key: str) -> int:
+    """The parameters of the architecture config.json describes (tied embeddings counted once)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{key}: {folder}/config.json: cannot read the architecture ({e})") from e
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return sum(p.numel() for p in model.parameters())
 
 
 # --- the paper's FLOPs ------------------------------------------------------------------------
@@ -255,8 +292,10 @@ class FlopsMatchedConfig:
     bins: str  # a bins file (data/bins.py)
     large_greedy: str  # samples.jsonl of the larger model at temperature 0
     output_dir: str
-    small_model: str = "train/checkpoints/toy-base"  # checkpoint folders with training_record.json
+    small_model: str = "train/checkpoints/toy-base"  # folders or hub ids (parameters: read_model_size)
     large_model: str = "train/checkpoints/toy-large"
+    small_tokens: float | None = None  # pretraining tokens (D_pretrain); None: the checkpoint's training_record.json
+    large_tokens: float | None = None
     ratios: list[float] = field(default_factory=lambda: list(PAPER_RATIOS))
     rounding: Rounding = "nearest"
     pretrain_tokens: PretrainTokens = "paper"
@@ -280,7 +319,9 @@ def main(cfg: FlopsMatchedConfig) -> str:
         for b, in_bin in by_bin(values, bins.bins).items():
             small[b][budget] = in_bin
     large = by_bin(greedy_accuracy(read_records(cfg.large_greedy, Sample), grid.questions), bins.bins)
-    result, rows = section(small, large, read_model_size(cfg.small_model), read_model_size(cfg.large_model),
+    sizes = (read_model_size(cfg.small_model, cfg.small_tokens, "small_model"),
+             read_model_size(cfg.large_model, cfg.large_tokens, "large_model"))
+    result, rows = section(small, large, *sizes,
                            cfg.ratios, out, cfg.rounding, cfg.pretrain_tokens, cfg.tolerance, grid.seeds)
     FlopsMatchedSummary(rows).save(out / "flops_matched.json")
     (out / "flops_matched.md").write_text(result.markdown)

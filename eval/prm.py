@@ -49,7 +49,7 @@ class PRMEvalConfig:
     labels: str | None = None  # labels.jsonl of test solutions, for the step-level AUC
     baseline: VerifierConfig | None = None  # e.g. the policy's likelihood (kind: likelihood), training-free
     data: DataConfig = field(default_factory=DataConfig)
-    prompt: PromptFormat = field(default_factory=PromptFormat)
+    prompt: PromptFormat = field(default_factory=PromptFormat)  # the policy's, for the likelihood; our PRM reads its own
     max_n: int = 64
     seed: int = 0
     tracking: Tracking = field(default_factory=Tracking)

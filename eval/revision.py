@@ -73,7 +73,7 @@ class RevisionEvalConfig:
     chains: str  # chains.jsonl of `ttc chains` on these problems: K chains x T attempts each
     orm: VerifierConfig  # the revision ORM: our PRM format, trained in outcome mode on the reviser's outputs
     data: DataConfig = field(default_factory=DataConfig)  # the problems the chains were sampled on
-    prompt: PromptFormat = field(default_factory=PromptFormat)  # the reviser's: the ORM reads what it was trained on
+    prompt: PromptFormat = field(default_factory=PromptFormat)  # the reviser's; our ORM reads its own training prompt
     budget: int = 16  # the fixed budget of the ratio sweep (Fig. 7; the paper: 128)
     max_attempts: int = MAX_ATTEMPTS  # the chains' own: the ORM reads the context the reviser saw
     aggregation: Aggregation = "last"  # the ORM's step values -> one score

@@ -96,8 +96,11 @@ def test_a_new_stage_is_one_graph_entry_plus_its_module(tmp_path, monkeypatch, c
 
 def test_a_skipped_stage_takes_what_reads_it_along(tmp_path):
     qwen = RECIPE.parents[1] / "qwen2.5-math-1.5b" / "pipeline.yaml"
-    run = command.parse(["--config", str(qwen), "--run_dir", str(tmp_path)])[0]
+    run = command.parse(["--config", str(qwen), "--run_dir", str(tmp_path),
+                         "--skip", "[large_greedy, eval_revision_grid]"])[0]
     names = [s.name for s in run.stages]
-    assert "large_greedy" not in names and "eval_revision_grid" not in names  # skipped by the recipe
+    assert "large_greedy" not in names and "eval_revision_grid" not in names
     assert not {"flops_matched", "flops_matched_revisions", "compute_optimal_revisions"} & set(names)  # and so
     assert {"train_prm", "train_reviser", "train_orm", "compute_optimal", "policy"} <= set(names)
+    assert run.skipped["large_greedy"] == "skipped by the recipe"
+    assert run.skipped["flops_matched"] == "skipped by the recipe (it reads large_greedy)"

@@ -1,6 +1,6 @@
 """The demo recipe at tiny sizes, every model trained in the run on the hf backends: seconds a stage."""
 
-TINY = ["--retrain", "--base.backend", "hf", "--reviser_backend", "hf", "--train_data.per_level", "2",
+TINY = ["--retrain", "--base.backend", "hf", "--reviser.backend", "hf", "--train_data.per_level", "2",
         "--test_data.per_level", "2",
         "--stages.sample_train.sampling.n", "4", "--stages.label.rollouts.k", "4",
         "--stages.sample_trajectories.sampling.n", "8", "--stages.sample_test.sampling.n", "8",

@@ -1,12 +1,15 @@
 """What every trainer here passes to transformers: the paper's arguments as defaults under the
-recipe's `trainer:` overrides, tracking, and the log history the report draws curves from.
-Used by the PRM/ORM trainer, the reviser and the toy LM."""
+recipe's `trainer:` overrides, tracking, the log history the report draws curves from, and the
+single-process launch. Used by the PRM/ORM trainer, the reviser and the toy LM."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import socket
+import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -18,6 +21,7 @@ from data.config import ConfigError
 
 log = logging.getLogger(__name__)
 A = TypeVar("A")  # a TrainingArguments class
+C = TypeVar("C")  # a trainer's config
 
 PAPER_OPTIMISER = {"adam_beta1": 0.9, "adam_beta2": 0.95}  # AdamW's betas, for the PRM and the reviser
 LOG_HISTORY_FILE = "log_history.json"
@@ -28,6 +32,34 @@ def first_process() -> bool:
     return int(os.environ.get("RANK", 0)) == 0
 
 
+def single_process_launch(main: Callable[[C], Path]) -> Callable[[C], Path]:
+    """A trainer's `main` that, run with DeepSpeed (`trainer.deepspeed`) but no launcher (no RANK
+    or WORLD_SIZE: `python -m train.prm`, `ttc train-prm`, a one-process `ttc pipeline`), gets the
+    environment torchrun would give one process while it runs. DeepSpeed otherwise looks for its
+    ranks through MPI and dies without mpi4py. Plain runs are left as they are."""
+    @functools.wraps(main)
+    def launched(cfg: C) -> Path:
+        launcher = "RANK" in os.environ or "WORLD_SIZE" in os.environ
+        if launcher or not cfg.trainer.get("deepspeed"):
+            return main(cfg)
+        env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port()}
+        added = {k: v for k, v in env.items() if k not in os.environ}  # a user's MASTER_PORT stays
+        os.environ.update(added)
+        try:
+            return main(cfg)
+        finally:  # a later stage of the same process sees no launcher
+            for key in added:
+                os.environ.pop(key, None)
+
+    return launched
+
+
+def free_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
 def finish_distributed() -> None:
     """Every process waits for the others (the first may still be writing, e.g. merging an
     adapter) and leaves the process group: a rank that exits first with the group alive can abort
@@ -36,7 +68,11 @@ def finish_distributed() -> None:
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
+        deepspeed = sys.modules.get("deepspeed")
+        if deepspeed is not None and deepspeed.comm.comm.cdb is not None:
+            deepspeed.comm.destroy_process_group()  # its cached groups too: a later trainer of this process makes new ones
+        else:
+            dist.destroy_process_group()
 
 
 def paper_arguments(cfg: Any, out: Path, world: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from data.records import Problem, RecordError, StepLabels, to_json, write_atomic
 from data.revision_format import MAX_ATTEMPTS, revision_question
 from data.steps import split_steps
 from ttc.revise import ChainSet, read_chain_sets
+from ttc.revise.records import reviser_saw
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,15 @@ class Config:
 
 
 def orm_labels(problem: Problem, chain_set: ChainSet, max_attempts: int) -> list[StepLabels]:
-    """One outcome label per answered attempt, its question holding the chain's previous attempts."""
+    """One outcome label per answered attempt, its question holding the previous attempts the
+    reviser saw when it wrote it (those its context kept)."""
     records = []
     for c, chain in enumerate(chain_set.chains):
         for t, attempt in enumerate(chain):
             steps = split_steps(attempt.text)
             if attempt.answer is not None and steps:
-                question = revision_question(problem.question, [a.text for a in chain[:t]], max_attempts)
+                seen = reviser_saw(chain, t, max_attempts)
+                question = revision_question(problem.question, seen, len(seen)).text
                 records.append(StepLabels(problem.id, c * len(chain) + t, question, steps,
                                           [float(attempt.correct)] * len(steps), [0] * len(steps)))
     return records

@@ -16,7 +16,8 @@ so it stops while the within-question ranking, which best-of-N needs, still impr
 Full fine-tuning or LoRA (merged on save); DeepSpeed and multi-node through the launcher.
 The paper's TrainingArguments are defaults: `trainer:` (or `--trainer.<field>`) overrides any
 field, tracking included (`report_to`: TensorBoard by default, W&B or trackio offline).
-The output is a `save_pretrained` folder with its tokenizer and `prm_format.json`, beside
+The output is a `save_pretrained` folder with its tokenizer and `prm_format.json` (the tag and
+label tokens, and the prompt format it was trained on, which every scorer then reads), beside
 `training_args.json` (what ran) and `log_history.json` (losses and metrics by step, the step kept).
 """
 
@@ -43,7 +44,8 @@ from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
-from train.arguments import finish_distributed, first_process, launch_arguments, paper_arguments, save_log_history
+from train.arguments import (finish_distributed, first_process, launch_arguments, paper_arguments, save_log_history,
+                             single_process_launch)
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")  # a record with a problem_id
@@ -218,6 +220,7 @@ def prm_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> dict[str, Any]:
             "remove_unused_columns": False, "label_names": ["step_values"]}
 
 
+@single_process_launch  # DeepSpeed without torchrun
 def main(cfg: PRMTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)
@@ -260,7 +263,7 @@ def main(cfg: PRMTrainConfig) -> Path:
         if cfg.lora.enabled:
             merge_adapter(cfg.model, out / "adapter", out)
         tokenizer.save_pretrained(out)
-        cfg.format.save(out)
+        cfg.format.save(out, cfg.prompt)  # scorers read the PRM on this prompt, not the policy's
         save_log_history(trainer, out)
         log.info("PRM saved to %s (best %s %s)", out, args.metric_for_best_model, trainer.state.best_metric)
     finish_distributed()

@@ -40,8 +40,9 @@ from data.config import check_model, parse_config, run_cli, save_config
 from data.lock import lock_output
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
-from data.revision_format import MAX_ATTEMPTS, revision_prompt
-from train.arguments import finish_distributed, first_process, launch_arguments, paper_arguments, save_log_history
+from data.revision_format import MAX_ATTEMPTS, ContextError, Fit, revision_prompt
+from train.arguments import (finish_distributed, first_process, launch_arguments, paper_arguments, save_log_history,
+                             single_process_launch)
 from train.prm import LoraSettings, lora_config, merge_adapter, split_by_question
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class RevisionTrainConfig:
     per_device_batch_size: int = 16
     num_epochs: float = 2.0
     dropout: float = 0.0  # paper: 0.0 (Llama's attention_dropout)
-    max_length: int | None = 4096  # tokens of prompt + target; longer trajectories are dropped
+    max_length: int | None = 4096  # tokens of prompt + target: oldest attempts dropped to fit, as in chains
     eval_every: int = 50  # steps between evaluations, each saved as a checkpoint
     patience: int | None = 3  # evaluations past the minimum before stopping; None: all epochs
     keep_checkpoints: int | None = None  # None keeps every checkpoint; n: the n newest and the best
@@ -99,16 +100,38 @@ def load_splits(cfg: RevisionTrainConfig) -> tuple[list[Trajectory], list[Trajec
 
 
 def to_dataset(records: list[Trajectory], cfg: RevisionTrainConfig, tokenizer) -> Dataset:
-    """SFTTrainer's prompt-completion format (the completion gets EOS from the trainer)."""
-    return Dataset.from_list([
-        {"prompt": revision_prompt(cfg.prompt, t.question, t.previous, tokenizer, cfg.max_attempts),
-         "completion": t.target}
-        for t in records
-    ])
+    """SFTTrainer's prompt-completion format (the completion gets EOS from the trainer). Each
+    prompt keeps as many of its most recent attempts as fit `max_length` with its target, fitted
+    as the chains fit the reviser's context (`fit_attempts`), so training sees the contexts
+    inference does; a trajectory whose question and target alone do not fit is dropped."""
+    rows, dropped_attempts = [], 0
+    for t in records:
+        try:
+            prompt = revision_prompt(cfg.prompt, t.question, t.previous, tokenizer, cfg.max_attempts,
+                                     target_fit(t, cfg.max_length, tokenizer))
+        except ContextError:
+            continue  # counted in the warning below
+        dropped_attempts += prompt.dropped
+        rows.append({"prompt": prompt.text, "completion": t.target})
+    if dropped_attempts or len(rows) < len(records):
+        log.warning("max_length %s: dropped %d oldest attempts from prompts and %d of %d trajectories whose question "
+                    "and target alone do not fit", cfg.max_length, dropped_attempts, len(records) - len(rows),
+                    len(records))
+    return Dataset.from_list(rows)
+
+
+def target_fit(t: Trajectory, max_length: int | None, tokenizer) -> Fit | None:
+    """A prompt leaves room in `max_length` for the target and its EOS."""
+    if max_length is None:
+        return None
+    target = len(tokenizer(t.target, add_special_tokens=False)["input_ids"]) + 1
+    return Fit(lambda text: len(tokenizer(text)["input_ids"]), max_length - target,
+               f"problem {t.problem_id}: max_length {max_length} less the target's {target} tokens")
 
 
 def drop_long(dataset: Dataset, max_length: int | None, name: str) -> Dataset:
-    """Whole trajectories that fit, never truncated ones (a cut target teaches a cut answer)."""
+    """Whole trajectories that fit, never truncated ones (a cut target teaches a cut answer): the
+    guard after `to_dataset`'s fitting, on the trainer's own tokenization of prompt + completion."""
     if max_length is None:
         return dataset
     kept = dataset.filter(lambda ex: len(ex["input_ids"]) <= max_length)
@@ -197,6 +220,7 @@ def export(cfg: RevisionTrainConfig, checkpoint: Path, out: Path, tokenizer) -> 
 # --- main --------------------------------------------------------------------------------
 
 
+@single_process_launch  # DeepSpeed without torchrun
 def main(cfg: RevisionTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)

@@ -100,6 +100,18 @@ class LM(Protocol):
 
 
 @runtime_checkable
+class BoundedLM(Protocol):
+    """An LM that states its context window: a request's prompt tokens (`count_tokens`, as the
+    engine tokenizes a prompt) plus its max_tokens must fit `context_length`. Both backends are;
+    a caller that builds growing prompts (revision chains) fits them to it."""
+
+    @property
+    def context_length(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+@runtime_checkable
 class StreamingLM(LM, Protocol):
     """An LM whose requests can be submitted while others generate. One `submit` is one call in
     the ledger, recorded when its last request finishes."""

@@ -1,12 +1,14 @@
 import json
 import re
+from pathlib import Path
 from collections import Counter
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data.math_dataset import SOURCE, load_math, math500_ids
+import data.math_dataset
+from data.math_dataset import HUB_CONFIGS, MATH500_FILE, SOURCE, load_math, math500_ids, text_key
 from data.prompts import SHOTS_FILE, PromptFormat
 from data.records import Problem, RecordError
 from data.steps import extract_answer, split_steps
@@ -60,7 +62,7 @@ def test_hendrycks_schema(tmp_path, writer, name):
     assert problems == [
         Problem("test/algebra/0", "What is $1+1$?", "2", 1, "Algebra", SOURCE),
         Problem(
-            "test/counting_and_probability/1",
+            "test/counting_and_probability/0",
             "Flip two coins. P(two heads)?",
             "\\frac{1}{4}",
             None,
@@ -96,9 +98,11 @@ def test_directory_split_picks_files_by_name(tmp_path):
         load_math(str(tmp_path), "validation")
 
 
-def test_math500_ids_file():
+def test_math500_file():
     ids = math500_ids()
     assert len(ids) == len(set(ids)) == 500
+    digests = [line.split()[1] for line in MATH500_FILE.read_text().splitlines()]
+    assert len(set(digests)) == 500 and all(re.fullmatch(r"[0-9a-f]{64}", d) for d in digests)
     assert all(re.fullmatch(r"test/[a-z_]+/\d+\.json", i) for i in ids)
     # MATH-500's published subject counts
     assert Counter(i.split("/")[1] for i in ids) == {
@@ -127,10 +131,141 @@ def test_prm800k_test_needs_all_500(tmp_path):
         load_math(str(path), "prm800k_test")
 
 
-def test_prm800k_needs_ids(tmp_path):
-    path = write_jsonl(tmp_path / "hendrycks.jsonl", HENDRYCKS)
-    with pytest.raises(RecordError, match=r"hendrycks.jsonl:1: missing field 'unique_id'"):
-        load_math(str(path), "prm800k_train")
+def test_prm800k_needs_every_math500_problem_for_either_split(tmp_path):
+    path = str(write_jsonl(tmp_path / "hendrycks.jsonl", HENDRYCKS))
+    for split in ("prm800k_train", "prm800k_test"):
+        with pytest.raises(RecordError, match=rf"hendrycks.jsonl: has 0 of the 500 MATH-500 problems .*{split} needs"):
+            load_math(path, split)
+
+
+# Three MATH-500 problems as the hub mirror EleutherAI/hendrycks_math has them (no unique_id),
+# texts from HuggingFaceH4/MATH-500's test.jsonl, solutions cut to their boxed answer.
+REAL_MATH500 = {
+    "test/precalculus/807.json": {
+        "problem": "Convert the point $(0,3)$ in rectangular coordinates to polar coordinates.  Enter your answer "
+                   "in the form $(r,\\theta),$ where $r > 0$ and $0 \\le \\theta < 2 \\pi.$",
+        "level": "Level 2", "type": "Precalculus",
+        "solution": "Therefore, the polar coordinates are $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}.$",
+    },
+    "test/algebra/2584.json": {
+        "problem": "If $f(x) = \\frac{3x-2}{x-2}$, what is the value of $f(-2) +f(-1)+f(0)$? Express your answer "
+                   "as a common fraction.",
+        "level": "Level 3", "type": "Algebra", "solution": "$=2+\\frac{5}{3}+1=\\boxed{\\frac{14}{3}}$",
+    },
+    "test/number_theory/572.json": {
+        "problem": "How many positive whole-number divisors does 196 have?",
+        "level": "Level 3", "type": "Number Theory", "solution": "There are $\\boxed{9}$ divisors of 196.",
+    },
+}
+
+
+def other(subject: str, i: int) -> dict:
+    return {"problem": f"A {subject} problem, number {i}.", "level": "Level 1", "type": subject,
+            "solution": f"$\\boxed{{{i}}}$"}
+
+
+def write_hub_mirror(root, real=REAL_MATH500):
+    """EleutherAI/hendrycks_math's layout, as `hf download` leaves it: a folder a config, a parquet a
+    split, the card's `configs:`. Test splits: other problems around the given MATH-500 ones."""
+    card = ["---", "configs:"]
+    by_subject = {row["type"]: [row] for row in real.values()}
+    for subject in ("Algebra", "Number Theory", "Precalculus"):
+        config = subject.lower().replace(" ", "_")
+        splits = {"train": [other(subject, 0), other(subject, 1)],
+                  "test": [other(subject, 2), *by_subject.get(subject, []), other(subject, 3)]}
+        card += [f"- config_name: {config}", "  data_files:"]
+        for split, rows in splits.items():
+            (root / config).mkdir(parents=True, exist_ok=True)
+            write_parquet(root / config / f"{split}-00000-of-00001.parquet", rows)
+            card += [f"  - split: {split}", f"    path: {config}/{split}-*"]
+    (root / "README.md").write_text("\n".join(card + ["---", ""]))
+    return root
+
+
+@pytest.fixture
+def three_math500(tmp_path, monkeypatch):
+    """MATH-500 cut to the three problems above: the committed lines, so their digests are checked."""
+    lines = [line for line in MATH500_FILE.read_text().splitlines() if line.split()[0] in REAL_MATH500]
+    cut = tmp_path / "math500.txt"
+    cut.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(data.math_dataset, "MATH500_FILE", cut)
+    return [line.split()[0] for line in lines]
+
+
+MIRROR_TRAIN = [  # the mirror's train splits, then its test problems outside MATH-500, config by config
+    "train/algebra/0", "train/algebra/1", "test/algebra/0", "test/algebra/2",
+    "train/number_theory/0", "train/number_theory/1", "test/number_theory/0", "test/number_theory/2",
+    "train/precalculus/0", "train/precalculus/1", "test/precalculus/0", "test/precalculus/2",
+]
+
+
+def test_prm800k_split_of_the_hub_mirror_layout_matches_math500_by_text(tmp_path, three_math500):
+    mirror = str(write_hub_mirror(tmp_path / "hendrycks_math"))
+    test = load_math(mirror, "prm800k_test")
+    assert [p.id for p in test] == three_math500  # MATH-500's order
+    assert [(p.answer, p.level, p.subject) for p in test[:2]] == [
+        ("\\left( 3, \\frac{\\pi}{2} \\right)", 2, "Precalculus"), ("\\frac{14}{3}", 3, "Algebra")]
+    train = load_math(mirror, "prm800k_train")
+    assert sorted(p.id for p in train) == sorted(MIRROR_TRAIN)
+    assert {p.question for p in train}.isdisjoint(p.question for p in test)
+    # the plain splits keep the mirror's own ids
+    assert [p.id for p in load_math(mirror, "test")][:3] == ["test/algebra/0", "test/algebra/1", "test/algebra/2"]
+
+
+def test_text_match_ignores_whitespace_but_not_the_train_split(tmp_path, three_math500):
+    rows = [dict(row, problem=" " + row["problem"].replace("  ", "\n") + "\n") for row in REAL_MATH500.values()]
+    path = str(write_jsonl(tmp_path / "test.jsonl", rows))  # no split in its path: matched
+    assert [p.id for p in load_math(path, "prm800k_test")] == three_math500
+    (tmp_path / "folder").mkdir()
+    write_jsonl(tmp_path / "folder" / "train.jsonl", rows)  # the same texts filed under train: train problems
+    with pytest.raises(RecordError, match="folder: has 0 of the 3 MATH-500 problems"):
+        load_math(str(tmp_path / "folder"), "prm800k_train")
+
+
+def test_hub_mirror_without_a_math500_problem_is_one_clear_error(tmp_path, three_math500):
+    real = {k: v for k, v in REAL_MATH500.items() if k != "test/algebra/2584.json"}
+    mirror = str(write_hub_mirror(tmp_path / "hendrycks_math", real))
+    with pytest.raises(RecordError, match=r"hendrycks_math: has 2 of the 3 MATH-500 problems \(missing "
+                                          r"\['test/algebra/2584.json'\]\.\.\.\): prm800k_test needs them all"):
+        load_math(mirror, "prm800k_test")
+
+
+def test_hub_id_reads_every_config_from_the_datasets_cache(tmp_path, monkeypatch, three_math500):
+    """`EleutherAI/hendrycks_math` by its hub id, offline: each config as `load_dataset` caches it."""
+    import datasets.config
+
+    name = "EleutherAI/hendrycks_math"
+    snapshot = write_hub_mirror(tmp_path / "snapshots" / "0123abcd")
+    cache = tmp_path / "datasets"
+    for config in ("algebra", "number_theory", "precalculus"):
+        cache_config(snapshot, name, config, cache)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setitem(HUB_CONFIGS, name, ("algebra", "number_theory", "precalculus"))
+    assert [p.id for p in load_math(name, "prm800k_test")] == three_math500
+    assert sorted(p.id for p in load_math(name, "prm800k_train")) == sorted(MIRROR_TRAIN)
+    assert len(load_math(name, "train")) == 6
+    monkeypatch.setitem(HUB_CONFIGS, name, ("algebra", "geometry"))
+    with pytest.raises(RecordError, match=r"EleutherAI/hendrycks_math: cannot load config 'geometry'"):
+        load_math(name, "test")
+
+
+def cache_config(snapshot, name, config, cache):
+    """What `load_dataset(name, config)` leaves in the datasets cache when online
+    (`<namespace>___<name>/<config>/<version>/<revision>/`), built from the snapshot's parquet files."""
+    from datasets.packaged_modules.parquet.parquet import Parquet
+
+    files = {split: str(snapshot / config / f"{split}-00000-of-00001.parquet") for split in ("train", "test")}
+    builder = Parquet(cache_dir=str(cache / "build"), dataset_name=name.split("/")[1], config_name=config,
+                      data_files=files)
+    builder.download_and_prepare()
+    target = cache / name.replace("/", "___") / config / "0.0.0" / snapshot.name
+    target.parent.mkdir(parents=True)
+    Path(builder.cache_dir).rename(target)
+
+
+def test_math500_digest_is_of_the_whitespace_normalised_text():
+    assert text_key("a  b\n c ") == text_key("a b c") != text_key("a bc")
 
 
 @pytest.mark.parametrize(

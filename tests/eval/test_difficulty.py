@@ -7,8 +7,10 @@ from collections import Counter
 import pytest
 
 from data.bins import Bins
+from data.config import ConfigError
 from data.records import RecordError, Sample
-from eval.difficulty import final_scores, group_samples, mean_final_score, pass_at_1, quantile_bins, section
+from eval.difficulty import (DifficultyConfig, check_samples_drawn, final_scores, group_samples, mean_final_score,
+                             pass_at_1, quantile_bins, section)
 
 
 def sample(pid, index, correct, steps=("a", "b")):
@@ -142,3 +144,12 @@ def test_section_writes_table_and_figure(tmp_path):
     assert "Predicted bin = oracle bin for" in result.markdown
     assert result.figures == [tmp_path / "difficulty.png"] and result.figures[0].stat().st_size > 0
     assert section(oracle, oracle_values, tmp_path).figures == []
+
+
+def test_more_samples_than_drawn_is_refused_before_sampling():
+    cfg = DifficultyConfig(samples="s.jsonl", output_dir="o", num_samples=256)
+    check_samples_drawn(cfg, 256, "run.yaml:36")  # enough
+    check_samples_drawn(DifficultyConfig(samples="s.jsonl", output_dir="o"), 1, "run.yaml:36")  # None: all there are
+    with pytest.raises(ConfigError, match=r"run.yaml:36: num_samples 256 a question, but the samples it reads are 16 "
+                                          r"a question \(sampling.n\)"):
+        check_samples_drawn(cfg, 16, "run.yaml:36")

@@ -1,11 +1,13 @@
 """FLOPs-matched comparison: the paper's formulas against hand-computed numbers, the toy models'
 real sizes, the matched budget, per-bin winners, the figure and bad input."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from data.bins import Bins
+from data.config import ConfigError
 from data.records import Sample, to_json
 from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConfig, FlopsMatchedSummary, ModelSize,
                                 by_bin, compare, greedy_accuracy, main, matched_budget, multiplier, pretraining_flops,
@@ -47,6 +49,17 @@ def test_toy_models_real_sizes():
     assert multiplier(small, large, 0.16) == pytest.approx(m + 3 * (m - 1) / 0.16)
     with pytest.raises(ValueError, match="training_record.json"):
         read_model_size(CHECKPOINTS)
+
+
+def test_a_public_model_counted_from_its_config_with_the_recipes_tokens(tmp_path):
+    """No training_record.json (a hub checkpoint): parameters from config.json alone, tokens from the recipe;
+    the count equals the toy base's recorded one, and a missing token count is one error naming the key."""
+    folder = tmp_path / "public"
+    folder.mkdir()
+    shutil.copy(CHECKPOINTS / "toy-base" / "config.json", folder / "config.json")  # no weights, no record
+    assert read_model_size(folder, 1.9e13, "large_model") == ModelSize(207872, 19_000_000_000_000)
+    with pytest.raises(ConfigError, match="large_model: .*large_tokens"):
+        read_model_size(folder, None, "large_model")
 
 
 def test_matched_budget():

@@ -107,7 +107,7 @@ def test_the_orm_scores_each_batch_of_problems_in_one_call(tmp_path, monkeypatch
     main(cfg)
     assert [len(call) for call in orm.calls] == [2 * 4, 4]
     p = problems[0]
-    assert orm.calls[0][:4] == [(revision_question(p.question, [text(p, c, t - 1)] if t else [], 1),
+    assert orm.calls[0][:4] == [(revision_question(p.question, [text(p, c, t - 1)] if t else [], 1).text,
                                  tuple(text(p, c, t).split("\n"))) for c in range(2) for t in range(2)]
 
 

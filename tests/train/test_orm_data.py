@@ -28,9 +28,9 @@ def test_each_answered_attempt_is_labelled_with_its_chains_previous_attempts_in_
         (0, [0.0, 0.0]), (1, [1.0, 1.0]), (3, [1.0, 1.0]), (4, [0.0, 0.0]), (5, [1.0, 1.0])]
     assert records[0].question == PROBLEM.question  # the first attempt saw none
     assert records[1].steps == ["=13", "\\boxed{13}"]
-    assert records[1].question == revision_question(PROBLEM.question, ["=12\n\\boxed{12}"], 1)
+    assert records[1].question == revision_question(PROBLEM.question, ["=12\n\\boxed{12}"], 1).text
     # the window keeps the most recent attempt only
-    assert records[4].question == revision_question(PROBLEM.question, ["=14\n\\boxed{14}"], 1)
+    assert records[4].question == revision_question(PROBLEM.question, ["=14\n\\boxed{14}"], 1).text
     assert "=13" not in records[4].question.split("Previous attempt 1:")[1]
 
 

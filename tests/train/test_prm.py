@@ -1,6 +1,8 @@
 """PRM training (soft labels) and our one-pass scorer, on the toy base model."""
 
 import json
+import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -10,11 +12,13 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 from data.config import ConfigError
-from data.prm_format import PRMFormat
+from data.prm_format import FORMAT_FILE, PRMFormat, trained_prompt
+from data.prompts import PromptFormat
 from data.records import RecordError, StepLabels, to_json, write_atomic
 from train import prm
 from ttc.verifiers import aggregate
 from ttc.verifiers.hf_prm import HFPRM
+from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 
 def test_soft_label_loss_is_bce_on_the_logit_difference():
@@ -44,6 +48,46 @@ def test_training_changes_the_model_and_learns_the_labels(trained_prm):
     bad = [aggregate(v, "last") for v, r in zip(values, records) if r.values[-1] == 0.0]
     assert sum(good) / len(good) > sum(bad) / len(bad) + 0.2
     assert scorer.forward_passes == len(records)  # one forward per solution, not per step
+
+
+def test_the_training_prompt_is_recorded_beside_the_prm(trained_prm):
+    out, _ = trained_prm
+    recorded = json.loads((out / FORMAT_FILE).read_text())["prompt"]
+    assert recorded == {"template": "Problem: {question}\nSolution:\n", "num_shots": 0, "chat_template": False,
+                        "system": PromptFormat().system}  # no shots file: a zero-shot prompt reads none
+    assert trained_prompt(out) == PromptFormat()
+
+
+def test_the_prm_is_scored_on_its_training_prompt_whatever_the_policys(trained_prm):
+    """Trained zero-shot, scored for a 4-shot policy: the PRM reads the input it learned, not the
+    policy's ~10x longer prompt (before: other values, and the shots' tokens in the ledger)."""
+    out, _ = trained_prm
+    records = synthetic_labels(4)
+    questions, steps = [r.question for r in records], [r.steps for r in records]
+    zero_shot = load_verifier(VerifierConfig(path=str(out)), PromptFormat())
+    four_shot = load_verifier(VerifierConfig(path=str(out)), PromptFormat(num_shots=4))
+    assert four_shot.score(questions, steps) == zero_shot.score(questions, steps)
+    assert four_shot.tokens_scored == zero_shot.tokens_scored
+
+
+def test_a_few_shot_training_prompt_travels_with_the_checkpoint(tmp_path):
+    prompt = PromptFormat(num_shots=2)
+    (tmp_path / "prm").mkdir()
+    PRMFormat().save(tmp_path / "prm", prompt)
+    shutil.copytree(tmp_path / "prm", tmp_path / "moved")  # the recipe's shots file is not read again
+    recorded = trained_prompt(tmp_path / "moved")
+    assert recorded.shots_file == str(tmp_path / "moved" / "prompt_shots.jsonl")
+    assert recorded.render("Compute 1+2.") == prompt.render("Compute 1+2.")
+
+
+def test_a_prm_folder_without_a_recorded_prompt_reads_the_zero_shot_default(tmp_path, caplog):
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({"step_tag": "<step>", "good": "<good>", "bad": "<bad>"}))
+    with caplog.at_level(logging.WARNING):
+        assert trained_prompt(tmp_path) == PromptFormat()
+    assert "no 'prompt' recorded" in caplog.text
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({"step_tag": "<step>", "prompt": {"num_shots": -1}}))
+    with pytest.raises(ValueError, match=r"prm_format.json: field 'prompt': num_shots must be >= 0"):
+        trained_prompt(tmp_path)
 
 
 def test_scores_do_not_depend_on_the_batch(trained_prm):

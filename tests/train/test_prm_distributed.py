@@ -1,10 +1,12 @@
-"""PRM training beyond one plain process: LoRA (merged on save), and DeepSpeed ZeRO-2 and ZeRO-3
-under torchrun with 2 CPU processes (gloo), all real runs on the toy base model.
+"""PRM training beyond one plain process: LoRA (merged on save), DeepSpeed ZeRO-2 and ZeRO-3
+under torchrun with 2 CPU processes (gloo), and DeepSpeed in one process with no launcher, all
+real runs on the toy base model.
 
 The first DeepSpeed run on a machine compiles its shared-memory comm op (1.5-4 min), cached
 in ~/.cache/torch_extensions; after that each run takes under a minute on a busy 2-core CPU.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -132,6 +134,32 @@ def test_zero3_lora_gathers_and_merges_the_adapter(tmp_path, toy_base_path, labe
     out = torchrun(recipe(tmp_path, toy_base_path, labels_file, lora={"enabled": True}, num_epochs=2), stage=3)
     assert len(changed_tensors(toy_base_path, out)) == 7 * 4
     scores(out)
+
+
+TWICE = """
+import os, sys
+from data.config import parse_config
+from train import prm
+for out in sys.argv[2:]:
+    prm.main(parse_config(prm.PRMTrainConfig, ["--config", sys.argv[1], "--output_dir", out,
+                                               "--trainer.deepspeed", "configs/deepspeed/zero2.json"]))
+    assert "RANK" not in os.environ  # the next stage of the process sees no launcher
+"""
+
+
+def test_deepspeed_runs_without_a_launcher_twice_in_one_process(tmp_path, toy_base_path, labels_file):
+    """`python -m train.prm` or a one-process `ttc pipeline` (the PRM, then the ORM) with DeepSpeed
+    and no torchrun: DeepSpeed looked for its ranks through MPI (`No module named 'mpi4py'`)."""
+    path = recipe(tmp_path, toy_base_path, labels_file, num_epochs=1)
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
+                                                              "MASTER_PORT")}
+    outs = [str(tmp_path / "prm"), str(tmp_path / "orm")]
+    run = subprocess.run([sys.executable, "-c", TWICE, str(path), *outs], cwd=REPO, env={**env, "OMP_NUM_THREADS": "1"},
+                         capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert run.returncode == 0, run.stderr[-5000:]
+    for out in outs:
+        assert json.loads((Path(out) / "training_args.json").read_text())["deepspeed"] == "configs/deepspeed/zero2.json"
+        scores(Path(out))
 
 
 def test_a_batch_the_processes_cannot_share_evenly_is_refused(tmp_path, toy_base_path, labels_file, monkeypatch):

@@ -49,12 +49,26 @@ def test_loss_is_on_the_target_only(tmp_path, toy_base_path):
     tokenizer = trainer.processing_class
     train, _ = revision.load_splits(cfg)
     for t, example in zip(train, trainer.train_dataset):
-        prompt = tokenizer(revision_prompt(PromptFormat(), t.question, t.previous))["input_ids"]
+        prompt = tokenizer(revision_prompt(PromptFormat(), t.question, t.previous).text)["input_ids"]
         ids, labels = example["input_ids"], example["labels"]
         assert ids[: len(prompt)] == prompt and labels[: len(prompt)] == [-100] * len(prompt)
         assert labels[len(prompt):] == ids[len(prompt):]  # every target token, EOS included
         assert tokenizer.decode(ids[len(prompt):]) == t.target + tokenizer.eos_token
     assert any(tokenizer.decode(e["input_ids"]).count("Problem: ") == 3 for e in trainer.train_dataset)  # 2 attempts
+
+
+def test_prompts_are_fitted_to_max_length_as_chains_fit_the_reviser(tmp_path, toy_base_path):
+    """A max_length that holds the target and one attempt: the oldest attempt is dropped, as in
+    chains, instead of the whole trajectory; a question and target that alone overflow are dropped."""
+    cfg = config(tmp_path, toy_base_path)
+    tokenizer = revision.AutoTokenizer.from_pretrained(cfg.model)
+    t = toy_trajectories(1)[2]  # two attempts
+    target = len(tokenizer(t.target, add_special_tokens=False)["input_ids"]) + 1
+    one = revision_prompt(cfg.prompt, t.question, t.previous[-1:]).text
+    fitted = revision.RevisionTrainConfig(**{**vars(cfg), "max_length": len(tokenizer(one)["input_ids"]) + target})
+    assert revision.to_dataset([t], fitted, tokenizer)["prompt"] == [one]  # the attempt closest to the target kept
+    assert len(revision.to_dataset([t], revision.RevisionTrainConfig(**{**vars(cfg), "max_length": target}),
+                                   tokenizer)) == 0
 
 
 def test_training_writes_the_chosen_checkpoint_as_a_loadable_model(trained, toy_base_path):
@@ -72,7 +86,7 @@ def test_training_writes_the_chosen_checkpoint_as_a_loadable_model(trained, toy_
     assert any(not torch.equal(base[k].float(), exported[k]) for k in exported)  # it trained
     lm = load_lm(LMConfig(model=str(out), backend="hf"))
     t = toy_trajectories(20)[-1]  # a question it never saw, after two wrong attempts
-    [[completion]] = lm.generate([GenerationRequest(revision_prompt(cfg.prompt, t.question, t.previous), max_tokens=64)])
+    [[completion]] = lm.generate([GenerationRequest(revision_prompt(cfg.prompt, t.question, t.previous).text, max_tokens=64)])
     assert completion.text and completion.finish_reason in ("eos", "length")
 
 

@@ -7,13 +7,16 @@ special tokens (which a model may sample) are counted but not shown, so a count 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from data import toy
+from data.config import ConfigError
 from data.prompts import PromptFormat
 from ttc.backends import LMConfig, load_lm
 from ttc.lm import Completion, GenerationRequest
@@ -151,8 +154,38 @@ def test_ledger_counts_prompts_once_and_every_generated_token(lm, hf_lm):
 @pytest.mark.parametrize("backend", ["hf", "vllm"])
 def test_bad_model_path_names_it(tmp_path, backend):
     for path, problem in [(tmp_path / "missing", "does not exist"), (tmp_path, "has no config.json")]:
-        with pytest.raises(FileNotFoundError, match=f"{re.escape(str(path))}.*{problem}"):
+        with pytest.raises(ConfigError, match=f"{re.escape(str(path))}.*{problem}"):
             load_lm(LMConfig(model=str(path), backend=backend))
+
+
+# Loads a hub id and generates, in a process of its own (vLLM spawns workers: under __main__).
+LOAD_BY_HUB_ID = """
+import sys
+from ttc.backends import LMConfig, load_lm
+from ttc.lm import GenerationRequest
+if __name__ == "__main__":
+    lm = load_lm(LMConfig(model="org/toy-base", backend=sys.argv[1]))
+    [[done]] = lm.generate([GenerationRequest("Problem: Compute 12+34.\\nSolution:\\n", max_tokens=8)])
+    assert done.num_tokens > 0
+"""
+
+
+@pytest.mark.parametrize("backend", ["hf", "vllm"])
+def test_hub_id_loads_from_the_cache_with_the_network_unreachable(tmp_path, toy_base_path, backend):
+    """A compute node without a network, HF_HUB_OFFLINE not set: a cached hub id loads at once.
+    Given the id, transformers and vLLM asked the hub first and retried for minutes, then died
+    with a ConnectError; they get the snapshot's folder now, and the process runs offline."""
+    from qwen_standins import save_to_hub
+
+    hub = tmp_path / "hub"
+    save_to_hub(hub, "org/toy-base", lambda folder: shutil.copytree(toy_base_path, folder, dirs_exist_ok=True))
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_HUB_CACHE=str(hub), HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens there
+    script = tmp_path / "load.py"
+    script.write_text(LOAD_BY_HUB_ID)
+    run = subprocess.run([sys.executable, str(script), backend], env=env, capture_output=True, text=True, timeout=400)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "127.0.0.1:9" not in run.stderr  # no request was tried (each failed one is logged with its URL)
 
 
 def test_config_rejects_bad_values():

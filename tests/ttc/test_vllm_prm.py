@@ -13,6 +13,7 @@ import pytest
 from conftest import synthetic_labels, train_tiny_prm
 
 from data import toy
+from data.prompts import PromptFormat
 from ttc.verifiers.hf_prm import HFPRM
 from ttc.verifiers.vllm_prm import VLLMPRM
 
@@ -52,6 +53,7 @@ def test_vllm_step_values_match_transformers(prm_path, vllm_prm):
     assert vllm_prm.num_parameters == hf.num_parameters
     assert max(map(max, expected)) - min(map(min, expected)) > 0.5  # trained: values spread
     assert vllm_prm.aggregation == hf.aggregation == "last"
+    assert vllm_prm.prompt == hf.prompt == PromptFormat()  # the one it was trained on (prm_format.json)
 
 
 def test_step_tag_inside_the_text_is_refused(prm_path, vllm_prm):

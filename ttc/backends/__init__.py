@@ -6,14 +6,16 @@ never imports vLLM (slow to import, and absent from some installs).
 
 from __future__ import annotations
 
-from ttc.backends.config import DTYPES, MIN_REQUESTS_FOR_PROGRESS, LMConfig, check_model_path
+from dataclasses import replace
+
+from ttc.backends.config import DTYPES, MIN_REQUESTS_FOR_PROGRESS, LMConfig, engine_folder
 from ttc.lm import LM
 
-__all__ = ["DTYPES", "MIN_REQUESTS_FOR_PROGRESS", "LMConfig", "check_model_path", "load_lm"]
+__all__ = ["DTYPES", "MIN_REQUESTS_FOR_PROGRESS", "LMConfig", "engine_folder", "load_lm"]
 
 
 def load_lm(cfg: LMConfig) -> LM:
-    check_model_path(cfg.model)
+    cfg = replace(cfg, model=engine_folder(cfg.model))
     if cfg.backend == "vllm":
         from ttc.backends.vllm import VLLMBackend
 

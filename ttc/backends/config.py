@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
+import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
+
+from data.config import check_model
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 MIN_REQUESTS_FOR_PROGRESS = 8  # smaller batches get no progress bar
@@ -13,12 +14,12 @@ MIN_REQUESTS_FOR_PROGRESS = 8  # smaller batches get no progress bar
 
 @dataclass
 class LMConfig:
-    model: str  # a save_pretrained folder (config.json, weights, tokenizer)
+    model: str  # a save_pretrained folder (config.json, weights, tokenizer), or a hub id already in the HF cache
     backend: Literal["hf", "vllm"] = "hf"
     dtype: str = "float32"  # "auto" takes the checkpoint's own dtype
     threads: int = 1  # torch CPU threads (hf); vLLM on CPU binds its own OpenMP threads
     device: str = "auto"  # hf: "auto" (cuda if present, else cpu), "cpu", "cuda", "cuda:1"...
-    max_model_len: int | None = None  # vllm: None takes the model's max_position_embeddings
+    max_model_len: int | None = None  # prompt + generated tokens; None: the model's max_position_embeddings
     kv_cache_gib: float = 1.0  # vllm on CPU: VLLM_CPU_KVCACHE_SPACE (whole GiB, rounded up)
     gpu_memory_utilization: float = 0.9  # vllm on GPU
     tensor_parallel_size: int = 1  # vllm
@@ -46,12 +47,12 @@ class LMConfig:
             raise ValueError(f"tensor_parallel_size must be >= 1, got {self.tensor_parallel_size}")
 
 
-def check_model_path(path: str) -> None:
-    """One clear error for a local model folder that is missing or incomplete (before an
-    engine fails somewhere deeper). Hub ids ("org/name", no such local path) pass through."""
-    folder = Path(path)
-    looks_like_hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", path) is not None
-    if folder.exists() or not looks_like_hub_id:
-        if not (folder / "config.json").is_file():
-            problem = "does not exist" if not folder.exists() else "has no config.json"
-            raise FileNotFoundError(f"model {path!r} {problem}: expected a save_pretrained folder or a hub id")
+def engine_folder(path: str, key: str = "model") -> str:
+    """The folder an engine reads for the model `path`: a local folder, or a hub id's snapshot
+    in the Hugging Face cache (data/config.py check_model: one ConfigError naming `key`), never
+    the id itself. The process is set offline too (HF_HUB_OFFLINE=1, inherited by vLLM's worker
+    processes): with an id, vLLM and transformers ask the hub first and, on an offline compute
+    node, retry for minutes before they fail."""
+    folder = check_model(path, key)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    return str(folder)

@@ -62,6 +62,7 @@ class HFBackend:
         torch.set_num_threads(cfg.threads)
         self.device = resolve_device(cfg.device)
         self.tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+        self.max_model_len = cfg.max_model_len
         dtype = cfg.dtype if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
         self.model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype).to(self.device).eval()
         eos = self.model.generation_config.eos_token_id
@@ -75,6 +76,14 @@ class HFBackend:
     @property
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())  # tied weights counted once
+
+    @property
+    def context_length(self) -> int:
+        """`max_model_len`, else the model's max_position_embeddings (ttc.lm.BoundedLM)."""
+        return self.max_model_len or self.model.config.max_position_embeddings
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text)["input_ids"])  # as _generate_one tokenizes a prompt
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         results, prompt_tokens = [], 0

@@ -21,10 +21,12 @@ because with it per-request seeds crash the engine; and vLLM binds its own OpenM
 
 from __future__ import annotations
 
+import atexit
 import gc
 import hashlib
 import math
 import os
+import weakref
 from dataclasses import dataclass
 from itertools import count
 from typing import Sequence
@@ -48,15 +50,13 @@ def count_parameters(model: str) -> int:
 
 class VLLMBackend:
     def __init__(self, cfg: LMConfig):
-        # vLLM reads a whole number of GiB; harmless on GPU, where it is ignored.
-        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(math.ceil(cfg.kv_cache_gib))
-        from vllm import LLM
         from vllm.platforms import current_platform
 
         extra = {"enable_chunked_prefill": False} if current_platform.is_cpu() else {}
         if cfg.block_size is not None:
             extra["block_size"] = cfg.block_size
-        self.llm = LLM(
+        self.llm = start_engine(
+            cfg.kv_cache_gib,
             model=cfg.model,
             dtype=cfg.dtype,
             max_model_len=cfg.max_model_len,
@@ -64,9 +64,9 @@ class VLLMBackend:
             enable_prefix_caching=True,
             gpu_memory_utilization=cfg.gpu_memory_utilization,
             tensor_parallel_size=cfg.tensor_parallel_size,
-            seed=0,
             **extra,
         )
+        self.tokenizer = self.llm.get_tokenizer()  # for chat templates (data/prompts.py)
         self.ledger = Ledger(count_parameters(cfg.model))
         self._pending: dict[str, tuple[int, GenerationRequest, _Call]] = {}  # vLLM id -> ticket, request, submit
         self._tickets = count()
@@ -75,6 +75,14 @@ class VLLMBackend:
     @property
     def num_parameters(self) -> int:
         return self.ledger.num_parameters
+
+    @property
+    def context_length(self) -> int:
+        """The engine's max_model_len (ttc.lm.BoundedLM)."""
+        return self.llm.llm_engine.model_config.max_model_len
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.get_tokenizer().encode(text))  # as the engine tokenizes a text prompt
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         if self._pending:
@@ -134,7 +142,7 @@ class VLLMBackend:
         the string: a one-byte string (no token boundary falls inside it) that is one token,
         not a special one (those are hidden from the text), and in no other token's text."""
         if stop not in self._stop_tokens:
-            tokenizer = self.llm.get_tokenizer()
+            tokenizer = self.tokenizer
             ids = tokenizer.encode(stop, add_special_tokens=False)
             self._stop_tokens[stop] = None
             if len(stop.encode()) == 1 and len(ids) == 1 and ids[0] not in tokenizer.all_special_ids:
@@ -166,8 +174,25 @@ class _Call:
         self.generated_tokens += generated_tokens
 
 
+def start_engine(kv_cache_gib: float, **settings):
+    """A vLLM `LLM(**settings)` (seed 0), the one way this project starts an engine (LM and PRM),
+    stopped before the interpreter exits if not closed before: left to vLLM's own finalizer,
+    which runs while the interpreter tears down, the exit sometimes aborts (status 134) and
+    breaks a Slurm `afterok` chain. The KV cache on CPU takes `kv_cache_gib` (whole GiB;
+    ignored on GPU)."""
+    os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(math.ceil(kv_cache_gib))  # read at engine start
+    from vllm import LLM
+
+    llm = LLM(seed=0, **settings)
+    # registered after vLLM's own exit hooks, so it runs before them; a weak reference, so that
+    # a closed engine's memory is freed
+    atexit.register(lambda ref=weakref.ref(llm): shutdown(ref()))
+    return llm
+
+
 def shutdown(llm) -> None:
-    """Stop a vLLM engine's processes and free its memory; returns None to drop the handle."""
+    """Stop a vLLM engine's processes and free its memory (again: a no-op); returns None to
+    drop the handle."""
     if llm is not None:
         llm.llm_engine.engine_core.shutdown()
         gc.collect()

@@ -21,6 +21,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
+from ttc.pipeline.resources import ResourceClass
+
 Launch = Literal["process", "sharded", "trainer"]  # one process; a Slurm array + merge; torchrun
 
 
@@ -54,6 +56,12 @@ class Stage:
     lm: str | None = None  # the LM it samples from, handed in: the demo starts each engine once
     launch: Launch = "process"
     from_scratch: bool = False  # trains a toy LM: only with --from-scratch
+    gpu: bool = True  # runs a model (an engine, a verifier); False: CPU only (reads records, counts)
+
+    @property
+    def resource_class(self) -> ResourceClass:
+        """What its Slurm job asks for (ttc/pipeline/resources.py): a trainer, a GPU stage, a CPU one."""
+        return "trainer" if self.launch == "trainer" else "gpu" if self.gpu else "cpu"
 
     def config_class(self) -> type:
         module, name = self.config.split(":")
@@ -110,14 +118,15 @@ GRAPH: tuple[Stage, ...] = (
           {"lm": LMOf("base"), "prm.path": Out("train_prm"), "data": Questions("test")}, "base", "sharded"),
     # the reviser, its chains, the revision ORM
     Stage("trajectories", "trajectories", "ttc.stages.trajectories:Config",
-          {"samples": Out("sample_trajectories", "samples.jsonl"), "data": Questions("revision")}, launch="sharded"),
+          {"samples": Out("sample_trajectories", "samples.jsonl"), "data": Questions("revision")}, launch="sharded",
+          gpu=False),
     Stage("train_reviser", "train-reviser", "train.revision:RevisionTrainConfig",
           {"model": ModelOf("base"), "trajectories_file": Out("trajectories", "trajectories.jsonl")},
           launch="trainer"),
     Stage("chains_train", "chains", CHAINS, {"reviser": LMOf("reviser"), "data": Questions("revision")},
           "reviser", "sharded"),
     Stage("orm_data", "orm-data", "train.orm_data:Config",
-          {"chains": Out("chains_train", "chains.jsonl"), "data": Questions("revision")}),
+          {"chains": Out("chains_train", "chains.jsonl"), "data": Questions("revision")}, gpu=False),
     Stage("train_orm", "train-prm", TRAIN_PRM,
           {"model": ModelOf("base"), "labels_file": Out("orm_data", "labels.jsonl"), "labels": "last"},
           launch="trainer"),
@@ -135,11 +144,11 @@ GRAPH: tuple[Stage, ...] = (
           {"prm.path": Out("train_prm"), "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
     Stage("large_greedy", "sample", SAMPLE, {"lm": LMOf("large"), "data": Questions("test")}, "large", "sharded"),
     Stage("compute_optimal", "compute-optimal", COMPUTE_OPTIMAL,
-          {"results": [Out("eval_search", "results.jsonl")], "bins": BINS}),
+          {"results": [Out("eval_search", "results.jsonl")], "bins": BINS}, gpu=False),
     Stage("compute_optimal_revisions", "compute-optimal", COMPUTE_OPTIMAL,
-          {"results": [Out("eval_revision_grid", "results.jsonl")], "bins": BINS}),
-    Stage("flops_matched", "flops-matched", FLOPS_MATCHED, flops_matched("eval_search")),
-    Stage("flops_matched_revisions", "flops-matched", FLOPS_MATCHED, flops_matched("eval_revision_grid")),
+          {"results": [Out("eval_revision_grid", "results.jsonl")], "bins": BINS}, gpu=False),
+    Stage("flops_matched", "flops-matched", FLOPS_MATCHED, flops_matched("eval_search"), gpu=False),
+    Stage("flops_matched_revisions", "flops-matched", FLOPS_MATCHED, flops_matched("eval_revision_grid"), gpu=False),
     # `ttc solve` with the policy fit on the test questions, on held-out ones (it loads its own models)
     Stage("policy", "eval-policy", "eval.policy:Config",
           {"lm": LMOf("base"), "prm.path": Out("train_prm"), "policy": Out("compute_optimal", "policy_predicted.json"),

@@ -70,6 +70,7 @@ def trained_curves(run: Run) -> None:
 
 def run_all(run: Run) -> list[str]:
     """Every chosen stage not done yet, in order; returns the names of those that ran."""
+    run.write_plan()
     trained_curves(run)
     planned = [(s, run.settings(s)) for s in run.chosen()]
     todo = [(s, values) for s, values in planned if not run.done(s, values)]

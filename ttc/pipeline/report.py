@@ -12,7 +12,8 @@ eval_search, eval_revision_grid), `revision_eval.json` (eval/revision.py's Revis
 (eval/policy.py's PolicySummary). A part shows the stage's own markdown tables and its PNG figures
 (linked relative to RUN_DIR), each figure with one sentence computed from the numbers: what it
 shows and how that compares with the paper's finding. A part whose stages have not run is one
-line, `missing: <stage>`; several stages give one subsection each. A stage of the graph that no
+line, `missing: <stage>`, or, when the run's recipe skips that stage (its `run.json`), why it did;
+several stages give one subsection each. A stage of the graph that no
 part reads but that writes markdown is shown under "Other stages". Stage wall times come from the
 runs' `DONE` markers. A malformed file, or one of another format or version (a run older than
 its summary's type: rerun its stage), is one error naming it.
@@ -39,7 +40,7 @@ from data.bins import Bins
 from data.records import RecordError
 from eval.paired import Paired, paired
 from ttc.pipeline import graph
-from ttc.pipeline.run import DONE
+from ttc.pipeline.run import DONE, PLAN
 
 if TYPE_CHECKING:  # each part imports its stage's module when it is read: eval.prm loads torch
     from eval.compute_optimal import Analysis
@@ -381,18 +382,26 @@ def render_folder(part: Part, folder: Path, run_dir: Path) -> list[str]:
     return lines
 
 
-def render_part(part: Part, run_dir: Path) -> tuple[list[str], bool]:
-    """The part's section, and whether its inputs were found."""
+def skipped(run_dir: Path) -> dict[str, str]:
+    """The stages the run's recipe skips, with why (run.json, written when the run started)."""
+    plan = run_dir / PLAN
+    return load_json(plan).get("skipped", {}) if plan.is_file() else {}
+
+
+def render_part(part: Part, run_dir: Path, gone: dict[str, str]) -> tuple[list[str], bool]:
+    """The part's section, and whether its inputs were found (a stage the recipe skipped says why)."""
     folders = [run_dir / name for name in part.stages if (run_dir / name / part.numbers).is_file()]
+    skips = [f"{name}: {gone[name]}" for name in part.stages if name in gone]
     if not folders:
-        return [f"## {part.title}", "", f"missing: {part.stage} (no {part.numbers} in {run_dir}/"
-                f"{{{','.join(part.stages)}}})", ""], False
+        why = "; ".join(skips) if len(skips) == len(part.stages) else (
+            f"missing: {part.stage} (no {part.numbers} in {run_dir}/{{{','.join(part.stages)}}})")
+        return [f"## {part.title}", "", why, ""], False
     lines = [f"## {part.title}", ""]
     for folder in folders:
         if len(folders) > 1:
             lines += [f"### {folder.relative_to(run_dir).as_posix()}", ""]
         lines += render_folder(part, folder, run_dir) + [""]
-    return lines, True
+    return lines + [*(f"- {skip}" for skip in skips), ""], True
 
 
 def others(run_dir: Path) -> list[str]:
@@ -423,15 +432,17 @@ def write(run_dir: Path | str) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory {run_dir} does not exist")
-    body, found = [], []
+    body, found, gone = [], [], skipped(run_dir)
     for part in PARTS:
-        lines, present = render_part(part, run_dir)
+        lines, present = render_part(part, run_dir, gone)
         body += lines
         found.append(present)
+    skipped_parts = [p.stage for p, ok in zip(PARTS, found) if not ok and set(p.stages) <= set(gone)]
+    missing = [p.stage for p, ok in zip(PARTS, found) if not ok and p.stage not in skipped_parts]
     head = [f"# Report: {run_dir.name}", "",
             f"{sum(found)} of {len(PARTS)} parts found"
-            + (f"; missing: {', '.join(p.stage for p, ok in zip(PARTS, found) if not ok)}." if not all(found) else "."),
-            ""]
+            + (f"; skipped by the recipe: {', '.join(skipped_parts)}" if skipped_parts else "")
+            + (f"; missing: {', '.join(missing)}" if missing else "") + ".", ""]
     path = run_dir / REPORT
     path.write_text("\n".join(head + body + others(run_dir) + timings(run_dir)).rstrip() + "\n")
     log.info("report: %s (%d of %d parts)", path, sum(found), len(PARTS))

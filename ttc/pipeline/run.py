@@ -26,22 +26,35 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from data.config import (ConfigError, build_dataclass, key_lines, merge_settings, parse_config, read_yaml,
+from data.config import (ConfigError, build_dataclass, given_whole, key_lines, merge_settings, parse_config, read_yaml,
                          save_config, to_dict)
 from data.problems import DataConfig
 from ttc.backends import LMConfig
 from ttc.pipeline import graph
-from ttc.pipeline.graph import TRAINED, LMOf, ModelOf, Out, Questions, Stage, stage, upstream
+from ttc.pipeline.graph import TRAINED, LMOf, ModelOf, Out, Questions, Stage, sources, stage, upstream
+from ttc.pipeline.resources import Resources, ResourcesConfig
+from ttc.verifiers.spec import VerifierConfig
 
 DONE = "DONE"
+PLAN = "run.json"
+# An LM's settings that are a stage's own: the share of the machine its engine takes (a stage that
+# also runs a verifier's engine takes less). The rest (backend, dtype, context) are the run's model.
+PLACEMENT = ("gpu_memory_utilization", "kv_cache_gib", "threads", "device")
+
+
+@dataclass
+class ReviserLM(LMConfig):
+    """How the reviser is served; its model is the run's train_reviser (or trained.train_reviser)."""
+
+    model: str = ""
 
 
 @dataclass
 class PipelineConfig:
     run_dir: str = "runs/demo"
     base: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-base", backend="vllm"))
-    large: LMConfig = field(default_factory=lambda: LMConfig(model="train/checkpoints/toy-large"))
-    reviser_backend: Literal["hf", "vllm"] = "vllm"  # the reviser's LM (its model is this run's train_reviser)
+    large: LMConfig | None = None  # the larger model (large_greedy, flops_matched): none, then those stages refuse
+    reviser: ReviserLM = field(default_factory=lambda: ReviserLM(backend="vllm"))
     train_data: DataConfig = field(default_factory=lambda: DataConfig(split="train", per_level=10))
     # the reviser's and its ORM's training questions (the paper samples 64 a question for them,
     # 16 for the PRM: fewer questions); None: train_data
@@ -49,6 +62,7 @@ class PipelineConfig:
     test_data: DataConfig = field(default_factory=lambda: DataConfig(split="test", per_level=10))
     heldout_data: DataConfig | None = None  # `ttc solve`'s questions (policy); None: test_data's, split "heldout"
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {recipe: file, its config's keys}
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)  # what each Slurm job asks for, by class
     from_scratch: bool = False  # train the toy base and larger models (train/toy_lm.py) into the run first
     trained: dict[str, str] = field(default_factory=dict)  # train_prm, train_reviser, train_orm -> a checkpoint
     retrain: bool = False  # ignore `trained`: train every model in the run
@@ -58,16 +72,22 @@ class PipelineConfig:
 
 def active(cfg: PipelineConfig, trained: dict[str, str]) -> list[Stage]:
     """The stages this run runs, in graph order (module docstring)."""
+    gone = skipped(cfg, trained)
+    return [s for s in graph.GRAPH if s.name not in gone]
+
+
+def skipped(cfg: PipelineConfig, trained: dict[str, str]) -> dict[str, str]:
+    """The graph's stages this run does not run, each with the reason (the report says it)."""
     feeds_only = set(trained).union(*(feeders(model) for model in trained))
     toy_models = set() if cfg.from_scratch else {s.name for s in graph.GRAPH if s.from_scratch}
-    gone = set(cfg.skip) | feeds_only | toy_models
-    kept = []
+    gone = {**{n: "toy models: --from-scratch only" for n in toy_models},
+            **{n: "its model is a checkpoint (trained:)" for n in feeds_only},
+            **{n: "skipped by the recipe" for n in cfg.skip}}
     for s in graph.GRAPH:
-        if s.name not in gone and not upstream(s, cfg.from_scratch) & (gone - feeds_only):
-            kept.append(s)
-        else:
-            gone.add(s.name)
-    return kept
+        after = sorted(upstream(s, cfg.from_scratch) & (set(gone) - feeds_only))
+        if s.name not in gone and after:
+            gone[s.name] = f"skipped by the recipe (it reads {', '.join(after)})"
+    return gone
 
 
 def feeders(model: str) -> set[str]:
@@ -107,7 +127,18 @@ class Run:
             if name not in TRAINED:
                 raise ConfigError(f"{self.where(f'trained.{name}')}: '{name}' is not a trained model "
                                   f"(trained models: {', '.join(sorted(TRAINED))})")
-        self.stages = active(cfg, self.trained)
+        if cfg.reviser.model:
+            raise ConfigError(f"{self.where('reviser.model')}: the reviser is this run's train_reviser "
+                              "(or trained.train_reviser); its section sets only how it is served")
+        self.skipped = skipped(cfg, self.trained)
+        self.stages = [s for s in graph.GRAPH if s.name not in self.skipped]
+        for s in self.stages:
+            if s.name not in cfg.stages:  # its settings would be its config's defaults (the toy world's)
+                raise ConfigError(f"{self.where('stages')}: no entry for stage '{s.name}' (at least "
+                                  f"`{s.name}: {{recipe: ...}}`), or skip it (skip: [{s.name}])")
+            if cfg.large is None and "large" in {src.name for src in sources(s.inputs) if isinstance(src, (LMOf, ModelOf))}:
+                raise ConfigError(f"{self.recipe}: stage '{s.name}' needs the larger model: add a `large:` section "
+                                  f"(model, backend, ...) or skip it (skip: [{s.name}])")
         for name in cfg.only:
             if name not in [s.name for s in self.stages]:
                 raise ConfigError(f"--only: '{name}' is not a stage of this run "
@@ -132,8 +163,9 @@ class Run:
     def lm_config(self, name: str) -> dict[str, Any]:
         """The base, larger or revision LM; with from_scratch, the toy models this run trained."""
         if name == "reviser":
-            return to_dict(LMConfig(model=self.path(Out("train_reviser")), backend=self.cfg.reviser_backend))
+            return {**to_dict(self.cfg.reviser), "model": self.path(Out("train_reviser"))}
         lm = self.cfg.base if name == "base" else self.cfg.large
+        assert lm is not None, "Run() refuses a stage that reads a larger model the recipe lacks"
         if self.cfg.from_scratch:
             lm = dataclasses.replace(lm, model=str(self.dir("toy_base_careless" if name == "base" else "toy_large_careless")))
         return to_dict(lm)
@@ -155,20 +187,37 @@ class Run:
 
     # --- a stage's settings and config
     def settings(self, stage: Stage) -> dict[str, Any]:
-        """Its per-stage recipe, under its recipe entry, under the run's paths. Plain data (no
-        import), so a cached stage is checked without loading its module."""
+        """Its per-stage recipe, under its recipe entry, under the run's paths and models. A mapping
+        the entry gives whole that is no section of the config (ttc eval's `strategies`) replaces the
+        recipe's, as a command-line flag's does. An LM it samples from is the run's, but how much of
+        the machine its engine takes (PLACEMENT) is the stage's: its recipe's, then its entry's."""
         entry = copy.deepcopy(self.cfg.stages.get(stage.name, {}))
+        entry.pop("resources", None)
         recipe = entry.pop("recipe", None)
+        base = read_yaml(Path(recipe))[0] if recipe else {}
         paths = {"output_dir": str(self.dir(stage.name)), **self.resolve(stage.inputs)}
-        for key, source in stage.inputs.items():  # an LM's engine settings may differ by stage, its model not
-            if isinstance(source, LMOf) and isinstance(entry.get(key), dict) and "model" not in entry[key]:
-                paths[key] = {**paths[key], **entry.pop(key)}
+        for key, source in stage.inputs.items():
+            if isinstance(source, LMOf) and isinstance(entry.get(key, {}), dict) and "model" not in entry.get(key, {}):
+                own = {k: v for k, v in (base.get(key) or {}).items() if k in PLACEMENT}
+                paths[key] = {**paths[key], **own, **entry.pop(key, {})}
         for key in paths:
             if has_key(entry, key):
                 raise ConfigError(f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "
                                   "the run (paths, models and problems come from the stage graph)")
-        base = read_yaml(Path(recipe))[0] if recipe else {}
-        return merge_settings(merge_settings(base, entry), nested(paths))
+        values = merge_settings(merge_settings(base, given_whole(entry), stage.config_class()), nested(paths))
+        check_gpu_shares(values, f"{self.where(f'stages.{stage.name}')}: stages.{stage.name}")
+        return values
+
+    def resources(self, stage: Stage) -> Resources:
+        """What the stage's Slurm job asks for: its class's (`resources:`), its entry's keys over them."""
+        own = self.cfg.stages.get(stage.name, {}).get("resources", {})
+        base = to_dict(getattr(self.cfg.resources, stage.resource_class))
+        return build_dataclass(Resources, {**base, **own}, self.recipe, self.lines, f"stages.{stage.name}.resources.")
+
+    def write_plan(self) -> None:
+        """<run_dir>/run.json: the recipe and the stages it skips, with why (the report reads it)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / PLAN).write_text(json.dumps({"recipe": self.recipe, "skipped": self.skipped}, indent=1) + "\n")
 
     def build(self, stage: Stage, values: dict[str, Any]) -> Any:
         """The stage's typed config; errors name the per-stage recipe or the run's, with the line."""
@@ -197,6 +246,18 @@ class Run:
         marker.write_text(json.dumps({"stage": stage.name, "seconds": round(seconds, 2),
                                       "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                       "settings": values}, indent=1) + "\n")
+
+
+def check_gpu_shares(values: dict[str, Any], where: str) -> None:
+    """The vLLM engines a stage starts together must fit one GPU: their gpu_memory_utilization sum <= 1."""
+    defaults = {"model": LMConfig.gpu_memory_utilization, "path": VerifierConfig.gpu_memory_utilization}
+    shares = {key: float(v.get("gpu_memory_utilization", defaults["model" if "model" in v else "path"]))
+              for key, v in values.items()
+              if isinstance(v, dict) and v.get("backend") == "vllm" and ("model" in v or "path" in v)}
+    if sum(shares.values()) > 1 + 1e-9:
+        raise ConfigError(f"{where}: its vLLM engines share one GPU but ask for "
+                          f"{' + '.join(f'{v:g} ({k})' for k, v in shares.items())} = {sum(shares.values()):g} of it: "
+                          "set each one's gpu_memory_utilization so they sum to <= 1")
 
 
 def nested(dotted: dict[str, Any]) -> dict[str, Any]:

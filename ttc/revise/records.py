@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from data.records import Problem, RecordError, read_records, to_dict
+from data.revision_format import kept
 from ttc.search.common import Costs
 
 
@@ -18,7 +19,9 @@ from ttc.search.common import Costs
 class Attempt:
     """Attempt `index` (0 = the first, written with no previous attempt in context) of chain
     `chain` of a problem; `score` is the ORM's (aggregated) with the previous attempts in context,
-    None until an ORM has scored it."""
+    None until an ORM has scored it. `dropped`: the oldest of the `max_attempts` most recent
+    previous attempts left out of the reviser's prompt to fit its context (data/revision_format.py
+    `fit_attempts`; 0 in records written before it was kept)."""
 
     problem_id: str
     chain: int
@@ -29,6 +32,7 @@ class Attempt:
     score: float | None
     num_tokens: int
     finish_reason: str
+    dropped: int = 0
 
 
 @dataclass
@@ -50,6 +54,13 @@ class ChainSet:
     def length(self) -> int:
         """Attempts in the shortest chain (0 with no chain)."""
         return min((len(chain) for chain in self.chains), default=0)
+
+
+def reviser_saw(chain: Sequence[Attempt], t: int, max_attempts: int) -> list[str]:
+    """The previous attempts in the reviser's prompt when it wrote attempt `t` of `chain`: the
+    ORM reads the same (ttc/revise/chains.py `score_chains`, train/orm_data.py)."""
+    window = kept([a.text for a in chain[:t]], max_attempts)
+    return window[chain[t].dropped:]
 
 
 def chain_records(chain_set: ChainSet) -> list[dict[str, Any]]:

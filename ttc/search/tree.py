@@ -4,6 +4,12 @@ ttc/search/scheduler.py, which advances each problem on its own).
 
 A step is what the policy writes up to a step delimiter (`step_stop`, a newline by default;
 the delimiter is kept in the text, so a node's text is its steps, each with its newline). A
+blank line is not a step: MATH solutions put blank lines between steps, and an engine that
+stops at "\n" inside a "\n\n" token leaves the second newline for the next round, so every
+other round would be spent on an empty step. A completion that stops at a delimiter with only
+whitespace written is continued in the same round (`whole_steps`), within the step's token
+budget; its text keeps the blank line, which `split_steps` skips, so that a round adds one step
+of the split that the PRM is trained on (`ttc label`) and scores (`Session.score`). A
 step ends its solution when the completion ends with EOS, when it hits `max_step_tokens` (a cut
 step is not continued, as search-and-learn treats it), or when it writes a `\\boxed{}` answer:
 the toy world writes EOS right after its boxed line, and a MATH solution rarely continues past
@@ -42,10 +48,12 @@ twice is one it finds likely, and its second vote carries that.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Generator, Literal, Sequence
 
+from data.shards import derive_seed
 from data.steps import extract_answer
 from ttc.lm import Completion, GenerationRequest
 from ttc.search.common import SearchConfig, Session
@@ -117,6 +125,32 @@ def ends_solution(completion: Completion) -> bool:
     return completion.finish_reason != "stop" or extract_answer(completion.text) is not None
 
 
+def whole_steps(requests: Sequence[GenerationRequest]) -> Generator[Generate, Any, list[list[Completion]]]:
+    """Each request's completions, none of them blank: a completion that stopped at a delimiter
+    with only whitespace written is continued (one more request per blank one, a call for all),
+    until it writes a step or runs out of the request's `max_tokens` (a cut step)."""
+    results = [list(completions) for completions in (yield Generate(list(requests)))]
+    for depth in range(1, max((r.max_tokens for r in requests), default=0) + 1):  # a token a round at least
+        blank = []
+        for r, completions in enumerate(results):
+            for i, c in enumerate(completions):
+                if c.finish_reason == "stop" and not c.text.strip():
+                    if c.num_tokens < requests[r].max_tokens:
+                        blank.append((r, i))
+                    else:  # the budget is spent on blank lines: a cut step
+                        completions[i] = dataclasses.replace(c, finish_reason="length")
+        if not blank:
+            break
+        asks = [dataclasses.replace(requests[r], prompt=requests[r].prompt + results[r][i].text, n=1,
+                                    max_tokens=requests[r].max_tokens - results[r][i].num_tokens,
+                                    seed=derive_seed(requests[r].seed, i, depth))
+                for r, i in blank]
+        for (r, i), (more,) in zip(blank, (yield Generate(asks)), strict=True):
+            done = results[r][i]
+            results[r][i] = Completion(done.text + more.text, done.num_tokens + more.num_tokens, more.finish_reason)
+    return results
+
+
 def expand(session: Session, cfg: TreeConfig,
            asks: Sequence[tuple[Node, int, int]]) -> Generator[Generate, Any, list[list[Node]]]:
     """`n` sampled next steps of each (node, n, seed) of one problem, one request per node (its
@@ -126,7 +160,7 @@ def expand(session: Session, cfg: TreeConfig,
                 for node, n, seed in asks]
     return [
         [Node(node.problem, node.text + c.text, ends_solution(c)) for c in completions]
-        for (node, _, _), completions in zip(asks, (yield Generate(requests)), strict=True)
+        for (node, _, _), completions in zip(asks, (yield from whole_steps(requests)), strict=True)
     ]
 
 
@@ -137,7 +171,7 @@ def greedy_steps(session: Session, cfg: TreeConfig, p: int,
     todo = list(dict.fromkeys(text for text in texts if (p, text) not in session.greedy))
     requests = [GenerationRequest(session.prompts[p] + text, 1, 0.0, 1.0, cfg.max_step_tokens, tuple(cfg.step_stop))
                 for text in todo]
-    for text, completions in zip(todo, (yield Generate(requests)), strict=True):
+    for text, completions in zip(todo, (yield from whole_steps(requests)), strict=True):
         session.greedy[p, text] = completions[0]
     return [session.greedy[p, text] for text in texts]
 

@@ -4,8 +4,9 @@
     ttc chains --config configs/toy/chains_train.yaml --shard 0 --num_shards 2   # then: ttc merge
 
 `chains` K x `length` T attempts per problem (ttc/revise/chains.py): attempt t revises its
-chain's previous attempts, the `max_attempts` most recent in the reviser's context, seeded by
-(seed, problem id, chain, attempt). No ORM reads them here: the revision ORM is trained on these
+chain's previous attempts, the `max_attempts` most recent in the reviser's context (the oldest
+dropped while they would not fit it with `max_tokens` to spare; each record keeps how many in
+`dropped`), seeded by (seed, problem id, chain, attempt). No ORM reads them here: the revision ORM is trained on these
 chains (train/orm_data.py), so they exist before it does, and the revision eval
 (eval/revision.py) scores them with it. Writes `<output_dir>/chains.jsonl` (Attempt records with
 score null, ttc/revise/records.py). Sharded, resumable and deterministic like `ttc sample`.

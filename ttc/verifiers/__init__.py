@@ -12,7 +12,7 @@ paper's best with soft MC labels), `min` (Lightman et al.) or `prod`; a loaded v
 from __future__ import annotations
 
 import math
-from typing import Literal, Protocol, Sequence
+from typing import Literal, Protocol, Sequence, runtime_checkable
 
 Aggregation = Literal["last", "min", "prod"]
 
@@ -25,6 +25,18 @@ class Verifier(Protocol):
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         """One value per step of each solution, one forward pass per solution."""
         ...
+
+
+@runtime_checkable
+class BoundedVerifier(Protocol):
+    """A verifier that states its context: a solution's input, as its kind encodes it
+    (`count_tokens`), must fit `context_length`; a caller that builds growing questions (the
+    revision ORM's, previous attempts in them) fits them to it."""
+
+    @property
+    def context_length(self) -> int: ...
+
+    def count_tokens(self, question: str, steps: list[str]) -> int: ...
 
 
 def aggregate(values: Sequence[float], how: Aggregation) -> float:

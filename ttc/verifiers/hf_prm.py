@@ -4,7 +4,8 @@ Solutions are right-padded, so the positions a kind's `encode` gives stay where 
 every step's value is read off the same forward pass by the kind's `read` (for a PRM:
 softmax(good, bad)[good] at each step's position). `tokens_scored` counts the tokens run forward
 (padding not counted): the verifier's side of the compute ledger (ttc/search). `HFPRM` is our
-own format (prm_format.json beside the checkpoint) under the name its callers use.
+own format (prm_format.json beside the checkpoint, its training prompt included) under the name
+its callers use.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from transformers import AutoTokenizer
 
 from data.prompts import PromptFormat
 from ttc.backends.hf import resolve_device
-from ttc.verifiers.kind import Kind
+from ttc.verifiers.kind import Kind, read_config
 from ttc.verifiers.prm import OurPRM
 
 
@@ -51,6 +52,14 @@ class HFVerifier:
         counted = getattr(self.model, "checkpoint_parameters", None)
         return counted if counted is not None else sum(p.numel() for p in self.model.parameters())
 
+    @property
+    def context_length(self) -> int:
+        """The checkpoint's max_position_embeddings (ttc.verifiers.BoundedVerifier)."""
+        return read_config(self.kind.path)["max_position_embeddings"]
+
+    def count_tokens(self, question: str, steps: list[str]) -> int:
+        return len(self.kind.encode(question, steps)[0])
+
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         encoded = self.kind.encode_all(questions, solutions)
         self.last_tokens = [len(ids) for ids, _ in encoded]
@@ -72,9 +81,8 @@ class HFVerifier:
 
 
 class HFPRM(HFVerifier):
-    """Our PRM format (data/prm_format.py) read with `prompt`, the policy's prompt format."""
+    """Our PRM format (data/prm_format.py), read on the prompt it was trained on."""
 
-    def __init__(self, path: str, prompt: PromptFormat = PromptFormat(), batch_size: int = 16,
-                 threads: int = 1, device: str = "auto", dtype: str = "auto"):
-        super().__init__(OurPRM(path, OurPRM.Options(), prompt), batch_size, threads, device, dtype)
-        self.format, self.prompt = self.kind.format, prompt
+    def __init__(self, path: str, batch_size: int = 16, threads: int = 1, device: str = "auto", dtype: str = "auto"):
+        super().__init__(OurPRM(path, OurPRM.Options(), PromptFormat()), batch_size, threads, device, dtype)
+        self.format, self.prompt = self.kind.format, self.kind.prompt

@@ -1,13 +1,15 @@
 """Kind `prm`: our own PRM format (data/prm_format.py), what train/prm.py writes.
 
-The tag and label tokens come from prm_format.json beside the checkpoint, not from the config;
-the solution follows the policy's own prompt (`prompt`), as in training. The value of a step is
-read at its tag. `last` is the paper's aggregation for PRMs trained on soft MC labels.
+The tag and label tokens and the prompt format come from prm_format.json beside the checkpoint,
+not from the config: the solution follows the prompt the PRM was trained on, whatever prompt (the
+`prompt` argument, the policy's) sampled it; a PRM reads the input it learned, and a few-shot
+policy prompt would cost it a long prefix it never saw. The value of a step is read at its tag.
+`last` is the paper's aggregation for PRMs trained on soft MC labels.
 """
 
 from __future__ import annotations
 
-from data.prm_format import PRMFormat
+from data.prm_format import PRMFormat, trained_prompt
 from ttc.verifiers.kind import Encoded, LabelTokenKind, VerifierError, tag_positions
 
 
@@ -15,12 +17,12 @@ class OurPRM(LabelTokenKind):
     name = "prm"
     aggregation = "last"
 
-    def __init__(self, path, options, prompt):
-        super().__init__(path, options, prompt)
+    def __init__(self, path, options, prompt):  # `prompt`, the policy's, is not read (module docstring)
         try:
-            self.format = PRMFormat.load(path)
+            self.format, trained = PRMFormat.load(path), trained_prompt(path)
         except ValueError as e:
             raise VerifierError(f"path: {e}; kind prm expects a folder written by train/prm.py") from e
+        super().__init__(path, options, trained)
 
     def bind(self, tokenizer) -> None:
         try:

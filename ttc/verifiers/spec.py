@@ -13,8 +13,10 @@ Face cache (HF_HOME / HF_HUB_CACHE): nothing is downloaded at run time, and an i
 cached is one error naming `path`. Every bad setting is a `VerifierError`, a `ConfigError`
 that the `ttc` command prints as one line, raised before any weight is read.
 
-`prompt` (the policy's prompt format) is read only by our own format and the likelihood
-baseline: a public PRM reads its own format whatever prompt sampled the solution.
+`prompt` (the policy's prompt format) is read only by the likelihood baseline, the policy's own
+likelihood of what it wrote under that prompt. A PRM reads the input it was trained on, whatever
+prompt sampled the solution: ours the prompt recorded in its prm_format.json (train/prm.py), a
+public one its model card's format.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from data.config import ConfigError, locate_model
+from data.config import ConfigError
 from data.prompts import PromptFormat
-from ttc.backends import DTYPES
+from ttc.backends import DTYPES, engine_folder
 from ttc.verifiers import Verifier
 from ttc.verifiers.kind import Kind, VerifierError
 from ttc.verifiers.likelihood import Likelihood
@@ -80,7 +82,7 @@ class VerifierConfig:
 
 def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
     """The verifier `cfg` names, with `.aggregation` (its kind's default) and the ledger's
-    `tokens_scored` and `num_parameters`; `prompt` must be the policy's."""
+    `tokens_scored` and `num_parameters`; `prompt` is the policy's, read by `likelihood` alone."""
     cls = KINDS[cfg.kind]
     kind = cls(resolve_path(cfg.path), cls.options(cfg.format), prompt)
     if cfg.backend == "vllm":  # a StepKind: VerifierConfig checked the kind's backends
@@ -94,11 +96,9 @@ def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
 
 
 def resolve_path(path: str) -> str:
-    """A local folder with the checkpoint: `path` itself, or a hub id's snapshot in the HF cache."""
+    """The folder an engine reads for the checkpoint `path` (ttc/backends engine_folder: a local
+    folder or a cached hub id's snapshot, never the id; the process set offline)."""
     try:
-        folder = locate_model(path, "path")
+        return engine_folder(path, "path")
     except ConfigError as e:
         raise VerifierError(str(e)) from e
-    if not (folder / "config.json").is_file():
-        raise VerifierError(f"path: {path!r} ({folder}) has no config.json; expected a save_pretrained folder")
-    return str(folder)

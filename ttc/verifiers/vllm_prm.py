@@ -30,8 +30,6 @@ vLLM spawns processes: build this under `if __name__ == "__main__":` (see ttc/ba
 from __future__ import annotations
 
 import hashlib
-import math
-import os
 from array import array
 from collections import OrderedDict
 from typing import Sequence
@@ -75,11 +73,12 @@ class VLLMStepScorer:
         self.tokens_computed = 0
         self.memo: OrderedDict[bytes, float] = OrderedDict()  # prefix_key -> value
         self.num_parameters = kind.count_parameters()
-        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(math.ceil(kv_cache_gib))  # read at engine start
-        from vllm import LLM
         from vllm.config import PoolerConfig
 
-        self.llm = LLM(
+        from ttc.backends.vllm import start_engine
+
+        self.llm = start_engine(
+            kv_cache_gib,
             model=kind.path,
             runner="pooling",
             pooler_config=PoolerConfig(task="token_classify", tok_pooling_type="ALL", use_activation=True),
@@ -88,7 +87,6 @@ class VLLMStepScorer:
             enforce_eager=enforce_eager,
             gpu_memory_utilization=gpu_memory_utilization,
             tensor_parallel_size=tensor_parallel_size,
-            seed=0,
             block_size=32 if _on_cpu() else None,  # CPU kernels' smallest: the prefix cache reuses whole blocks
             **kind.vllm_args(),
         )
@@ -98,6 +96,14 @@ class VLLMStepScorer:
         # GPU only in vLLM's batch-invariant mode (VLLM_BATCH_INVARIANT=1)
         self.batch_invariant = _on_cpu() or envs.VLLM_BATCH_INVARIANT
         self.reuse_prefixes = _on_cpu()
+
+    @property
+    def context_length(self) -> int:
+        """The engine's max_model_len (ttc.verifiers.BoundedVerifier)."""
+        return self.llm.llm_engine.model_config.max_model_len
+
+    def count_tokens(self, question: str, steps: list[str]) -> int:
+        return len(self.kind.encode(question, steps)[0])
 
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         encoded = self.kind.encode_all(questions, solutions)
@@ -161,11 +167,10 @@ def _on_cpu() -> bool:
 
 
 class VLLMPRM(VLLMStepScorer):
-    """Our PRM format (data/prm_format.py) read with `prompt`, the policy's prompt format."""
+    """Our PRM format (data/prm_format.py), read on the prompt it was trained on."""
 
-    def __init__(self, path: str, prompt: PromptFormat = PromptFormat(), dtype: str = "auto",
-                 kv_cache_gib: float = 1.0, max_model_len: int | None = None, enforce_eager: bool = True,
-                 gpu_memory_utilization: float = 0.9, tensor_parallel_size: int = 1):
-        super().__init__(OurPRM(path, OurPRM.Options(), prompt), dtype, kv_cache_gib, max_model_len,
+    def __init__(self, path: str, dtype: str = "auto", kv_cache_gib: float = 1.0, max_model_len: int | None = None,
+                 enforce_eager: bool = True, gpu_memory_utilization: float = 0.9, tensor_parallel_size: int = 1):
+        super().__init__(OurPRM(path, OurPRM.Options(), PromptFormat()), dtype, kv_cache_gib, max_model_len,
                          enforce_eager, gpu_memory_utilization, tensor_parallel_size)
-        self.format, self.prompt = self.kind.format, prompt
+        self.format, self.prompt = self.kind.format, self.kind.prompt

@@ -48,7 +48,7 @@ def test_one_lm_call_per_step_and_one_verifier_call():
     chain_sets = score_chains(problems, unscored, orm, "last", cfg.max_attempts)
     assert len(orm.calls) == 1 and len(orm.calls[0]) == 3 * 6  # every attempt, in one call
     texts = [a.text for a in unscored[0].chains[0]]  # (problem, chain, attempt) order: q0's chain 0 first
-    assert [q for q, _ in orm.calls[0][:3]] == [revision_question("question 0", texts[:t]) for t in range(3)]
+    assert [q for q, _ in orm.calls[0][:3]] == [revision_question("question 0", texts[:t]).text for t in range(3)]
     assert [cs.problem_id for cs in chain_sets] == ["q0", "q1", "q2"]
     assert sum(cs.costs.prm_tokens for cs in chain_sets) == orm.tokens_scored
     for before, after in zip(unscored, chain_sets):
@@ -70,10 +70,10 @@ def test_context_keeps_the_four_most_recent_attempts_and_the_orm_reads_it():
     prompts = [call[0].prompt for call in lm.calls]
     for t, prompt in enumerate(prompts):
         assert previous(prompt) == texts[max(0, t - 4) : t]
-        assert prompt == revision_prompt(PromptFormat(), "question 0", texts[:t])
+        assert prompt == revision_prompt(PromptFormat(), "question 0", texts[:t]).text
     assert [a.answer for a in cs.chains[0]] == ["0", "1", "2", "3", "4", "4", "4"]  # never sees more than 4
     questions = [q for q, _ in orm.calls[0]]
-    assert questions == [revision_question("question 0", texts[:t]) for t in range(7)]
+    assert questions == [revision_question("question 0", texts[:t]).text for t in range(7)]
 
 
 def test_max_attempts_zero_is_parallel_sampling():

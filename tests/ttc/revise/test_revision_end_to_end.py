@@ -1,13 +1,19 @@
 """Revision chains on the real engines: the toy base model as the reviser (not yet trained on
 the revision format: this checks the mechanics) and a tiny PRM fine-tuned in seconds as the ORM."""
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 from conftest import synthetic_labels, train_tiny_prm
 from fakes import Recording
 
 from data.problems import DataConfig, load_problems
+from data.revision_format import ContextError, revision_prompt, revision_question
 from data.steps import extract_answer
-from ttc.revise import RevisionConfig, revision, sample_chains
+from ttc.backends import LMConfig, load_lm
+from ttc.revise import ChainSet, RevisionConfig, revision, sample_chains, score_chains
+from ttc.revise.records import Attempt, reviser_saw
 
 PROBLEMS = load_problems(DataConfig(levels=[1, 3], per_level=2, split="revise-e2e"))
 
@@ -46,3 +52,75 @@ def test_a_smaller_split_is_the_start_of_the_larger_one_on_the_real_engine(hf_lm
     big = sample_chains(PROBLEMS[:2], hf_lm, cfg)
     small = sample_chains(PROBLEMS[1:2], hf_lm, RevisionConfig(n=2, ratio=2, max_tokens=96, seed=1))
     assert [a.text for a in small[0].chains[0]] == [a.text for a in big[1].chains[0][:2]]
+
+
+TOY_REVISER = Path(__file__).resolve().parents[3] / "train" / "checkpoints" / "toy-reviser"
+SMALL_CONTEXT = 256  # a 5-attempt chain of these problems outgrows it
+
+
+def check_fitted_chains(lm, cfg, chain_sets, prompt_tokens_before):
+    """Every attempt was written after the newest previous attempts that leave max_tokens of the
+    context free (one more would not have), and those are the prompts the engine read."""
+    sent = 0
+    for problem, chain_set in zip(PROBLEMS, chain_sets):
+        for chain in chain_set.chains:
+            assert len(chain) == cfg.split[1]
+            for t, attempt in enumerate(chain):
+                seen = reviser_saw(chain, t, cfg.max_attempts)
+                assert seen == [a.text for a in chain[:t]][len(chain[:t]) - len(seen):]  # the newest
+                tokens = lm.count_tokens(revision_prompt(cfg.prompt, problem.question, seen).text)
+                assert tokens + cfg.max_tokens <= SMALL_CONTEXT
+                if attempt.dropped:  # one more (older) attempt would not have fitted
+                    more = [a.text for a in chain[:t]][-len(seen) - 1:]
+                    assert lm.count_tokens(revision_prompt(cfg.prompt, problem.question, more).text) + cfg.max_tokens \
+                        > SMALL_CONTEXT
+                sent += tokens
+    assert sent == lm.ledger.prompt_tokens - prompt_tokens_before  # count_tokens counts as the engine does
+    assert sum(a.dropped for cs in chain_sets for chain in cs.chains for a in chain) > 0
+
+
+@pytest.mark.parametrize("backend", ["hf", "vllm"])
+def test_chains_outgrowing_a_small_context_keep_the_newest_attempts_that_fit(backend):
+    lm = load_lm(LMConfig(model=str(TOY_REVISER), backend=backend, dtype="float32", max_model_len=SMALL_CONTEXT))
+    try:
+        assert lm.context_length == SMALL_CONTEXT
+        cfg = RevisionConfig(n=5, ratio=5, max_tokens=96, temperature=0.8, seed=3)  # one chain of 5
+        before = lm.ledger.prompt_tokens
+        chain_sets = sample_chains(PROBLEMS, lm, cfg)
+        check_fitted_chains(lm, cfg, chain_sets, before)
+        with pytest.raises(ContextError, match=rf"problem {PROBLEMS[0].id}: the reviser's prompt \(context 256 tokens "
+                                               r"less max_tokens 250\)"):
+            sample_chains(PROBLEMS[:1], lm, dataclasses.replace(cfg, max_tokens=250))
+    finally:
+        if backend == "vllm":
+            lm.close()
+
+
+def test_hf_context_is_the_models_without_max_model_len(hf_lm):
+    assert hf_lm.context_length == 1024  # the toy config's max_position_embeddings
+
+
+def test_the_orm_reads_what_the_reviser_saw_fitted_to_its_own_context(toy_orm):
+    problem = PROBLEMS[0]
+    texts = [f"={k}\n\\boxed{{{k}}}" for k in range(3)]
+    chain = [Attempt(problem.id, 0, t, text, str(t), False, None, 3, "eos", dropped=int(t == 2))  # as a small reviser
+             for t, text in enumerate(texts)]
+    orm = Recording(toy_orm)
+    score_chains([problem], [ChainSet(problem.id, [chain])], orm, "last", 4)
+    assert [q for q, _ in orm.asked] == [revision_question(problem.question, seen).text
+                                        for seen in ([], texts[:1], texts[1:2])]  # attempt 2 saw attempt 1 only
+    question, steps = orm.asked[2]
+    small = SmallContext(toy_orm, toy_orm.count_tokens(question, list(steps)) - 1)  # one token short of it
+    score_chains([problem], [ChainSet(problem.id, [chain])], small, "last", 4)
+    assert small.asked[2][0] == problem.question  # the ORM's own context dropped that attempt too
+
+
+class SmallContext(Recording):
+    """A real verifier that states a smaller context than its model's."""
+
+    def __init__(self, verifier, context_length):
+        super().__init__(verifier)
+        self.context_length = context_length
+
+    def count_tokens(self, question, steps):
+        return self.verifier.count_tokens(question, steps)

@@ -158,3 +158,32 @@ def test_greedy_rollouts_are_computed_once_per_prefix():
 def test_budget_must_divide_by_the_width():
     with pytest.raises(ValueError, match="N=8 beams are not divisible by beam width M=3"):
         BeamConfig(n=8, beam_width=3)
+
+
+def blank_lines_between_steps(so_far, i, request):
+    """A MATH-style writer: a blank line after each step (as an engine stopping at "\\n" inside a
+    "\\n\\n" token leaves it), two steps, then the answer."""
+    if so_far.endswith("\n") and not so_far.endswith("\n\n"):
+        return "\n", "stop"
+    if depth(so_far) < 2:
+        return f"s{i}\n", "stop"
+    return "\\boxed{1}", "eos"
+
+
+@pytest.mark.parametrize("lookahead", [0, 1])
+def test_a_blank_line_is_not_a_step_nor_a_round(lookahead):
+    lm, prm = ScriptedLM(blank_lines_between_steps), TableVerifier()
+    cfg = BeamConfig(n=2, beam_width=2, max_rounds=3, lookahead=lookahead, temperature=0.0 if lookahead else 0.8)
+    [result] = beam_search([problem(0, "1")], lm, prm, cfg)
+    assert result.answer == "1" and result.solution == "s0\n\ns0\n\n\\boxed{1}"  # 3 rounds, 3 steps
+    asked = {steps for call in prm.calls for _, steps in call}
+    assert ("s0", "s0", "\\boxed{1}") in asked and all(all(s.strip() for s in steps) for steps in asked)
+    continued = [r for call in lm.calls for r in call if r.prompt.endswith("\n\n")]
+    assert continued and all(r.n == 1 and r.max_tokens == cfg.max_step_tokens - 1 for r in continued)
+
+
+def test_blank_lines_up_to_the_step_budget_cut_the_step():
+    lm = ScriptedLM(lambda so_far, i, request: ("\n", "stop"))
+    [result] = beam_search([problem(0, "1")], lm, TableVerifier(), BeamConfig(n=1, beam_width=1, max_step_tokens=3))
+    assert [len(call) for call in lm.calls] == [1, 1, 1]  # the step, then 2 continuations: 3 tokens
+    assert result.answer is None and result.candidates == 1  # a cut step ends its solution

@@ -23,12 +23,12 @@ from ttc.verifiers.spec import KINDS, VerifierConfig, load_verifier, resolve_pat
 QUESTION, STEPS = "Compute 12+34-15.", ["=46-15", "=31"]
 
 
-def bound(kind: str, path, **options):
+def bound(kind: str, path, prompt: PromptFormat = PromptFormat(), **options):
     """The kind over its checkpoint's tokenizer, without loading weights."""
     from transformers import AutoTokenizer
 
     cls = KINDS[kind]
-    verifier_kind = cls(resolve_path(str(path)), cls.options(options), PromptFormat())
+    verifier_kind = cls(resolve_path(str(path)), cls.options(options), prompt)
     verifier_kind.check_checkpoint()
     verifier_kind.bind(AutoTokenizer.from_pretrained(path))
     return verifier_kind
@@ -73,11 +73,11 @@ def test_qwen_math_prm_input_is_the_cards_chat(standins):
     assert [ids[p] for p in positions] == [kind.tag] * 2 == [151665] * 2
 
 
-def test_our_format_reads_the_policy_prompt_and_prm_format_json(standins):
-    kind = bound("prm", standins["prm"])
+def test_our_format_reads_its_training_prompt_and_prm_format_json(standins):
+    kind = bound("prm", standins["prm"], prompt=PromptFormat(num_shots=4))  # a 4-shot policy's prompt: not read
     fmt = PRMFormat.load(standins["prm"])
     ids, positions = kind.encode(QUESTION, STEPS)
-    expected, tags = fmt.encode(kind.tokenizer, PromptFormat().render(QUESTION), STEPS)
+    expected, tags = fmt.encode(kind.tokenizer, PromptFormat().render(QUESTION), STEPS)  # the toy PRM's, zero-shot
     assert (ids, positions) == (expected, tags)
 
 

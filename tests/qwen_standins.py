@@ -1,0 +1,382 @@
+"""The world the Qwen run's rehearsal runs in, built offline: the recipes' hub ids and data in the
+layouts a user has them, at tiny sizes.
+
+`build_qwen_world()` writes, under one folder named by a hash of what builds it (so repeated runs
+reuse it; `TTC_STANDINS_CACHE` moves it from ~/.cache/ttc-standins):
+- a Hugging Face hub cache (`hf/hub`, the layout `hf download` leaves) with
+  `Qwen/Qwen2.5-Math-1.5B` and `Qwen/Qwen2.5-Math-7B`: tiny Qwen2ForCausalLM (the real Qwen2.5
+  vocabulary and special tokens, eos <|endoftext|>) trained here for a minute on CPU to write
+  MATH-style solutions under the recipes' 4-shot prompt (and zero-shot), ending in `\\boxed{}`
+  and eos; they are right on some problems and wrong on others (their corpus has slips in a quarter
+  of its solutions, and the larger numbers are beyond them); the 7B is the larger one (hidden 128,
+  3 layers against 64 and 2);
+  the public PRMs the README and recipes name, from verifier_standins (random weights);
+- MATH problems, all the same kind (an addition dressed as each of MATH's 7 subjects, levels 1-5 by
+  the size of the numbers), in the original release's layout `MATH/{train,test}/<subject>/<n>.json`
+  (fields problem, level "Level 3", type, solution), where `test/` also holds a problem at each of the
+  500 MATH-500 paths, so the recipes' `prm800k_train`/`prm800k_test` splits work from the folder as
+  written; and as the hub mirror EleutherAI/hendrycks_math: its snapshot in the hub cache (one
+  parquet a config and split, what `hf download --repo-type dataset` leaves) and the `datasets`
+  cache that `load_dataset("EleutherAI/hendrycks_math", <config>)` leaves, which is what
+  `load_dataset` reads offline (the snapshot alone is not read with HF_HUB_OFFLINE=1). The mirror
+  has no `unique_id`, like the real one.
+
+Tests pass `world.env()` to subprocesses, or call `world.use(monkeypatch)` in process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import random
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VERIFIER_STANDINS = HERE / "ttc" / "verifiers" / "verifier_standins.py"
+DEFAULT_CACHE = Path(os.environ.get("TTC_STANDINS_CACHE", Path.home() / ".cache" / "ttc-standins"))
+
+POLICY, LARGE = "Qwen/Qwen2.5-Math-1.5B", "Qwen/Qwen2.5-Math-7B"
+QWEN_PRM = "Qwen/Qwen2.5-Math-PRM-7B"
+MATH_SHEPHERD = "peiyi9979/math-shepherd-mistral-7b-prm"
+RLHFLOW = ("RLHFlow/Llama3.1-8B-PRM-Deepseek-Data", "RLHFlow/Llama3.1-8B-PRM-Mistral-Data")
+HUB_MATH = "EleutherAI/hendrycks_math"
+
+# The policy stand-ins' shapes: hidden sizes and layers; parameters without the embedding are
+# ~75k and ~500k (6.6x), with it 9.8M and 20M (the 151,936-token embedding, tied, as Qwen2.5-Math's).
+SHAPES = {POLICY: dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2),
+          LARGE: dict(hidden_size=128, intermediate_size=384, num_hidden_layers=3, num_attention_heads=4)}
+QWEN25_VOCAB = 151_936  # Qwen2.5's embedding rows (the tokenizer's 151,665 padded)
+TRAIN_STEPS, BATCH, LEARNING_RATE, SLIP_RATE = 250, 16, 4e-3, 0.25
+
+# MATH's subject folders and `type` names, each with an addition dressed in it: (question, first step).
+SUBJECTS = {
+    "prealgebra": ("Prealgebra", "What is ${a} + {b}$?", "We add ${a}$ and ${b}$."),
+    "algebra": ("Algebra", "Solve for $x$: $x - {b} = {a}$.", "Adding ${b}$ to both sides gives $x = {a} + {b}$."),
+    "number_theory": ("Number Theory", "What integer is ${b}$ more than ${a}$?", "The integer is ${a} + {b}$."),
+    "counting_and_probability": ("Counting & Probability",
+                                 "A bag holds ${a}$ red marbles and ${b}$ blue marbles. How many marbles are in the bag?",
+                                 "Every marble is red or blue, so there are ${a} + {b}$ marbles."),
+    "geometry": ("Geometry", "Segments of lengths ${a}$ and ${b}$ are joined end to end. How long is the result?",
+                 "The lengths add: ${a} + {b}$."),
+    "intermediate_algebra": ("Intermediate Algebra", "If $f(x) = x + {b}$, what is $f({a})$?", "$f({a}) = {a} + {b}$."),
+    "precalculus": ("Precalculus", "Angles of ${a}^\\circ$ and ${b}^\\circ$ are adjacent. What is their sum in degrees?",
+                    "The sum is ${a} + {b}$ degrees."),
+}
+# Operand ranges by level: a memorised table at levels 1-2, multi-digit carries beyond.
+OPERANDS = {1: (1, 4), 2: (1, 9), 3: (10, 19), 4: (10, 49), 5: (10, 99)}
+TRAIN_PER_SUBJECT, TEST_PER_SUBJECT = 3, 2  # 21 train and 14 test problems, besides the MATH-500 paths
+
+
+@dataclass(frozen=True)
+class QwenWorld:
+    root: Path
+
+    @property
+    def hf_home(self) -> Path:
+        return self.root / "hf"
+
+    @property
+    def hub_cache(self) -> Path:
+        return self.hf_home / "hub"
+
+    @property
+    def datasets_cache(self) -> Path:
+        return self.hf_home / "datasets"
+
+    @property
+    def math(self) -> Path:
+        """The original release's folder: `source` for splits train, test, prm800k_train, prm800k_test."""
+        return self.root / "MATH"
+
+    @property
+    def hub_math(self) -> Path:
+        """The hub mirror's snapshot folder (a `source` for plain splits train, test)."""
+        return snapshot(self.hub_cache, HUB_MATH, "datasets")
+
+    def model(self, hub_id: str) -> Path:
+        return snapshot(self.hub_cache, hub_id, "models")
+
+    def data(self, split: str, limit: int | None = None) -> dict:
+        """A `DataConfig` section on the release folder."""
+        return {"source": str(self.math), "split": split} | ({"limit": limit} if limit else {})
+
+    def env(self) -> dict[str, str]:
+        """What a subprocess needs to resolve the recipes' hub ids here and nowhere else."""
+        return {"HF_HOME": str(self.hf_home), "HF_HUB_CACHE": str(self.hub_cache),
+                "HF_DATASETS_CACHE": str(self.datasets_cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1"}
+
+    def use(self, monkeypatch) -> None:
+        """This world's caches in this process: the environment, and the constants huggingface_hub
+        and datasets read from it once, at import."""
+        import datasets.config
+        from huggingface_hub import constants
+
+        for key, value in self.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setattr(constants, "HF_HOME", str(self.hf_home))
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(self.hub_cache))
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+        monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", self.datasets_cache)
+        monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+
+
+def build_qwen_world(cache: Path = DEFAULT_CACHE) -> QwenWorld:
+    """The world under `cache/qwen-<hash>`, built there once (atomically: concurrent builders each
+    build aside, the first rename wins)."""
+    world = QwenWorld(cache / f"qwen-{build_key()}")
+    if (world.root / "DONE").is_file():
+        return world
+    cache.mkdir(parents=True, exist_ok=True)
+    aside = QwenWorld(cache / f".building-{world.root.name}-{os.getpid()}")
+    shutil.rmtree(aside.root, ignore_errors=True)
+    _build(aside)
+    (aside.root / "DONE").write_text("ok\n")
+    try:
+        aside.root.rename(world.root)
+    except OSError:  # another process finished first: its world is the same
+        shutil.rmtree(aside.root, ignore_errors=True)
+    return world
+
+
+def build_key() -> str:
+    """A hash of everything the world is built from: these builders, the prompt and the libraries."""
+    import tokenizers
+    import torch
+    import transformers
+
+    from data import prompts
+
+    digest = hashlib.sha256()
+    for file in (Path(__file__), VERIFIER_STANDINS, Path(prompts.__file__), prompts.SHOTS_FILE):
+        digest.update(file.read_bytes())
+    digest.update(f"{torch.__version__} {transformers.__version__} {tokenizers.__version__}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _build(world: QwenWorld) -> None:
+    import torch
+
+    standins = verifier_standins()
+    tokenizer = standins.qwen2_tokenizer()
+    train, test = math_problems()
+    write_release(world.math, train, test)
+    write_hub_math(world, train + test)
+    corpus = [p for p in generated_problems(count=4000, seed="corpus")]
+    with torch.random.fork_rng():
+        for hub_id, shape in SHAPES.items():
+            save_to_hub(world.hub_cache, hub_id, lambda folder, s=shape: policy_model(folder, tokenizer, corpus, s))
+        save_to_hub(world.hub_cache, QWEN_PRM, standins.qwen_math_prm)
+        save_to_hub(world.hub_cache, MATH_SHEPHERD, standins.math_shepherd_prm)
+        for hub_id in RLHFLOW:
+            save_to_hub(world.hub_cache, hub_id, standins.rlhflow_prm)
+
+
+def verifier_standins():
+    """tests/ttc/verifiers/verifier_standins.py, one module object whoever imports it first (pytest
+    puts that folder on sys.path only for the tests in it)."""
+    if "verifier_standins" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("verifier_standins", VERIFIER_STANDINS)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["verifier_standins"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["verifier_standins"]
+
+
+# ---- problems ----
+
+
+@dataclass(frozen=True)
+class MathProblem:
+    subject: str  # MATH's folder name
+    level: int
+    a: int
+    b: int
+
+    @property
+    def answer(self) -> int:
+        return self.a + self.b
+
+    @property
+    def question(self) -> str:
+        return SUBJECTS[self.subject][1].format(a=self.a, b=self.b)
+
+    def solution(self, total: int | None = None) -> str:
+        """Three steps; `total` (a slip) in place of the sum, carried to the answer."""
+        total = self.answer if total is None else total
+        first = SUBJECTS[self.subject][2].format(a=self.a, b=self.b)
+        return f"{first}\n${self.a} + {self.b} = {total}$.\nThe answer is $\\boxed{{{total}}}$."
+
+    def release_json(self) -> dict:
+        return {"problem": self.question, "level": f"Level {self.level}", "type": SUBJECTS[self.subject][0],
+                "solution": self.solution()}
+
+
+def generated_problems(count: int, seed: str) -> list[MathProblem]:
+    rng = random.Random(seed)
+    problems = []
+    for _ in range(count):
+        level = rng.randint(1, 5)
+        low, high = OPERANDS[level]
+        problems.append(MathProblem(rng.choice(sorted(SUBJECTS)), level, rng.randint(low, high), rng.randint(low, high)))
+    return problems
+
+
+def math_problems() -> tuple[list[tuple[str, MathProblem]], list[tuple[str, MathProblem]]]:
+    """(path in the release, problem) for train and test: a few per subject, levels 1-5 in turn,
+    and one at each MATH-500 path in test."""
+    from data.math_dataset import math500_ids
+
+    rng = random.Random("math")
+
+    def problem(subject: str, level: int) -> MathProblem:
+        low, high = OPERANDS[level]
+        return MathProblem(subject, level, rng.randint(low, high), rng.randint(low, high))
+
+    def split(name: str, per_subject: int) -> list[tuple[str, MathProblem]]:
+        return [(f"{name}/{subject}/{i}.json", problem(subject, 1 + (i + k) % 5))
+                for k, subject in enumerate(SUBJECTS) for i in range(per_subject)]
+
+    math500 = [(path, problem(path.split("/")[1], 1 + i % 5)) for i, path in enumerate(math500_ids())]
+    taken = {path for path, _ in math500}
+    test = [(path, p) for path, p in split("test", TEST_PER_SUBJECT) if path not in taken]
+    return split("train", TRAIN_PER_SUBJECT), test + math500
+
+
+def write_release(folder: Path, train: list, test: list) -> None:
+    for path, problem in train + test:
+        file = folder / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(json.dumps(problem.release_json(), indent=4) + "\n")
+
+
+def write_hub_math(world: QwenWorld, problems: list[tuple[str, MathProblem]]) -> None:
+    """EleutherAI/hendrycks_math as `hf download` leaves it (a config a subject, parquet a split,
+    the card's `configs:`), and as `load_dataset` caches each config."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = snapshot_folder(world.hub_cache, HUB_MATH, "datasets")
+    card = ["---", "configs:"]
+    for subject in SUBJECTS:
+        card += [f"- config_name: {subject}", "  data_files:"]
+        for split in ("train", "test"):
+            rows = [p.release_json() for path, p in problems if path.startswith(f"{split}/{subject}/")]
+            file = folder / subject / f"{split}-00000-of-00001.parquet"
+            file.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(rows), file)
+            card += [f"  - split: {split}", f"    path: {subject}/{split}-*"]
+    (folder / "README.md").write_text("\n".join(card + ["---", "", "MATH (stand-in)", ""]))
+    for subject in SUBJECTS:
+        cache_hub_dataset(folder, subject, world.datasets_cache)
+
+
+def cache_hub_dataset(snapshot: Path, config: str, cache: Path) -> None:
+    """What `load_dataset(HUB_MATH, config)` writes to the datasets cache when online: the builder the
+    hub's card gives, under the hub id's cache name, at the snapshot's revision."""
+    from datasets.load import dataset_module_factory, get_dataset_builder_class
+
+    module = dataset_module_factory(str(snapshot))
+    kwargs = {k: v for k, v in module.builder_kwargs.items() if k not in ("dataset_name", "base_path")}
+    builder_cls = get_dataset_builder_class(module, dataset_name=HUB_MATH.split("/")[1])
+    builder = builder_cls(cache_dir=str(cache), dataset_name=HUB_MATH.split("/")[1], repo_id=HUB_MATH,
+                          config_name=config, hash=snapshot.name, base_path=str(snapshot), **kwargs)
+    builder.download_and_prepare()
+
+
+# ---- the hub cache ----
+
+
+def revision(repo_id: str) -> str:
+    return hashlib.sha1(f"{build_key()} {repo_id}".encode()).hexdigest()
+
+
+def snapshot(hub_cache: Path, repo_id: str, kind: str) -> Path:
+    return hub_cache / f"{kind}--{repo_id.replace('/', '--')}" / "snapshots" / revision(repo_id)
+
+
+def snapshot_folder(hub_cache: Path, repo_id: str, kind: str) -> Path:
+    """A new snapshot folder of `repo_id`, with `refs/main` naming it (files stored in place, as the
+    hub cache stores them where symlinks are unavailable)."""
+    folder = snapshot(hub_cache, repo_id, kind)
+    folder.mkdir(parents=True)
+    refs = folder.parents[1] / "refs"
+    refs.mkdir()
+    (refs / "main").write_text(folder.name)
+    return folder
+
+
+def save_to_hub(hub_cache: Path, repo_id: str, build) -> None:
+    build(snapshot_folder(hub_cache, repo_id, "models"))
+
+
+# ---- the policy stand-ins ----
+
+
+def policy_model(folder: Path, tokenizer, corpus: list[MathProblem], shape: dict) -> None:
+    """A Qwen2.5-Math-shaped causal LM trained on `corpus` under the recipes' prompts; bf16, as the hub's."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(vocab_size=QWEN25_VOCAB, num_key_value_heads=1, max_position_embeddings=4096,
+                         tie_word_embeddings=True, bos_token_id=tokenizer.eos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, rope_theta=10000.0, **shape)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(config)
+    train_policy(model, tokenizer, corpus)
+    model.to(torch.bfloat16).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def train_policy(model, tokenizer, corpus: list[MathProblem]) -> None:
+    """Next-token loss on the solution and eos only (the prompt is context): 3 batches in 4 under
+    the 4-shot prompt, 1 zero-shot; a quarter of the solutions have a slip in the sum."""
+    import torch
+
+    from data.prompts import PromptFormat
+
+    formats = (PromptFormat(num_shots=4), PromptFormat())
+    rng = random.Random("slips")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 20))
+    model.train()
+    for step in range(TRAIN_STEPS):
+        batch = corpus[step * BATCH:(step + 1) * BATCH]
+        prompt = formats[step % 4 == 3]
+        pairs = [(prompt.render(p.question), p.solution(slip(p, rng)) + tokenizer.eos_token) for p in batch]
+        ids, targets = encode(tokenizer, pairs)
+        hidden = model.model(input_ids=ids).last_hidden_state[:, :-1]
+        mask = targets != -100
+        logits = model.lm_head(hidden[mask])  # the 152k-way head only where there is a target
+        loss = torch.nn.functional.cross_entropy(logits.float(), targets[mask])
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+    model.eval()
+
+
+def slip(problem: MathProblem, rng: random.Random) -> int | None:
+    if rng.random() >= SLIP_RATE:
+        return None
+    return problem.answer + rng.choice((-10, -1, 1, 10) if problem.answer > 10 else (-1, 1, 2))
+
+
+def encode(tokenizer, pairs: list[tuple[str, str]]):
+    """Right-padded ids and next-token targets (-100 over the prompt and the padding)."""
+    import torch
+
+    rows = [(tokenizer(p, add_special_tokens=False).input_ids, tokenizer(s, add_special_tokens=False).input_ids)
+            for p, s in pairs]
+    width = max(len(p) + len(s) for p, s in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    targets = torch.full((len(rows), width - 1), -100)
+    for i, (p, s) in enumerate(rows):
+        ids[i, :len(p) + len(s)] = torch.tensor(p + s)
+        targets[i, len(p) - 1:len(p) + len(s) - 1] = torch.tensor(s)
+    return ids, targets

@@ -1,0 +1,98 @@
+"""A run's settings reach its stages as the recipe means them (issue 23's day-one failures of the Qwen
+run): engine shares that fit one GPU, the reviser served as the run says, a stage's whole grid, the
+larger model and every stage named, Slurm jobs that ask for what they use, skipped parts said so."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from data.config import ConfigError
+from ttc.pipeline import command
+from ttc.pipeline.report import write
+from ttc.pipeline.slurm import submit
+
+REPO = Path(__file__).resolve().parents[1]
+QWEN = REPO / "configs" / "qwen2.5-math-1.5b" / "pipeline.yaml"
+TOY = REPO / "configs" / "toy" / "demo.yaml"
+
+
+def qwen(tmp_path, *flags):
+    return command.parse(["--config", str(QWEN), "--run_dir", str(tmp_path / "run"), *flags])
+
+
+def test_the_qwen_run_skips_nothing(tmp_path):
+    run, _ = qwen(tmp_path)
+    assert run.cfg.skip == [] and all(name.startswith("toy_") for name in run.skipped)
+    assert {"large_greedy", "eval_prm", "eval_revision_grid", "flops_matched_revisions"} <= {s.name for s in run.stages}
+
+
+def test_each_stage_takes_its_own_share_of_the_gpu_and_the_runs_model(tmp_path):
+    run, _ = qwen(tmp_path)
+    by_name = {s.name: s for s in run.stages}
+    policy = run.settings(by_name["policy"])
+    assert policy["lm"]["gpu_memory_utilization"] + policy["prm"]["gpu_memory_utilization"] <= 1  # was 0.9 + 0.3
+    assert policy["lm"]["model"] == "Qwen/Qwen2.5-Math-1.5B" and policy["lm"]["max_model_len"] == 4096
+    chains = run.settings(by_name["chains_test"])["reviser"]  # the reviser as the run serves it (was float32, no limit)
+    assert (chains["dtype"], chains["max_model_len"], chains["backend"]) == ("bfloat16", 4096, "vllm")
+    assert chains["model"] == str(tmp_path / "run" / "train_reviser")
+
+
+def test_engines_that_do_not_fit_one_gpu_are_refused_naming_the_stage(tmp_path):
+    with pytest.raises(ConfigError, match=r"stages.eval_search.*0.95 \(lm\) \+ 0.3 \(prm\) = 1.25"):
+        run, _ = qwen(tmp_path, "--stages.eval_search.lm.gpu_memory_utilization", "0.95")
+        run.settings(next(s for s in run.stages if s.name == "eval_search"))
+
+
+def test_a_stage_entrys_grid_replaces_its_recipes_as_a_flag_does(tmp_path):
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
+    grid = run.settings(next(s for s in run.stages if s.name == "eval_revision_grid"))["strategies"]
+    assert list(grid) == ["Revisions; parallel", "Revisions; ratio 1", "Revisions; sequential",
+                          "Revisions; majority, ratio 1"]  # the demo's four, not the recipe's six
+
+
+def test_the_larger_model_and_every_stage_must_be_named(tmp_path):
+    recipe, text = tmp_path / "r.yaml", TOY.read_text()
+    no_large = text[:text.index("large:")] + text[text.index("reviser:"):]
+    recipe.write_text(no_large)
+    with pytest.raises(ConfigError, match="stage 'large_greedy' needs the larger model: add a `large:` section"):
+        command.parse(["--config", str(recipe), "--run_dir", str(tmp_path / "run")])
+    no_entry = text.replace("  large_greedy: {recipe: configs/toy/sample_large.yaml}\n", "")
+    recipe.write_text(no_entry)
+    with pytest.raises(ConfigError, match=r"r.yaml:\d+: no entry for stage 'large_greedy'"):
+        command.parse(["--config", str(recipe), "--run_dir", str(tmp_path / "run")])
+
+
+def test_slurm_jobs_ask_for_their_class_of_resources_and_run_the_submitting_python(tmp_path, capsys):
+    run, flags = qwen(tmp_path, "--stages.large_greedy.resources.gpus", "8")
+    jobs = submit(run, flags, shards=8, dry_run=True)
+    lines = {line.split("--job-name=")[1].split()[0]: line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("sbatch ")}
+    assert len(jobs) == len(lines)
+    assert "--gpus-per-node=1 --cpus-per-task=8 --mem=64G --time=12:00:00" in lines["ttc-sample_test"]
+    assert "--array=0-7" in lines["ttc-sample_test"]
+    assert "--gpus-per-node=8 --cpus-per-task=64 --mem=512G" in lines["ttc-train_prm"]
+    assert "MASTER_PORT=" in lines["ttc-train_prm"]
+    assert "--gpus-per-node=8" in lines["ttc-large_greedy"]  # the stage's own over its class's
+    for cpu_job in ("ttc-sample_test-merge", "ttc-compute_optimal", "ttc-flops_matched", "ttc-report"):
+        assert "--gpus-per-node" not in lines[cpu_job] and "--cpus-per-task=4 --mem=16G" in lines[cpu_job], cpu_job
+    assert "--cpus-per-task=8" in lines["ttc-trajectories"] and "--gpus-per-node" not in lines["ttc-trajectories"]
+    assert all(f"--export=ALL,PYTHON={sys.executable}" in line for line in lines.values())
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["skipped"] == {
+        s: "toy models: --from-scratch only" for s in run.skipped}
+
+
+def test_bad_resources_name_the_recipe_line(tmp_path):
+    run, flags = qwen(tmp_path, "--stages.trajectories.resources.time", "six hours")
+    with pytest.raises(ConfigError, match=r"pipeline.yaml: stages.trajectories.resources: time: expected sbatch's"):
+        submit(run, flags, dry_run=True)
+
+
+def test_the_report_says_what_the_recipe_skipped(tmp_path):
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"), "--skip", "[large_greedy]"])
+    run.write_plan()
+    text = write(run.run_dir).read_text()
+    assert "flops_matched: skipped by the recipe (it reads large_greedy)" in text
+    head = text.splitlines()[2]
+    assert "FLOPs-matched" in head.split("skipped by the recipe: ")[1].split(";")[0] and "missing: FLOPs" not in text
