@@ -79,11 +79,13 @@ class Sizes:
     n: int | None = None  # samples a question; None: the recipe's
     max_tokens: int | None = None  # None: the recipe's
     chains: int | None = None
+    attempts: int | None = None  # a chain's; None: max_attempts + 1, the last with a full context
     train_steps: int = 4  # the first one warms up and is not timed
-    per_device_batch: int | None = None
+    per_device_batch: int | None = None  # None: the recipe's
+    accumulation: int | None = None  # None: the recipe's on --gpus processes
 
 
-SMOKE = Sizes(problems=2, n=2, max_tokens=12, chains=2, train_steps=2, per_device_batch=1)
+SMOKE = Sizes(problems=2, n=2, max_tokens=8, chains=2, attempts=2, train_steps=2, per_device_batch=1, accumulation=1)
 
 
 @dataclass
@@ -263,7 +265,7 @@ def measure_revision(setup: Setup, problems: list[Problem]) -> Row:
 
     cfg = setup.config("chains_test")
     chains = dataclasses.replace(cfg, chains=min(setup.sizes.chains or cfg.chains, cfg.chains),
-                                 length=min(cfg.max_attempts + 1, cfg.length),
+                                 length=min(setup.sizes.attempts or cfg.max_attempts + 1, cfg.length),
                                  max_tokens=setup.sizes.max_tokens or cfg.max_tokens)
     engine = setup.engine(cfg.reviser, setup.base)
     reset_peak()
@@ -339,7 +341,7 @@ def short_run(cfg: Any, setup: Setup, gpus: int, folder: Path) -> Any:
     """The trainer's config for a few timed steps: its recipe, the accumulation it has on `gpus`
     processes, no evaluation, checkpoint or tracking; fp32 on the CPU."""
     per_device = min(setup.sizes.per_device_batch or cfg.per_device_batch_size, cfg.per_device_batch_size)
-    accumulation = max(1, cfg.batch_size // (cfg.per_device_batch_size * gpus))
+    accumulation = setup.sizes.accumulation or max(1, cfg.batch_size // (cfg.per_device_batch_size * gpus))
     trainer = {**cfg.trainer, "max_steps": setup.sizes.train_steps, "gradient_accumulation_steps": accumulation,
                "per_device_train_batch_size": per_device, "eval_strategy": "no", "save_strategy": "no",
                "load_best_model_at_end": False, "report_to": [], "logging_steps": 10**6,
@@ -399,7 +401,7 @@ def measure_prm_training(setup: Setup, problems: list[Problem], samples: list[Sa
 def measure_reviser_training(setup: Setup, problems: list[Problem], samples: list[Sample], gpus: int,
                              peak_tflops: float | None) -> Row:
     """train/revision.py's SFT trainer on trajectories of the samples: each question's last sample
-    the target, its earlier ones (up to max_attempts) the wrong attempts."""
+    the target, its earlier ones the wrong attempts (the prompt keeps max_attempts of them)."""
     from train.revision import build_trainer
 
     folder = setup.scratch / "train_reviser"
@@ -409,7 +411,7 @@ def measure_reviser_training(setup: Setup, problems: list[Problem], samples: lis
     records = []
     for p in problems:
         mine = [s for s in samples if s.problem_id == p.id]
-        previous = mine[:-1][-cfg.max_attempts:]
+        previous = mine[:-1]
         records.append(Trajectory(p.id, mine[-1].index, p.question, [s.text for s in previous],
                                   [s.index for s in previous], mine[-1].text))
     write_atomic(cfg.trajectories_file, [to_json(r) for r in records])

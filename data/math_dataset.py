@@ -21,7 +21,8 @@ the paper uses (12k train = MATH train + the MATH test problems outside MATH-500
 A MATH-500 problem is found by its unique_id or release path, or, in a row with no id (the hub
 mirror EleutherAI/hendrycks_math has none), by its problem text: the sha256 of the text with
 its whitespace runs made single spaces, for rows the source files under "test" or under no
-split (MATH-500 is drawn from MATH's test split). Both splits need all 500 found, so that
+split (MATH-500 is drawn from MATH's test split); the first such row takes the id, a later copy
+of the text stays a problem of its own, as in a split by id. Both splits need all 500 found, so that
 none of them can slip into training unrecognised.
 
 `math500.txt` lists the 500, one "unique_id sha256" a line, in HuggingFaceH4/MATH-500's test
@@ -132,7 +133,7 @@ def _problem(row: Row, split: str, counts: Counter[str], math500: dict[str, str]
     counts[group] += 1
     problem_id = _given_id(data, where) or row.path_id
     if problem_id is None and row.split in (None, "test"):
-        problem_id = math500.get(text_key(question))
+        problem_id = math500.pop(text_key(question), None)  # a later copy of the text is a problem of its own
     return Problem(
         id=problem_id or f"{group}/{index}",
         question=question,

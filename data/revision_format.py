@@ -12,7 +12,7 @@ last, then the question once more:
     Problem: Compute 35+13.
     Solution:
 
-A base model has seen that layout (the paper's few-shot prompt; the toy base's second
+A base model has seen that layout (the few-shot layout of the 4-shot prompt; the toy base's second
 pretraining phase), so before any revision training it already solves the last question with
 the attempts in context. Attempts appended to the question instead ("Previous attempt 1: ...")
 were measured on the toy base: a correct solution costs 1.4-1.6 nats a token after 1-4

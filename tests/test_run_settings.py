@@ -3,6 +3,9 @@ run): engine shares that fit one GPU, the reviser served as the run says, a stag
 larger model and every stage named, Slurm jobs that ask for what they use, skipped parts said so."""
 
 import json
+import os
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -96,3 +99,24 @@ def test_the_report_says_what_the_recipe_skipped(tmp_path):
     assert "flops_matched: skipped by the recipe (it reads large_greedy)" in text
     head = text.splitlines()[2]
     assert "FLOPs-matched" in head.split("skipped by the recipe: ")[1].split(";")[0] and "missing: FLOPs" not in text
+
+
+def readme_submissions() -> list[str]:
+    """Every `slurm/pipeline.sh` line of the README's Qwen walkthrough, continuations joined."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## The Qwen run on a cluster"):text.index("## Use a public PRM")]
+    joined = section.replace("\\\n", " ")
+    return [" ".join(line.split()) for line in joined.splitlines() if line.strip().startswith("slurm/pipeline.sh")]
+
+
+def test_the_readme_walkthroughs_submissions_run_as_written(tmp_path):
+    lines = readme_submissions()
+    assert len(lines) == 2
+    for line in lines:
+        argv = [a.replace("runs/qwen", str(tmp_path / "qwen")) for a in shlex.split(line)]
+        if "--dry-run" not in argv:
+            argv.append("--dry-run")
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+        assert done.returncode == 0, done.stderr
+        assert "| ttc-large_greedy | 1 | " in done.stderr and "| ttc-report |" in done.stderr
+    assert "| ttc-large_greedy | 1 | 8 |" in done.stderr  # the 72B line: 8 GPUs for the larger model's greedy answers

@@ -214,8 +214,9 @@ def test_prm800k_split_of_the_hub_mirror_layout_matches_math500_by_text(tmp_path
 
 def test_text_match_ignores_whitespace_but_not_the_train_split(tmp_path, three_math500):
     rows = [dict(row, problem=" " + row["problem"].replace("  ", "\n") + "\n") for row in REAL_MATH500.values()]
-    path = str(write_jsonl(tmp_path / "test.jsonl", rows))  # no split in its path: matched
+    path = str(write_jsonl(tmp_path / "test.jsonl", rows + rows[:1]))  # no split in its path: matched
     assert [p.id for p in load_math(path, "prm800k_test")] == three_math500
+    assert [p.id for p in load_math(path, "prm800k_train")] == ["prm800k_train/precalculus/1"]  # the copy
     (tmp_path / "folder").mkdir()
     write_jsonl(tmp_path / "folder" / "train.jsonl", rows)  # the same texts filed under train: train problems
     with pytest.raises(RecordError, match="folder: has 0 of the 3 MATH-500 problems"):

@@ -233,3 +233,17 @@ def test_vllm_one_byte_one_token_stops_become_stop_tokens(vllm_lm):
     tokenizer = vllm_lm.llm.get_tokenizer()
     assert vllm_lm._stop_token("\n") == tokenizer.encode("\n", add_special_tokens=False)[0]
     assert vllm_lm._stop_token(":\n=") is None and vllm_lm._stop_token("\\boxed") is None
+
+
+def test_both_backends_render_the_chat_template(hf_lm, vllm_lm, monkeypatch):
+    """`prompt.chat_template: true` renders with the LM's tokenizer (what the stages and searches
+    read, `lm.tokenizer`): the vLLM backend had none, so it failed there and worked on hf."""
+    template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}=>{% endif %}"
+    chat = PromptFormat(chat_template=True, system="Solve.")
+    prompts = []
+    for lm in (hf_lm, vllm_lm):
+        monkeypatch.setattr(lm.tokenizer, "chat_template", template)  # the toy tokenizer has none
+        prompts.append(chat.render("Compute 12+34.", lm.tokenizer, earlier=["=46"]))
+    assert prompts[0] == prompts[1] == "<system>Solve.<user>Compute 12+34.<assistant>=46<user>Compute 12+34.=>"
+    request = [GenerationRequest(prompts[1], max_tokens=8)]
+    assert vllm_lm.generate(request) == hf_lm.generate(request)
