@@ -597,7 +597,10 @@ def measure(setup: Setup, skip: set[str], gpus: int, tflops: float | None) -> Me
     sample, problems, samples = measure_sampling(setup, "sample", "sample_train", setup.base)
     add(sample)
     if setup.large and "large" not in skip:
-        add(measure_sampling(setup, "large", "large_greedy", setup.large)[0])
+        if (tp := setup.run.cfg.large.tensor_parallel_size) > max(1, torch.cuda.device_count()):
+            print(f"  large: not measured (tensor_parallel_size {tp}: more GPUs than this node shows)", flush=True)
+        else:
+            add(measure_sampling(setup, "large", "large_greedy", setup.large)[0])
     if "revise" not in skip:
         add(measure_revision(setup, problems))
     if "score" not in skip:
@@ -633,7 +636,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--skip", nargs="+", default=[], choices=["large", "revise", "score", "train_prm", "train_reviser"])
     parser.add_argument("--peak-tflops", type=float, help="the GPU's peak dense bf16 TFLOP/s, for MFU "
                         f"(default by name: {', '.join(f'{k} {v:g}' for k, v in PEAK_TFLOPS.items())})")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.gpus < 1 or (args.problems is not None and args.problems < 2) or (args.train_steps or 1) < 1:
+        parser.error("--gpus and --train-steps must be >= 1, --problems >= 2 (the trainers hold out a question)")
+    return args
 
 
 def main(argv: list[str]) -> int:
@@ -643,24 +649,20 @@ def main(argv: list[str]) -> int:
               "--cpu-smoke for the same code paths on tiny stand-ins on the CPU", file=sys.stderr)
         return 2
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    try:
+    device = torch.cuda.get_device_name() if not args.cpu_smoke else "cpu (--cpu-smoke: tiny stand-ins)"
+    print(f"gpu_check: {args.config} on {device}", flush=True)
+    try:  # a bad recipe or a model not here: one line naming the recipe's file and line
         run = Run(parse_config(PipelineConfig, ["--config", args.config]), args.config)
+        with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
+            setup = make_setup(run, args.cpu_smoke, Path(scratch))
+            sizes = {k: v for k, v in dict(problems=args.problems, train_steps=args.train_steps).items() if v}
+            setup = dataclasses.replace(setup, sizes=dataclasses.replace(setup.sizes, **sizes))
+            measured = measure(setup, set(args.skip), args.gpus, peak_tflops(args.peak_tflops))
+            print_rows(list(measured.rows.values()))
+            print_estimates(setup, measured, args.gpus)
     except ConfigError as e:
         print(f"gpu_check: {e}", file=sys.stderr)
         return 2
-    device = torch.cuda.get_device_name() if not args.cpu_smoke else "cpu (--cpu-smoke: tiny stand-ins)"
-    print(f"gpu_check: {args.config} on {device}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
-        try:
-            setup = make_setup(run, args.cpu_smoke, Path(scratch))
-        except ConfigError as e:
-            print(f"gpu_check: {e}", file=sys.stderr)
-            return 2
-        sizes = {k: v for k, v in dict(problems=args.problems, train_steps=args.train_steps).items() if v}
-        setup = dataclasses.replace(setup, sizes=dataclasses.replace(setup.sizes, **sizes))
-        measured = measure(setup, set(args.skip), args.gpus, peak_tflops(args.peak_tflops))
-        print_rows(list(measured.rows.values()))
-        print_estimates(setup, measured, args.gpus)
     return 0
 
 

@@ -26,7 +26,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -185,6 +185,14 @@ def check_samples_drawn(cfg: DifficultyConfig, drawn: int, where: str) -> None:
     if cfg.num_samples is not None and cfg.num_samples > drawn:
         raise ConfigError(f"{where}: num_samples {cfg.num_samples} a question, but the samples it reads are "
                           f"{drawn} a question (sampling.n): lower num_samples (null: all) or raise sampling.n")
+
+
+def check_inputs(cfg: DifficultyConfig, makers: dict[str, dict[str, Any]], where: str) -> None:
+    """The run's check across stages (ttc/pipeline/run.py): `makers` maps an input key to the
+    settings of the stage that writes it."""
+    drawn = makers.get("samples", {}).get("sampling", {}).get("n")
+    if drawn is not None:
+        check_samples_drawn(cfg, drawn, where)
 
 
 def main(cfg: DifficultyConfig) -> str:

@@ -80,7 +80,7 @@ def test_slurm_jobs_ask_for_their_class_of_resources_and_run_the_submitting_pyth
     assert "--gpus-per-node=8" in lines["ttc-large_greedy"]  # the stage's own over its class's
     for cpu_job in ("ttc-sample_test-merge", "ttc-compute_optimal", "ttc-flops_matched", "ttc-report"):
         assert "--gpus-per-node" not in lines[cpu_job] and "--cpus-per-task=4 --mem=16G" in lines[cpu_job], cpu_job
-    assert "--cpus-per-task=8" in lines["ttc-trajectories"] and "--gpus-per-node" not in lines["ttc-trajectories"]
+    assert "--cpus-per-task=1 --mem=16G --time=4:00:00" in lines["ttc-trajectories"] and "--gpus-per-node" not in lines["ttc-trajectories"]
     assert all(f"--export=ALL,PYTHON={sys.executable}" in line for line in lines.values())
     assert json.loads((tmp_path / "run" / "run.json").read_text())["skipped"] == {
         s: "toy models: --from-scratch only" for s in run.skipped}
@@ -120,3 +120,10 @@ def test_the_readme_walkthroughs_submissions_run_as_written(tmp_path):
         assert done.returncode == 0, done.stderr
         assert "| ttc-large_greedy | 1 | " in done.stderr and "| ttc-report |" in done.stderr
     assert "| ttc-large_greedy | 1 | 8 |" in done.stderr  # the 72B line: 8 GPUs for the larger model's greedy answers
+
+
+def test_difficulty_asking_more_samples_than_drawn_fails_before_any_job(tmp_path):
+    run, flags = qwen(tmp_path, "--stages.sample_test.sampling.n", "64")  # difficulty.yaml reads 256 a question
+    with pytest.raises(ConfigError, match=r"pipeline.yaml:\d+: num_samples 256 a question, but the samples it reads "
+                                          r"are 64 a question"):
+        submit(run, flags, dry_run=True)

@@ -158,15 +158,20 @@ def test_bad_model_path_names_it(tmp_path, backend):
             load_lm(LMConfig(model=str(path), backend=backend))
 
 
-# Loads a hub id and generates, in a process of its own (vLLM spawns workers: under __main__).
+CHAT_TEMPLATE = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}=>{% endif %}"
+# Loads a hub id, renders a chat prompt with the LM's tokenizer and generates from it, in a
+# process of its own (vLLM spawns workers: under __main__).
 LOAD_BY_HUB_ID = """
 import sys
+from data.prompts import PromptFormat
 from ttc.backends import LMConfig, load_lm
 from ttc.lm import GenerationRequest
 if __name__ == "__main__":
     lm = load_lm(LMConfig(model="org/toy-base", backend=sys.argv[1]))
-    [[done]] = lm.generate([GenerationRequest("Problem: Compute 12+34.\\nSolution:\\n", max_tokens=8)])
+    prompt = PromptFormat(chat_template=True, system="Solve.").render("Compute 12+34.", lm.tokenizer, earlier=["=46"])
+    [[done]] = lm.generate([GenerationRequest(prompt, max_tokens=8)])
     assert done.num_tokens > 0
+    print(repr(prompt))
 """
 
 
@@ -174,11 +179,20 @@ if __name__ == "__main__":
 def test_hub_id_loads_from_the_cache_with_the_network_unreachable(tmp_path, toy_base_path, backend):
     """A compute node without a network, HF_HUB_OFFLINE not set: a cached hub id loads at once.
     Given the id, transformers and vLLM asked the hub first and retried for minutes, then died
-    with a ConnectError; they get the snapshot's folder now, and the process runs offline."""
+    with a ConnectError; they get the snapshot's folder now, and the process runs offline.
+    Both backends also render `prompt.chat_template: true` with `lm.tokenizer` (the stages'
+    and searches' way): the vLLM backend had no tokenizer, so it failed there."""
     from qwen_standins import save_to_hub
+    from transformers import AutoTokenizer
+
+    def chat_model(folder):
+        shutil.copytree(toy_base_path, folder, dirs_exist_ok=True)
+        tokenizer = AutoTokenizer.from_pretrained(toy_base_path)
+        tokenizer.chat_template = CHAT_TEMPLATE  # the toy tokenizer has none
+        tokenizer.save_pretrained(folder)
 
     hub = tmp_path / "hub"
-    save_to_hub(hub, "org/toy-base", lambda folder: shutil.copytree(toy_base_path, folder, dirs_exist_ok=True))
+    save_to_hub(hub, "org/toy-base", chat_model)
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     env.update(HF_HUB_CACHE=str(hub), HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens there
     script = tmp_path / "load.py"
@@ -186,7 +200,7 @@ def test_hub_id_loads_from_the_cache_with_the_network_unreachable(tmp_path, toy_
     run = subprocess.run([sys.executable, str(script), backend], env=env, capture_output=True, text=True, timeout=400)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "127.0.0.1:9" not in run.stderr  # no request was tried (each failed one is logged with its URL)
-
+    assert repr("<system>Solve.<user>Compute 12+34.<assistant>=46<user>Compute 12+34.=>") in run.stdout.splitlines()
 
 def test_config_rejects_bad_values():
     for bad in [{"backend": "tgi"}, {"dtype": "fp8"}, {"threads": 0}, {"kv_cache_gib": 0},
@@ -234,16 +248,3 @@ def test_vllm_one_byte_one_token_stops_become_stop_tokens(vllm_lm):
     assert vllm_lm._stop_token("\n") == tokenizer.encode("\n", add_special_tokens=False)[0]
     assert vllm_lm._stop_token(":\n=") is None and vllm_lm._stop_token("\\boxed") is None
 
-
-def test_both_backends_render_the_chat_template(hf_lm, vllm_lm, monkeypatch):
-    """`prompt.chat_template: true` renders with the LM's tokenizer (what the stages and searches
-    read, `lm.tokenizer`): the vLLM backend had none, so it failed there and worked on hf."""
-    template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}=>{% endif %}"
-    chat = PromptFormat(chat_template=True, system="Solve.")
-    prompts = []
-    for lm in (hf_lm, vllm_lm):
-        monkeypatch.setattr(lm.tokenizer, "chat_template", template)  # the toy tokenizer has none
-        prompts.append(chat.render("Compute 12+34.", lm.tokenizer, earlier=["=46"]))
-    assert prompts[0] == prompts[1] == "<system>Solve.<user>Compute 12+34.<assistant>=46<user>Compute 12+34.=>"
-    request = [GenerationRequest(prompts[1], max_tokens=8)]
-    assert vllm_lm.generate(request) == hf_lm.generate(request)

@@ -220,12 +220,20 @@ class Run:
         (self.run_dir / PLAN).write_text(json.dumps({"recipe": self.recipe, "skipped": self.skipped}, indent=1) + "\n")
 
     def build(self, stage: Stage, values: dict[str, Any]) -> Any:
-        """The stage's typed config; errors name the per-stage recipe or the run's, with the line."""
+        """The stage's typed config; errors name the per-stage recipe or the run's, with the line. A
+        stage module's `check_inputs(cfg, makers, where)` also sees the settings of the stages whose
+        outputs it reads (`makers`: input key -> settings), so a mismatch fails before any work."""
         cls = stage.config_class()
         recipe = self.cfg.stages.get(stage.name, {}).get("recipe")
         if recipe:
             parse_config(cls, ["--config", recipe])  # the per-stage recipe on its own: its own file and lines
-        return build_dataclass(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
+        cfg = build_dataclass(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
+        check = getattr(stage.module(), "check_inputs", None)
+        if check is not None:
+            makers = {key: self.settings(graph.stage(src.stage)) for key, src in stage.inputs.items()
+                      if isinstance(src, Out) and src.stage not in self.skipped and src.stage not in self.trained}
+            check(cfg, makers, self.where(f"stages.{stage.name}"))
+        return cfg
 
     # --- finished stages
     def done(self, stage: Stage, values: dict[str, Any]) -> bool:
