@@ -48,27 +48,25 @@ HUB_MATH = "EleutherAI/hendrycks_math"
 
 # The policy stand-ins' shapes: hidden sizes and layers; parameters without the embedding are
 # ~75k and ~500k (6.6x), with it 9.8M and 20M (the 151,936-token embedding, tied, as Qwen2.5-Math's).
-SHAPES = {POLICY: dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2),
-          LARGE: dict(hidden_size=128, intermediate_size=384, num_hidden_layers=3, num_attention_heads=4)}
+SHAPES = {POLICY: dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2),
+          LARGE: dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)}
 QWEN25_VOCAB = 151_936  # Qwen2.5's embedding rows (the tokenizer's 151,665 padded)
-TRAIN_STEPS, BATCH, LEARNING_RATE, SLIP_RATE = 250, 16, 4e-3, 0.25
+TRAIN_STEPS, BATCH, LEARNING_RATE, SLIP_RATE = 2000, 16, 3e-3, 0.2
 
-# MATH's subject folders and `type` names, each with an addition dressed in it: (question, first step).
+# MATH's subject folders and `type` names, each with an addition dressed in it. Every question ends
+# with the sum, so the solution's first step copies it from a fixed distance back (for one-digit
+# numbers), which a tiny model learns in a minute; longer numbers it gets wrong more often.
 SUBJECTS = {
-    "prealgebra": ("Prealgebra", "What is ${a} + {b}$?", "We add ${a}$ and ${b}$."),
-    "algebra": ("Algebra", "Solve for $x$: $x - {b} = {a}$.", "Adding ${b}$ to both sides gives $x = {a} + {b}$."),
-    "number_theory": ("Number Theory", "What integer is ${b}$ more than ${a}$?", "The integer is ${a} + {b}$."),
-    "counting_and_probability": ("Counting & Probability",
-                                 "A bag holds ${a}$ red marbles and ${b}$ blue marbles. How many marbles are in the bag?",
-                                 "Every marble is red or blue, so there are ${a} + {b}$ marbles."),
-    "geometry": ("Geometry", "Segments of lengths ${a}$ and ${b}$ are joined end to end. How long is the result?",
-                 "The lengths add: ${a} + {b}$."),
-    "intermediate_algebra": ("Intermediate Algebra", "If $f(x) = x + {b}$, what is $f({a})$?", "$f({a}) = {a} + {b}$."),
-    "precalculus": ("Precalculus", "Angles of ${a}^\\circ$ and ${b}^\\circ$ are adjacent. What is their sum in degrees?",
-                    "The sum is ${a} + {b}$ degrees."),
+    "prealgebra": ("Prealgebra", "What is ${a} + {b}$?"),
+    "algebra": ("Algebra", "Solve for $x$ if $x = {a} + {b}$?"),
+    "number_theory": ("Number Theory", "Which integer is equal to ${a} + {b}$?"),
+    "counting_and_probability": ("Counting & Probability", "How many marbles are in a bag of ${a} + {b}$?"),
+    "geometry": ("Geometry", "How long are two joined segments of length ${a} + {b}$?"),
+    "intermediate_algebra": ("Intermediate Algebra", "If $f(x) = x + {b}$, what is $f({a}) = {a} + {b}$?"),
+    "precalculus": ("Precalculus", "How many degrees are in adjacent angles of ${a} + {b}$?"),
 }
 # Operand ranges by level: a memorised table at levels 1-2, multi-digit carries beyond.
-OPERANDS = {1: (1, 4), 2: (1, 9), 3: (10, 19), 4: (10, 49), 5: (10, 99)}
+OPERANDS = {1: (1, 3), 2: (1, 5), 3: (1, 9), 4: (5, 15), 5: (10, 40)}
 TRAIN_PER_SUBJECT, TEST_PER_SUBJECT = 3, 2  # 21 train and 14 test problems, besides the MATH-500 paths
 
 
@@ -167,7 +165,7 @@ def _build(world: QwenWorld) -> None:
     train, test = math_problems()
     write_release(world.math, train, test)
     write_hub_math(world, train + test)
-    corpus = [p for p in generated_problems(count=4000, seed="corpus")]
+    corpus = generated_problems(TRAIN_STEPS * BATCH, seed="corpus")
     with torch.random.fork_rng():
         for hub_id, shape in SHAPES.items():
             save_to_hub(world.hub_cache, hub_id, lambda folder, s=shape: policy_model(folder, tokenizer, corpus, s))
@@ -207,10 +205,9 @@ class MathProblem:
         return SUBJECTS[self.subject][1].format(a=self.a, b=self.b)
 
     def solution(self, total: int | None = None) -> str:
-        """Three steps; `total` (a slip) in place of the sum, carried to the answer."""
+        """Two steps; `total` (a slip) in place of the sum, carried to the answer."""
         total = self.answer if total is None else total
-        first = SUBJECTS[self.subject][2].format(a=self.a, b=self.b)
-        return f"{first}\n${self.a} + {self.b} = {total}$.\nThe answer is $\\boxed{{{total}}}$."
+        return f"${self.a} + {self.b} = {total}$.\nThe answer is $\\boxed{{{total}}}$."
 
     def release_json(self) -> dict:
         return {"problem": self.question, "level": f"Level {self.level}", "type": SUBJECTS[self.subject][0],
@@ -283,9 +280,9 @@ def cache_hub_dataset(snapshot: Path, config: str, cache: Path) -> None:
 
     module = dataset_module_factory(str(snapshot))
     kwargs = {k: v for k, v in module.builder_kwargs.items() if k not in ("dataset_name", "base_path")}
-    builder_cls = get_dataset_builder_class(module, dataset_name=HUB_MATH.split("/")[1])
-    builder = builder_cls(cache_dir=str(cache), dataset_name=HUB_MATH.split("/")[1], repo_id=HUB_MATH,
-                          config_name=config, hash=snapshot.name, base_path=str(snapshot), **kwargs)
+    name = HUB_MATH.replace("/", "___")  # the hub id's cache folder (a repo_id would check the files' origin)
+    builder = get_dataset_builder_class(module, dataset_name=name)(
+        cache_dir=str(cache), dataset_name=name, config_name=config, hash=snapshot.name, base_path=str(snapshot), **kwargs)
     builder.download_and_prepare()
 
 
@@ -319,41 +316,83 @@ def save_to_hub(hub_cache: Path, repo_id: str, build) -> None:
 
 
 def policy_model(folder: Path, tokenizer, corpus: list[MathProblem], shape: dict) -> None:
-    """A Qwen2.5-Math-shaped causal LM trained on `corpus` under the recipes' prompts; bf16, as the hub's."""
+    """A Qwen2.5-Math-shaped causal LM trained on `corpus` under the recipes' prompts; bf16, as the hub's.
+
+    It trains on the tokens its texts use (a few hundred) plus one shared row standing for the
+    rest, whose logit counts once per token it stands for: the full vocabulary's softmax exactly,
+    at a thousandth of its cost, since every unused row is that shared row in the saved model."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    config = Qwen2Config(vocab_size=QWEN25_VOCAB, num_key_value_heads=1, max_position_embeddings=4096,
-                         tie_word_embeddings=True, bos_token_id=tokenizer.eos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, rope_theta=10000.0, **shape)
+    texts = Texts(tokenizer, corpus)
+    config = dict(max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=10000.0,
+                  **shape)
     torch.manual_seed(0)
-    model = Qwen2ForCausalLM(config)
-    train_policy(model, tokenizer, corpus)
+    compact = Qwen2ForCausalLM(Qwen2Config(vocab_size=len(texts.used) + 1, bos_token_id=None, eos_token_id=None, **config))
+    train_policy(compact, texts)
+    model = Qwen2ForCausalLM(Qwen2Config(vocab_size=QWEN25_VOCAB, bos_token_id=tokenizer.eos_token_id,
+                                         eos_token_id=tokenizer.eos_token_id, **config))
+    weights = {k: v for k, v in compact.state_dict().items() if k != "lm_head.weight"}  # tied
+    rows = weights.pop("model.embed_tokens.weight")
+    embedding = rows[-1].repeat(QWEN25_VOCAB, 1)
+    embedding[torch.tensor(texts.used)] = rows[:-1]
+    model.load_state_dict(weights | {"model.embed_tokens.weight": embedding}, strict=False)
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
     model.to(torch.bfloat16).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
 
 
-def train_policy(model, tokenizer, corpus: list[MathProblem]) -> None:
-    """Next-token loss on the solution and eos only (the prompt is context): 3 batches in 4 under
-    the 4-shot prompt, 1 zero-shot; a quarter of the solutions have a slip in the sum."""
+class Texts:
+    """The training texts as compact ids: the prompts (4-shot and zero-shot) and the solutions, a
+    quarter with a slip in the sum, each ending in eos."""
+
+    def __init__(self, tokenizer, corpus: list[MathProblem]):
+        from data.prompts import PromptFormat
+
+        shots, plain = PromptFormat(num_shots=4), PromptFormat()
+        rng = random.Random("slips")
+
+        def ids(text: str) -> list[int]:
+            return tokenizer(text, add_special_tokens=False).input_ids
+
+        self.shots = ids(shots.prefix)
+        self.examples = [(ids(plain.render(p.question)), ids(p.solution(slip(p, rng)) + tokenizer.eos_token))
+                         for p in corpus]
+        # the 4-shot prompt is the shots then the zero-shot one, token for token (as vLLM reads it whole)
+        assert ids(shots.render(corpus[0].question)) == self.shots + self.examples[0][0]
+        self.used = sorted({t for q, s in self.examples for t in q + s} | set(self.shots))
+        compact = {t: i for i, t in enumerate(self.used)}
+        self.shots = [compact[t] for t in self.shots]
+        self.examples = [([compact[t] for t in q], [compact[t] for t in s]) for q, s in self.examples]
+
+
+def train_policy(model, texts: Texts) -> None:
+    """Next-token loss on the solution and eos only (the prompt is context); 3 batches in 4 under the
+    4-shot prompt, whose shots are run once a step without gradient and shared by the batch."""
+    import math
+
     import torch
+    from transformers import DynamicCache
 
-    from data.prompts import PromptFormat
-
-    formats = (PromptFormat(num_shots=4), PromptFormat())
-    rng = random.Random("slips")
+    unused = math.log(QWEN25_VOCAB - len(texts.used))  # the shared row's count, as a logit offset
+    offset = torch.zeros(len(texts.used) + 1)
+    offset[-1] = unused
+    shots = torch.tensor([texts.shots])
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 20))
     model.train()
     for step in range(TRAIN_STEPS):
-        batch = corpus[step * BATCH:(step + 1) * BATCH]
-        prompt = formats[step % 4 == 3]
-        pairs = [(prompt.render(p.question), p.solution(slip(p, rng)) + tokenizer.eos_token) for p in batch]
-        ids, targets = encode(tokenizer, pairs)
-        hidden = model.model(input_ids=ids).last_hidden_state[:, :-1]
+        ids, targets = encode(texts.examples[step * BATCH:(step + 1) * BATCH])
+        cache = None
+        if step % 4 != 3:
+            cache = DynamicCache(config=model.config)
+            with torch.no_grad():
+                model.model(input_ids=shots, past_key_values=cache, use_cache=True)
+            cache.batch_repeat_interleave(len(ids))
+        hidden = model.model(input_ids=ids, past_key_values=cache, use_cache=cache is not None).last_hidden_state
         mask = targets != -100
-        logits = model.lm_head(hidden[mask])  # the 152k-way head only where there is a target
-        loss = torch.nn.functional.cross_entropy(logits.float(), targets[mask])
+        logits = model.lm_head(hidden[:, :-1][mask]) + offset
+        loss = torch.nn.functional.cross_entropy(logits, targets[mask])
         loss.backward()
         optimizer.step()
         schedule.step()
@@ -367,16 +406,15 @@ def slip(problem: MathProblem, rng: random.Random) -> int | None:
     return problem.answer + rng.choice((-10, -1, 1, 10) if problem.answer > 10 else (-1, 1, 2))
 
 
-def encode(tokenizer, pairs: list[tuple[str, str]]):
-    """Right-padded ids and next-token targets (-100 over the prompt and the padding)."""
+def encode(examples: list[tuple[list[int], list[int]]]):
+    """Right-padded ids (padding only follows a row's tokens, so causal attention needs no mask)
+    and next-token targets (-100 over the prompt and the padding)."""
     import torch
 
-    rows = [(tokenizer(p, add_special_tokens=False).input_ids, tokenizer(s, add_special_tokens=False).input_ids)
-            for p, s in pairs]
-    width = max(len(p) + len(s) for p, s in rows)
-    ids = torch.full((len(rows), width), tokenizer.pad_token_id)
-    targets = torch.full((len(rows), width - 1), -100)
-    for i, (p, s) in enumerate(rows):
-        ids[i, :len(p) + len(s)] = torch.tensor(p + s)
-        targets[i, len(p) - 1:len(p) + len(s) - 1] = torch.tensor(s)
+    width = max(len(q) + len(s) for q, s in examples)
+    ids = torch.zeros((len(examples), width), dtype=torch.long)
+    targets = torch.full((len(examples), width - 1), -100)
+    for i, (q, s) in enumerate(examples):
+        ids[i, :len(q) + len(s)] = torch.tensor(q + s)
+        targets[i, len(q) - 1:len(q) + len(s) - 1] = torch.tensor(s)
     return ids, targets

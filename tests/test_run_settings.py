@@ -127,3 +127,9 @@ def test_difficulty_asking_more_samples_than_drawn_fails_before_any_job(tmp_path
     with pytest.raises(ConfigError, match=r"pipeline.yaml:\d+: num_samples 256 a question, but the samples it reads "
                                           r"are 64 a question"):
         submit(run, flags, dry_run=True)
+
+
+def test_the_orm_trained_on_another_format_than_its_data_was_fitted_to_is_refused(tmp_path):
+    run, flags = qwen(tmp_path, "--stages.orm_data.format.step_tag", "<|box_start|>")
+    with pytest.raises(ConfigError, match=r"pipeline.yaml:\d+: format .* differs from the format its labels were"):
+        submit(run, flags, dry_run=True)

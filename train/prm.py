@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
-from data.config import check_model, parse_config, run_cli, save_config
+from data.config import ConfigError, check_model, parse_config, run_cli, save_config, to_dict
 from data.lock import lock_output
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
@@ -218,6 +218,19 @@ def prm_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> dict[str, Any]:
         arguments.update(metric_for_best_model="eval_within_question_auc", greater_is_better=True)
     return {**arguments, "save_total_limit": 2, "load_best_model_at_end": True,
             "remove_unused_columns": False, "label_names": ["step_values"]}
+
+
+def check_inputs(cfg: PRMTrainConfig, makers: dict[str, dict[str, Any]], where: str) -> None:
+    """The run's check across stages (ttc/pipeline/run.py): labels made for a PRM format (train/
+    orm_data.py fits them to the input it renders with its `format` and `prompt`) must be made for
+    this trainer's. (`ttc label`'s have no format: its prompt is the policy's, not the PRM's.)"""
+    made = makers.get("labels_file", {})
+    if "format" not in made:
+        return
+    for key, own in (("format", to_dict(cfg.format)), ("prompt", to_dict(cfg.prompt))):
+        if key in made and {**own, **made[key]} != own:
+            raise ConfigError(f"{where}: {key} {own} differs from the {key} its labels were fitted to "
+                              f"({made[key]}): set both stages' alike")
 
 
 @single_process_launch  # DeepSpeed without torchrun

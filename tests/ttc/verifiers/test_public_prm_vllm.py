@@ -1,6 +1,9 @@
 """vLLM's pooling runner serves each public PRM kind with the step values transformers gives
 (fp32 stand-ins, to 1e-4), from the same token ids, counted the same way in the ledger. One
-engine at a time (30-45 s each on a CPU)."""
+engine at a time (30-45 s each on a CPU). A process with vLLM engines exits with status 0."""
+
+import subprocess
+import sys
 
 import pytest
 from verifier_standins import standins  # noqa: F401 (fixture)
@@ -38,3 +41,30 @@ def test_vllm_step_values_match_transformers(kind, standins):
     assert served.aggregation == hf.aggregation
     spread = [x for v in expected for x in v]
     assert max(spread) - min(spread) > 0.2  # the values vary: agreement is not 0.5 == 0.5
+
+
+# An LM and a PRM on vLLM, used once and left open at exit (as a stage leaves them when it ends).
+BUILD_AND_EXIT = """
+import sys
+from data.prompts import PromptFormat
+from ttc.backends import LMConfig, load_lm
+from ttc.lm import GenerationRequest
+from ttc.verifiers.spec import VerifierConfig, load_verifier
+if __name__ == "__main__":
+    lm = load_lm(LMConfig(model=sys.argv[1], backend="vllm"))
+    prm = load_verifier(VerifierConfig(path=sys.argv[2], backend="vllm"), PromptFormat())
+    [[done]] = lm.generate([GenerationRequest("Problem: Compute 12+34.\\\\nSolution:\\\\n", max_tokens=16)])
+    assert prm.score(["Compute 12+34."], [[done.text]])
+"""
+
+
+@pytest.mark.slow
+def test_process_with_vllm_engines_exits_cleanly(tmp_path, toy_base_path):
+    """Engines left to vLLM's finalizers at interpreter teardown made `difficulty` abort (status
+    134) in 1 of 2 runs, breaking the Slurm `afterok` chain: they are shut down before the exit."""
+    script = tmp_path / "engines.py"
+    script.write_text(BUILD_AND_EXIT)
+    for _ in range(3):
+        run = subprocess.run([sys.executable, str(script), str(toy_base_path), str(toy_base_path.parent / "toy-prm")],
+                             capture_output=True, text=True, timeout=400)
+        assert run.returncode == 0, run.stderr[-3000:]
