@@ -30,7 +30,6 @@ TRAINERS = [f"--stages.{s}.{key}" if i % 2 == 0 else key for s in ("train_prm", 
             for i, key in enumerate(["batch_size", "4", "per_device_batch_size", "2", "num_epochs", "1",
                                      "eval_every", "2"])]
 CPU = ["--base.dtype", "float32", "--large.dtype", "float32", "--reviser.dtype", "float32",
-       "--base.max_model_len", "1024", "--large.max_model_len", "1024", "--reviser.max_model_len", "1024",
        *[f for s in ("train_prm", "train_orm", "train_reviser") for f in (f"--stages.{s}.trainer.bf16", "false")],
        *[f for s in ("eval_search", "eval_prm", "eval_revision", "eval_revision_grid", "policy")
          for f in (f"--stages.{s}.{'orm' if s == 'eval_revision' else 'prm'}.dtype", "float32")],

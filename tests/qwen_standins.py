@@ -5,11 +5,11 @@ layouts a user has them, at tiny sizes.
 reuse it; `TTC_STANDINS_CACHE` moves it from ~/.cache/ttc-standins):
 - a Hugging Face hub cache (`hf/hub`, the layout `hf download` leaves) with
   `Qwen/Qwen2.5-Math-1.5B` and `Qwen/Qwen2.5-Math-7B`: tiny Qwen2ForCausalLM (the real Qwen2.5
-  vocabulary and special tokens, eos <|endoftext|>) trained here for a minute on CPU to write
+  vocabulary and special tokens, eos <|endoftext|>) trained here for a few minutes on one CPU core to write
   MATH-style solutions under the recipes' 4-shot prompt (and zero-shot), ending in `\\boxed{}`
-  and eos; they are right on some problems and wrong on others (their corpus has slips in a quarter
-  of its solutions, and the larger numbers are beyond them); the 7B is the larger one (hidden 128,
-  3 layers against 64 and 2);
+  and eos; they are right on some problems and wrong on others (their corpus has slips in a fifth
+  of its solutions, and the larger numbers are beyond them); the 7B is the larger one (hidden 128
+  against 64);
   the public PRMs the README and recipes name, from verifier_standins (random weights);
 - MATH problems, all the same kind (an addition dressed as each of MATH's 7 subjects, levels 1-5 by
   the size of the numbers), in the original release's layout `MATH/{train,test}/<subject>/<n>.json`
@@ -26,6 +26,7 @@ Tests pass `world.env()` to subprocesses, or call `world.use(monkeypatch)` in pr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -46,8 +47,8 @@ MATH_SHEPHERD = "peiyi9979/math-shepherd-mistral-7b-prm"
 RLHFLOW = ("RLHFlow/Llama3.1-8B-PRM-Deepseek-Data", "RLHFlow/Llama3.1-8B-PRM-Mistral-Data")
 HUB_MATH = "EleutherAI/hendrycks_math"
 
-# The policy stand-ins' shapes: hidden sizes and layers; parameters without the embedding are
-# ~75k and ~500k (6.6x), with it 9.8M and 20M (the 151,936-token embedding, tied, as Qwen2.5-Math's).
+# The policy stand-ins' shapes: parameters without the embedding ~82k and ~300k (3.6x), with it
+# 9.8M and 19.7M (the 151,936-token embedding, tied, as Qwen2.5-Math's).
 SHAPES = {POLICY: dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2),
           LARGE: dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)}
 QWEN25_VOCAB = 151_936  # Qwen2.5's embedding rows (the tokenizer's 151,665 padded)
@@ -65,7 +66,7 @@ SUBJECTS = {
     "intermediate_algebra": ("Intermediate Algebra", "If $f(x) = x + {b}$, what is $f({a}) = {a} + {b}$?"),
     "precalculus": ("Precalculus", "How many degrees are in adjacent angles of ${a} + {b}$?"),
 }
-# Operand ranges by level: a memorised table at levels 1-2, multi-digit carries beyond.
+# Operand ranges by level: one digit at levels 1-3 (a table), carries beyond.
 OPERANDS = {1: (1, 3), 2: (1, 5), 3: (1, 9), 4: (5, 15), 5: (10, 40)}
 TRAIN_PER_SUBJECT, TEST_PER_SUBJECT = 3, 2  # 21 train and 14 test problems, besides the MATH-500 paths
 
@@ -142,6 +143,7 @@ def build_qwen_world(cache: Path = DEFAULT_CACHE) -> QwenWorld:
     return world
 
 
+@functools.cache
 def build_key() -> str:
     """A hash of everything the world is built from: these builders, the prompt and the libraries."""
     import tokenizers
@@ -271,6 +273,8 @@ def write_hub_math(world: QwenWorld, problems: list[tuple[str, MathProblem]]) ->
     (folder / "README.md").write_text("\n".join(card + ["---", "", "MATH (stand-in)", ""]))
     for subject in SUBJECTS:
         cache_hub_dataset(folder, subject, world.datasets_cache)
+    # where a hub load caches it: under the namespace too
+    (world.datasets_cache / HUB_MATH.split("/")[1]).rename(world.datasets_cache / HUB_MATH.replace("/", "___"))
 
 
 def cache_hub_dataset(snapshot: Path, config: str, cache: Path) -> None:
@@ -280,7 +284,7 @@ def cache_hub_dataset(snapshot: Path, config: str, cache: Path) -> None:
 
     module = dataset_module_factory(str(snapshot))
     kwargs = {k: v for k, v in module.builder_kwargs.items() if k not in ("dataset_name", "base_path")}
-    name = HUB_MATH.replace("/", "___")  # the hub id's cache folder (a repo_id would check the files' origin)
+    name = HUB_MATH.split("/")[1]  # no repo_id: the builder would check the files' origin
     builder = get_dataset_builder_class(module, dataset_name=name)(
         cache_dir=str(cache), dataset_name=name, config_name=config, hash=snapshot.name, base_path=str(snapshot), **kwargs)
     builder.download_and_prepare()
@@ -344,7 +348,7 @@ def policy_model(folder: Path, tokenizer, corpus: list[MathProblem], shape: dict
 
 class Texts:
     """The training texts as compact ids: the prompts (4-shot and zero-shot) and the solutions, a
-    quarter with a slip in the sum, each ending in eos."""
+    fifth with a slip in the sum, each ending in eos."""
 
     def __init__(self, tokenizer, corpus: list[MathProblem]):
         from data.prompts import PromptFormat

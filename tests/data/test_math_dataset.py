@@ -251,6 +251,21 @@ def test_hub_id_reads_every_config_from_the_datasets_cache(tmp_path, monkeypatch
         load_math(name, "test")
 
 
+def test_hub_id_reads_the_snapshot_hf_download_left(tmp_path, monkeypatch, three_math500):
+    """`hf download --repo-type dataset EleutherAI/hendrycks_math` and nothing else: the recipes' hub id
+    reads that snapshot offline (load_dataset would not: offline it reads only the datasets cache)."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "datasets--EleutherAI--hendrycks_math"
+    write_hub_mirror(repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert [p.id for p in load_math("EleutherAI/hendrycks_math", "prm800k_test")] == three_math500
+    assert sorted(p.id for p in load_math("EleutherAI/hendrycks_math", "prm800k_train")) == sorted(MIRROR_TRAIN)
+
+
 def cache_config(snapshot, name, config, cache):
     """What `load_dataset(name, config)` leaves in the datasets cache when online
     (`<namespace>___<name>/<config>/<version>/<revision>/`), built from the snapshot's parquet files."""
