@@ -39,8 +39,13 @@ CLUSTER = [f for kind in ("gpu", "trainer", "cpu")
            for f in (f"--resources.{kind}.gpus", "0", f"--resources.{kind}.cpus", "1", f"--resources.{kind}.mem", "2G")]
 
 
-def tiny_flags(world: QwenWorld, problems: int = 4) -> list[str]:
+# Questions: training ones for the PRM, reviser and ORM; test ones enough to fill 5 difficulty bins twice
+# (2-fold cross-validation); held-out ones for `ttc solve`.
+PROBLEMS = {"train_data": 8, "test_data": 10, "heldout_data": 4}
+
+
+def tiny_flags(world: QwenWorld) -> list[str]:
     """The flags over the recipe: the stand-in data (its splits as the recipe names them), sizes, a CPU."""
-    data = [f for name in ("train_data", "test_data", "heldout_data")
-            for f in (f"--{name}.source", str(world.math), f"--{name}.limit", str(problems * (2 if name == "train_data" else 1)))]
+    data = [f for name, limit in PROBLEMS.items()
+            for f in (f"--{name}.source", str(world.math), f"--{name}.limit", str(limit))]
     return [*data, *SIZES, *TRAINERS, *CPU]
