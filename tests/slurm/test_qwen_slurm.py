@@ -32,6 +32,7 @@ def test_the_qwen_run_as_one_slurm_chain(tmp_path):
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((run / "logs").glob("*.out")))
     failed = {job: state for job, state in states.items() if state != "COMPLETED"}
     assert not failed, f"{failed}\n{logs}"
-    shown = subprocess.run(["scontrol", "-o", "show", "job", jobs[0]], capture_output=True, text=True).stdout
-    assert "MinMemoryNode=2G" in shown and f"Command={REPO}/slurm/stage.sbatch" in shown  # what the recipe asked
+    # the report's job, the last to end (so still listed): a CPU job as the recipe's resources say
+    shown = subprocess.run(["scontrol", "-o", "show", "job", jobs[-1]], capture_output=True, text=True).stdout
+    assert "MinMemoryNode=2G" in shown and f"Command={REPO}/slurm/stage.sbatch" in shown
     check_report(run, world)
