@@ -1,7 +1,7 @@
 """Each `ttc` command of the README's "Use a public PRM" section, run as written on a CPU against
 the stand-ins of the checkpoints it names, in the hub cache where `hf download` puts them
 (qwen_standins.py's world: the policy Qwen/Qwen2.5-Math-1.5B, the public PRMs, a MATH release
-folder). Appended to each line: where the data is and sizes (two problems, a budget of 2), and
+folder). Appended to each line: where the data is and sizes (two problems, a budget of 4), and
 what a CPU needs instead of the GPU's settings (float32; transformers for both models: two vLLM
 engines per line would take minutes on a CPU, and vLLM's step values are transformers' for every
 kind, tests/ttc/verifiers/test_public_prm_vllm.py). "Ours" reads the PRM that prm.yaml trains
@@ -57,7 +57,7 @@ def test_readme_line_runs_as_written(command, tmp_path):
     world = build_qwen_world()
     (tmp_path / "configs").symlink_to(REPO / "configs")  # the lines' relative paths, from the repository
     our_prm(tmp_path / "runs/qwen2.5-math-1.5b/prm", world.model(POLICY))
-    sizes = ["--data.source", str(world.math), "--data.limit", "2", "--max_budget", "2", "--batch_problems", "2"]
+    sizes = ["--data.source", str(world.math), "--data.limit", "2", "--max_budget", "4", "--batch_problems", "2"]  # beam M=4 needs N>=4
     cpu = ["--lm.backend", "hf", "--lm.dtype", "float32", "--prm.backend", "hf", "--prm.dtype", "float32"]
     argv = [str(Path(sys.executable).with_name("ttc")), *shlex.split(command)[1:], *sizes, *cpu]
     run = subprocess.run(argv, cwd=tmp_path, env={**os.environ, **world.env()}, capture_output=True, text=True,
