@@ -39,7 +39,6 @@ import dataclasses
 import gc
 import math
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -61,6 +60,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere
 from data.config import ConfigError, locate_model, parse_config  # noqa: E402
 from data.problems import DataConfig, load_problems  # noqa: E402
 from data.records import Problem, Sample, StepLabels, Trajectory, to_json, write_atomic  # noqa: E402
+from train.arguments import one_process  # noqa: E402
 from ttc.backends import LMConfig, load_lm  # noqa: E402
 from ttc.pipeline import graph  # noqa: E402
 from ttc.pipeline.run import PipelineConfig, Run  # noqa: E402
@@ -325,16 +325,6 @@ class StepTimes(TrainerCallback):
     def median(self) -> float:
         timed = self.seconds[1:] or self.seconds  # the first step warms up (allocations, kernels)
         return sorted(timed)[len(timed) // 2]
-
-
-def one_process() -> None:
-    """A one-process distributed group (DeepSpeed needs a rendezvous and checks no MPI then)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    for key, value in dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
-                           MASTER_PORT=str(port)).items():
-        os.environ.setdefault(key, value)
 
 
 def short_run(cfg: Any, setup: Setup, gpus: int, folder: Path) -> Any:
@@ -605,12 +595,11 @@ def measure(setup: Setup, skip: set[str], gpus: int, tflops: float | None) -> Me
         add(measure_revision(setup, problems))
     if "score" not in skip:
         add(measure_scoring(setup, problems, samples))
-    if "train_prm" not in skip or "train_reviser" not in skip:
-        one_process()
-    if "train_prm" not in skip:
-        add(measure_prm_training(setup, problems, samples, gpus, tflops))
-    if "train_reviser" not in skip:
-        add(measure_reviser_training(setup, problems, samples, gpus, tflops))
+    with one_process():  # DeepSpeed needs a rendezvous, and asks MPI for one without it
+        if "train_prm" not in skip:
+            add(measure_prm_training(setup, problems, samples, gpus, tflops))
+        if "train_reviser" not in skip:
+            add(measure_reviser_training(setup, problems, samples, gpus, tflops))
     steps = sum(len(s.steps) for s in samples) / len(samples)
     return Measured(rows, steps)
 

@@ -178,21 +178,14 @@ class DifficultyConfig:
             raise ValueError("num_bins and num_samples must be >= 1")
 
 
-def check_samples_drawn(cfg: DifficultyConfig, drawn: int, where: str) -> None:
-    """`num_samples` a question against the `drawn` a question (sampling.n) of the stage that
-    samples them: the run checks it with every setting, before any model loads, rather than
-    `group_samples` after hours of sampling."""
-    if cfg.num_samples is not None and cfg.num_samples > drawn:
+def check_inputs(cfg: DifficultyConfig, makers: dict[str, dict[str, Any]], where: str) -> None:
+    """The run's check across stages (ttc/pipeline/run.py; `makers`: input key -> the settings of
+    the stage that writes it): `num_samples` a question against the samples' stage's sampling.n,
+    with every setting, before any model loads, rather than `group_samples` after hours of sampling."""
+    drawn = makers.get("samples", {}).get("sampling", {}).get("n")
+    if drawn is not None and cfg.num_samples is not None and cfg.num_samples > drawn:
         raise ConfigError(f"{where}: num_samples {cfg.num_samples} a question, but the samples it reads are "
                           f"{drawn} a question (sampling.n): lower num_samples (null: all) or raise sampling.n")
-
-
-def check_inputs(cfg: DifficultyConfig, makers: dict[str, dict[str, Any]], where: str) -> None:
-    """The run's check across stages (ttc/pipeline/run.py): `makers` maps an input key to the
-    settings of the stage that writes it."""
-    drawn = makers.get("samples", {}).get("sampling", {}).get("n")
-    if drawn is not None:
-        check_samples_drawn(cfg, drawn, where)
 
 
 def main(cfg: DifficultyConfig) -> str:

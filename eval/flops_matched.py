@@ -61,7 +61,7 @@ from eval.paired import Paired, PerQuestion, curve_of, paired
 from eval.plots import Curve, Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
-from ttc.lm import forward_flops
+from ttc.lm import count_parameters, forward_flops
 
 log = logging.getLogger(__name__)
 PAPER_RATIOS = (0.16, 0.79, 22.0)
@@ -83,47 +83,34 @@ def read_model_size(checkpoint: str | Path, pretrain_tokens: float | None = None
     `pretrain_tokens` (the recipe's; a public model's report gives them), else the record's, the
     tokens of every phase (a phase continued from another keeps its record, `init`)."""
     folder = locate_model(str(checkpoint), key)
-    record = read_training_record(folder)
-    if pretrain_tokens is None and record is None:
+    recorded = recorded_size(folder)
+    if recorded is None and pretrain_tokens is None:
         raise ConfigError(f"{key}: {checkpoint!r} has no training_record.json; give its pretraining tokens "
                           f"({key.replace('model', 'tokens')}: the model report's, e.g. 1.8e13)")
-    parameters = int(record["parameters"]) if record else count_parameters(folder, key)
-    return ModelSize(parameters, int(pretrain_tokens) if pretrain_tokens is not None else record_tokens(record))
+    if recorded is None:
+        try:
+            parameters = count_parameters(str(folder))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{key}: {folder}/config.json: cannot read the architecture ({e})") from e
+    else:
+        parameters = recorded.parameters
+    return ModelSize(parameters, int(pretrain_tokens) if pretrain_tokens is not None else recorded.pretrain_tokens)
 
 
-def read_training_record(folder: Path) -> dict | None:
+def recorded_size(folder: Path) -> ModelSize | None:
+    """Parameters and training tokens from the checkpoint's training_record.json, if it has one."""
     path = folder / "training_record.json"
     if not path.is_file():
         return None
     try:
         record = json.loads(path.read_text())
-        int(record["parameters"])
-        record_tokens(record)
-        return record
+        tokens, phase = 0, record
+        while phase is not None:
+            tokens += int(phase["tokens"])
+            phase = phase.get("init")
+        return ModelSize(int(record["parameters"]), tokens)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: cannot read 'parameters' and 'tokens' ({e!r})") from e
-
-
-def record_tokens(record: dict) -> int:
-    tokens, phase = 0, record
-    while phase is not None:
-        tokens += int(phase["tokens"])
-        phase = phase.get("init")
-    return tokens
-
-
-def count_parameters(folder: Path, key: str) -> int:
-    """The parameters of the architecture config.json describes (tied embeddings counted once)."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    try:
-        config = AutoConfig.from_pretrained(folder)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{key}: {folder}/config.json: cannot read the architecture ({e})") from e
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    return sum(p.numel() for p in model.parameters())
 
 
 # --- the paper's FLOPs ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from qwen_run import RECIPE, tiny_flags
 from qwen_standins import LARGE, build_qwen_world
 
 from data.prm_format import FORMAT_FILE
-from eval.flops_matched import count_parameters
+from ttc.lm import count_parameters
 from ttc.pipeline.report import PARTS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def check_report(run: Path, world) -> None:
         "toy_base", "toy_base_context", "toy_base_careless", "toy_large", "toy_large_careless"}
     assert json.loads((run / "train_prm" / FORMAT_FILE).read_text())["prompt"]["num_shots"] == 0  # prm.yaml's
     sizes = (run / "flops_matched" / "flops_matched.md").read_text()
-    assert f"larger: {count_parameters(world.model(LARGE), 'large_model'):,}, 19,000,000,000,000" in sizes
+    assert f"larger: {count_parameters(str(world.model(LARGE))):,}, 19,000,000,000,000" in sizes
 
 
 @pytest.mark.slow

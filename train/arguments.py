@@ -4,6 +4,7 @@ single-process launch. Used by the PRM/ORM trainer, the reviser and the toy LM."
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -11,7 +12,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import torch
 from transformers import Trainer
@@ -34,24 +35,32 @@ def first_process() -> bool:
 
 def single_process_launch(main: Callable[[C], Path]) -> Callable[[C], Path]:
     """A trainer's `main` that, run with DeepSpeed (`trainer.deepspeed`) but no launcher (no RANK
-    or WORLD_SIZE: `python -m train.prm`, `ttc train-prm`, a one-process `ttc pipeline`), gets the
-    environment torchrun would give one process while it runs. DeepSpeed otherwise looks for its
-    ranks through MPI and dies without mpi4py. Plain runs are left as they are."""
+    or WORLD_SIZE: `python -m train.prm`, `ttc train-prm`, a one-process `ttc pipeline`), runs in
+    `one_process()`. DeepSpeed otherwise looks for its ranks through MPI and dies without mpi4py.
+    Plain runs are left as they are."""
     @functools.wraps(main)
     def launched(cfg: C) -> Path:
         launcher = "RANK" in os.environ or "WORLD_SIZE" in os.environ
         if launcher or not cfg.trainer.get("deepspeed"):
             return main(cfg)
-        env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port()}
-        added = {k: v for k, v in env.items() if k not in os.environ}  # a user's MASTER_PORT stays
-        os.environ.update(added)
-        try:
+        with one_process():
             return main(cfg)
-        finally:  # a later stage of the same process sees no launcher
-            for key in added:
-                os.environ.pop(key, None)
 
     return launched
+
+
+@contextlib.contextmanager
+def one_process() -> Iterator[None]:
+    """The environment torchrun gives one process (rank 0 of 1, a free local port), while it lasts;
+    what the environment already sets stays (a user's MASTER_PORT)."""
+    env = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": free_port()}
+    added = {k: v for k, v in env.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:  # a later stage of the same process sees no launcher
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def free_port() -> str:

@@ -54,6 +54,17 @@ class Finished:
     prompt_tokens: int
 
 
+def count_parameters(model: str) -> int:
+    """Parameters of the checkpoint folder `model`, counted as transformers does (tied weights
+    once), on the meta device from its config.json: no weights are read."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        meta_model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model))
+    return sum(p.numel() for p in meta_model.parameters())
+
+
 def forward_flops(parameters: float, tokens: float) -> float:
     """2 x parameters x tokens: a forward pass over `tokens` (the paper's inference FLOPs, 2 N D)."""
     return 2 * parameters * tokens

@@ -9,7 +9,7 @@ import pytest
 from data.bins import Bins
 from data.config import ConfigError
 from data.records import RecordError, Sample
-from eval.difficulty import (DifficultyConfig, check_samples_drawn, final_scores, group_samples, mean_final_score,
+from eval.difficulty import (DifficultyConfig, check_inputs, final_scores, group_samples, mean_final_score,
                              pass_at_1, quantile_bins, section)
 
 
@@ -148,8 +148,10 @@ def test_section_writes_table_and_figure(tmp_path):
 
 def test_more_samples_than_drawn_is_refused_before_sampling():
     cfg = DifficultyConfig(samples="s.jsonl", output_dir="o", num_samples=256)
-    check_samples_drawn(cfg, 256, "run.yaml:36")  # enough
-    check_samples_drawn(DifficultyConfig(samples="s.jsonl", output_dir="o"), 1, "run.yaml:36")  # None: all there are
+    drawn = {"samples": {"sampling": {"n": 256}}}
+    check_inputs(cfg, drawn, "run.yaml:36")  # enough
+    check_inputs(DifficultyConfig(samples="s.jsonl", output_dir="o"), {"samples": {"sampling": {"n": 1}}},
+                 "run.yaml:36")  # None: all there are
     with pytest.raises(ConfigError, match=r"run.yaml:36: num_samples 256 a question, but the samples it reads are 16 "
                                           r"a question \(sampling.n\)"):
-        check_samples_drawn(cfg, 16, "run.yaml:36")
+        check_inputs(cfg, {"samples": {"sampling": {"n": 16}}}, "run.yaml:36")

@@ -31,21 +31,10 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Sequence
 
-import torch
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForCausalLM
 
 from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig
-from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger
-
-
-def count_parameters(model: str) -> int:
-    """Parameters of the checkpoint, counted as transformers does (tied weights once), on
-    the meta device: no weights are loaded in this process."""
-    config = AutoConfig.from_pretrained(model)
-    with torch.device("meta"):
-        meta_model = AutoModelForCausalLM.from_config(config)
-    return sum(p.numel() for p in meta_model.parameters())
+from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger, count_parameters
 
 
 class VLLMBackend:
@@ -82,7 +71,7 @@ class VLLMBackend:
         return self.llm.llm_engine.model_config.max_model_len
 
     def count_tokens(self, text: str) -> int:
-        return len(self.llm.get_tokenizer().encode(text))  # as the engine tokenizes a text prompt
+        return len(self.tokenizer.encode(text))  # as the engine tokenizes a text prompt
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         if self._pending:

@@ -197,9 +197,10 @@ class Run:
         base = read_yaml(Path(recipe))[0] if recipe else {}
         paths = {"output_dir": str(self.dir(stage.name)), **self.resolve(stage.inputs)}
         for key, source in stage.inputs.items():
-            if isinstance(source, LMOf) and isinstance(entry.get(key, {}), dict) and "model" not in entry.get(key, {}):
-                own = {k: v for k, v in (base.get(key) or {}).items() if k in PLACEMENT}
-                paths[key] = {**paths[key], **own, **entry.pop(key, {})}
+            given = entry.get(key, {})  # an entry that names the model is refused below
+            if isinstance(source, LMOf) and isinstance(given, dict) and "model" not in given:
+                placement = {k: v for k, v in (base.get(key) or {}).items() if k in PLACEMENT}
+                paths[key] = {**paths[key], **placement, **entry.pop(key, {})}
         for key in paths:
             if has_key(entry, key):
                 raise ConfigError(f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "

@@ -10,6 +10,7 @@ its callers use.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import torch
@@ -52,9 +53,9 @@ class HFVerifier:
         counted = getattr(self.model, "checkpoint_parameters", None)
         return counted if counted is not None else sum(p.numel() for p in self.model.parameters())
 
-    @property
+    @functools.cached_property
     def context_length(self) -> int:
-        """The checkpoint's max_position_embeddings (ttc.verifiers.BoundedVerifier)."""
+        """The checkpoint's max_position_embeddings (ttc.verifiers.BoundedVerifier), read once."""
         return read_config(self.kind.path)["max_position_embeddings"]
 
     def count_tokens(self, question: str, steps: list[str]) -> int:

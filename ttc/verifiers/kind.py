@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Sequence
 
 from data.config import ConfigError
 from data.prompts import PromptFormat
+from ttc.lm import count_parameters
 from ttc.verifiers import Aggregation
 
 Encoded = tuple[list[int], Any]  # a solution's token ids, and what `read` needs to value its steps
@@ -118,12 +119,7 @@ class StepKind(Kind):
 
     def count_parameters(self) -> int:
         """The checkpoint's parameters, counted as transformers does, without loading weights."""
-        import torch
-        from transformers import AutoConfig, AutoModelForCausalLM
-
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(self.path))
-        return sum(p.numel() for p in model.parameters())  # tied weights counted once
+        return count_parameters(self.path)
 
 
 class LabelTokenKind(StepKind):
