@@ -16,13 +16,33 @@ question at rank r (0-based) of n goes to bin floor(K r / n) + 1: bin b holds th
 r / n in [(b-1)/K, b/K), so bin sizes are floor or ceil of n / K, the extra ones spread evenly
 (n = 7, K = 5: sizes 2, 1, 2, 1, 1). Fewer questions than bins is an error.
 
-Writes `bins_oracle.json` (and `bins_predicted.json` with a PRM; data/bins.py), `difficulty.md`
-and `difficulty.png` (pass@1 against mean PRM score, coloured by oracle bin).
+Agreement of predicted with oracle difficulty (`Agreement`), each beside its chance level:
+- exact: the fraction of questions whose predicted bin is the oracle bin; chance 1/K (two
+  independent assignments to K equal-count bins agree on 1/K of questions in expectation);
+- within one bin: |predicted - oracle| <= 1; chance (K + 2 (K - 1)) / K^2, two independent
+  uniform bins (0.52 at K = 5);
+- Spearman's rank correlation of the two values over questions (mean PRM score against pass@1,
+  average ranks for ties, then Pearson's r of the ranks); chance 0. Its 95% interval is Fisher's
+  z: tanh(atanh(rho) +- 1.96 sqrt(1.06 / (n - 3))), the variance 1.06 / (n - 3) that Fieller,
+  Hartley and Pearson (1957) give for Spearman's rho (Pearson's is 1 / (n - 3)); none with fewer
+  than 4 questions, and no rho where either value is constant (ranks all tied).
+
+Which samples the bins were cut from (`SamplesSource`, stated in difficulty.md): the samples
+file and its sampling seed, read from the `<name>.settings.json` the sample stage saves beside
+its records (data/shards.py: `sampling.seed`), else from `samples_seed` (a seed given in both
+places must agree). They should be apart from the search grid's pools: the grid draws its own
+with its `seeds`, and a sampling seed none of those uses keeps the two apart (the full preset
+samples difficulty's set with seed 100: configs/toy/sample_eval.yaml).
+
+Writes `bins_oracle.json` (and `bins_predicted.json` with a PRM; data/bins.py), `difficulty.json`
+(`DifficultySummary`: the samples' source and the agreement, what `ttc report` reads),
+`difficulty.md` and `difficulty.png` (pass@1 against mean PRM score, coloured by oracle bin).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +55,11 @@ from data.config import ConfigError, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Sample, read_records
+from data.shards import read_settings
 from eval.estimators import pass_at_k
+from eval.paired import Z95
 from eval.plots import Section, figure
+from eval.summary import Summary
 from ttc.verifiers import Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
@@ -122,11 +145,78 @@ def bin_table(bins: Mapping[str, int], values: Mapping[str, float], name: str) -
     return "\n".join(rows)
 
 
-def agreement(oracle: Mapping[str, int], predicted: Mapping[str, int]) -> tuple[float, float]:
-    """Fraction of questions whose predicted bin is the oracle bin, and within one of it."""
+def average_ranks(x: Sequence[float]) -> np.ndarray:
+    """Ranks 1..n of `x`, ties given the mean of the ranks they span."""
+    x = np.asarray(x, dtype=float)
+    ranks = np.empty(len(x))
+    ranks[np.argsort(x, kind="stable")] = np.arange(1, len(x) + 1)
+    _, tied, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return np.bincount(tied, weights=ranks)[tied] / counts[tied]
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rho: Pearson's r of the average ranks; None where either side is constant."""
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} values against {len(y)}")
+    rx, ry = average_ranks(x) - (len(x) + 1) / 2, average_ranks(y) - (len(y) + 1) / 2
+    scale = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    return None if scale == 0 else max(-1.0, min(1.0, float(rx @ ry) / scale))  # rounding past +-1
+
+
+def spearman_interval(rho: float | None, n: int) -> tuple[float | None, float | None]:
+    """Fisher-z 95% interval of Spearman's rho over n questions (module docstring)."""
+    if rho is None or n < 4:
+        return None, None
+    if abs(rho) == 1:
+        return rho, rho
+    z, half = math.atanh(rho), Z95 * math.sqrt(1.06 / (n - 3))
+    return math.tanh(z - half), math.tanh(z + half)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Predicted against oracle difficulty on the same questions, with chance levels (module docstring)."""
+
+    num_bins: int
+    questions: int
+    exact: float  # predicted bin = oracle bin
+    within_one: float
+    spearman: float | None  # mean PRM score against pass@1; None: a value is constant
+    spearman_low: float | None  # Fisher z 95% interval; None: < 4 questions or no rho
+    spearman_high: float | None
+
+    @property
+    def chance_exact(self) -> float:
+        return 1 / self.num_bins
+
+    @property
+    def chance_within_one(self) -> float:
+        k = self.num_bins
+        return (k + 2 * (k - 1)) / k**2
+
+    def words(self) -> str:
+        """'the oracle bin for 40% of 10 questions (chance 20%), within one bin for ...; Spearman ...'."""
+        if self.spearman is None:
+            rank = "no rank correlation (a value is the same for every question)"
+        else:
+            interval = ("no interval (< 4 questions)" if self.spearman_low is None else
+                        f"95% CI {self.spearman_low:+.2f} to {self.spearman_high:+.2f}, Fisher z")
+            rank = (f"Spearman rank correlation of mean PRM score with pass@1 {self.spearman:+.2f} ({interval}; "
+                    "chance 0)")
+        return (f"the oracle bin for {self.exact:.0%} of {self.questions} questions (chance {self.chance_exact:.0%}), "
+                f"within one bin for {self.within_one:.0%} (chance {self.chance_within_one:.0%}); {rank}")
+
+
+def agreement(oracle: Mapping[str, int], predicted: Mapping[str, int], oracle_values: Mapping[str, float],
+              predicted_values: Mapping[str, float], num_bins: int) -> Agreement:
+    """Bins and values of the questions both have (module docstring)."""
     common = sorted(set(oracle) & set(predicted))
+    if not common:
+        raise ValueError("no question has both an oracle and a predicted bin")
     diff = np.array([abs(oracle[p] - predicted[p]) for p in common])
-    return float(np.mean(diff == 0)), float(np.mean(diff <= 1))
+    rho = spearman([predicted_values[p] for p in common], [oracle_values[p] for p in common])
+    return Agreement(num_bins, len(common), float(np.mean(diff == 0)), float(np.mean(diff <= 1)), rho,
+                     *spearman_interval(rho, len(common)))
 
 
 def plot_values(oracle_values: Mapping[str, float], predicted_values: Mapping[str, float],
@@ -143,22 +233,66 @@ def plot_values(oracle_values: Mapping[str, float], predicted_values: Mapping[st
         ax.grid(alpha=0.3)
 
 
+@dataclass(frozen=True)
+class SamplesSource:
+    """The samples the bins were cut from (module docstring)."""
+
+    path: str
+    seed: int | None  # their sampling seed; None: unknown
+    seed_from: str  # where the seed was read: a settings file, or the config's samples_seed
+    num_samples: int | None  # a question; None: all
+
+    def words(self) -> str:
+        taken = f"the first {self.num_samples} samples of each question" if self.num_samples else "every sample"
+        seed = (f"sampling seed {self.seed} ({self.seed_from})" if self.seed is not None else
+                "sampling seed unknown (no settings file beside them, no samples_seed)")
+        apart = f"as long as none of those is {self.seed}" if self.seed is not None else "if none of those drew them"
+        return (f"Bins cut from `{self.path}`: {taken}, {seed}. The search grid draws its own pools with its "
+                f"`seeds`: these samples are apart from them {apart}.")
+
+
 def section(oracle: Mapping[str, int], oracle_values: Mapping[str, float], out_dir: Path | str,
-            predicted: Mapping[str, int] | None = None, predicted_values: Mapping[str, float] | None = None) -> Section:
+            predicted: Mapping[str, int] | None = None, predicted_values: Mapping[str, float] | None = None,
+            source: SamplesSource | None = None, num_bins: int | None = None) -> Section:
     """Markdown of the bins (and, with predicted bins, their agreement with the oracle and a
-    scatter of the two values)."""
-    text = ["Oracle difficulty: quintiles of the base model's pass@1 (bin 1 = easiest).", "",
-            bin_table(oracle, oracle_values, "pass@1")]
+    scatter of the two values); `num_bins` defaults to the highest oracle bin."""
+    text = ([source.words(), ""] if source else []) + [
+        "Oracle difficulty: quintiles of the base model's pass@1 (bin 1 = easiest).", "",
+        bin_table(oracle, oracle_values, "pass@1")]
     figures = []
     if predicted is not None and predicted_values is not None:
-        same, near = agreement(oracle, predicted)
+        agreed = agreement(oracle, predicted, oracle_values, predicted_values, num_bins or max(oracle.values()))
         text += ["", "Predicted difficulty: quintiles of the mean PRM final-step score, no ground truth.", "",
                  bin_table(predicted, predicted_values, "mean PRM score"), "",
-                 f"Predicted bin = oracle bin for {same:.0%} of questions, within one bin for {near:.0%}."]
+                 f"Predicted bin = {agreed.words()}."]
         path = Path(out_dir) / "difficulty.png"
         plot_values(oracle_values, predicted_values, oracle, path)
         figures.append(path)
     return Section("\n".join(text) + "\n", figures)
+
+
+@dataclass(frozen=True)
+class DifficultySummary(Summary):
+    """difficulty.json: where the bins come from and how the predicted ones agree with the oracle."""
+
+    FORMAT = "ttc.difficulty"
+    samples: SamplesSource
+    agreement: Agreement | None  # None: oracle bins only
+
+
+def write(out: Path | str, oracle: Bins, predicted: Bins | None, source: SamplesSource) -> str:
+    """The stage's outputs: the bins, difficulty.json, difficulty.md (and its figure)."""
+    out = Path(out)
+    oracle.save(out / "bins_oracle.json")
+    agreed = None
+    if predicted is not None:
+        predicted.save(out / "bins_predicted.json")
+        agreed = agreement(oracle.bins, predicted.bins, oracle.values, predicted.values, oracle.num_bins)
+    DifficultySummary(source, agreed).save(out / "difficulty.json")
+    result = section(oracle.bins, oracle.values, out, predicted.bins if predicted else None,
+                     predicted.values if predicted else None, source, oracle.num_bins)
+    (out / "difficulty.md").write_text(result.markdown)
+    return result.markdown
 
 
 # --- entry --------------------------------------------------------------------------------------
@@ -172,6 +306,7 @@ class DifficultyConfig:
     num_samples: int | None = None  # per question; None: all
     num_bins: int = 5
     seed: int = 0  # tie-break permutation
+    samples_seed: int | None = None  # the samples' sampling seed, where no settings file beside them says it
 
     def __post_init__(self) -> None:
         if self.num_bins < 1 or (self.num_samples is not None and self.num_samples < 1):
@@ -182,28 +317,44 @@ def check_inputs(cfg: DifficultyConfig, makers: dict[str, dict[str, Any]], where
     """The run's check across stages (ttc/pipeline/run.py; `makers`: input key -> the settings of
     the stage that writes it): `num_samples` a question against the samples' stage's sampling.n,
     with every setting, before any model loads, rather than `group_samples` after hours of sampling."""
-    drawn = makers.get("samples", {}).get("sampling", {}).get("n")
+    sampling = makers.get("samples", {}).get("sampling", {})
+    drawn = sampling.get("n")
     if drawn is not None and cfg.num_samples is not None and cfg.num_samples > drawn:
         raise ConfigError(f"{where}: num_samples {cfg.num_samples} a question, but the samples it reads are "
                           f"{drawn} a question (sampling.n): lower num_samples (null: all) or raise sampling.n")
+    seed = sampling.get("seed")
+    if seed is not None and cfg.samples_seed is not None and cfg.samples_seed != seed:
+        raise ConfigError(f"{where}: samples_seed {cfg.samples_seed}, but the samples it reads were drawn with seed "
+                          f"{seed} (sampling.seed): drop samples_seed (it is read from their settings)")
+
+
+def samples_seed(samples: str, configured: int | None) -> tuple[int | None, str]:
+    """The samples' sampling seed and where it was read: their stage's settings file (data/shards.py)
+    when there is one, else `configured`; the two must agree where both say it."""
+    path = Path(samples)
+    settings = path.with_name(path.name.removesuffix(".jsonl") + ".settings.json")
+    recorded = read_settings(settings).get("sampling.seed") if settings.is_file() else None
+    if recorded is None:
+        return configured, "the config's samples_seed" if configured is not None else ""
+    if configured is not None and configured != recorded:
+        raise ConfigError(f"samples_seed: {configured}, but {settings} says the samples were drawn with seed "
+                          f"{recorded}")
+    return recorded, f"read from {settings.name}"
 
 
 def main(cfg: DifficultyConfig) -> str:
     out = Path(cfg.output_dir)
     groups = group_samples(read_records(cfg.samples, Sample), cfg.num_samples)
+    source = SamplesSource(cfg.samples, *samples_seed(cfg.samples, cfg.samples_seed), cfg.num_samples)
     save_config(cfg, out / "config.yaml")  # once the inputs are read and checked: the record of an accepted run
-    meta = {"num_samples": cfg.num_samples, "seed": cfg.seed, "samples": cfg.samples}
+    meta = {"num_samples": cfg.num_samples, "seed": cfg.seed, "samples": cfg.samples, "samples_seed": source.seed}
     oracle_values = pass_at_1(groups)
-    oracle = quantile_bins(oracle_values, cfg.num_bins, cfg.seed)
-    Bins("oracle", oracle, oracle_values, cfg.num_bins, meta).save(out / "bins_oracle.json")
-    predicted = predicted_values = None
+    oracle = Bins("oracle", quantile_bins(oracle_values, cfg.num_bins, cfg.seed), oracle_values, cfg.num_bins, meta)
+    predicted = None
     if cfg.prm:
         questions = {p.id: p.question for p in load_problems(cfg.data)}
         prm = load_verifier(cfg.prm, cfg.prompt)
         predicted_values = mean_final_score(groups, final_scores(groups, prm, questions))
-        predicted = quantile_bins(predicted_values, cfg.num_bins, cfg.seed)
-        Bins("predicted", predicted, predicted_values, cfg.num_bins, {**meta, "prm": cfg.prm.path}).save(
-            out / "bins_predicted.json")
-    result = section(oracle, oracle_values, out, predicted, predicted_values)
-    (out / "difficulty.md").write_text(result.markdown)
-    return result.markdown
+        predicted = Bins("predicted", quantile_bins(predicted_values, cfg.num_bins, cfg.seed), predicted_values,
+                         cfg.num_bins, {**meta, "prm": cfg.prm.path})
+    return write(out, oracle, predicted, source)

@@ -23,11 +23,30 @@ M = N_large / N_small. `pretrain_tokens: paper`
 model its own training tokens, k = [6 N_L D_L + 2 N_L D_inf - 6 N_S D_S] / (2 N_S D_inf),
 D_inf = R D_S (equal to the paper's when D_L = D_S). Both are shown in the markdown.
 
+The verifier (the paper counts the policy alone): test-time compute also runs the PRM, and
+the result records carry each problem's `flops_policy` and `flops_prm` (ttc/search/common.py's
+ledger: 2 N tokens for each model, prompts included). Over every record of the grid (all
+methods, budgets, seeds and questions read) F_policy = sum(flops_policy) / sum(generations) and
+F_prm = sum(flops_prm) / sum(generations), the latter over the records that keep a verifier
+count (none: unknown): the mean FLOPs of one generation of each model, ratio of sums so a record
+weighs by its generations (a pool estimate's records hold their share of the pool). A generation
+of test-time compute then costs F_policy + F_prm, while k counts generations of F_policy (a
+greedy answer's FLOPs), so with the verifier counted the matched budget is
+
+    k_v = k F_policy / (F_policy + F_prm).
+
+Both are shown (`FlopsMatchedSummary.matches`: per R, k and k_v with the budget each maps to);
+the comparison rows are made at k_v (`count_verifier: true`, the default; records without a
+verifier count are then an error) or at k (`false`).
+
 Where the paper is silent:
 - The matched budget is the analysis budget nearest to k on the log2 scale (`rounding:
   nearest`, the paper's reading; a tie goes to the smaller budget), or the largest budget <= k
-  (`floor`: never more than the larger model's FLOPs); k beyond the largest budget is capped
-  there (the markdown says so).
+  (`floor`: never more than the larger model's FLOPs). A k that the grid does not reach is never
+  capped: where the grid continued by doubling would match k to a budget past its largest B
+  (nearest: k > B sqrt 2; floor: k >= 2 B), or to one below its smallest b (nearest: k <= b /
+  sqrt 2; floor: k < b), that R has no rows (`Match.made` false; "not made: the grid stops at
+  B, k = ..." in the markdown). So the paper's k ~ 258 is read as 256 on a grid ending at 256.
 - Test-time compute is the small model's compute-optimal accuracy per bin (eval/compute_optimal.py,
   2-fold CV), on the questions of the result records; the larger model's is its greedy accuracy
   per bin on the same questions (mean `correct` of its samples per question, then over the bin;
@@ -36,9 +55,10 @@ Where the paper is silent:
   (eval/paired.py: compute-optimal minus greedy per question, each averaged over seeds) lies
   wholly above `tolerance` (default 0); otherwise it is a tie: the interval allows no difference.
 
-Writes flops_matched.json (`FlopsMatchedSummary`: one row per bin and R, with its paired
-comparison), flops_matched.md and flops_matched.png (per-bin accuracy against inference FLOPs in
-small-model generations, the larger model as stars at k for each R).
+Writes flops_matched.json (`FlopsMatchedSummary`: per R its `Match`, one row per bin and R made,
+with its paired comparison, and the grid's FLOPs per generation), flops_matched.md and
+flops_matched.png (per-bin accuracy against inference FLOPs in small-model generations, the
+larger model as stars at the k each made R's rows use).
 """
 
 from __future__ import annotations
@@ -61,6 +81,7 @@ from eval.paired import Paired, PerQuestion, curve_of, paired
 from eval.plots import Curve, Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
+from ttc.search.common import SearchResult
 from ttc.lm import count_parameters, forward_flops
 
 log = logging.getLogger(__name__)
@@ -130,15 +151,86 @@ def multiplier(small: ModelSize, large: ModelSize, ratio: float, pretrain_tokens
     return (large_total - pretraining_flops(small.parameters, d_pre)) / forward_flops(small.parameters, d_inf)
 
 
-def matched_budget(k: float, budgets: Sequence[int], rounding: Rounding = "nearest") -> int:
-    """The analysis budget matched to k generations (see the module docstring)."""
+def matched_budget(k: float, budgets: Sequence[int], rounding: Rounding = "nearest") -> int | None:
+    """The analysis budget matched to k generations; None where the grid does not reach k (it
+    would match a budget past either end of the grid continued by doubling: module docstring)."""
     budgets = sorted(budgets)
     if rounding == "floor":
         below = [b for b in budgets if b <= k]
-        if not below:
-            raise ValueError(f"no budget <= {k:.3g} generations in {budgets}")
-        return below[-1]
+        return below[-1] if below and k < 2 * budgets[-1] else None
+    if k > budgets[-1] * math.sqrt(2) or k <= budgets[0] / math.sqrt(2):
+        return None
     return min(budgets, key=lambda b: (abs(math.log2(b) - math.log2(k)), b))
+
+
+@dataclass(frozen=True)
+class GridFlops:
+    """The search grid's mean FLOPs per generation, of the policy and of the verifier (module
+    docstring)."""
+
+    policy: float
+    prm: float | None  # None: no record keeps a verifier count
+    records: int
+
+    @property
+    def factor(self) -> float | None:
+        """k_v / k = F_policy / (F_policy + F_prm); None where it is unknown."""
+        return None if self.prm is None or self.policy <= 0 else self.policy / (self.policy + self.prm)
+
+    def check(self, count_verifier: bool) -> None:
+        """k_v is needed and known."""
+        if count_verifier and self.factor is None:
+            raise ConfigError("count_verifier: the result records keep no verifier FLOPs (flops_prm) or no policy "
+                              "FLOPs, so the matched budget cannot count the verifier; set count_verifier: false")
+
+
+def grid_flops(records: Sequence[SearchResult]) -> GridFlops:
+    """F_policy and F_prm over `records`, ratio of sums per generation (module docstring)."""
+    generations = sum(r.generations for r in records)
+    if generations <= 0:
+        raise ValueError("the result records hold no generations")
+    counted = [r for r in records if r.flops_prm is not None]
+    counted_generations = sum(r.generations for r in counted)
+    prm = sum(r.flops_prm or 0 for r in counted) / counted_generations if counted_generations else None
+    return GridFlops(sum(r.flops_policy for r in records) / generations, prm, len(records))
+
+
+@dataclass(frozen=True)
+class Match:
+    """One R: the matched generations k (the policy alone) and k_v (the verifier counted), the
+    budget each maps to (None: beyond the grid), and whether its rows were made."""
+
+    ratio: float
+    k: float
+    budget: int | None
+    k_verifier: float | None  # None: the verifier's FLOPs unknown
+    budget_verifier: int | None
+    made: bool  # rows at this R: its used budget is on the grid
+
+    def used(self, count_verifier: bool) -> tuple[float, int | None]:
+        """(k, budget) the rows use."""
+        if not count_verifier:
+            return self.k, self.budget
+        if self.k_verifier is None:
+            raise ValueError(f"R={self.ratio:g}: the verifier's FLOPs are unknown, so k cannot count them")
+        return self.k_verifier, self.budget_verifier
+
+    def why_not(self, count_verifier: bool, budgets: Sequence[int]) -> str:
+        """'the grid stops at 256, k = 612.3': why no rows were made (k below the grid: 'starts at')."""
+        k, _ = self.used(count_verifier)
+        end = f"stops at {max(budgets)}" if k > max(budgets) else f"starts at {min(budgets)}"
+        return f"the grid {end}, k = {k:.1f}"
+
+
+def match(ratio: float, k: float, flops: GridFlops, budgets: Sequence[int], rounding: Rounding,
+          count_verifier: bool) -> Match:
+    """R's k and k_v, each's budget, and whether the rows (at k_v when `count_verifier`) are made."""
+    flops.check(count_verifier)
+    factor = flops.factor
+    k_v = None if factor is None else k * factor
+    budget = matched_budget(k, budgets, rounding)
+    budget_v = None if k_v is None else matched_budget(k_v, budgets, rounding)
+    return Match(ratio, k, budget, k_v, budget_v, (budget_v if count_verifier else budget) is not None)
 
 
 # --- accuracies -------------------------------------------------------------------------------
@@ -166,7 +258,7 @@ def by_bin(values: Mapping[str, float], bins: Mapping[str, int]) -> dict[int, di
 class Row:
     bin: int
     ratio: float
-    k: float
+    k: float  # the matched generations it uses: k_v where the verifier is counted, else k
     budget: int
     small: float  # compute-optimal accuracy at the matched budget
     large: float  # greedy accuracy of the larger model
@@ -176,30 +268,38 @@ class Row:
 
 @dataclass(frozen=True)
 class FlopsMatchedSummary(Summary):
-    """flops_matched.json: the rows, by bin then R."""
+    """flops_matched.json: per R its match, the rows made (by bin then R), and how k counts."""
 
     FORMAT = "ttc.flops_matched"
+    VERSION = 2  # 1: rows alone, k the policy's FLOPs, a k past the grid capped
+    matches: list[Match]
     rows: list[Row]
+    budgets: list[int]  # the grid's
+    count_verifier: bool  # the rows use k_v (else k)
+    flops: GridFlops
 
     def __post_init__(self) -> None:
-        if not self.rows:
-            raise ValueError("rows: none")
+        if not self.matches:
+            raise ValueError("matches: none")
+        made = {m.ratio for m in self.matches if m.made}
+        stray = sorted({r.ratio for r in self.rows} - made)
+        if stray:
+            raise ValueError(f"rows: R={stray[0]:g} has rows but its match was not made")
 
 
 PerBin = Mapping[int, Mapping[int, PerQuestion]]  # bin -> budget -> question -> compute-optimal accuracy
 
 
-def compare(small: PerBin, large: Mapping[int, PerQuestion], ks: Mapping[float, float],
-            rounding: Rounding = "nearest", tolerance: float = 0.0, seeds: int = 1) -> list[Row]:
-    """One row per (bin, R): the two accuracies at matched FLOPs, paired over the bin's
-    questions, and which side wins (see the module docstring)."""
+def compare(small: PerBin, large: Mapping[int, PerQuestion], at: Mapping[float, tuple[float, int]],
+            tolerance: float = 0.0, seeds: int = 1) -> list[Row]:
+    """One row per (bin, R) of `at` (R -> its k and matched budget): the two accuracies at
+    matched FLOPs, paired over the bin's questions, and which side wins (module docstring)."""
     unknown = sorted(set(small) ^ set(large))
     if unknown:
         raise ValueError(f"bin {unknown[0]} is in only one of the two sides")
     rows = []
     for b in sorted(small):
-        for ratio, k in ks.items():
-            budget = matched_budget(k, list(small[b]), rounding)
+        for ratio, (k, budget) in at.items():
             p = paired(small[b][budget], large[b], seeds)
             winner = TIE if p.low is None else TTC if p.low > tolerance else LARGER if p.high < -tolerance else TIE
             rows.append(Row(b, ratio, k, budget, p.mean_a, p.mean_b, winner, p))
@@ -223,45 +323,74 @@ def plot(small: Mapping[int, Curve], large: Mapping[int, float], ks: Mapping[flo
                 ax.plot([k], [acc], marker="*", markersize=12, color=colors[b], linestyle="none")
 
 
+def counting_words(summary: FlopsMatchedSummary) -> str:
+    """How the rows' k counts test-time FLOPs, with the grid's numbers."""
+    f = summary.flops
+    known = f"the verifier {f.prm:.4g}" if f.prm is not None else "the verifier keeps no count"
+    per = f"a generation over the grid's {f.records} records runs the policy {f.policy:.4g} FLOPs, {known}"
+    if summary.count_verifier:
+        return f"k counts the verifier, k_v = k x {f.factor:.3f}: {per}"
+    return f"k counts the policy's FLOPs alone, not the verifier's: {per}"
+
+
 def markdown(small_size: ModelSize, large_size: ModelSize, ks: Mapping[float, float], own: Mapping[float, float],
-             rows: Sequence[Row], budgets: Sequence[int]) -> str:
+             summary: FlopsMatchedSummary) -> str:
     m = large_size.parameters / small_size.parameters
+    cv = summary.count_verifier
+
+    def budget_cell(mt: Match, verifier: bool) -> str:
+        budget = mt.budget_verifier if verifier else mt.budget
+        if verifier and mt.k_verifier is None:
+            return "-"
+        cell = str(budget) if budget is not None else f"not made: {mt.why_not(verifier, summary.budgets)}"
+        return f"**{cell}**" if verifier == cv else cell
+
     lines = [f"Small model: {small_size.parameters:,} parameters, {small_size.pretrain_tokens:,} training tokens; "
              f"larger: {large_size.parameters:,}, {large_size.pretrain_tokens:,} (M = {m:.2f}; paper: ~14).", "",
-             "| R | k (paper: shared D_pretrain) | k (own training tokens) | matched budget |", "|---|---|---|---|"]
-    matched = {(r.ratio): r.budget for r in rows}
-    for ratio, k in ks.items():
-        capped = " (capped)" if k > max(budgets) * math.sqrt(2) else ""
-        lines.append(f"| {ratio:g} | {k:.1f} | {own[ratio]:.1f} | {matched[ratio]}{capped} |")
-    ratios = list(ks)
+             f"Test-time compute: {counting_words(summary)}. The rows use the budget in bold; the grid's budgets: "
+             f"{', '.join(map(str, summary.budgets))}.", "",
+             "| R | k (paper: shared D_pretrain) | k (own training tokens) | k_v (verifier counted) | "
+             "budget: policy only | budget: verifier counted |", "|---|---|---|---|---|---|"]
+    for mt in summary.matches:
+        k_v = "-" if mt.k_verifier is None else f"{mt.k_verifier:.1f}"
+        lines.append(f"| {mt.ratio:g} | {ks[mt.ratio]:.1f} | {own[mt.ratio]:.1f} | {k_v} | {budget_cell(mt, False)} | "
+                     f"{budget_cell(mt, True)} |")
     lines += ["", "Per bin: compute-optimal test-time compute vs the larger model's greedy accuracy at matched FLOPs "
               "(relative difference; paired 95% interval of the difference over the bin's questions, a tie when "
               "it includes 0; the paper finds test-time compute ahead on easy bins at low R).", "",
-              "| bin | " + " | ".join(f"R={r:g}" for r in ratios) + " |", "|---" * (len(ratios) + 1) + "|"]
-    for b in sorted({r.bin for r in rows}):
+              "| bin | " + " | ".join(f"R={mt.ratio:g}" for mt in summary.matches) + " |",
+              "|---" * (len(summary.matches) + 1) + "|"]
+    for b in sorted({r.bin for r in summary.rows}) or [None]:
         cells = []
-        for r in (r for r in rows if r.bin == b):
-            rel = f" ({(r.small - r.large) / r.large:+.0%})" if r.large > 0 else ""
-            cells.append(f"{r.winner}: {r.small:.3f} vs {r.large:.3f}{rel}; {r.paired.interval()}")
-        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+        for mt in summary.matches:
+            row = next((r for r in summary.rows if r.bin == b and r.ratio == mt.ratio), None)
+            if row is None:
+                cells.append(f"not made: {mt.why_not(cv, summary.budgets)}")
+                continue
+            rel = f" ({(row.small - row.large) / row.large:+.0%})" if row.large > 0 else ""
+            cells.append(f"{row.winner}: {row.small:.3f} vs {row.large:.3f}{rel}; {row.paired.interval()}")
+        lines.append(f"| {'all' if b is None else b} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def section(small: PerBin, large: Mapping[int, PerQuestion], small_size: ModelSize, large_size: ModelSize,
-            ratios: Sequence[float], out_dir: Path | str, rounding: Rounding = "nearest",
-            pretrain_tokens: PretrainTokens = "paper", tolerance: float = 0.0, seeds: int = 1
-            ) -> tuple[Section, list[Row]]:
+            ratios: Sequence[float], out_dir: Path | str, flops: GridFlops, count_verifier: bool = True,
+            rounding: Rounding = "nearest", pretrain_tokens: PretrainTokens = "paper", tolerance: float = 0.0,
+            seeds: int = 1) -> tuple[Section, FlopsMatchedSummary]:
     ks = {r: multiplier(small_size, large_size, r, pretrain_tokens) for r in ratios}
     other: PretrainTokens = "own" if pretrain_tokens == "paper" else "paper"
     alt = {r: multiplier(small_size, large_size, r, other) for r in ratios}
     paper_k, own_k = (ks, alt) if pretrain_tokens == "paper" else (alt, ks)
-    rows = compare(small, large, ks, rounding, tolerance, seeds)
-    path = Path(out_dir) / "flops_matched.png"
     curves = {b: curve_of(per_budget) for b, per_budget in small.items()}
-    plot(curves, curve_of(large), ks, path)
     budgets = sorted({b for c in curves.values() for b in c})
-    text = markdown(small_size, large_size, paper_k, own_k, rows, budgets)
-    return Section(text, [path]), rows
+    matches = [match(r, k, flops, budgets, rounding, count_verifier) for r, k in ks.items()]
+    at = {m.ratio: m.used(count_verifier) for m in matches if m.made}
+    rows = compare(small, large, at, tolerance, seeds)
+    summary = FlopsMatchedSummary(matches, rows, budgets, count_verifier, flops)
+    path = Path(out_dir) / "flops_matched.png"
+    plot(curves, curve_of(large), {r: k for r, (k, _) in at.items()}, path)
+    text = markdown(small_size, large_size, paper_k, own_k, summary)
+    return Section(text, [path]), summary
 
 
 def tracked_figures(rows: Sequence[Row]) -> Figures:
@@ -286,6 +415,7 @@ class FlopsMatchedConfig:
     ratios: list[float] = field(default_factory=lambda: list(PAPER_RATIOS))
     rounding: Rounding = "nearest"
     pretrain_tokens: PretrainTokens = "paper"
+    count_verifier: bool = True  # rows at k_v = k F_policy / (F_policy + F_prm); false: at k (the policy alone)
     tolerance: float = 0.0
     methods: MethodsConfig = field(default_factory=MethodsConfig)  # compute-optimal selection
     tracking: Tracking = field(default_factory=Tracking)
@@ -298,7 +428,9 @@ class FlopsMatchedConfig:
 def main(cfg: FlopsMatchedConfig) -> str:
     out = Path(cfg.output_dir)
     bins = Bins.load(cfg.bins)
-    grid = build_grid(read_results(cfg.results), cfg.methods)
+    records = read_results(cfg.results)
+    grid, flops = build_grid(records, cfg.methods), grid_flops(records)
+    flops.check(cfg.count_verifier)
     save_config(cfg, out / "config.yaml")  # once the inputs are read and checked: the record of an accepted run
     analysis = analyse(grid, bins, cfg.methods)
     small: dict[int, dict[int, dict[str, float]]] = defaultdict(dict)
@@ -308,9 +440,9 @@ def main(cfg: FlopsMatchedConfig) -> str:
     large = by_bin(greedy_accuracy(read_records(cfg.large_greedy, Sample), grid.questions), bins.bins)
     sizes = (read_model_size(cfg.small_model, cfg.small_tokens, "small_model"),
              read_model_size(cfg.large_model, cfg.large_tokens, "large_model"))
-    result, rows = section(small, large, *sizes,
-                           cfg.ratios, out, cfg.rounding, cfg.pretrain_tokens, cfg.tolerance, grid.seeds)
-    FlopsMatchedSummary(rows).save(out / "flops_matched.json")
+    result, summary = section(small, large, *sizes, cfg.ratios, out, flops, cfg.count_verifier, cfg.rounding,
+                              cfg.pretrain_tokens, cfg.tolerance, grid.seeds)
+    summary.save(out / "flops_matched.json")
     (out / "flops_matched.md").write_text(result.markdown)
-    log_figures(cfg.tracking, out, "flops_matched", tracked_figures(rows))
+    log_figures(cfg.tracking, out, "flops_matched", tracked_figures(summary.rows))
     return result.markdown

@@ -17,13 +17,32 @@ Everything is deterministic: the standard error needs no randomness, the bootstr
 With few questions (< ~30) the normal 1.96 makes the interval somewhat narrow (t would be wider):
 a "level" there is safe, an "ahead" less so. `curve_of` (per-question values -> the curve) serves
 the stages that keep per-question outcomes in their summaries (eval/summary.py).
+
+Multiplicity (the report's headline family, ttc/pipeline/report.py):
+- `Paired.p`: the two-sided p-value of "no difference", p = 2 (1 - Phi(|diff| / SE)), the normal
+  approximation from the standard error the default interval uses (kept as `se`), so p < 0.05
+  exactly when the default 95% interval excludes zero; None without an interval. A Paired with a
+  bootstrap interval still gets the normal p (and the normal Holm interval below). A record saved
+  before `se` was kept recovers it from its interval when that is symmetric (the default's:
+  half-width / 1.96); an SE of 0 gives p = 1 for a zero difference, else 0.
+- `holm(p_values)`: Holm-Bonferroni step-down adjusted p-values: sorted ascending, the k-th
+  (from 0) is max over j <= k of min(1, (m - j) p_(j)): monotone in p, capped at 1, ties equal.
+- `holm_corrected(comparisons, alpha)`: each comparison's p, adjusted p, and its Holm-adjusted
+  interval, diff +- z(1 - a / 2) SE at the level a of the step that decides it: a rejected one
+  (adjusted p < alpha) at its own step, alpha / (m - rank) with rank its 0-based place among the
+  sorted p's (ties: the first); one not rejected at the step where the procedure stopped,
+  alpha / (m - rejected), as Holm tests nothing after it. Its p is at least that step's level, so
+  its interval includes zero; a rejected one's p is below its own step's, so its interval excludes
+  zero: "excludes zero" is "adjusted p < alpha". A comparison without a p (no interval) is not
+  counted in m and has no adjusted numbers.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Mapping, TypeVar
+from statistics import NormalDist
+from typing import Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -44,10 +63,30 @@ class Paired:
     high: float | None
     n_questions: int
     n_seeds: int = 1
+    se: float | None = None  # standard error of diff; None: < 2 questions, or a record saved before it was kept
 
     @property
     def level(self) -> bool:
         return self.low is not None and self.low <= 0 <= self.high
+
+    @property
+    def standard_error(self) -> float | None:
+        """`se`, or for a record saved without it, the default interval's half-width / 1.96 (a
+        bootstrap interval, asymmetric, gives None)."""
+        if self.se is not None or self.low is None:
+            return self.se
+        upper, lower = self.high - self.diff, self.diff - self.low
+        return (upper + lower) / (2 * Z95) if math.isclose(upper, lower, rel_tol=1e-9, abs_tol=1e-12) else None
+
+    @property
+    def p(self) -> float | None:
+        """Two-sided p of a zero difference: 2 (1 - Phi(|diff| / SE)); None without an interval."""
+        se = self.standard_error
+        if se is None:
+            return None
+        if se == 0:
+            return 1.0 if self.diff == 0 else 0.0
+        return math.erfc(abs(self.diff) / se / math.sqrt(2))  # = 2 (1 - Phi(z)), exact in the tail
 
     @property
     def verdict(self) -> str | None:
@@ -92,13 +131,68 @@ def paired(a: PerQuestion, b: PerQuestion, n_seeds: int = 1, resamples: int = 0,
         raise ValueError("paired: no question in common")
     x, y = np.array([a[q] for q in shared], dtype=float), np.array([b[q] for q in shared], dtype=float)
     d = x - y
-    low = high = None
-    if len(d) >= 2 and resamples:
+    low = high = se = None
+    if len(d) >= 2:
+        se = float(d.std(ddof=1)) / math.sqrt(len(d))
+    if se is not None and resamples:
         low, high = (float(v) for v in np.percentile(d[resample(len(d), resamples, seed)].mean(axis=1), [2.5, 97.5]))
-    elif len(d) >= 2:
-        half = Z95 * float(d.std(ddof=1)) / math.sqrt(len(d))
-        low, high = float(d.mean()) - half, float(d.mean()) + half
-    return Paired(float(x.mean()), float(y.mean()), float(d.mean()), low, high, len(d), n_seeds)
+    elif se is not None:
+        low, high = float(d.mean()) - Z95 * se, float(d.mean()) + Z95 * se
+    return Paired(float(x.mean()), float(y.mean()), float(d.mean()), low, high, len(d), n_seeds, se)
+
+
+# --- multiplicity: Holm-Bonferroni over a family of comparisons -------------------------------------
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm step-down adjusted p-values, in the input's order (see the module docstring)."""
+    m, adjusted, running = len(p_values), [0.0] * len(p_values), 0.0
+    for rank, i in enumerate(sorted(range(m), key=p_values.__getitem__)):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """One comparison of a family after Holm: its p, adjusted p and Holm interval (None: no p)."""
+
+    paired: Paired
+    p: float | None
+    p_adjusted: float | None
+    step_alpha: float | None  # the level of the step that decides it: the Holm interval is 1 - step_alpha
+    low: float | None
+    high: float | None
+
+    @property
+    def verdict(self) -> str | None:
+        """After correction: 'level' when the Holm interval includes zero, else 'ahead'/'behind'."""
+        if self.low is None:
+            return None
+        return "level" if self.low <= 0 <= self.high else "ahead" if self.low > 0 else "behind"
+
+    def interval(self) -> str:
+        if self.low is None:
+            return "no interval"
+        return f"{self.low:+.3f} to {self.high:+.3f} ({100 * (1 - self.step_alpha):.2f}%)"
+
+
+def holm_corrected(comparisons: Sequence[Paired], alpha: float = 0.05) -> list[Corrected]:
+    """Each comparison with its Holm-adjusted p and interval over the family of those with a p."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    tested = [i for i, c in enumerate(comparisons) if c.p is not None]
+    ps = [comparisons[i].p for i in tested]
+    adjusted = dict(zip(tested, holm(ps)))
+    m, rejected = len(ps), sum(a < alpha for a in adjusted.values())
+    out = []
+    for i, c in enumerate(comparisons):
+        if i not in adjusted:
+            out.append(Corrected(c, None, None, None, None, None))
+            continue
+        rank = sum(q < c.p for q in ps) if adjusted[i] < alpha else rejected  # its own step, or where Holm stopped
+        step = alpha / (m - rank)
+        half = NormalDist().inv_cdf(1 - step / 2) * c.standard_error
+        out.append(Corrected(c, c.p, adjusted[i], step, c.diff - half, c.diff + half))
+    return out
 
 
 def curve_of(per_question: Mapping[K, PerQuestion]) -> dict[K, float]:

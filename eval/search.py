@@ -13,15 +13,20 @@ selections a revision run reports over the same chains, a line keeps its own `se
 N = 1, 2, 4, ... where
 - its config accepts n=N (beam search and DVTS need M <= N and N divisible by M, so beam M=4
   starts at N=4), and
-- its generation budget, N or N(k+1) with lookahead k, is at most `max_budget`.
+- its generation budget, N or N(k+1) with lookahead k, is at most `max_budget`: the grid's,
+  or the line's own (`max_budget:` among its settings): pooled lines cost one pool of their
+  largest N, so they can reach the FLOPs-matched budgets (eval/flops_matched.py) where beam
+  search, which runs once per N, stops lower.
 Other N are skipped with a log line: not run, no record, "-" in the table. A line valid at no N
 is a config error, with the reason.
 
 One record per (problem, line, N, seed) in `<output_dir>/results.jsonl`: the SearchResult
-fields plus the line's `name` (`EvalResult`). Best-of-N lines are estimated from pools
-(ttc.search.best_of_n.sweep): per (problem, seed) ONE pool of the largest N they run at, shared
-by every best-of-N line with the same sampling settings (weighted, majority and naive share
-it); their `correct` is the expected accuracy over subsets of N of that pool, not a 0/1 grade.
+fields plus the line's `name` (`EvalResult`). Lines whose strategy has a pool estimator
+(`Strategy.sweep`: best-of-N's, adaptive's) are estimated from pools: per (problem, seed) ONE
+best-of-N pool of the largest N they run at, shared by every such line with the same sampling
+settings (`pool_settings`: best-of-N weighted, majority and naive, and adaptive lines, share it);
+their `correct` is the expected accuracy over draws of N of that pool, not a 0/1 grade (an
+adaptive line's `spent`: the expected generations it draws).
 Beam search and DVTS run at each N, batched across the problems of a batch.
 
 Sharded, resumable and deterministic (data/shards.py). Every seed a strategy draws derives from
@@ -58,8 +63,8 @@ from eval.search_report import EvalResult, SearchSummary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.backends import LMConfig
 from ttc.lm import LM
-from ttc.policy import POOLED, STRATEGIES  # revision lines run with the reviser as `lm` and its ORM as `prm`
-from ttc.search import BestOfNConfig, SearchConfig, SearchResult, sample_pools, sweep
+from ttc.policy import STRATEGIES  # revision lines run with the reviser as `lm` and its ORM as `prm`
+from ttc.search import BestOfNConfig, SearchConfig, SearchResult, sample_pools
 from ttc.search.common import RUN_FIELDS
 from ttc.stages.common import run_stage
 from ttc.verifiers import Verifier
@@ -113,7 +118,7 @@ class Line:
         return sorted(self.configs)
 
     def pool_key(self) -> str:
-        """Best-of-N lines with equal keys draw the same samples: one pool serves them all."""
+        """Pooled lines with equal keys draw the same samples: one pool serves them all."""
         cfg = self.configs[self.budgets[0]]
         assert isinstance(cfg, BestOfNConfig)
         return json.dumps(cfg.pool_settings(), sort_keys=True)
@@ -128,14 +133,17 @@ def plan_line(name: str, entry: dict[str, Any], max_budget: int, aggregation: st
     where = f"strategies.{name}"
     settings = {"aggregation": aggregation, **entry}
     strategy = settings.pop("strategy", None)
+    max_budget = settings.pop("max_budget", max_budget)
+    if not isinstance(max_budget, int) or isinstance(max_budget, bool) or max_budget < 1:
+        raise ValueError(f"{where}.max_budget: a whole number >= 1, got {max_budget!r}")
     if strategy not in STRATEGIES:
         raise ValueError(f"{where}: 'strategy' must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     cls = STRATEGIES[strategy].config
     known = sorted(cls.method_fields())
     unknown = [k for k in settings if k not in known]
     if unknown:
-        raise ValueError(f"{where}: unknown key '{unknown[0]}' for strategy {strategy} (known: {', '.join(known)}; "
-                         f"{', '.join(RUN_FIELDS)} are set by the grid)")
+        raise ValueError(f"{where}: unknown key '{unknown[0]}' for strategy {strategy} (known: "
+                         f"{', '.join(known)}, max_budget; {', '.join(RUN_FIELDS)} are set by the grid)")
     configs, skipped = {}, {}
     for n in powers_of_two(max_budget):
         try:
@@ -164,19 +172,20 @@ def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: Config, lines:
     """Every line, N and seed on `problems` (batched); each problem's records in grid order."""
     pooled: dict[str, list[Line]] = {}
     for line in lines:
-        if line.strategy == POOLED:
+        if STRATEGIES[line.strategy].sweep is not None:
             pooled.setdefault(line.pool_key(), []).append(line)
-    searched = [line for line in lines if line.strategy != POOLED]
+    searched = [line for line in lines if STRATEGIES[line.strategy].sweep is None]
     results: dict[tuple[str, int, int, str], SearchResult] = {}
     runs = len(cfg.seeds) * (len(pooled) + sum(len(line.budgets) for line in searched))
     with tqdm(total=runs, desc=f"{len(problems)} problems: strategy runs", leave=False) as bar:
         for seed in cfg.seeds:
             for group in pooled.values():
-                size = max(max(line.budgets) for line in group)
-                pools = sample_pools(problems, lm, prm, group[0].config(size, seed, cfg.prompt))
+                widest = max(group, key=lambda member: member.budgets[-1])  # its pool serves every line
+                pools = sample_pools(problems, lm, prm, widest.config(widest.budgets[-1], seed, cfg.prompt))
                 for line in group:
-                    swept = sweep(pools, line.budgets, line.config(size, seed, cfg.prompt), lm.num_parameters,
-                                  getattr(prm, "num_parameters", None))
+                    swept = STRATEGIES[line.strategy].sweep(
+                        pools, line.budgets, line.config(line.budgets[-1], seed, cfg.prompt), lm.num_parameters,
+                        getattr(prm, "num_parameters", None))
                     results.update(((line.name, r.budget, seed, r.problem_id), r) for r in swept)
                 bar.update()
             for line in searched:

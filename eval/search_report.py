@@ -11,6 +11,11 @@ and the table says so. Each cell also keeps `per_question` (problem id -> its me
 from which `ttc report` computes paired intervals over problems (eval/paired.py); a line's
 settings (its records' method, as eval/compute_optimal.py reads them) tell the report which
 lines the paper compares.
+
+A line that may stop short of its budget (adaptive: records with `spent`) also has, per cell, the
+mean generations it spent (`Cell.spent`, the same means as its accuracy): a row "<line>:
+generations spent" under it in the table, and in the figure its points sit at the generations
+spent rather than at the budget.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Cell:
     problems: int
     seeds: int
     per_question: dict[str, float]  # problem id -> its mean over seeds: what paired intervals need
+    spent: float | None = None  # mean generations spent, as accuracy is averaged; None: = the budget
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,10 @@ def method(r: EvalResult) -> tuple[str, dict[str, Any]]:
 
 def summarize(results: list[EvalResult]) -> SearchSummary:
     """The lines of `results`, in the order they first appear; a line's records must share a method."""
-    # name -> budget -> seed -> problem -> correct
+    # name -> budget -> seed -> problem -> correct; the same for the generations spent
     correct: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    spent: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    stopping: set[tuple[str, int]] = set()  # (line, budget) cells whose records carry `spent`
     methods: dict[str, tuple[str, dict[str, Any]]] = {}
     for r in results:
         m = method(r)
@@ -89,6 +97,9 @@ def summarize(results: list[EvalResult]) -> SearchSummary:
             raise RecordError(f"two results for problem {r.problem_id}, {r.name}, budget {r.generations}, "
                               f"seed {r.seed}")
         by_problem[r.problem_id] = r.correct
+        spent[r.name][r.generations][r.seed][r.problem_id] = r.generations if r.spent is None else r.spent
+        if r.spent is not None:
+            stopping.add((r.name, r.generations))
     lines = {}
     for name, by_budget in correct.items():
         cells = {}
@@ -99,7 +110,9 @@ def summarize(results: list[EvalResult]) -> SearchSummary:
                                   f"({sorted(len(p) for p in problems)} of them): an incomplete merge?")
             means = [sum(v.values()) / len(v) for v in by_seed.values()]
             per_question = {q: sum(v[q] for v in by_seed.values()) / len(by_seed) for q in sorted(problems.pop())}
-            cells[budget] = Cell(sum(means) / len(means), stderr(means), len(per_question), len(means), per_question)
+            spent_means = [sum(v.values()) / len(v) for v in spent[name][budget].values()]
+            cells[budget] = Cell(sum(means) / len(means), stderr(means), len(per_question), len(means), per_question,
+                                 sum(spent_means) / len(spent_means) if (name, budget) in stopping else None)
         lines[name] = Line(*methods[name], cells)
     return SearchSummary(lines)
 
@@ -122,6 +135,9 @@ def markdown(summary: SearchSummary) -> str:
              "| strategy | " + " | ".join(map(str, budgets)) + " |", "|---" * (len(budgets) + 1) + "|"]
     for name, line in summary.lines.items():
         lines.append(f"| {name} | " + " | ".join(_cell(line.cells.get(b)) for b in budgets) + " |")
+        if any(c.spent is not None for c in line.cells.values()):
+            lines.append(f"| {name}: generations spent | "
+                         + " | ".join(_spent(line.cells.get(b), b) for b in budgets) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -129,6 +145,22 @@ def _cell(cell: Cell | None) -> str:
     if cell is None:
         return "-"
     return f"{cell.accuracy:.3f}" + ("" if cell.stderr is None else f" +- {cell.stderr:.3f}")
+
+
+def _spent(cell: Cell | None, budget: int) -> str:
+    return "-" if cell is None else f"{budget if cell.spent is None else cell.spent:.1f}"
+
+
+def plotted(summary: SearchSummary) -> tuple[dict[str, dict[float, float]], dict[str, dict[float, float]]]:
+    """The figure's curves and error bars: each cell at the generations it spent (its budget
+    unless it records less)."""
+    curves: dict[str, dict[float, float]] = {}
+    errors: dict[str, dict[float, float]] = {}
+    for name, line in summary.lines.items():
+        at = {b: b if c.spent is None else c.spent for b, c in line.cells.items()}
+        curves[name] = {at[b]: c.accuracy for b, c in line.cells.items()}
+        errors[name] = {at[b]: c.stderr for b, c in line.cells.items() if c.stderr is not None}
+    return curves, errors
 
 
 def write(records: Path | str) -> str:
@@ -141,9 +173,8 @@ def write(records: Path | str) -> str:
     text = markdown(summary)
     (out / TABLE).write_text(text)
     summary.save(out / NUMBERS)
-    errors = {name: {b: c.stderr for b, c in line.cells.items() if c.stderr is not None}
-              for name, line in summary.lines.items()}
+    curves, errors = plotted(summary)
     with figure(out / FIGURE) as (_, ax):
-        plot_curves(ax, summary.curves(), xlabel="generation budget", errors=errors)
+        plot_curves(ax, curves, xlabel="generation budget (adaptive lines: generations spent)", errors=errors)
     log.info("summary: %s, %s", out / TABLE, out / FIGURE)
     return text

@@ -27,18 +27,20 @@ S = TypeVar("S", bound="Summary")
 
 
 class Summary:
-    """Base of the stages' summary dataclasses: `FORMAT` names the kind of file."""
+    """Base of the stages' summary dataclasses: `FORMAT` names the kind of file, `VERSION` its
+    layout (a summary whose fields change raises its own)."""
 
     FORMAT: ClassVar[str]
+    VERSION: ClassVar[int] = VERSION
 
     def save(self, path: Path | str) -> None:
         body = dataclasses.asdict(self)
         finite(body, "")
-        artifacts.save(path, self.FORMAT, VERSION, body)
+        artifacts.save(path, self.FORMAT, self.VERSION, body)
 
     @classmethod
     def load(cls: type[S], path: Path | str) -> S:
-        return decode(cls, artifacts.load(path, cls.FORMAT, VERSION), "", str(path))
+        return decode(cls, artifacts.load(path, cls.FORMAT, cls.VERSION), "", str(path))
 
 
 def defined(x: float) -> float | None:

@@ -14,6 +14,11 @@ estimated from the first few samples, and they are part of the budget:
    any n; beam search needs its width to divide n; lookahead k costs n(k+1)), so a method chosen
    at grid budget 8 runs at 14 when 14 remain. Below the bin's smallest grid budget (R = 0
    included) it is best-of-N weighted over the probe plus R new samples (`FALLBACK`).
+   With an `allocated` policy (ttc/policy.py) the entry is the bin's at the largest table budget
+   <= N (an average budget) and the question's own budget is the entry's generations at its n
+   (at least the probe): R = that - probe, fit as above, and the fallback where no n fits.
+   Easy bins then spend less than N and hard ones more: `unspent` < 0 is an overdraw, and the
+   mean over questions is what the allocation keeps near N.
 4. Spend (`spend`): questions with equal plans run as ONE strategy call. Best-of-N (`POOLED`)
    reuses the probe: its pool is the probe plus R new samples, i.e. exactly the best-of-N of N
    samples. Generations that no valid n can use are `unspent` (probe + spent + unspent == N).
@@ -86,10 +91,12 @@ class Plan:
     method: str
     strategy: str
     config: SearchConfig
+    budget: int  # the question's own budget, the probe's included: N, or an allocated entry's
 
     def key(self) -> str:
         """Questions with equal keys run together, in one strategy call."""
-        return json.dumps({"strategy": self.strategy, **self.config.params()}, sort_keys=True, default=str)
+        return json.dumps({"strategy": self.strategy, "budget": self.budget, **self.config.params()}, sort_keys=True,
+                          default=str)
 
 
 def fit_config(entry: Entry, remaining: int, seed: int, prompt: PromptFormat, where: str) -> SearchConfig:
@@ -114,11 +121,30 @@ def plan(pool: Pool, policy: Policy, budget: int, seed: int, prompt: PromptForma
         raise ValueError(f"budget {budget} is below the probe's {len(pool.samples)} samples: "
                          "give a budget >= probe.n")
     bin_ = policy.bin_of(probe_score(pool))
+    if policy.allocated:
+        return allocated_plan(pool, policy, bin_, budget, seed, prompt)
     entry = policy.entry(bin_, remaining)
     if entry is None:  # n is not used: a pooled plan draws budget - probe new samples
-        return Plan(bin_, FALLBACK, POOLED, policy.probe_config(max(remaining, 1), seed, prompt))
+        return Plan(bin_, FALLBACK, POOLED, policy.probe_config(max(remaining, 1), seed, prompt), budget)
     where = f"policy bin {bin_} at budget {remaining}"
-    return Plan(bin_, entry.method, entry.strategy, fit_config(entry, remaining, seed, prompt, where))
+    return Plan(bin_, entry.method, entry.strategy, fit_config(entry, remaining, seed, prompt, where), budget)
+
+
+def allocated_plan(pool: Pool, policy: Policy, bin_: int, budget: int, seed: int, prompt: PromptFormat) -> Plan:
+    """The bin's entry at average budget N, run within its own budget (its n's generations)."""
+    entry = policy.entry(bin_, budget)
+    where = f"allocated policy bin {bin_} at budget {budget}"
+    own = budget if entry is None else max(entry.config(where).generations, len(pool.samples))
+    remaining = own - len(pool.samples)
+    config = None
+    if entry is not None and remaining > 0:
+        try:
+            config = fit_config(entry, remaining, seed, prompt, where)
+        except ValueError:  # no n of the method fits what the probe left of its budget
+            config = None
+    if entry is None or config is None:
+        return Plan(bin_, FALLBACK, POOLED, policy.probe_config(max(remaining, 1), seed, prompt), own)
+    return Plan(bin_, entry.method, entry.strategy, config, own)
 
 
 # --- spend, batched over questions --------------------------------------------------------------
@@ -134,7 +160,7 @@ def spend(problems: Sequence[Problem], probes: Sequence[Pool], plans: Sequence[P
         lm, verifier = models(first.strategy)
         group = [problems[i] for i in members]
         if first.strategy == POOLED:
-            runs = pooled(group, [probes[i] for i in members], first.config, budget, lm, verifier)
+            runs = pooled(group, [probes[i] for i in members], first.config, first.budget, lm, verifier)
         else:
             runs = STRATEGIES[first.strategy].run(group, lm, verifier, first.config)
         # a revision run adds results of its other selection rules, over the same chains
@@ -174,7 +200,7 @@ def record(problem: Problem, probe: Pool, plan_: Plan, budget: int, run: SearchR
            verifier: Verifier) -> SolveResult:
     """The run's answer with the whole ledger, the probe's included. FLOPs count every token at
     `lm`'s size (a reviser is fine-tuned from the base: the same size)."""
-    generations = len(probe.samples) + run.generations
+    generations = len(probe.samples) + (run.generations if run.spent is None else round(run.spent))  # adaptive: drawn
     costs = probe.costs + run.costs
     return SolveResult(
         problem_id=problem.id, budget=budget, seed=plan_.config.seed, probe=len(probe.samples),

@@ -2,10 +2,14 @@
 saves it (`policy_<bins>.json`), `ttc solve` (ttc/planner.py) loads and runs it.
 
 Per difficulty bin and grid budget, the method compute-optimal chose on all of the bin's
-questions: an `Entry`, with the settings to run it with. A policy fit on predicted bins also
-holds what binning a new question takes: the score `edges` of those bins (data/bins.py) and the
-sampling settings of the `probe` whose mean final-step score is compared with them. The probe's
-samples join the pool of a best-of-N entry (`POOLED`), so such an entry must sample as the probe
+questions: an `Entry`, with the settings to run it with. An `allocated` policy
+(`policy_<bins>_allocated.json`) holds instead, per bin and *average* budget B, the method and
+its own budget of the allocation across bins (eval/compute_optimal.py): its params' n is that
+bin's own budget, above B on hard bins and below it on easy ones, and `ttc solve` runs it there
+(ttc/planner.py); files written before the field read as not allocated. A policy fit on
+predicted bins also holds what binning a new question takes: the score `edges` of those bins
+(data/bins.py) and the sampling settings of the `probe` whose mean final-step score is compared
+with them. The probe's samples join the pool of a best-of-N entry (`POOLED`), so such an entry must sample as the probe
 does (`BestOfNConfig.pool_settings`); a policy where it does not is refused on construction.
 """
 
@@ -53,6 +57,7 @@ class Policy:
     budget_field: str = "generations"  # what a grid budget counts: one of BUDGET_FIELDS
     edges: list[float] | None = None  # predicted: edges[b-1] separates bins b and b+1 (data/bins.py)
     probe: dict[str, Any] | None = None  # predicted: how the probe samples (BestOfNConfig.pool_settings)
+    allocated: bool = False  # table budgets are average budgets; each entry runs at its own n
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

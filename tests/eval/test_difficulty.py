@@ -1,7 +1,10 @@
 """Difficulty bins on hand-built samples: quintile cutting (ties, n not divisible by 5), the two
-difficulty values, the versioned bins file (data/bins.py) with its edges, and bad input."""
+difficulty values, the versioned bins file (data/bins.py) with its edges, the agreement of
+predicted with oracle bins beside chance (Spearman by hand, ties included), the samples' seed
+and the summary the report reads, and bad input."""
 
 import json
+import math
 from collections import Counter
 
 import pytest
@@ -9,8 +12,12 @@ import pytest
 from data.bins import Bins
 from data.config import ConfigError
 from data.records import RecordError, Sample
-from eval.difficulty import (DifficultyConfig, check_inputs, final_scores, group_samples, mean_final_score,
-                             pass_at_1, quantile_bins, section)
+from data.records import to_json
+from data.shards import write_settings
+from eval.difficulty import (Agreement, DifficultyConfig, DifficultySummary, SamplesSource, agreement, average_ranks,
+                             check_inputs, final_scores, group_samples, main, mean_final_score, pass_at_1,
+                             quantile_bins, section, spearman, spearman_interval, write)
+from ttc.pipeline.report import difficulty_findings
 
 
 def sample(pid, index, correct, steps=("a", "b")):
@@ -141,7 +148,7 @@ def test_section_writes_table_and_figure(tmp_path):
     oracle, predicted = quantile_bins(oracle_values), quantile_bins(predicted_values)
     result = section(oracle, oracle_values, tmp_path, predicted, predicted_values)
     assert "| 1 | 2 | 0.800 | 0.850 | 0.900 |" in result.markdown
-    assert "Predicted bin = oracle bin for" in result.markdown
+    assert "Predicted bin = the oracle bin for" in result.markdown and "chance 20%" in result.markdown
     assert result.figures == [tmp_path / "difficulty.png"] and result.figures[0].stat().st_size > 0
     assert section(oracle, oracle_values, tmp_path).figures == []
 
@@ -155,3 +162,110 @@ def test_more_samples_than_drawn_is_refused_before_sampling():
     with pytest.raises(ConfigError, match=r"run.yaml:36: num_samples 256 a question, but the samples it reads are 16 "
                                           r"a question \(sampling.n\)"):
         check_inputs(cfg, {"samples": {"sampling": {"n": 16}}}, "run.yaml:36")
+
+
+def test_spearman_by_hand_with_ties():
+    assert average_ranks([3, 1, 3, 2, 3]).tolist() == [4, 1, 4, 2, 4]  # the three 3s share ranks 3-5
+    # x ranks 1, 2.5, 2.5, 4 against y's 1, 3, 2, 4: centred, 4.5 / sqrt(4.5 x 5) = 3 / sqrt(10)
+    assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(3 / math.sqrt(10))
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 400]) == pytest.approx(1.0)  # ranks, not values
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3], [5, 5, 5]) is None  # a constant: no ranking
+    with pytest.raises(ValueError, match="3 values against 2"):
+        spearman([1, 2, 3], [1, 2])
+
+
+def test_spearman_interval_is_fisher_z():
+    # n = 10: atanh(0.5) +- 1.96 sqrt(1.06 / 7)
+    half = 1.959964 * math.sqrt(1.06 / 7)
+    low, high = spearman_interval(0.5, 10)
+    z = math.atanh(0.5)
+    assert (low, high) == (pytest.approx(math.tanh(z - half)), pytest.approx(math.tanh(z + half)))
+    assert -1 < low < 0.5 < high < 1
+    assert spearman_interval(1.0, 10) == (1.0, 1.0)
+    assert spearman_interval(0.5, 3) == (None, None) and spearman_interval(None, 10) == (None, None)
+
+
+def test_agreement_beside_chance():
+    oracle = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
+    predicted = {"a": 1, "b": 3, "c": 3, "d": 2, "e": 5, "f": 1}  # f has no oracle bin: left out
+    oracle_values = {"a": 0.9, "b": 0.7, "c": 0.5, "d": 0.3, "e": 0.1}
+    predicted_values = {"a": 0.8, "b": 0.6, "c": 0.6, "d": 0.65, "e": 0.2, "f": 1.0}
+    a = agreement(oracle, predicted, oracle_values, predicted_values, 5)
+    # bins differ by 0, 1, 0, 2, 0; value ranks (a..e) 5, 2.5, 2.5, 4, 1 against 5, 4, 3, 2, 1: 6.5 / sqrt(9.5 x 10)
+    rho = 6.5 / math.sqrt(95)
+    half = 1.959964 * math.sqrt(1.06 / 2)
+    assert (a.num_bins, a.questions, a.exact, a.within_one) == (5, 5, 0.6, 0.8)
+    assert a.spearman == pytest.approx(rho)
+    assert (a.spearman_low, a.spearman_high) == (pytest.approx(math.tanh(math.atanh(rho) - half), abs=1e-6),
+                                                 pytest.approx(math.tanh(math.atanh(rho) + half), abs=1e-6))
+    assert (a.chance_exact, a.chance_within_one) == (0.2, pytest.approx(0.52))  # 1/K; (K + 2(K-1)) / K^2
+    assert a.words() == ("the oracle bin for 60% of 5 questions (chance 20%), within one bin for 80% (chance 52%); "
+                         "Spearman rank correlation of mean PRM score with pass@1 +0.67 (95% CI -0.55 to +0.98, "
+                         "Fisher z; chance 0)")
+    chance = [Agreement(k, 1, 1, 1, None, None, None) for k in (1, 2, 3)]
+    assert [(a.chance_exact, a.chance_within_one) for a in chance] == [(1.0, 1.0), (0.5, 1.0),
+                                                                      (pytest.approx(1 / 3), pytest.approx(7 / 9))]
+    with pytest.raises(ValueError, match="no question has both"):
+        agreement({"a": 1}, {"b": 1}, {"a": 0.5}, {"b": 0.5}, 1)
+
+
+def samples_file(tmp_path, seed=None):
+    """5 questions x 2 samples (q0 easiest), and the sample stage's settings beside them when `seed`."""
+    path = tmp_path / "samples" / "samples.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(to_json(sample(f"q{i}", j, j < 2 - i // 2)) + "\n" for i in range(5) for j in range(2)))
+    if seed is not None:
+        write_settings(path.parent / "samples.settings.json", {"sampling.n": 2, "sampling.seed": seed})
+    return path
+
+
+def test_main_states_the_samples_and_their_seed_and_the_report_reads_it(tmp_path):
+    path = samples_file(tmp_path, seed=100)
+    text = main(DifficultyConfig(samples=str(path), output_dir=str(tmp_path / "out")))
+    assert text.startswith(f"Bins cut from `{path}`: every sample, sampling seed 100 (read from "
+                           "samples.settings.json). The search grid draws its own pools with its `seeds`: these "
+                           "samples are apart from them as long as none of those is 100.")
+    summary = DifficultySummary.load(tmp_path / "out" / "difficulty.json")
+    assert summary == DifficultySummary(SamplesSource(str(path), 100, "read from samples.settings.json", None), None)
+    assert Bins.load(tmp_path / "out" / "bins_oracle.json").meta["samples_seed"] == 100
+    (finding,) = difficulty_findings(tmp_path / "out")
+    assert finding.sentence.startswith("Oracle bins (cut from the base model's samples drawn with sampling seed "
+                                       "100) run from a mean base pass@1 of 1.000 (bin 1)")
+    assert "no predicted bins" in finding.sentence
+    # the config's seed must agree with the settings; without settings it is the one stated, else none is
+    with pytest.raises(ConfigError, match="samples_seed: 7, but .*samples.settings.json says the samples were drawn "
+                                          "with seed 100"):
+        main(DifficultyConfig(samples=str(path), output_dir=str(tmp_path / "bad"), samples_seed=7))
+    assert not (tmp_path / "bad").exists()
+    (tmp_path / "bare_run").mkdir()
+    bare = samples_file(tmp_path / "bare_run")
+    text = main(DifficultyConfig(samples=str(bare), output_dir=str(tmp_path / "o2"), samples_seed=7, num_samples=2))
+    assert "the first 2 samples of each question, sampling seed 7 (the config's samples_seed)" in text
+    text = main(DifficultyConfig(samples=str(bare), output_dir=str(tmp_path / "o3")))
+    assert "sampling seed unknown (no settings file beside them, no samples_seed)" in text
+    assert "drawn with a sampling seed not recorded" in difficulty_findings(tmp_path / "o3")[0].sentence
+
+
+def test_write_saves_the_agreement_the_markdown_states(tmp_path):
+    oracle_values = {f"q{i}": i / 10 for i in range(10)}
+    predicted_values = {f"q{i}": (i % 5) / 5 for i in range(10)}
+    oracle = Bins("oracle", quantile_bins(oracle_values), oracle_values, 5)
+    predicted = Bins("predicted", quantile_bins(predicted_values), predicted_values, 5)
+    source = SamplesSource("s.jsonl", 100, "read from s.settings.json", 64)
+    text = write(tmp_path, oracle, predicted, source)
+    summary = DifficultySummary.load(tmp_path / "difficulty.json")
+    assert summary.agreement == agreement(oracle.bins, predicted.bins, oracle_values, predicted_values, 5)
+    assert f"Predicted bin = {summary.agreement.words()}." in text
+    assert json.loads((tmp_path / "difficulty.json").read_text())["agreement"]["exact"] == summary.agreement.exact
+    (finding,) = difficulty_findings(tmp_path)
+    assert f"predicted bins (mean PRM final-step score, no ground truth) equal {summary.agreement.words()}" in \
+        finding.sentence and finding.figure == "difficulty.png"
+
+
+def test_a_seed_other_than_the_samples_stage_is_refused_before_sampling():
+    cfg = DifficultyConfig(samples="s.jsonl", output_dir="o", samples_seed=7)
+    check_inputs(cfg, {"samples": {"sampling": {"n": 4, "seed": 7}}}, "run.yaml:36")
+    with pytest.raises(ConfigError, match=r"run.yaml:36: samples_seed 7, but the samples it reads were drawn with "
+                                          r"seed 100 \(sampling.seed\)"):
+        check_inputs(cfg, {"samples": {"sampling": {"n": 4, "seed": 100}}}, "run.yaml:36")

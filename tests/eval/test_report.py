@@ -1,7 +1,8 @@
 """`ttc report` on a synthetic run written by the stages' own writers (their typed summaries,
 difficulty bins, compute-optimal, FLOPs-matched, the policy eval): every part present with its
 sentence, tables and relative figure links; absent parts named; a malformed file, or one of
-another layout, named."""
+another layout, named; the headline comparisons Holm-corrected as one family at the top, a headline
+whose part is missing (or lacks the comparison) named as not tested."""
 
 import json
 import shutil
@@ -12,10 +13,12 @@ import pytest
 from data.records import RecordError, Sample, to_json
 from eval import compute_optimal, flops_matched, policy, prm as prm_eval, search_report
 from data.bins import Bins
-from eval.difficulty import section as difficulty_section
+from eval.difficulty import SamplesSource, write as difficulty_write
 from eval.plots import figure
 from eval.prm import LIKELIHOOD, PRM, PRMEvalSummary
-from ttc.pipeline.report import PARTS, REPORT, write
+from ttc.pipeline import graph
+from ttc.pipeline.report import HEADLINES, PARTS, REPORT, write
+from eval.paired import holm
 from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
 from eval.search_report import EvalResult
 from conftest import synthetic_labels, train_tiny_prm
@@ -44,8 +47,9 @@ REVISION_LINES = {
 def search_run(folder: Path, lines=LINES) -> Path:
     """results.jsonl and the summary of a `ttc eval` run."""
     folder.mkdir(parents=True)
+    # FLOPs a generation: the policy 3, the verifier 1, so k counting the verifier is 0.75 k
     records = [EvalResult(q, strategy, {**params, "n": n, "seed": 0}, n, 0, None, float(correct(i, n)), None, n, n,
-                          0, 0, None, 0, None, name=name)
+                          0, 0, None, 3 * n, n, name=name)
                for name, (strategy, params, correct) in lines.items() for n in BUDGETS
                for i, q in enumerate(QUESTIONS)]
     (folder / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in records))
@@ -58,10 +62,9 @@ def difficulty_run(folder: Path) -> dict[str, Path]:
     predicted_values = {q: v + (0.15 if q == "q3" else -0.1 if q == "q1" else 0) for q, v in oracle_values.items()}
     oracle = {q: i // 2 + 1 for i, q in enumerate(QUESTIONS)}
     predicted = {**oracle, "q3": 1, "q1": 2}  # swapped: every bin keeps 2 questions
-    Bins("oracle", oracle, oracle_values, 5).save(folder / "bins_oracle.json")
-    Bins("predicted", predicted, predicted_values, 5).save(folder / "bins_predicted.json")
-    (folder / "difficulty.md").write_text(difficulty_section(oracle, oracle_values, folder, predicted,
-                                                             predicted_values).markdown)
+    source = SamplesSource("sample_test/samples.jsonl", 100, "read from samples.settings.json", 64)
+    difficulty_write(folder, Bins("oracle", oracle, oracle_values, 5), Bins("predicted", predicted, predicted_values, 5),
+                     source)
     return {"oracle": folder / "bins_oracle.json", "predicted": folder / "bins_predicted.json"}
 
 
@@ -147,15 +150,22 @@ def test_every_part_with_its_sentence_tables_and_figures(run):
     assert "Attempt 4 is level with attempt 1 (+0.250, 95% CI -0.240 to +0.740; 0.500 vs 0.250, 2 questions)." in text
     assert "Sequential revisions are level with parallel (-0.250, 95% CI -0.740 to +0.240;" in text
     assert "40% of the 5 correct attempts with a next attempt turn incorrect at that revision (paper: ~38%)" in text
-    assert "equal the oracle bin for 80% of questions and are within one bin for 100%" in text
+    # q1 and q3 swap bins; ranks differ on q1-q3 alone (d = -1.5, -0.5, 2: rho = 1 - 6 x 6.5 / 990 ~ 0.96)
+    assert ("Oracle bins (cut from the base model's samples drawn with sampling seed 100) run from a mean base pass@1 "
+            "of 0.950 (bin 1)") in text
+    assert ("equal the oracle bin for 80% of 10 questions (chance 20%), within one bin for 100% (chance 52%); Spearman "
+            "rank correlation of mean PRM score with pass@1 +0.96 (95% CI +0.83 to +0.99, Fisher z; chance 0)") in text
     assert ("with oracle bins it is ahead at 0, level at 5 and behind at 0 of 5 budgets, and at budget 16 level with "
             "best-of-N weighted (-0.100, 95% CI -0.296 to +0.096; 0.600 vs 0.700, 10 questions)") in text
     assert ("with oracle bins, at budget 16 no budget of the grid matches it (interval wide: the bootstrap 95% range "
             "over 10 questions, no match to 16x, spans 1); at a quarter of the budget, compute-optimal at 4 is level "
             "with best-of-N weighted at 16 (-0.200, 95% CI -0.461 to +0.061;") in text
     assert "Per oracle bin at budget 16, compute-optimal against best-of-N weighted: bin 1 level (+0.000," in text
-    assert "at R=0.16 (budget 16): bin 1 level (+0.000, 95% CI +0.000 to +0.000; 2 questions)" in text
-    assert "at R=22 (budget 8): " in text
+    # toy models, M = 9.03: k = 159.6, 39.5, 10.1 at R = 0.16, 0.79, 22, k_v = 0.75 k; the grid stops at 16
+    assert "(k counts the verifier, k_v = k x 0.750: a generation over the grid's 150 records runs the policy 3" in text
+    assert ("at R=0.16 not made (the grid stops at 16, k = 119.7); at R=0.79 not made (the grid stops at 16, k = 29.6); "
+            "at R=22 (budget 8; 8 with the policy's FLOPs alone): bin 1 level (+0.000, 95% CI +0.000 to +0.000; "
+            "2 questions)") in text
     # two questions: resamples (a, a) need N=2 (8x), (b, b) and (a, b) N=4 (4x)
     assert ("`ttc solve` matches best-of-N weighted at N=16 with N=4: ratio 4 (bootstrap 95% range over 2 questions: "
             "4x to 8x).") in text
@@ -207,3 +217,82 @@ def test_a_revision_grid_compares_sequential_with_parallel(tmp_path):
     # q3-q6 right only sequentially: mean 0.4, SD sqrt(2.4 / 9), SE 0.1633, half-width 0.3201
     assert ("Revisions; sequential is ahead of Revisions; parallel by +0.400 (95% CI +0.080 to +0.720; 0.700 vs "
             "0.300, 10 questions) at budget 16 (paper: sequential revisions narrowly ahead") in text
+
+
+def headline_rows(text: str) -> dict[str, list[str]]:
+    """The headline section's table: its claim -> its other cells."""
+    section = text[text.index("## Headline comparisons (Holm-corrected)"):]
+    section = section[:section.index("\n## ", 1)]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines() if line.startswith("| ")]
+    return {row[0]: row[1:] for row in cells[1:]}
+
+
+def test_headlines_are_one_holm_family_and_missing_parts_are_named(tmp_path):
+    prm_run(tmp_path / "eval_prm")
+    search_run(tmp_path / "eval_search")
+    revision_run(tmp_path / "eval_revision")
+    search_run(tmp_path / "eval_revision_grid", REVISION_LINES)
+    text = write(tmp_path).read_text()
+    head = text.index("3 of 8 parts found;")
+    assert head < text.index("## Headline comparisons (Holm-corrected)") < text.index("## Training curves")
+    rows = headline_rows(text)
+    assert len(rows) == 9 and "tested as one family of 9" in text
+    # PRM vs majority at N=4 (the fixture's largest, no 16): +0.200, SE 0.1333, z 1.5, p = 2 (1 - Phi(1.5)) = 0.1336
+    assert rows["PRM: best-of-N weighted vs majority, N=16"] == [
+        "best-of-N weighted (last), N=4: 0.700", "majority, N=4: 0.500", "+0.200", "-0.061 to +0.461", "0.1336",
+        "0.9353", "-0.165 to +0.565 (99.38%)", "level"]
+    # beam at 16: behind uncorrected (p 0.0495 < 0.05), level after Holm over the 9
+    beam = rows["beam M=sqrt(N) vs best-of-N weighted, the largest budget beam ran"]
+    assert beam[:5] == ["Beam; M=sqrt(N), N=16: 0.400", "Best-of-N weighted, N=16: 0.700", "-0.300", "-0.599 to -0.001",
+                        "0.0495"]
+    assert beam[-1] == "level (uncorrected: behind)"
+    # the PRM's within-question AUC: +0.5 on both questions (SE 0): the one rejection, at step 1 (alpha / 9)
+    assert rows["PRM: within-question AUC vs the likelihood's"][-2:] == ["+0.500 to +0.500 (99.44%)", "ahead"]
+    assert rows["reviser: attempt 4 vs attempt 1"][4] == "0.3173"  # +0.25, SE 0.25: z = 1
+    assert "revisions: sequential vs parallel, N=4 (majority selection)" in rows
+    assert rows["revision grid: most sequential vs most parallel, N=4"][:2] == [
+        "Revisions; sequential, N=4: 0.500", "Revisions; parallel, N=4: 0.300"]
+    # the Holm p's are holm() of the family's p's; the verdict is "level" exactly when Holm p >= 0.05
+    p = [[0.0 if r[i] == "<0.0001" else float(r[i]) for r in rows.values()] for i in (4, 5)]
+    assert p[1] == pytest.approx(holm(p[0]), abs=9 * 5e-5)  # the printed p's are rounded to 4 places
+    assert all(r[-1].startswith("level") == (adjusted >= 0.05) for r, adjusted in zip(rows.values(), p[1]))
+    for claim in ("compute-optimal vs best-of-N weighted, the largest budget", "FLOPs-matched: test-time compute"):
+        assert f"- not tested: {claim}" in text
+    assert ("- not tested: compute-optimal revisions at a quarter of the largest budget vs parallel at it (no "
+            "compute_optimal_revisions/compute_optimal.json in the run)") in text
+
+
+def test_a_headline_the_run_lacks_is_not_tested(tmp_path):
+    search_run(tmp_path / "eval_search", {k: v for k, v in LINES.items() if not k.startswith("Beam")})
+    text = write(tmp_path).read_text()
+    assert ("- not tested: beam M=sqrt(N) vs best-of-N weighted, N=4 (no such comparison in eval_search/summary.json)"
+            in text)
+    assert "tested as one family of 0" in text and "| claim |" not in text
+
+
+def test_headlines_read_the_summaries_of_the_graphs_stages():
+    numbers = {part.numbers for part in PARTS}
+    for h in HEADLINES:
+        stage, name = h.numbers.split("/")
+        assert graph.stage(stage) and name in numbers and any(stage in part.stages for part in PARTS)
+
+
+def test_the_full_run_has_every_compute_optimal_and_flops_headline(run):
+    from eval.flops_matched import FlopsMatchedSummary
+
+    rows = headline_rows(write(run).read_text())
+    flops = FlopsMatchedSummary.load(run / "flops_matched" / "flops_matched.json").rows
+    assert sum(claim.startswith("FLOPs-matched") for claim in rows) == len(flops)
+    # compute-optimal vs best-of-N weighted at 16 with each bin kind; at 4 vs best-of-N weighted at 16
+    top = rows["compute-optimal vs best-of-N weighted, the largest budget (oracle bins)"]
+    assert top[:4] == ["compute-optimal, N=16: 0.600", "best-of-N weighted, N=16: 0.700", "-0.100", "-0.296 to +0.096"]
+    assert "compute-optimal vs best-of-N weighted, the largest budget (predicted bins)" in rows
+    quarter = rows["compute-optimal at a quarter of the largest budget vs best-of-N weighted at it (oracle bins)"]
+    assert quarter[:3] == ["compute-optimal, N=4: 0.500", "best-of-N weighted, N=16: 0.700", "-0.200"]
+    fixed = [c for c in rows if c.startswith("compute-optimal vs the best fixed method")]
+    assert [c.split("(")[-1] for c in fixed] == [f"predicted bins, N={n})" for n in (1, 2, 4, 8, 16)]
+    allocated = rows["budget allocated across bins at a quarter of the largest budget vs best-of-N weighted at it "
+                     "(oracle bins)"]
+    assert allocated[0].startswith("allocated, average N<=4 (spent ") and allocated[1].startswith("best-of-N weighted, N=16")
+    # PRM 3, beam 2, compute-optimal 2 x 2, attempt 4 vs 1, sequential 2; best fixed at 5 budgets, allocated 2
+    assert len(rows) == 12 + len(fixed) + 2 + len(flops)

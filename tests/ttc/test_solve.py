@@ -18,7 +18,7 @@ from data.prompts import PromptFormat
 from data.records import Problem, RecordError, read_records
 from ttc import planner as P
 from ttc.policy import Entry, Policy
-from ttc.search import Strategy
+from ttc.search import ParticleConfig, Strategy
 from ttc.search.common import Costs
 from ttc.stages import solve as S
 
@@ -105,6 +105,20 @@ def test_a_method_runs_at_the_largest_n_that_fits_the_remaining_budget(entry, re
     assert (cfg.n, cfg.generations, cfg.seed) == (n, generations, 5)
 
 
+def test_a_particle_filtering_entry_builds_its_config_and_runs_at_any_n():
+    particles = Entry("particles(resample_temperature=0.5)", "particles",
+                      {"n": 4, "max_step_tokens": 8, "resample_temperature": 0.5}, 1.0)
+    policy = Policy("predicted", {1: {n: BON for n in (1, 2, 4, 8)}, 2: {1: BON, 2: BON, 4: particles}},
+                    edges=[0.5], probe=PROBE)
+    cfg = policy.table[2][4].config("e")
+    assert isinstance(cfg, ParticleConfig) and (cfg.n, cfg.resample_temperature) == (4, 0.5)
+    lm, prm = ScriptedLM(script), scores({0: 0.9, 1: 0.2, 2: 0.8, 3: 0.1})
+    probes = P.draw_probes(PROBLEMS, lm, prm, policy, 2, 0, PromptFormat())
+    hard = P.solve(PROBLEMS, probes, policy, 8, 0, PromptFormat(), lambda _: (lm, prm))[1]
+    assert (hard.strategy, hard.params["n"], hard.generations, hard.unspent) == ("particles", 6, 8, 0)
+    assert hard.answer == "1"
+
+
 # --- budget accounting and grouping (scripted fakes) ----------------------------------------------
 def test_costs_add_up_and_their_flops_are_two_per_parameter_and_token():
     total = Costs(3, 4, 5) + Costs(1, 1, None)
@@ -165,6 +179,25 @@ def test_a_budget_below_the_probe_is_an_error_and_equal_to_it_answers_from_the_p
     results, lm, _ = run_solve(2)
     assert {(r.method, r.generations, r.candidates) for r in results} == {(P.FALLBACK, 2, 2)}
     assert len(lm.calls) == 1  # the probe only
+
+
+def test_an_allocated_policy_runs_each_bins_entry_at_its_own_n(tmp_path):
+    """At an average budget of 8 (eval/compute_optimal.py's allocation): bin 1 runs best-of-N at its
+    own n=4, bin 2 beam M=4 within its own 12; the probe (2) counts in each question's own budget."""
+    easy, hard = (dataclasses.replace(e, params={**e.params, "n": n}) for e, n in ((BON, 4), (BEAM, 12)))
+    policy = Policy("predicted", {1: {2: BON, 8: easy}, 2: {2: BON, 8: hard}}, edges=[0.5], probe=PROBE,
+                    allocated=True)
+    policy.save(tmp_path / "policy_predicted_allocated.json")
+    assert S.load_policy(str(tmp_path / "policy_predicted_allocated.json")) == policy
+    lm, prm = ScriptedLM(script), scores({0: 0.9, 1: 0.2, 2: 0.8, 3: 0.1})
+    probes = P.draw_probes(PROBLEMS, lm, prm, policy, 2, 0, PromptFormat())
+    by_id = {r.problem_id: r for r in P.solve(PROBLEMS, probes, policy, 8, 0, PromptFormat(), lambda _: (lm, prm))}
+    q0, q1 = by_id["q0"], by_id["q1"]
+    assert (q0.strategy, q0.params["n"], q0.candidates, q0.generations, q0.unspent) == ("best_of_n", 4, 4, 4, 4)
+    assert (q1.strategy, q1.params["n"], q1.generations, q1.unspent) == ("beam", 8, 10, -2)  # 10 left: M=4 fits 8
+    assert sum(r.generations for r in by_id.values()) / 4 == 7 and {r.budget for r in by_id.values()} == {8}
+    assert {r.method for r in P.solve(PROBLEMS, probes, policy, 2, 0, PromptFormat(), lambda _: (lm, prm))} == {
+        P.FALLBACK}  # own budget 2 = the probe: answered from it
 
 
 def test_the_config_rejects_a_budget_below_the_probe(tmp_path):

@@ -33,6 +33,11 @@ The ledger of a result:
 - `distinct_candidates`: how many distinct texts with an answer the final candidates hold (the
   rest are copies, which weigh twice in a vote); a best-of-N pool estimate holds its expectation
   over subsets of n, None where not counted (records written before it).
+- `spent`: the generations actually drawn, for a strategy that may stop short of its budget
+  (adaptive, ttc/search/adaptive.py): `generations` stays the budget N, what the grid and the
+  compute-optimal policy index by, and `spent` <= N is what was drawn (a pool estimate: its
+  expectation). None means all of them (= `generations`): every fixed strategy. The token counts
+  and FLOPs are those of what was spent.
 """
 
 from __future__ import annotations
@@ -124,6 +129,7 @@ class SearchResult:
     flops_prm: int | None
     # keyword-only with a default: older records and positional constructions stay valid
     distinct_candidates: float | None = field(default=None, kw_only=True)
+    spent: float | None = field(default=None, kw_only=True)  # generations drawn; None: = generations
 
     @property
     def costs(self) -> "Costs":
@@ -308,9 +314,10 @@ class Session:
 
 def make_result(problem_id: str, strategy: str, params: dict[str, Any], cfg: SearchConfig, answer: str | None,
                 correct: float, solution: str | None, candidates: int, generations: int, costs: Costs,
-                policy_parameters: int, prm_parameters: int | None, distinct: float | None = None) -> SearchResult:
+                policy_parameters: int, prm_parameters: int | None, distinct: float | None = None,
+                spent: float | None = None) -> SearchResult:
     return SearchResult(
         problem_id=problem_id, strategy=strategy, params=params, budget=params["n"], seed=cfg.seed,
         answer=answer, correct=correct, solution=solution, candidates=candidates, generations=generations,
-        **costs.record(policy_parameters, prm_parameters), distinct_candidates=distinct,
+        **costs.record(policy_parameters, prm_parameters), distinct_candidates=distinct, spent=spent,
     )
