@@ -296,3 +296,27 @@ def test_the_full_run_has_every_compute_optimal_and_flops_headline(run):
     assert allocated[0].startswith("allocated, average N<=4 (spent ") and allocated[1].startswith("best-of-N weighted, N=16")
     # PRM 3, beam 2, compute-optimal 2 x 2, attempt 4 vs 1, sequential 2; best fixed at 5 budgets, allocated 2
     assert len(rows) == 12 + len(fixed) + 2 + len(flops)
+
+
+def test_the_menu_lines_are_compared_with_best_of_n_and_beam_at_equal_generations(tmp_path):
+    """Particle filtering against best-of-N weighted and beam at every budget; adaptive against
+    best-of-N weighted at its cap and at the first budget covering what it spent."""
+    lines = {**LINES, "Particle filtering": ("particles", {"selection": "weighted"}, lambda i, n: i < 5)}
+    search_run(tmp_path / "eval_search", lines)
+    folder = tmp_path / "eval_search"
+    adaptive = [EvalResult(q, "adaptive", {"selection": "weighted", "n": n, "seed": 0}, n, 0, None,
+                           float(i < 2 + min(n, 2).bit_length()), None, n, n, 0, 0, None, 3, 1,
+                           name="Adaptive weighted", spent=min(n, 3.0))
+                for n in BUDGETS for i, q in enumerate(QUESTIONS)]
+    with (folder / "results.jsonl").open("a") as f:
+        f.write("".join(to_json(r) + "\n" for r in adaptive))
+    search_report.write(folder / "results.jsonl")
+    text = write(tmp_path).read_text()
+    # particles right on q0-q4 at every N; best-of-N weighted on q0..q(1+bit_length(N)); beam on q0-q4 / q0-q3
+    assert ("Particle filtering (resampling by PRM step scores, Puri et al. 2025) is against Best-of-N weighted ahead at "
+            "0, level at 5 and behind at 0 of 5 budgets (at 16: level (-0.200") in text
+    assert "against Beam; M=sqrt(N) ahead at 0, level at 5 and behind at 0 of 5 budgets" in text
+    # adaptive spends 3 at a cap of 16 (right on q0-q3), best-of-N weighted at 16 on q0-q6 and at 4 on q0-q4
+    assert ("Adaptive weighted (waves until the answers agree) spends 3.0 generations on average at a cap of 16; "
+            "against Best-of-N weighted at the cap: behind (-0.300") in text
+    assert "against Best-of-N weighted at 4, the first budget that covers what it spent: level (-0.100" in text
