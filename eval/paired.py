@@ -230,7 +230,7 @@ class Ratio:
 
 
 def _times(r: float) -> str:
-    return "no match" if r == 0 else f"{r:g}x"
+    return "no match" if r == 0 else f"{r:.3g}x"  # 5.04x, not 5.04268x
 
 
 def ratio(method: Mapping[int, PerQuestion], baseline: Mapping[int, PerQuestion], budget: int,

@@ -101,6 +101,14 @@ def test_the_report_says_what_the_recipe_skipped(tmp_path):
     assert "FLOPs-matched" in head.split("skipped by the recipe: ")[1].split(";")[0] and "missing: FLOPs" not in text
 
 
+def test_the_plan_is_the_same_bytes_whatever_the_hash_seed(tmp_path):
+    """run.json is part of the committed evidence: its skipped stages come from sets, so they are sorted."""
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"), "--skip", "[large_greedy]"])
+    run.write_plan()
+    skipped = list(json.loads((run.run_dir / "run.json").read_text())["skipped"])
+    assert len(skipped) > 2 and skipped == sorted(skipped)
+
+
 def readme_submissions() -> list[str]:
     """Every `slurm/pipeline.sh` line of the README's Qwen walkthrough, continuations joined."""
     text = (REPO / "README.md").read_text()

@@ -218,7 +218,8 @@ class Run:
     def write_plan(self) -> None:
         """<run_dir>/run.json: the recipe and the stages it skips, with why (the report reads it)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / PLAN).write_text(json.dumps({"recipe": self.recipe, "skipped": self.skipped}, indent=1) + "\n")
+        plan = {"recipe": self.recipe, "skipped": dict(sorted(self.skipped.items()))}  # the same bytes every run
+        (self.run_dir / PLAN).write_text(json.dumps(plan, indent=1) + "\n")
 
     def build(self, stage: Stage, values: dict[str, Any]) -> Any:
         """The stage's typed config; errors name the per-stage recipe or the run's, with the line. A
