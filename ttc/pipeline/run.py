@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from data.config import (ConfigError, build_dataclass, given_whole, key_lines, merge_settings, parse_config, read_yaml,
                          save_config, to_dict)

@@ -51,8 +51,8 @@ from data.records import Problem, Sample
 from data.shards import derive_seed
 from ttc.lm import LM, GenerationRequest
 from ttc.sampling import grade
-from ttc.search.best_of_n import NUM_SUBSETS, BestOfNConfig, Pool, _vote
-from ttc.search.common import SearchResult, Session, make_result
+from ttc.search.best_of_n import NUM_SUBSETS, BestOfNConfig, Pool, _vote, sweep_pools
+from ttc.search.common import SearchResult, Session
 from ttc.search.scheduler import Generate, Score, drive
 from ttc.verifiers import Verifier, aggregate
 
@@ -164,26 +164,16 @@ def sweep_adaptive(pools: Sequence[Pool], ns: Sequence[int], cfg: AdaptiveConfig
                    prm_parameters: int | None, num_subsets: int = NUM_SUBSETS) -> list[SearchResult]:
     """Adaptive results estimated from best-of-N pools, for every cap n in `ns` (each <= its
     pool's size), with best_of_n.sweep's signature."""
-    results = []
-    for pool in pools:
-        size = len(pool.samples)
-        if pool.costs is None:
-            raise ValueError(f"{pool.problem_id}: the pool's costs are unknown; draw it with sample_pools")
-        for n in ns:
-            if not 1 <= n <= size:
-                raise ValueError(f"{pool.problem_id}: a pool of {size} samples estimates caps "
-                                 f"1 <= n <= {size}, not {n}")
-            correct, spent, distinct = estimate(pool, n, cfg, num_subsets)
-            results.append(make_result(pool.problem_id, "adaptive", {**cfg.params(), "n": n, "pool": size}, cfg,
-                                       None, correct, None, n, n, pool.costs.share(spent / size), policy_parameters,
-                                       prm_parameters, distinct, spent))
-    return results
+    return sweep_pools(pools, ns, cfg, "adaptive", lambda pool, n: estimate(pool, n, cfg, num_subsets),
+                       policy_parameters, prm_parameters)
 
 
 def estimate(pool: Pool, n: int, cfg: AdaptiveConfig, num_subsets: int = NUM_SUBSETS) -> tuple[float, float, float]:
     """(expected correctness, expected samples drawn, expected distinct answered texts drawn) of
     adaptive with cap n on ordered draws from the pool."""
     size = len(pool.samples)
+    if not 1 <= n <= size:
+        raise ValueError(f"{pool.problem_id}: a pool of {size} samples estimates caps 1 <= n <= {size}, not {n}")
     answers: dict[str, int] = {}
     answer_ids = np.array([-1 if s.answer is None else answers.setdefault(s.answer, len(answers))
                            for s in pool.samples] + [-1])  # the last: a sentinel for samples not taken

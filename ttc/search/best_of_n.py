@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from math import comb
-from typing import Any, Generator, Sequence
+from typing import Any, Callable, Generator, Sequence
 
 import numpy as np
 
@@ -177,20 +177,36 @@ def _vote(answer_ids: np.ndarray, answer_correct: np.ndarray, weights: np.ndarra
     return float(np.mean(answer_correct[winner] & seen.any(axis=1)))
 
 
-def sweep(pools: Sequence[Pool], ns: Sequence[int], cfg: BestOfNConfig, policy_parameters: int,
-          prm_parameters: int | None, num_subsets: int = NUM_SUBSETS) -> list[SearchResult]:
-    """Best-of-n results estimated from pools, for every n in `ns` (each <= its pool's size).
-    `correct` is the expected accuracy; the cost is a share of the pool's: the prompt whole (n
-    samples of one request share it), n/P of its generated and PRM tokens."""
+PoolEstimate = Callable[[Pool, int], tuple[float, float | None, float]]
+
+
+def sweep_pools(pools: Sequence[Pool], ns: Sequence[int], cfg: SearchConfig, strategy: str, estimate: PoolEstimate,
+                policy_parameters: int, prm_parameters: int | None) -> list[SearchResult]:
+    """One result per pool and n in `ns` from `estimate(pool, n)`: (expected correctness,
+    expected samples drawn, None when all n, expected distinct answered texts). The cost is a
+    share of the pool's: the prompt whole (the samples of one request share it), the drawn
+    fraction of its generated and PRM tokens. The pool estimators of best-of-N (`sweep`) and
+    adaptive stopping (ttc/search/adaptive.py) both go through it."""
     results = []
     for pool in pools:
         size = len(pool.samples)
         if pool.costs is None:
             raise ValueError(f"{pool.problem_id}: the pool's costs are unknown; draw it with sample_pools")
         for n in ns:
-            params = {**cfg.params(), "n": n, "pool": size}
-            acc = accuracy(pool, n, cfg.selection, cfg.aggregation, num_subsets, cfg.seed)
-            results.append(make_result(pool.problem_id, "best_of_n", params, cfg, None, acc, None, n, n,
-                                       pool.costs.share(n / size), policy_parameters, prm_parameters,
-                                       expected_distinct(pool.samples, n)))
+            correct, spent, distinct = estimate(pool, n)
+            drawn = n if spent is None else spent
+            results.append(make_result(pool.problem_id, strategy, {**cfg.params(), "n": n, "pool": size}, cfg, None,
+                                       correct, None, n, n, pool.costs.share(drawn / size), policy_parameters,
+                                       prm_parameters, distinct, spent))
     return results
+
+
+def sweep(pools: Sequence[Pool], ns: Sequence[int], cfg: BestOfNConfig, policy_parameters: int,
+          prm_parameters: int | None, num_subsets: int = NUM_SUBSETS) -> list[SearchResult]:
+    """Best-of-n results estimated from pools, for every n in `ns` (each <= its pool's size):
+    `correct` is the expected accuracy over subsets of n."""
+    def estimate(pool: Pool, n: int) -> tuple[float, None, float]:
+        return (accuracy(pool, n, cfg.selection, cfg.aggregation, num_subsets, cfg.seed), None,
+                expected_distinct(pool.samples, n))
+
+    return sweep_pools(pools, ns, cfg, "best_of_n", estimate, policy_parameters, prm_parameters)
