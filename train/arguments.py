@@ -1,6 +1,7 @@
 """What every trainer here passes to transformers: the paper's arguments as defaults under the
-recipe's `trainer:` overrides, tracking, the log history the report draws curves from, and the
-single-process launch. Used by the PRM/ORM trainer, the reviser and the toy LM."""
+recipe's `trainer:` overrides, tracking, the log history the report draws curves from, the
+single-process launch, and the checkpoint a rerun resumes from. Used by the PRM/ORM trainer, the
+reviser and the toy LM."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 from pathlib import Path
@@ -61,6 +63,26 @@ def one_process() -> Iterator[None]:
     finally:  # a later stage of the same process sees no launcher
         for key in added:
             os.environ.pop(key, None)
+
+
+def last_checkpoint(folder: str | Path) -> str | None:
+    """The newest `checkpoint-N` of `folder` a trainer can resume from (None: start afresh).
+    transformers writes a checkpoint file by file and its `trainer_state.json` last, so a save
+    cut by a preemption (SIGTERM), a kill or a full disk leaves a folder without a readable one;
+    resuming from it fails on every rerun. Such newer folders are removed, with a warning naming
+    each (their files are partial, and the next save of that step writes into the same folder),
+    and the run resumes from the newest whole checkpoint before them."""
+    folder = Path(folder)
+    steps = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name.removeprefix("checkpoint-").isdigit()]
+    for path in sorted(steps, key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            log.warning("%s: its save never finished (no readable trainer_state.json); removed, resuming from "
+                        "the checkpoint before it", path)
+            shutil.rmtree(path, ignore_errors=True)  # every rank of a launch may get here first
+    return None
 
 
 def free_port() -> str:

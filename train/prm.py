@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,6 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from data.config import ConfigError, check_model, parse_config, run_cli, save_config, to_dict
 from data.lock import lock_output
@@ -44,8 +42,8 @@ from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
-from train.arguments import (finish_distributed, first_process, launch_arguments, paper_arguments, save_log_history,
-                             single_process_launch)
+from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
+                             save_log_history, single_process_launch)
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")  # a record with a problem_id
@@ -266,9 +264,8 @@ def main(cfg: PRMTrainConfig) -> Path:
                 compute_metrics=within_question_metric([r.problem_id for r in val]))
            if cfg.select_by == "within_question_auc" else {}),
     )
-    # Resume after preemption; only the main process creates the folder, so check it exists.
-    last = get_last_checkpoint(args.output_dir) if os.path.isdir(args.output_dir) else None
-    trainer.train(resume_from_checkpoint=last)
+    # Resume after preemption from the newest whole checkpoint (train/arguments.py).
+    trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir))
     # save_model on every rank: under ZeRO-3 it gathers the sharded weights (a collective), and
     # only the main process writes. A LoRA run saves its adapter, merged below on one process.
     trainer.save_model(str(out / "adapter" if cfg.lora.enabled else out))

@@ -33,7 +33,6 @@ from typing import Any, Literal
 import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from data.config import check_model, parse_config, run_cli, save_config
@@ -41,8 +40,8 @@ from data.lock import lock_output
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS, ContextError, Fit, revision_prompt
-from train.arguments import (finish_distributed, first_process, launch_arguments, paper_arguments, save_log_history,
-                             single_process_launch)
+from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
+                             save_log_history, single_process_launch)
 from train.prm import LoraSettings, lora_config, merge_adapter, split_by_question
 
 log = logging.getLogger(__name__)
@@ -231,8 +230,8 @@ def main(cfg: RevisionTrainConfig) -> Path:
     if first_process():
         save_config(cfg, out / "train_config.yaml")  # once every setting is checked
     checkpoints = Path(trainer.args.output_dir)
-    # Resume after preemption; only the main process creates the folder, so check it exists.
-    trainer.train(resume_from_checkpoint=get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None)
+    # Resume after preemption from the newest whole checkpoint (train/arguments.py).
+    trainer.train(resume_from_checkpoint=last_checkpoint(checkpoints))
     if trainer.is_world_process_zero():
         table = checkpoint_table(trainer.state.log_history, checkpoints)
         chosen = choose_checkpoint(table, cfg.choose)

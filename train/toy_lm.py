@@ -37,13 +37,12 @@ from transformers import (
     Trainer,
     TrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from data import toy
 from data.config import check_model, parse_config, run_cli, save_config, to_dict
 from data.lock import lock_output
 from data.prompts import PromptFormat
-from train.arguments import save_log_history, trainer_arguments
+from train.arguments import last_checkpoint, save_log_history, trainer_arguments
 from train.tokenizer import build_char_tokenizer
 
 log = logging.getLogger(__name__)
@@ -220,7 +219,7 @@ def main(cfg: ToyLMConfig) -> Path:
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
     )
     start = time.time()
-    trainer.train(resume_from_checkpoint=get_last_checkpoint(args.output_dir))
+    trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir))
     wall = time.time() - start
 
     model = trainer.model.to(getattr(torch, cfg.save_dtype))
