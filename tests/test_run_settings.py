@@ -109,6 +109,20 @@ def test_the_plan_is_the_same_bytes_whatever_the_hash_seed(tmp_path):
     assert len(skipped) > 2 and skipped == sorted(skipped)
 
 
+def test_a_cut_done_marker_is_one_error_naming_it_and_markers_are_written_whole(tmp_path):
+    from ttc.pipeline.graph import GRAPH
+    from ttc.pipeline.run import DONE
+
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
+    stage = next(s for s in GRAPH if s.name == "difficulty")
+    marker = run.dir(stage.name) / DONE
+    run.mark_done(stage, {"num_bins": 5}, run.build(stage, run.settings(stage)), 1.5)
+    assert run.done(stage, {"num_bins": 5}) and not list(marker.parent.glob("*.tmp"))
+    marker.write_text("")  # a crash before the fix could leave it so
+    with pytest.raises(ConfigError, match=rf"^{marker}: not a finished stage's marker .*delete it to run the stage again"):
+        run.done(stage, {"num_bins": 5})
+
+
 def readme_submissions() -> list[str]:
     """Every `slurm/pipeline.sh` line of the README's Qwen walkthrough, continuations joined."""
     text = (REPO / "README.md").read_text()

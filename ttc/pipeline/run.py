@@ -29,6 +29,7 @@ from typing import Any
 from data.config import (ConfigError, build_dataclass, given_whole, key_lines, merge_settings, parse_config, read_yaml,
                          save_config, to_dict)
 from data.problems import DataConfig
+from data.records import write_atomic
 from ttc.backends import LMConfig
 from ttc.pipeline import graph
 from ttc.pipeline.graph import TRAINED, LMOf, ModelOf, Out, Questions, Stage, sources, stage, upstream
@@ -242,7 +243,11 @@ class Run:
         marker = self.dir(stage.name) / DONE
         if not marker.exists():
             return False
-        before = json.loads(marker.read_text()).get("settings")
+        try:
+            before = json.loads(marker.read_text())["settings"]
+        except (ValueError, KeyError, TypeError) as e:  # a marker cut by a crash before DONE was written whole
+            raise ConfigError(f"{marker}: not a finished stage's marker ({type(e).__name__}: {e}); delete it to run "
+                              "the stage again (it resumes from the work it saved)") from e
         if before != json.loads(json.dumps(values)):
             raise ConfigError(f"{marker.parent}: finished with other settings than {self.recipe} now gives "
                               f"({first_difference(before, values)}): delete that folder or use another --run_dir")
@@ -252,10 +257,10 @@ class Run:
         """DONE, and the config that ran beside the outputs: written once the stage succeeded, so
         a refused or failed run never leaves a config that does not describe them."""
         save_config(cfg, self.dir(stage.name) / "config.yaml")
-        marker = self.dir(stage.name) / DONE
-        marker.write_text(json.dumps({"stage": stage.name, "seconds": round(seconds, 2),
-                                      "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                      "settings": values}, indent=1) + "\n")
+        # whole or not at all (written, synced, renamed): a crash never leaves half a marker
+        write_atomic(self.dir(stage.name) / DONE, [json.dumps({
+            "stage": stage.name, "seconds": round(seconds, 2),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "settings": values}, indent=1)])
 
 
 def check_gpu_shares(values: dict[str, Any], where: str) -> None:
