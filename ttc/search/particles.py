@@ -124,9 +124,8 @@ def _search(session: Session, cfg: ParticleConfig, p: int) -> Search:
             break
         asks = [(particles[held[0]], len(held), derive_seed(cfg.seed, problem_id, round, g))
                 for g, held in enumerate(groups.values())]
-        # tree.py's helpers read the step settings and `lookahead` only, which this config has
-        children = yield from expand(session, cfg, asks)  # type: ignore[arg-type]
-        yield from score(session, cfg, [c for cs in children for c in cs])  # type: ignore[arg-type]
+        children = yield from expand(session, cfg, asks)
+        yield from score(session, cfg, [c for cs in children for c in cs])
         extended = list(particles)
         for held, cs in zip(groups.values(), children, strict=True):
             for i, child in zip(held, cs, strict=True):

@@ -51,7 +51,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Generator, Literal, Sequence
+from typing import Any, Generator, Literal, Protocol, Sequence
 
 from data.shards import derive_seed
 from data.steps import extract_answer
@@ -151,7 +151,20 @@ def whole_steps(requests: Sequence[GenerationRequest]) -> Generator[Generate, An
     return results
 
 
-def expand(session: Session, cfg: TreeConfig,
+class StepSettings(Protocol):
+    """What `expand` and `score` read: how a step is sampled, and the lookahead before scoring
+    (TreeConfig's fields; particle filtering's config has them too, its lookahead always 0)."""
+
+    temperature: float
+    top_p: float
+    max_step_tokens: int
+    step_stop: list[str]
+
+    @property
+    def lookahead(self) -> int: ...
+
+
+def expand(session: Session, cfg: StepSettings,
            asks: Sequence[tuple[Node, int, int]]) -> Generator[Generate, Any, list[list[Node]]]:
     """`n` sampled next steps of each (node, n, seed) of one problem, one request per node (its
     samples share the prefix), all yielded at once."""
@@ -176,7 +189,7 @@ def greedy_steps(session: Session, cfg: TreeConfig, p: int,
     return [session.greedy[p, text] for text in texts]
 
 
-def score(session: Session, cfg: TreeConfig, nodes: Sequence[Node]) -> Generator[Generate | Score, Any, None]:
+def score(session: Session, cfg: StepSettings, nodes: Sequence[Node]) -> Generator[Generate | Score, Any, None]:
     """Set the score of every node (of one problem), after a greedy rollout of `cfg.lookahead`
     steps for the unfinished ones; all nodes in one verifier call (with other problems')."""
     texts = [node.text for node in nodes]
