@@ -1,4 +1,7 @@
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -6,6 +9,9 @@ from data.records import Sample
 from eval.paired import curve_of
 from eval.prm import (LIKELIHOOD, PRM, FinalAUC, PRMEvalSummary, auc, best_of_n, evaluate, final_score_auc, markdown,
                       within_question_auc)
+from ttc import cli
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_auc_matches_pair_counting():
@@ -77,3 +83,20 @@ def test_the_summary_round_trips_through_its_file(tmp_path):
     summary = evaluate({PRM: {"p": items}}, [1, 2], seed=0)
     summary.save(tmp_path / "prm_eval.json")
     assert PRMEvalSummary.load(tmp_path / "prm_eval.json") == summary
+
+
+def test_eval_prm_with_a_vllm_prm_and_a_likelihood_baseline_exits_cleanly(tmp_path, toy_base_path):
+    """The command as a Slurm job runs it, in its own process: the PRM on vLLM, then the
+    likelihood on transformers. Its exit status is what a dependent job waits on, so an abort in
+    the interpreter's teardown, after every output was written, fails the run all the same."""
+    toy = ["--data.split", "test", "--data.levels", "[1,2]", "--data.per_level", "2"]
+    cli.main(["sample", "--config", "configs/toy/sample.yaml", "--lm.model", str(toy_base_path), "--lm.backend", "hf",
+              *toy, "--sampling.n", "2", "--sampling.max_tokens", "32", "--output_dir", str(tmp_path / "samples")])
+    done = subprocess.run(
+        [sys.executable, "-m", "ttc.cli", "eval-prm", "--config", "configs/toy/eval_prm.yaml",
+         "--prm.path", str(REPO / "train/checkpoints/toy-prm"), "--prm.backend", "vllm",
+         "--baseline.path", str(toy_base_path), "--labels", "null", *toy, "--max_n", "2",
+         "--samples", str(tmp_path / "samples/samples.jsonl"), "--output_dir", str(tmp_path / "prm")],
+        cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "prm" / "prm_eval.json").is_file()

@@ -97,3 +97,17 @@ def test_vllm_runs_a_scored_prefix_once(vllm_prm):
     vllm_prm.memo.clear()
     assert vllm_prm.score(questions, steps) == whole
     assert len(vllm_prm.memo) == sum(map(len, steps))  # every step's value again: the lost ones run whole
+
+
+def test_a_closed_engine_has_no_thread_left_to_die_in_the_interpreters_teardown(prm_path):
+    """vLLM decodes a pooling engine's outputs (tensors over the message's buffer) on a daemon
+    thread. Left running past `close`, that thread frees its last outputs while the interpreter
+    tears down; freeing them needs the GIL, which a finalizing interpreter answers by ending the
+    thread through C++ frames: `terminate called without an active exception`, exit status 134,
+    after the stage's outputs were written (a Slurm `afterok` chain breaks). Closed, it is gone."""
+    scorer = VLLMPRM(str(prm_path))
+    questions, steps = solutions()
+    scorer.score(questions, steps)
+    thread = scorer.llm.llm_engine.engine_core.output_queue_thread
+    scorer.close()
+    assert not thread.is_alive()

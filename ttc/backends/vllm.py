@@ -163,6 +163,9 @@ class _Call:
         self.generated_tokens += generated_tokens
 
 
+OUTPUT_THREAD_TIMEOUT_S = 30.0  # it ends as soon as it reads the shutdown signal
+
+
 def start_engine(kv_cache_gib: float, **settings):
     """A vLLM `LLM(**settings)` (seed 0), the one way this project starts an engine (LM and PRM),
     stopped before the interpreter exits if not closed before: left to vLLM's own finalizer,
@@ -181,9 +184,15 @@ def start_engine(kv_cache_gib: float, **settings):
 
 def shutdown(llm) -> None:
     """Stop a vLLM engine's processes and free its memory (again: a no-op); returns None to
-    drop the handle."""
+    drop the handle. Waits for the client's output thread to end: a daemon thread that still
+    holds a pooling engine's last outputs (tensors over a message buffer) when the interpreter
+    tears down dies there in C++ frames and aborts the process (status 134) after its work."""
     if llm is not None:
-        llm.llm_engine.engine_core.shutdown()
+        client = llm.llm_engine.engine_core
+        client.shutdown()
+        thread = getattr(client, "output_queue_thread", None)  # the multiprocess client's
+        if thread is not None:
+            thread.join(timeout=OUTPUT_THREAD_TIMEOUT_S)
         gc.collect()
 
 
