@@ -155,3 +155,70 @@ def test_the_orm_trained_on_another_format_than_its_data_was_fitted_to_is_refuse
     run, flags = qwen(tmp_path, "--stages.orm_data.format.step_tag", "<|box_start|>")
     with pytest.raises(ConfigError, match=r"pipeline.yaml:\d+: format .* differs from the format its labels were"):
         submit(run, flags, dry_run=True)
+
+
+def finish(run, name: str, values: dict) -> None:
+    """Mark a stage of `run` finished with `values` (what local.run_all does once it succeeded)."""
+    from ttc.pipeline.graph import stage
+
+    run.mark_done(stage(name), values, run.build(stage(name), run.settings(stage(name))), 1.0)
+
+
+def test_a_stage_made_from_an_upstream_stage_since_redone_is_not_done(tmp_path):
+    """Issue 25: after sample_test was redone (its folder deleted, rerun with other settings), eval_prm,
+    difficulty and the rest stayed cached, and the report paired new samples with old results."""
+    from ttc.pipeline.graph import stage
+
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
+    for name in ("sample_test", "eval_prm", "difficulty"):
+        finish(run, name, run.settings(stage(name)))
+    assert run.done(stage("eval_prm"), run.settings(stage("eval_prm")))
+    redone, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"),
+                               "--stages.sample_test.sampling.n", "4"])
+    (redone.dir("sample_test") / "DONE").unlink()  # the refusal's advice for sample_test: delete it, rerun
+    stale = rf"made from what sample_test wrote before it was redone or removed: delete the stages made from it \({redone.dir('eval_prm')} {redone.dir('difficulty')}\)"
+    with pytest.raises(ConfigError, match=rf"^{redone.dir('eval_prm')}: {stale}"):
+        redone.done(stage("eval_prm"), redone.settings(stage("eval_prm")))
+    finish(redone, "sample_test", redone.settings(stage("sample_test")))  # redone: a new stamp
+    with pytest.raises(ConfigError, match=stale):
+        redone.done(stage("eval_prm"), redone.settings(stage("eval_prm")))
+
+
+def test_a_stage_job_refuses_upstream_outputs_made_with_other_settings(tmp_path):
+    """Issue 25: `--stage S` with other flags than its upstream's ran on their outputs and rewrote DONE."""
+    from ttc.pipeline.graph import stage
+    from ttc.pipeline.local import run_one
+
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
+    finish(run, "sample_test", run.settings(stage("sample_test")))
+    other, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"),
+                              "--stages.sample_test.sampling.n", "4"])
+    with pytest.raises(ConfigError, match=r"sample_test: finished with other settings .*sampling.n: 32 then, 4 now"):
+        run_one(other, "eval_prm")
+    with pytest.raises(ConfigError, match=r"--stage compute_optimal: reads difficulty, which is not finished"):
+        run_one(run, "compute_optimal")
+
+
+def test_one_writer_a_run_and_a_stage_refused_at_once(tmp_path):
+    """Issue 25: two `--stage policy` jobs on one run both ran and wrote the same files; a second
+    `ttc demo` on the same run was refused only after 30 s, once it had loaded its models."""
+    from data.lock import LockError
+    from ttc.pipeline.local import run_all, run_one
+
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
+    holders = []
+    try:
+        for lock in (run.run_dir / ".lock-pipeline", run.dir("policy") / ".lock-stage"):
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            holders.append(subprocess.Popen(  # another process holds it, as a running pipeline or job would
+                [sys.executable, "-c", f"from data.lock import hold; hold({str(lock)!r}, 'x'); print(1, flush=True); "
+                 "import time; time.sleep(60)"], cwd=REPO, stdout=subprocess.PIPE, text=True))
+            assert holders[-1].stdout.readline().strip() == "1"
+        with pytest.raises(LockError, match=rf"^{run.run_dir}: the pipeline is being written by pid {holders[0].pid}"):
+            run_all(run)
+        with pytest.raises(LockError, match=rf"^{run.dir('policy')}: stage policy is being written by pid"):
+            run_one(run, "policy")
+    finally:
+        for p in holders:
+            p.kill()
+            p.wait()

@@ -70,11 +70,14 @@ def trained_curves(run: Run) -> None:
 
 def run_all(run: Run) -> list[str]:
     """Every chosen stage not done yet, in order; returns the names of those that ran."""
+    run.lock(run.chosen(), whole_run=True)
     run.write_plan()
     trained_curves(run)
     planned = [(s, run.settings(s)) for s in run.chosen()]
     todo = [(s, values) for s, values in planned if not run.done(s, values)]
     ran = {s.name for s, _ in todo}
+    for s, _ in todo:
+        run.check_upstream(s, pending=ran)
     if len(todo) < len(planned):
         log.info("cached (DONE): %s", ", ".join(s.name for s, _ in planned if s.name not in ran))
     configs = [run.build(s, values) for s, values in todo]  # every error before any work
@@ -103,10 +106,13 @@ def run_one(run: Run, name: str, shard: int | None = None, num_shards: int = 1, 
     s = stage(name)
     if s not in run.stages:
         raise ConfigError(f"--stage {name}: not a stage of this run (stages: {', '.join(x.name for x in run.stages)})")
+    if shard is None:  # a shard's task locks its own shard (data/shards.py)
+        run.lock([s], whole_run=False)
     values = run.settings(s)
     if run.done(s, values):
         log.info("%s: done already", name)
         return
+    run.check_upstream(s)
     start = time.perf_counter()
     if shard is not None or merged:
         if s.launch != "sharded":

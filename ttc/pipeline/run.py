@@ -10,24 +10,31 @@ Which stages run: the graph's, less the toy-model trainers (unless `from_scratch
 whose models the recipe takes from checkpoints (`trained:`) with the stages that only feed them,
 the stages it `skip`s and every stage downstream of a skipped one; `only` narrows that further.
 
-A finished stage writes `<run_dir>/<stage>/DONE` (its wall time and the settings it ran with):
-a rerun skips it without loading anything, a stage without it reruns and resumes from its own
-partial work (shards, trainer checkpoints), and a DONE stage whose settings have since changed
-is an error: delete its folder or use another run_dir.
+A finished stage writes `<run_dir>/<stage>/DONE` (its wall time, the settings it ran with and the
+stamps of the upstream outputs it read: each upstream DONE's digest): a rerun skips it without
+loading anything, a stage without it reruns and resumes from its own partial work (shards, trainer
+checkpoints), and a DONE stage whose settings have since changed, or whose upstream stage was
+redone or removed since, is an error naming every finished stage made from it: delete those
+folders or use another run_dir. A stage that runs reads only finished upstream outputs made with
+the settings the recipe gives now (`check_upstream`). Locks (data/lock.py) keep one writer a
+stage: a pipeline holds the run and every stage it may run, a `--stage` job its stage (a shard
+task its shard), all taken before any model loads.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from data.config import (ConfigError, build_dataclass, given_whole, key_lines, merge_settings, parse_config, read_yaml,
-                         save_config, to_dict)
+from data.config import (ConfigError, build_dataclass, given_whole, key_lines, merge_settings, parse_config, rank_zero,
+                         read_yaml, save_config, to_dict)
+from data.lock import hold, output_folder
 from data.problems import DataConfig
 from data.records import write_atomic
 from ttc.backends import LMConfig
@@ -240,27 +247,80 @@ class Run:
 
     # --- finished stages
     def done(self, stage: Stage, values: dict[str, Any]) -> bool:
+        """Whether the stage finished with these settings, on the outputs its upstream stages have
+        now; finished otherwise is an error (its outputs would pair old work with new)."""
         marker = self.dir(stage.name) / DONE
         if not marker.exists():
             return False
         try:
-            before = json.loads(marker.read_text())["settings"]
+            finished = json.loads(marker.read_text())
+            before = finished["settings"]
         except (ValueError, KeyError, TypeError) as e:  # a marker cut by a crash before DONE was written whole
             raise ConfigError(f"{marker}: not a finished stage's marker ({type(e).__name__}: {e}); delete it to run "
                               "the stage again (it resumes from the work it saved)") from e
         if before != json.loads(json.dumps(values)):
             raise ConfigError(f"{marker.parent}: finished with other settings than {self.recipe} now gives "
                               f"({first_difference(before, values)}): delete that folder or use another --run_dir")
+        changed = sorted(up for up, seen in finished.get("inputs", {}).items() if self.stamp(up) != seen)
+        if changed:
+            stale = " ".join(str(self.dir(s)) for s in self.finished_from(changed))
+            raise ConfigError(f"{marker.parent}: made from what {', '.join(changed)} wrote before it was redone or "
+                              f"removed: delete the stages made from it ({stale}) to remake them, or use another "
+                              "--run_dir")
         return True
+
+    def made_upstream(self, stage: Stage) -> list[str]:
+        """The stages of this run whose outputs `stage` reads (not checkpoints the recipe names)."""
+        ours = {s.name for s in self.stages}
+        return sorted(up for up in upstream(stage, self.cfg.from_scratch) if up in ours and up not in self.trained)
+
+    def stamp(self, name: str) -> str | None:
+        """The identity of a stage's finished outputs: its DONE marker's digest (the settings and
+        the time it finished), so a stage redone, even with the same settings, has a new one."""
+        marker = self.dir(name) / DONE
+        return hashlib.sha256(marker.read_bytes()).hexdigest()[:16] if marker.exists() else None
+
+    def finished_from(self, names: list[str]) -> list[str]:
+        """The finished stages made from the outputs of `names`, directly or not."""
+        made_from, found = set(names), []
+        for s in self.stages:  # graph order: a stage after the stages it reads
+            if s.name not in names and upstream(s, self.cfg.from_scratch) & made_from:
+                made_from.add(s.name)
+                if (self.dir(s.name) / DONE).exists():
+                    found.append(s.name)
+        return found
+
+    def check_upstream(self, stage: Stage, pending: set[str] = frozenset()) -> None:
+        """What a stage reads is finished (or `pending`: to run before it), with the settings this
+        recipe and these flags give it: else it would run on other settings' outputs (a Slurm job
+        given other flags than its upstream jobs, `--only` on an unfinished run)."""
+        for up in self.made_upstream(stage):
+            if up not in pending and not self.done(graph.stage(up), self.settings(graph.stage(up))):
+                raise ConfigError(f"--stage {stage.name}: reads {up}, which is not finished in {self.run_dir} "
+                                  f"(run it first: --stage {up})")
 
     def mark_done(self, stage: Stage, values: dict[str, Any], cfg: Any, seconds: float) -> None:
         """DONE, and the config that ran beside the outputs: written once the stage succeeded, so
-        a refused or failed run never leaves a config that does not describe them."""
+        a refused or failed run never leaves a config that does not describe them. DONE names the
+        upstream outputs it was made from (their stamps): redoing one of them makes it stale."""
         save_config(cfg, self.dir(stage.name) / "config.yaml")
+        inputs = {up: self.stamp(up) for up in self.made_upstream(stage)}
         # whole or not at all (written, synced, renamed): a crash never leaves half a marker
         write_atomic(self.dir(stage.name) / DONE, [json.dumps({
             "stage": stage.name, "seconds": round(seconds, 2),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "settings": values}, indent=1)])
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "settings": values,
+            "inputs": inputs}, indent=1)])
+
+    def lock(self, stages: list[Stage], whole_run: bool) -> None:
+        """One writer per stage of this run, for the rest of this process (data/lock.py): a second
+        pipeline on this run (`whole_run`), or a job on one of these stages, is refused at once,
+        naming the first, before any model loads. Only the first process of a launch takes them."""
+        if not rank_zero():
+            return
+        if whole_run:
+            hold(output_folder(self.run_dir) / ".lock-pipeline", "the pipeline")
+        for s in stages:
+            hold(output_folder(self.dir(s.name)) / ".lock-stage", f"stage {s.name}")
 
 
 def check_gpu_shares(values: dict[str, Any], where: str) -> None:
