@@ -222,3 +222,20 @@ def test_one_writer_a_run_and_a_stage_refused_at_once(tmp_path):
         for p in holders:
             p.kill()
             p.wait()
+
+
+def test_a_run_is_the_same_run_moved_or_reached_by_another_path(tmp_path):
+    """Issue 25: the same run reached through `../x` then an absolute path, or moved, was refused at
+    every stage (paths were fingerprinted as typed); a local run continued on Slurm (absolute) too."""
+    from ttc.pipeline.graph import stage
+
+    def finished(run_dir: str) -> bool:
+        run, _ = command.parse(["--config", str(TOY), "--run_dir", run_dir])
+        return all(run.done(stage(name), run.settings(stage(name))) for name in ("sample_test", "eval_prm"))
+
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", os.path.relpath(tmp_path / "x")])
+    for name in ("sample_test", "eval_prm"):
+        finish(run, name, run.settings(stage(name)))
+    assert finished(str(tmp_path / "x")) and finished(os.path.relpath(tmp_path / "x"))
+    (tmp_path / "x").rename(tmp_path / "moved")
+    assert finished(str(tmp_path / "moved"))

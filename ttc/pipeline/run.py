@@ -11,7 +11,8 @@ whose models the recipe takes from checkpoints (`trained:`) with the stages that
 the stages it `skip`s and every stage downstream of a skipped one; `only` narrows that further.
 
 A finished stage writes `<run_dir>/<stage>/DONE` (its wall time, the settings it ran with and the
-stamps of the upstream outputs it read: each upstream DONE's digest): a rerun skips it without
+stamps of the upstream outputs it read: each upstream DONE's digest; paths under the run folder
+are recorded relative to it, so a run moved or reached by another path is the same run): a rerun skips it without
 loading anything, a stage without it reruns and resumes from its own partial work (shards, trainer
 checkpoints), and a DONE stage whose settings have since changed, or whose upstream stage was
 redone or removed since, is an error naming every finished stage made from it: delete those
@@ -44,6 +45,7 @@ from ttc.pipeline.resources import Resources, ResourcesConfig
 from ttc.verifiers.spec import VerifierConfig
 
 DONE = "DONE"
+RUN_DIR = "$RUN_DIR"  # this run's folder, in the settings DONE records (`Run.portable`)
 PLAN = "run.json"
 # An LM's settings that are a stage's own: the share of the machine its engine takes (a stage that
 # also runs a verifier's engine takes less). The rest (backend, dtype, context) are the run's model.
@@ -258,9 +260,9 @@ class Run:
         except (ValueError, KeyError, TypeError) as e:  # a marker cut by a crash before DONE was written whole
             raise ConfigError(f"{marker}: not a finished stage's marker ({type(e).__name__}: {e}); delete it to run "
                               "the stage again (it resumes from the work it saved)") from e
-        if before != json.loads(json.dumps(values)):
+        if self.portable(before) != self.portable(values):
             raise ConfigError(f"{marker.parent}: finished with other settings than {self.recipe} now gives "
-                              f"({first_difference(before, values)}): delete that folder or use another --run_dir")
+                              f"({first_difference(self.portable(before), self.portable(values))}): delete that folder or use another --run_dir")
         changed = sorted(up for up, seen in finished.get("inputs", {}).items() if self.stamp(up) != seen)
         if changed:
             stale = " ".join(str(self.dir(s)) for s in self.finished_from(changed))
@@ -268,6 +270,19 @@ class Run:
                               f"removed: delete the stages made from it ({stale}) to remake them, or use another "
                               "--run_dir")
         return True
+
+    def portable(self, values: Any) -> Any:
+        """The settings with this run's folder as RUN_DIR in the paths under it, so a run reached
+        as `runs/x`, `../main/runs/x` or an absolute path (Slurm's), or moved, is the same run."""
+        if isinstance(values, dict):
+            return {k: self.portable(v) for k, v in values.items()}
+        if isinstance(values, list):
+            return [self.portable(v) for v in values]
+        if isinstance(values, str):
+            for prefix in {str(self.run_dir), str(self.run_dir.resolve())}:
+                if values == prefix or values.startswith(prefix + "/"):
+                    return RUN_DIR + values[len(prefix):]
+        return values
 
     def made_upstream(self, stage: Stage) -> list[str]:
         """The stages of this run whose outputs `stage` reads (not checkpoints the recipe names)."""
@@ -308,7 +323,7 @@ class Run:
         # whole or not at all (written, synced, renamed): a crash never leaves half a marker
         write_atomic(self.dir(stage.name) / DONE, [json.dumps({
             "stage": stage.name, "seconds": round(seconds, 2),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "settings": values,
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "settings": self.portable(values),
             "inputs": inputs}, indent=1)])
 
     def lock(self, stages: list[Stage], whole_run: bool) -> None:
