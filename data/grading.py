@@ -9,7 +9,8 @@ an answer takes longer than our limit and restarted on the next call. It is a pl
 so grading works from any thread and from daemonic pool workers. The worker dies with its
 parent, however the parent dies (kill -9 included): it watches its parent process and exits when
 it is gone, even in the middle of an answer. A timeout or an unparsable answer is logged and
-graded incorrect; grading never raises on an answer. No gold answer (None or empty: a question
+graded incorrect; grading never raises on an answer. Its cost is bounded: answers longer than
+MAX_ANSWER_CHARS are wrong unparsed, and the worker's memory is capped (WORKER_MEMORY_BYTES). No gold answer (None or empty: a question
 nobody has answered) grades incorrect; its callers report such questions as ungraded.
 """
 
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import re
+import resource
 import select
 import subprocess
 import sys
@@ -35,6 +37,11 @@ log = logging.getLogger(__name__)
 WORKER_COMMAND = [sys.executable, "-m", "data.grading", "--worker"]
 STARTUP_TIMEOUT_S = 120.0  # importing sympy on a loaded machine; not charged to an answer
 _INTEGER = re.compile(r"-?\d+")
+# Bounds on what one answer may cost: a prediction longer than any MATH answer is graded wrong
+# unparsed, and the worker's address space is capped (an answer whose value sympy cannot hold,
+# `2^{2^{40}}`, fails with a MemoryError in the worker, graded wrong; the machine's memory is safe).
+MAX_ANSWER_CHARS = 1000
+WORKER_MEMORY_BYTES = 4 << 30
 
 
 def is_correct(pred: str | None, gold: str | None, source: str, timeout_s: float = 5.0) -> bool:
@@ -47,7 +54,7 @@ def is_correct(pred: str | None, gold: str | None, source: str, timeout_s: float
     pred, gold = _normalize(pred), _normalize(gold)
     if pred == gold:
         return True
-    if not pred:
+    if not pred or len(pred) > MAX_ANSWER_CHARS:
         return False
     return _ask_worker(gold, pred, timeout_s)
 
@@ -56,7 +63,14 @@ def _toy_correct(pred: str, gold: str) -> bool:
     if not _INTEGER.fullmatch(gold.strip()):
         raise ValueError(f"toy gold answer is not an integer: {gold!r}")
     pred = pred.strip()
-    return bool(_INTEGER.fullmatch(pred)) and int(pred) == int(gold)
+    return bool(_INTEGER.fullmatch(pred)) and _canonical(pred) == _canonical(gold.strip())
+
+
+def _canonical(integer: str) -> str:
+    """An integer's digits without leading zeros or a minus on zero: compared as text, since
+    `int()` refuses strings over 4,300 digits (a model can write one)."""
+    digits = integer.lstrip("-").lstrip("0") or "0"
+    return "-" + digits if integer.startswith("-") and digits != "0" else digits
 
 
 def _normalize(answer: str) -> str:
@@ -197,6 +211,7 @@ def _die_with_parent(parent: int, every_s: float = 0.5) -> None:
 def _serve() -> None:
     """Answer JSON requests line by line until stdin closes or the parent dies."""
     _die_with_parent(os.getppid())
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, resource.getrlimit(resource.RLIMIT_AS)[1]))
     out, sys.stdout = sys.stdout, sys.stderr  # stray prints must not corrupt the protocol
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout is disabled": we know
     _verify("1", "1")  # import and warm up before saying ready

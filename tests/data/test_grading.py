@@ -65,6 +65,24 @@ def test_toy_is_exact_integer_comparison():
     assert not is_correct("33", "32", "toy")
     assert not is_correct("32.0", "32", "toy")  # a MATH grader would accept it
     assert not is_correct("=32", "32", "toy")
+    assert is_correct("-0", "0", "toy") and is_correct("007", "7", "toy") and not is_correct("-7", "7", "toy")
+
+
+def test_toy_answers_of_any_length_are_graded():
+    """Issue 25: an answer over 4,300 digits (Python's int-string limit) raised and ended the stage."""
+    huge = "9" * 5000
+    assert is_correct(huge, huge, "toy") and not is_correct(huge + "1", huge, "toy")
+
+
+def test_what_one_answer_may_cost_is_bounded(fresh_worker):
+    """Issue 25: the grader's time was bounded, its memory not (600 MB for a 1 MB answer). A
+    prediction longer than any answer is wrong unparsed; the worker's address space is capped."""
+    assert not is_correct("1+" * 500_000 + "1", "5", "math")
+    assert grading._worker is None  # never sent to the worker
+    assert is_correct("0.5", "\\frac{1}{2}", "math")
+    limits = open(f"/proc/{grading._worker.proc.pid}/limits").read()
+    address_space = next(line for line in limits.splitlines() if line.startswith("Max address space"))
+    assert address_space.split()[3] == str(grading.WORKER_MEMORY_BYTES)
 
 
 def test_unparsable_prediction_is_wrong_and_logged(caplog):
