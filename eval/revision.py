@@ -294,7 +294,7 @@ def score(cfg: RevisionEvalConfig, problems: Sequence[Problem], chain_sets: Sequ
         return [chain_records(cs) for cs in scored]
 
     run_shard(out, SCORED, Shard(), problems, lambda p: p.id, process, cfg.batch_problems)
-    scored = read_chain_sets(merge(out, SCORED, 1), problems)
+    scored = read_chain_sets(merge(out, SCORED, 1, keeps_settings=False), problems)
     unscored = [ChainSet(cs.problem_id, [[dataclasses.replace(a, score=None) for a in chain]
                                          for chain in cs.chains]) for cs in scored]
     if unscored != list(chain_sets):

@@ -142,6 +142,8 @@ def test_shards_merge_to_the_same_bytes_and_a_cut_run_resumes(tmp_path, samples_
     partial = tmp_path / "killed" / "trajectories.shard-00000-of-00001.partial"
     partial.parent.mkdir()
     partial.write_text(first + second[: len(second) // 2])
+    saved = "trajectories.shard-00000-of-00001.settings.json"  # a killed run saved its settings before any unit
+    (partial.parent / saved).write_bytes((tmp_path / "one" / saved).read_bytes())
     assert trajectories.run(config(tmp_path / "killed", samples_file)).read_bytes() == one
 
 

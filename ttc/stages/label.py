@@ -18,6 +18,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from data import shards
 from data.grading import is_correct
@@ -52,6 +53,7 @@ class RolloutConfig:
 
 @dataclass
 class Config:
+    INPUT_FILES: ClassVar[tuple[str, ...]] = ("samples",)  # in the settings by content (data/shards.py)
     output_dir: str
     samples: str  # samples.jsonl from `ttc sample`
     lm: LMConfig
@@ -136,7 +138,7 @@ def run(cfg: Config, lm: LM) -> Path:
     path = shards.run_shard(
         cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
         lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
-        stage_settings(cfg, sys.modules[__name__]), cfg.overwrite,
+        stage_settings(cfg, sys.modules[__name__]), cfg.overwrite, empty_units=True,  # no labelable sample: none
     )
     return finish(cfg, NAME, path)
 

@@ -25,6 +25,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from data import shards
 from data.labels import labelable
@@ -43,6 +44,7 @@ VOLATILE = shards.VOLATILE | {"batch_problems"}  # no model: only how often prog
 
 @dataclass
 class Config:
+    INPUT_FILES: ClassVar[tuple[str, ...]] = ("samples",)  # in the settings by content (data/shards.py)
     output_dir: str
     samples: str  # samples.jsonl from `ttc sample`
     data: DataConfig = field(default_factory=DataConfig)  # the problems the samples were drawn for
@@ -89,7 +91,7 @@ def run(cfg: Config) -> Path:
         return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts, cfg.min_attempts)] for p in batch]
 
     path = shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems,
-                            stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
+                            stage_settings(cfg, sys.modules[__name__]), cfg.overwrite, empty_units=True)
     return finish(cfg, NAME, path)
 
 
