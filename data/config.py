@@ -7,12 +7,25 @@ objects). `__post_init__` validation runs on the final values. A flag replaces a
 not a section whole (`--strategies '{...}'` is the grid, not an addition to the recipe's);
 dotted flags (`--stages.label.batch_problems 4`) set one key inside.
 
-Every entry point turns bad input into one line and exit status 2 (`run_cli`).
+A flag's value is read by the type of the field it sets (`read_flag`), not always as YAML, which
+would cut `--output_dir "runs/x #2"` at the comment and read `010` as 8 and `12:30` as 750: a
+text field (str, a Literal of strings) takes the text exactly as typed; an int or float field
+reads it in decimal (`12:30` is an int error); an optional field reads `null` (or `~`) as None
+(a path named null: `./null`); every other field (bool, list, mapping, section, Any) reads YAML.
+The type is found through sections and `dict[str, V]` values (`flag_type`); a mapping whose
+values are typed by key (ttc pipeline's `stages`) says how in its field's
+`metadata={"entry_type": f}`. Where no type is known, the value is YAML, as before.
+
+Every entry point turns bad input into one line and exit status 2 (`run_cli`); a fault of the
+machine (a full disk or quota, an I/O error: an OSError of any errno but INPUT_ERRNOS's) into
+one line naming the path and exit status 75 (EX_TEMPFAIL), which a wrapper may retry.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
+import io
 import json
 import os
 import re
@@ -198,7 +211,57 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     return values, key_lines(text)
 
 
-def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
+NULL = ("null", "Null", "NULL", "~")  # what an optional field's flag reads as None
+
+
+def _options(tp: Any) -> tuple[Any, ...]:
+    return typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+
+
+def _is_text(tp: Any) -> bool:
+    return tp is str or (typing.get_origin(tp) is typing.Literal and all(isinstance(a, str) for a in typing.get_args(tp)))
+
+
+def flag_type(cls: type, keys: list[str]) -> Any:
+    """The annotation of the field the flag `--a.b.c` sets (keys [a, b, c]), through sections and
+    `dict[str, V]` values; a `dict` field's `metadata={"entry_type": f}` types its values by key
+    (f(key) -> a dataclass, or None). Any where the type is not known (then the value is YAML)."""
+    tp: Any = cls
+    entry: Callable[[str], Any] | None = None
+    for key in keys:
+        section = _section_type(tp)
+        if entry is not None:
+            tp, entry = entry(key) or Any, None
+        elif section is not None:
+            field = next((f for f in dataclasses.fields(section) if f.name == key), None)
+            if field is None:
+                return Any
+            tp, entry = typing.get_type_hints(section)[key], field.metadata.get("entry_type")
+        elif typing.get_origin(tp) is dict and len(typing.get_args(tp)) == 2:
+            tp = typing.get_args(tp)[1]
+        else:
+            return Any
+    return tp
+
+
+def read_flag(text: str, tp: Any) -> Any:
+    """A flag's value for a field of type `tp`: a text field (str, a Literal of strings) takes the
+    text as typed, a number field reads it in decimal (else keeps it, for the type error), an
+    optional one reads `null` or `~` as None; any other field reads it as YAML."""
+    options = [t for t in _options(tp) if t is not type(None)]
+    if len(options) < len(_options(tp)) and text in NULL:
+        return None
+    if options and all(_is_text(t) for t in options):
+        return text
+    if len(options) == 1 and options[0] in (int, float):
+        try:
+            return options[0](text)
+        except ValueError:
+            return text
+    return load_yaml(text) if text != "" else ""
+
+
+def _flag_values(argv: list[str], cls: type) -> tuple[Path | None, dict[str, Any]]:
     config, values = None, {}
     args = list(argv)
     while args:
@@ -220,7 +283,7 @@ def _flag_values(argv: list[str]) -> tuple[Path | None, dict[str, Any]]:
             if not isinstance(node, dict):
                 raise ConfigError(f"flag --{key}: '{section}' is also given a value of its own")
         try:
-            value = load_yaml(inline) if inline != "" else ""
+            value = read_flag(inline, flag_type(cls, [*sections, leaf]))
             node[leaf] = _Whole(value) if isinstance(value, dict) else value
         except yaml.YAMLError as e:
             problem = " ".join(str(getattr(e, "problem", None) or e).split())
@@ -251,7 +314,7 @@ def parse_config(cls: type[T], argv: list[str]) -> T:
         print("flags: --config RECIPE.yaml (optional), then --key value (sections: --section.key value)")
         print("\n".join(usage(cls)))
         raise SystemExit(0)
-    recipe, flags = _flag_values(argv)
+    recipe, flags = _flag_values(argv, cls)
     values, lines = read_yaml(recipe) if recipe else ({}, {})
     if recipe:
         build_dataclass(cls, values, str(recipe), lines)  # report recipe errors against the recipe file
@@ -273,6 +336,7 @@ def save_config(config: Any, path: Path) -> None:
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
 TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+TOKENIZER_JSON = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json")
 
 
 def locate_model(path: str, key: str = "model") -> Path:
@@ -313,22 +377,59 @@ def check_model(path: str, key: str = "model") -> Path:
         raise ConfigError(f"{key}: {path!r} has no weights (expected one of {', '.join(WEIGHTS)})")
     if not any((folder / name).is_file() for name in TOKENIZER):
         raise ConfigError(f"{key}: {path!r} has no tokenizer (expected one of {', '.join(TOKENIZER)})")
+    for file in (folder / name for name in TOKENIZER_JSON):
+        if file.is_file():  # a cut copy fails here, named, not as a bare JSON error when the tokenizer loads
+            try:
+                json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as e:
+                raise ConfigError(f"{key}: {file}: unreadable ({e}): copy the model folder again") from e
     return folder
 
 
-# ---- entry points: bad input is one line and exit status 2 ----
+# ---- entry points: bad input is one line and exit status 2; a fault of the machine, status 75 ----
 
-BAD_INPUT_STATUS = 2
+BAD_INPUT_STATUS = 2  # the input is wrong: the same command fails again (a wrapper should not retry)
+RETRY_STATUS = 75  # EX_TEMPFAIL (sysexits.h): the machine failed (a full disk, an I/O error): retry later
+INPUT_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EEXIST,
+                          errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS, errno.EINVAL, errno.ENOTEMPTY, errno.EXDEV})
 
 
 def bad_input_types() -> tuple[type[BaseException], ...]:
     """What bad input raises: our config and record errors (locks and settings included), the
     OS's errors on a path (missing, a folder where a file should be, no permission), and the
     ValueErrors by which the analyses (eval/*) refuse data they cannot use ("no result
-    records", "bin 3 has fewer than 2 questions")."""
+    records", "bin 3 has fewer than 2 questions"). An OSError of another errno is a fault
+    (`machine_fault`)."""
     from data.records import RecordError
 
     return ConfigError, RecordError, OSError, ValueError
+
+
+def machine_fault(error: BaseException) -> OSError | None:
+    """The OSError, `error` or the one it was raised from, that is no fault of the input (a full
+    disk or quota, an I/O error, a stale network file: any errno but INPUT_ERRNOS's), else None."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno is not None and error.errno not in INPUT_ERRNOS:
+            return error
+        error = error.__cause__
+    return None
+
+
+def open_file(error: BaseException, paths: bool = False) -> str | None:
+    """The file the code that raised `error` had open (or, with `paths`, the Path it held),
+    innermost frame first: an OSError raised by a write or a JSON error raised by a read names none."""
+    frames, tb = [], error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        values = list(frame.f_locals.values())
+        for value in values:
+            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
+                return value.name
+        if paths and (held := next((v for v in values if isinstance(v, Path)), None)) is not None:
+            return str(held)
+    return None
 
 
 def one_line(error: BaseException) -> str:
@@ -336,21 +437,35 @@ def one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror and error.filename is not None:
         paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
         return f"{paths}: {error.strerror}"
+    if isinstance(error, json.JSONDecodeError) and (name := open_file(error)):  # a library's read (a cut tokenizer.json)
+        return f"{name}: malformed JSON ({error})"
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def fault_line(error: BaseException, fault: OSError) -> str:
+    """One line for a fault: the path (the one written when the OSError names none), what, and to retry."""
+    if error is fault and fault.filename is None:
+        line = f"{open_file(fault, paths=True) or 'a file'}: {fault.strerror or fault}"
+    else:
+        line = one_line(error)
+    later = "there is room" if fault.errno in (errno.ENOSPC, errno.EDQUOT) else "it is fixed"
+    return f"{line} (a fault of this machine, not of the input: retry once {later})"
 
 
 def run_cli(prog: str, job: Callable[[], Any]) -> Any:
     """`job()`; bad input (`bad_input_types`) becomes `prog: message` on stderr, one line, and
-    exit status 2 (TTC_TRACEBACK=1 shows the traceback too, for a ValueError that is a bug of
-    ours after all). Anything else is a bug and keeps its traceback."""
+    exit status 2; a fault of the machine (`machine_fault`: a full disk, ...) one line naming the
+    path and status 75 (RETRY_STATUS). TTC_TRACEBACK=1 shows the traceback too, for a ValueError
+    that is a bug of ours after all. Anything else is a bug and keeps its traceback."""
     try:
         return job()
     except bad_input_types() as e:
         if os.environ.get("TTC_TRACEBACK"):  # for debugging our own code: the whole story
             raise
+        fault = machine_fault(e)
         sys.stderr.flush()
-        print(f"{prog}: {one_line(e)}", file=sys.stderr, flush=True)
-        raise SystemExit(BAD_INPUT_STATUS) from None
+        print(f"{prog}: {fault_line(e, fault) if fault else one_line(e)}", file=sys.stderr, flush=True)
+        raise SystemExit(RETRY_STATUS if fault else BAD_INPUT_STATUS) from None
 
 
 def rank_zero() -> bool:

@@ -175,7 +175,9 @@ def read_saved(path: Path) -> dict[str, Any]:
             raise TypeError("'settings' is not an object or 'units' not a list")
         return saved
     except (ValueError, KeyError, TypeError) as e:
-        raise RecordError(f"{path}: unreadable settings ({e}); delete it and rerun with --overwrite true") from e
+        raise RecordError(f"{path}: unreadable settings ({e}): the settings that made the records beside it are "
+                          "unknown; restore the file (its finished units are kept), or rerun this shard with "
+                          "--overwrite true to start it afresh (which deletes them)") from e
 
 
 def read_settings(path: Path) -> dict[str, Any]:

@@ -87,6 +87,7 @@ def work(tmp_path_factory, toy_base_path) -> dict[str, str]:
                                              for s in records])
     write_atomic(files / "none_correct.jsonl", [to_json(Sample(**{**vars(s), "correct": False})) for s in records])
     (files / "a_file").write_text("not a folder")
+    (files / "a file #2").write_text("not a folder either")  # a flag's text is the path, '#' and all
     (files / "dup.yaml").write_text("output_dir: a\nlm:\n  model: m\noutput_dir: b\n")
     (files / "tag.yaml").write_text("output_dir: !!python/object/apply:os.getcwd []\n")
     for name, config, weights in (("empty_config", "{}", True), ("no_weights", '{"model_type": "llama"}', False)):
@@ -142,6 +143,15 @@ CASES = [
      r"^ttc sample: .*tag.yaml:1: invalid YAML \(could not determine a constructor for the tag"),
     ("sample output_dir is a file", [*SAMPLE, "--output_dir", "<a_file>"],
      r"^ttc sample: output_dir .*a_file: is a file, expected a folder$"),
+    # a text flag is the text as typed (YAML would read a comment, an octal number, a base-60 one)
+    ("sample output_dir with a #", [*SAMPLE, "--output_dir", "<inputs>/a file #2"],
+     r"^ttc sample: output_dir .*/a file #2: is a file, expected a folder$"),
+    ("sample model 010", [*SAMPLE, "--output_dir", "<out>/s", "--lm.model", "010"],
+     r"^ttc sample: lm.model: '010' does not exist"),
+    ("sample model 12:30", [*SAMPLE, "--output_dir", "<out>/s", "--lm.model", "12:30"],
+     r"^ttc sample: lm.model: '12:30' does not exist"),
+    ("sample shard 12:30", [*SAMPLE, "--output_dir", "<out>/s", "--shard", "12:30", "--num_shards", "2"],
+     r"^ttc sample: command line: 'shard': expected int, got '12:30'$"),
     ("sample model config {}", [*SAMPLE, "--output_dir", "<out>/s", "--lm.model", "<empty_config>"],
      r"^ttc sample: lm.model: .*empty_config/config.json: no 'model_type' \(not a save_pretrained config\)$"),
     ("sample model without weights", [*SAMPLE, "--output_dir", "<out>/s", "--lm.model", "<no_weights>"],

@@ -239,3 +239,12 @@ def test_a_run_is_the_same_run_moved_or_reached_by_another_path(tmp_path):
     assert finished(str(tmp_path / "x")) and finished(os.path.relpath(tmp_path / "x"))
     (tmp_path / "x").rename(tmp_path / "moved")
     assert finished(str(tmp_path / "moved"))
+
+
+def test_a_stage_flag_is_read_by_its_fields_type(tmp_path):
+    """Issue 25: command-line values were YAML, so `010` became 8 in a stage's settings."""
+    from ttc.pipeline.graph import stage
+
+    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"),
+                            "--stages.sample_test.sampling.n", "010"])
+    assert run.settings(stage("sample_test"))["sampling"]["n"] == 10

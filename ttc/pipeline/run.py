@@ -52,6 +52,11 @@ PLAN = "run.json"
 PLACEMENT = ("gpu_memory_utilization", "kv_cache_gib", "threads", "device")
 
 
+def stage_config(name: str) -> type | None:
+    """The config class of the stage `name` (None for a name that is no stage: refused later)."""
+    return graph.stage(name).config_class() if name in {s.name for s in graph.GRAPH} else None
+
+
 @dataclass
 class ReviserLM(LMConfig):
     """How the reviser is served; its model is the run's train_reviser (or trained.train_reviser)."""
@@ -71,7 +76,8 @@ class PipelineConfig:
     revision_data: DataConfig | None = None
     test_data: DataConfig = field(default_factory=lambda: DataConfig(split="test", per_level=10))
     heldout_data: DataConfig | None = None  # `ttc solve`'s questions (policy); None: test_data's, split "heldout"
-    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> {recipe: file, its config's keys}
+    # stage -> {recipe: file, its config's keys}; a `--stages.<s>.<key>` flag reads by that config's field type
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"entry_type": stage_config})
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)  # what each Slurm job asks for, by class
     from_scratch: bool = False  # train the toy base and larger models (train/toy_lm.py) into the run first
     trained: dict[str, str] = field(default_factory=dict)  # train_prm, train_reviser, train_orm -> a checkpoint
