@@ -18,7 +18,10 @@ values are typed by key (ttc pipeline's `stages`) says how in its field's
 
 Every entry point turns bad input into one line and exit status 2 (`run_cli`); a fault of the
 machine (a full disk or quota, an I/O error: an OSError of any errno but INPUT_ERRNOS's) into
-one line naming the path and exit status 75 (EX_TEMPFAIL), which a wrapper may retry.
+one line naming the path and exit status 75 (EX_TEMPFAIL), which a wrapper may retry; Ctrl-C
+into `prog: interrupted` and exit status 130. A model folder that cannot be the model asked for
+(a cut weights file, an architecture not of its model_type, a PRM folder where an LM is
+expected) is refused before any weight is read (`check_model`).
 """
 
 from __future__ import annotations
@@ -358,9 +361,12 @@ def locate_model(path: str, key: str = "model") -> Path:
     return folder
 
 
-def check_model(path: str, key: str = "model") -> Path:
+def check_model(path: str, key: str = "model", lm: bool = False) -> Path:
     """The folder of the model `path` (locate_model), checked to hold a config.json with a
-    `model_type`, weights and a tokenizer; else one ConfigError naming `key`."""
+    `model_type`, whole weights (`check_weights`) and a tokenizer, its architecture of its
+    `model_type`'s family (`check_architecture`), and, with `lm` (a policy, reviser or other
+    model that generates or whose likelihood is read), a causal LM and no PRM of ours; else one
+    ConfigError naming `key`."""
     folder = locate_model(path, key)
     if not folder.is_dir():
         raise ConfigError(f"{key}: {path!r} is a file; expected a save_pretrained folder")
@@ -383,12 +389,102 @@ def check_model(path: str, key: str = "model") -> Path:
                 json.loads(file.read_text(encoding="utf-8"))
             except (OSError, ValueError) as e:
                 raise ConfigError(f"{key}: {file}: unreadable ({e}): copy the model folder again") from e
+    from data.prm_format import FORMAT_FILE  # our PRMs carry it (imported here: data.prm_format reads prompts)
+
+    if lm and (folder / FORMAT_FILE).is_file():
+        raise ConfigError(f"{key}: {folder} is a PRM folder ({FORMAT_FILE}), not a policy or other language "
+                          f"model: give it as a verifier's path")
+    check_architecture(settings, config, key, lm)
+    check_weights(folder, key)
     return folder
+
+
+def architecture_families() -> tuple[dict[str, set[str]], set[str], dict[str, str]]:
+    """transformers' auto classes, read from its mapping tables (no model is built): each
+    architecture's model_types, the causal-LM architectures, and the causal LM of each model_type."""
+    from transformers.models.auto import modeling_auto
+
+    families: dict[str, set[str]] = {}
+    for name in dir(modeling_auto):
+        if name.endswith("_MAPPING_NAMES") and isinstance(table := getattr(modeling_auto, name), dict):
+            for model_type, classes in table.items():
+                for cls in classes if isinstance(classes, (list, tuple)) else [classes]:
+                    families.setdefault(cls, set()).add(model_type)
+    causal = dict(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
+    return families, set(causal.values()), causal
+
+
+def check_architecture(settings: dict, config: Path, key: str, lm: bool) -> None:
+    """The config's `architectures` belong to its `model_type` (llama weights under `model_type:
+    bert` load as a BERT whose every weight is unexpected: random text), and, for an `lm`, the
+    model_type has a causal LM (what AutoModelForCausalLM builds) and the architectures name one.
+    A model with its own code (`auto_map`) or an architecture transformers does not know (a
+    public PRM's) is left to its loader."""
+    if "auto_map" in settings:
+        return
+    model_type, archs = settings["model_type"], settings.get("architectures") or []
+    if not archs and not lm:
+        return
+    families, causal_archs, causal_of = architecture_families()
+    for arch in archs:
+        if arch in families and model_type not in families[arch]:
+            raise ConfigError(f"{key}: {config}: architecture {arch} is of model_type "
+                              f"{'/'.join(sorted(families[arch]))}, but the config says model_type {model_type!r}: "
+                              f"the weights would load as another model (fix config.json)")
+    if not lm:
+        return
+    if model_type not in causal_of:
+        raise ConfigError(f"{key}: {config}: model_type {model_type!r} has no causal LM in transformers: "
+                          f"not a language model this role can run")
+    known = [arch for arch in archs if arch in families]
+    if known and not set(known) & causal_archs:
+        raise ConfigError(f"{key}: {config}: architecture {', '.join(known)} is not a causal LM "
+                          f"(expected e.g. {causal_of[model_type]}): not a language model this role can run")
+
+
+def check_weights(folder: Path, key: str) -> None:
+    """Every safetensors file of `folder` whole, by its header alone (cheap: 8 bytes give the
+    header's length, the JSON header each tensor's byte range): a cut or corrupt copy is one
+    line naming the file, not a loader's traceback. The shards an index names must exist."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise ConfigError(f"{key}: {index}: unreadable index ({e}): copy the model folder again") from e
+        if missing := sorted(s for s in shards if not (folder / s).is_file()):
+            raise ConfigError(f"{key}: {index} names shards that are missing: {', '.join(missing)}")
+    for file in sorted(folder.glob("*.safetensors")):
+        if problem := safetensors_problem(file):
+            raise ConfigError(f"{key}: {file}: {problem}: copy the model folder again")
+
+
+def safetensors_problem(file: Path) -> str | None:
+    """What is wrong with the safetensors file `file` by its header, or None."""
+    size = file.stat().st_size
+    with open(file, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            return f"not a safetensors file ({size} bytes, no header)"
+        length = int.from_bytes(head, "little")
+        if 8 + length > size:
+            return f"corrupt or cut safetensors file (its header says {length} bytes; the file has {size})"
+        try:
+            header = json.loads(handle.read(length))
+            end = max((int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"),
+                      default=0)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            return f"corrupt safetensors header ({type(e).__name__}: {e})"
+    expected = 8 + length + end
+    if size != expected:
+        return f"{'cut' if size < expected else 'corrupt'} safetensors file ({size} bytes; its header says {expected})"
+    return None
 
 
 # ---- entry points: bad input is one line and exit status 2; a fault of the machine, status 75 ----
 
 BAD_INPUT_STATUS = 2  # the input is wrong: the same command fails again (a wrapper should not retry)
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 RETRY_STATUS = 75  # EX_TEMPFAIL (sysexits.h): the machine failed (a full disk, an I/O error): retry later
 INPUT_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EEXIST,
                           errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS, errno.EINVAL, errno.ENOTEMPTY, errno.EXDEV})
@@ -455,10 +551,15 @@ def fault_line(error: BaseException, fault: OSError) -> str:
 def run_cli(prog: str, job: Callable[[], Any]) -> Any:
     """`job()`; bad input (`bad_input_types`) becomes `prog: message` on stderr, one line, and
     exit status 2; a fault of the machine (`machine_fault`: a full disk, ...) one line naming the
-    path and status 75 (RETRY_STATUS). TTC_TRACEBACK=1 shows the traceback too, for a ValueError
+    path and status 75 (RETRY_STATUS); Ctrl-C (KeyboardInterrupt) `prog: interrupted` and status
+    130 (INTERRUPTED_STATUS). TTC_TRACEBACK=1 shows the traceback too, for a ValueError
     that is a bug of ours after all. Anything else is a bug and keeps its traceback."""
     try:
         return job()
+    except KeyboardInterrupt:  # Ctrl-C: what was saved stays; no traceback of wherever it landed
+        sys.stderr.flush()
+        print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+        raise SystemExit(INTERRUPTED_STATUS) from None
     except bad_input_types() as e:
         if os.environ.get("TTC_TRACEBACK"):  # for debugging our own code: the whole story
             raise

@@ -61,6 +61,12 @@ Definitions:
   The allocated policy (`policy_<bins>_allocated.json`, `allocated: true`): the allocation fit on
   all questions, per bin and average budget B the method with its settings at its own budget b
   (params' n is b's), which `ttc solve` runs at that n (ttc/planner.py).
+- Provenance: each policy records the models its records were measured with (`Policy.models`,
+  ttc/policy.py), read from the settings `ttc eval` saved beside each results file
+  (`results.settings.json`: `lm.model`, `prm.path`): the `lm` and `prm` of a file's search
+  lines, the `reviser` and `orm` of its revision lines (they run on its lm and prm). Results
+  files measured with different models in one role are an error; a results file without its
+  settings leaves the provenance unknown (`models` None, a warning), as `ttc solve` then does.
 
 Writes compute_optimal.json (`ComputeOptimalSummary`, version 2: per binning its `Analysis`: the
 curves and their mean spent, the choices (per bin, best fixed, allocated), the efficiency, each
@@ -85,12 +91,13 @@ import numpy as np
 from data.bins import Bins
 from data.config import ConfigError, save_config
 from data.records import read_records
+from data.shards import read_settings
 from eval.search_report import EvalResult
 from eval.paired import Ratio, curve_of, ratio
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
-from ttc.policy import STRATEGIES, Entry, Policy
+from ttc.policy import STRATEGIES, Entry, Policy, identify
 from ttc.search import BestOfNConfig
 from ttc.search.common import SearchResult
 
@@ -520,12 +527,13 @@ def allocate_all(grid: Grid, options: Sequence[Option], budgets: Sequence[int], 
     return dict(fit)
 
 
-def fit_policy(grid: Grid, analysis: Analysis, binned: Bins, cfg: MethodsConfig, allocated: bool = False) -> Policy:
+def fit_policy(grid: Grid, analysis: Analysis, binned: Bins, cfg: MethodsConfig, allocated: bool = False,
+               models: dict[str, dict[str, Any]] | None = None) -> Policy:
     """The fitted policy: per bin and budget, the method chosen on all of the bin's questions and
     its settings there; `allocated`: per bin and average budget B, the method and its own budget
     of the allocation fit on all questions (its settings at that budget, n included). With
     predicted bins, also what `ttc solve` bins a new question by: their edges, and a probe that
-    samples as best-of-N weighted (whose pool it joins)."""
+    samples as best-of-N weighted (whose pool it joins). `models`: what it was fit with (`fitted_models`)."""
     chosen = analysis.allocated_policy if allocated else {
         b: {budget: (label, budget, acc) for budget, (label, acc) in per_budget.items()}
         for b, per_budget in analysis.policy.items()}
@@ -535,11 +543,11 @@ def fit_policy(grid: Grid, analysis: Analysis, binned: Bins, cfg: MethodsConfig,
                  for budget, (label, own, acc) in per_budget.items()}
              for b, per_budget in chosen.items()}
     if binned.kind != "predicted":
-        return Policy(binned.kind, table, cfg.budget_field, allocated=allocated)
+        return Policy(binned.kind, table, cfg.budget_field, allocated=allocated, models=models)
     weighted = grid.find(cfg.weighted, "best-of-N weighted")
     settings = grid.params[(weighted, grid.budgets(weighted)[0])]
     probe = BestOfNConfig(**BestOfNConfig.method_of(settings)).pool_settings()
-    return Policy(binned.kind, table, cfg.budget_field, binned.edges(), probe, allocated=allocated)
+    return Policy(binned.kind, table, cfg.budget_field, binned.edges(), probe, allocated=allocated, models=models)
 
 
 # --- figures and markdown ---------------------------------------------------------------------
@@ -724,9 +732,40 @@ def read_results(paths: Sequence[str]) -> list[EvalResult]:
     return [r for path in paths for r in read_records(path, EvalResult)]
 
 
+def settings_file(results: str) -> Path:
+    """Where `ttc eval` saved the settings of a results file (data/shards.py merge)."""
+    path = Path(results)
+    return path.with_name(path.name.removesuffix(".jsonl") + ".settings.json")
+
+
+def fitted_models(paths: Sequence[str]) -> dict[str, dict[str, Any]] | None:
+    """Role -> {path, digest} of the models the results files were measured with (module
+    docstring: Provenance); None, with a warning, when a file's settings are not beside it."""
+    models: dict[str, dict[str, Any]] = {}
+    for results in paths:
+        if not settings_file(results).is_file():
+            log.warning("%s: no %s beside it: the policy cannot record the models it is fit with",
+                        results, settings_file(results).name)
+            return None
+        settings = read_settings(settings_file(results))
+        strategies = [line.get("strategy") for line in settings.get("strategies", {}).values()]
+        roles = [*(("lm", "prm") if any(s != "revision" for s in strategies) else ()),
+                 *(("reviser", "orm") if "revision" in strategies else ())]
+        for role in roles:
+            key = "lm.model" if role in ("lm", "reviser") else "prm.path"
+            found = identify(settings[key], f"{settings_file(results)}: {key}")
+            digests = {found["digest"], models.get(role, found)["digest"]} - {None}
+            if len(digests) > 1:
+                raise ConfigError(f"results: {results} was measured with {role} {found['path']}, another file with "
+                                  f"{role} {models[role]['path']}: one policy is fit on the results of one model")
+            models.setdefault(role, found)
+    return models
+
+
 def main(cfg: ComputeOptimalConfig) -> str:
     out = Path(cfg.output_dir)
     grid = build_grid(read_results(cfg.results), cfg.methods)
+    models = fitted_models(cfg.results)
     bins = {kind: Bins.load(path) for kind, path in cfg.bins.items()}
     for kind, binned in bins.items():
         if binned.kind != kind:
@@ -735,9 +774,9 @@ def main(cfg: ComputeOptimalConfig) -> str:
     analyses = []
     for kind, binned in bins.items():
         analyses.append(analyse(grid, binned, cfg.methods))
-        fit_policy(grid, analyses[-1], binned, cfg.methods).save(out / f"policy_{kind}.json")
+        fit_policy(grid, analyses[-1], binned, cfg.methods, models=models).save(out / f"policy_{kind}.json")
         if cfg.methods.allocate:
-            fit_policy(grid, analyses[-1], binned, cfg.methods, allocated=True).save(
+            fit_policy(grid, analyses[-1], binned, cfg.methods, allocated=True, models=models).save(
                 out / f"policy_{kind}_allocated.json")
     ComputeOptimalSummary(analyses).save(out / "compute_optimal.json")
     result = section(grid, analyses, out, cfg.methods)

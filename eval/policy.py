@@ -83,7 +83,7 @@ class Config(Setup):
 
 def run(cfg: Config) -> tuple[list[SolveResult], list[SearchResult]]:
     """Solve at every budget and seed, and the best-of-N weighted baseline at the same budgets."""
-    policy = load_policy(cfg.policy)
+    policy = load_policy(cfg.policy, cfg)  # fit with the models cfg names, or refused
     problems = load_problems(cfg.data)
     budgets = sorted(set(cfg.budgets))
     solved: list[SolveResult] = []

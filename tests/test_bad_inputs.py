@@ -117,6 +117,9 @@ CASES = [
     # --- ttc sample: the settings, checked before the model loads
     ("sample n 0", [*SAMPLE, "--output_dir", "<finished>", "--sampling.n", "0"],
      r"^ttc sample: command line: sampling: n must be >= 1, got 0$"),
+    ("sample n 100000", [*SAMPLE, "--output_dir", "<out>/s", "--sampling.n", "100000"],  # ttc/lm.py MAX_N
+     r"^ttc sample: command line: sampling: n must be <= 4096 \(samples one request generates at once; "
+     r"ttc\.lm\.MAX_N\), got 100000$"),
     ("sample temperature < 0", [*SAMPLE, "--output_dir", "<out>/s", "--sampling.temperature", "-0.5"],
      r"^ttc sample: command line: sampling: temperature must be >= 0, got -0.5$"),
     ("sample top_p > 1", [*SAMPLE, "--output_dir", "<out>/s", "--sampling.top_p", "1.5"],
@@ -170,8 +173,9 @@ CASES = [
      r"^ttc sample: .*partial: samples.shard-00000-of-00001 was made with other settings \(sampling.n 2 -> 4\)"),
     ("sample partial, more problems", [*SAMPLE, "--output_dir", "<partial>", "--data.per_level", "3"],
      r"was made with other settings \(data.per_level 2 -> 3\)"),
-    ("sample partial, other model", [*SAMPLE, "--output_dir", "<partial>", "--lm.model", PRM],
-     r"was made with other settings \(lm.model \".*toy-base\" -> \".*toy-prm\"\)"),
+    ("sample partial, other model", [*SAMPLE, "--output_dir", "<partial>", "--lm.model",
+                                     str(REPO / "train/checkpoints/toy-large")],
+     r"was made with other settings \(lm.model \".*toy-base\" -> \".*toy-large\"\)"),
     # --- ttc label
     ("label empty samples", [*LABEL, "--samples", "<empty>"],
      r"^ttc label: .*empty.jsonl: no sample records \(an empty samples file\)$"),

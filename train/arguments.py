@@ -1,15 +1,17 @@
 """What every trainer here passes to transformers: the paper's arguments as defaults under the
 recipe's `trainer:` overrides, tracking, the log history the report draws curves from, the
-single-process launch, and the checkpoint a rerun resumes from. Used by the PRM/ORM trainer, the
-reviser and the toy LM."""
+single-process launch, the checkpoint a rerun resumes from, and what a failed save means
+(`save_faults`). Used by the PRM/ORM trainer, the reviser and the toy LM."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import logging
 import os
+import re
 import shutil
 import socket
 import sys
@@ -33,6 +35,42 @@ LOG_HISTORY_FILE = "log_history.json"
 def first_process() -> bool:
     """The one process of a launch that writes the run's files."""
     return int(os.environ.get("RANK", 0)) == 0
+
+
+# How torch.save and safetensors report a write that failed (a full disk, an I/O error): as a
+# RuntimeError or SafetensorError, without the errno or the file (`basic_ios::clear: iostream error`).
+WRITE_FAILURES = re.compile(r"basic_ios::clear|iostream error|PytorchStreamWriter failed|file write failed|"
+                            r"unexpected pos \d+ vs \d+|Error while serializing")
+OS_ERROR = re.compile(r"os error (\d+)")  # safetensors' "I/O error: No space left on device (os error 28)"
+ROOM = 64 << 20  # bytes: less free space than this where the trainer writes is a full disk
+
+
+def save_faults(main: Callable[[C], Path]) -> Callable[[C], Path]:
+    """A trainer's `main` whose failed save (a checkpoint's, the final model's: `WRITE_FAILURES`)
+    is an OSError naming the output folder, with the errno the writer reported (else ENOSPC when
+    the folder's disk has under ROOM free, else EIO): `run_cli` prints it as one line, status 75
+    (retry once there is room), not as a traceback of the writer."""
+    @functools.wraps(main)
+    def guarded(cfg: C) -> Path:
+        try:
+            return main(cfg)
+        except Exception as e:  # SafetensorError is no RuntimeError
+            writer = isinstance(e, RuntimeError) or type(e).__name__ == "SafetensorError"
+            if not (writer and WRITE_FAILURES.search(str(e))):
+                raise
+            folder = Path(cfg.output_dir)
+            message = " ".join(str(e).split())
+            raise OSError(write_errno(folder, message), f"writing failed: {message}", str(folder)) from e
+
+    return guarded
+
+
+def write_errno(folder: Path, message: str) -> int:
+    """The errno of a failed write into `folder`: the writer's own, else the disk's state."""
+    if found := OS_ERROR.search(message):
+        return int(found.group(1))
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    return errno.ENOSPC if shutil.disk_usage(existing).free < ROOM else errno.EIO
 
 
 def single_process_launch(main: Callable[[C], Path]) -> Callable[[C], Path]:

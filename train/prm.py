@@ -43,7 +43,7 @@ from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
 from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
-                             save_log_history, single_process_launch)
+                             save_faults, save_log_history, single_process_launch)
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")  # a record with a problem_id
@@ -231,6 +231,7 @@ def check_inputs(cfg: PRMTrainConfig, makers: dict[str, dict[str, Any]], where: 
                               f"({made[key]}): set both stages' alike")
 
 
+@save_faults  # a failed save (a full disk): one line naming the folder, status 75
 @single_process_launch  # DeepSpeed without torchrun
 def main(cfg: PRMTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)

@@ -41,7 +41,7 @@ from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS, ContextError, Fit, revision_prompt
 from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
-                             save_log_history, single_process_launch)
+                             save_faults, save_log_history, single_process_launch)
 from train.prm import LoraSettings, lora_config, merge_adapter, split_by_question
 
 log = logging.getLogger(__name__)
@@ -219,6 +219,7 @@ def export(cfg: RevisionTrainConfig, checkpoint: Path, out: Path, tokenizer) -> 
 # --- main --------------------------------------------------------------------------------
 
 
+@save_faults  # a failed save (a full disk): one line naming the folder, status 75
 @single_process_launch  # DeepSpeed without torchrun
 def main(cfg: RevisionTrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)

@@ -42,7 +42,7 @@ from data import toy
 from data.config import check_model, parse_config, run_cli, save_config, to_dict
 from data.lock import lock_output
 from data.prompts import PromptFormat
-from train.arguments import last_checkpoint, save_log_history, trainer_arguments
+from train.arguments import last_checkpoint, save_faults, save_log_history, trainer_arguments
 from train.tokenizer import build_char_tokenizer
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ def toy_arguments(cfg: ToyLMConfig, out: Path) -> dict[str, Any]:
     )
 
 
+@save_faults  # a failed save (a full disk): one line naming the folder, status 75
 def main(cfg: ToyLMConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.output_dir)

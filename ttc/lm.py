@@ -16,6 +16,23 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, Sequence, runtime_checkable
 
 FinishReason = Literal["stop", "eos", "length"]
+# The most samples one request may ask for, refused above it when a config or request is built.
+# The paper's largest N is 256. A request's n samples are generated at once: the hf backend runs
+# them as n rows of one generate call, their KV cache (n x (prompt + max_tokens) tokens) held
+# together (toy model, max_tokens 64: n=1000 took 92 MiB, n=4000 720 MiB; `--sampling.n 100000`
+# took 5.6 GiB in 5 s), and vLLM keeps every sequence of a request until the last one finishes.
+# The requests of a batch run one after another on hf, so what one allocation grows with is n,
+# not n x batch_problems. A search's N is bounded by it too (ttc/search/common.py SearchConfig:
+# best-of-N asks one request of N). Raise it here for a larger N.
+MAX_N = 4096
+
+
+def check_n(n: int, name: str = "n") -> None:
+    """A request's sample count: 1..MAX_N; a ValueError naming the setting otherwise."""
+    if n < 1:
+        raise ValueError(f"{name} must be >= 1, got {n}")
+    if n > MAX_N:
+        raise ValueError(f"{name} must be <= {MAX_N} (samples one request generates at once; ttc.lm.MAX_N), got {n}")
 
 
 @dataclass(frozen=True)
@@ -29,8 +46,7 @@ class GenerationRequest:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.n < 1:
-            raise ValueError(f"n must be >= 1, got {self.n}")
+        check_n(self.n)
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"bad sampling settings: temperature={self.temperature}, top_p={self.top_p}")
         if self.max_tokens < 1:

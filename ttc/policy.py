@@ -11,18 +11,32 @@ predicted bins also holds what binning a new question takes: the score `edges` o
 (data/bins.py) and the sampling settings of the `probe` whose mean final-step score is compared
 with them. The probe's samples join the pool of a best-of-N entry (`POOLED`), so such an entry must sample as the probe
 does (`BestOfNConfig.pool_settings`); a policy where it does not is refused on construction.
+
+Provenance (`models`, version 2): the models its table was measured with, by role (`lm`, `prm`,
+and `reviser`, `orm` for revision lines), each as the path the `ttc eval` run named and a
+`digest` of the folder (`model_digest`), or None where that folder could not be read when the
+policy was fit. `ttc solve` refuses a policy whose recorded digest differs from that of the model
+its config names in the same role (`check_models`): the choices and the edges are a property of
+that PRM and that LM. The digest is cheap (a model of many GiB is not read whole): config.json
+(and prm_format.json) in full, and per weights file its name, size and SAMPLES evenly spaced
+chunks of CHUNK bytes (the safetensors header among them). Two trainings differ in nearly every
+weight, so a chunk differs; a copied or moved folder keeps its digest. It is no integrity check
+against a deliberate edit. A version-1 file (before `models`) loads with a warning and is not
+checked; so is a policy fit from results whose settings file was missing (`models` None).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from data import artifacts
 from data.bins import KINDS
-from data.config import build_dataclass
+from data.config import ConfigError, build_dataclass, locate_model
 from data.prompts import PromptFormat
 from data.records import RecordError, from_dict
 from ttc.revise import STRATEGIES as REVISE_STRATEGIES
@@ -31,8 +45,41 @@ from ttc.search import BestOfNConfig, SearchConfig
 
 STRATEGIES = {**SEARCH_STRATEGIES, **REVISE_STRATEGIES}  # all of them: what `ttc eval` runs, a policy picks
 POOLED = "best_of_n"  # its runs can share a pool: `ttc eval` estimates it from one, the probe joins it
-FORMAT, VERSION = "ttc.policy", 1
+log = logging.getLogger(__name__)
+FORMAT, VERSION = "ttc.policy", 2  # 2: `models`, the provenance; 1 still loads (unknown provenance)
 BUDGET_FIELDS = ("generations", "budget")
+# what a policy's models are recorded as, and the setting of `ttc solve` that names each
+ROLES = {"lm": "lm.model", "prm": "prm.path", "reviser": "reviser.model", "orm": "orm.path"}
+SAMPLES, CHUNK = 16, 1 << 16  # model_digest: chunks read per weights file, and their size
+WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin")
+SMALL_FILES = ("config.json", "prm_format.json")  # read whole when present
+
+
+def model_digest(path: str, key: str = "model") -> str:
+    """What identifies the model `path` (a folder or a cached hub id; else a ConfigError naming
+    `key`) without reading all its weights: see the module docstring."""
+    folder = locate_model(path, key)
+    digest = hashlib.blake2b(digest_size=16)
+    for name in SMALL_FILES:
+        if (folder / name).is_file():
+            digest.update(name.encode() + b"\0" + (folder / name).read_bytes())
+    for file in sorted({f for pattern in WEIGHT_GLOBS for f in folder.glob(pattern)}):
+        size = file.stat().st_size
+        digest.update(f"{file.name}:{size}".encode())
+        with open(file, "rb") as handle:
+            for i in range(SAMPLES):
+                handle.seek(i * max(size - CHUNK, 0) // (SAMPLES - 1))
+                digest.update(handle.read(CHUNK))
+    return f"blake2b-sampled:{digest.hexdigest()}"
+
+
+def identify(path: str, key: str) -> dict[str, str | None]:
+    """A role's record: the path as named and its digest, None (with a warning) if it cannot be read now."""
+    try:
+        return {"path": path, "digest": model_digest(path, key)}
+    except (ConfigError, OSError) as e:
+        log.warning("%s: cannot identify the model (%s): the policy records its path alone, unchecked", key, e)
+        return {"path": path, "digest": None}
 
 
 @dataclass(frozen=True)
@@ -58,8 +105,14 @@ class Policy:
     edges: list[float] | None = None  # predicted: edges[b-1] separates bins b and b+1 (data/bins.py)
     probe: dict[str, Any] | None = None  # predicted: how the probe samples (BestOfNConfig.pool_settings)
     allocated: bool = False  # table budgets are average budgets; each entry runs at its own n
+    models: dict[str, dict[str, Any]] | None = None  # role -> {path, digest}: what it was fit with; None: unknown
 
     def __post_init__(self) -> None:
+        for role, model in (self.models or {}).items():
+            if role not in ROLES or not isinstance(model, dict) or set(model) != {"path", "digest"} \
+                    or not isinstance(model["path"], str) or not isinstance(model["digest"], (str, type(None))):
+                raise ValueError(f"models.{role}: expected a role of {', '.join(ROLES)} with a path and a digest "
+                                 f"(or null), got {model!r:.80}")
         if self.kind not in KINDS:
             raise ValueError(f"kind: {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.budget_field not in BUDGET_FIELDS:
@@ -112,12 +165,39 @@ class Policy:
         cfg = build_dataclass(BestOfNConfig, {**self.probe, "n": n}, "probe", {})
         return dataclasses.replace(cfg, seed=seed, prompt=prompt)
 
+    def check_models(self, named: Mapping[str, str | None], where: str) -> None:
+        """Refuse (one ConfigError) a model named in a role the policy was fit with another in.
+        `named`: role -> the path a config names (None: not configured, not checked)."""
+        if self.models is None:
+            log.warning("%s: the policy does not record the models it was fit with: not checked against %s",
+                        where, ", ".join(f"{r} {p}" for r, p in named.items() if p))
+            return
+        for role, path in named.items():
+            fitted = self.models.get(role)
+            if path is None or fitted is None:
+                continue
+            if fitted["digest"] is None:
+                log.warning("%s: %s %s was not identified when the policy was fit: not checked", where, role,
+                            fitted["path"])
+            elif model_digest(path, ROLES[role]) != fitted["digest"]:
+                raise ConfigError(f"{where}: fitted with {role} {fitted['path']}, but the config names {role} {path} "
+                                  f"(another model: its digest differs); refit the policy on this model's results "
+                                  f"(ttc eval, ttc compute-optimal) or name the {role} it was fit with")
+
     def save(self, path: Path | str) -> None:
         artifacts.save(path, FORMAT, VERSION, dataclasses.asdict(self))
 
     @classmethod
     def load(cls, path: Path | str) -> "Policy":
-        fields = artifacts.load(path, FORMAT, VERSION)
+        try:
+            fields = artifacts.load(path, FORMAT, VERSION)
+        except RecordError as newer:
+            try:
+                fields = artifacts.load(path, FORMAT, 1)  # before `models`: its provenance is unknown
+            except RecordError:
+                raise newer from None
+            log.warning("%s: a version-1 policy, which does not record the models it was fit with: "
+                        "`ttc solve` cannot check them (refit it to record them)", path)
         table = fields.get("table")
         if not isinstance(table, dict):
             raise RecordError(f"{path}: field 'table' should map bins to budgets to entries, got {table!r:.80}")

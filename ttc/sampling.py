@@ -9,14 +9,13 @@ from data.grading import is_correct
 from data.records import Problem, Sample
 from data.shards import derive_seed
 from data.steps import extract_answer, split_steps
-from ttc.lm import Completion, GenerationRequest
+from ttc.lm import Completion, GenerationRequest, check_n
 
 
 def check_sampling(n: int, temperature: float, top_p: float, max_tokens: int, stop: list[str], n_name: str = "n") -> None:
     """Sampling settings an engine accepts, checked when the config is built (before a model
-    loads); a ValueError naming the setting otherwise."""
-    if n < 1:
-        raise ValueError(f"{n_name} must be >= 1, got {n}")
+    loads); a ValueError naming the setting otherwise. `n` is one request's (ttc/lm.py MAX_N)."""
+    check_n(n, n_name)
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if not 0 < top_p <= 1:

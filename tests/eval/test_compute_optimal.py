@@ -5,6 +5,7 @@ the efficiency ratios, the policy, figures, the report's sentences, bad input.""
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,14 +13,15 @@ import pytest
 from data.bins import Bins
 from data.config import ConfigError
 from data.records import RecordError, to_json
+from data.shards import write_settings
 from eval.compute_optimal import (ALLOCATED, CO, FIXED, MAJORITY, WEIGHTED, ComputeOptimalConfig,
                                   ComputeOptimalSummary, MethodsConfig, allocate, analyse, build_grid, efficiency,
-                                  fit_policy, headline, main, method_label, method_spec, options_of, read_results,
+                                  fit_policy, fitted_models, headline, main, method_label, method_spec, options_of, read_results,
                                   spent_headline, split_folds)
 from eval.paired import Ratio, paired
 from ttc.pipeline.report import compute_optimal_findings
 from eval.search_report import EvalResult
-from ttc.policy import Policy
+from ttc.policy import Policy, model_digest
 
 METHODS = {  # name -> (strategy, params other than n, seed and width)
     "bon_w": ("best_of_n", {"selection": "weighted"}),
@@ -204,9 +206,10 @@ def test_bad_input():
         analyse(grid, binned(bins), MethodsConfig(majority={"selection": "weighted"}))
 
 
-def test_main_writes_tables_policy_and_figures(tmp_path):
+def write_inputs(tmp_path, name="results.jsonl"):
+    """efficiency_grid's records as a `ttc eval` results file, and its bins of both kinds."""
     records, bins = efficiency_grid()
-    results = tmp_path / "results.jsonl"
+    results = tmp_path / name
     fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=None,
                   flops_policy=0, flops_prm=None)
     results.write_text("".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r)))) + "\n"
@@ -215,6 +218,11 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
     for kind in ("oracle", "predicted"):
         bin_files[kind] = str(tmp_path / f"bins_{kind}.json")
         binned(bins, kind, num_bins=2).save(bin_files[kind])
+    return results, bin_files
+
+
+def test_main_writes_tables_policy_and_figures(tmp_path):
+    results, bin_files = write_inputs(tmp_path)
     with pytest.raises(ConfigError, match="bins.oracle: .*bins_predicted.json holds predicted bins"):
         main(ComputeOptimalConfig([str(results)], {"oracle": bin_files["predicted"]}, str(tmp_path / "out")))
     text = main(ComputeOptimalConfig([str(results)], bin_files, str(tmp_path / "out")))
@@ -226,6 +234,7 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
                  "compute_optimal_bins_predicted.png", "compute_optimal.md", "compute_optimal.json", "config.yaml"):
         assert (out / name).stat().st_size > 0, name
     assert Policy.load(out / "policy_predicted.json").table[1][1].strategy == "beam"
+    assert Policy.load(out / "policy_predicted.json").models is None  # no settings beside the results: unknown
     oracle, predicted = ComputeOptimalSummary.load(out / "compute_optimal.json").analyses
     assert (oracle.kind, predicted.kind) == ("oracle", "predicted")
     assert oracle.per_question[WEIGHTED][2] == {f"q{i}": float(i % 4 < 3) for i in range(8)}
@@ -247,6 +256,34 @@ def by_bin_grid():
     table = {m: {n: [float((i < 4) == (m == BON_W)) for i in range(8)] for n in (1, 2)} for m in (BON_W, BEAM_SQRT)}
     table[BON_MAJ] = {1: [0] * 8, 2: [0] * 8}
     return grid_records(table, questions), {q: 1 + i // 4 for i, q in enumerate(questions)}
+
+
+REPO = Path(__file__).resolve().parents[2]
+TOY_BASE, TOY_PRM = str(REPO / "train/checkpoints/toy-base"), str(REPO / "train/checkpoints/toy-prm")
+
+
+def test_the_policy_records_the_models_its_results_were_measured_with(tmp_path):
+    results, bin_files = write_inputs(tmp_path)
+    search = {"lm.model": TOY_BASE, "prm.path": TOY_PRM, "strategies": {"bon": {"strategy": "best_of_n"}}}
+    write_settings(tmp_path / "results.settings.json", search)  # as `ttc eval` saves them beside its results
+    main(ComputeOptimalConfig([str(results)], bin_files, str(tmp_path / "out")))
+    fitted = {"lm": {"path": TOY_BASE, "digest": model_digest(TOY_BASE)},
+              "prm": {"path": TOY_PRM, "digest": model_digest(TOY_PRM)}}
+    for name in ("policy_predicted.json", "policy_predicted_allocated.json", "policy_oracle.json"):
+        assert Policy.load(tmp_path / "out" / name).models == fitted, name
+    assert fitted["lm"]["digest"] != fitted["prm"]["digest"]
+    # a revision grid's lm and prm are the reviser and the ORM
+    (tmp_path / "rev").mkdir()
+    write_settings(tmp_path / "rev" / "results.settings.json",
+                   {**search, "strategies": {"rev": {"strategy": "revision"}}})
+    both = fitted_models([str(results), str(tmp_path / "rev" / "results.jsonl")])
+    assert both == {**fitted, "reviser": fitted["lm"], "orm": fitted["prm"]}
+    # two files measured with another PRM: refused, naming both
+    (tmp_path / "other").mkdir()
+    write_settings(tmp_path / "other" / "results.settings.json", {**search, "prm.path": TOY_BASE})
+    with pytest.raises(ConfigError, match=rf"results: .*other/results.jsonl was measured with prm {TOY_BASE}, "
+                                          rf"another file with prm {TOY_PRM}: "):
+        fitted_models([str(results), str(tmp_path / "other" / "results.jsonl")])
 
 
 def test_compute_optimal_beats_the_best_fixed_method_when_the_best_method_differs_by_bin():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -87,12 +88,57 @@ def test_a_policy_round_trips_and_bad_files_name_the_file_and_field(tmp_path):
     refused(r"edges: \[0.5\], expected the 2 edges of 3 predicted bins",
             lambda r: r["table"].update({"3": r["table"]["2"]}))
     refused(r"probe: \['selection'\] are not sampling settings", lambda r: r["probe"].update(selection="naive"))
-    refused(r"field 'version' is 0; this code reads 1", lambda r: r.update(version=0))
+    refused(r"field 'version' is 0; this code reads 2", lambda r: r.update(version=0))
     refused(r"table.1.4: missing field 'accuracy'", lambda r: r["table"]["1"]["4"].pop("accuracy"))
     refused("oracle bin needs the answer", lambda r: r.update(kind="oracle", edges=None, probe=None), ConfigError)
     path.write_text("{")
     with pytest.raises(RecordError, match="policy_predicted.json: cannot read the ttc.policy"):
         S.load_policy(str(path))
+
+
+REPO = Path(__file__).resolve().parents[2]
+TOY_BASE, TOY_PRM = REPO / "train/checkpoints/toy-base", REPO / "train/checkpoints/toy-prm"
+
+
+def setup_naming(lm: Path, prm: Path, policy: Path) -> S.Setup:
+    return parse_config(S.Setup, ["--output_dir", str(policy.parent / "out"), "--lm.model", str(lm),
+                                  "--prm.path", str(prm), "--policy", str(policy)])
+
+
+def test_solve_refuses_a_policy_fit_with_another_prm_or_lm_naming_both(tmp_path):
+    from ttc.policy import identify
+
+    fitted = {"lm": identify(str(TOY_BASE), "lm.model"), "prm": identify(str(TOY_PRM), "prm.path")}
+    path = tmp_path / "policy_predicted.json"
+    dataclasses.replace(two_bin_policy(), models=fitted).save(path)
+    moved = tmp_path / "moved-prm"  # the same PRM elsewhere: the same model
+    shutil.copytree(TOY_PRM, moved)
+    assert S.load_policy(str(path), setup_naming(TOY_BASE, moved, path)).models == fitted
+    retrained = tmp_path / "retrained-prm"  # same config and sizes, other weights
+    shutil.copytree(TOY_PRM, retrained)
+    weights = bytearray((retrained / "model.safetensors").read_bytes())
+    weights[len(weights) // 2] ^= 0xFF
+    (retrained / "model.safetensors").write_bytes(bytes(weights))
+    for lm, prm, role, named in ((TOY_BASE, retrained, "prm", retrained), (TOY_PRM, TOY_PRM, "lm", TOY_PRM)):
+        with pytest.raises(ConfigError) as refused:
+            S.load_policy(str(path), setup_naming(lm, prm, path))
+        line = str(refused.value)
+        assert "\n" not in line and f"fitted with {role} {fitted[role]['path']}, but the config names {role} {named} " \
+            in line, line
+
+
+def test_a_version_1_policy_loads_with_a_warning_and_is_not_checked(tmp_path, caplog):
+    path = tmp_path / "policy_predicted.json"
+    two_bin_policy().save(path)
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "version": 1}))  # written before `models`
+    with caplog.at_level("WARNING"):
+        policy = S.load_policy(str(path), setup_naming(TOY_BASE, TOY_BASE, path))  # another PRM: unknown, run
+    assert policy == two_bin_policy() and policy.models is None
+    assert "a version-1 policy, which does not record the models" in caplog.text
+    path.write_text(json.dumps({**record, "models": {"verifier": {"path": "x", "digest": None}}}))
+    with pytest.raises(RecordError, match=r"models.verifier: expected a role of lm, prm, reviser, orm"):
+        Policy.load(path)
 
 
 @pytest.mark.parametrize("entry, remaining, n, generations", [
@@ -241,3 +287,15 @@ def test_ttc_solve_on_the_toy_base_model_and_a_tiny_prm(tmp_path, toy_base_path,
         assert r.prm_tokens > 0 and r.flops_policy > 0 and r.generated_tokens > 0
     assert {r.generations for r in results if r.strategy == "best_of_n"} == {6}
     assert {r.generations for r in results if r.strategy == "beam"} == {6}  # 2 probe + beam N=4
+
+
+def test_the_demos_policy_stage_names_the_models_its_policy_was_fit_with(tmp_path):
+    """The pipeline's eval-policy checks the policy of compute_optimal, fit on eval_search's results:
+    both stages must name the same lm and prm, or the demo would refuse its own policy."""
+    from ttc.pipeline import command
+
+    for flags in ([], ["--retrain"]):
+        run = command.parse(["--config", str(REPO / "configs/toy/demo.yaml"), "--run_dir", str(tmp_path), *flags])[0]
+        settings = {s.name: run.settings(s) for s in run.stages}
+        for role, key in (("lm", "model"), ("prm", "path")):
+            assert settings["policy"][role][key] == settings["eval_search"][role][key], (flags, role)

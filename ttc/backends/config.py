@@ -47,12 +47,17 @@ class LMConfig:
             raise ValueError(f"tensor_parallel_size must be >= 1, got {self.tensor_parallel_size}")
 
 
-def engine_folder(path: str, key: str = "model") -> str:
+def probe_token(tokenizer) -> int:
+    """The one token a loaded LM's weights are probed on (`load_lm`): BOS, else EOS, else 0."""
+    return next((t for t in (tokenizer.bos_token_id, tokenizer.eos_token_id) if t is not None), 0)
+
+
+def engine_folder(path: str, key: str = "model", lm: bool = False) -> str:
     """The folder an engine reads for the model `path`: a local folder, or a hub id's snapshot
-    in the Hugging Face cache (data/config.py check_model: one ConfigError naming `key`), never
-    the id itself. The process is set offline too (HF_HUB_OFFLINE=1, inherited by vLLM's worker
+    in the Hugging Face cache (data/config.py check_model: one ConfigError naming `key`; with
+    `lm`, a causal LM and no PRM folder), never the id itself. The process is set offline too (HF_HUB_OFFLINE=1, inherited by vLLM's worker
     processes): with an id, vLLM and transformers ask the hub first and, on an offline compute
     node, retry for minutes before they fail."""
-    folder = check_model(path, key)
+    folder = check_model(path, key, lm)
     os.environ["HF_HUB_OFFLINE"] = "1"
     return str(folder)

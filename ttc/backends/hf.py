@@ -23,7 +23,7 @@ from transformers import (
     StopStringCriteria,
 )
 
-from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig
+from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token
 from ttc.lm import Completion, GenerationRequest, Ledger
 
 
@@ -72,6 +72,13 @@ class HFBackend:
         self.pad_id = pad if pad is not None else min(self.eos_ids)
         self.ledger = Ledger(self.num_parameters)
         self._stop_checks: dict[tuple[str, ...], StopStringCriteria] = {}
+
+    def finite_logits(self) -> bool:
+        """Whether the logits after one token (`probe_token`) are all finite: NaN or Inf
+        weights make them NaN (then sampling fails, or greedy text is garbage)."""
+        ids = torch.tensor([[probe_token(self.tokenizer)]], device=self.device)
+        with torch.inference_mode():
+            return bool(self.model(input_ids=ids).logits.isfinite().all())
 
     @property
     def num_parameters(self) -> int:

@@ -50,7 +50,7 @@ from typing import Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig
+from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token
 from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger, count_parameters
 
 
@@ -156,6 +156,18 @@ class VLLMBackend:
                 if sum(stop in text for text in texts) == 1:  # the token itself
                     self._stop_tokens[stop] = ids[0]
         return self._stop_tokens[stop]
+
+    def finite_logits(self) -> bool:
+        """Whether one greedy token after one token (`probe_token`) comes with a finite
+        log-probability: NaN or Inf weights make it NaN, or give no token at all."""
+        from vllm import SamplingParams
+
+        params = SamplingParams(max_tokens=1, temperature=0, logprobs=0)
+        output = self.llm.generate([{"prompt_token_ids": [probe_token(self.tokenizer)]}], params,
+                                   use_tqdm=False)[0].outputs[0]
+        if not output.token_ids or not output.logprobs:
+            return False
+        return all(math.isfinite(entry.logprob) for entry in output.logprobs[0].values())
 
     def close(self) -> None:
         """Stop the engine's processes and free its memory (the backend is unusable after)."""

@@ -50,7 +50,7 @@ from data.grading import is_correct
 from data.prompts import PromptFormat
 from data.records import Problem
 from data.steps import extract_answer, split_steps
-from ttc.lm import LM, Completion, GenerationRequest, forward_flops
+from ttc.lm import LM, Completion, GenerationRequest, check_n, forward_flops
 from ttc.verifiers import Aggregation, Verifier, aggregate
 from ttc.voting import weighted_vote
 
@@ -72,8 +72,7 @@ class SearchConfig:
     prompt: PromptFormat = field(default_factory=PromptFormat)
 
     def __post_init__(self) -> None:
-        if self.n < 1:
-            raise ValueError(f"n must be >= 1, got {self.n}")
+        check_n(self.n)  # 1..MAX_N: best-of-N asks for its N samples in one request
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"bad sampling settings: temperature={self.temperature}, top_p={self.top_p}")
         if self.aggregation not in ("last", "min", "prod"):

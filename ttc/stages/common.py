@@ -1,7 +1,8 @@
 """What the sharded stages (`ttc sample`, `ttc label`, `ttc chains`, `ttc eval`) share around
 their own work: everything that can refuse a run is done before a model loads.
 
-`run_stage` checks the models the config names (model folders, data/config.py:check_model) and
+`run_stage` checks the models the config names (model folders, data/config.py:check_model; an
+LM, a policy or reviser or the likelihood baseline, must be a causal LM and no PRM folder) and
 the stage's inputs (its module's `check(cfg)`), claims this shard's output (a lock, and settings
 equal to those of the records already there, data/shards.py:claim), records the resolved config
 beside the records, and only then loads the LM and runs.
@@ -47,13 +48,12 @@ def check_models(cfg: Any, prefix: str = "") -> None:
     for f in dataclasses.fields(cfg):
         value, key = getattr(cfg, f.name, None), f"{prefix}{f.name}"
         if isinstance(value, LMConfig):
-            check_model(value.model, f"{key}.model")
+            check_model(value.model, f"{key}.model", lm=True)  # a policy, reviser, larger model: no PRM
         elif isinstance(value, VerifierConfig):
             try:
-                folder = resolve_path(value.path)  # a cached hub id's snapshot, or one line
+                resolve_path(value.path, value.kind == "likelihood")  # a cached hub id's snapshot, or one line
             except ConfigError as e:
                 raise ConfigError(f"{key}.{e}") from None  # "prm.path: ..."
-            check_model(folder, f"{key}.path")
         elif dataclasses.is_dataclass(value) and not isinstance(value, type):
             check_models(value, f"{key}.")
         elif f.name in MODEL_FIELDS and isinstance(value, str):

@@ -10,6 +10,10 @@ first `probe.n` samples of each question estimate its bin and count in N; the re
 the policy's method for that bin (ttc/planner.py). The revision strategy runs on `reviser` and
 `orm` (loaded only when a plan needs them); every other strategy on `lm` and `prm`.
 
+The policy must have been fit with the models the config names (`Policy.check_models`: lm,
+prm, and reviser and orm where set): another PRM or LM is refused before any model loads; a
+policy that does not record its models (version 1) runs with a warning.
+
 Writes `<output_dir>/solve_N<budget>.jsonl`: one `SolveResult` per question, whose ledger
 (generations, tokens, FLOPs) includes the probe.
 """
@@ -75,15 +79,24 @@ class Config(Setup):
             raise ValueError(f"budget {self.budget} is below probe.n={self.probe.n}: the probe alone is over budget")
 
 
-def load_policy(path: str) -> Policy:
-    """The policy, checked to be one a probe can run: fit on predicted bins, budgets in generations."""
+def load_policy(path: str, setup: Setup | None = None) -> Policy:
+    """The policy, checked to be one a probe can run: fit on predicted bins, budgets in
+    generations, and (given the `setup`) with the models it names."""
     policy = Policy.load(path)
     if policy.kind != "predicted":
         raise ConfigError(f"{path}: kind: solve needs a policy fit on predicted bins, got {policy.kind!r} "
                           "(an oracle bin needs the answer)")
     if policy.budget_field != "generations":
         raise ConfigError(f"{path}: budget_field: solve counts generations, got {policy.budget_field!r}")
+    if setup is not None:
+        policy.check_models(named_models(setup), path)
     return policy
+
+
+def named_models(setup: Setup) -> dict[str, str | None]:
+    """Role -> the model the config names in it (ttc/policy.py ROLES), None where it names none."""
+    return {"lm": setup.lm.model, "prm": setup.prm.path, "reviser": setup.reviser and setup.reviser.model,
+            "orm": setup.orm and setup.orm.path}
 
 
 class ModelCache:
@@ -114,7 +127,7 @@ class ModelCache:
 
 def main(cfg: Config) -> Path:
     out = Path(cfg.output_dir)
-    policy = load_policy(cfg.policy)
+    policy = load_policy(cfg.policy, cfg)
     problems = load_problems(cfg.data)
     save_config(cfg, out / "solve_config.yaml")  # once the inputs are read and checked
     with ModelCache(cfg) as models:

@@ -84,7 +84,7 @@ def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
     """The verifier `cfg` names, with `.aggregation` (its kind's default) and the ledger's
     `tokens_scored` and `num_parameters`; `prompt` is the policy's, read by `likelihood` alone."""
     cls = KINDS[cfg.kind]
-    kind = cls(resolve_path(cfg.path), cls.options(cfg.format), prompt)
+    kind = cls(resolve_path(cfg.path, cfg.kind == "likelihood"), cls.options(cfg.format), prompt)
     if cfg.backend == "vllm":  # a StepKind: VerifierConfig checked the kind's backends
         from ttc.verifiers.vllm_prm import VLLMStepScorer
 
@@ -95,10 +95,11 @@ def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
     return HFVerifier(kind, cfg.batch_size, cfg.threads, cfg.device, cfg.dtype)
 
 
-def resolve_path(path: str) -> str:
+def resolve_path(path: str, lm: bool = False) -> str:
     """The folder an engine reads for the checkpoint `path` (ttc/backends engine_folder: a local
-    folder or a cached hub id's snapshot, never the id; the process set offline)."""
+    folder or a cached hub id's snapshot, never the id; the process set offline; with `lm`, the
+    likelihood baseline's, a causal LM and no PRM folder)."""
     try:
-        return engine_folder(path, "path")
+        return engine_folder(path, "path", lm)
     except ConfigError as e:
         raise VerifierError(str(e)) from e
