@@ -144,8 +144,8 @@ def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_
     assert time.perf_counter() - start < 5
 
     (d.dir("compute_optimal") / DONE).unlink()  # as if killed in that stage: only it reruns
-    (d.dir("difficulty") / DONE).unlink()
     assert run(demo(tmp_path, *TINY, "--only", "[compute_optimal]")) == ["compute_optimal"]  # --only: just it
+    (d.dir("difficulty") / DONE).unlink()  # redone with the same settings: what was made from it stays done
     assert run(demo(tmp_path, *TINY)) == ["difficulty"]
 
     changed = list(TINY)

@@ -164,7 +164,7 @@ def finish(run, name: str, values: dict) -> None:
     run.mark_done(stage(name), values, run.build(stage(name), run.settings(stage(name))), 1.0)
 
 
-def test_a_stage_made_from_an_upstream_stage_since_redone_is_not_done(tmp_path):
+def test_a_stage_made_from_an_upstream_stage_redone_otherwise_is_not_done(tmp_path):
     """Issue 25: after sample_test was redone (its folder deleted, rerun with other settings), eval_prm,
     difficulty and the rest stayed cached, and the report paired new samples with old results."""
     from ttc.pipeline.graph import stage
@@ -176,7 +176,10 @@ def test_a_stage_made_from_an_upstream_stage_since_redone_is_not_done(tmp_path):
     redone, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"),
                                "--stages.sample_test.sampling.n", "4"])
     (redone.dir("sample_test") / "DONE").unlink()  # the refusal's advice for sample_test: delete it, rerun
-    stale = rf"made from what sample_test wrote before it was redone or removed: delete the stages made from it \({redone.dir('eval_prm')} {redone.dir('difficulty')}\)"
+    same, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
+    assert same.done(stage("eval_prm"), same.settings(stage("eval_prm")))  # redone as it was: the same bytes
+    stale = (rf"made from sample_test under other settings than {TOY} now gives it \(or a stage before it\): delete "
+             rf"the finished stages made from it \({redone.dir('eval_prm')} {redone.dir('difficulty')}\)")
     with pytest.raises(ConfigError, match=rf"^{redone.dir('eval_prm')}: {stale}"):
         redone.done(stage("eval_prm"), redone.settings(stage("eval_prm")))
     finish(redone, "sample_test", redone.settings(stage("sample_test")))  # redone: a new stamp

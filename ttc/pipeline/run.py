@@ -11,12 +11,14 @@ whose models the recipe takes from checkpoints (`trained:`) with the stages that
 the stages it `skip`s and every stage downstream of a skipped one; `only` narrows that further.
 
 A finished stage writes `<run_dir>/<stage>/DONE` (its wall time, the settings it ran with and the
-stamps of the upstream outputs it read: each upstream DONE's digest; paths under the run folder
-are recorded relative to it, so a run moved or reached by another path is the same run): a rerun skips it without
+stamps of the upstream stages it read: a digest of each one's settings and, in turn, of its own
+upstream stamps; paths under the run folder are recorded relative to it, so a run moved or reached
+by another path is the same run): a rerun skips it without
 loading anything, a stage without it reruns and resumes from its own partial work (shards, trainer
-checkpoints), and a DONE stage whose settings have since changed, or whose upstream stage was
-redone or removed since, is an error naming every finished stage made from it: delete those
-folders or use another run_dir. A stage that runs reads only finished upstream outputs made with
+checkpoints), and a DONE stage whose settings have since changed, or whose upstream stage's (or
+any stage's before it) have, is an error naming every finished stage made from it: delete those
+folders or use another run_dir. Stages are deterministic, so an upstream stage redone with the
+same settings leaves what was made from it valid. A stage that runs reads only finished upstream outputs made with
 the settings the recipe gives now (`check_upstream`). Locks (data/lock.py) keep one writer a
 stage: a pipeline holds the run and every stage it may run, a `--stage` job its stage (a shard
 task its shard), all taken before any model loads.
@@ -146,6 +148,7 @@ class Run:
         if cfg.reviser.model:
             raise ConfigError(f"{self.where('reviser.model')}: the reviser is this run's train_reviser "
                               "(or trained.train_reviser); its section sets only how it is served")
+        self._stamps: dict[str, str] = {}
         self.skipped = skipped(cfg, self.trained)
         self.stages = [s for s in graph.GRAPH if s.name not in self.skipped]
         for s in self.stages:
@@ -272,9 +275,9 @@ class Run:
         changed = sorted(up for up, seen in finished.get("inputs", {}).items() if self.stamp(up) != seen)
         if changed:
             stale = " ".join(str(self.dir(s)) for s in self.finished_from(changed))
-            raise ConfigError(f"{marker.parent}: made from what {', '.join(changed)} wrote before it was redone or "
-                              f"removed: delete the stages made from it ({stale}) to remake them, or use another "
-                              "--run_dir")
+            raise ConfigError(f"{marker.parent}: made from {', '.join(changed)} under other settings than {self.recipe} "
+                              f"now gives it (or a stage before it): delete the finished stages made from it ({stale}) "
+                              "to remake them, or use another --run_dir")
         return True
 
     def portable(self, values: Any) -> Any:
@@ -295,11 +298,16 @@ class Run:
         ours = {s.name for s in self.stages}
         return sorted(up for up in upstream(stage, self.cfg.from_scratch) if up in ours and up not in self.trained)
 
-    def stamp(self, name: str) -> str | None:
-        """The identity of a stage's finished outputs: its DONE marker's digest (the settings and
-        the time it finished), so a stage redone, even with the same settings, has a new one."""
-        marker = self.dir(name) / DONE
-        return hashlib.sha256(marker.read_bytes()).hexdigest()[:16] if marker.exists() else None
+    def stamp(self, name: str) -> str:
+        """What a stage's outputs are made from: a digest of its settings (paths under the run
+        relative to it) and the stamps of the stages it reads, so a change anywhere upstream
+        changes it, and a stage redone with the same settings (the same bytes) keeps it."""
+        if name not in self._stamps:
+            s = graph.stage(name)
+            made_from = {up: self.stamp(up) for up in self.made_upstream(s)}
+            text = json.dumps([self.portable(self.settings(s)), made_from], sort_keys=True)
+            self._stamps[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self._stamps[name]
 
     def finished_from(self, names: list[str]) -> list[str]:
         """The finished stages made from the outputs of `names`, directly or not."""
@@ -323,7 +331,7 @@ class Run:
     def mark_done(self, stage: Stage, values: dict[str, Any], cfg: Any, seconds: float) -> None:
         """DONE, and the config that ran beside the outputs: written once the stage succeeded, so
         a refused or failed run never leaves a config that does not describe them. DONE names the
-        upstream outputs it was made from (their stamps): redoing one of them makes it stale."""
+        stamps of the upstream stages it was made from: changing one's settings makes it stale."""
         save_config(cfg, self.dir(stage.name) / "config.yaml")
         inputs = {up: self.stamp(up) for up in self.made_upstream(stage)}
         # whole or not at all (written, synced, renamed): a crash never leaves half a marker
