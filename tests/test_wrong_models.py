@@ -171,8 +171,9 @@ def test_ctrl_c_is_one_line_and_status_130(capsys):
 def test_a_real_sigint_is_one_line_and_status_130():
     script = ("import time; from data.config import run_cli\n"
               "run_cli('ttc x', lambda: (print('ready', flush=True), time.sleep(60)))")
+    # as from a terminal: a job started in the background (CI's, nohup's) begins with SIGINT ignored
     child = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert child.stdout.readline() == "ready\n"
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=30)
