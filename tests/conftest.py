@@ -6,7 +6,9 @@ same format (e.g. a short training run while the committed model is being retrai
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -104,3 +106,17 @@ def train_tiny_prm(folder: Path, base: Path, labels: list) -> Path:
         learning_rate=3e-3, batch_size=16, per_device_batch_size=16, num_epochs=6, eval_every=10,
     )
     return prm.main(cfg)
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A real small disk: a tmpfs of `size` mounted on `folder` (made here) for the block; the test
+    is skipped where mounting is not allowed. Unmounted lazily: a failed command may hold a file."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)

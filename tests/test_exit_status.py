@@ -7,10 +7,10 @@ from __future__ import annotations
 import errno
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import tmpfs
 
 from data.config import BAD_INPUT_STATUS, RETRY_STATUS, ConfigError, check_model, run_cli
 from ttc import cli
@@ -29,18 +29,11 @@ def status(job, capsys) -> tuple[int, list[str]]:
 @pytest.fixture
 def full_disk(tmp_path):
     """A mounted tmpfs with no space left."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "64k") as disk:
         with open(disk / "filler", "wb", buffering=0) as f, pytest.raises(OSError):
             while True:
                 f.write(b"\0" * 4096)
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=True)  # lazy: a failed command may hold a descriptor
 
 
 def test_a_full_disk_is_a_retryable_status_naming_the_path(full_disk, capsys, monkeypatch):

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import tmpfs
 
 from data.config import BAD_INPUT_STATUS, INTERRUPTED_STATUS, RETRY_STATUS, ConfigError, check_model, run_cli
 from ttc import cli
@@ -214,15 +215,8 @@ def test_a_trainer_save_that_fails_is_a_retryable_line_naming_the_folder(tmp_pat
 @pytest.fixture
 def small_disk(tmp_path):
     """A mounted 256 KiB tmpfs: room for the labels, not for a checkpoint (needs the right to mount)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "256k") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
 def test_a_trainer_on_a_full_disk_names_its_folder_and_status_75(small_disk, capsys):

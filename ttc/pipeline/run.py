@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,6 +39,7 @@ from data.config import (ConfigError, build_dataclass, given_whole, key_lines, m
 from data.lock import hold, output_folder
 from data.problems import DataConfig
 from data.records import write_atomic
+from data.shards import fingerprint
 from ttc.backends import LMConfig
 from ttc.pipeline import graph
 from ttc.pipeline.graph import TRAINED, LMOf, ModelOf, Out, Questions, Stage, sources, stage, upstream
@@ -305,8 +305,7 @@ class Run:
         if name not in self._stamps:
             s = graph.stage(name)
             made_from = {up: self.stamp(up) for up in self.made_upstream(s)}
-            text = json.dumps([self.portable(self.settings(s)), made_from], sort_keys=True)
-            self._stamps[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+            self._stamps[name] = fingerprint({"settings": self.portable(self.settings(s)), "inputs": made_from})
         return self._stamps[name]
 
     def finished_from(self, names: list[str]) -> list[str]:
