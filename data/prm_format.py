@@ -13,6 +13,12 @@ trained on (`prompt`; a few-shot prompt's shots file is copied beside it, so the
 self-contained): every scorer reads the PRM on that prompt, whatever prompt sampled the
 solution, which is the input it learned. A folder written before the prompt was recorded is
 read with the trainer's default (zero-shot) prompt, with a warning.
+
+It also records the labels the PRM learned (`labels`: the recipe, train/prm.py) and the
+aggregation that follows from them (`aggregation`, every scorer's default for this PRM): `last`
+for soft MC labels (a value estimate: the last step's is the solution's), `min` for hard or
+thresholded ones (a step judged wrong sinks the solution). A folder written before it was
+recorded was trained on soft labels: `last`.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ import logging
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from data.prompts import PromptFormat
 
 log = logging.getLogger(__name__)
 FORMAT_FILE = "prm_format.json"
 SHOTS_FILE = "prompt_shots.jsonl"  # a few-shot training prompt's shots, copied beside the checkpoint
+Aggregation = Literal["last", "min", "prod"]  # a solution's step values -> one score (ttc/verifiers)
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
 
 def encode_steps(tokenizer, prompt_ids: list[int], steps: list[str], separator: list[int]) -> tuple[list[int], list[int]]:
@@ -65,15 +73,19 @@ class PRMFormat:
         newline = tokenizer.encode("\n", add_special_tokens=False)
         return encode_steps(tokenizer, tokenizer(prompt)["input_ids"], steps, [tag] + newline)
 
-    def save(self, folder: Path | str, prompt: PromptFormat) -> None:
-        """prm_format.json: these tokens and `prompt`, the prompt format the PRM was trained on."""
-        (Path(folder) / FORMAT_FILE).write_text(json.dumps({**asdict(self), "prompt": prompt_record(prompt, folder)},
+    def save(self, folder: Path | str, prompt: PromptFormat, labels: dict[str, Any] | None = None,
+             aggregation: Aggregation = "last") -> None:
+        """prm_format.json: these tokens; `prompt`, the prompt format the PRM was trained on; the
+        `labels` it learned (their recipe) and its default `aggregation`."""
+        record = {**asdict(self), "prompt": prompt_record(prompt, folder), "aggregation": aggregation}
+        (Path(folder) / FORMAT_FILE).write_text(json.dumps(record | ({"labels": labels} if labels else {}),
                                                            indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path | str) -> "PRMFormat":
         fields = read_format_file(folder)
-        fields.pop("prompt", None)
+        for recorded in ("prompt", "labels", "aggregation"):
+            fields.pop(recorded, None)
         try:
             return cls(**fields)
         except TypeError as e:
@@ -119,3 +131,12 @@ def trained_prompt(folder: Path | str) -> PromptFormat:
         return PromptFormat(**record)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: field 'prompt': {e}") from e
+
+
+def trained_aggregation(folder: Path | str) -> Aggregation:
+    """The default aggregation of the PRM in `folder`, as training recorded it (`last` before it was)."""
+    how = read_format_file(folder).get("aggregation", "last")
+    if how not in AGGREGATIONS:
+        raise ValueError(f"{Path(folder) / FORMAT_FILE}: field 'aggregation': expected one of "
+                         f"{', '.join(AGGREGATIONS)}, got {how!r}")
+    return how

@@ -173,3 +173,22 @@ def first_wrong_step(question: str, steps: list[str]) -> int | None:
         if i >= len(reference) or step.strip() != reference[i]:
             return i
     return None
+
+
+ERROR_CLASSES = ("slip", "arithmetic", "other")
+
+
+def error_class(question: str, steps: list[str], i: int) -> str:
+    """What went wrong at step `i`, the first wrong one (`first_wrong_step`): `arithmetic`, a
+    reduction whose sum is wrong; `slip`, a right sum with the rest of the line miscopied (the
+    careless writer's dropped term among them); `other`, anything else (an unreadable line, an
+    early, late or wrong boxed answer)."""
+    previous = expression_of(question) if i == 0 else steps[i - 1].strip().removeprefix("=")
+    written = steps[i].strip()
+    try:
+        before, after = parse_expression(previous), parse_expression(written.removeprefix("="))
+    except ValueError:
+        return "other"
+    if not written.startswith("=") or len(before) < 2:
+        return "other"
+    return "slip" if after[0] == before[0] + before[1] else "arithmetic"

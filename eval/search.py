@@ -67,8 +67,8 @@ from ttc.policy import STRATEGIES  # revision lines run with the reviser as `lm`
 from ttc.search import BestOfNConfig, SearchConfig, SearchResult, sample_pools
 from ttc.search.common import RUN_FIELDS
 from ttc.stages.common import run_stage
-from ttc.verifiers import Verifier
-from ttc.verifiers.spec import KINDS, VerifierConfig, load_verifier
+from ttc.verifiers import Aggregation, Verifier
+from ttc.verifiers.spec import KINDS, VerifierConfig, default_aggregation, load_verifier
 
 log = logging.getLogger(__name__)
 NAME = "results"
@@ -161,8 +161,10 @@ def plan_line(name: str, entry: dict[str, Any], max_budget: int, aggregation: st
     return Line(name, strategy, configs, skipped)
 
 
-def plan(cfg: Config) -> list[Line]:
-    aggregation = KINDS[cfg.prm.kind].aggregation
+def plan(cfg: Config, aggregation: Aggregation | None = None) -> list[Line]:
+    """Every line's configs; where a line sets no aggregation, `aggregation` (the PRM's own, once it
+    exists) or else its kind's, which serves to check the settings before the PRM is trained."""
+    aggregation = aggregation or KINDS[cfg.prm.kind].aggregation
     return [plan_line(name, entry, cfg.max_budget, aggregation) for name, entry in cfg.strategies.items()]
 
 
@@ -207,7 +209,7 @@ def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: Config, lines:
 
 def run(cfg: Config, lm: LM) -> Path:
     """This shard; merged and summarized when it is the last one to finish."""
-    lines = plan(cfg)
+    lines = plan(cfg, default_aggregation(cfg.prm))
     for line in lines:
         for n, why in line.skipped.items():
             log.info("%s: N=%d skipped: %s", line.name, n, why)

@@ -1,4 +1,4 @@
-"""Train a process reward model on Monte Carlo step labels, with soft labels.
+"""Train a process reward model on Monte Carlo step labels: soft, hard or thresholded.
 
     python -m train.prm --config configs/toy/prm.yaml
     accelerate launch --config_file configs/accelerate/zero2.yaml -m train.prm --config configs/qwen2.5-math-1.5b/prm.yaml
@@ -9,7 +9,15 @@ The model is a causal LM in the format of data/prm_format.py: at the tag after e
 scores a good and a bad label token. Loss: cross-entropy between the MC value p and the two-way
 softmax over the label tokens (= BCE on their logit difference); TRL's PRM trainer casts
 labels to int, so this is our loss on transformers' Trainer. `labels: last` trains an outcome
-model (only the final step is labelled). Early stopping on a held-out 10% of the questions, by
+model (only the final step is labelled).
+
+`label_recipe` turns each MC value v into the target (Zhang et al. 2025, arXiv 2501.07301):
+`soft` (the paper's: v itself), `hard` (1 when any rollout reached the answer, v > 0: a step is
+negative only when every rollout fails) or `threshold` (1 when v >= `label_threshold`). Labels
+that `ttc label --mode binary_search` made are hard already (no soft value exists): only `hard`
+reads them. The PRM's default aggregation follows the recipe (`aggregation`, else `last` for
+soft labels, a value estimate, and `min` for hard and thresholded ones, step correctness) and is
+recorded in its prm_format.json, which every scorer reads. Early stopping on a held-out 10% of the questions, by
 the validation loss or (`select_by: within_question_auc`) by how well the last step's score
 ranks each validation question's solutions: the loss mostly measures how hard a question is,
 so it stops while the within-question ranking, which best-of-N needs, still improves.
@@ -38,7 +46,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallb
 
 from data.config import ConfigError, check_model, parse_config, run_cli, save_config, to_dict
 from data.lock import lock_output
-from data.prm_format import PRMFormat
+from data.prm_format import Aggregation, PRMFormat
 from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
@@ -67,6 +75,9 @@ class PRMTrainConfig:
     format: PRMFormat = field(default_factory=PRMFormat)
     prompt: PromptFormat = field(default_factory=PromptFormat)
     labels: Literal["steps", "last"] = "steps"  # "last": outcome model
+    label_recipe: Literal["soft", "hard", "threshold"] = "soft"  # MC value -> target (module docstring)
+    label_threshold: float = 0.5  # `threshold`: a step is good when its MC value is at least this
+    aggregation: Aggregation | None = None  # recorded as the PRM's default; None: follows label_recipe
     lora: LoraSettings = field(default_factory=LoraSettings)
     val_fraction: float = 0.1  # of questions, not solutions
     learning_rate: float = 3e-5
@@ -86,6 +97,25 @@ class PRMTrainConfig:
             raise ValueError("val_fraction must be in (0, 1)")
         if self.batch_size % self.per_device_batch_size:
             raise ValueError("batch_size must be a multiple of per_device_batch_size")
+        if not 0 < self.label_threshold <= 1:
+            raise ValueError(f"label_threshold must be in (0, 1], got {self.label_threshold}")
+
+    @property
+    def default_aggregation(self) -> Aggregation:
+        return self.aggregation or ("last" if self.label_recipe == "soft" else "min")
+
+    def targets(self, values: list[float]) -> list[float]:
+        """The training targets of a solution's MC values, by `label_recipe`."""
+        if self.label_recipe == "hard":
+            return [float(v > 0) for v in values]
+        if self.label_recipe == "threshold":
+            return [float(v >= self.label_threshold) for v in values]
+        return values
+
+    def recipe(self) -> dict[str, Any]:
+        """The labels as prm_format.json records them."""
+        return {"recipe": self.label_recipe} | ({"threshold": self.label_threshold}
+                                                if self.label_recipe == "threshold" else {})
 
 
 def validation_questions(problem_ids: set[str], fraction: float, seed: int) -> set[str]:
@@ -111,7 +141,7 @@ class StepLabelDataset(Dataset):
             ids, positions = cfg.format.encode(tokenizer, cfg.prompt.render(r.question, tokenizer), r.steps)
             values = torch.full((len(ids),), IGNORE)
             labelled = positions if cfg.labels == "steps" else positions[-1:]
-            values[labelled] = torch.tensor(r.values)[-len(labelled):]
+            values[labelled] = torch.tensor(cfg.targets(r.values))[-len(labelled):]
             self.items.append((torch.tensor(ids), values))
 
     def __len__(self) -> int:
@@ -274,7 +304,7 @@ def main(cfg: PRMTrainConfig) -> Path:
         if cfg.lora.enabled:
             merge_adapter(cfg.model, out / "adapter", out)
         tokenizer.save_pretrained(out)
-        cfg.format.save(out, cfg.prompt)  # scorers read the PRM on this prompt, not the policy's
+        cfg.format.save(out, cfg.prompt, cfg.recipe(), cfg.default_aggregation)  # what every scorer reads
         save_log_history(trainer, out)
         log.info("PRM saved to %s (best %s %s)", out, args.metric_for_best_model, trainer.state.best_metric)
     finish_distributed()

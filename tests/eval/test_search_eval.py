@@ -1,6 +1,7 @@
 """`ttc eval` (eval/search.py) on the toy base model (transformers) and a tiny PRM trained from it
 in seconds: the grid's records, determinism across shards, resume after a kill, the summary."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,22 @@ def test_lines_take_the_verifier_kinds_aggregation_unless_they_set_one():
                                        "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
     lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg)}
     assert lines == {"a": {"min"}, "b": {"last"}}  # Math-Shepherd's card: the minimum over steps
+
+
+def test_lines_take_our_prms_recorded_aggregation_once_it_exists(tmp_path):
+    """A PRM trained on hard labels records `min` (train/prm.py): the lines that set no aggregation
+    use it; the kind's default (last) only checks the settings before the PRM is trained."""
+    import shutil
+
+    from data.config import parse_config
+    from data.prm_format import FORMAT_FILE
+    from ttc.verifiers.spec import default_aggregation
+
+    prm = shutil.copytree("train/checkpoints/toy-prm", tmp_path / "prm")
+    recorded = json.loads((prm / FORMAT_FILE).read_text())
+    (prm / FORMAT_FILE).write_text(json.dumps({**recorded, "aggregation": "min"}))
+    cfg = parse_config(search.Config, ["--config", "configs/toy/eval_search.yaml", "--prm.path", str(prm),
+                                       "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
+    lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg, default_aggregation(cfg.prm))}
+    assert lines == {"a": {"min"}, "b": {"last"}}
+    assert {c.aggregation for line in search.plan(cfg) for c in line.configs.values()} == {"last"}  # before training

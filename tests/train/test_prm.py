@@ -12,13 +12,13 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 from data.config import ConfigError
-from data.prm_format import FORMAT_FILE, PRMFormat, trained_prompt
+from data.prm_format import FORMAT_FILE, PRMFormat, trained_aggregation, trained_prompt
 from data.prompts import PromptFormat
 from data.records import RecordError, StepLabels, to_json, write_atomic
 from train import prm
 from ttc.verifiers import aggregate
 from ttc.verifiers.hf_prm import HFPRM
-from ttc.verifiers.spec import VerifierConfig, load_verifier
+from ttc.verifiers.spec import VerifierConfig, default_aggregation, load_verifier
 
 
 def test_soft_label_loss_is_bce_on_the_logit_difference():
@@ -158,3 +158,57 @@ def test_selecting_by_within_question_auc_keeps_the_best_ranking_checkpoint(tmp_
     assert len(aucs) >= 3 and all(0.0 <= a <= 1.0 for a in aucs)
     assert state["best_model_checkpoint"].endswith(f"checkpoint-{5 * (aucs.index(max(aucs)) + 1)}")
     assert state["best_metric"] == max(aucs)
+
+
+def recipe_config(**recipe) -> prm.PRMTrainConfig:
+    return prm.PRMTrainConfig(model="m", labels_file="l", output_dir="o", **recipe)
+
+
+@pytest.mark.parametrize("recipe, targets, aggregation", [
+    (dict(), [0.0, 0.25, 0.5, 1.0], "last"),  # soft: the MC value itself, a value estimate
+    (dict(label_recipe="hard"), [0.0, 1.0, 1.0, 1.0], "min"),  # negative only when every rollout failed
+    (dict(label_recipe="threshold"), [0.0, 0.0, 1.0, 1.0], "min"),  # good from 0.5 on
+    (dict(label_recipe="threshold", label_threshold=0.2), [0.0, 1.0, 1.0, 1.0], "min"),
+    (dict(label_recipe="hard", aggregation="prod"), [0.0, 1.0, 1.0, 1.0], "prod"),  # set, not inferred
+])
+def test_a_label_recipe_turns_mc_values_into_targets_and_sets_the_default_aggregation(recipe, targets, aggregation):
+    cfg = recipe_config(**recipe)
+    assert cfg.targets([0.0, 0.25, 0.5, 1.0]) == targets
+    assert cfg.default_aggregation == aggregation
+
+
+def test_a_label_threshold_outside_the_unit_interval_is_refused():
+    with pytest.raises(ValueError, match=r"label_threshold must be in \(0, 1\], got 0"):
+        recipe_config(label_recipe="threshold", label_threshold=0)
+
+
+def test_the_dataset_holds_the_recipes_targets_at_the_step_tags(toy_base_path):
+    tokenizer = AutoTokenizer.from_pretrained(toy_base_path)
+    record = StepLabels("q", 0, "Compute 1+2+3.", ["=3+3", "=6", "\\boxed{6}"], [0.25, 0.0, 0.0], [4, 4, 0])
+    for recipe, expected in (("soft", [0.25, 0.0, 0.0]), ("hard", [1.0, 0.0, 0.0])):
+        (_, values), = prm.StepLabelDataset([record], recipe_config(label_recipe=recipe), tokenizer).items
+        assert values[values != prm.IGNORE].tolist() == expected
+
+
+def test_a_hard_label_prm_records_its_recipe_and_is_scored_with_min(tmp_path, toy_base_path):
+    """Trained on hard labels, the PRM's format file says so, and every scorer's default follows it."""
+    labels = synthetic_labels(20)
+    write_atomic(tmp_path / "labels.jsonl", [to_json(r) for r in labels])
+    out = prm.main(prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "labels.jsonl"),
+                                      output_dir=str(tmp_path / "hard"), label_recipe="hard", learning_rate=3e-3,
+                                      batch_size=16, per_device_batch_size=16, num_epochs=1, eval_every=10))
+    recorded = json.loads((out / FORMAT_FILE).read_text())
+    assert (recorded["labels"], recorded["aggregation"]) == ({"recipe": "hard"}, "min")
+    assert default_aggregation(VerifierConfig(path=str(out))) == "min"
+    assert load_verifier(VerifierConfig(path=str(out)), PromptFormat()).aggregation == "min"
+
+
+def test_a_soft_label_prm_and_one_from_before_the_recipe_was_recorded_aggregate_by_the_last_step(trained_prm, tmp_path):
+    out, _ = trained_prm
+    assert json.loads((out / FORMAT_FILE).read_text())["labels"] == {"recipe": "soft"}
+    assert default_aggregation(VerifierConfig(path=str(out))) == "last"
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({"step_tag": "<step>", "good": "<good>", "bad": "<bad>"}))
+    assert trained_aggregation(tmp_path) == "last"
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({"aggregation": "mean"}))
+    with pytest.raises(ValueError, match=r"prm_format.json: field 'aggregation': expected one of last, min, prod"):
+        trained_aggregation(tmp_path)

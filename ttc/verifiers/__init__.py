@@ -6,15 +6,16 @@ its own published format (Math-Shepherd, RLHFlow, Qwen2.5-Math-PRM), each a kind
 
 `aggregate` turns a solution's step values into one score, chosen by config: `last` (the
 paper's best with soft MC labels), `min` (Lightman et al.) or `prod`; a loaded verifier's
-`.aggregation` is its kind's default, from its model card.
+`.aggregation` is its kind's default, from its model card (our PRM's: from its labels,
+data/prm_format.py).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
-Aggregation = Literal["last", "min", "prod"]
+from data.prm_format import Aggregation  # noqa: F401  (re-exported: the verifiers' vocabulary)
 
 
 class Verifier(Protocol):

@@ -38,7 +38,7 @@ class HFVerifier:
     def __init__(self, kind: Kind, batch_size: int = 16, threads: int = 1, device: str = "auto", dtype: str = "auto"):
         kind.check_checkpoint()
         torch.set_num_threads(threads)
-        self.kind, self.aggregation, self.batch_size = kind, kind.aggregation, batch_size
+        self.kind, self.aggregation, self.batch_size = kind, kind.default_aggregation(kind.path), batch_size
         self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(kind.path)
         kind.bind(self.tokenizer)

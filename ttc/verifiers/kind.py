@@ -48,6 +48,11 @@ class Kind(ABC):
         pass
 
     @classmethod
+    def default_aggregation(cls, folder: str) -> Aggregation:
+        """The aggregation of the checkpoint in `folder` where a stage sets none: the card's."""
+        return cls.aggregation
+
+    @classmethod
     def options(cls, overrides: dict[str, Any]) -> Any:
         """`Options` with the config's `format` overrides, unknown keys and non-strings refused."""
         known = {f.name for f in fields(cls.Options)}

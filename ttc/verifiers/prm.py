@@ -4,12 +4,13 @@ The tag and label tokens and the prompt format come from prm_format.json beside 
 not from the config: the solution follows the prompt the PRM was trained on, whatever prompt (the
 `prompt` argument, the policy's) sampled it; a PRM reads the input it learned, and a few-shot
 policy prompt would cost it a long prefix it never saw. The value of a step is read at its tag.
-`last` is the paper's aggregation for PRMs trained on soft MC labels.
+Its default aggregation is the one training recorded from its labels (data/prm_format.py): `last`,
+the paper's for soft MC labels, or `min` for hard ones.
 """
 
 from __future__ import annotations
 
-from data.prm_format import PRMFormat, trained_prompt
+from data.prm_format import Aggregation, PRMFormat, trained_aggregation, trained_prompt
 from ttc.verifiers.kind import Encoded, LabelTokenKind, VerifierError, tag_positions
 
 
@@ -23,6 +24,13 @@ class OurPRM(LabelTokenKind):
         except ValueError as e:
             raise VerifierError(f"path: {e}; kind prm expects a folder written by train/prm.py") from e
         super().__init__(path, options, trained)
+
+    @classmethod
+    def default_aggregation(cls, folder: str) -> Aggregation:
+        try:
+            return trained_aggregation(folder)
+        except ValueError as e:
+            raise VerifierError(f"path: {e}; kind prm expects a folder written by train/prm.py") from e
 
     def bind(self, tokenizer) -> None:
         try:

@@ -28,7 +28,7 @@ from typing import Literal
 from data.config import ConfigError
 from data.prompts import PromptFormat
 from ttc.backends import DTYPES, engine_folder
-from ttc.verifiers import Verifier
+from ttc.verifiers import Aggregation, Verifier
 from ttc.verifiers.kind import Kind, VerifierError
 from ttc.verifiers.likelihood import Likelihood
 from ttc.verifiers.math_shepherd import MathShepherd
@@ -93,6 +93,11 @@ def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
     from ttc.verifiers.hf_prm import HFVerifier
 
     return HFVerifier(kind, cfg.batch_size, cfg.threads, cfg.device, cfg.dtype)
+
+
+def default_aggregation(cfg: VerifierConfig) -> Aggregation:
+    """The aggregation of the verifier `cfg` names where a stage sets none (its checkpoint must exist)."""
+    return KINDS[cfg.kind].default_aggregation(resolve_path(cfg.path, cfg.kind == "likelihood"))
 
 
 def resolve_path(path: str, lm: bool = False) -> str:

@@ -64,7 +64,7 @@ class VLLMStepScorer:
         from transformers import AutoTokenizer
 
         kind.check_checkpoint()
-        self.kind, self.aggregation = kind, kind.aggregation
+        self.kind, self.aggregation = kind, kind.default_aggregation(kind.path)
         self.tokenizer = AutoTokenizer.from_pretrained(kind.path)
         kind.bind(self.tokenizer)
         self.forward_passes = 0  # one per solution, as HFVerifier counts
