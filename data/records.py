@@ -137,7 +137,9 @@ class StepLabels:
 
     `values[i]` is the fraction of `rollouts[i]` continuations from the prefix ending at step i
     that reach the right answer; the last step's value is the solution's own correctness
-    (`rollouts[-1] == 0`). The hard label of a step is `value > 0`.
+    (`rollouts[-1] == 0`). The hard label of a step is `value > 0`. `ttc label --rollouts.mode
+    binary_search` writes hard values (1.0 before the first error, 0.0 from it on) and
+    `rollouts[i] == 0` for the steps it inferred without rolling out (data/labels.py).
     """
 
     problem_id: str

@@ -34,7 +34,7 @@ from eval.plots import figure, plot_curves
 from eval.summary import Summary, defined, fmt
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.search.best_of_n import Pool, accuracy
-from ttc.verifiers import Verifier, aggregate
+from ttc.verifiers import Aggregation, Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
@@ -127,10 +127,10 @@ def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str
         for selection in ("weighted", "naive")}
 
 
-def within_question_auc(by_problem: ByProblem) -> dict[str, float]:
-    """Each question's AUC of the last step's value against correctness, for the questions with
-    both correct and incorrect samples (the others rank nothing)."""
-    flat = [(pid, aggregate(v, "last"), s.correct) for pid, items in by_problem.items() for s, v in items]
+def within_question_auc(by_problem: ByProblem, how: Aggregation = "last") -> dict[str, float]:
+    """Each question's AUC of its solutions' scores (`how`: the last step's value) against
+    correctness, for the questions with both correct and incorrect samples (the others rank nothing)."""
+    flat = [(pid, aggregate(v, how), s.correct) for pid, items in by_problem.items() for s, v in items]
     return within_question_aucs(*zip(*flat)) if flat else {}
 
 

@@ -13,6 +13,7 @@ from eval.compute_optimal import ComputeOptimalConfig
 from eval.difficulty import DifficultyConfig
 from eval.flops_matched import FlopsMatchedConfig
 from eval.prm import PRMEvalConfig
+from eval.prm_bench import BenchPRMConfig
 from eval.revision import RevisionEvalConfig
 from train.prm import PRMTrainConfig
 from train.toy_lm import ToyLMConfig
@@ -26,7 +27,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
 ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
                 "orm_data": orm_data.Config, "orm": PRMTrainConfig,  # orm_data first: the longer prefix
-                "eval_prm": PRMEvalConfig, "eval_revision": RevisionEvalConfig,
+                "eval_prm": PRMEvalConfig, "bench_prm": BenchPRMConfig, "eval_revision": RevisionEvalConfig,
                 "eval_search": search.Config, "eval_policy": policy.Config, "solve": solve.Config,
                 "difficulty": DifficultyConfig, "compute_optimal": ComputeOptimalConfig,
                 "flops_matched": FlopsMatchedConfig,

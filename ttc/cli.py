@@ -9,7 +9,7 @@
 
 A stage command reads a YAML recipe (`--config`) overridden by `--key value` flags (nested keys as
 `--section.key`); an unknown key is an error. The stage commands are those of the stage graph
-(ttc/pipeline/graph.py), plus `solve` and `toy-models`.
+(ttc/pipeline/graph.py), plus `solve`, `toy-models` and `bench-prm`.
 
 Bad input of any command (a recipe, a flag, a record, a model folder, an output folder another
 run holds, a rerun with other settings) is one line `ttc <command>: <what, where>` on stderr and
@@ -42,7 +42,8 @@ from data.config import BAD_INPUT_STATUS, ConfigError, parse_config, run_cli
 from data.lock import lock_output
 from ttc.pipeline.graph import commands
 
-EXTRA = {"solve": "ttc.stages.solve:Config", "toy-models": "eval.toy_models:ToyModelsConfig"}
+EXTRA = {"solve": "ttc.stages.solve:Config", "toy-models": "eval.toy_models:ToyModelsConfig",
+         "bench-prm": "eval.prm_bench:BenchPRMConfig"}
 OWN = {"pipeline": "ttc.pipeline.command:pipeline", "demo": "ttc.pipeline.command:demo",
        "report": "ttc.pipeline.report:cli"}  # commands with their own flags: function(argv)
 

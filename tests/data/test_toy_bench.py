@@ -41,3 +41,13 @@ def test_the_toy_test_problems_build_a_set_in_their_order():
     items = toy_processbench(samples, problems)
     assert [s.group for s in items] == [p.id for p in problems]
     assert {s.split for s in items} == {"L1", "L2"} and all(s.label == -1 for s in items)
+
+
+def test_a_level_without_enough_solutions_of_either_kind_is_left_out(caplog):
+    other = Problem("toy-L2-0", "Compute 9-7+6.", "8", level=2, source="toy")
+    samples = [sample(0, RIGHT, "32", True), sample(1, ["=23+96-67"]),
+               Sample(other.id, 0, "", ["=2+6", "=8", "\\boxed{8}"], "8", True, 3, "stop")]
+    assert {s.split for s in toy_processbench(samples, [PROBLEM, other])} == {"L2", "L4"}
+    assert {s.split for s in toy_processbench(samples, [PROBLEM, other], min_per_kind=1)} == {"L4"}
+    assert {s.split for s in toy_processbench(samples, [PROBLEM, other], min_per_kind=2)} == set()
+    assert "L2 left out: 0 erroneous and 1 correct solutions (min_per_kind 2)" in caplog.text

@@ -100,3 +100,11 @@ def test_eval_prm_with_a_vllm_prm_and_a_likelihood_baseline_exits_cleanly(tmp_pa
         cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "prm" / "prm_eval.json").is_file()
+
+
+def test_the_within_question_auc_ranks_by_the_aggregation_asked_for():
+    """Min ranks a solution by its weakest step, last by its final one: they disagree here."""
+    dipped, flat = Sample("q", 0, "", ["a", "b"], "1", True, 2, "stop"), Sample("q", 1, "", ["a", "b"], "2", False, 2, "stop")
+    by_problem = {"q": [(dipped, [0.1, 0.9]), (flat, [0.5, 0.6])]}
+    assert within_question_auc(by_problem) == {"q": 1.0}
+    assert within_question_auc(by_problem, "min") == {"q": 0.0}

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from data.prm_bench import BenchSolution
 from data.records import RecordError, Sample, to_json
-from eval import compute_optimal, flops_matched, policy, prm as prm_eval, search_report
+from eval import compute_optimal, flops_matched, policy, prm as prm_eval, prm_bench, search_report
 from data.bins import Bins
 from eval.difficulty import SamplesSource, write as difficulty_write
 from eval.plots import figure
@@ -101,6 +102,20 @@ def prm_run(folder: Path) -> None:
         ax.plot([1, 16], [0.5, 0.64])
 
 
+def bench_run(folder: Path) -> None:
+    """Toy-ProcessBench, one split of 2 questions: the PRM finds both errors and clears 1 of 2
+    correct solutions (F1 = 2 x 1 x 0.5 / 1.5 = 0.667); the likelihood clears both, finds none (F1 0)."""
+    def item(q, i, label):
+        return BenchSolution(f"{q}/{i}", "L2", "Compute 1+2.", ["=3", "\\boxed{3}"], label, label == -1,
+                             None if label == -1 else "slip", q)
+
+    items = [item("q0", 0, -1), item("q0", 1, 1), item("q1", 0, -1), item("q1", 1, 0)]
+    values = {"prm": [[0.9, 0.9], [0.9, 0.2], [0.8, 0.4], [0.1, 0.1]], "likelihood": [[0.6, 0.6]] * 4}
+    folder.mkdir()
+    prm_bench.write(prm_bench.evaluate_processbench(items, values, 0.5, ["prm", "likelihood"], data="toy-ProcessBench"),
+                    folder)
+
+
 def policy_run(folder: Path) -> None:
     folder.mkdir()
     policy.save(SOLVE, BON, folder)
@@ -123,6 +138,7 @@ def run(tmp_path_factory) -> Path:
         [str(results)], str(bins["oracle"]), str(greedy), str(run / "flops_matched"),
         small_model=str(CHECKPOINTS / "toy-base"), large_model=str(CHECKPOINTS / "toy-large")))
     policy_run(run / "policy")
+    bench_run(run / "bench_prm")
     trained = train_tiny_prm(tmp_path_factory.mktemp("prm"), CHECKPOINTS / "toy-base", synthetic_labels(20))
     shutil.copytree(trained, run / "train_prm")  # where the run layout has it: its log_history.json
     (run / "eval_search" / "DONE").write_text(json.dumps({"seconds": 12.5, "finished": "2026-01-01T00:00:00"}))
@@ -131,7 +147,7 @@ def run(tmp_path_factory) -> Path:
 
 def test_every_part_with_its_sentence_tables_and_figures(run):
     text = write(run).read_text()
-    assert (run / REPORT).exists() and "8 of 8 parts found." in text and "missing:" not in text
+    assert (run / REPORT).exists() and "9 of 9 parts found." in text and "missing:" not in text
     for part in PARTS:
         assert f"## {part.title}" in text
     # sentences computed from the numbers, each comparison with its paired 95% interval: PRM weighted vs
@@ -169,12 +185,16 @@ def test_every_part_with_its_sentence_tables_and_figures(run):
     # two questions: resamples (a, a) need N=2 (8x), (b, b) and (a, b) N=4 (4x)
     assert ("`ttc solve` matches best-of-N weighted at N=16 with N=4: ratio 4 (bootstrap 95% range over 2 questions: "
             "4x to 8x).") in text
+    # toy-ProcessBench: the PRM's F1 of 2 x 1 x 0.5 / 1.5 and its error class, against the likelihood's 0
+    assert ("- prm: average F1 66.7 [0.0, 100.0] (percent, 95% interval) over the splits L2 of toy-ProcessBench "
+            "(first step below 0.5); by the first error's class, slip 100.0 [100.0, 100.0] (n=2).") in text
+    assert "- average F1: prm level with likelihood (+0.667, 95% CI +0.000 to +1.000; 0.667 vs 0.000, 2 questions)." in text
     # the stages' own tables, headings demoted under the report's
     assert "| Best-of-N weighted | 0.300 |" in text and "### Revisions: 2 problems" in text
     # figures: PNG links relative to the run directory, each file there
     links = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.strip().startswith("![")]
     assert "eval_search/accuracy_vs_budget.png" in links and "flops_matched/flops_matched.png" in links
-    assert len(links) == 13 and all((run / link).is_file() for link in links)
+    assert len(links) == 14 and all((run / link).is_file() for link in links)
     assert "train_prm/training_curves.png" in links  # the trainer's curves, and its summary:
     assert "- train_prm: kept step " in text and "validation loss" in text
     assert "| eval_search | 12.5 |" in text  # the demo's stage wall time
@@ -183,9 +203,10 @@ def test_every_part_with_its_sentence_tables_and_figures(run):
 def test_absent_parts_are_named(tmp_path):
     search_run(tmp_path / "eval_search")
     text = write(tmp_path).read_text()
-    assert "1 of 8 parts found; missing: a trainer (ttc train-prm, ttc train-reviser), PRM eval" in text
+    assert "1 of 9 parts found; missing: a trainer (ttc train-prm, ttc train-reviser), PRM eval" in text
     assert "missing: revision eval (ttc eval-revision) (no revision_eval.json in" in text
-    assert text.count("\nmissing: ") == 7 and "accuracy_vs_budget.png" in text
+    assert "missing: PRM benchmark (ttc bench-prm) (no prm_bench.json in" in text
+    assert text.count("\nmissing: ") == 8 and "accuracy_vs_budget.png" in text
 
 
 def test_malformed_numbers_name_the_file_and_the_field(tmp_path):
@@ -233,7 +254,7 @@ def test_headlines_are_one_holm_family_and_missing_parts_are_named(tmp_path):
     revision_run(tmp_path / "eval_revision")
     search_run(tmp_path / "eval_revision_grid", REVISION_LINES)
     text = write(tmp_path).read_text()
-    head = text.index("3 of 8 parts found;")
+    head = text.index("3 of 9 parts found;")
     assert head < text.index("## Headline comparisons (Holm-corrected)") < text.index("## Training curves")
     rows = headline_rows(text)
     assert len(rows) == 9 and "tested as one family of 9" in text

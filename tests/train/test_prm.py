@@ -212,3 +212,14 @@ def test_a_soft_label_prm_and_one_from_before_the_recipe_was_recorded_aggregate_
     (tmp_path / FORMAT_FILE).write_text(json.dumps({"aggregation": "mean"}))
     with pytest.raises(ValueError, match=r"prm_format.json: field 'aggregation': expected one of last, min, prod"):
         trained_aggregation(tmp_path)
+
+
+def test_binary_search_labels_train_only_with_the_hard_recipe(tmp_path):
+    """Steps it inferred have no MC value (rollouts 0): soft or thresholded targets would be made up."""
+    searched = StepLabels("q", 0, "Compute 1+2+3.", ["=3+3", "=6", "\\boxed{7}"], [1.0, 0.0, 0.0], [0, 4, 0])
+    write_atomic(tmp_path / "labels.jsonl", [to_json(searched)])
+    for recipe in ("soft", "threshold"):
+        with pytest.raises(RecordError, match=r"labels.jsonl:1: field 'rollouts': a step labelled without rollouts"):
+            prm.load_splits(prm.PRMTrainConfig(model="m", labels_file=str(tmp_path / "labels.jsonl"), output_dir="o",
+                                               label_recipe=recipe))
+    prm.check(searched, "x", "hard")

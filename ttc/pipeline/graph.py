@@ -141,6 +141,9 @@ GRAPH: tuple[Stage, ...] = (
     Stage("eval_prm", "eval-prm", "eval.prm:PRMEvalConfig",
           {"prm.path": Out("train_prm"), "labels": None, "baseline.kind": "likelihood", "baseline.path": ModelOf("base"),
            "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
+    Stage("bench_prm", "bench-prm", "eval.prm_bench:BenchPRMConfig",  # toy: toy-ProcessBench of these samples
+          {"verifiers.prm.path": Out("train_prm"), "verifiers.likelihood.kind": "likelihood",
+           "verifiers.likelihood.path": ModelOf("base"), "samples": Out("sample_test", "samples.jsonl"), "problems": Questions("test")}),
     Stage("difficulty", "difficulty", "eval.difficulty:DifficultyConfig",
           {"prm.path": Out("train_prm"), "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
     Stage("large_greedy", "sample", SAMPLE, {"lm": LMOf("large"), "data": Questions("test")}, "large", "sharded"),

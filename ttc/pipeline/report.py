@@ -139,6 +139,13 @@ def prm_findings(folder: Path) -> list[Finding]:
                     "best_of_n.png")]
 
 
+def bench_findings(folder: Path) -> list[Finding]:
+    from eval import prm_bench
+
+    said = prm_bench.findings(prm_bench.BenchSummary.load(folder / "prm_bench.json"))
+    return [Finding(sentence, "prm_bench.png" if i == 0 else None) for i, sentence in enumerate(said)]
+
+
 def ranking(summary: PRMEvalSummary) -> str:
     """The last-step AUCs of the PRM (and the likelihood), and the within-question ones paired."""
     from eval.prm import LIKELIHOOD, PRM
@@ -433,6 +440,8 @@ PARTS = (
          "log_history.json", TRAINERS, (), training_findings),
     Part("PRM: best-of-N weighted vs majority", "PRM eval (ttc eval-prm)", "prm_eval.json", ("eval_prm",),
          ("prm_eval.md",), prm_findings),
+    Part("PRM on a step-level benchmark (ProcessBench's metric)", "PRM benchmark (ttc bench-prm)", "prm_bench.json",
+         ("bench_prm",), ("prm_bench.md",), bench_findings),
     Part("Search against the PRM (paper Fig. 3)", "search eval (ttc eval)", "summary.json",
          ("eval_revision_grid", "eval_search"), ("summary.md",), search_findings),
     Part("Revisions (paper Figs. 6 and 7)", "revision eval (ttc eval-revision)", "revision_eval.json",

@@ -1,0 +1,213 @@
+"""eval/prm_bench.py: the published ProcessBench and PRMBench metrics on hand-made step values
+(expected numbers written out as arithmetic), the threshold rule and its tuning on a split, the
+bootstrap intervals and the paired comparison, and one `ttc bench-prm` run with real verifiers
+(the committed toy PRM and the likelihood baseline on the toy base model) on fixture files in
+ProcessBench's published layout."""
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from data.config import ConfigError, parse_config
+from data.prm_bench import BenchSolution, BenchSteps
+from eval.prm_bench import (BenchPRMConfig, BenchSummary, compare_prmbench, compare_processbench, evaluate_processbench,
+                            first_error, main, score_prmbench, score_processbench, step_counts)
+from ttc.cli import load, stage_commands
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def solution(id, split, label, steps=3, error_class=None, group=""):
+    return BenchSolution(id, split, "Compute 1+2.", [f"step {i}" for i in range(steps)], label, label == -1,
+                         error_class, group)
+
+
+# gsm8k: 3 erroneous (2 found exactly, 1 flagged a step early), 2 correct (1 left alone); math: the
+# one erroneous solution passed as correct, the correct one left alone.
+ITEMS = [solution("g0", "gsm8k", 1, error_class="slip"), solution("g1", "gsm8k", 0, error_class="arithmetic"),
+         solution("g2", "gsm8k", 2, error_class="slip"), solution("g3", "gsm8k", -1), solution("g4", "gsm8k", -1),
+         solution("m0", "math", 0, error_class="slip"), solution("m1", "math", -1)]
+VALUES = [[0.9, 0.2, 0.1], [0.3, 0.9, 0.9], [0.8, 0.4, 0.1], [0.9, 0.8, 0.7], [0.9, 0.9, 0.1],
+          [0.6, 0.7, 0.8], [0.9, 0.9, 0.9]]
+
+
+def test_the_threshold_rule_is_the_first_step_below_it():
+    assert first_error([0.9, 0.4, 0.2], 0.5) == 1
+    assert first_error([0.9, 0.6], 0.5) == -1 and first_error([], 0.5) == -1
+    assert first_error([0.5, 0.1], 0.5) == 1  # a value of exactly the threshold counts as correct
+    assert [p.predicted for p in score_processbench(ITEMS, VALUES).items] == [1, 0, 1, -1, 2, -1, -1]
+
+
+def test_processbench_metrics_on_hand_made_values():
+    r = score_processbench(ITEMS, VALUES, 0.5, resamples=0)
+    gsm8k, math = r.splits["gsm8k"], r.splits["math"]
+    assert (gsm8k.n_erroneous, gsm8k.n_correct) == (3, 2)
+    assert gsm8k.acc_erroneous == pytest.approx(2 / 3) and gsm8k.acc_correct == pytest.approx(1 / 2)
+    assert gsm8k.f1.value == pytest.approx(2 * (2 / 3) * (1 / 2) / (2 / 3 + 1 / 2))  # = 4/7
+    assert math.acc_erroneous == 0 and math.acc_correct == 1 and math.f1.value == 0  # F1 is 0 when either is
+    assert r.average_f1.value == pytest.approx((4 / 7 + 0) / 2)
+    assert r.classes["slip"].n == 3 and r.classes["slip"].accuracy.value == pytest.approx(1 / 3)  # g0 of g0, g2, m0
+    assert r.classes["arithmetic"].accuracy.value == 1
+    assert r.threshold == 0.5 and r.threshold_from == "given"
+
+
+def test_a_split_without_correct_solutions_has_no_f1_and_no_headline():
+    r = score_processbench(ITEMS[:3], VALUES[:3], resamples=0)
+    assert r.splits["gsm8k"].acc_correct is None and r.splits["gsm8k"].f1.value is None
+    assert r.average_f1.value is None
+
+
+def test_a_threshold_tuned_on_a_split_maximizes_its_f1_and_applies_to_every_split():
+    # errors are valued 0.2, right steps 0.4: at 0.5 every step is flagged, at 0.4 exactly the errors
+    items = [solution("a", "gsm8k", 1), solution("b", "gsm8k", -1), solution("c", "math", 0), solution("d", "math", -1)]
+    values = [[0.4, 0.2, 0.4], [0.4, 0.4, 0.4], [0.2, 0.4, 0.4], [0.4, 0.4, 0.4]]
+    assert score_processbench(items, values, 0.5, resamples=0).average_f1.value == 0  # correct ones all flagged
+    tuned = score_processbench(items, values, "gsm8k", resamples=0)
+    assert tuned.threshold == pytest.approx(0.4) and tuned.threshold_from == "gsm8k"  # the lowest of the best
+    assert tuned.splits["gsm8k"].f1.value == 1 and tuned.splits["math"].f1.value == 1
+
+
+def test_the_tuned_threshold_is_the_best_of_a_brute_force_search():
+    rng = random.Random(0)
+    items = [solution(f"g{i}", "gsm8k", rng.choice([-1, 0, 1, 2, 3]), steps=4) for i in range(60)]
+    values = [[round(rng.random(), 2) for _ in range(4)] for _ in items]
+    candidates = sorted({v for vs in values for v in vs}) + [1.01]
+    best = max(score_processbench(items, values, t, resamples=0).splits["gsm8k"].f1.value for t in candidates)
+    tuned = score_processbench(items, values, "gsm8k", resamples=0)
+    assert tuned.splits["gsm8k"].f1.value == pytest.approx(best) and best > 0
+    assert score_processbench(items, values, tuned.threshold, resamples=0).items == tuned.items
+
+
+def many(n, hit_rate_err, hit_rate_cor, split="gsm8k"):
+    """n erroneous (label 0) and n correct solutions, each its own question; the first
+    hit_rate x n of each found."""
+    items, values = [], []
+    for i in range(n):
+        items += [solution(f"{split}-e{i}", split, 0, group=f"q{i}"), solution(f"{split}-c{i}", split, -1, group=f"r{i}")]
+        values += [[0.1 if i < hit_rate_err * n else 0.9] * 3, [0.9 if i < hit_rate_cor * n else 0.1] * 3]
+    return items, values
+
+
+def test_the_bootstrap_interval_is_seeded_brackets_the_f1_and_resamples_groups():
+    items, values = many(40, 0.75, 0.5)
+    r = score_processbench(items, values, resamples=500, seed=3)
+    f1 = r.splits["gsm8k"].f1
+    assert f1.value == pytest.approx(2 * 0.75 * 0.5 / 1.25)
+    assert f1.low < f1.value < f1.high and f1.high - f1.low < 0.4
+    assert score_processbench(items, values, resamples=500, seed=3).splits["gsm8k"].f1 == f1  # seeded
+    assert r.average_f1 == f1  # one split: the headline is its F1
+    grouped = [BenchSolution(s.id, s.split, s.problem, s.steps, s.label, s.final_answer_correct, None, "one")
+               for s in items]
+    assert score_processbench(grouped, values, resamples=500).splits["gsm8k"].f1.low is None  # one group: no interval
+
+
+def test_the_paired_comparison_draws_the_same_groups_for_both_and_says_level_or_ahead():
+    items, good = many(40, 0.9, 0.9)
+    _, poor = many(40, 0.3, 0.3)
+    a, b = score_processbench(items, good, resamples=300), score_processbench(items, poor, resamples=300)
+    ahead = compare_processbench(a, b, ("good", "poor"), 300, 0)
+    assert [c.metric for c in ahead] == ["gsm8k", "average F1"]
+    assert ahead[-1].paired.verdict == "ahead" and ahead[-1].paired.diff == pytest.approx(0.9 - 0.3)
+    same = compare_processbench(a, a, ("good", "good"), 300, 0)[-1].paired
+    assert same.diff == 0 and same.low == same.high == 0 and same.level  # the same draws for both
+
+
+def test_evaluate_processbench_summarizes_every_verifier_and_saves_a_typed_summary(tmp_path):
+    summary = evaluate_processbench(ITEMS, {"a": VALUES, "b": [[0.9] * 3] * len(ITEMS)}, 0.5, ["a", "b"], 100, 0)
+    summary.save(tmp_path / "prm_bench.json")
+    loaded = BenchSummary.load(tmp_path / "prm_bench.json")
+    assert loaded == summary
+    assert loaded.processbench["b"].splits["gsm8k"].f1.value == 0  # never finds an error
+    assert loaded.processbench["a"].items[0].predicted == 1  # per item, for pairing later
+
+
+# --- PRMBench ------------------------------------------------------------------------------------
+
+def steps_item(id, classification, n, errors, group):
+    return BenchSteps(id, "Q", [f"s{i}" for i in range(n)], frozenset(errors), classification, group)
+
+
+PRM_ITEMS = [steps_item("circular_0", "circular", 4, {1, 2}, "0"),  # TP 1, TN 1, FP 1, FN 1
+             steps_item("counterfactual_0", "counterfactual", 3, {2}, "0"),  # TP 2, TN 1
+             steps_item("correct_0", "correct", 2, set(), "0"),  # TP 1, FN 1 (its own class only)
+             steps_item("multi_solutions_1", "multi_solutions", 2, set(), "1")]  # TP 2
+PRM_VALUES = [[0.9, 0.3, 0.8, 0.2], [0.8, 0.7, 0.1], [0.9, 0.4], [0.6, 0.7]]
+
+
+def test_a_step_is_valid_only_above_the_threshold():
+    (counts,) = step_counts([steps_item("x", "circular", 2, {1}, "")], [[0.5, 0.5]], 0.5)
+    assert (counts.tp, counts.fp, counts.tn, counts.fn) == (0, 0, 1, 1)  # 0.5 is not > 0.5: judged invalid
+
+
+def test_prmscore_on_hand_made_values():
+    r = score_prmbench(PRM_ITEMS, PRM_VALUES, 0.5, resamples=0)
+    # overall, every class but `correct`: TP 5, FP 1, TN 2, FN 1
+    assert r.f1_correct == pytest.approx(5 / 6)  # precision 5/6, recall 5/6
+    assert r.f1_erroneous == pytest.approx(2 / 3)  # precision 2/(2+1), recall 2/(2+1)
+    assert r.prmscore.value == pytest.approx(0.5 * 5 / 6 + 0.5 * 2 / 3)
+    assert r.classes["circular"].value == pytest.approx(0.5 * 1 / 2 + 0.5 * 1 / 2)
+    assert r.classes["counterfactual"].value == 1
+    assert r.classes["multi_solutions"].value == 1  # no erroneous step: F1(correct) alone
+    assert r.classes["correct"].value == pytest.approx(2 * 1 * (1 / 2) / (1 + 1 / 2))  # precision 1, recall 1/2
+    assert r.groups == {"simplicity": 0.5, "soundness": 1.0, "sensitivity": 1.0}
+
+
+def test_prmbench_comparison_is_paired_over_the_source_questions():
+    items = [steps_item(f"circular_{i}", "circular", 4, {2, 3}, str(i)) for i in range(30)]
+    good = [[0.9, 0.9, 0.1, 0.1]] * 30
+    poor = [[0.1, 0.9, 0.9, 0.1]] * 30
+    a, b = score_prmbench(items, good, resamples=200), score_prmbench(items, poor, resamples=200)
+    assert a.prmscore.value == 1 and a.prmscore.low == a.prmscore.high == 1
+    (c,) = compare_prmbench(a, b, ("good", "poor"), 200, 0)
+    assert c.metric == "PRMScore" and c.paired.diff == pytest.approx(1 - 0.5) and c.paired.verdict == "ahead"
+
+
+# --- the command -----------------------------------------------------------------------------------
+
+def toy_processbench(root: Path) -> Path:
+    """Two splits of toy-world solutions in ProcessBench's published layout (a JSON array a split)."""
+    root.mkdir()
+    right, wrong = ["=119-67-20", "=52-20", "=32"], ["=119-67-20", "=53-20", "=33"]
+    for split in ("gsm8k", "math"):
+        items = [{"id": f"{split}-{i}", "generator": "toy-base", "problem": "Compute 23+96-67-20.",
+                  "steps": steps, "final_answer_correct": label == -1, "label": label}
+                 for i, (steps, label) in enumerate([(right, -1), (wrong, 1), (right, -1), (wrong, 1)])]
+        (root / f"{split}.json").write_text(json.dumps(items, indent=2))
+    return root
+
+
+def test_bench_prm_is_a_ttc_command_reading_verifier_sections(tmp_path):
+    recipe = tmp_path / "bench.yaml"
+    recipe.write_text(yaml.safe_dump({"output_dir": str(tmp_path / "out"), "threshold": "gsm8k",
+                                      "verifiers": {"ours": {"kind": "prm", "path": "p"}}}))
+    cfg = parse_config(load(stage_commands()["bench-prm"]), ["--config", str(recipe)])
+    assert cfg.verifiers["ours"].kind == "prm" and cfg.threshold == "gsm8k" and cfg.benchmark == "processbench"
+    assert parse_config(BenchPRMConfig, ["--config", str(recipe), "--threshold", "0.3"]).threshold == 0.3
+    recipe.write_text(yaml.safe_dump({"output_dir": "o", "verifiers": {"bad": {"kind": "nope", "path": "p"}}}))
+    with pytest.raises(ConfigError, match=r"verifiers\.bad.*unknown verifier kind 'nope'"):
+        parse_config(BenchPRMConfig, ["--config", str(recipe)])
+    with pytest.raises(ValueError, match="compare: expected two of the verifiers"):
+        BenchPRMConfig({"a": {"path": "p"}}, "o", compare=["a", "b"])
+
+
+def test_main_scores_the_toy_prm_and_the_likelihood_baseline_end_to_end(tmp_path):
+    data = toy_processbench(tmp_path / "processbench")
+    out = tmp_path / "out"
+    cfg = BenchPRMConfig(
+        verifiers={"toy-prm": {"kind": "prm", "path": str(REPO / "train/checkpoints/toy-prm"), "device": "cpu"},
+                   "likelihood": {"kind": "likelihood", "path": str(REPO / "train/checkpoints/toy-base"),
+                                  "device": "cpu"}},
+        output_dir=str(out), data=str(data), splits=["gsm8k", "math"], compare=["toy-prm", "likelihood"],
+        resamples=50, max_items=3)
+    text = main(cfg)
+    summary = BenchSummary.load(out / "prm_bench.json")
+    assert set(summary.processbench) == {"toy-prm", "likelihood"} and summary.data == str(data)
+    for result in summary.processbench.values():
+        assert {s: (v.n_erroneous, v.n_correct) for s, v in result.splits.items()} == {"gsm8k": (1, 2), "math": (1, 2)}
+        assert len(result.items) == 6 and all(-1 <= i.predicted < 3 for i in result.items)
+    assert [c.metric for c in summary.comparisons] == ["gsm8k", "math", "average F1"]
+    assert "| gsm8k | 1 | 2 |" in text and "## toy-prm: threshold 0.5" in text and "comparisons" in text
+    assert (out / "prm_bench.md").read_text() == text and (out / "prm_bench.png").stat().st_size > 0
