@@ -16,7 +16,7 @@ def test_the_committed_report_is_rebuilt_from_the_committed_evidence(tmp_path):
     (copy / report.REPORT).unlink()
     rebuilt = report.write(copy).read_text()
     assert rebuilt == (EVIDENCE / report.REPORT).read_text()
-    assert "missing:" not in rebuilt and "8 of 8 parts found" in rebuilt
+    assert "missing:" not in rebuilt and "9 of 9 parts found" in rebuilt
 
 
 def test_export_keeps_the_evidence_and_leaves_records_and_models(tmp_path):
