@@ -18,7 +18,7 @@ from ttc.pipeline.report import write
 from ttc.pipeline.run import DONE
 
 ORDER = ["sample_train", "label", "sample_trajectories", "sample_test", "train_prm", "eval_search", "trajectories",
-         "train_reviser", "chains_train", "orm_data", "train_orm", "chains_test", "eval_revision", "eval_revision_grid", "eval_prm", "difficulty",
+         "train_reviser", "chains_train", "orm_data", "train_orm", "chains_test", "eval_revision", "eval_revision_grid", "eval_prm", "bench_prm", "difficulty",
          "large_greedy", "compute_optimal", "compute_optimal_revisions", "flops_matched", "flops_matched_revisions", "policy"]
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "toy" / "demo.yaml"
 
@@ -135,7 +135,7 @@ def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_
     assert (d.dir("train_orm") / "model.safetensors").is_file() and (d.dir("train_reviser") / "config.json").is_file()
     assert (d.dir("compute_optimal") / "compute_optimal.json").is_file() and (d.dir("policy") / "policy.json").is_file()
     report = write(d.run_dir).read_text()  # what `ttc demo` writes last
-    assert "8 of 8 parts found." in report and "### train_orm" in report  # the three trainers' curves too
+    assert "9 of 9 parts found." in report and "### train_orm" in report  # the three trainers' curves too
     assert "picking its most likely solution is" in report  # eval_prm's baseline verifier
 
     again = demo(tmp_path, *TINY)  # a second call: every stage cached, no model loaded

@@ -8,4 +8,5 @@ TINY = ["--retrain", "--base.backend", "hf", "--reviser.backend", "hf", "--train
         "--stages.train_reviser.eval_every", "1", "--stages.chains_train.chains", "2",
         "--stages.chains_train.length", "2", "--stages.train_orm.eval_every", "1", "--stages.chains_test.chains", "2",
         "--stages.chains_test.length", "2", "--stages.eval_revision.budget", "2", "--stages.eval_prm.max_n", "8",
+        "--stages.bench_prm.min_per_kind", "1",
         "--stages.eval_revision_grid.max_budget", "2", "--stages.policy.budgets", "[2, 4]"]

@@ -62,7 +62,7 @@ def submit(run: Path, *flags: str) -> list[str]:
 def test_the_whole_toy_run_as_one_slurm_chain(tmp_path):
     run = tmp_path / "run"
     jobs = submit(run)
-    assert len(jobs) == 10 * 2 + 3 + 9 + 1  # sharded stages (array, merge), trainers, the rest, the report
+    assert len(jobs) == 10 * 2 + 3 + 10 + 1  # sharded stages (array, merge), trainers, the rest, the report
     states = wait(jobs, timeout_s=1200)
     logs = "\n".join(f"--- {p.name}\n{p.read_text()[-1500:]}" for p in sorted((run / "logs").glob("*.out")))
     failed = {job: state for job, state in states.items() if state != "COMPLETED"}
@@ -72,7 +72,7 @@ def test_the_whole_toy_run_as_one_slurm_chain(tmp_path):
     grid = read_records(run / "eval_search" / "results.jsonl", EvalResult)
     assert {r.name for r in grid} >= {"Best-of-N weighted", "Majority"}
     assert json.loads((run / "train_prm" / "DONE").read_text())["stage"] == "train_prm"
-    assert "8 of 8 parts found." in (run / "report.md").read_text()
+    assert "9 of 9 parts found." in (run / "report.md").read_text()
     again = submit(run)
     assert len(again) == 1  # every stage DONE: only the report again
     wait(again, timeout_s=300)
