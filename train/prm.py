@@ -125,11 +125,13 @@ def validation_questions(problem_ids: set[str], fraction: float, seed: int) -> s
     return set(ranked[: max(1, round(fraction * len(ranked)))])
 
 
-def check(record: StepLabels, where: str, recipe: str = "soft") -> None:
-    if recipe != "hard" and 0 in record.rollouts[:-1]:  # a step labelled without rollouts: binary search's
-        raise RecordError(f"{where}: field 'rollouts': a step labelled without rollouts, a hard label of "
-                          f"`ttc label --rollouts.mode binary_search` with no MC value: train with label_recipe: hard "
-                          f"(not {recipe})")
+def check(record: StepLabels, where: str, cfg: PRMTrainConfig | None = None) -> None:
+    """One record, whole; with `cfg`, fit for its recipe: a step labelled without rollouts (`ttc
+    label --rollouts.mode binary_search`'s inferred steps) has no MC value to be soft about."""
+    if cfg and cfg.labels == "steps" and cfg.label_recipe != "hard" and 0 in record.rollouts[:-1]:
+        raise RecordError(f"{where}: field 'rollouts': a step labelled without rollouts (a hard label, as "
+                          f"`ttc label --rollouts.mode binary_search` infers them) has no MC value: train with "
+                          f"label_recipe: hard (not {cfg.label_recipe})")
     if not record.steps:
         raise RecordError(f"{where}: field 'steps' is empty")
     if len(record.values) != len(record.steps):
@@ -209,7 +211,7 @@ def load_splits(cfg: PRMTrainConfig) -> tuple[list[StepLabels], list[StepLabels]
     if not records:
         raise RecordError(f"{cfg.labels_file}: no step labels")
     for number, r in enumerate(records, 1):
-        check(r, f"{cfg.labels_file}:{number}", cfg.label_recipe)
+        check(r, f"{cfg.labels_file}:{number}", cfg)
     return split_by_question(records, cfg.val_fraction, cfg.seed, cfg.labels_file)
 
 

@@ -222,4 +222,5 @@ def test_binary_search_labels_train_only_with_the_hard_recipe(tmp_path):
         with pytest.raises(RecordError, match=r"labels.jsonl:1: field 'rollouts': a step labelled without rollouts"):
             prm.load_splits(prm.PRMTrainConfig(model="m", labels_file=str(tmp_path / "labels.jsonl"), output_dir="o",
                                                label_recipe=recipe))
-    prm.check(searched, "x", "hard")
+    prm.check(searched, "x", recipe_config(label_recipe="hard"))
+    prm.check(searched, "x", recipe_config(labels="last"))  # an outcome model reads the last step alone (orm_data)
