@@ -10,7 +10,8 @@ P(correct) (the ProcessBench protocol for PRMs that predict step correctness; ev
 docstring), and prints each split's accuracies and F1 with its bootstrap interval, and the
 average beside the published 73.5 (Zhang et al. 2025, arXiv 2501.07301, the Qwen2.5-Math-PRM-7B
 row; 56.5 for Qwen2.5-Math-7B-PRM800K, 31.5 Math-Shepherd, 28.4 RLHFlow-Mistral, from the
-ProcessBench paper's Table 3). The full outputs (prm_bench.json/.md/.png) go to --output-dir.
+ProcessBench paper's Table 3). The full outputs (prm_bench.json/.md/.png, and each item's
+predictions in predictions.jsonl) go to --output-dir.
 
 Model and data are found offline, as bench/gpu_check.py finds models: a folder, or a hub id in
 the Hugging Face cache (HF_HOME / HF_HUB_CACHE; the dataset Qwen/ProcessBench with its
@@ -52,7 +53,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=8, help="hf: solutions per forward pass")
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vllm: the engine's share")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the intervals")
-    parser.add_argument("--output-dir", help="where prm_bench.json/.md/.png go (default: a temporary folder)")
+    parser.add_argument("--output-dir",
+                        help="where prm_bench.json/.md/.png and predictions.jsonl go (default: a temporary folder)")
     parser.add_argument("--cpu", action="store_true", help="no GPU: the hf backend on the CPU (a smoke run, small models)")
     args = parser.parse_args(argv)
     if (args.max_items is not None and args.max_items < 1) or args.batch_size < 1 or args.resamples < 0:

@@ -7,8 +7,11 @@ step of each solution with a value in [0, 1] (ttc/verifiers); this module turns 
 the published metrics. Items come from local files in the published layouts (data/prm_bench.py),
 or (`benchmark: toy`) from the policy's own toy samples, labelled step-exactly by the toy world
 (data/toy_bench.py, written beside the results as toy_processbench.jsonl): `score_processbench`
-is the one scorer both use. Writes `prm_bench.json` (`BenchSummary`, with every item's
-prediction so that two verifiers can be paired later), `prm_bench.md` and `prm_bench.png`.
+is the one scorer both use. Writes `prm_bench.json` (`BenchSummary`: the aggregate numbers only),
+`predictions.jsonl` (records, one line an item: `ItemRecord`, or `StepsRecord` on PRMBench, its
+label and every verifier's prediction by name; `ttc report --export` leaves them out of the
+evidence), `prm_bench.md` and `prm_bench.png`. A verifier's predictions follow from its step values
+and its result's threshold; the comparisons pair them in memory.
 
 ProcessBench (arXiv 2412.06559 §4.1; QwenLM/ProcessBench code/run_eval.py, run_eval_prm_trl.py):
 - A solution's prediction is the index of its earliest wrong step, -1 for none. The threshold
@@ -40,9 +43,11 @@ evaluate_function, mr_visualize/eval_res_view/draw_tabs/form_latex_strs.ipynb):
   published groups, each the mean of its classes' PRMScores: simplicity (redundency, circular),
   soundness (counterfactual, step_contradiction, domain_inconsistency, confidence), sensitivity
   (missing_condition, deception, multi_solutions).
-- Choice: an F1 whose precision and recall are both 0 is 0 here, and one with nothing to measure
-  None; the published code writes -1 for both and floors a PRMScore below 0 at 0 (printed as
-  "-"), which differs only for a verifier that gets none of a class's steps right.
+- Choice: an F1 is 2 TP / (2 TP + FP + FN): 0 when a class's steps exist but none is found (a
+  verifier that flags no step gets F1(erroneous) 0, so PRMScore 0.5 F1(correct)), None only when
+  the class is neither present nor predicted; the published code writes -1 where precision or
+  recall is undefined and floors a PRMScore below 0 at 0 (printed as "-"), which differs only
+  for a verifier that gets none of a class's steps right.
 - The published evaluator also reads a model's redundancy labels for redundency/circular items
   where a model gives them (ReasonEval); every verifier here gives validity values only.
 
@@ -77,6 +82,7 @@ from ttc.verifiers.spec import VerifierConfig, load_verifier, resolve_path
 
 log = logging.getLogger(__name__)
 TOY_SET = "toy_processbench.jsonl"  # benchmark toy: the set built from the samples (BenchSolution records)
+PREDICTIONS = "predictions.jsonl"  # each item's label and every verifier's prediction (ItemRecord / StepsRecord)
 Values = list[list[float]]  # one value per step of each item, in the items' order
 GROUPS = {"simplicity": ("redundency", "circular"),
           "soundness": ("counterfactual", "step_contradiction", "domain_inconsistency", "confidence"),
@@ -139,7 +145,8 @@ class Estimate:
 
 @dataclass(frozen=True)
 class ItemPrediction:
-    """One ProcessBench-shaped item: its label and the predicted earliest-error index."""
+    """One ProcessBench-shaped item: its label and one verifier's predicted earliest-error index
+    (in memory: predictions.jsonl holds every verifier's as an ItemRecord)."""
 
     id: str
     split: str
@@ -173,12 +180,11 @@ class ProcessBenchResult:
     splits: dict[str, SplitScore]
     average_f1: Estimate  # the headline: the mean over splits
     classes: dict[str, ClassScore]  # by error_class, where the set has them
-    items: list[ItemPrediction]
 
 
 @dataclass(frozen=True)
 class StepCounts:
-    """One PRMBench item's confusion counts (positive: a correct step judged valid)."""
+    """One PRMBench item's confusion counts under one verifier (positive: a correct step judged valid)."""
 
     id: str
     classification: str
@@ -197,7 +203,6 @@ class PRMBenchResult:
     f1_erroneous: float | None
     classes: dict[str, Estimate]  # PRMScore per classification
     groups: dict[str, float | None]  # simplicity / soundness / sensitivity: the mean of their classes'
-    items: list[StepCounts]
 
 
 @dataclass(frozen=True)
@@ -209,10 +214,34 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class ItemRecord:
+    """predictions.jsonl, ProcessBench-shaped items: one item's label and each verifier's prediction."""
+
+    id: str
+    split: str
+    group: str  # the resampling unit (the item's id when the set gives none)
+    label: int  # the earliest wrong step, -1 for none
+    error_class: str | None
+    predicted: dict[str, int]  # verifier name -> its predicted earliest wrong step, -1 for none
+
+
+@dataclass(frozen=True)
+class StepsRecord:
+    """predictions.jsonl, PRMBench: one item's erroneous steps and each verifier's step counts."""
+
+    id: str
+    classification: str
+    group: str
+    errors: list[int]  # the indices of the erroneous steps
+    counts: dict[str, list[int]]  # verifier name -> [tp, fp, tn, fn] over the item's steps
+
+
+@dataclass(frozen=True)
 class BenchSummary(Summary):
-    """prm_bench.json: per verifier the benchmark's numbers and each item's prediction."""
+    """prm_bench.json: per verifier the benchmark's numbers (each item's predictions: predictions.jsonl)."""
 
     FORMAT = "ttc.prm_bench"
+    VERSION = 2  # 2: the per-item predictions moved to predictions.jsonl
     benchmark: str
     data: str
     processbench: dict[str, ProcessBenchResult] = field(default_factory=dict)
@@ -220,6 +249,9 @@ class BenchSummary(Summary):
     comparisons: list[Comparison] = field(default_factory=list)
     resamples: int = RESAMPLES
     seed: int = 0
+
+
+Evaluated = tuple[BenchSummary, list[ItemRecord] | list[StepsRecord]]  # prm_bench.json and predictions.jsonl
 
 
 # --- the bootstrap -------------------------------------------------------------------------------
@@ -345,8 +377,8 @@ def processbench_result(items: list[ItemPrediction], threshold: float, source: s
     f1s = [s.f1.value for s in splits.values()]
     average = None if None in f1s else float(np.mean(f1s))
     spread = interval(np.mean(sampled, axis=0)) if all(len(d) for d in sampled) and sampled else (None, None)
-    return ProcessBenchResult(threshold, source, splits, Estimate(average, *spread), class_scores(items, resamples, seed),
-                              items)
+    return ProcessBenchResult(threshold, source, splits, Estimate(average, *spread),
+                              class_scores(items, resamples, seed))
 
 
 def class_scores(items: Sequence[ItemPrediction], resamples: int, seed: int) -> dict[str, ClassScore]:
@@ -359,12 +391,12 @@ def class_scores(items: Sequence[ItemPrediction], resamples: int, seed: int) -> 
     return out
 
 
-def compare_processbench(a: ProcessBenchResult, b: ProcessBenchResult, names: tuple[str, str], resamples: int,
-                         seed: int) -> list[Comparison]:
-    """a vs b on the items both scored: each split's F1 and the average, the same groups drawn for
-    both; a split without an F1 is left out, and then the average too (fewer splits' is no headline)."""
-    mine = {i.id: i for i in b.items}
-    shared = [(i, mine[i.id]) for i in a.items if i.id in mine]
+def compare_processbench(a: Sequence[ItemPrediction], b: Sequence[ItemPrediction], names: tuple[str, str],
+                         resamples: int, seed: int) -> list[Comparison]:
+    """a's predictions vs b's on the items both scored: each split's F1 and the average, the same groups
+    drawn for both; a split without an F1 is left out, and then the average too (fewer splits' is no headline)."""
+    mine = {i.id: i for i in b}
+    shared = [(i, mine[i.id]) for i in a if i.id in mine]
     if not shared:
         raise ValueError(f"compare: {names[0]} and {names[1]} share no item")
     out, sampled, means, complete = [], [], [], True
@@ -412,9 +444,11 @@ def step_counts(items: Sequence[BenchSteps], values: Values, threshold: float) -
 
 
 def f1_pair(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """F1 of the correct steps and of the erroneous steps from [..., 4] counts tp, fp, tn, fn."""
+    """F1 of the correct steps and of the erroneous steps from [..., 4] counts tp, fp, tn, fn:
+    2 hits / (2 hits + misses + false alarms), 0 with no hit, undefined with none of the class
+    either present or predicted. (For the erroneous steps the hits are tn, the false alarms fn.)"""
     tp, fp, tn, fn = (c[..., j] for j in range(4))
-    return (harmonic(ratio(tp, tp + fp), ratio(tp, tp + fn)), harmonic(ratio(tn, tn + fn), ratio(tn, tn + fp)))
+    return ratio(2 * tp, 2 * tp + fp + fn), ratio(2 * tn, 2 * tn + fn + fp)
 
 
 def prmscore(c: np.ndarray) -> np.ndarray:
@@ -444,7 +478,7 @@ def score_prmbench(items: Sequence[BenchSteps], values: Values, threshold: float
     groups = {g: mean_defined([classes[c].value for c in members if c in classes]) for g, members in GROUPS.items()}
     f1s = f1_pair(overall.sum(axis=0))
     return PRMBenchResult(threshold, estimate(overall, prmscore, resamples, seed), number(f1s[0]), number(f1s[1]),
-                          classes, groups, counts)
+                          classes, groups)
 
 
 def mean_defined(xs: list[float | None]) -> float | None:
@@ -452,11 +486,11 @@ def mean_defined(xs: list[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def compare_prmbench(a: PRMBenchResult, b: PRMBenchResult, names: tuple[str, str], resamples: int,
+def compare_prmbench(a: Sequence[StepCounts], b: Sequence[StepCounts], names: tuple[str, str], resamples: int,
                      seed: int) -> list[Comparison]:
-    """a vs b's overall PRMScore on the items both scored, the same groups drawn for both."""
-    mine = {c.id: c for c in b.items}
-    shared = [(x, mine[x.id]) for x in a.items if x.id in mine and x.classification != CORRECT]
+    """a's step counts vs b's: the overall PRMScore on the items both scored, the same groups drawn for both."""
+    mine = {c.id: c for c in b}
+    shared = [(x, mine[x.id]) for x in a if x.id in mine and x.classification != CORRECT]
     if not shared:
         raise ValueError(f"compare: {names[0]} and {names[1]} share no item")
     groups = [x.group for x, _ in shared]
@@ -511,22 +545,39 @@ def load_items(cfg: BenchPRMConfig) -> list[BenchSolution] | list[BenchSteps]:
 
 def evaluate_processbench(solutions: Sequence[BenchSolution], values: dict[str, Values], threshold: float | str,
                           compare: Sequence[str] = (), resamples: int = RESAMPLES, seed: int = 0,
-                          data: str = "") -> BenchSummary:
-    """Every verifier's results on the same items, and the comparison `compare` names."""
+                          data: str = "") -> Evaluated:
+    """Every verifier's results on the same items, the comparison `compare` names, and each item's record."""
     results = {name: score_processbench(solutions, v, threshold, resamples, seed) for name, v in values.items()}
+    predicted = {name: predictions(solutions, values[name], r.threshold) for name, r in results.items()}
     pair = tuple(compare)
-    comparisons = compare_processbench(results[pair[0]], results[pair[1]], pair, resamples, seed) if pair else []
-    return BenchSummary("processbench", data, processbench=results, comparisons=comparisons, resamples=resamples,
-                        seed=seed)
+    comparisons = compare_processbench(predicted[pair[0]], predicted[pair[1]], pair, resamples, seed) if pair else []
+    summary = BenchSummary("processbench", data, processbench=results, comparisons=comparisons, resamples=resamples,
+                           seed=seed)
+    return summary, item_records(solutions, predicted)
+
+
+def item_records(solutions: Sequence[BenchSolution], predicted: dict[str, list[ItemPrediction]]) -> list[ItemRecord]:
+    """Each item once, with every verifier's prediction by name (the lists are in the items' order)."""
+    return [ItemRecord(s.id, s.split, s.group or s.id, s.label, s.error_class,
+                       {name: p[k].predicted for name, p in predicted.items()}) for k, s in enumerate(solutions)]
 
 
 def evaluate_prmbench(items: Sequence[BenchSteps], values: dict[str, Values], threshold: float,
                       compare: Sequence[str] = (), resamples: int = RESAMPLES, seed: int = 0,
-                      data: str = "") -> BenchSummary:
+                      data: str = "") -> Evaluated:
     results = {name: score_prmbench(items, v, threshold, resamples, seed) for name, v in values.items()}
+    counted = {name: step_counts(items, values[name], r.threshold) for name, r in results.items()}
     pair = tuple(compare)
-    comparisons = compare_prmbench(results[pair[0]], results[pair[1]], pair, resamples, seed) if pair else []
-    return BenchSummary("prmbench", data, prmbench=results, comparisons=comparisons, resamples=resamples, seed=seed)
+    comparisons = compare_prmbench(counted[pair[0]], counted[pair[1]], pair, resamples, seed) if pair else []
+    summary = BenchSummary("prmbench", data, prmbench=results, comparisons=comparisons, resamples=resamples, seed=seed)
+    return summary, steps_records(items, counted)
+
+
+def steps_records(items: Sequence[BenchSteps], counted: dict[str, list[StepCounts]]) -> list[StepsRecord]:
+    """Each item once, with every verifier's step counts by name (the lists are in the items' order)."""
+    return [StepsRecord(i.id, i.classification, i.group or i.id, sorted(i.errors),
+                        {name: [c[k].tp, c[k].fp, c[k].tn, c[k].fn] for name, c in counted.items()})
+            for k, i in enumerate(items)]
 
 
 # --- outputs -------------------------------------------------------------------------------------
@@ -595,8 +646,9 @@ def plot(summary: BenchSummary, path: Path) -> None:
         ax.legend()
 
 
-def write(summary: BenchSummary, out: Path) -> str:
+def write(summary: BenchSummary, records: list[ItemRecord] | list[StepsRecord], out: Path) -> str:
     summary.save(out / "prm_bench.json")
+    write_atomic(out / PREDICTIONS, [to_json(r) for r in records])
     plot(summary, out / "prm_bench.png")
     text = markdown(summary)
     (out / "prm_bench.md").write_text(text)
@@ -629,5 +681,5 @@ def main(cfg: BenchPRMConfig) -> str:
     if cfg.benchmark == "toy":  # the set as built, beside its scores
         write_atomic(out / TOY_SET, [to_json(item) for item in items])
     evaluate = evaluate_prmbench if cfg.benchmark == "prmbench" else evaluate_processbench
-    summary = evaluate(items, values, cfg.threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg))
-    return write(summary, out)
+    summary, records = evaluate(items, values, cfg.threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg))
+    return write(summary, records, out)

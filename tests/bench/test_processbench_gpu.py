@@ -58,3 +58,4 @@ def test_cpu_runs_the_bench_prm_code_and_prints_every_split_and_the_average(tmp_
     assert lines["gsm8k"].split()[1] == "3" and lines["math"].split()[1] == "3"
     assert "average" in lines and "published" not in lines["average"]  # the published 73.5 is Qwen's, not the toy's
     assert (tmp_path / "out" / "prm_bench.json").is_file()
+    assert len((tmp_path / "out" / "predictions.jsonl").read_text().splitlines()) == 6  # one line an item

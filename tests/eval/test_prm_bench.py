@@ -1,7 +1,8 @@
 """eval/prm_bench.py: the published ProcessBench and PRMBench metrics on hand-made step values
 (expected numbers written out as arithmetic), the threshold rule and its tuning on a split, the
-bootstrap intervals and the paired comparison, and one `ttc bench-prm` run with real verifiers
-(the committed toy PRM and the likelihood baseline on the toy base model) on fixture files in
+bootstrap intervals and the paired comparison, the outputs (the summary's aggregate numbers, each
+item's predictions in predictions.jsonl), and one `ttc bench-prm` run with real verifiers (the
+committed toy PRM and the likelihood baseline on the toy base model) on fixture files in
 ProcessBench's published layout."""
 
 import json
@@ -13,8 +14,10 @@ import yaml
 
 from data.config import ConfigError, parse_config
 from data.prm_bench import BenchSolution, BenchSteps
-from eval.prm_bench import (BenchPRMConfig, BenchSummary, compare_prmbench, compare_processbench, evaluate_processbench,
-                            first_error, main, score_prmbench, score_processbench, step_counts)
+from data.records import read_records
+from eval.prm_bench import (PREDICTIONS, BenchPRMConfig, BenchSummary, ItemRecord, StepsRecord, compare_prmbench,
+                            compare_processbench, evaluate_prmbench, evaluate_processbench, first_error, main,
+                            predictions, score_prmbench, score_processbench, step_counts, write)
 from ttc.cli import load, stage_commands
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +41,7 @@ def test_the_threshold_rule_is_the_first_step_below_it():
     assert first_error([0.9, 0.4, 0.2], 0.5) == 1
     assert first_error([0.9, 0.6], 0.5) == -1 and first_error([], 0.5) == -1
     assert first_error([0.5, 0.1], 0.5) == 1  # a value of exactly the threshold counts as correct
-    assert [p.predicted for p in score_processbench(ITEMS, VALUES).items] == [1, 0, 1, -1, 2, -1, -1]
+    assert [p.predicted for p in predictions(ITEMS, VALUES, 0.5)] == [1, 0, 1, -1, 2, -1, -1]
 
 
 def test_processbench_metrics_on_hand_made_values():
@@ -78,7 +81,7 @@ def test_the_tuned_threshold_is_the_best_of_a_brute_force_search():
     best = max(score_processbench(items, values, t, resamples=0).splits["gsm8k"].f1.value for t in candidates)
     tuned = score_processbench(items, values, "gsm8k", resamples=0)
     assert tuned.splits["gsm8k"].f1.value == pytest.approx(best) and best > 0
-    assert score_processbench(items, values, tuned.threshold, resamples=0).items == tuned.items
+    assert score_processbench(items, values, tuned.threshold, resamples=0).splits == tuned.splits
 
 
 def many(n, hit_rate_err, hit_rate_cor, split="gsm8k"):
@@ -107,7 +110,7 @@ def test_the_bootstrap_interval_is_seeded_brackets_the_f1_and_resamples_groups()
 def test_the_paired_comparison_draws_the_same_groups_for_both_and_says_level_or_ahead():
     items, good = many(40, 0.9, 0.9)
     _, poor = many(40, 0.3, 0.3)
-    a, b = score_processbench(items, good, resamples=300), score_processbench(items, poor, resamples=300)
+    a, b = predictions(items, good, 0.5), predictions(items, poor, 0.5)
     ahead = compare_processbench(a, b, ("good", "poor"), 300, 0)
     assert [c.metric for c in ahead] == ["gsm8k", "average F1"]
     assert ahead[-1].paired.verdict == "ahead" and ahead[-1].paired.diff == pytest.approx(0.9 - 0.3)
@@ -115,13 +118,48 @@ def test_the_paired_comparison_draws_the_same_groups_for_both_and_says_level_or_
     assert same.diff == 0 and same.low == same.high == 0 and same.level  # the same draws for both
 
 
+def test_a_comparison_pairs_the_two_verifiers_item_by_item():
+    items, good = many(10, 1.0, 1.0)
+    _, poor = many(10, 0.0, 0.0)
+    a, b = predictions(items, good, 0.5), predictions(items, poor, 0.5)
+    ahead = compare_processbench(a, b, ("good", "poor"), 0, 0)[-1].paired
+    assert (ahead.mean_a, ahead.mean_b) == (1, 0)
+    swapped = compare_processbench(a, list(reversed(b)), ("good", "poor"), 0, 0)[-1].paired  # by id, not order
+    assert (swapped.mean_a, swapped.mean_b) == (1, 0)
+    assert compare_processbench(a[:4], b, ("good", "poor"), 0, 0)[-1].paired.n_questions == 4  # shared items only
+
+
 def test_evaluate_processbench_summarizes_every_verifier_and_saves_a_typed_summary(tmp_path):
-    summary = evaluate_processbench(ITEMS, {"a": VALUES, "b": [[0.9] * 3] * len(ITEMS)}, 0.5, ["a", "b"], 100, 0)
+    summary, records = evaluate_processbench(ITEMS, {"a": VALUES, "b": [[0.9] * 3] * len(ITEMS)}, 0.5, ["a", "b"],
+                                             100, 0)
     summary.save(tmp_path / "prm_bench.json")
     loaded = BenchSummary.load(tmp_path / "prm_bench.json")
     assert loaded == summary
     assert loaded.processbench["b"].splits["gsm8k"].f1.value == 0  # never finds an error
-    assert loaded.processbench["a"].items[0].predicted == 1  # per item, for pairing later
+    assert [c.metric for c in summary.comparisons] == ["gsm8k", "math", "average F1"]
+    assert summary.comparisons[-1].paired.diff == pytest.approx((4 / 7 + 0) / 2 - 0)  # a's average F1 against b's 0
+    assert records[0] == ItemRecord("g0", "gsm8k", "g0", 1, "slip", {"a": 1, "b": -1})
+
+
+def strings(obj) -> set[str]:
+    """Every key and string value in decoded JSON."""
+    if isinstance(obj, dict):
+        return set(obj) | {s for v in obj.values() for s in strings(v)}
+    if isinstance(obj, list):
+        return {s for v in obj for s in strings(v)}
+    return {obj} if isinstance(obj, str) else set()
+
+
+def test_predictions_go_to_records_one_line_an_item_and_the_summary_keeps_only_aggregates(tmp_path):
+    write(*evaluate_processbench(ITEMS, {"a": VALUES, "b": [[0.9] * 3] * len(ITEMS)}, 0.5, ["a", "b"], 20), tmp_path)
+    lines = (tmp_path / PREDICTIONS).read_text().splitlines()
+    assert len(lines) == len(ITEMS)
+    records = read_records(tmp_path / PREDICTIONS, ItemRecord)
+    assert [r.id for r in records] == [s.id for s in ITEMS] and [r.label for r in records] == [s.label for s in ITEMS]
+    assert [r.predicted for r in records] == [{"a": p, "b": -1} for p in [1, 0, 1, -1, 2, -1, -1]]
+    assert [r.error_class for r in records] == [s.error_class for s in ITEMS]
+    saved = strings(json.loads((tmp_path / "prm_bench.json").read_text()))
+    assert "items" not in saved and not saved & {s.id for s in ITEMS}  # no per-item list in the summary
 
 
 # --- PRMBench ------------------------------------------------------------------------------------
@@ -159,10 +197,27 @@ def test_prmbench_comparison_is_paired_over_the_source_questions():
     items = [steps_item(f"circular_{i}", "circular", 4, {2, 3}, str(i)) for i in range(30)]
     good = [[0.9, 0.9, 0.1, 0.1]] * 30
     poor = [[0.1, 0.9, 0.9, 0.1]] * 30
-    a, b = score_prmbench(items, good, resamples=200), score_prmbench(items, poor, resamples=200)
+    a = score_prmbench(items, good, resamples=200)
     assert a.prmscore.value == 1 and a.prmscore.low == a.prmscore.high == 1
-    (c,) = compare_prmbench(a, b, ("good", "poor"), 200, 0)
+    (c,) = compare_prmbench(step_counts(items, good, 0.5), step_counts(items, poor, 0.5), ("good", "poor"), 200, 0)
     assert c.metric == "PRMScore" and c.paired.diff == pytest.approx(1 - 0.5) and c.paired.verdict == "ahead"
+
+
+def test_prmbench_records_hold_each_items_step_counts_by_verifier(tmp_path):
+    other = [[0.9, 0.9, 0.1, 0.1], [0.1, 0.9, 0.9], [0.9, 0.9], [0.9, 0.1]]
+    write(*evaluate_prmbench(PRM_ITEMS, {"a": PRM_VALUES, "b": other}, 0.5, ["a", "b"], 20), tmp_path)
+    records = read_records(tmp_path / PREDICTIONS, StepsRecord)
+    assert [(r.id, r.errors) for r in records] == [("circular_0", [1, 2]), ("counterfactual_0", [2]),
+                                                  ("correct_0", []), ("multi_solutions_1", [])]
+    assert [r.counts["a"] for r in records] == [[1, 1, 1, 1], [2, 0, 1, 0], [1, 0, 0, 1], [2, 0, 0, 0]]  # tp fp tn fn
+    assert [r.counts["b"] for r in records] == [[1, 1, 1, 1], [1, 1, 0, 1], [2, 0, 0, 0], [1, 0, 0, 1]]
+    summary = BenchSummary.load(tmp_path / "prm_bench.json")
+    # b overall (every class but correct): TP 3, FP 2, TN 1, FN 3; F1(erroneous) of precision 1/4, recall 1/3
+    assert summary.prmbench["b"].f1_erroneous == pytest.approx(2 / 7)
+    (c,) = summary.comparisons
+    assert c.paired.mean_a == pytest.approx(0.5 * 5 / 6 + 0.5 * 2 / 3)
+    assert c.paired.mean_b == pytest.approx(0.5 * 2 * (3 / 5) * (1 / 2) / (3 / 5 + 1 / 2) + 0.5 * 2 / 7)
+    assert not strings(json.loads((tmp_path / "prm_bench.json").read_text())) & {i.id for i in PRM_ITEMS}
 
 
 # --- the command -----------------------------------------------------------------------------------
@@ -207,7 +262,20 @@ def test_main_scores_the_toy_prm_and_the_likelihood_baseline_end_to_end(tmp_path
     assert set(summary.processbench) == {"toy-prm", "likelihood"} and summary.data == str(data)
     for result in summary.processbench.values():
         assert {s: (v.n_erroneous, v.n_correct) for s, v in result.splits.items()} == {"gsm8k": (1, 2), "math": (1, 2)}
-        assert len(result.items) == 6 and all(-1 <= i.predicted < 3 for i in result.items)
+    records = read_records(out / PREDICTIONS, ItemRecord)
+    assert len(records) == 6 and all(set(r.predicted) == {"toy-prm", "likelihood"} for r in records)
+    assert all(-1 <= p < 3 for r in records for p in r.predicted.values())
     assert [c.metric for c in summary.comparisons] == ["gsm8k", "math", "average F1"]
     assert "| gsm8k | 1 | 2 |" in text and "## toy-prm: threshold 0.5" in text and "comparisons" in text
     assert (out / "prm_bench.md").read_text() == text and (out / "prm_bench.png").stat().st_size > 0
+
+
+def test_a_verifier_that_flags_no_step_scores_zero_on_the_erroneous_steps_not_nothing():
+    """3 correct and 2 erroneous steps, every one judged valid: F1(correct) = 2x3 / (2x3 + 2) = 0.75,
+    F1(erroneous) = 0 (they exist, none is found), PRMScore = 0.375; with no erroneous step at all
+    and none flagged, F1(erroneous) is undefined."""
+    items = [BenchSteps("a", "Q", ["s1", "s2", "s3", "s4", "s5"], frozenset({3, 4}), "counterfactual", "a")]
+    r = score_prmbench(items, [[0.9] * 5], resamples=0)
+    assert (r.f1_correct, r.f1_erroneous) == (pytest.approx(0.75), 0) and r.prmscore.value == pytest.approx(0.375)
+    clean = [BenchSteps("b", "Q", ["s1", "s2"], frozenset(), "multi_solutions", "b")]
+    assert score_prmbench(clean, [[0.9, 0.9]], resamples=0).f1_erroneous is None

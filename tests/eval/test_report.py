@@ -112,8 +112,8 @@ def bench_run(folder: Path) -> None:
     items = [item("q0", 0, -1), item("q0", 1, 1), item("q1", 0, -1), item("q1", 1, 0)]
     values = {"prm": [[0.9, 0.9], [0.9, 0.2], [0.8, 0.4], [0.1, 0.1]], "likelihood": [[0.6, 0.6]] * 4}
     folder.mkdir()
-    prm_bench.write(prm_bench.evaluate_processbench(items, values, 0.5, ["prm", "likelihood"], data="toy-ProcessBench"),
-                    folder)
+    summary, records = prm_bench.evaluate_processbench(items, values, 0.5, ["prm", "likelihood"], data="toy-ProcessBench")
+    prm_bench.write(summary, records, folder)
 
 
 def policy_run(folder: Path) -> None:
