@@ -176,16 +176,29 @@ def given_whole(values: dict[str, Any]) -> dict[str, Any]:
 def merge_settings(base: dict, override: dict, cls: type | None = None) -> dict:
     """`override` over `base`, sections merged key by key (a recipe under command-line flags;
     dotted flags address one key). A mapping given whole as a flag's value (ttc eval's
-    `--strategies '{...}'`) replaces the recipe's, unless it is a section of `cls`."""
+    `--strategies '{...}'`) replaces the recipe's, unless it is a section of `cls`, or a mapping
+    of named sections (`dict[str, Dataclass]`: bench-prm's verifiers), merged name by name."""
     hints = typing.get_type_hints(cls) if cls is not None else {}
     merged = dict(base)
     for key, value in override.items():
         section = _section_type(hints.get(key)) if cls is not None else None
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and not (isinstance(value, _Whole) and section is None):
+        named = _named_section_type(hints.get(key)) if cls is not None else None
+        if named is not None and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **{name: merge_settings(merged[key].get(name, {}), v, named)
+                                             if isinstance(v, dict) else v for name, v in value.items()}}
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict) and not (isinstance(value, _Whole) and section is None):
             merged[key] = merge_settings(merged[key], value, section)
         else:
             merged[key] = dict(value) if isinstance(value, _Whole) else value
     return merged
+
+
+def _named_section_type(tp: Any) -> type | None:
+    """The dataclass each value of a `dict[str, Dataclass]` field holds (bench-prm's verifiers),
+    else None: such named sections merge name by name, each key by key, like a section."""
+    if typing.get_origin(tp) is dict and len(args := typing.get_args(tp)) == 2 and _is_dataclass_type(args[1]):
+        return args[1]
+    return None
 
 
 def _section_type(tp: Any) -> type | None:

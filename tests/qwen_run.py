@@ -33,7 +33,8 @@ CPU = ["--base.dtype", "float32", "--large.dtype", "float32", "--reviser.dtype",
        *[f for s in ("train_prm", "train_orm", "train_reviser") for f in (f"--stages.{s}.trainer.bf16", "false")],
        *[f for s in ("eval_search", "eval_prm", "eval_revision", "eval_revision_grid", "policy")
          for f in (f"--stages.{s}.{'orm' if s == 'eval_revision' else 'prm'}.dtype", "float32")],
-       "--stages.eval_prm.baseline.dtype", "float32"]
+       "--stages.eval_prm.baseline.dtype", "float32",
+       *(f for v in ("prm", "likelihood") for f in (f"--stages.bench_prm.verifiers.{v}.dtype", "float32"))]
 # The CI cluster's one node: no GPUs, 2 CPUs, its memory (sbatch refuses more than the node has).
 CLUSTER = [f for kind in ("gpu", "trainer", "cpu")
            for f in (f"--resources.{kind}.gpus", "0", f"--resources.{kind}.cpus", "1", f"--resources.{kind}.mem", "2G")]

@@ -19,7 +19,14 @@ reuse it; `TTC_STANDINS_CACHE` moves it from ~/.cache/ttc-standins):
   parquet a config and split, what `hf download --repo-type dataset` leaves) and the `datasets`
   cache that `load_dataset("EleutherAI/hendrycks_math", <config>)` leaves, which is what
   `load_dataset` reads offline (the snapshot alone is not read with HF_HUB_OFFLINE=1). The mirror
-  has no `unique_id`, like the real one.
+  has no `unique_id`, like the real one;
+- ProcessBench (`Qwen/ProcessBench`) as `hf download --repo-type dataset` leaves it: one JSON array a
+  split at the snapshot's root (`gsm8k.json`, `math.json`, `olympiadbench.json`, `omnimath.json`,
+  the card's `configs:`), items in the published schema {id, generator, problem, steps,
+  final_answer_correct, label}, a few a split: MATH-style additions (harder by split, as the real
+  splits are) solved in two steps, half right (label -1) and half with an earliest wrong step
+  (PROCESSBENCH_KINDS: labels 0 and 1, one with a right final answer after a wrong step). Written
+  from the published schema, not by the reader it checks (data/prm_bench.py).
 
 Tests pass `world.env()` to subprocesses, or call `world.use(monkeypatch)` in process.
 """
@@ -46,6 +53,13 @@ QWEN_PRM = "Qwen/Qwen2.5-Math-PRM-7B"
 MATH_SHEPHERD = "peiyi9979/math-shepherd-mistral-7b-prm"
 RLHFLOW = ("RLHFlow/Llama3.1-8B-PRM-Deepseek-Data", "RLHFlow/Llama3.1-8B-PRM-Mistral-Data")
 HUB_MATH = "EleutherAI/hendrycks_math"
+PROCESSBENCH = "Qwen/ProcessBench"
+# ProcessBench's splits (its card's `configs:`), each with the MATH levels of its stand-in problems
+PROCESSBENCH_LEVELS = {"gsm8k": (1, 2), "math": (2, 3, 4), "olympiadbench": (4, 5), "omnimath": (3, 4, 5)}
+# A split's solutions in turn: right (label -1); the sum slipped and carried to the answer (label 0);
+# slipped, the answer right again (label 0, final answer correct); the sum right, a wrong boxed
+# answer (label 1)
+PROCESSBENCH_KINDS = ("right", "carried", "right", "recovered", "right", "boxed")
 
 # The policy stand-ins' shapes: parameters without the embedding ~82k and ~300k (3.6x), with it
 # 9.8M and 19.7M (the 151,936-token embedding, tied, as Qwen2.5-Math's).
@@ -96,6 +110,11 @@ class QwenWorld:
     def hub_math(self) -> Path:
         """The hub mirror's snapshot folder (a `source` for plain splits train, test)."""
         return snapshot(self.hub_cache, HUB_MATH, "datasets")
+
+    @property
+    def processbench(self) -> Path:
+        """ProcessBench's snapshot folder (a split's file each)."""
+        return snapshot(self.hub_cache, PROCESSBENCH, "datasets")
 
     def model(self, hub_id: str) -> Path:
         return snapshot(self.hub_cache, hub_id, "models")
@@ -167,6 +186,7 @@ def _build(world: QwenWorld) -> None:
     train, test = math_problems()
     write_release(world.math, train, test)
     write_hub_math(world, train + test)
+    write_processbench(snapshot_folder(world.hub_cache, PROCESSBENCH, "datasets"))
     corpus = generated_problems(TRAIN_STEPS * BATCH, seed="corpus")
     with torch.random.fork_rng():
         for hub_id, shape in SHAPES.items():
@@ -288,6 +308,32 @@ def cache_hub_dataset(snapshot: Path, config: str, cache: Path) -> None:
     builder = get_dataset_builder_class(module, dataset_name=name)(
         cache_dir=str(cache), dataset_name=name, config_name=config, hash=snapshot.name, base_path=str(snapshot), **kwargs)
     builder.download_and_prepare()
+
+
+def processbench_items(split: str) -> list[dict]:
+    """One split's items in the published schema: MATH-style problems at the split's levels, their
+    two-step solutions right or wrong from `label` on, in turn (PROCESSBENCH_KINDS)."""
+    rng = random.Random(f"processbench {split}")
+    items = []
+    for i, kind in enumerate(PROCESSBENCH_KINDS):
+        level = rng.choice(PROCESSBENCH_LEVELS[split])
+        problem = MathProblem(rng.choice(sorted(SUBJECTS)), level, *(rng.randint(*OPERANDS[level]) for _ in "ab"))
+        right = problem.solution().split("\n")
+        wrong = problem.solution(problem.answer + rng.choice((-1, 1, 2))).split("\n")
+        steps, label = {"right": (right, -1), "carried": (wrong, 0), "recovered": ([wrong[0], right[1]], 0),
+                        "boxed": ([right[0], wrong[1]], 1)}[kind]
+        items.append({"id": f"{split}-{i}", "generator": "Qwen2.5-Math-1.5B (stand-in)", "problem": problem.question,
+                      "steps": steps, "final_answer_correct": steps[-1] == right[-1], "label": label})
+    return items
+
+
+def write_processbench(folder: Path) -> None:
+    """Qwen/ProcessBench's snapshot: a JSON array a split at the root, and the card naming them."""
+    card = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for split in PROCESSBENCH_LEVELS:
+        (folder / f"{split}.json").write_text(json.dumps(processbench_items(split), indent=2) + "\n")
+        card += [f"  - split: {split}", f"    path: {split}.json"]
+    (folder / "README.md").write_text("\n".join(card + ["---", "", "ProcessBench (stand-in)", ""]))
 
 
 # ---- the hub cache ----

@@ -1,18 +1,20 @@
 """The Qwen run's stand-in world (qwen_standins.py): it builds offline, the recipes' hub ids and data
-resolve from it, and its policy writes MATH-style solutions under the recipes' 4-shot prompt on
-vLLM, right on some problems and wrong on others."""
+resolve from it (ProcessBench too, its labels true of its steps), and its policy writes MATH-style
+solutions under the recipes' 4-shot prompt on vLLM, right on some problems and wrong on others."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from qwen_standins import HUB_MATH, LARGE, POLICY, QWEN_PRM, SUBJECTS, QwenWorld, build_qwen_world
+from qwen_standins import HUB_MATH, LARGE, POLICY, PROCESSBENCH, QWEN_PRM, SUBJECTS, QwenWorld, build_qwen_world
 
 from data.config import check_model, locate_model
 from data.math_dataset import load_math, math500_ids
+from data.prm_bench import PROCESSBENCH_SPLITS, read_processbench
 from data.records import Sample, read_records
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,6 +57,25 @@ def test_math_as_the_hub_mirror(qwen_world, monkeypatch):
     assert set(algebra.column_names) == {"problem", "level", "type", "solution"}  # no unique_id, as the hub's
     snapshot = load_math(str(qwen_world.hub_math), "test")
     assert len(snapshot) == len(load_math(str(qwen_world.math), "test"))
+
+
+def test_processbench_in_the_hub_layout_with_true_labels(qwen_world, monkeypatch):
+    """The published layout and schema, read by the hub id offline; each label is the first step
+    whose sum or boxed answer is wrong, recomputed here from the step texts."""
+    qwen_world.use(monkeypatch)
+    assert {p.name for p in qwen_world.processbench.glob("*.json")} == {f"{s}.json" for s in PROCESSBENCH_SPLITS}
+    first = json.loads((qwen_world.processbench / "gsm8k.json").read_text())[0]  # a JSON array, as the hub's
+    assert set(first) == {"id", "generator", "problem", "steps", "final_answer_correct", "label"}
+    solutions = read_processbench(PROCESSBENCH)
+    for split in PROCESSBENCH_SPLITS:
+        assert {s.label for s in solutions if s.split == split} == {-1, 0, 1}
+    for s in solutions:
+        a, b = map(int, re.search(r"(\d+) \+ (\d+)\$\?$", s.problem).groups())  # each question ends with the sum
+        total = int(re.fullmatch(r"\$\d+ \+ \d+ = (\d+)\$\.", s.steps[0]).group(1))
+        boxed = int(re.search(r"\\boxed\{(\d+)\}", s.steps[1]).group(1))
+        right = [total == a + b, boxed == a + b]
+        assert s.label == (right.index(False) if False in right else -1), s
+        assert s.final_answer_correct == right[1], s
 
 
 @pytest.mark.slow

@@ -164,3 +164,24 @@ def test_run_cli_prints_one_line_and_exits_2(capsys):
     assert capsys.readouterr().err.splitlines() == ["prog: /no/such/file: No such file or directory"]
     with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
         run_cli("prog", lambda: 1 / 0)
+
+
+@dataclass
+class WithNamed:
+    named: dict[str, Inner] = field(default_factory=dict)
+
+
+def test_named_sections_merge_name_by_name_and_key_by_key(tmp_path):
+    """A `dict[str, Dataclass]` (bench-prm's verifiers): a flag or a stage entry that sets one key of
+    one entry keeps the recipe's other keys and entries; given whole, the same (a section's rule)."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("named:\n  a: {n: 4, temperature: 0.5}\n  b: {n: 2}\n")
+    dotted = parse_config(WithNamed, ["--config", str(recipe), "--named.a.temperature", "1"])
+    assert dotted.named == {"a": {"n": 4, "temperature": 1.0}, "b": {"n": 2}}
+    whole = parse_config(WithNamed, ["--config", str(recipe), "--named", "{a: {temperature: 1}, c: {n: 1}}"])
+    assert whole.named == {"a": {"n": 4, "temperature": 1}, "b": {"n": 2}, "c": {"n": 1}}
+    from data.config import given_whole, merge_settings
+
+    entry = given_whole({"named": {"a": {"temperature": 1}}})  # a pipeline stage entry over its recipe
+    assert merge_settings({"named": {"a": {"n": 4}, "b": {"n": 2}}}, entry, WithNamed) == {
+        "named": {"a": {"n": 4, "temperature": 1}, "b": {"n": 2}}}
