@@ -356,9 +356,15 @@ def score_processbench(solutions: Sequence[BenchSolution], values: Values, thres
                        resamples: int = RESAMPLES, seed: int = 0) -> ProcessBenchResult:
     """The published metrics of one verifier's step values on ProcessBench-shaped items (the
     toy set's too); `threshold` a value or a split to tune it on (module docstring)."""
-    given = not isinstance(threshold, str)
-    t = float(threshold) if given else tuned_threshold(solutions, values, threshold)
-    return processbench_result(predictions(solutions, values, t), t, "given" if given else threshold, resamples, seed)
+    t, source = resolved_threshold(solutions, values, threshold)
+    return processbench_result(predictions(solutions, values, t), t, source, resamples, seed)
+
+
+def resolved_threshold(solutions: Sequence[BenchSolution], values: Values, threshold: float | str) -> tuple[float, str]:
+    """The threshold a value or a split names, and where it came from ("given" or the split)."""
+    if isinstance(threshold, str):
+        return tuned_threshold(solutions, values, threshold), threshold
+    return float(threshold), "given"
 
 
 def processbench_result(items: list[ItemPrediction], threshold: float, source: str, resamples: int,
@@ -463,8 +469,10 @@ def positive_f1(c: np.ndarray) -> np.ndarray:
 def score_prmbench(items: Sequence[BenchSteps], values: Values, threshold: float = 0.5, resamples: int = RESAMPLES,
                    seed: int = 0) -> PRMBenchResult:
     """PRMScore overall, per classification and per published group (module docstring)."""
-    counts = step_counts(items, values, threshold)
+    return prmbench_result(step_counts(items, values, threshold), threshold, resamples, seed)
 
+
+def prmbench_result(counts: list[StepCounts], threshold: float, resamples: int, seed: int) -> PRMBenchResult:
     def table(chosen: list[StepCounts]) -> np.ndarray:
         return by_group([c.group for c in chosen], np.array([[c.tp, c.fp, c.tn, c.fn] for c in chosen], dtype=float))
 
@@ -547,8 +555,10 @@ def evaluate_processbench(solutions: Sequence[BenchSolution], values: dict[str, 
                           compare: Sequence[str] = (), resamples: int = RESAMPLES, seed: int = 0,
                           data: str = "") -> Evaluated:
     """Every verifier's results on the same items, the comparison `compare` names, and each item's record."""
-    results = {name: score_processbench(solutions, v, threshold, resamples, seed) for name, v in values.items()}
-    predicted = {name: predictions(solutions, values[name], r.threshold) for name, r in results.items()}
+    thresholds = {name: resolved_threshold(solutions, v, threshold) for name, v in values.items()}
+    predicted = {name: predictions(solutions, values[name], t) for name, (t, _) in thresholds.items()}
+    results = {name: processbench_result(predicted[name], t, source, resamples, seed)
+               for name, (t, source) in thresholds.items()}
     pair = tuple(compare)
     comparisons = compare_processbench(predicted[pair[0]], predicted[pair[1]], pair, resamples, seed) if pair else []
     summary = BenchSummary("processbench", data, processbench=results, comparisons=comparisons, resamples=resamples,
@@ -565,8 +575,8 @@ def item_records(solutions: Sequence[BenchSolution], predicted: dict[str, list[I
 def evaluate_prmbench(items: Sequence[BenchSteps], values: dict[str, Values], threshold: float,
                       compare: Sequence[str] = (), resamples: int = RESAMPLES, seed: int = 0,
                       data: str = "") -> Evaluated:
-    results = {name: score_prmbench(items, v, threshold, resamples, seed) for name, v in values.items()}
-    counted = {name: step_counts(items, values[name], r.threshold) for name, r in results.items()}
+    counted = {name: step_counts(items, v, threshold) for name, v in values.items()}
+    results = {name: prmbench_result(c, threshold, resamples, seed) for name, c in counted.items()}
     pair = tuple(compare)
     comparisons = compare_prmbench(counted[pair[0]], counted[pair[1]], pair, resamples, seed) if pair else []
     summary = BenchSummary("prmbench", data, prmbench=results, comparisons=comparisons, resamples=resamples, seed=seed)

@@ -132,6 +132,12 @@ def kept_samples(batch: list[Problem], samples: dict[str, list[Sample]]) -> dict
     return {p.id: [s for s in samples.get(p.id, []) if labelable(s)] for p in batch}
 
 
+def rendered(cfg: Config, lm: LM, batch: list[Problem]) -> dict[str, str]:
+    """Each problem's prompt, as the policy reads it: where its solutions' prefixes begin."""
+    tokenizer = getattr(lm, "tokenizer", None)
+    return {p.id: cfg.prompt.render(p.question, tokenizer) for p in batch}
+
+
 def correct_rollouts(r: RolloutConfig, lm: LM, unique: Prefixes) -> dict[tuple[str, str], int]:
     """The number of correct rollouts of each distinct prefix: ONE LM call (none for no prefix)."""
     requests = [r.request(pid, text) for pid, text in unique]
@@ -154,10 +160,9 @@ def per_step_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str,
     Samples of a question often share prefixes; a prefix's rollouts are seeded by its text, so
     each distinct prefix is rolled out once and its value serves every solution that has it.
     """
-    tokenizer = getattr(lm, "tokenizer", None)
-    kept = kept_samples(batch, samples)
-    prefixes = {p.id: [prefix(cfg.prompt.render(p.question, tokenizer), s.steps, i)
-                       for s in kept[p.id] for i in range(len(s.steps) - 1)] for p in batch}
+    kept, prompts = kept_samples(batch, samples), rendered(cfg, lm, batch)
+    prefixes = {p.id: [prefix(prompts[p.id], s.steps, i) for s in kept[p.id] for i in range(len(s.steps) - 1)]
+                for p in batch}
     correct = correct_rollouts(cfg.rollouts, lm, {(p.id, text): p for p in batch for text in prefixes[p.id]})
     records = []
     for p in batch:
@@ -171,9 +176,7 @@ def search_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, l
     """Binary search for every kept solution's first error, in rounds: ONE LM call per round for
     the distinct midpoint prefixes of every pending solution; a prefix rolled out in an earlier
     round (for another solution of its question) is not rolled out again."""
-    tokenizer = getattr(lm, "tokenizer", None)
-    kept = kept_samples(batch, samples)
-    prompts = {p.id: cfg.prompt.render(p.question, tokenizer) for p in batch}
+    kept, prompts = kept_samples(batch, samples), rendered(cfg, lm, batch)
     searches = [[(p, s, FirstErrorSearch(len(s.steps), s.correct)) for s in kept[p.id]] for p in batch]
     known: dict[tuple[str, str], int] = {}
     while pending := [(p, s, search) for group in searches for p, s, search in group if search.midpoint is not None]:
