@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ttc.lm import Completion, GenerationRequest, Ledger
+from ttc.lm import Completion, GenerationRequest, Ledger, LMBase
+from ttc.verifiers import VerifierBase
 
 
-class ScriptedLM:
+class ScriptedLM(LMBase):
     def __init__(self, script: Callable[[str, int, GenerationRequest], tuple[str, str]]):
         self.script, self.ledger, self.calls = script, Ledger(num_parameters=10), []
 
@@ -33,7 +34,7 @@ class ScriptedLM:
         return results
 
 
-class TableVerifier:
+class TableVerifier(VerifierBase):
     batch_invariant = True  # a value depends on its steps only
 
     def __init__(self, table: dict[str, float] | None = None):
@@ -47,7 +48,7 @@ class TableVerifier:
         return [[self.table.get("/".join(steps[: j + 1]), 0.5) for j in range(len(steps))] for steps in solutions]
 
 
-class Recording:
+class Recording(VerifierBase):
     """A real verifier, with every (question, steps) it is asked to score kept in `asked`."""
 
     def __init__(self, verifier):
@@ -67,8 +68,12 @@ class Recording:
 
     @property
     def batch_invariant(self):
-        return getattr(self.verifier, "batch_invariant", False)
+        return self.verifier.batch_invariant
 
     @property
     def num_parameters(self):
         return self.verifier.num_parameters
+
+    @property
+    def aggregation(self):
+        return self.verifier.aggregation

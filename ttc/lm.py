@@ -13,7 +13,7 @@ rounds over `generate`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Protocol, Sequence, runtime_checkable
 
 FinishReason = Literal["stop", "eos", "length"]
 # The most samples one request may ask for, refused above it when a config or request is built.
@@ -117,6 +117,8 @@ class Ledger:
 
 class LM(Protocol):
     ledger: Ledger
+    # The chat template's tokenizer (data/prompts.py renders prompts with it); None: prompts as given.
+    tokenizer: Any | None
 
     @property
     def num_parameters(self) -> int: ...
@@ -124,6 +126,20 @@ class LM(Protocol):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         """One list of `request.n` completions per request, in request order."""
         ...
+
+    def close(self) -> None:
+        """Free the engine (its GPU memory, its processes); the LM is not used after it."""
+        ...
+
+
+class LMBase:
+    """The LM protocol's defaults, shared by the backends and the test fakes: no chat template,
+    nothing to free."""
+
+    tokenizer: Any | None = None
+
+    def close(self) -> None:
+        return None
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ from transformers import (
 )
 
 from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token
-from ttc.lm import Completion, GenerationRequest, Ledger
+from ttc.lm import Completion, GenerationRequest, Ledger, LMBase
 
 
 def resolve_device(device: str) -> torch.device:
@@ -57,7 +57,7 @@ class CompletionStopStrings(StoppingCriteria):
         return done
 
 
-class HFBackend:
+class HFBackend(LMBase):
     def __init__(self, cfg: LMConfig):
         torch.set_num_threads(cfg.threads)
         self.device = resolve_device(cfg.device)

@@ -51,10 +51,10 @@ from typing import Iterator, Sequence
 from tqdm.auto import tqdm
 
 from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token
-from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger, count_parameters
+from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger, LMBase, count_parameters
 
 
-class VLLMBackend:
+class VLLMBackend(LMBase):
     def __init__(self, cfg: LMConfig):
         from vllm.platforms import current_platform
 

@@ -15,17 +15,43 @@ from __future__ import annotations
 import math
 from typing import Protocol, Sequence, runtime_checkable
 
-from data.prm_format import Aggregation  # noqa: F401  (re-exported: the verifiers' vocabulary)
+from data.prm_format import Aggregation  # (re-exported: the verifiers' vocabulary)
 
 
 class Verifier(Protocol):
-    """Scores solutions. A verifier that keeps a ledger also has `tokens_scored` (tokens run
-    forward, all calls), `last_tokens` (each solution's, last call) and `num_parameters`; one
-    whose values for a solution do not depend on the rest of its call says `batch_invariant`."""
+    """Scores solutions, keeping a ledger: `tokens_scored` (tokens run forward, all calls),
+    `last_tokens` (each solution's, last call; None: not counted) and `num_parameters` (None: not
+    known, so no verifier FLOPs). One whose values for a solution do not depend on the rest of
+    its call says `batch_invariant`."""
+
+    aggregation: Aggregation
+    tokens_scored: int
+    last_tokens: list[int] | None
+    batch_invariant: bool
+
+    @property
+    def num_parameters(self) -> int | None: ...
 
     def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         """One value per step of each solution, one forward pass per solution."""
         ...
+
+    def close(self) -> None:
+        """Free the engine; the verifier is not used after it."""
+        ...
+
+
+class VerifierBase:
+    """The Verifier protocol's defaults, shared by the verifiers and the test fakes."""
+
+    aggregation: Aggregation = "last"
+    tokens_scored: int = 0
+    last_tokens: list[int] | None = None
+    batch_invariant: bool = False
+    num_parameters: int | None = None
+
+    def close(self) -> None:
+        return None
 
 
 @runtime_checkable

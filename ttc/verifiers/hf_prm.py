@@ -19,6 +19,7 @@ from transformers import AutoTokenizer
 
 from data.prompts import PromptFormat
 from ttc.backends.hf import resolve_device
+from ttc.verifiers import VerifierBase
 from ttc.verifiers.kind import Kind, read_config
 from ttc.verifiers.prm import OurPRM
 
@@ -30,7 +31,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-class HFVerifier:
+class HFVerifier(VerifierBase):
     """A kind's checkpoint on transformers: `score` encodes, batches, runs forward and reads."""
 
     batch_invariant = False  # a solution's values move in the last bits with its batch's padding

@@ -35,6 +35,7 @@ from collections import OrderedDict
 from typing import Sequence
 
 from data.prompts import PromptFormat
+from ttc.verifiers import VerifierBase
 from ttc.verifiers.kind import StepKind
 from ttc.verifiers.prm import OurPRM
 
@@ -56,7 +57,7 @@ def prefix_key(ids: Sequence[int], position: int) -> bytes:
     return hashlib.blake2b(array("q", ids[: position + 1]).tobytes(), digest_size=16).digest()
 
 
-class VLLMStepScorer:
+class VLLMStepScorer(VerifierBase):
     """A PRM kind (kind.StepKind) on vLLM's pooling runner."""
 
     def __init__(self, kind: StepKind, dtype: str = "auto", kv_cache_gib: float = 1.0, max_model_len: int | None = None,
