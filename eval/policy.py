@@ -45,6 +45,7 @@ from ttc.planner import SolveResult, draw_probes, solve
 from ttc.policy import POOLED
 from ttc.search import SearchResult, sample_pools, sweep
 from ttc.stages.solve import ModelCache, Setup, load_policy
+from ttc.stages.spec import Finding, ReportPart
 
 log = logging.getLogger(__name__)
 SOLVE, BON = "ttc solve (probe + policy)", "best-of-N weighted"  # the curves' names
@@ -224,3 +225,15 @@ def main(cfg: Config) -> str:
     ran = run(cfg)
     save_config(cfg, out / "config.yaml")  # once it ran: the record of an accepted run
     return save(*ran, out, cfg.tolerance, cfg.tracking)
+
+
+# --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+def policy_findings(folder: Path) -> list[Finding]:
+    summary = PolicySummary.load(folder / "policy.json")
+    return [Finding(ratio_sentence(summary.efficiency, "`ttc solve`", BON, summary.efficiency_interval) + " (paper: "
+                    "compute-optimal needs 4x less than best-of-N, with a difficulty estimate it does not count; solve "
+                    "counts its probe).", "policy.png")]
+
+
+PART = ReportPart("The deployable policy: `ttc solve` vs best-of-N weighted", 90, "policy eval (ttc eval-policy)",
+                  "policy.json", ("policy.md",), policy_findings)
