@@ -100,6 +100,7 @@ from eval.tracking import Figures, Tracking, log_figures
 from ttc.policy import STRATEGIES, Entry, Policy, identify
 from ttc.search import BestOfNConfig
 from ttc.search.common import SearchResult
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 Record = Mapping[str, Any]
@@ -783,3 +784,6 @@ def main(cfg: ComputeOptimalConfig) -> str:
     (out / "compute_optimal.md").write_text(result.markdown)
     log_figures(cfg.tracking, out, "compute_optimal", tracked_figures(analyses))
     return result.markdown
+
+
+STAGE = StageSpec(config=ComputeOptimalConfig, main=main, gpu=False)

@@ -62,6 +62,7 @@ from eval.plots import Section, figure
 from eval.summary import Summary
 from ttc.verifiers import Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 SampleKey = tuple[str, int]  # (problem id, sample index)
@@ -358,3 +359,6 @@ def main(cfg: DifficultyConfig) -> str:
         predicted = Bins("predicted", quantile_bins(predicted_values, cfg.num_bins, cfg.seed), predicted_values,
                          cfg.num_bins, {**meta, "prm": cfg.prm.path})
     return write(out, oracle, predicted, source)
+
+
+STAGE = StageSpec(config=DifficultyConfig, main=main, check_inputs=check_inputs)

@@ -83,6 +83,7 @@ from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.search.common import SearchResult
 from ttc.lm import count_parameters, forward_flops
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 PAPER_RATIOS = (0.16, 0.79, 22.0)
@@ -446,3 +447,6 @@ def main(cfg: FlopsMatchedConfig) -> str:
     (out / "flops_matched.md").write_text(result.markdown)
     log_figures(cfg.tracking, out, "flops_matched", tracked_figures(summary.rows))
     return result.markdown
+
+
+STAGE = StageSpec(config=FlopsMatchedConfig, main=main, gpu=False)

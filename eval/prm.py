@@ -36,6 +36,7 @@ from eval.tracking import Figures, Tracking, log_figures
 from ttc.search.best_of_n import Pool, accuracy
 from ttc.verifiers import Aggregation, Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 AGGREGATIONS = ("last", "min", "prod")
@@ -214,3 +215,5 @@ def main(cfg: PRMEvalConfig) -> str:
     log_figures(cfg.tracking, out, "prm", tracked_figures(summary))
     return text
 
+
+STAGE = StageSpec(config=PRMEvalConfig, main=main)

@@ -79,6 +79,7 @@ from eval.paired import RESAMPLES, Paired, resample
 from eval.plots import figure
 from eval.summary import Summary, fmt
 from ttc.verifiers.spec import VerifierConfig, load_verifier, resolve_path
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 TOY_SET = "toy_processbench.jsonl"  # benchmark toy: the set built from the samples (BenchSolution records)
@@ -693,3 +694,6 @@ def main(cfg: BenchPRMConfig) -> str:
     evaluate = evaluate_prmbench if cfg.benchmark == "prmbench" else evaluate_processbench
     summary, records = evaluate(items, values, cfg.threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg))
     return write(summary, records, out)
+
+
+STAGE = StageSpec(config=BenchPRMConfig, main=main)

@@ -58,6 +58,7 @@ from ttc.revise import ChainSet, accuracy, chain_records, read_chain_sets, score
 from ttc.search.best_of_n import NUM_SUBSETS
 from ttc.verifiers import Aggregation
 from ttc.verifiers.spec import VerifierConfig, load_verifier
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 SCORED = "scored_chains"
@@ -319,3 +320,6 @@ def main(cfg: RevisionEvalConfig) -> str:
     markdown = section(cfg).markdown
     save_config(cfg, Path(cfg.output_dir) / "config.yaml")  # once it ran: the record of an accepted run
     return markdown
+
+
+STAGE = StageSpec(config=RevisionEvalConfig, main=main)

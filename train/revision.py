@@ -43,6 +43,7 @@ from data.revision_format import MAX_ATTEMPTS, ContextError, Fit, revision_promp
 from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
                              save_faults, save_log_history, single_process_launch)
 from train.prm import LoraSettings, lora_config, merge_adapter, split_by_question
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_FILE = "checkpoints.json"
@@ -244,6 +245,9 @@ def main(cfg: RevisionTrainConfig) -> Path:
                  out, chosen["step"], chosen["eval_loss"], cfg.choose)
     finish_distributed()
     return out
+
+
+STAGE = StageSpec(config=RevisionTrainConfig, main=main, launch="trainer")
 
 
 if __name__ == "__main__":

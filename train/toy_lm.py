@@ -44,6 +44,7 @@ from data.lock import lock_output
 from data.prompts import PromptFormat
 from train.arguments import last_checkpoint, save_faults, save_log_history, trainer_arguments
 from train.tokenizer import build_char_tokenizer
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +250,9 @@ def main(cfg: ToyLMConfig) -> Path:
     (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
     save_log_history(trainer, out)
     return out
+
+
+STAGE = StageSpec(config=ToyLMConfig, main=main)
 
 
 if __name__ == "__main__":
