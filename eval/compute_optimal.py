@@ -101,7 +101,7 @@ from eval.wording import num, tally
 from ttc.policy import STRATEGIES, Entry, Policy, identify
 from ttc.search import BestOfNConfig
 from ttc.search.common import SearchResult
-from ttc.stages.spec import Finding, ReportPart
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 
 log = logging.getLogger(__name__)
 Record = Mapping[str, Any]
@@ -896,3 +896,6 @@ def allocated_vs_weighted(path: Path) -> list[Comparison]:
 
 PART = ReportPart("Compute-optimal scaling (paper Figs. 4 and 8)", 70, "compute-optimal (ttc compute-optimal)",
                   "compute_optimal.json", ("compute_optimal.md",), compute_optimal_findings)
+
+
+STAGE = StageSpec(config=ComputeOptimalConfig, main=main, gpu=False, report=PART)

@@ -60,7 +60,7 @@ from eval.estimators import pass_at_k
 from eval.paired import Z95
 from eval.plots import Section, figure
 from eval.summary import Summary
-from ttc.stages.spec import Finding, ReportPart
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers import Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
@@ -382,3 +382,6 @@ def difficulty_findings(folder: Path) -> list[Finding]:
 
 PART = ReportPart("Difficulty bins (paper Section 3.2)", 60, "difficulty (ttc difficulty)", "bins_oracle.json",
                   ("difficulty.md",), difficulty_findings)
+
+
+STAGE = StageSpec(config=DifficultyConfig, main=main, check_inputs=check_inputs, report=PART)

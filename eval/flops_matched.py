@@ -84,7 +84,7 @@ from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num
 from ttc.search.common import SearchResult
 from ttc.lm import count_parameters, forward_flops
-from ttc.stages.spec import Finding, ReportPart
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 
 log = logging.getLogger(__name__)
 PAPER_RATIOS = (0.16, 0.79, 22.0)
@@ -478,3 +478,6 @@ def flops_rows(path: Path) -> list[Comparison]:
 
 PART = ReportPart("FLOPs-matched comparison with the larger model (paper Fig. 9)", 80,
                   "FLOPs-matched (ttc flops-matched)", "flops_matched.json", ("flops_matched.md",), flops_findings)
+
+
+STAGE = StageSpec(config=FlopsMatchedConfig, main=main, gpu=False, report=PART)

@@ -45,7 +45,7 @@ from ttc.planner import SolveResult, draw_probes, solve
 from ttc.policy import POOLED
 from ttc.search import SearchResult, sample_pools, sweep
 from ttc.stages.solve import ModelCache, Setup, load_policy
-from ttc.stages.spec import Finding, ReportPart
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 
 log = logging.getLogger(__name__)
 SOLVE, BON = "ttc solve (probe + policy)", "best-of-N weighted"  # the curves' names
@@ -69,7 +69,7 @@ class PolicySummary(Summary):
 
 
 @dataclass
-class Config(Setup):
+class PolicyEvalConfig(Setup):
     budgets: list[int] = field(default_factory=lambda: [2, 4, 8, 16])  # N, each >= probe.n
     seeds: list[int] = field(default_factory=lambda: [0])
     tolerance: float = 0.0  # "matches": acc >= the other's - tolerance
@@ -82,7 +82,7 @@ class Config(Setup):
             raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}")
 
 
-def run(cfg: Config) -> tuple[list[SolveResult], list[SearchResult]]:
+def run(cfg: PolicyEvalConfig) -> tuple[list[SolveResult], list[SearchResult]]:
     """Solve at every budget and seed, and the best-of-N weighted baseline at the same budgets."""
     policy = load_policy(cfg.policy, cfg)  # fit with the models cfg names, or refused
     problems = load_problems(cfg.data)
@@ -220,7 +220,7 @@ def save(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], out: P
     return result.markdown
 
 
-def main(cfg: Config) -> str:
+def main(cfg: PolicyEvalConfig) -> str:
     out = Path(cfg.output_dir)
     ran = run(cfg)
     save_config(cfg, out / "config.yaml")  # once it ran: the record of an accepted run
@@ -237,3 +237,6 @@ def policy_findings(folder: Path) -> list[Finding]:
 
 PART = ReportPart("The deployable policy: `ttc solve` vs best-of-N weighted", 90, "policy eval (ttc eval-policy)",
                   "policy.json", ("policy.md",), policy_findings)
+
+
+STAGE = StageSpec(config=PolicyEvalConfig, main=main, report=PART)

@@ -35,7 +35,7 @@ from eval.summary import Summary, defined, fmt
 from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num, preferred
 from ttc.search.best_of_n import Pool, accuracy
-from ttc.stages.spec import Finding, ReportPart
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers import Aggregation, Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
@@ -280,3 +280,6 @@ def prm_auc(path: Path) -> list[Comparison]:
 
 PART = ReportPart("PRM: best-of-N weighted vs majority", 20, "PRM eval (ttc eval-prm)", "prm_eval.json",
                   ("prm_eval.md",), prm_findings)
+
+
+STAGE = StageSpec(config=PRMEvalConfig, main=main, report=PART)

@@ -78,7 +78,7 @@ from data.toy_bench import toy_processbench
 from eval.paired import RESAMPLES, Paired, resample
 from eval.plots import figure
 from eval.summary import Summary, fmt
-from ttc.stages.spec import Finding, ReportPart
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers.spec import VerifierConfig, load_verifier, resolve_path
 
 log = logging.getLogger(__name__)
@@ -704,3 +704,6 @@ def bench_findings(folder: Path) -> list[Finding]:
 
 PART = ReportPart("PRM on a step-level benchmark (ProcessBench's metric)", 30, "PRM benchmark (ttc bench-prm)",
                   "prm_bench.json", ("prm_bench.md",), bench_findings)
+
+
+STAGE = StageSpec(config=BenchPRMConfig, main=main, report=PART)

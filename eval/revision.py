@@ -57,7 +57,7 @@ from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num, preferred
 from ttc.revise import ChainSet, accuracy, chain_records, read_chain_sets, score_chains
 from ttc.search.best_of_n import NUM_SUBSETS
-from ttc.stages.spec import Finding, ReportPart
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers import Aggregation
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
@@ -396,3 +396,6 @@ def attempt_vs_first(path: Path) -> list[Comparison]:
 
 PART = ReportPart("Revisions (paper Figs. 6 and 7)", 50, "revision eval (ttc eval-revision)", "revision_eval.json",
                   ("revision_eval.md",), revision_findings)
+
+
+STAGE = StageSpec(config=RevisionEvalConfig, main=main, report=PART)

@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from data.records import RecordError, read_records
 from eval.paired import Comparison, Paired, paired
@@ -184,6 +184,34 @@ def write(records: Path | str) -> str:
 
 
 # --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+@dataclass(frozen=True)
+class Method:
+    """A published method as data: a line is it when its strategy is `strategy` and each of
+    `settings` is as given there (0: off, so a line without that setting is it too)."""
+
+    strategy: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def matches(self, line: Line) -> bool:
+        return line.strategy == self.strategy and all((line.settings.get(k) or 0) == (v or 0)
+                                                      for k, v in self.settings.items())
+
+    def lines(self, summary: SearchSummary) -> list[str]:
+        """The names of the summary's lines that are this method, in its order."""
+        return [name for name, line in summary.lines.items() if self.matches(line)]
+
+
+# The lines the paper's sentences compare. Claims about named published methods are content, not
+# dispatch: a strategy named in none of these still shows in the table, the figure, compute-optimal
+# and `ttc solve`; it just gets no sentence from the literature.
+PAPER_LINES = {
+    "best-of-N weighted": Method("best_of_n", {"selection": "weighted"}),
+    "beam": Method("beam", {"lookahead": 0}),  # each width; the README's headline is M = sqrt(N)
+    "beam sqrt": Method("beam", {"beam_width": "sqrt", "lookahead": 0}),
+    "revisions": Method("revision", {"selection": "weighted"}),  # at sequential/parallel ratios
+}
+
+
 def lines_paired(summary: SearchSummary, a: str, b: str, budget: int) -> Paired:
     """Line a against line b at `budget`, paired over the questions (each averaged over its seeds)."""
     cell_a, cell_b = summary.lines[a].cells[budget], summary.lines[b].cells[budget]
@@ -193,10 +221,8 @@ def lines_paired(summary: SearchSummary, a: str, b: str, budget: int) -> Paired:
 def search_findings(folder: Path) -> list[Finding]:
     summary = SearchSummary.load(folder / "summary.json")
     lines = summary.lines
-    weighted = [n for n, x in lines.items() if x.strategy == "best_of_n" and x.settings.get("selection") == "weighted"]
-    beams = [n for n, x in lines.items() if x.strategy == "beam" and not x.settings.get("lookahead")]
-    revisions = sorted((float(x.settings["ratio"]), n) for n, x in lines.items()
-                       if x.strategy == "revision" and x.settings.get("selection") == "weighted")
+    weighted, beams = PAPER_LINES["best-of-N weighted"].lines(summary), PAPER_LINES["beam"].lines(summary)
+    revisions = sorted((float(lines[n].settings["ratio"]), n) for n in PAPER_LINES["revisions"].lines(summary))
     figure = "accuracy_vs_budget.png"
     if weighted and beams:  # each beam line on its own: picking the best after the fact would bias the interval
         return [*(Finding(search_sentence(summary, weighted[0], beam), figure if i == 0 else None)
@@ -219,38 +245,51 @@ def search_sentence(summary: SearchSummary, weighted: str, beam: str) -> str:
 
 
 def menu_findings(summary: SearchSummary, weighted: str, beam: str) -> list[Finding]:
-    """The field's additions to the menu against the paper's strategies at equal generations:
-    particle filtering against best-of-N weighted and beam search at each budget both ran; an
-    adaptive line against best-of-N weighted at its cap and at the first budget that covers
-    what it spent on average (`Cell.spent`)."""
-    found = []
-    for name, line in summary.lines.items():
-        if line.strategy == "particles":
-            parts = []
-            for other in (weighted, beam):
-                shared = sorted(set(line.cells) & set(summary.lines[other].cells))
-                if shared:
-                    at = {b: lines_paired(summary, name, other, b) for b in shared}
-                    parts.append(f"against {other} {tally(list(at.values()))} budgets "
-                                 f"(at {num(shared[-1])}: {at[shared[-1]].brief()})")
-            found.append(Finding(f"{name} (resampling by PRM step scores, Puri et al. 2025) is {'; '.join(parts)} "
-                                 "(reported on MATH: 4-16x better scaling than beam search)."))
-        elif line.strategy == "adaptive":
-            ours = summary.lines[weighted].cells
-            caps = sorted(b for b in line.cells if b in ours and line.cells[b].spent is not None)
-            if not caps:
-                continue
-            top = caps[-1]
-            cell = line.cells[top]
-            cover = min((b for b in ours if b >= cell.spent), default=None)
-            same = lines_paired(summary, name, weighted, top)
-            covered = ("" if cover is None or cover == top else
-                       f"; against {weighted} at {num(cover)}, the first budget that covers what it spent: "
-                       f"{paired(cell.per_question, ours[cover].per_question, cell.seeds).brief()}")
-            found.append(Finding(f"{name} (waves until the answers agree) spends {cell.spent:.1f} generations on average "
-                                 f"at a cap of {num(top)}; against {weighted} at the cap: {same.brief()}{covered} "
-                                 "(reported: up to 6x fewer samples at equal accuracy)."))
-    return found
+    """The field's additions to the menu against the paper's strategies at equal generations: each
+    line that is a method of MENU_CLAIMS, with its claim's sentence."""
+    return [finding for name, line in summary.lines.items() for method, claim in MENU_CLAIMS if method.matches(line)
+            for finding in claim(summary, name, weighted, beam)]
+
+
+def particles_claim(summary: SearchSummary, name: str, weighted: str, beam: str) -> list[Finding]:
+    """Particle filtering against best-of-N weighted and beam search at each budget both ran."""
+    line = summary.lines[name]
+    parts = []
+    for other in (weighted, beam):
+        shared = sorted(set(line.cells) & set(summary.lines[other].cells))
+        if shared:
+            at = {b: lines_paired(summary, name, other, b) for b in shared}
+            parts.append(f"against {other} {tally(list(at.values()))} budgets "
+                         f"(at {num(shared[-1])}: {at[shared[-1]].brief()})")
+    return [Finding(f"{name} (resampling by PRM step scores, Puri et al. 2025) is {'; '.join(parts)} "
+                    "(reported on MATH: 4-16x better scaling than beam search).")]
+
+
+def adaptive_claim(summary: SearchSummary, name: str, weighted: str, beam: str) -> list[Finding]:
+    """An adaptive line against best-of-N weighted at its cap and at the first budget that covers
+    what it spent on average (`Cell.spent`); none when it ran at no budget best-of-N did."""
+    line = summary.lines[name]
+    ours = summary.lines[weighted].cells
+    caps = sorted(b for b in line.cells if b in ours and line.cells[b].spent is not None)
+    if not caps:
+        return []
+    top = caps[-1]
+    cell = line.cells[top]
+    cover = min((b for b in ours if b >= cell.spent), default=None)
+    same = lines_paired(summary, name, weighted, top)
+    covered = ("" if cover is None or cover == top else
+               f"; against {weighted} at {num(cover)}, the first budget that covers what it spent: "
+               f"{paired(cell.per_question, ours[cover].per_question, cell.seeds).brief()}")
+    return [Finding(f"{name} (waves until the answers agree) spends {cell.spent:.1f} generations on average "
+                    f"at a cap of {num(top)}; against {weighted} at the cap: {same.brief()}{covered} "
+                    "(reported: up to 6x fewer samples at equal accuracy).")]
+
+
+# The literature's claims about the field's additions to the menu: each such line, with its sentence.
+MENU_CLAIMS: tuple[tuple[Method, Callable[[SearchSummary, str, str, str], list[Finding]]], ...] = (
+    (Method("particles"), particles_claim),
+    (Method("adaptive"), adaptive_claim),
+)
 
 
 def revision_grid_sentence(summary: SearchSummary, sequential: str, parallel: str) -> str:
@@ -268,9 +307,7 @@ def beam_vs_weighted(path: Path, largest: bool) -> list[Comparison]:
     smallest common budget, as search_sentence) or at the largest budget both ran."""
     summary = SearchSummary.load(path)
     lines = summary.lines
-    weighted = [n for n, x in lines.items() if x.strategy == "best_of_n" and x.settings.get("selection") == "weighted"]
-    beams = [n for n, x in lines.items()
-             if x.strategy == "beam" and x.settings.get("beam_width") == "sqrt" and not x.settings.get("lookahead")]
+    weighted, beams = PAPER_LINES["best-of-N weighted"].lines(summary), PAPER_LINES["beam sqrt"].lines(summary)
     found = []
     for beam in beams if weighted else []:
         shared = set(lines[beam].cells) & set(lines[weighted[0]].cells)
@@ -284,8 +321,7 @@ def beam_vs_weighted(path: Path, largest: bool) -> list[Comparison]:
 def grid_sequential_vs_parallel(path: Path) -> list[Comparison]:
     """The revision grid's most sequential vs most parallel weighted line at budget 4 (else their largest common)."""
     summary = SearchSummary.load(path)
-    ratios = sorted((float(x.settings["ratio"]), n) for n, x in summary.lines.items()
-                    if x.strategy == "revision" and x.settings.get("selection") == "weighted")
+    ratios = sorted((float(summary.lines[n].settings["ratio"]), n) for n in PAPER_LINES["revisions"].lines(summary))
     if len(ratios) < 2:
         return []
     (_, parallel), (_, sequential) = ratios[0], ratios[-1]

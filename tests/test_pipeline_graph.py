@@ -27,7 +27,7 @@ def test_every_stage_reads_only_stages_before_it():
 
 def test_each_command_runs_one_config_and_is_a_ttc_subcommand():
     commands = graph.commands()
-    assert commands["sample"] == "ttc.stages.sample:Config" and commands["eval"] == "eval.search:Config"
+    assert commands["sample"] == "ttc.stages.sample:SampleConfig" and commands["eval"] == "eval.search:SearchEvalConfig"
     assert set(commands) <= set(cli.stage_commands())
 
 

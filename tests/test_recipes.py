@@ -25,13 +25,13 @@ from ttc.pipeline.run import PipelineConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
-ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
-                "orm_data": orm_data.Config, "orm": PRMTrainConfig,  # orm_data first: the longer prefix
+ENTRY_POINTS = {"sample": sample.SampleConfig, "label": label.LabelConfig, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
+                "orm_data": orm_data.ORMDataConfig, "orm": PRMTrainConfig,  # orm_data first: the longer prefix
                 "eval_prm": PRMEvalConfig, "bench_prm": BenchPRMConfig, "eval_revision": RevisionEvalConfig,
-                "eval_search": search.Config, "eval_policy": policy.Config, "solve": solve.Config,
+                "eval_search": search.SearchEvalConfig, "eval_policy": policy.PolicyEvalConfig, "solve": solve.SolveConfig,
                 "difficulty": DifficultyConfig, "compute_optimal": ComputeOptimalConfig,
                 "flops_matched": FlopsMatchedConfig,
-                "trajectories": trajectories.Config, "chains": chains.Config, "revision": RevisionTrainConfig,
+                "trajectories": trajectories.TrajectoriesConfig, "chains": chains.ChainsConfig, "revision": RevisionTrainConfig,
                 "demo": PipelineConfig, "pipeline": PipelineConfig}
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
 

@@ -42,7 +42,7 @@ from data.config import BAD_INPUT_STATUS, ConfigError, parse_config, run_cli
 from data.lock import lock_output
 from ttc.pipeline.graph import commands
 
-EXTRA = {"solve": "ttc.stages.solve:Config", "toy-models": "eval.toy_models:ToyModelsConfig",
+EXTRA = {"solve": "ttc.stages.solve:SolveConfig", "toy-models": "eval.toy_models:ToyModelsConfig",
          "bench-prm": "eval.prm_bench:BenchPRMConfig"}
 OWN = {"pipeline": "ttc.pipeline.command:pipeline", "demo": "ttc.pipeline.command:demo",
        "report": "ttc.pipeline.report:cli"}  # commands with their own flags: function(argv)

@@ -31,13 +31,14 @@ from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.revise import RevisionConfig, chain_records, sample_chains
 from ttc.stages.common import finish, run_stage, stage_settings
+from ttc.stages.spec import StageSpec
 
 NAME = "chains"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # a chain's attempts are seeded by the chain alone
 
 
 @dataclass
-class Config:
+class ChainsConfig:
     output_dir: str
     reviser: LMConfig
     data: DataConfig = field(default_factory=DataConfig)
@@ -70,11 +71,11 @@ class Config:
         return cfg
 
 
-def check(cfg: Config) -> None:
+def check(cfg: ChainsConfig) -> None:
     load_problems(cfg.data)
 
 
-def run(cfg: Config, lm: LM) -> Path:
+def run(cfg: ChainsConfig, lm: LM) -> Path:
     """This shard; merged into `chains.jsonl` when it is the only one."""
     revision = cfg.revision_config()
 
@@ -87,5 +88,8 @@ def run(cfg: Config, lm: LM) -> Path:
     return finish(cfg, NAME, path)
 
 
-def main(cfg: Config) -> Path:
+def main(cfg: ChainsConfig) -> Path:
     return run_stage(cfg, run, cfg.reviser)
+
+
+STAGE = StageSpec(config=ChainsConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)

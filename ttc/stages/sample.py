@@ -24,13 +24,14 @@ from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.sampling import SamplingConfig, grade
 from ttc.stages.common import finish, run_stage, stage_settings
+from ttc.stages.spec import StageSpec
 
 NAME = "samples"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # each request is generated on its own
 
 
 @dataclass
-class Config:
+class SampleConfig:
     output_dir: str
     lm: LMConfig
     data: DataConfig = field(default_factory=DataConfig)
@@ -47,12 +48,12 @@ class Config:
             raise ValueError("batch_problems must be >= 1")
 
 
-def check(cfg: Config) -> None:
+def check(cfg: SampleConfig) -> None:
     """The stage's inputs, before a model loads."""
     load_problems(cfg.data)
 
 
-def run(cfg: Config, lm: LM) -> Path:
+def run(cfg: SampleConfig, lm: LM) -> Path:
     """This shard; merged into `samples.jsonl` when it is the only one."""
     tokenizer = getattr(lm, "tokenizer", None)
 
@@ -69,5 +70,8 @@ def run(cfg: Config, lm: LM) -> Path:
     return finish(cfg, NAME, path)
 
 
-def main(cfg: Config) -> Path:
+def main(cfg: SampleConfig) -> Path:
     return run_stage(cfg, run)
+
+
+STAGE = StageSpec(config=SampleConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)
