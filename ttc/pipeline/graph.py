@@ -70,6 +70,9 @@ class Stage:
     def module(self) -> Any:
         return importlib.import_module(self.config.split(":")[0])
 
+    def spec(self) -> Any:  # TEMP (wp-r): A's Stage.spec()
+        return self.module().STAGE
+
 
 def sources(value: Any) -> Iterator[Any]:
     """Every source inside an input value (lists and mappings walked)."""
@@ -83,8 +86,8 @@ def sources(value: Any) -> Iterator[Any]:
         yield value
 
 
-SAMPLE, TRAIN_LM, CHAINS = "ttc.stages.sample:Config", "train.toy_lm:ToyLMConfig", "ttc.stages.chains:Config"
-TRAIN_PRM, EVAL_SEARCH = "train.prm:PRMTrainConfig", "eval.search:Config"
+SAMPLE, TRAIN_LM, CHAINS = "ttc.stages.sample:SampleConfig", "train.toy_lm:ToyLMConfig", "ttc.stages.chains:ChainsConfig"
+TRAIN_PRM, EVAL_SEARCH = "train.prm:PRMTrainConfig", "eval.search:SearchEvalConfig"
 COMPUTE_OPTIMAL, FLOPS_MATCHED = "eval.compute_optimal:ComputeOptimalConfig", "eval.flops_matched:FlopsMatchedConfig"
 BINS = {"oracle": Out("difficulty", "bins_oracle.json"), "predicted": Out("difficulty", "bins_predicted.json")}
 
@@ -105,7 +108,7 @@ GRAPH: tuple[Stage, ...] = (
     Stage("toy_large_careless", "train-lm", TRAIN_LM, {"init_from": Out("toy_large")}, from_scratch=True),
     # the base model's samples (its engine first, started once)
     Stage("sample_train", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("train")}, "base", "sharded"),
-    Stage("label", "label", "ttc.stages.label:Config",
+    Stage("label", "label", "ttc.stages.label:LabelConfig",
           {"samples": Out("sample_train", "samples.jsonl"), "lm": LMOf("base"), "data": Questions("train")},
           "base", "sharded"),
     Stage("sample_trajectories", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("revision")},
@@ -117,7 +120,7 @@ GRAPH: tuple[Stage, ...] = (
     Stage("eval_search", "eval", EVAL_SEARCH,
           {"lm": LMOf("base"), "prm.path": Out("train_prm"), "data": Questions("test")}, "base", "sharded"),
     # the reviser, its chains, the revision ORM
-    Stage("trajectories", "trajectories", "ttc.stages.trajectories:Config",
+    Stage("trajectories", "trajectories", "ttc.stages.trajectories:TrajectoriesConfig",
           {"samples": Out("sample_trajectories", "samples.jsonl"), "data": Questions("revision")}, launch="sharded",
           gpu=False),
     Stage("train_reviser", "train-reviser", "train.revision:RevisionTrainConfig",
@@ -125,7 +128,7 @@ GRAPH: tuple[Stage, ...] = (
           launch="trainer"),
     Stage("chains_train", "chains", CHAINS, {"reviser": LMOf("reviser"), "data": Questions("revision")},
           "reviser", "sharded"),
-    Stage("orm_data", "orm-data", "train.orm_data:Config",
+    Stage("orm_data", "orm-data", "train.orm_data:ORMDataConfig",
           {"chains": Out("chains_train", "chains.jsonl"), "data": Questions("revision"), "model": ModelOf("base")},
           gpu=False),
     Stage("train_orm", "train-prm", TRAIN_PRM,
@@ -154,7 +157,7 @@ GRAPH: tuple[Stage, ...] = (
     Stage("flops_matched", "flops-matched", FLOPS_MATCHED, flops_matched("eval_search"), gpu=False),
     Stage("flops_matched_revisions", "flops-matched", FLOPS_MATCHED, flops_matched("eval_revision_grid"), gpu=False),
     # `ttc solve` with the policy fit on the test questions, on held-out ones (it loads its own models)
-    Stage("policy", "eval-policy", "eval.policy:Config",
+    Stage("policy", "eval-policy", "eval.policy:PolicyEvalConfig",
           {"lm": LMOf("base"), "prm.path": Out("train_prm"), "policy": Out("compute_optimal", "policy_predicted.json"),
            "data": Questions("heldout")}),
 )
