@@ -253,7 +253,7 @@ def tracked_figures(numbers: Path) -> Figures:
 
 
 def main(cfg: SearchEvalConfig) -> Path:
-    return run_stage(cfg, run)
+    return run_stage(cfg, STAGE)
 
 
 STAGE = StageSpec(config=SearchEvalConfig, main=main, run=run, records=NAME, check=check,

@@ -17,7 +17,6 @@ request) and its seed by (seed, problem id) do not fit a chain step, one request
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,12 +83,12 @@ def run(cfg: ChainsConfig, lm: LM) -> Path:
 
     shard = Shard(cfg.shard, cfg.num_shards)
     path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process,
-                            cfg.batch_problems, stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
+                            cfg.batch_problems, stage_settings(cfg, STAGE), cfg.overwrite)
     return finish(cfg, NAME, path)
 
 
 def main(cfg: ChainsConfig) -> Path:
-    return run_stage(cfg, run, cfg.reviser)
+    return run_stage(cfg, STAGE, cfg.reviser)
 
 
 STAGE = StageSpec(config=ChainsConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)

@@ -26,7 +26,6 @@ those with --overwrite true).
 from __future__ import annotations
 
 import logging
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,13 +197,13 @@ def run(cfg: LabelConfig, lm: LM) -> Path:
     path = shards.run_shard(
         cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
         lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
-        stage_settings(cfg, sys.modules[__name__]), cfg.overwrite, empty_units=True,  # no labelable sample: none
+        stage_settings(cfg, STAGE), cfg.overwrite, empty_units=True,  # no labelable sample: none
     )
     return finish(cfg, NAME, path)
 
 
 def main(cfg: LabelConfig) -> Path:
-    return run_stage(cfg, run)
+    return run_stage(cfg, STAGE)
 
 
 STAGE = StageSpec(config=LabelConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)

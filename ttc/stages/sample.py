@@ -11,7 +11,6 @@ is refused (the keys that differ are named); `--overwrite true` starts it afresh
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,12 +65,12 @@ def run(cfg: SampleConfig, lm: LM) -> Path:
 
     shard = Shard(cfg.shard, cfg.num_shards)
     path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems,
-                            stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
+                            stage_settings(cfg, STAGE), cfg.overwrite)
     return finish(cfg, NAME, path)
 
 
 def main(cfg: SampleConfig) -> Path:
-    return run_stage(cfg, run)
+    return run_stage(cfg, STAGE)
 
 
 STAGE = StageSpec(config=SampleConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)

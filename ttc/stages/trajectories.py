@@ -22,7 +22,6 @@ way; no model is loaded.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -92,13 +91,13 @@ def run(cfg: TrajectoriesConfig) -> Path:
         return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts, cfg.min_attempts)] for p in batch]
 
     path = shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems,
-                            stage_settings(cfg, sys.modules[__name__]), cfg.overwrite, empty_units=True)
+                            stage_settings(cfg, STAGE), cfg.overwrite, empty_units=True)
     return finish(cfg, NAME, path)
 
 
 def main(cfg: TrajectoriesConfig) -> Path:
     check(cfg)
-    claim(cfg, sys.modules[__name__])  # locked, settings checked, config recorded
+    claim(cfg, STAGE)  # locked, settings checked, config recorded
     return run(cfg)
 
 
