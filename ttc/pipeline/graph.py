@@ -70,9 +70,6 @@ class Stage:
         spec = self.spec()
         return "trainer" if spec.launch == "trainer" else "gpu" if spec.gpu else "cpu"
 
-    def spec(self) -> Any:  # TEMP (wp-r): A's Stage.spec()
-        return self.module().STAGE
-
 
 def sources(value: Any) -> Iterator[Any]:
     """Every source inside an input value (lists and mappings walked)."""
