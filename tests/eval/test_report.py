@@ -370,3 +370,25 @@ def test_a_new_stage_with_a_report_part_gets_its_own_section(tmp_path, monkeypat
     assert "## Other stages" not in text  # its markdown is read by its part, not listed among the others
     (folder / "tally.json").unlink()
     assert "missing: tally (ttc tally) (no tally.json in" in write(tmp_path).read_text()
+
+
+def test_the_lines_the_paper_compares_are_method_specs():
+    """A line is a published method by its strategy and settings (lookahead 0 or absent: none)."""
+    def line(strategy, **settings):
+        return search_report.Line(strategy, settings, {})
+
+    beam = search_report.PAPER_LINES["beam sqrt"]
+    assert beam.matches(line("beam", beam_width="sqrt")) and beam.matches(line("beam", beam_width="sqrt", lookahead=0))
+    assert not any(beam.matches(x) for x in (line("beam", beam_width="sqrt", lookahead=1), line("beam", beam_width=4),
+                                             line("dvts", beam_width="sqrt", lookahead=0)))
+    weighted = search_report.PAPER_LINES["best-of-N weighted"]
+    assert weighted.matches(line("best_of_n", selection="weighted")) and not weighted.matches(line("best_of_n"))
+
+
+def test_a_strategy_no_claim_names_is_in_the_table_without_a_sentence(tmp_path):
+    """A line of a strategy neither PAPER_LINES nor MENU_CLAIMS names (DVTS) shows in the part's
+    table, and the part's sentences are those of the lines the paper compares."""
+    search_run(tmp_path / "eval_search", {**LINES, "DVTS": ("dvts", {"selection": "weighted"}, lambda i, n: i < 3)})
+    findings = search_report.search_findings(tmp_path / "eval_search")
+    assert [f.sentence.split(" is ")[0] for f in findings] == ["Beam; M=sqrt(N)"]
+    assert "| DVTS |" in write(tmp_path).read_text()
