@@ -10,7 +10,9 @@ spread between reruns of the whole evaluation, not over problems). With one seed
 and the table says so. Each cell also keeps `per_question` (problem id -> its mean over seeds),
 from which `ttc report` computes paired intervals over problems (eval/paired.py); a line's
 settings (its records' method, as eval/compute_optimal.py reads them) tell the report which
-lines the paper compares.
+lines the paper compares: its part (`PART`, below) matches them against the published methods
+held as data (`PAPER_LINES`, `MENU_CLAIMS`); a line of any other strategy is in the table and the
+figure without a sentence.
 
 A line that may stop short of its budget (adaptive: records with `spent`) also has, per cell, the
 mean generations it spent (`Cell.spent`, the same means as its accuracy): a row "<line>:
