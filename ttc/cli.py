@@ -30,14 +30,13 @@ sharded stage's finished units; a rerun resumes) and its engines are shut down o
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from data.config import BAD_INPUT_STATUS, ConfigError, parse_config, run_cli
 from data.lock import lock_output
@@ -45,8 +44,7 @@ from ttc.pipeline.graph import commands
 from ttc.stages.spec import StageSpec, load_spec
 
 EXTRA = {"solve": "ttc.stages.solve", "toy-models": "eval.toy_models"}  # stage modules outside the graph
-OWN = {"pipeline": "ttc.pipeline.command:pipeline", "demo": "ttc.pipeline.command:demo",
-       "report": "ttc.pipeline.report:cli"}  # commands with their own flags: function(argv)
+OWN = ("pipeline", "demo", "report")  # commands with their own flags
 
 
 def stage_commands() -> dict[str, str]:
@@ -58,9 +56,15 @@ def stage_spec(command: str) -> StageSpec[Any]:
     return load_spec(stage_commands()[command])
 
 
-def load(target: str) -> Callable[[list[str]], Any]:
-    module, name = target.split(":")
-    return getattr(importlib.import_module(module), name)
+def own(command: str, argv: list[str]) -> None:
+    """A command of OWN, imported only when it runs."""
+    if command == "report":
+        from ttc.pipeline.report import cli as report
+
+        return report(argv)
+    from ttc.pipeline.command import demo, pipeline
+
+    (demo if command == "demo" else pipeline)(argv)
 
 
 def run_stage(command: str, argv: list[str]) -> None:
@@ -129,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         if argv[0] == "merge":
             run_cli("ttc merge", lambda: merge(argv[1:]))
         elif argv[0] in OWN:
-            run_cli(f"ttc {argv[0]}", lambda: load(OWN[argv[0]])(argv[1:]))
+            run_cli(f"ttc {argv[0]}", lambda: own(argv[0], argv[1:]))
         else:
             run_cli(f"ttc {argv[0]}", lambda: run_stage(argv[0], argv[1:]))
 

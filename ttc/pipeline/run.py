@@ -242,8 +242,9 @@ class Run:
 
     def build(self, stage: Stage, values: dict[str, Any]) -> Any:
         """The stage's typed config; errors name the per-stage recipe or the run's, with the line. A
-        stage module's `check_inputs(cfg, makers, where)` also sees the settings of the stages whose
-        outputs it reads (`makers`: input key -> settings), so a mismatch fails before any work."""
+        stage's `check_inputs(cfg, makers, where)` (declared in its spec) also sees the settings of
+        the stages whose outputs it reads (`makers`: input key -> settings), so a mismatch fails
+        before any work."""
         spec = stage.spec()
         cls = spec.config
         recipe = self.cfg.stages.get(stage.name, {}).get("recipe")
