@@ -62,7 +62,7 @@ def by_steps(samples: dict[str, list[Sample]]) -> dict[int, Group]:
     return dict(sorted(groups.items()))
 
 
-def label_group(lm: LM, cfg: label.Config, problems: list[Problem],
+def label_group(lm: LM, cfg: label.LabelConfig, problems: list[Problem],
                 group: Group) -> tuple[list[StepLabels], int, float]:
     """One group labelled: its records, rollout tokens (prompt + generated) and wall time."""
     batch = [p for p in problems if p.id in group]
@@ -81,7 +81,7 @@ class Measured:
     seconds: list[float] = dataclasses.field(default_factory=list)
 
 
-def measure(lm: LM, cfgs: dict[str, label.Config], problems: list[Problem], group: Group,
+def measure(lm: LM, cfgs: dict[str, label.LabelConfig], problems: list[Problem], group: Group,
             passes: int) -> dict[str, Measured]:
     """Both modes on one group: an untimed pass, then `passes` timed ones in alternating order."""
     found = {mode: Measured(*label_group(lm, cfgs[mode], problems, group)[:2]) for mode in MODES}
@@ -163,7 +163,7 @@ def main() -> None:
     lm_cfg = LMConfig(model=args.model, backend=engine, threads=args.threads, kv_cache_gib=args.kv_cache_gib,
                       block_size=args.block_size if engine == "vllm" else None)
     rollouts = label.RolloutConfig(k=args.k, max_tokens=args.max_tokens, seed=args.seed)
-    cfgs = {m: label.Config(output_dir="", samples="", lm=lm_cfg, rollouts=dataclasses.replace(rollouts, mode=m))
+    cfgs = {m: label.LabelConfig(output_dir="", samples="", lm=lm_cfg, rollouts=dataclasses.replace(rollouts, mode=m))
             for m in MODES}
     per_level = -(-args.problems // len(args.levels))
     problems = load_problems(DataConfig(split="bench-labelling", levels=args.levels, per_level=per_level,

@@ -151,7 +151,7 @@ class Recording:
         return self.lm.generate(requests)
 
 
-def draw_samples(lm: LM, cfg: label.Config, problems: list[Problem], n: int) -> dict[str, list[Sample]]:
+def draw_samples(lm: LM, cfg: label.LabelConfig, problems: list[Problem], n: int) -> dict[str, list[Sample]]:
     """n graded solutions per problem, sampled as `ttc sample` does."""
     sampling = SamplingConfig(n=n, max_tokens=cfg.rollouts.max_tokens)
     requests = [sampling.request(cfg.prompt.render(p.question), p.id) for p in problems]
@@ -170,7 +170,7 @@ def unique_prefix_tokens(sequences: Sequence[list[int]]) -> int:
     return nodes
 
 
-def label_run(lm: LM, cfg: label.Config, problems: list[Problem],
+def label_run(lm: LM, cfg: label.LabelConfig, problems: list[Problem],
               samples: dict[str, list[Sample]]) -> tuple[Recording, float]:
     """`ttc label`'s LM call for these samples: its requests and wall time."""
     recording = Recording(lm)
@@ -197,7 +197,7 @@ def label_counts(run: Recording, tokenizer, k: int) -> list[list[int]]:
 
 def bench_labelling(args: argparse.Namespace) -> None:
     lm_cfg = LMConfig(model=args.model, backend="hf", threads=args.threads)
-    cfg = label.Config(output_dir="", samples="", lm=lm_cfg,
+    cfg = label.LabelConfig(output_dir="", samples="", lm=lm_cfg,
                        rollouts=label.RolloutConfig(k=args.k, max_tokens=args.max_tokens))
     per_level = -(-args.problems // len(toy.LEVELS))
     problems = load_problems(DataConfig(split="bench", per_level=per_level, limit=args.problems))
@@ -217,7 +217,7 @@ def bench_labelling(args: argparse.Namespace) -> None:
               f"prompt tokens lie in whole {block}-token blocks, the only part vLLM's prefix cache can share")
 
 
-def vllm_label_time(args: argparse.Namespace, cfg: label.Config, problems: list[Problem],
+def vllm_label_time(args: argparse.Namespace, cfg: label.LabelConfig, problems: list[Problem],
                     samples: dict[str, list[Sample]]) -> tuple[float, int]:
     """Wall time of the label requests on vLLM, and its KV-cache block size."""
     start = time.perf_counter()

@@ -93,13 +93,15 @@ from data.config import ConfigError, save_config
 from data.records import read_records
 from data.shards import read_settings
 from eval.search_report import EvalResult
-from eval.paired import Ratio, curve_of, ratio
+from eval.paired import Comparison, Paired, Ratio, curve_of, paired, ratio
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
+from eval.wording import num, tally
 from ttc.policy import STRATEGIES, Entry, Policy, identify
 from ttc.search import BestOfNConfig
 from ttc.search.common import SearchResult
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 
 log = logging.getLogger(__name__)
 Record = Mapping[str, Any]
@@ -661,6 +663,21 @@ def allocated_sentence(a: Analysis, tolerance: float) -> str:
             f"{times:.3g}x less compute {a.allocated_spread.spread()}.")
 
 
+def efficiency_words(a: Analysis, allocated: bool = False) -> str:
+    """The budget compute-optimal needs to match best-of-N weighted at its largest, with its range;
+    `allocated`: the allocation's, on its mean spent generations."""
+    if allocated:
+        top, used, times = spent_headline(a.allocated_efficiency, a.spent[ALLOCATED])
+        if used is None:
+            return f"at budget {top} no budget of the grid does {a.allocated_spread.spread()}"
+        return (f"at budget {top} it needs average budget {a.allocated_efficiency[top]}, spending {used:.3g} generations "
+                f"per question ({f'{times:.3g}x less' if times > 1 else 'no saving'}) {a.allocated_spread.spread()}")
+    top, match, times = headline(a.efficiency)
+    if match is None:
+        return f"at budget {top} no budget of the grid matches it {a.spread.spread()}"
+    return f"at budget {top} it needs {match} ({f'{times:g}x less' if times > 1 else 'no saving'}) {a.spread.spread()}"
+
+
 def choices_table(rows: Mapping[Any, Mapping[int, str]], budgets: Sequence[int], head: str) -> list[str]:
     return (["| " + head + " | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
             + [f"| {r} | " + " | ".join(cells.get(b, "") for b in budgets) + " |" for r, cells in rows.items()])
@@ -783,3 +800,102 @@ def main(cfg: ComputeOptimalConfig) -> str:
     (out / "compute_optimal.md").write_text(result.markdown)
     log_figures(cfg.tracking, out, "compute_optimal", tracked_figures(analyses))
     return result.markdown
+
+
+# --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+def compute_optimal_findings(folder: Path) -> list[Finding]:
+    overall, selection, matched, allocated, per_bin = [], [], [], [], []
+    for a in ComputeOptimalSummary.load(folder / "compute_optimal.json").analyses:
+        co, bon = a.overall[CO], a.overall[WEIGHTED]
+        budgets = sorted(set(co) & set(bon))
+
+        def vs(x: int, y: int, name: str = CO, other: str = WEIGHTED) -> Paired:
+            return paired(a.per_question[name][x], a.per_question[other][y], a.seeds)
+
+        top = budgets[-1]
+        overall.append(f"with {a.kind} bins it is {tally([vs(b, b) for b in budgets])} budgets, and at budget "
+                       f"{num(top)} {vs(top, top).words('best-of-N weighted')}")
+        on_a, on_b = a.fixed[top]
+        chose = f"{on_a} on both folds" if on_a == on_b else f"{on_a} on fold A, {on_b} on fold B"
+        per = [f"bin {b} {p.brief()}" for b, p in bin_comparisons(a, top, FIXED).items()]
+        selection.append(f"with {a.kind} bins it is {tally([vs(b, b, CO, FIXED) for b in budgets])} budgets, and at "
+                         f"budget {num(top)} {vs(top, top, CO, FIXED).words(f'the best fixed method ({chose})')}; "
+                         f"per bin there: {'; '.join(per)}")
+        quarter = [b for b in budgets if 4 * b in budgets]
+        four = (f"; at a quarter of the budget, compute-optimal at {num(quarter[-1])} is "
+                f"{vs(quarter[-1], 4 * quarter[-1]).words(f'best-of-N weighted at {num(4 * quarter[-1])}')}"
+                if quarter else "")
+        matched.append(f"with {a.kind} bins, {efficiency_words(a)}{four}")
+        if a.allocated_spread is not None:
+            allocated.append(f"with {a.kind} bins, at budget {num(top)} it spends {a.spent[ALLOCATED][top]:.3g} "
+                             f"generations per question and is {vs(top, top, ALLOCATED, CO).words('compute-optimal')}; "
+                             f"to match best-of-N weighted {efficiency_words(a, allocated=True)}")
+        per = [f"bin {b} {p.brief()}" for b, p in bin_comparisons(a, top).items()]
+        per_bin.append(Finding(f"Per {a.kind} bin at budget {num(top)}, compute-optimal against best-of-N weighted: "
+                               f"{'; '.join(per)} (paper: the best method differs by bin: beam search on harder bins "
+                               "and best-of-N on easy ones; more sequential revisions on easy ones).",
+                               f"compute_optimal_bins_{a.kind}.png"))
+    alloc = [Finding(f"Allocating the budget across bins (a method and its budget per bin, the mean spent within the "
+                     f"budget, fit on the same folds): {'; '.join(allocated)} (the paper leaves this open).")
+             ] if allocated else []
+    return [Finding(f"Compute-optimal (method per bin and budget by 2-fold CV) against best-of-N weighted: "
+                    f"{'; '.join(overall)} (paper: at or above at every budget).", "compute_optimal.png"),
+            Finding(f"Selection: compute-optimal against the best fixed method of the same menu, chosen on the same "
+                    f"folds (a gain from selecting per bin is one over it): {'; '.join(selection)} (the paper compares "
+                    "with best-of-N only)."),
+            Finding(f"Matching best-of-N weighted: {'; '.join(matched)} (paper: 4x less, 16 vs 64).", "efficiency.png"),
+            *alloc, *per_bin]
+
+
+def bin_comparisons(a: Analysis, budget: int, other: str | None = None) -> dict[int, Paired]:
+    """Compute-optimal vs `other` (default best-of-N weighted) within each bin at `budget`, paired over its questions."""
+    names = (CO, other or WEIGHTED)
+    within = {b: [{q: x for q, x in a.per_question[name][budget].items() if a.bins[q] == b} for name in names]
+              for b in a.per_bin}
+    return {b: paired(*pq, a.seeds) for b, pq in within.items()}
+
+
+def co_vs_weighted(path: Path, quarter: bool, baseline: str) -> list[Comparison]:
+    """Per bin kind: compute-optimal at the largest budget (or a quarter of it) vs the analysis'
+    weighted baseline (`baseline`: its name in that stage) at the largest budget."""
+    found = []
+    for a in ComputeOptimalSummary.load(path).analyses:
+        co, base = a.per_question[CO], a.per_question[WEIGHTED]
+        top = max(set(co) & set(base), default=None)
+        n = top if not quarter or top is None else top // 4 if top % 4 == 0 else None
+        if n is not None and n in co:
+            found.append(Comparison(f"{a.kind} bins", f"compute-optimal, N={num(n)}", f"{baseline}, N={num(top)}",
+                                    paired(co[n], base[top], a.seeds)))
+    return found
+
+
+def co_vs_fixed(path: Path, kind: str) -> list[Comparison]:
+    """Compute-optimal vs the best fixed method of its menu (chosen on the same CV folds), with
+    `kind` bins, at every budget: "beats it at some budget" is a claim over all of them."""
+    found = []
+    for a in ComputeOptimalSummary.load(path).analyses:
+        co, fixed = a.per_question[CO], a.per_question.get(FIXED, {})
+        found += [Comparison(f"{a.kind} bins, N={num(n)}", f"compute-optimal, N={num(n)}", f"best fixed, N={num(n)}",
+                             paired(co[n], fixed[n], a.seeds)) for n in sorted(set(co) & set(fixed)) if a.kind == kind]
+    return found
+
+
+def allocated_vs_weighted(path: Path) -> list[Comparison]:
+    """Per bin kind: the budget allocated across bins at a quarter of the largest average budget
+    vs best-of-N weighted at the largest (the paper's 4x)."""
+    found = []
+    for a in ComputeOptimalSummary.load(path).analyses:
+        allocated, base = a.per_question.get(ALLOCATED, {}), a.per_question[WEIGHTED]
+        top = max(base, default=None)
+        if top is not None and top % 4 == 0 and top // 4 in allocated:
+            spent = a.spent[ALLOCATED][top // 4]
+            found.append(Comparison(f"{a.kind} bins", f"allocated, average N<={num(top // 4)} (spent {spent:.1f})",
+                                    f"best-of-N weighted, N={num(top)}", paired(allocated[top // 4], base[top], a.seeds)))
+    return found
+
+
+PART = ReportPart("Compute-optimal scaling (paper Figs. 4 and 8)", 70, "compute-optimal (ttc compute-optimal)",
+                  "compute_optimal.json", ("compute_optimal.md",), compute_optimal_findings)
+
+
+STAGE = StageSpec(config=ComputeOptimalConfig, main=main, gpu=False, report=PART)

@@ -60,6 +60,7 @@ from eval.estimators import pass_at_k
 from eval.paired import Z95
 from eval.plots import Section, figure
 from eval.summary import Summary
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers import Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
@@ -358,3 +359,29 @@ def main(cfg: DifficultyConfig) -> str:
         predicted = Bins("predicted", quantile_bins(predicted_values, cfg.num_bins, cfg.seed), predicted_values,
                          cfg.num_bins, {**meta, "prm": cfg.prm.path})
     return write(out, oracle, predicted, source)
+
+
+# --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+def difficulty_findings(folder: Path) -> list[Finding]:
+    oracle = Bins.load(folder / "bins_oracle.json")
+    summary = DifficultySummary.load(folder / "difficulty.json")
+    by_bin = {b: [oracle.values[q] for q, x in oracle.bins.items() if x == b and q in oracle.values]
+              for b in sorted(set(oracle.bins.values()))}
+    easy, hard = min(by_bin), max(by_bin)
+    seed = summary.samples.seed
+    drawn = f"sampling seed {seed}" if seed is not None else "a sampling seed not recorded"
+    sentence = (f"Oracle bins (cut from the base model's samples drawn with {drawn}) "
+                f"run from a mean base pass@1 of {sum(by_bin[easy]) / len(by_bin[easy]):.3f} (bin {easy}) "
+                f"to {sum(by_bin[hard]) / len(by_bin[hard]):.3f} (bin {hard})")
+    if summary.agreement is None:
+        return [Finding(sentence + "; no predicted bins (no PRM given) (paper: predicted bins close to oracle).")]
+    return [Finding(f"{sentence}; predicted bins (mean PRM final-step score, no ground truth) equal "
+                    f"{summary.agreement.words()} (paper: close enough that compute-optimal curves with either bins "
+                    "largely overlap).", "difficulty.png")]
+
+
+PART = ReportPart("Difficulty bins (paper Section 3.2)", 60, "difficulty (ttc difficulty)", "bins_oracle.json",
+                  ("difficulty.md",), difficulty_findings)
+
+
+STAGE = StageSpec(config=DifficultyConfig, main=main, check_inputs=check_inputs, report=PART)

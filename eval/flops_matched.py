@@ -77,12 +77,14 @@ from data.bins import Bins
 from data.config import ConfigError, locate_model, save_config
 from data.records import Sample, read_records
 from eval.compute_optimal import CO, MethodsConfig, analyse, build_grid, read_results
-from eval.paired import Paired, PerQuestion, curve_of, paired
+from eval.paired import Comparison, Paired, PerQuestion, curve_of, paired
 from eval.plots import Curve, Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
+from eval.wording import num
 from ttc.search.common import SearchResult
 from ttc.lm import count_parameters, forward_flops
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 
 log = logging.getLogger(__name__)
 PAPER_RATIOS = (0.16, 0.79, 22.0)
@@ -446,3 +448,36 @@ def main(cfg: FlopsMatchedConfig) -> str:
     (out / "flops_matched.md").write_text(result.markdown)
     log_figures(cfg.tracking, out, "flops_matched", tracked_figures(summary.rows))
     return result.markdown
+
+
+# --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+def flops_findings(folder: Path) -> list[Finding]:
+    summary = FlopsMatchedSummary.load(folder / "flops_matched.json")
+    counted = summary.count_verifier
+    parts = []
+    for m in sorted(summary.matches, key=lambda m: m.ratio):
+        if not m.made:
+            parts.append(f"at R={num(m.ratio)} not made ({m.why_not(counted, summary.budgets)})")
+            continue
+        other, how = (m.budget, "the policy's FLOPs alone") if counted else (m.budget_verifier, "the verifier counted")
+        alt = "" if other is None and m.k_verifier is None else f"; {other or 'beyond the grid'} with {how}"
+        rows: list[Row] = [r for r in summary.rows if r.ratio == m.ratio]
+        parts.append(f"at R={num(m.ratio)} (budget {m.used(counted)[1]}{alt}): "
+                     + ", ".join(f"bin {r.bin} {r.paired.brief()}" for r in rows))
+    return [Finding(f"With FLOPs matched ({counting_words(summary)}), test-time compute (compute-optimal) against the "
+                    f"larger model's greedy answer, by bin: {'; '.join(parts)} (paper, counting the policy alone: "
+                    "test-time compute ahead on easy and medium bins at R << 1, the larger model ahead on the hardest "
+                    "bins and at R >> 1).", "flops_matched.png")]
+
+
+def flops_rows(path: Path) -> list[Comparison]:
+    """Every (bin, R) row: compute-optimal at the matched budget vs the larger model's greedy answer."""
+    return [Comparison(f"bin {r.bin}, R={num(r.ratio)}", f"compute-optimal, N={num(r.budget)}", "larger model, greedy",
+                       r.paired) for r in FlopsMatchedSummary.load(path).rows]
+
+
+PART = ReportPart("FLOPs-matched comparison with the larger model (paper Fig. 9)", 80,
+                  "FLOPs-matched (ttc flops-matched)", "flops_matched.json", ("flops_matched.md",), flops_findings)
+
+
+STAGE = StageSpec(config=FlopsMatchedConfig, main=main, gpu=False, report=PART)

@@ -252,3 +252,13 @@ def ratio(method: Mapping[int, PerQuestion], baseline: Mapping[int, PerQuestion]
         ratios.append(0.0 if m is None else budget / m)
     low, high = (float(v) for v in np.percentile(ratios, [2.5, 97.5], method="inverted_cdf"))  # ratios seen
     return Ratio(budget, found, low, high, len(questions), n_seeds)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One tested comparison of a headline: which one ("oracle bins"; "" when the only one), its sides."""
+
+    where: str
+    a: str  # the side whose lead `paired.diff` is, with its budget
+    b: str
+    paired: Paired

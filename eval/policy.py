@@ -45,6 +45,7 @@ from ttc.planner import SolveResult, draw_probes, solve
 from ttc.policy import POOLED
 from ttc.search import SearchResult, sample_pools, sweep
 from ttc.stages.solve import ModelCache, Setup, load_policy
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 
 log = logging.getLogger(__name__)
 SOLVE, BON = "ttc solve (probe + policy)", "best-of-N weighted"  # the curves' names
@@ -68,7 +69,7 @@ class PolicySummary(Summary):
 
 
 @dataclass
-class Config(Setup):
+class PolicyEvalConfig(Setup):
     budgets: list[int] = field(default_factory=lambda: [2, 4, 8, 16])  # N, each >= probe.n
     seeds: list[int] = field(default_factory=lambda: [0])
     tolerance: float = 0.0  # "matches": acc >= the other's - tolerance
@@ -81,7 +82,7 @@ class Config(Setup):
             raise ValueError(f"seeds must be distinct and at least one, got {self.seeds}")
 
 
-def run(cfg: Config) -> tuple[list[SolveResult], list[SearchResult]]:
+def run(cfg: PolicyEvalConfig) -> tuple[list[SolveResult], list[SearchResult]]:
     """Solve at every budget and seed, and the best-of-N weighted baseline at the same budgets."""
     policy = load_policy(cfg.policy, cfg)  # fit with the models cfg names, or refused
     problems = load_problems(cfg.data)
@@ -219,8 +220,23 @@ def save(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], out: P
     return result.markdown
 
 
-def main(cfg: Config) -> str:
+def main(cfg: PolicyEvalConfig) -> str:
     out = Path(cfg.output_dir)
     ran = run(cfg)
     save_config(cfg, out / "config.yaml")  # once it ran: the record of an accepted run
     return save(*ran, out, cfg.tolerance, cfg.tracking)
+
+
+# --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+def policy_findings(folder: Path) -> list[Finding]:
+    summary = PolicySummary.load(folder / "policy.json")
+    return [Finding(ratio_sentence(summary.efficiency, "`ttc solve`", BON, summary.efficiency_interval) + " (paper: "
+                    "compute-optimal needs 4x less than best-of-N, with a difficulty estimate it does not count; solve "
+                    "counts its probe).", "policy.png")]
+
+
+PART = ReportPart("The deployable policy: `ttc solve` vs best-of-N weighted", 90, "policy eval (ttc eval-policy)",
+                  "policy.json", ("policy.md",), policy_findings)
+
+
+STAGE = StageSpec(config=PolicyEvalConfig, main=main, report=PART)

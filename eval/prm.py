@@ -29,11 +29,13 @@ from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.ranking import auc, within_question_aucs
 from data.records import RecordError, Sample, StepLabels, read_records
-from eval.paired import curve_of
+from eval.paired import Comparison, Paired, curve_of, paired
 from eval.plots import figure, plot_curves
 from eval.summary import Summary, defined, fmt
 from eval.tracking import Figures, Tracking, log_figures
+from eval.wording import num, preferred
 from ttc.search.best_of_n import Pool, accuracy
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers import Aggregation, Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
@@ -214,3 +216,70 @@ def main(cfg: PRMEvalConfig) -> str:
     log_figures(cfg.tracking, out, "prm", tracked_figures(summary))
     return text
 
+
+
+# --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+def prm_findings(folder: Path) -> list[Finding]:
+    summary = PRMEvalSummary.load(folder / "prm_eval.json")
+    curves, per = summary.curves, summary.per_question
+    shared = set(curves[WEIGHTED]) & set(curves[MAJORITY])
+    n = 16 if 16 in shared else max(shared)  # the paper's usual comparison point
+
+    def vs(a: str, b: str) -> Paired:
+        return paired(per[a][n], per[b][n])
+
+    likely = {s: bon(s, LIKELIHOOD) for s in ("weighted", "naive")}
+    baseline = (f" Against the policy's own likelihood as the verifier (untrained), it is "
+                f"{vs(WEIGHTED, likely['weighted']).words('likelihood-weighted voting')}; likelihood-weighted "
+                f"voting is {vs(likely['weighted'], MAJORITY).words('majority')}, and picking its most likely "
+                f"solution is {vs(likely['naive'], MAJORITY).words('majority')}."
+                if all(n in curves.get(c, {}) for c in likely.values()) else "")
+    return [Finding(f"Best-of-N weighted with the PRM (last-step score) is "
+                    f"{vs(WEIGHTED, MAJORITY).words('majority')} at N={num(n)}; pass@1 "
+                    f"{curves[PASS1][n]:.3f} (paper: ahead, the gap growing with N).{baseline}{ranking(summary)}",
+                    "best_of_n.png")]
+
+
+def ranking(summary: PRMEvalSummary) -> str:
+    """The last-step AUCs of the PRM (and the likelihood), and the within-question ones paired."""
+    final, base = summary.final_auc[PRM], summary.final_auc.get(LIKELIHOOD)
+    auc = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731 (None: no question with both outcomes)
+    text = (f" Its last-step score ranks solutions with AUC {auc(final.within_question)} within a question "
+            f"({auc(final.all_solutions)} over all solutions; 0.5 within a question is no help in picking one)")
+    if base is None:
+        return text + "."
+    text += (f"; the likelihood's: {auc(base.within_question)} within a question, {auc(base.all_solutions)} "
+             "over all solutions")
+    if final.within_question is None or base.within_question is None:
+        return text + "."
+    per = summary.within_question_auc
+    within = paired(per[PRM], per[LIKELIHOOD]).words("the likelihood's")
+    return f"{text}; within a question the PRM's AUC is {within}."
+
+
+def prm_vs(path: Path, baseline: str) -> list[Comparison]:
+    """Best-of-N weighted (the PRM's last step) vs `baseline` ("majority", or "likelihood"-weighted
+    voting) at N=16, else their largest common N (as prm_findings)."""
+    per = PRMEvalSummary.load(path).per_question
+    other = MAJORITY if baseline == "majority" else bon("weighted", LIKELIHOOD)
+    shared = set(per[WEIGHTED]) & set(per.get(other, {}))
+    if not shared:
+        return []
+    n = preferred(shared, 16, max)
+    return [Comparison("", f"{WEIGHTED}, N={num(n)}", f"{other}, N={num(n)}",
+                       paired(per[WEIGHTED][n], per[other][n]))]
+
+
+def prm_auc(path: Path) -> list[Comparison]:
+    """The PRM's last-step AUC within a question vs the policy likelihood's, over the questions with both."""
+    per = PRMEvalSummary.load(path).within_question_auc
+    if not set(per.get(PRM, {})) & set(per.get(LIKELIHOOD, {})):
+        return []
+    return [Comparison("", "PRM within-question AUC", "likelihood's", paired(per[PRM], per[LIKELIHOOD]))]
+
+
+PART = ReportPart("PRM: best-of-N weighted vs majority", 20, "PRM eval (ttc eval-prm)", "prm_eval.json",
+                  ("prm_eval.md",), prm_findings)
+
+
+STAGE = StageSpec(config=PRMEvalConfig, main=main, report=PART)

@@ -78,6 +78,7 @@ from data.toy_bench import toy_processbench
 from eval.paired import RESAMPLES, Paired, resample
 from eval.plots import figure
 from eval.summary import Summary, fmt
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers.spec import VerifierConfig, load_verifier, resolve_path
 
 log = logging.getLogger(__name__)
@@ -693,3 +694,16 @@ def main(cfg: BenchPRMConfig) -> str:
     evaluate = evaluate_prmbench if cfg.benchmark == "prmbench" else evaluate_processbench
     summary, records = evaluate(items, values, cfg.threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg))
     return write(summary, records, out)
+
+
+# --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+def bench_findings(folder: Path) -> list[Finding]:
+    said = findings(BenchSummary.load(folder / "prm_bench.json"))
+    return [Finding(sentence, "prm_bench.png" if i == 0 else None) for i, sentence in enumerate(said)]
+
+
+PART = ReportPart("PRM on a step-level benchmark (ProcessBench's metric)", 30, "PRM benchmark (ttc bench-prm)",
+                  "prm_bench.json", ("prm_bench.md",), bench_findings)
+
+
+STAGE = StageSpec(config=BenchPRMConfig, main=main, report=PART)

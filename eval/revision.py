@@ -50,12 +50,14 @@ from data.prompts import PromptFormat
 from data.records import Problem, RecordError
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard, merge, run_shard
-from eval.paired import curve_of
+from eval.paired import Comparison, curve_of, paired
 from eval.plots import Section, figure, plot_curves
 from eval.summary import Summary, fmt
 from eval.tracking import Figures, Tracking, log_figures
+from eval.wording import num, preferred
 from ttc.revise import ChainSet, accuracy, chain_records, read_chain_sets, score_chains
 from ttc.search.best_of_n import NUM_SUBSETS
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers import Aggregation
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
@@ -319,3 +321,81 @@ def main(cfg: RevisionEvalConfig) -> str:
     markdown = section(cfg).markdown
     save_config(cfg, Path(cfg.output_dir) / "config.yaml")  # once it ran: the record of an accepted run
     return markdown
+
+
+# --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
+def revision_findings(folder: Path) -> list[Finding]:
+    summary = RevisionSummary.load(folder / "revision_eval.json")
+    steps, per_step = summary.pass_at_1, summary.pass_at_1_per_question
+    first, last = min(steps), max(steps)
+    peak = max(steps, key=steps.__getitem__)
+    fourth, change = max(t for t in steps if t <= 4), ""  # the last attempt within the 4 seen in training
+    if fourth != first:
+        change = f" Attempt {num(fourth)} is {paired(per_step[fourth], per_step[first]).words('attempt 1')}."
+    findings = [Finding(f"pass@1 of the reviser goes from {steps[first]:.3f} at attempt 1 to {steps[last]:.3f} at "
+                        f"attempt {num(last)}, peaking at {steps[peak]:.3f} at attempt {num(peak)} (paper: rises over "
+                        f"the revision steps, also beyond the 4 seen in training).{change}", "revision_steps.png")]
+    parts = []
+    for selection, kinds in summary.sequential_parallel.items():
+        per = summary.sequential_parallel_per_question[selection]
+        n = max(set(kinds[SEQUENTIAL]) & set(kinds[PARALLEL]))
+        parts.append(f"{paired(per[SEQUENTIAL][n], per[PARALLEL][n]).words('parallel')} at N={num(n)} with "
+                     f"{selection} selection")
+    findings.append(Finding(f"Sequential revisions are {' and '.join(parts)} (paper: sequential narrowly ahead with "
+                            "both).", "sequential_parallel.png"))
+    findings.append(Finding(split_sentence(summary), "ratio.png"))
+    t = summary.transitions
+    rate = t.correct_to_incorrect
+    findings.append(Finding(f"{'no' if rate is None else f'{rate:.0%} of the'} {t.correct} correct "
+                            "attempts with a next attempt turn incorrect at that revision (paper: ~38%)."))
+    return findings
+
+
+def split_sentence(summary: RevisionSummary) -> str:
+    """The best sequential/parallel ratio with ORM weighted selection, against the two extremes."""
+    weighted = SELECTIONS["weighted"]
+    groups, per = summary.ratio[weighted], summary.ratio_per_question[weighted]
+    overall = groups[ALL]
+    best = max(overall, key=overall.__getitem__)
+    against = []
+    for end, name in ((min(overall), "most parallel"), (max(overall), "most sequential")):
+        if end != best:
+            against.append(paired(per[best], per[end]).words(f"the {name} ({ratio_label(end)})"))
+    levels = [g for g in groups if g != ALL]
+    per_level = ""
+    if levels:
+        easy, hard = groups[levels[0]], groups[levels[-1]]
+        per_level = (f"; the best ratio is {ratio_label(max(easy, key=easy.__getitem__))} on {levels[0]} and "
+                     f"{ratio_label(max(hard, key=hard.__getitem__))} on {levels[-1]}")
+    versus = f": {' and '.join(against)}" if against else " (the only ratio)"
+    return (f"At budget {summary.budget} the best sequential/parallel ratio with {weighted} selection is "
+            f"{ratio_label(best)} ({overall[best]:.3f}){versus}{per_level} (paper: an intermediate ratio is best "
+            "overall, fully sequential on easy questions).")
+
+
+def reviser_sequential_vs_parallel(path: Path) -> list[Comparison]:
+    """The reviser's sequential vs parallel revisions at N=4 (else their largest common N), per selection."""
+    found = []
+    for selection, kinds in RevisionSummary.load(path).sequential_parallel_per_question.items():
+        shared = set(kinds[SEQUENTIAL]) & set(kinds[PARALLEL])
+        if shared:
+            n = preferred(shared, 4, max)
+            found.append(Comparison(f"{selection} selection", f"sequential, N={num(n)}", f"parallel, N={num(n)}",
+                                    paired(kinds[SEQUENTIAL][n], kinds[PARALLEL][n])))
+    return found
+
+
+def attempt_vs_first(path: Path) -> list[Comparison]:
+    """The reviser's pass@1 at attempt 4 (the last seen in training; else the last before it) vs attempt 1."""
+    per = RevisionSummary.load(path).pass_at_1_per_question
+    first, fourth = min(per), max(t for t in per if t <= 4)
+    if fourth == first:
+        return []
+    return [Comparison("", f"attempt {num(fourth)}", f"attempt {num(first)}", paired(per[fourth], per[first]))]
+
+
+PART = ReportPart("Revisions (paper Figs. 6 and 7)", 50, "revision eval (ttc eval-revision)", "revision_eval.json",
+                  ("revision_eval.md",), revision_findings)
+
+
+STAGE = StageSpec(config=RevisionEvalConfig, main=main, report=PART)

@@ -69,13 +69,14 @@ from ttc.search.common import RUN_FIELDS
 from ttc.stages.common import run_stage
 from ttc.verifiers import Aggregation, Verifier
 from ttc.verifiers.spec import KINDS, VerifierConfig, default_aggregation, load_verifier
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 NAME = "results"
 
 
 @dataclass
-class Config:
+class SearchEvalConfig:
     output_dir: str
     lm: LMConfig
     prm: VerifierConfig
@@ -161,7 +162,7 @@ def plan_line(name: str, entry: dict[str, Any], max_budget: int, aggregation: st
     return Line(name, strategy, configs, skipped)
 
 
-def plan(cfg: Config, aggregation: Aggregation | None = None) -> list[Line]:
+def plan(cfg: SearchEvalConfig, aggregation: Aggregation | None = None) -> list[Line]:
     """Every line's configs; where a line sets no aggregation, `aggregation` (the PRM's own, once it
     exists) or else its kind's, which serves to check the settings before the PRM is trained."""
     aggregation = aggregation or KINDS[cfg.prm.kind].aggregation
@@ -170,7 +171,7 @@ def plan(cfg: Config, aggregation: Aggregation | None = None) -> list[Line]:
 
 # --- one batch of problems ------------------------------------------------------------------
 
-def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: Config, lines: list[Line]) -> list[list[dict]]:
+def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: SearchEvalConfig, lines: list[Line]) -> list[list[dict]]:
     """Every line, N and seed on `problems` (batched); each problem's records in grid order."""
     pooled: dict[str, list[Line]] = {}
     for line in lines:
@@ -207,7 +208,7 @@ def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: Config, lines:
 
 # --- the stage ------------------------------------------------------------------------------
 
-def run(cfg: Config, lm: LM) -> Path:
+def run(cfg: SearchEvalConfig, lm: LM) -> Path:
     """This shard; merged and summarized when it is the last one to finish."""
     lines = plan(cfg, default_aggregation(cfg.prm))
     for line in lines:
@@ -228,12 +229,12 @@ def run(cfg: Config, lm: LM) -> Path:
     return finish(cfg, path)
 
 
-def check(cfg: Config) -> list[Problem]:
+def check(cfg: SearchEvalConfig) -> list[Problem]:
     """The problems, before any model loads: none is an error, not an empty table."""
     return load_problems(cfg.data)
 
 
-def finish(cfg: Config, shard_file: Path) -> Path:
+def finish(cfg: SearchEvalConfig, shard_file: Path) -> Path:
     """Once every shard is done: merge them, write the summary next to the records."""
     out = Path(cfg.output_dir)
     waiting = [i for i in range(cfg.num_shards) if not Shard(i, cfg.num_shards).path(out, NAME, "jsonl").exists()]
@@ -251,5 +252,9 @@ def tracked_figures(numbers: Path) -> Figures:
     return {f"search/{name}/accuracy": curve for name, curve in SearchSummary.load(numbers).curves().items()}
 
 
-def main(cfg: Config) -> Path:
-    return run_stage(cfg, run)
+def main(cfg: SearchEvalConfig) -> Path:
+    return run_stage(cfg, STAGE)
+
+
+STAGE = StageSpec(config=SearchEvalConfig, main=main, run=run, records=NAME, check=check,
+                  report=search_report.PART)

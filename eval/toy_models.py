@@ -20,6 +20,7 @@ from eval.estimators import majority_correct, pass_at_k
 from ttc.sampling import SamplingConfig
 from ttc.stages import sample
 from ttc.backends import LMConfig
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class ToyModelsConfig:
 
 def run_samples(cfg: ToyModelsConfig, model: str, n: int, temperature: float) -> list[Sample]:
     out = Path(cfg.output_dir) / Path(model).name / ("greedy" if temperature == 0 else f"t{temperature}-n{n}")
-    sample_cfg = sample.Config(
+    sample_cfg = sample.SampleConfig(
         output_dir=str(out),
         lm=LMConfig(model=model, backend=cfg.backend, threads=cfg.threads),
         data=cfg.data,
@@ -86,3 +87,5 @@ def main(cfg: ToyModelsConfig) -> str:
     (out / "table.md").write_text(text)
     return text
 
+
+STAGE = StageSpec(config=ToyModelsConfig, main=main)

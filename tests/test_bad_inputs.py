@@ -135,7 +135,7 @@ CASES = [
     ("sample wrong type", [*SAMPLE, "--output_dir", "<out>/s", "--sampling.n", "many"],
      r"^ttc sample: command line: 'sampling.n': expected int, got 'many'$"),
     ("sample shard out of range", [*SAMPLE, "--output_dir", "<out>/s", "--shard", "2", "--num_shards", "2"],
-     r"^ttc sample: command line: Config: shard 2 is not in 0..1$"),
+     r"^ttc sample: command line: SampleConfig: shard 2 is not in 0..1$"),
     ("sample no problems", [*SAMPLE, "--output_dir", "<out>/s", "--data.levels", "[]"],
      r"^ttc sample: data: no problems \(source 'toy', split 'test', levels \[\]\)$"),
     ("sample recipe missing", ["sample", "--config", "<inputs>/nope.yaml"],
@@ -199,12 +199,12 @@ CASES = [
     ("trajectories no correct sample", [*TRAJECTORIES, "--samples", "<none_correct>"],
      r"^ttc trajectories: .*none_correct.jsonl: no correct sample: no trajectory to build$"),
     ("trajectories attempts", [*TRAJECTORIES, "--samples", "<samples>", "--min_attempts", "5"],
-     r"^ttc trajectories: command line: Config: need 0 <= min_attempts <= max_attempts and batch_problems >= 1$"),
+     r"^ttc trajectories: command line: TrajectoriesConfig: need 0 <= min_attempts <= max_attempts and batch_problems >= 1$"),
     # --- ttc chains
     ("chains temperature < 0", [*CHAINS, "--temperature", "-1"],
-     r"^ttc chains: command line: Config: bad sampling settings: temperature=-1.0, top_p=1.0$"),
+     r"^ttc chains: command line: ChainsConfig: bad sampling settings: temperature=-1.0, top_p=1.0$"),
     ("chains 0 chains", [*CHAINS, "--chains", "0"],
-     r"^ttc chains: command line: Config: chains, length and batch_problems must be >= 1$"),
+     r"^ttc chains: command line: ChainsConfig: chains, length and batch_problems must be >= 1$"),
     ("chains reviser missing", [*CHAINS, "--reviser.model", "/nonexistent/reviser"],
      r"^ttc chains: reviser.model: '/nonexistent/reviser' does not exist"),
     # --- ttc eval
@@ -213,12 +213,12 @@ CASES = [
     ("eval prm config {}", [*EVAL, "--prm.path", "<empty_config>"],
      r"^ttc eval: prm.path: .*empty_config/config.json: no 'model_type'"),
     ("eval no strategies", [*EVAL, "--strategies", "{}"],
-     r"^ttc eval: command line: Config: strategies: name at least one line$"),
+     r"^ttc eval: command line: SearchEvalConfig: strategies: name at least one line$"),
     ("eval unknown strategy", [*EVAL, "--strategies", "{x: {strategy: best_of_m}}"],
-     r"^ttc eval: command line: Config: strategies.x: 'strategy' must be one of .*got 'best_of_m'$"),
-    ("eval no seeds", [*EVAL, "--seeds", "[]"], r"^ttc eval: command line: Config: seeds must be distinct and at least one"),
+     r"^ttc eval: command line: SearchEvalConfig: strategies.x: 'strategy' must be one of .*got 'best_of_m'$"),
+    ("eval no seeds", [*EVAL, "--seeds", "[]"], r"^ttc eval: command line: SearchEvalConfig: seeds must be distinct and at least one"),
     ("eval batch 0", [*EVAL, "--batch_problems", "0"],
-     r"^ttc eval: command line: Config: max_budget and batch_problems must be >= 1$"),
+     r"^ttc eval: command line: SearchEvalConfig: max_budget and batch_problems must be >= 1$"),
     ("eval no problems", [*EVAL, "--data.levels", "[]"], r"^ttc eval: data: no problems \("),
     # --- the analyses (fast, not sharded: lock, validation, one line)
     ("eval-prm empty samples", [*EVAL_PRM, "--samples", "<empty>"],
@@ -330,7 +330,7 @@ def test_eval_strategies_on_the_command_line_replace_the_recipes_grid():
     from data.config import parse_config
     from eval import search
 
-    cfg = parse_config(search.Config, ["--config", str(REPO / "configs/toy/eval_search.yaml"),
+    cfg = parse_config(search.SearchEvalConfig, ["--config", str(REPO / "configs/toy/eval_search.yaml"),
                                        "--strategies", "{only: {strategy: best_of_n, selection: majority}}"])
     assert cfg.strategies == {"only": {"strategy": "best_of_n", "selection": "majority"}}
 

@@ -105,7 +105,7 @@ def test_every_stage_config_builds_from_the_recipe(tmp_path):
     d = demo(tmp_path, "--from-scratch")
     for stage in d.stages:
         cfg = d.build(stage, d.settings(stage))
-        assert type(cfg).__name__ == stage.config.split(":")[1]
+        assert type(cfg) is stage.spec().config
 
 
 def test_recipe_errors_name_the_file_line_and_key(tmp_path):

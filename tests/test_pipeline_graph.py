@@ -1,6 +1,6 @@
-"""The stage graph: ordered, one command per config, and open: a new stage is one graph entry plus
-its module, and then it runs here, is submitted to Slurm after what it reads, is a `ttc` command,
-and shows in the report."""
+"""The stage graph: ordered, one command per module, and open: a new stage is one graph entry plus
+its module (ending with its `STAGE`), and then it runs here, is submitted to Slurm after what it
+reads, is a `ttc` command, and shows in the report."""
 
 import sys
 import textwrap
@@ -25,9 +25,9 @@ def test_every_stage_reads_only_stages_before_it():
     assert len(seen) == len(GRAPH)
 
 
-def test_each_command_runs_one_config_and_is_a_ttc_subcommand():
+def test_each_command_runs_one_module_and_is_a_ttc_subcommand():
     commands = graph.commands()
-    assert commands["sample"] == "ttc.stages.sample:Config" and commands["eval"] == "eval.search:Config"
+    assert commands["sample"] == "ttc.stages.sample" and commands["eval"] == "eval.search"
     assert set(commands) <= set(cli.stage_commands())
 
 
@@ -40,6 +40,7 @@ from pathlib import Path
 from data.problems import DataConfig, load_problems
 from ttc.backends import LMConfig, load_lm
 from ttc.sampling import SamplingConfig, grade
+from ttc.stages.spec import StageSpec
 
 
 @dataclass
@@ -66,13 +67,16 @@ def run(cfg, lm):
 
 def main(cfg):
     return run(cfg, load_lm(cfg.lm))
+
+
+STAGE = StageSpec(config=Config, main=main, run=run)
 '''
 
 
 def test_a_new_stage_is_one_graph_entry_plus_its_module(tmp_path, monkeypatch, capsys):
     (tmp_path / "large_majority.py").write_text(textwrap.dedent(MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
-    entry = Stage("large_majority", "large-majority", "large_majority:Config",
+    entry = Stage("large_majority", "large-majority", "large_majority",
                   {"lm": LMOf("large"), "data": Questions("test")}, lm="large")
     monkeypatch.setattr(graph, "GRAPH", (*GRAPH, entry))
 

@@ -22,7 +22,7 @@ from eval.prm_bench import PREDICTIONS, BenchSummary, ItemRecord
 from ttc.lm import count_parameters
 from ttc.pipeline.command import parse
 from ttc.pipeline.graph import stage
-from ttc.pipeline.report import PARTS
+from ttc.pipeline.report import parts
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def check_report(run: Path, world) -> None:
     """Every part of the report present, nothing skipped, the PRM's training prompt recorded, the
     larger model's size counted from its config.json."""
     report = (run / "report.md").read_text()
-    assert f"{len(PARTS)} of {len(PARTS)} parts found." in report, report[:2000]
+    assert f"{len(parts())} of {len(parts())} parts found." in report, report[:2000]
     assert "missing" not in report and "skipped by the recipe" not in report
     assert json.loads((run / "run.json").read_text())["skipped"].keys() <= {
         "toy_base", "toy_base_context", "toy_base_careless", "toy_large", "toy_large_careless"}

@@ -8,43 +8,62 @@ import pytest
 import yaml
 
 from data.config import parse_config
-from eval import policy, search
-from eval.compute_optimal import ComputeOptimalConfig
-from eval.difficulty import DifficultyConfig
-from eval.flops_matched import FlopsMatchedConfig
-from eval.prm import PRMEvalConfig
-from eval.prm_bench import BenchPRMConfig
-from eval.revision import RevisionEvalConfig
-from train.prm import PRMTrainConfig
-from train.toy_lm import ToyLMConfig
-from train.revision import RevisionTrainConfig
-from train import orm_data
-from ttc.stages import chains, label, sample, solve, trajectories
-from ttc.pipeline import command
+from ttc import cli
+from ttc.pipeline import command, graph
 from ttc.pipeline.run import PipelineConfig
+from ttc.stages.spec import load_spec
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
-ENTRY_POINTS = {"sample": sample.Config, "label": label.Config, "prm": PRMTrainConfig, "lm_": ToyLMConfig,
-                "orm_data": orm_data.Config, "orm": PRMTrainConfig,  # orm_data first: the longer prefix
-                "eval_prm": PRMEvalConfig, "bench_prm": BenchPRMConfig, "eval_revision": RevisionEvalConfig,
-                "eval_search": search.Config, "eval_policy": policy.Config, "solve": solve.Config,
-                "difficulty": DifficultyConfig, "compute_optimal": ComputeOptimalConfig,
-                "flops_matched": FlopsMatchedConfig,
-                "trajectories": trajectories.Config, "chains": chains.Config, "revision": RevisionTrainConfig,
-                "demo": PipelineConfig, "pipeline": PipelineConfig}
+RUNS = ("demo", "pipeline")  # run recipes: `ttc demo`, `ttc pipeline`
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
+
+
+def named_by_runs() -> dict[Path, set[str]]:
+    """Each recipe a run recipe names (`stages.S.recipe`) -> the modules of the stages S naming it."""
+    named: dict[Path, set[str]] = {}
+    for run in (p for p in RECIPES if p.stem.startswith(RUNS)):
+        for name, entry in (yaml.safe_load(run.read_text()).get("stages") or {}).items():
+            if isinstance(entry, dict) and entry.get("recipe"):
+                named.setdefault(CONFIGS.parent / entry["recipe"], set()).add(graph.stage(name).module)
+    return named
+
+
+def modules() -> dict[Path, str]:
+    """The stage module whose config each recipe is: as a run names it, else by the longest stage
+    name, `ttc` command or run-named recipe's stem prefixing its stem (eval_search_prm7b: eval_search)."""
+    named = named_by_runs()
+    assert all(len(m) == 1 for m in named.values()), {p.name: m for p, m in named.items() if len(m) > 1}
+    by_name = {s.name: s.module for s in graph.GRAPH} | {c.replace("-", "_"): m for c, m in cli.stage_commands().items()}
+    by_name |= {p.stem: m for p, [m] in named.items()}
+    found = {p: m for p, [m] in named.items()}
+    for p in RECIPES:
+        prefixes = sorted((n for n in by_name if p.stem == n or p.stem.startswith(f"{n}_")), key=len)
+        if p not in found and prefixes and not p.stem.startswith(RUNS):
+            found[p] = by_name[prefixes[-1]]
+    return found
+
+
+MODULES = modules()
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_recipe_parses(path):
-    known = [cls for prefix, cls in ENTRY_POINTS.items() if path.stem.startswith(prefix)]
-    assert known, f"no entry point known for {path.name}: add its prefix to ENTRY_POINTS"
-    cfg = parse_config(known[0], ["--config", str(path)])
+    run = path.stem.startswith(RUNS)
+    assert run or path in MODULES, f"{path.name}: no stage of the graph or `ttc` command for it: name it after one"
+    cfg = parse_config(PipelineConfig if run else load_spec(MODULES[path]).config, ["--config", str(path)])
     assert path.read_text().startswith("#"), "a recipe opens with a comment saying what hardware it is for"
     deepspeed = getattr(cfg, "trainer", {}).get("deepspeed")
     if deepspeed:  # relative to the repository root, where the launchers run
         assert (CONFIGS.parent / deepspeed).is_file(), deepspeed
+
+
+def test_a_recipe_is_the_config_of_the_stage_a_run_names_it_for():
+    assert MODULES[CONFIGS / "toy" / "sample_train.yaml"] == "ttc.stages.sample"
+    assert MODULES[CONFIGS / "qwen2.5-math-1.5b" / "orm.yaml"] == "train.prm"  # train_orm: no prefix says so
+    assert MODULES[CONFIGS / "qwen2.5-math-1.5b" / "prm_lora.yaml"] == "train.prm"  # prm.yaml's stem
+    assert MODULES[CONFIGS / "qwen2.5-math-1.5b" / "eval_search_prm7b.yaml"] == "eval.search"
+    assert MODULES[CONFIGS / "qwen2.5-math-1.5b" / "solve.yaml"] == "ttc.stages.solve"  # a command, no stage
 
 
 @pytest.mark.parametrize("path", [p for p in RECIPES if p.stem.startswith(("demo", "pipeline"))],

@@ -219,7 +219,7 @@ def launch_arguments(cls: type[A], defaults: Callable[[Any, Path, int], dict[str
 def save_log_history(trainer: Trainer, out: Path, chosen_step: int | None = None) -> Path:
     """`<out>/log_history.json`: the trainer's log (train loss, eval loss and metrics by step),
     its best checkpoint, and `chosen_step`, the step whose weights are the output (by default
-    the best when the trainer loads it at the end, else the last), for eval/training_curves.py."""
+    the best when the trainer loads it at the end, else the last), for train/curves.py."""
     state, args = trainer.state, trainer.args
     if chosen_step is None:
         chosen_step = (state.best_global_step if args.load_best_model_at_end and state.best_global_step

@@ -41,12 +41,13 @@ from data.revision_format import MAX_ATTEMPTS, ContextError, Fit, revision_quest
 from data.steps import split_steps
 from ttc.revise import ChainSet, read_chain_sets
 from ttc.revise.records import reviser_saw
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class Config:
+class ORMDataConfig:
     output_dir: str
     chains: str  # chains.jsonl of `ttc chains`
     model: str  # the ORM's base checkpoint (folder or hub id): its tokenizer counts the ORM's input
@@ -111,7 +112,7 @@ def orm_labels(problem: Problem, chain_set: ChainSet, max_attempts: int, orm: OR
     return labels
 
 
-def orm_input(cfg: Config) -> ORMInput:
+def orm_input(cfg: ORMDataConfig) -> ORMInput:
     """The ORM's tokenizer, its tag tokens checked, and its max_length (else its model's)."""
     folder = check_model(cfg.model, "model")
     tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -127,7 +128,7 @@ def orm_input(cfg: Config) -> ORMInput:
     return ORMInput(tokenizer, cfg.format, cfg.prompt, max_length)
 
 
-def main(cfg: Config) -> Path:
+def main(cfg: ORMDataConfig) -> Path:
     problems = load_problems(cfg.data)
     chain_sets = read_chain_sets(cfg.chains, problems)
     orm = orm_input(cfg)
@@ -149,6 +150,9 @@ def main(cfg: Config) -> Path:
     return path
 
 
+STAGE = StageSpec(config=ORMDataConfig, main=main, gpu=False)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(run_cli("train.orm_data", lambda: main(parse_config(Config, sys.argv[1:]))))  # bad input: one line, exit 2
+    print(run_cli("train.orm_data", lambda: main(parse_config(ORMDataConfig, sys.argv[1:]))))  # bad input: one line, exit 2

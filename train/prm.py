@@ -50,8 +50,10 @@ from data.prm_format import Aggregation, PRMFormat
 from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
+from train import curves
 from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
                              save_faults, save_log_history, single_process_launch)
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")  # a record with a problem_id
@@ -326,6 +328,10 @@ def merge_adapter(base: str, adapter: Path, out: Path) -> None:
     unset_hf_deepspeed_config()  # from_pretrained would otherwise zero.Init across ranks
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     PeftModel.from_pretrained(model, adapter).merge_and_unload().save_pretrained(out, safe_serialization=True)
+
+
+STAGE = StageSpec(config=PRMTrainConfig, main=main, launch="trainer", check_inputs=check_inputs,
+                  report=curves.PART)
 
 
 if __name__ == "__main__":

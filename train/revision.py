@@ -40,9 +40,11 @@ from data.lock import lock_output
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS, ContextError, Fit, revision_prompt
+from train import curves
 from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
                              save_faults, save_log_history, single_process_launch)
 from train.prm import LoraSettings, lora_config, merge_adapter, split_by_question
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 CHECKPOINTS_FILE = "checkpoints.json"
@@ -244,6 +246,9 @@ def main(cfg: RevisionTrainConfig) -> Path:
                  out, chosen["step"], chosen["eval_loss"], cfg.choose)
     finish_distributed()
     return out
+
+
+STAGE = StageSpec(config=RevisionTrainConfig, main=main, launch="trainer", report=curves.PART)
 
 
 if __name__ == "__main__":

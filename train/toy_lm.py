@@ -42,8 +42,10 @@ from data import toy
 from data.config import check_model, parse_config, run_cli, save_config, to_dict
 from data.lock import lock_output
 from data.prompts import PromptFormat
+from train import curves
 from train.arguments import last_checkpoint, save_faults, save_log_history, trainer_arguments
 from train.tokenizer import build_char_tokenizer
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +251,9 @@ def main(cfg: ToyLMConfig) -> Path:
     (out / "training_record.json").write_text(json.dumps(record, indent=2) + "\n")
     save_log_history(trainer, out)
     return out
+
+
+STAGE = StageSpec(config=ToyLMConfig, main=main, report=curves.PART)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@
 
 A stage command reads a YAML recipe (`--config`) overridden by `--key value` flags (nested keys as
 `--section.key`); an unknown key is an error. The stage commands are those of the stage graph
-(ttc/pipeline/graph.py), plus `solve`, `toy-models` and `bench-prm`.
+(ttc/pipeline/graph.py), plus `solve` and `toy-models`; each module declares its `STAGE`
+(ttc/stages/spec.py).
 
 Bad input of any command (a recipe, a flag, a record, a model folder, an output folder another
 run holds, a rerun with other settings) is one line `ttc <command>: <what, where>` on stderr and
@@ -29,61 +30,69 @@ sharded stage's finished units; a rerun resumes) and its engines are shut down o
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from data.config import BAD_INPUT_STATUS, ConfigError, parse_config, run_cli
 from data.lock import lock_output
 from ttc.pipeline.graph import commands
+from ttc.stages.spec import StageSpec, load_spec
 
-EXTRA = {"solve": "ttc.stages.solve:Config", "toy-models": "eval.toy_models:ToyModelsConfig",
-         "bench-prm": "eval.prm_bench:BenchPRMConfig"}
-OWN = {"pipeline": "ttc.pipeline.command:pipeline", "demo": "ttc.pipeline.command:demo",
-       "report": "ttc.pipeline.report:cli"}  # commands with their own flags: function(argv)
+EXTRA = {"solve": "ttc.stages.solve", "toy-models": "eval.toy_models"}  # stage modules outside the graph
+OWN = ("pipeline", "demo", "report")  # commands with their own flags
 
 
 def stage_commands() -> dict[str, str]:
+    """`ttc` command -> the stage module it runs (named, not imported: `ttc --help` stays light)."""
     return {**commands(), **EXTRA}
 
 
-def load(target: str):
-    module, name = target.split(":")
-    return getattr(importlib.import_module(module), name)
+def stage_spec(command: str) -> StageSpec[Any]:
+    return load_spec(stage_commands()[command])
+
+
+def own(command: str, argv: list[str]) -> None:
+    """A command of OWN, imported only when it runs."""
+    if command == "report":
+        from ttc.pipeline.report import cli as report
+
+        return report(argv)
+    from ttc.pipeline.command import demo, pipeline
+
+    (demo if command == "demo" else pipeline)(argv)
 
 
 def run_stage(command: str, argv: list[str]) -> None:
-    config = stage_commands()[command]
-    cls = load(config)
-    cfg = parse_config(cls, argv)
-    module = importlib.import_module(config.split(":")[0])
-    guard(command, module, cfg)
-    print(module.main(cfg))
+    spec = stage_spec(command)
+    cfg = parse_config(spec.config, argv)
+    guard(command, spec, cfg)
+    print(spec.main(cfg))
 
 
-def guard(command: str, module, cfg) -> None:
+def guard(command: str, spec: StageSpec[Any], cfg: Any) -> None:
     """Before a stage's own code: the models its config names are model folders, and the output
     folder of a stage that is not sharded is ours (sharded stages claim each shard themselves)."""
     from ttc.stages.common import check_models
 
     check_models(cfg)
-    if not hasattr(module, "NAME") and getattr(cfg, "output_dir", None):
+    if not spec.sharded and cfg.output_dir:
         lock_output(cfg.output_dir, command)
 
 
 def merge(argv: list[str]) -> None:
     from data.shards import merge as merge_shards
 
-    sharded = {c: t for c, t in stage_commands().items() if hasattr(importlib.import_module(t.split(":")[0]), "NAME")}
+    sharded = {c: (spec.config, spec.records) for c in stage_commands() if (spec := stage_spec(c)).records is not None}
     if not argv or argv[0] not in sharded:
         raise ConfigError(f"ttc merge <{'|'.join(sharded)}> --config recipe.yaml --num_shards n")
-    cfg = parse_config(load(sharded[argv[0]]), argv[1:])
-    print(merge_shards(cfg.output_dir, importlib.import_module(sharded[argv[0]].split(":")[0]).NAME, cfg.num_shards))
+    config, records = sharded[argv[0]]
+    cfg = parse_config(config, argv[1:])
+    print(merge_shards(cfg.output_dir, records, cfg.num_shards))
 
 
 STOPPED_STATUS = 128 + signal.SIGTERM
@@ -124,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         if argv[0] == "merge":
             run_cli("ttc merge", lambda: merge(argv[1:]))
         elif argv[0] in OWN:
-            run_cli(f"ttc {argv[0]}", lambda: load(OWN[argv[0]])(argv[1:]))
+            run_cli(f"ttc {argv[0]}", lambda: own(argv[0], argv[1:]))
         else:
             run_cli(f"ttc {argv[0]}", lambda: run_stage(argv[0], argv[1:]))
 

@@ -19,7 +19,7 @@ from eval.compute_optimal import (ALLOCATED, CO, FIXED, MAJORITY, WEIGHTED, Comp
                                   fit_policy, fitted_models, headline, main, method_label, method_spec, options_of, read_results,
                                   spent_headline, split_folds)
 from eval.paired import Ratio, paired
-from ttc.pipeline.report import compute_optimal_findings
+from eval.compute_optimal import compute_optimal_findings
 from eval.search_report import EvalResult
 from ttc.policy import Policy, model_digest
 

@@ -17,7 +17,7 @@ from data.shards import write_settings
 from eval.difficulty import (Agreement, DifficultyConfig, DifficultySummary, SamplesSource, agreement, average_ranks,
                              check_inputs, final_scores, group_samples, main, mean_final_score, pass_at_1,
                              quantile_bins, section, spearman, spearman_interval, write)
-from ttc.pipeline.report import difficulty_findings
+from eval.difficulty import difficulty_findings
 
 
 def sample(pid, index, correct, steps=("a", "b")):

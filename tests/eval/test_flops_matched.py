@@ -18,7 +18,7 @@ from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConf
                                 matched_budget, multiplier, pretraining_flops, read_model_size, section)
 from eval.search_report import EvalResult
 from ttc.lm import forward_flops
-from ttc.pipeline.report import flops_findings
+from eval.flops_matched import flops_findings
 
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "train" / "checkpoints"
 BUDGETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]

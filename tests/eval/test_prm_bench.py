@@ -18,7 +18,7 @@ from data.records import read_records
 from eval.prm_bench import (PREDICTIONS, BenchPRMConfig, BenchSummary, ItemRecord, StepsRecord, compare_prmbench,
                             compare_processbench, evaluate_prmbench, evaluate_processbench, first_error, main,
                             predictions, score_prmbench, score_processbench, step_counts, write)
-from ttc.cli import load, stage_commands
+from ttc.cli import stage_spec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -238,7 +238,7 @@ def test_bench_prm_is_a_ttc_command_reading_verifier_sections(tmp_path):
     recipe = tmp_path / "bench.yaml"
     recipe.write_text(yaml.safe_dump({"output_dir": str(tmp_path / "out"), "threshold": "gsm8k",
                                       "verifiers": {"ours": {"kind": "prm", "path": "p"}}}))
-    cfg = parse_config(load(stage_commands()["bench-prm"]), ["--config", str(recipe)])
+    cfg = parse_config(stage_spec("bench-prm").config, ["--config", str(recipe)])
     assert cfg.verifiers["ours"].kind == "prm" and cfg.threshold == "gsm8k" and cfg.benchmark == "processbench"
     assert parse_config(BenchPRMConfig, ["--config", str(recipe), "--threshold", "0.3"]).threshold == 0.3
     recipe.write_text(yaml.safe_dump({"output_dir": "o", "verifiers": {"bad": {"kind": "nope", "path": "p"}}}))

@@ -4,6 +4,7 @@ sentence, tables and relative figure links; absent parts named; a malformed file
 another layout, named; the headline comparisons Holm-corrected as one family at the top, a headline
 whose part is missing (or lacks the comparison) named as not tested."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -18,7 +19,8 @@ from eval.difficulty import SamplesSource, write as difficulty_write
 from eval.plots import figure
 from eval.prm import LIKELIHOOD, PRM, PRMEvalSummary
 from ttc.pipeline import graph
-from ttc.pipeline.report import HEADLINES, PARTS, REPORT, write
+from ttc.pipeline.report import HEADLINES, REPORT, parts, write
+from ttc.stages.spec import Finding, ReportPart, StageSpec
 from eval.paired import holm
 from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
 from eval.search_report import EvalResult
@@ -148,7 +150,7 @@ def run(tmp_path_factory) -> Path:
 def test_every_part_with_its_sentence_tables_and_figures(run):
     text = write(run).read_text()
     assert (run / REPORT).exists() and "9 of 9 parts found." in text and "missing:" not in text
-    for part in PARTS:
+    for part in parts():
         assert f"## {part.title}" in text
     # sentences computed from the numbers, each comparison with its paired 95% interval: PRM weighted vs
     # majority differs on q5, q6 only: mean 0.2, SD sqrt(1.6 / 9), SE 0.1333, half-width 1.96 SE = 0.2613
@@ -292,10 +294,9 @@ def test_a_headline_the_run_lacks_is_not_tested(tmp_path):
 
 
 def test_headlines_read_the_summaries_of_the_graphs_stages():
-    numbers = {part.numbers for part in PARTS}
     for h in HEADLINES:
         stage, name = h.numbers.split("/")
-        assert graph.stage(stage) and name in numbers and any(stage in part.stages for part in PARTS)
+        assert any(stage in stages and name == part.numbers for part, stages in parts().items())
 
 
 def test_the_full_run_has_every_compute_optimal_and_flops_headline(run):
@@ -341,3 +342,53 @@ def test_the_menu_lines_are_compared_with_best_of_n_and_beam_at_equal_generation
     assert ("Adaptive weighted (waves until the answers agree) spends 3.0 generations on average at a cap of 16; "
             "against Best-of-N weighted at the cap: behind (-0.300") in text
     assert "against Best-of-N weighted at 4, the first budget that covers what it spent: level (-0.100" in text
+
+
+def test_a_new_stage_with_a_report_part_gets_its_own_section(tmp_path, monkeypatch):
+    """A stage added to the graph whose spec declares a ReportPart is a section of its own, at its
+    order, with its sentence, figure and table; no edit of the report."""
+    part = ReportPart("Tallies", 55, "tally (ttc tally)", "tally.json", ("tally.md",),
+                      lambda folder: [Finding(f"{json.loads((folder / 'tally.json').read_text())['n']} tallied.",
+                                              "tally.png")])
+    declared = graph.Stage.spec
+    monkeypatch.setattr(graph.Stage, "spec", lambda s: StageSpec(dict, print, report=part) if s.name == "tally"
+                        else declared(s))
+    monkeypatch.setattr(graph, "GRAPH", (*graph.GRAPH, dataclasses.replace(graph.stage("policy"), name="tally",
+                                                                             command="tally")))
+    folder = tmp_path / "tally"
+    folder.mkdir()
+    (folder / "tally.json").write_text('{"n": 3}')
+    (folder / "tally.md").write_text("# Tally\n\n| n |\n|---|\n| 3 |\n")
+    with figure(folder / "tally.png") as (_, ax):
+        ax.plot([1, 2], [1, 2])
+    text = write(tmp_path).read_text()
+    assert "1 of 10 parts found; missing: " in text and "tally (ttc tally)" not in text.split("\n\n")[1]
+    section = text[text.index("## Tallies"):text.index("## Difficulty bins")]
+    assert text.index("## Revisions") < text.index("## Tallies")  # order 55: after revisions (50), before 60
+    assert section.rstrip() == ("## Tallies\n\n- 3 tallied.\n\n  ![tally.png](tally/tally.png)\n\n\n### Tally\n\n"
+                                "| n |\n|---|\n| 3 |")
+    assert "## Other stages" not in text  # its markdown is read by its part, not listed among the others
+    (folder / "tally.json").unlink()
+    assert "missing: tally (ttc tally) (no tally.json in" in write(tmp_path).read_text()
+
+
+def test_the_lines_the_paper_compares_are_method_specs():
+    """A line is a published method by its strategy and settings (lookahead 0 or absent: none)."""
+    def line(strategy, **settings):
+        return search_report.Line(strategy, settings, {})
+
+    beam = search_report.PAPER_LINES["beam sqrt"]
+    assert beam.matches(line("beam", beam_width="sqrt")) and beam.matches(line("beam", beam_width="sqrt", lookahead=0))
+    assert not any(beam.matches(x) for x in (line("beam", beam_width="sqrt", lookahead=1), line("beam", beam_width=4),
+                                             line("dvts", beam_width="sqrt", lookahead=0)))
+    weighted = search_report.PAPER_LINES["best-of-N weighted"]
+    assert weighted.matches(line("best_of_n", selection="weighted")) and not weighted.matches(line("best_of_n"))
+
+
+def test_a_strategy_no_claim_names_is_in_the_table_without_a_sentence(tmp_path):
+    """A line of a strategy neither PAPER_LINES nor MENU_CLAIMS names (DVTS) shows in the part's
+    table, and the part's sentences are those of the lines the paper compares."""
+    search_run(tmp_path / "eval_search", {**LINES, "DVTS": ("dvts", {"selection": "weighted"}, lambda i, n: i < 3)})
+    findings = search_report.search_findings(tmp_path / "eval_search")
+    assert [f.sentence.split(" is ")[0] for f in findings] == ["Beam; M=sqrt(N)"]
+    assert "| DVTS |" in write(tmp_path).read_text()

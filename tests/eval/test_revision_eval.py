@@ -118,7 +118,7 @@ def toy_orm_path(tmp_path_factory, toy_base_path):
 
 def test_main_writes_the_report_and_resumes_without_the_orm(tmp_path, toy_base_path, toy_orm_path, hf_lm):
     data = DataConfig(levels=[1, 3], per_level=2, split="revision-eval")
-    sampling = chains.Config(output_dir=str(tmp_path / "chains"), reviser=LMConfig(model=str(toy_base_path)),
+    sampling = chains.ChainsConfig(output_dir=str(tmp_path / "chains"), reviser=LMConfig(model=str(toy_base_path)),
                              data=data, chains=2, length=4, max_tokens=64, batch_problems=3)
     cfg = RevisionEvalConfig(output_dir=str(tmp_path / "eval"), chains=str(chains.run(sampling, hf_lm)),
                              orm=VerifierConfig(path=str(toy_orm_path)), data=data, budget=4, batch_problems=3)

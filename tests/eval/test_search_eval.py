@@ -32,9 +32,9 @@ def prm_path(tmp_path_factory, toy_base_path) -> Path:
     return train_tiny_prm(tmp_path_factory.mktemp("eval-search-prm"), toy_base_path, synthetic_labels(40))
 
 
-def config(out: Path, model: Path, prm: Path, **overrides) -> search.Config:
+def config(out: Path, model: Path, prm: Path, **overrides) -> search.SearchEvalConfig:
     settings = dict(strategies=STRATEGIES, max_budget=4, seeds=SEEDS, data=DATA, batch_problems=2)
-    return search.Config(output_dir=str(out), lm=LMConfig(model=str(model)), prm=VerifierConfig(path=str(prm)),
+    return search.SearchEvalConfig(output_dir=str(out), lm=LMConfig(model=str(model)), prm=VerifierConfig(path=str(prm)),
                          **{**settings, **overrides})
 
 
@@ -104,7 +104,7 @@ def test_one_seed_has_no_error_bar(tmp_path, toy_base_path, prm_path, hf_lm):
 
 
 def plan(strategies: dict, max_budget: int) -> list[search.Line]:
-    return search.plan(search.Config(output_dir="-", lm=LMConfig(model="-"), prm=VerifierConfig(path="-"),
+    return search.plan(search.SearchEvalConfig(output_dir="-", lm=LMConfig(model="-"), prm=VerifierConfig(path="-"),
                                      strategies=strategies, max_budget=max_budget))
 
 
@@ -135,16 +135,16 @@ def test_bad_config_names_the_file_and_the_key(tmp_path):
             "  beam: {strategy: beam, beam_widht: 4}\n")
     recipe.write_text(text)
     with pytest.raises(ConfigError, match=rf"{recipe}: .*strategies.beam: unknown key 'beam_widht' for strategy beam"):
-        parse_config(search.Config, ["--config", str(recipe)])
+        parse_config(search.SearchEvalConfig, ["--config", str(recipe)])
     recipe.write_text(text.replace("beam_widht: 4", "lookahead: two"))
     with pytest.raises(ConfigError, match="'lookahead': expected int, got 'two'"):
-        parse_config(search.Config, ["--config", str(recipe)])
+        parse_config(search.SearchEvalConfig, ["--config", str(recipe)])
     recipe.write_text(text.replace("strategy: beam, beam_widht: 4", "strategy: bem") + "max_budgte: 4\n")
     with pytest.raises(ConfigError, match=rf"{recipe}:6: unknown key 'max_budgte'"):
-        parse_config(search.Config, ["--config", str(recipe)])
+        parse_config(search.SearchEvalConfig, ["--config", str(recipe)])
     recipe.write_text(text.replace("strategy: beam, beam_widht: 4", "strategy: bem"))
     with pytest.raises(ConfigError, match="'strategy' must be one of best_of_n, .*revision, got 'bem'"):
-        parse_config(search.Config, ["--config", str(recipe)])
+        parse_config(search.SearchEvalConfig, ["--config", str(recipe)])
 
 
 def test_revision_lines_keep_their_own_selection(tmp_path, toy_base_path, prm_path, hf_lm):
@@ -162,7 +162,7 @@ def test_revision_lines_keep_their_own_selection(tmp_path, toy_base_path, prm_pa
 def test_lines_take_the_verifier_kinds_aggregation_unless_they_set_one():
     from data.config import parse_config
 
-    cfg = parse_config(search.Config, ["--config", "configs/toy/eval_search.yaml", "--prm.kind", "math-shepherd",
+    cfg = parse_config(search.SearchEvalConfig, ["--config", "configs/toy/eval_search.yaml", "--prm.kind", "math-shepherd",
                                        "--prm.path", "train/checkpoints/toy-prm",
                                        "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
     lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg)}
@@ -181,7 +181,7 @@ def test_lines_take_our_prms_recorded_aggregation_once_it_exists(tmp_path):
     prm = shutil.copytree("train/checkpoints/toy-prm", tmp_path / "prm")
     recorded = json.loads((prm / FORMAT_FILE).read_text())
     (prm / FORMAT_FILE).write_text(json.dumps({**recorded, "aggregation": "min"}))
-    cfg = parse_config(search.Config, ["--config", "configs/toy/eval_search.yaml", "--prm.path", str(prm),
+    cfg = parse_config(search.SearchEvalConfig, ["--config", "configs/toy/eval_search.yaml", "--prm.path", str(prm),
                                        "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
     lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg, default_aggregation(cfg.prm))}
     assert lines == {"a": {"min"}, "b": {"last"}}

@@ -14,7 +14,7 @@ from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, RecordError, StepLabels, read_records, to_json, write_atomic
 from data.revision_format import revision_question
-from train.orm_data import Config, ORMInput, main, orm_input, orm_labels
+from train.orm_data import ORMDataConfig, ORMInput, main, orm_input, orm_labels
 from ttc.revise import Attempt, ChainSet, chain_records
 
 PROBLEM = Problem("p", "Compute 6+7.", "13")
@@ -91,12 +91,12 @@ def test_main_labels_a_chains_file_in_problem_order(tmp_path, tokenizer):
                              for t in range(2)] for c in range(3)]) for p in problems]
     write_atomic(tmp_path / "chains.jsonl", [to_json(a) for cs in reversed(sets) for a in reversed(
         [a for chain in cs.chains for a in chain])])  # any order in the file
-    path = main(Config(output_dir=str(tmp_path / "out"), chains=str(tmp_path / "chains.jsonl"), model=BASE, data=data))
+    path = main(ORMDataConfig(output_dir=str(tmp_path / "out"), chains=str(tmp_path / "chains.jsonl"), model=BASE, data=data))
     expected = [r for p, cs in zip(problems, sets) for r in orm_labels(p, cs, 4, orm(tokenizer)).records]
     assert read_records(path, StepLabels) == expected and len(expected) == 2 * 3 * 2
     write_atomic(tmp_path / "short.jsonl", map(json.dumps, chain_records(sets[0])))  # no chains of problem 2
     with pytest.raises(RecordError, match=f"problem {problems[1].id} has chains"):
-        main(Config(output_dir=str(tmp_path / "out"), chains=str(tmp_path / "short.jsonl"), model=BASE, data=data))
+        main(ORMDataConfig(output_dir=str(tmp_path / "out"), chains=str(tmp_path / "short.jsonl"), model=BASE, data=data))
 
 
 def test_main_counts_attempts_too_long_and_refuses_when_none_fits(tmp_path, caplog):
@@ -106,7 +106,7 @@ def test_main_counts_attempts_too_long_and_refuses_when_none_fits(tmp_path, capl
     chain = [Attempt(p.id, 0, 0, f"={p.answer}\n\\boxed{{{p.answer}}}", p.answer, True, None, 3, "eos"),
              Attempt(p.id, 0, 1, long, p.answer, True, None, 3, "eos")]
     write_atomic(tmp_path / "chains.jsonl", [to_json(a) for a in chain])
-    cfg = Config(output_dir=str(tmp_path / "out"), chains=str(tmp_path / "chains.jsonl"), model=BASE, data=data,
+    cfg = ORMDataConfig(output_dir=str(tmp_path / "out"), chains=str(tmp_path / "chains.jsonl"), model=BASE, data=data,
                  max_length=200)
     with caplog.at_level(logging.WARNING, logger="train.orm_data"):
         path = main(cfg)
@@ -118,7 +118,7 @@ def test_main_counts_attempts_too_long_and_refuses_when_none_fits(tmp_path, capl
 
 
 def test_the_orm_s_context_defaults_to_its_model_s_and_its_tags_must_be_tokens(tmp_path):
-    cfg = Config(output_dir=str(tmp_path / "out"), chains="unused", model=BASE)
+    cfg = ORMDataConfig(output_dir=str(tmp_path / "out"), chains="unused", model=BASE)
     assert orm_input(cfg).max_length == 1024  # the toy base's max_position_embeddings
     cfg.format = PRMFormat(step_tag="<no such tag>")
     with pytest.raises(ConfigError, match="^format: model train/checkpoints/toy-base: PRM step_tag '<no such tag>'"):

@@ -12,7 +12,7 @@ from trl import SFTConfig
 
 from data.config import ConfigError, parse_config
 from data.records import to_json, write_atomic
-from eval import training_curves
+from train import curves as training_curves
 from train import arguments, prm, revision, toy_lm
 
 

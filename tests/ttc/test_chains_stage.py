@@ -14,7 +14,7 @@ DATA = DataConfig(levels=[1, 3], per_level=3)
 
 
 def config(out, model, shard=0, num_shards=1, batch_problems=2):
-    return chains.Config(output_dir=str(out), reviser=LMConfig(model=str(model)), data=DATA, chains=2, length=2,
+    return chains.ChainsConfig(output_dir=str(out), reviser=LMConfig(model=str(model)), data=DATA, chains=2, length=2,
                          max_tokens=48, seed=7, shard=shard, num_shards=num_shards, batch_problems=batch_problems)
 
 
@@ -61,8 +61,8 @@ def test_killed_run_resumes_without_redoing_or_losing_work(tmp_path, toy_base_pa
 
 def test_config_checks(tmp_path):
     with pytest.raises(ValueError, match=">= 1"):
-        chains.Config(output_dir=str(tmp_path), reviser=LMConfig(model="m"), length=0)
+        chains.ChainsConfig(output_dir=str(tmp_path), reviser=LMConfig(model="m"), length=0)
     with pytest.raises(ValueError, match="temperature"):
-        chains.Config(output_dir=str(tmp_path), reviser=LMConfig(model="m"), temperature=-1)
-    assert chains.Config(output_dir=str(tmp_path), reviser=LMConfig(model="m"), chains=3, length=5
+        chains.ChainsConfig(output_dir=str(tmp_path), reviser=LMConfig(model="m"), temperature=-1)
+    assert chains.ChainsConfig(output_dir=str(tmp_path), reviser=LMConfig(model="m"), chains=3, length=5
                          ).revision_config().split == (3, 5)

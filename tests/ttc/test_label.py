@@ -16,7 +16,7 @@ DATA = DataConfig(levels=[2, 4], per_level=3)
 
 @pytest.fixture(scope="module")
 def samples_file(tmp_path_factory, toy_base_path, hf_lm):
-    cfg = sample.Config(
+    cfg = sample.SampleConfig(
         output_dir=str(tmp_path_factory.mktemp("samples")), lm=LMConfig(model=str(toy_base_path)),
         data=DATA, sampling=SamplingConfig(n=3, temperature=0.8, max_tokens=64),
     )
@@ -24,7 +24,7 @@ def samples_file(tmp_path_factory, toy_base_path, hf_lm):
 
 
 def config(out, model, samples, shard=0, num_shards=1, batch_problems=3):
-    return label.Config(
+    return label.LabelConfig(
         output_dir=str(out), samples=str(samples), lm=LMConfig(model=str(model)), data=DATA,
         rollouts=label.RolloutConfig(k=4, max_tokens=64, seed=3),
         shard=shard, num_shards=num_shards, batch_problems=batch_problems,

@@ -35,8 +35,8 @@ def solution(pid: str, index: int, steps: int, first_error: int | None) -> Sampl
                   "stop")
 
 
-def config(mode: str, **paths) -> label.Config:
-    return label.Config(output_dir=paths.get("out", ""), samples=paths.get("samples", ""), lm=LMConfig(model="fake"),
+def config(mode: str, **paths) -> label.LabelConfig:
+    return label.LabelConfig(output_dir=paths.get("out", ""), samples=paths.get("samples", ""), lm=LMConfig(model="fake"),
                         data=paths.get("data", DataConfig()), rollouts=label.RolloutConfig(k=K, seed=5, mode=mode))
 
 
@@ -121,11 +121,11 @@ DATA = DataConfig(levels=[3, 4, 5], per_level=4, limit=10)
 
 
 def test_binary_search_agrees_with_per_step_where_labels_are_monotone(tmp_path, toy_base_path, hf_lm):
-    samples = sample.run(sample.Config(output_dir=str(tmp_path / "samples"), lm=LMConfig(model=str(toy_base_path)),
+    samples = sample.run(sample.SampleConfig(output_dir=str(tmp_path / "samples"), lm=LMConfig(model=str(toy_base_path)),
                                        data=DATA, sampling=SamplingConfig(n=4, temperature=0.8, max_tokens=96)), hf_lm)
     found, requests = {}, {}
     for mode in ("per_step", "binary_search"):
-        cfg = label.Config(output_dir=str(tmp_path / mode), samples=str(samples), lm=LMConfig(model=str(toy_base_path)),
+        cfg = label.LabelConfig(output_dir=str(tmp_path / mode), samples=str(samples), lm=LMConfig(model=str(toy_base_path)),
                            data=DATA, rollouts=label.RolloutConfig(k=4, max_tokens=96, seed=3, mode=mode))
         before = hf_lm.ledger.requests
         found[mode] = read_records(label.run(cfg, hf_lm), StepLabels)

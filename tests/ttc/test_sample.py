@@ -15,7 +15,7 @@ from ttc.backends import LMConfig
 
 
 def config(out, model, shard=0, num_shards=1, batch_problems=4):
-    return sample.Config(
+    return sample.SampleConfig(
         output_dir=str(out),
         lm=LMConfig(model=str(model)),
         data=DataConfig(levels=[1, 3], per_level=3),

@@ -248,7 +248,7 @@ def test_an_allocated_policy_runs_each_bins_entry_at_its_own_n(tmp_path):
 
 def test_the_config_rejects_a_budget_below_the_probe(tmp_path):
     with pytest.raises(ConfigError, match="budget 2 is below probe.n=4"):
-        parse_config(S.Config, ["--output_dir", str(tmp_path), "--lm.model", "m", "--prm.path", "p",
+        parse_config(S.SolveConfig, ["--output_dir", str(tmp_path), "--lm.model", "m", "--prm.path", "p",
                                 "--policy", "x", "--budget", "2", "--probe.n", "4"])
 
 
@@ -276,7 +276,7 @@ def test_ttc_solve_on_the_toy_base_model_and_a_tiny_prm(tmp_path, toy_base_path,
         "output_dir": str(tmp_path / "out"), "lm": {"model": str(toy_base_path)}, "prm": {"path": str(tiny_prm)},
         "policy": str(tmp_path / "policy.json"), "budget": 6,
         "data": {"levels": [1, 4], "per_level": 3, "split": "solve-e2e"}, "probe": {"n": 2}}))
-    path = S.main(parse_config(S.Config, ["--config", str(recipe)]))
+    path = S.main(parse_config(S.SolveConfig, ["--config", str(recipe)]))
     results = read_records(path, P.SolveResult)
     assert [r.problem_id for r in results] == [p.id for p in problems]
     assert sorted(r.bin for r in results) == [1, 1, 1, 2, 2, 2]

@@ -118,7 +118,7 @@ def samples_file(tmp_path):
 
 
 def config(out, samples, shard=0, num_shards=1, batch_problems=2):
-    return trajectories.Config(output_dir=str(out), samples=str(samples), data=DATA, seed=3,
+    return trajectories.TrajectoriesConfig(output_dir=str(out), samples=str(samples), data=DATA, seed=3,
                                shard=shard, num_shards=num_shards, batch_problems=batch_problems)
 
 

@@ -11,19 +11,21 @@ chain (one job per stage, ttc/pipeline/slurm.py), over one run layout: stage S w
     any other value                itself (lists and mappings of these are resolved inside)
 
 A stage's other settings come from the run's recipe (configs/toy/demo.yaml). Adding a stage is one
-entry here plus its module (a dataclass config and `main(cfg)`, and `run(cfg, lm)` when it
-samples from an LM the run shares: `lm`). Its command is `ttc <command>`.
+entry here plus its module, which ends with `STAGE = StageSpec(...)` (ttc/stages/spec.py): its
+dataclass config, `main(cfg)`, `run(cfg, lm)` when it samples from an LM the run shares (`lm`),
+whether it is sharded, how it launches. The entry names the module as text, so reading the graph
+(`ttc --help`) imports no stage. Its command is `ttc <command>`.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ttc.pipeline.resources import ResourceClass
 
-Launch = Literal["process", "sharded", "trainer"]  # one process; a Slurm array + merge; torchrun
+if TYPE_CHECKING:
+    from ttc.stages.spec import StageSpec
 
 
 @dataclass(frozen=True)
@@ -51,24 +53,22 @@ class Questions:
 class Stage:
     name: str  # its folder under the run and its entry in the recipe's `stages`
     command: str  # `ttc <command>`
-    config: str  # "module:Class" of its config; the module has main(cfg) (and run(cfg, lm) with `lm`)
+    module: str  # the module that declares it (`STAGE`); with `lm`, its spec has run(cfg, lm)
     inputs: dict[str, Any] = field(default_factory=dict)  # dotted config key -> source (module docstring)
     lm: str | None = None  # the LM it samples from, handed in: the demo starts each engine once
-    launch: Launch = "process"
     from_scratch: bool = False  # trains a toy LM: only with --from-scratch
-    gpu: bool = True  # runs a model (an engine, a verifier); False: CPU only (reads records, counts)
+
+    def spec(self) -> StageSpec[Any]:
+        """What its module declares (imported on first use)."""
+        from ttc.stages.spec import load_spec
+
+        return load_spec(self.module)
 
     @property
     def resource_class(self) -> ResourceClass:
         """What its Slurm job asks for (ttc/pipeline/resources.py): a trainer, a GPU stage, a CPU one."""
-        return "trainer" if self.launch == "trainer" else "gpu" if self.gpu else "cpu"
-
-    def config_class(self) -> type:
-        module, name = self.config.split(":")
-        return getattr(importlib.import_module(module), name)
-
-    def module(self) -> Any:
-        return importlib.import_module(self.config.split(":")[0])
+        spec = self.spec()
+        return "trainer" if spec.launch == "trainer" else "gpu" if spec.gpu else "cpu"
 
 
 def sources(value: Any) -> Iterator[Any]:
@@ -83,9 +83,8 @@ def sources(value: Any) -> Iterator[Any]:
         yield value
 
 
-SAMPLE, TRAIN_LM, CHAINS = "ttc.stages.sample:Config", "train.toy_lm:ToyLMConfig", "ttc.stages.chains:Config"
-TRAIN_PRM, EVAL_SEARCH = "train.prm:PRMTrainConfig", "eval.search:Config"
-COMPUTE_OPTIMAL, FLOPS_MATCHED = "eval.compute_optimal:ComputeOptimalConfig", "eval.flops_matched:FlopsMatchedConfig"
+SAMPLE, TRAIN_LM, CHAINS, TRAIN_PRM, EVAL_SEARCH = "ttc.stages.sample", "train.toy_lm", "ttc.stages.chains", "train.prm", "eval.search"
+COMPUTE_OPTIMAL, FLOPS_MATCHED = "eval.compute_optimal", "eval.flops_matched"
 BINS = {"oracle": Out("difficulty", "bins_oracle.json"), "predicted": Out("difficulty", "bins_predicted.json")}
 
 
@@ -104,57 +103,53 @@ GRAPH: tuple[Stage, ...] = (
     Stage("toy_large", "train-lm", TRAIN_LM, from_scratch=True),
     Stage("toy_large_careless", "train-lm", TRAIN_LM, {"init_from": Out("toy_large")}, from_scratch=True),
     # the base model's samples (its engine first, started once)
-    Stage("sample_train", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("train")}, "base", "sharded"),
-    Stage("label", "label", "ttc.stages.label:Config",
+    Stage("sample_train", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("train")}, "base"),
+    Stage("label", "label", "ttc.stages.label",
           {"samples": Out("sample_train", "samples.jsonl"), "lm": LMOf("base"), "data": Questions("train")},
-          "base", "sharded"),
+          "base"),
     Stage("sample_trajectories", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("revision")},
-          "base", "sharded"),
-    Stage("sample_test", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("test")}, "base", "sharded"),
+          "base"),
+    Stage("sample_test", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("test")}, "base"),
     # the PRM, then search against it
     Stage("train_prm", "train-prm", TRAIN_PRM,
-          {"model": ModelOf("base"), "labels_file": Out("label", "labels.jsonl")}, launch="trainer"),
+          {"model": ModelOf("base"), "labels_file": Out("label", "labels.jsonl")}),
     Stage("eval_search", "eval", EVAL_SEARCH,
-          {"lm": LMOf("base"), "prm.path": Out("train_prm"), "data": Questions("test")}, "base", "sharded"),
+          {"lm": LMOf("base"), "prm.path": Out("train_prm"), "data": Questions("test")}, "base"),
     # the reviser, its chains, the revision ORM
-    Stage("trajectories", "trajectories", "ttc.stages.trajectories:Config",
-          {"samples": Out("sample_trajectories", "samples.jsonl"), "data": Questions("revision")}, launch="sharded",
-          gpu=False),
-    Stage("train_reviser", "train-reviser", "train.revision:RevisionTrainConfig",
-          {"model": ModelOf("base"), "trajectories_file": Out("trajectories", "trajectories.jsonl")},
-          launch="trainer"),
+    Stage("trajectories", "trajectories", "ttc.stages.trajectories",
+          {"samples": Out("sample_trajectories", "samples.jsonl"), "data": Questions("revision")}),
+    Stage("train_reviser", "train-reviser", "train.revision",
+          {"model": ModelOf("base"), "trajectories_file": Out("trajectories", "trajectories.jsonl")}),
     Stage("chains_train", "chains", CHAINS, {"reviser": LMOf("reviser"), "data": Questions("revision")},
-          "reviser", "sharded"),
-    Stage("orm_data", "orm-data", "train.orm_data:Config",
-          {"chains": Out("chains_train", "chains.jsonl"), "data": Questions("revision"), "model": ModelOf("base")},
-          gpu=False),
+          "reviser"),
+    Stage("orm_data", "orm-data", "train.orm_data",
+          {"chains": Out("chains_train", "chains.jsonl"), "data": Questions("revision"), "model": ModelOf("base")}),
     Stage("train_orm", "train-prm", TRAIN_PRM,
-          {"model": ModelOf("base"), "labels_file": Out("orm_data", "labels.jsonl"), "labels": "last"},
-          launch="trainer"),
+          {"model": ModelOf("base"), "labels_file": Out("orm_data", "labels.jsonl"), "labels": "last"}),
     Stage("chains_test", "chains", CHAINS, {"reviser": LMOf("reviser"), "data": Questions("test")},
-          "reviser", "sharded"),
-    Stage("eval_revision", "eval-revision", "eval.revision:RevisionEvalConfig",
+          "reviser"),
+    Stage("eval_revision", "eval-revision", "eval.revision",
           {"chains": Out("chains_test", "chains.jsonl"), "orm.path": Out("train_orm"), "data": Questions("test")}),
     Stage("eval_revision_grid", "eval", EVAL_SEARCH,
-          {"lm": LMOf("reviser"), "prm.path": Out("train_orm"), "data": Questions("test")}, "reviser", "sharded"),
+          {"lm": LMOf("reviser"), "prm.path": Out("train_orm"), "data": Questions("test")}, "reviser"),
     # the analyses of the test questions
-    Stage("eval_prm", "eval-prm", "eval.prm:PRMEvalConfig",
+    Stage("eval_prm", "eval-prm", "eval.prm",
           {"prm.path": Out("train_prm"), "labels": None, "baseline.kind": "likelihood", "baseline.path": ModelOf("base"),
            "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
-    Stage("bench_prm", "bench-prm", "eval.prm_bench:BenchPRMConfig",  # toy: toy-ProcessBench of these samples
+    Stage("bench_prm", "bench-prm", "eval.prm_bench",  # toy: toy-ProcessBench of these samples
           {"verifiers.prm.path": Out("train_prm"), "verifiers.likelihood.kind": "likelihood",
            "verifiers.likelihood.path": ModelOf("base"), "samples": Out("sample_test", "samples.jsonl"), "problems": Questions("test")}),
-    Stage("difficulty", "difficulty", "eval.difficulty:DifficultyConfig",
+    Stage("difficulty", "difficulty", "eval.difficulty",
           {"prm.path": Out("train_prm"), "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
-    Stage("large_greedy", "sample", SAMPLE, {"lm": LMOf("large"), "data": Questions("test")}, "large", "sharded"),
+    Stage("large_greedy", "sample", SAMPLE, {"lm": LMOf("large"), "data": Questions("test")}, "large"),
     Stage("compute_optimal", "compute-optimal", COMPUTE_OPTIMAL,
-          {"results": [Out("eval_search", "results.jsonl")], "bins": BINS}, gpu=False),
+          {"results": [Out("eval_search", "results.jsonl")], "bins": BINS}),
     Stage("compute_optimal_revisions", "compute-optimal", COMPUTE_OPTIMAL,
-          {"results": [Out("eval_revision_grid", "results.jsonl")], "bins": BINS}, gpu=False),
-    Stage("flops_matched", "flops-matched", FLOPS_MATCHED, flops_matched("eval_search"), gpu=False),
-    Stage("flops_matched_revisions", "flops-matched", FLOPS_MATCHED, flops_matched("eval_revision_grid"), gpu=False),
+          {"results": [Out("eval_revision_grid", "results.jsonl")], "bins": BINS}),
+    Stage("flops_matched", "flops-matched", FLOPS_MATCHED, flops_matched("eval_search")),
+    Stage("flops_matched_revisions", "flops-matched", FLOPS_MATCHED, flops_matched("eval_revision_grid")),
     # `ttc solve` with the policy fit on the test questions, on held-out ones (it loads its own models)
-    Stage("policy", "eval-policy", "eval.policy:Config",
+    Stage("policy", "eval-policy", "eval.policy",
           {"lm": LMOf("base"), "prm.path": Out("train_prm"), "policy": Out("compute_optimal", "policy_predicted.json"),
            "data": Questions("heldout")}),
 )
@@ -178,9 +173,9 @@ def upstream(s: Stage, from_scratch: bool) -> set[str]:
 
 
 def commands() -> dict[str, str]:
-    """`ttc` command -> "module:Class" of its config, for every command a stage runs."""
+    """`ttc` command -> the module it runs, for every command a stage runs."""
     found: dict[str, str] = {}
     for s in GRAPH:
-        if found.setdefault(s.command, s.config) != s.config:
-            raise ValueError(f"command {s.command} runs two configs: {found[s.command]}, {s.config}")
+        if found.setdefault(s.command, s.module) != s.module:
+            raise ValueError(f"command {s.command} runs two modules: {found[s.command]}, {s.module}")
     return found

@@ -44,7 +44,7 @@ class Engines:
 
     def release(self, keep: set[str] = frozenset()) -> None:
         for key in [k for k in self.loaded if k not in keep]:
-            getattr(self.loaded.pop(key), "close", lambda: None)()
+            self.loaded.pop(key).close()
 
 
 def lm_settings(s: Stage, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -53,10 +53,10 @@ def lm_settings(s: Stage, values: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def execute(s: Stage, cfg: Any, engines: Engines | None = None, values: dict[str, Any] | None = None) -> Any:
-    """The stage's own entry: `run(cfg, lm)` with a shared LM, else `main(cfg)`."""
-    module = s.module()
+    """The stage's own entry: its spec's `run(cfg, lm)` with a shared LM, else `main(cfg)`."""
+    spec = s.spec()
     lm = lm_settings(s, values or {}) if engines else None
-    return module.run(cfg, engines(lm)) if lm else module.main(cfg)
+    return spec.run(cfg, engines(lm)) if lm and spec.run else spec.main(cfg)
 
 
 def trained_curves(run: Run) -> None:
@@ -114,14 +114,15 @@ def run_one(run: Run, name: str, shard: int | None = None, num_shards: int = 1, 
         return
     run.check_upstream(s)
     start = time.perf_counter()
+    records = s.spec().records
     if shard is not None or merged:
-        if s.launch != "sharded":
+        if records is None:
             raise ConfigError(f"--stage {name}: not a sharded stage (--shard, --merge)")
         cfg = run.build(s, {**values, "shard": shard or 0, "num_shards": num_shards})
         if not merged:
             execute(s, cfg)
             return
-        merge(cfg.output_dir, s.module().NAME, num_shards)
+        merge(cfg.output_dir, records, num_shards)
     else:
         cfg = run.build(s, values)
         execute(s, cfg)

@@ -61,3 +61,6 @@ class ResourcesConfig:
     gpu: Resources = field(default_factory=Resources)
     trainer: Resources = field(default_factory=Resources)
     cpu: Resources = field(default_factory=Resources)
+
+    def of(self, kind: ResourceClass) -> Resources:
+        return {"gpu": self.gpu, "trainer": self.trainer, "cpu": self.cpu}[kind]

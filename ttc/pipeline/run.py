@@ -56,7 +56,7 @@ PLACEMENT = ("gpu_memory_utilization", "kv_cache_gib", "threads", "device")
 
 def stage_config(name: str) -> type | None:
     """The config class of the stage `name` (None for a name that is no stage: refused later)."""
-    return graph.stage(name).config_class() if name in {s.name for s in graph.GRAPH} else None
+    return graph.stage(name).spec().config if name in {s.name for s in graph.GRAPH} else None
 
 
 @dataclass
@@ -224,14 +224,14 @@ class Run:
             if has_key(entry, key):
                 raise ConfigError(f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "
                                   "the run (paths, models and problems come from the stage graph)")
-        values = merge_settings(merge_settings(base, given_whole(entry), stage.config_class()), nested(paths))
+        values = merge_settings(merge_settings(base, given_whole(entry), stage.spec().config), nested(paths))
         check_gpu_shares(values, f"{self.where(f'stages.{stage.name}')}: stages.{stage.name}")
         return values
 
     def resources(self, stage: Stage) -> Resources:
         """What the stage's Slurm job asks for: its class's (`resources:`), its entry's keys over them."""
         own = self.cfg.stages.get(stage.name, {}).get("resources", {})
-        base = to_dict(getattr(self.cfg.resources, stage.resource_class))
+        base = to_dict(self.cfg.resources.of(stage.resource_class))
         return build_dataclass(Resources, {**base, **own}, self.recipe, self.lines, f"stages.{stage.name}.resources.")
 
     def write_plan(self) -> None:
@@ -242,18 +242,19 @@ class Run:
 
     def build(self, stage: Stage, values: dict[str, Any]) -> Any:
         """The stage's typed config; errors name the per-stage recipe or the run's, with the line. A
-        stage module's `check_inputs(cfg, makers, where)` also sees the settings of the stages whose
-        outputs it reads (`makers`: input key -> settings), so a mismatch fails before any work."""
-        cls = stage.config_class()
+        stage's `check_inputs(cfg, makers, where)` (declared in its spec) also sees the settings of
+        the stages whose outputs it reads (`makers`: input key -> settings), so a mismatch fails
+        before any work."""
+        spec = stage.spec()
+        cls = spec.config
         recipe = self.cfg.stages.get(stage.name, {}).get("recipe")
         if recipe:
             parse_config(cls, ["--config", recipe])  # the per-stage recipe on its own: its own file and lines
         cfg = build_dataclass(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
-        check = getattr(stage.module(), "check_inputs", None)
-        if check is not None:
+        if spec.check_inputs is not None:
             makers = {key: self.settings(graph.stage(src.stage)) for key, src in stage.inputs.items()
                       if isinstance(src, Out) and src.stage not in self.skipped and src.stage not in self.trained}
-            check(cfg, makers, self.where(f"stages.{stage.name}"))
+            spec.check_inputs(cfg, makers, self.where(f"stages.{stage.name}"))
         return cfg
 
     # --- finished stages

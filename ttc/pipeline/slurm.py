@@ -3,7 +3,7 @@ of the stages it reads, then the report. `ttc pipeline --config RECIPE --run_dir
 
 Each job runs `ttc pipeline ... --stage S` (ttc/pipeline/local.py's run_one) with the
 submission's own recipe and flags, so a job builds exactly the config that was checked here. By
-launch (ttc/pipeline/graph.py): a sharded stage is an array of `--shards` tasks (slurm/stage.sbatch
+what the stage's module declares (its `STAGE`, ttc/stages/spec.py): a sharded stage is an array of `--shards` tasks (slurm/stage.sbatch
 adds `--shard i --num_shards n`) and a merge job; a trainer runs under torchrun on its nodes
 (slurm/train.sbatch); anything else is one task. Stages already DONE are not submitted, and
 every stage's config is built (and so checked) before the first sbatch.
@@ -87,12 +87,13 @@ def submit(run: Run, flags: Sequence[str], shards: int = 1, dry_run: bool = Fals
         args = ["pipeline", *flags, "--stage", s.name]
         log_file = f"{logs}/{s.name}-%j.out"
         asks = run.resources(s)
-        if s.launch == "sharded":
+        spec = s.spec()
+        if spec.sharded:
             array = sbatch("stage.sbatch", args, after, asks, job_name=f"ttc-{s.name}", array=f"0-{shards - 1}",
                            output=f"{logs}/{s.name}-%A_%a.out")
             jobs[s.name] = sbatch("stage.sbatch", [*args, "--merge", "--num_shards", str(shards)], [array], cpu,
                                   job_name=f"ttc-{s.name}-merge", output=log_file)
-        elif s.launch == "trainer":
+        elif spec.launch == "trainer":
             port += 1  # a rendezvous port of its own
             jobs[s.name] = sbatch("train.sbatch", args, after, asks, [f"MASTER_PORT={port}"], job_name=f"ttc-{s.name}",
                                   output=log_file)

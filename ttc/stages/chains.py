@@ -17,7 +17,6 @@ request) and its seed by (seed, problem id) do not fit a chain step, one request
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,13 +30,14 @@ from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.revise import RevisionConfig, chain_records, sample_chains
 from ttc.stages.common import finish, run_stage, stage_settings
+from ttc.stages.spec import StageSpec
 
 NAME = "chains"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # a chain's attempts are seeded by the chain alone
 
 
 @dataclass
-class Config:
+class ChainsConfig:
     output_dir: str
     reviser: LMConfig
     data: DataConfig = field(default_factory=DataConfig)
@@ -70,11 +70,11 @@ class Config:
         return cfg
 
 
-def check(cfg: Config) -> None:
+def check(cfg: ChainsConfig) -> None:
     load_problems(cfg.data)
 
 
-def run(cfg: Config, lm: LM) -> Path:
+def run(cfg: ChainsConfig, lm: LM) -> Path:
     """This shard; merged into `chains.jsonl` when it is the only one."""
     revision = cfg.revision_config()
 
@@ -83,9 +83,12 @@ def run(cfg: Config, lm: LM) -> Path:
 
     shard = Shard(cfg.shard, cfg.num_shards)
     path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process,
-                            cfg.batch_problems, stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
+                            cfg.batch_problems, stage_settings(cfg, STAGE), cfg.overwrite)
     return finish(cfg, NAME, path)
 
 
-def main(cfg: Config) -> Path:
-    return run_stage(cfg, run, cfg.reviser)
+def main(cfg: ChainsConfig) -> Path:
+    return run_stage(cfg, STAGE, cfg.reviser)
+
+
+STAGE = StageSpec(config=ChainsConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)

@@ -3,7 +3,7 @@ their own work: everything that can refuse a run is done before a model loads.
 
 `run_stage` checks the models the config names (model folders, data/config.py:check_model; an
 LM, a policy or reviser or the likelihood baseline, must be a causal LM and no PRM folder) and
-the stage's inputs (its module's `check(cfg)`), claims this shard's output (a lock, and settings
+the stage's inputs (its spec's `check(cfg)`, ttc/stages/spec.py), claims this shard's output (a lock, and settings
 equal to those of the records already there, data/shards.py:claim), records the resolved config
 beside the records, and only then loads the LM and runs.
 """
@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from data import shards
 from data.config import ConfigError, check_model, save_config
 from data.shards import Shard, merge
 from ttc.backends import LMConfig, load_lm
-from ttc.lm import LM
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +29,9 @@ def finish(cfg: Any, name: str, shard_file: Path) -> Path:
     return merge(cfg.output_dir, name, 1) if cfg.num_shards == 1 else shard_file
 
 
-def stage_settings(cfg: Any, module: Any) -> dict[str, Any]:
-    """The settings that make the stage's records (its module's VOLATILE fields left out)."""
-    return shards.settings_of(cfg, getattr(module, "VOLATILE", shards.VOLATILE))
+def stage_settings(cfg: Any, spec: StageSpec[Any]) -> dict[str, Any]:
+    """The settings that make the stage's records (its spec's volatile fields left out)."""
+    return shards.settings_of(cfg, spec.volatile)
 
 
 # Plain-text config fields that name a model folder (the analyses' PRM and baseline, a trainer's
@@ -46,7 +45,7 @@ def check_models(cfg: Any, prefix: str = "") -> None:
     from ttc.verifiers.spec import VerifierConfig, resolve_path
 
     for f in dataclasses.fields(cfg):
-        value, key = getattr(cfg, f.name, None), f"{prefix}{f.name}"
+        value, key = getattr(cfg, f.name), f"{prefix}{f.name}"  # a declared field, read by its name
         if isinstance(value, LMConfig):
             check_model(value.model, f"{key}.model", lm=True)  # a policy, reviser, larger model: no PRM
         elif isinstance(value, VerifierConfig):
@@ -64,27 +63,31 @@ def check_models(cfg: Any, prefix: str = "") -> None:
                     check_model(item, f"{key}[{i}]")
 
 
-def claim(cfg: Any, module: Any) -> shards.ShardWriter:
+def claim(cfg: Any, spec: StageSpec[Any]) -> shards.ShardWriter:
     """This shard's output for this run: locked, its settings checked (or saved), and the
     resolved config written beside it when there is work to do (a finished shard's config
-    stays the one that made it)."""
-    writer = shards.claim(cfg.output_dir, module.NAME, Shard(cfg.shard, cfg.num_shards), stage_settings(cfg, module),
-                          getattr(cfg, "overwrite", False))
+    stays the one that made it). A sharded stage's config has `output_dir`, `shard`,
+    `num_shards` and `overwrite` (tests/test_stage_contract.py)."""
+    if spec.records is None:
+        raise TypeError(f"{spec.config.__name__}: claim() is for sharded stages (no `records` declared)")
+    writer = shards.claim(cfg.output_dir, spec.records, Shard(cfg.shard, cfg.num_shards), stage_settings(cfg, spec),
+                          cfg.overwrite)
     if not writer.finished:
         save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
     return writer
 
 
-def run_stage(cfg: Any, run: Callable[[Any, LM], Path], model: LMConfig | None = None) -> Path:
+def run_stage(cfg: Any, spec: StageSpec[Any], model: LMConfig | None = None) -> Path:
     """Check the models and inputs, claim the output, load the LM (`model`, else `cfg.lm`), run
-    this shard and log its compute."""
-    module = sys.modules[run.__module__]
+    this shard (`spec.run`) and log its compute."""
+    if spec.run is None:
+        raise TypeError(f"{spec.config.__name__}: run_stage() needs the spec's run(cfg, lm)")
     check_models(cfg)
-    if hasattr(module, "check"):
-        module.check(cfg)
-    claim(cfg, module)
+    if spec.check is not None:
+        spec.check(cfg)
+    claim(cfg, spec)
     lm = load_lm(model or cfg.lm)
-    path = run(cfg, lm)
+    path = spec.run(cfg, lm)
     log.info("shard %d/%d done: %s", cfg.shard, cfg.num_shards, lm.ledger)
     return path
 

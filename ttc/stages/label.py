@@ -26,7 +26,6 @@ those with --overwrite true).
 from __future__ import annotations
 
 import logging
-import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from ttc.backends import LMConfig
 from ttc.lm import LM, GenerationRequest
 from ttc.sampling import check_sampling
 from ttc.stages.common import finish, require, run_stage, stage_settings
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 NAME = "labels"
@@ -73,7 +73,7 @@ class RolloutConfig:
 
 
 @dataclass
-class Config:
+class LabelConfig:
     INPUT_FILES: ClassVar[tuple[str, ...]] = ("samples",)  # in the settings by content (data/shards.py)
     output_dir: str
     samples: str  # samples.jsonl from `ttc sample`
@@ -111,7 +111,7 @@ def samples_by_problem(path: Path, problems: list[Problem], limit: int | None) -
     return grouped
 
 
-def inputs(cfg: Config) -> tuple[list[Problem], dict[str, list[Sample]]]:
+def inputs(cfg: LabelConfig) -> tuple[list[Problem], dict[str, list[Sample]]]:
     """The problems and their samples, checked: something to label."""
     problems = load_problems(cfg.data)
     samples = samples_by_problem(Path(cfg.samples), problems, cfg.samples_per_problem)
@@ -120,7 +120,7 @@ def inputs(cfg: Config) -> tuple[list[Problem], dict[str, list[Sample]]]:
     return problems, samples
 
 
-def check(cfg: Config) -> None:
+def check(cfg: LabelConfig) -> None:
     """The stage's inputs, before a model loads."""
     inputs(cfg)
 
@@ -132,7 +132,7 @@ def kept_samples(batch: list[Problem], samples: dict[str, list[Sample]]) -> dict
     return {p.id: [s for s in samples.get(p.id, []) if labelable(s)] for p in batch}
 
 
-def rendered(cfg: Config, lm: LM, batch: list[Problem]) -> dict[str, str]:
+def rendered(cfg: LabelConfig, lm: LM, batch: list[Problem]) -> dict[str, str]:
     """Each problem's prompt, as the policy reads it: where its solutions' prefixes begin."""
     tokenizer = getattr(lm, "tokenizer", None)
     return {p.id: cfg.prompt.render(p.question, tokenizer) for p in batch}
@@ -147,14 +147,14 @@ def correct_rollouts(r: RolloutConfig, lm: LM, unique: Prefixes) -> dict[tuple[s
     }
 
 
-def label_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
+def label_batch(cfg: LabelConfig, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
     """The batch's records in the configured mode."""
     if cfg.rollouts.mode == "binary_search":
         return search_batch(cfg, lm, batch, samples)
     return per_step_batch(cfg, lm, batch, samples)
 
 
-def per_step_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
+def per_step_batch(cfg: LabelConfig, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
     """One LM call for every distinct step prefix of every kept solution of the batch.
 
     Samples of a question often share prefixes; a prefix's rollouts are seeded by its text, so
@@ -172,7 +172,7 @@ def per_step_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str,
     return records
 
 
-def search_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
+def search_batch(cfg: LabelConfig, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
     """Binary search for every kept solution's first error, in rounds: ONE LM call per round for
     the distinct midpoint prefixes of every pending solution; a prefix rolled out in an earlier
     round (for another solution of its question) is not rolled out again."""
@@ -189,7 +189,7 @@ def search_batch(cfg: Config, lm: LM, batch: list[Problem], samples: dict[str, l
             for group in searches]
 
 
-def run(cfg: Config, lm: LM) -> Path:
+def run(cfg: LabelConfig, lm: LM) -> Path:
     """This shard; merged into `labels.jsonl` when it is the only one."""
     problems, samples = inputs(cfg)
     dropped = sum(not labelable(s) for group in samples.values() for s in group)
@@ -197,10 +197,13 @@ def run(cfg: Config, lm: LM) -> Path:
     path = shards.run_shard(
         cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
         lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
-        stage_settings(cfg, sys.modules[__name__]), cfg.overwrite, empty_units=True,  # no labelable sample: none
+        stage_settings(cfg, STAGE), cfg.overwrite, empty_units=True,  # no labelable sample: none
     )
     return finish(cfg, NAME, path)
 
 
-def main(cfg: Config) -> Path:
-    return run_stage(cfg, run)
+def main(cfg: LabelConfig) -> Path:
+    return run_stage(cfg, STAGE)
+
+
+STAGE = StageSpec(config=LabelConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)

@@ -11,7 +11,6 @@ is refused (the keys that differ are named); `--overwrite true` starts it afresh
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +23,14 @@ from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.sampling import SamplingConfig, grade
 from ttc.stages.common import finish, run_stage, stage_settings
+from ttc.stages.spec import StageSpec
 
 NAME = "samples"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # each request is generated on its own
 
 
 @dataclass
-class Config:
+class SampleConfig:
     output_dir: str
     lm: LMConfig
     data: DataConfig = field(default_factory=DataConfig)
@@ -47,12 +47,12 @@ class Config:
             raise ValueError("batch_problems must be >= 1")
 
 
-def check(cfg: Config) -> None:
+def check(cfg: SampleConfig) -> None:
     """The stage's inputs, before a model loads."""
     load_problems(cfg.data)
 
 
-def run(cfg: Config, lm: LM) -> Path:
+def run(cfg: SampleConfig, lm: LM) -> Path:
     """This shard; merged into `samples.jsonl` when it is the only one."""
     tokenizer = getattr(lm, "tokenizer", None)
 
@@ -65,9 +65,12 @@ def run(cfg: Config, lm: LM) -> Path:
 
     shard = Shard(cfg.shard, cfg.num_shards)
     path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems,
-                            stage_settings(cfg, sys.modules[__name__]), cfg.overwrite)
+                            stage_settings(cfg, STAGE), cfg.overwrite)
     return finish(cfg, NAME, path)
 
 
-def main(cfg: Config) -> Path:
-    return run_stage(cfg, run)
+def main(cfg: SampleConfig) -> Path:
+    return run_stage(cfg, STAGE)
+
+
+STAGE = StageSpec(config=SampleConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)

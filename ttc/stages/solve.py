@@ -37,6 +37,7 @@ from ttc.planner import SolveResult, draw_probes, solve
 from ttc.policy import POOLED, Policy
 from ttc.verifiers import Verifier
 from ttc.verifiers.spec import VerifierConfig, load_verifier
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 REVISION = "revision"  # runs on the reviser and the ORM
@@ -71,7 +72,7 @@ class Setup:
 
 
 @dataclass
-class Config(Setup):
+class SolveConfig(Setup):
     budget: int = 16  # N generations per question, the probe's included
 
     def __post_init__(self) -> None:
@@ -125,7 +126,7 @@ class ModelCache:
                     model.close()
 
 
-def main(cfg: Config) -> Path:
+def main(cfg: SolveConfig) -> Path:
     out = Path(cfg.output_dir)
     policy = load_policy(cfg.policy, cfg)
     problems = load_problems(cfg.data)
@@ -148,3 +149,6 @@ def summary(results: Sequence[SolveResult]) -> str:
     for r in results:
         counts[r.method] = counts.get(r.method, 0) + 1
     return ", ".join(f"{m}: {c}" for m, c in sorted(counts.items()))
+
+
+STAGE = StageSpec(config=SolveConfig, main=main)

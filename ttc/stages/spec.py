@@ -3,16 +3,21 @@
 The graph (ttc/pipeline/graph.py) names each stage's module; the CLI, the sharded runner
 (ttc/stages/common.py), the run's input checks and the report read this record, never a module
 attribute probed by name. A stage is sharded (claims problems, merges records) exactly when it
-declares its `records` stem.
+declares its `records` stem. `load_spec` reads a module's record; tests/test_stage_contract.py
+checks every stage's.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar
 
 from data import shards
+
+if TYPE_CHECKING:
+    from ttc.lm import LM
 
 Launch = Literal["process", "trainer"]  # trainer: its Slurm job starts one process per GPU
 C = TypeVar("C")
@@ -43,15 +48,24 @@ class ReportPart:
 class StageSpec(Generic[C]):
     config: type[C]
     main: Callable[[C], Any]
-    run: Callable[..., Any] | None = None  # run(cfg, lm): the LM handed in (the demo loads it once)
+    run: Callable[[C, LM], Any] | None = None  # the LM handed in (the demo loads it once); graph stages with `lm`
     records: str | None = None  # the records stem of a sharded stage (<stem>.jsonl); None: not sharded
     volatile: frozenset[str] = shards.VOLATILE  # settings a resumed shard may change
     launch: Launch = "process"
     gpu: bool = True  # runs a model; False: CPU only (reads records, counts)
     check: Callable[[C], Any] | None = None  # before any work: the inputs' formats
-    check_inputs: Callable[..., None] | None = None  # at build time, against the upstream settings
+    # at build time: check_inputs(cfg, makers, where), makers the settings of the stages it reads, by input key
+    check_inputs: Callable[[C, dict[str, dict[str, Any]], str], None] | None = None
     report: ReportPart | None = None
 
     @property
     def sharded(self) -> bool:
         return self.records is not None
+
+
+def load_spec(module: str) -> StageSpec[Any]:
+    """The `STAGE` a stage module declares (the graph and the CLI name modules as text: imported here)."""
+    spec = importlib.import_module(module).STAGE
+    if not isinstance(spec, StageSpec):
+        raise TypeError(f"{module}.STAGE: expected a StageSpec, got {type(spec).__name__}")
+    return spec

@@ -22,7 +22,6 @@ way; no model is loaded.
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -36,6 +35,7 @@ from data.shards import Shard
 from data.trajectories import build_trajectories
 from ttc.stages.label import samples_by_problem
 from ttc.stages.common import claim, finish, require, stage_settings
+from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 NAME = "trajectories"
@@ -43,7 +43,7 @@ VOLATILE = shards.VOLATILE | {"batch_problems"}  # no model: only how often prog
 
 
 @dataclass
-class Config:
+class TrajectoriesConfig:
     INPUT_FILES: ClassVar[tuple[str, ...]] = ("samples",)  # in the settings by content (data/shards.py)
     output_dir: str
     samples: str  # samples.jsonl from `ttc sample`
@@ -62,7 +62,7 @@ class Config:
             raise ValueError("need 0 <= min_attempts <= max_attempts and batch_problems >= 1")
 
 
-def inputs(cfg: Config) -> tuple[list[Problem], dict[str, list[Sample]]]:
+def inputs(cfg: TrajectoriesConfig) -> tuple[list[Problem], dict[str, list[Sample]]]:
     """The problems and their samples, checked: some question has a correct sample."""
     problems = load_problems(cfg.data)
     samples = samples_by_problem(Path(cfg.samples), problems, None)
@@ -71,11 +71,11 @@ def inputs(cfg: Config) -> tuple[list[Problem], dict[str, list[Sample]]]:
     return problems, samples
 
 
-def check(cfg: Config) -> None:
+def check(cfg: TrajectoriesConfig) -> None:
     inputs(cfg)
 
 
-def run(cfg: Config) -> Path:
+def run(cfg: TrajectoriesConfig) -> Path:
     """This shard; merged into `trajectories.jsonl` when it is the only one."""
     problems, samples = inputs(cfg)
     shard = Shard(cfg.shard, cfg.num_shards)
@@ -91,11 +91,14 @@ def run(cfg: Config) -> Path:
         return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts, cfg.min_attempts)] for p in batch]
 
     path = shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems,
-                            stage_settings(cfg, sys.modules[__name__]), cfg.overwrite, empty_units=True)
+                            stage_settings(cfg, STAGE), cfg.overwrite, empty_units=True)
     return finish(cfg, NAME, path)
 
 
-def main(cfg: Config) -> Path:
+def main(cfg: TrajectoriesConfig) -> Path:
     check(cfg)
-    claim(cfg, sys.modules[__name__])  # locked, settings checked, config recorded
+    claim(cfg, STAGE)  # locked, settings checked, config recorded
     return run(cfg)
+
+
+STAGE = StageSpec(config=TrajectoriesConfig, main=main, records=NAME, volatile=VOLATILE, gpu=False, check=check)

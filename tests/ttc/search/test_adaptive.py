@@ -166,7 +166,7 @@ GRID = {"weighted": {"strategy": "best_of_n", "max_tokens": 64},
 
 
 def test_the_grid_estimates_adaptive_lines_from_the_best_of_n_pool(tmp_path):
-    cfg = search.Config(output_dir=str(tmp_path), lm=LMConfig(model="-"), prm=VerifierConfig(path="-"),
+    cfg = search.SearchEvalConfig(output_dir=str(tmp_path), lm=LMConfig(model="-"), prm=VerifierConfig(path="-"),
                         strategies=GRID, max_budget=8, seeds=[0])
     lm, problems = ScriptedLM(random_script), [problem(i, "1") for i in range(3)]
     records = [r for per in search.evaluate(problems, lm, TableVerifier(), cfg, search.plan(cfg)) for r in per]

@@ -1,10 +1,12 @@
 """Training curves from a trainer's `log_history.json` (written by train/prm.py
 `save_log_history` for the PRM/ORM, the reviser and the toy LM): train and validation loss
-against steps with the kept checkpoint marked, and a one-line summary for the report.
+against steps with the kept checkpoint marked, and a one-line summary: the trainers' part of the
+report (`PART`, held by each trainer's stage spec).
 
 The file holds `log_history` (the Trainer's entries: `loss` at logging steps, `eval_loss` and
 `eval_<metric>` at evaluations), `metric_for_best_model`, `best_metric`, `chosen_step` (the
-step whose weights are the output) and `global_step`.
+step whose weights are the output) and `global_step`. It draws with matplotlib itself (headless,
+as eval/plots.py's `figure` does): train does not import eval.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from matplotlib.ticker import MaxNLocator
-
-from eval.plots import figure
+from data.records import RecordError
+from ttc.stages.spec import Finding, ReportPart
 
 
 def read(path: Path | str) -> dict[str, Any]:
@@ -32,9 +33,16 @@ def plot(log_history_path: Path | str, png_path: Path | str, title: str) -> Path
     """One figure: train and validation loss against steps, the chosen checkpoint marked on the
     validation curve; a selection metric other than the loss (e.g. the within-question AUC) on a
     second axis, since it is what chose the checkpoint."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: CI, Slurm nodes
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
     record = read(log_history_path)
     history, chosen, metric = record["log_history"], record["chosen_step"], record.get("metric_for_best_model")
-    with figure(png_path) as (_, ax):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    try:
         ax.plot(*series(history, "loss"), label="train loss", alpha=0.7)
         eval_steps, eval_losses = series(history, "eval_loss")
         if eval_steps:
@@ -57,6 +65,11 @@ def plot(log_history_path: Path | str, png_path: Path | str, title: str) -> Path
         ax.set_title(title, fontsize=10)
         top.legend(handles=handles, fontsize=8, framealpha=0.8)
         ax.grid(alpha=0.3)
+        fig.tight_layout()
+        Path(png_path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(png_path, dpi=120)
+    finally:
+        plt.close(fig)
     return Path(png_path)
 
 
@@ -78,3 +91,17 @@ def summary(log_history_path: Path | str) -> str:
     if train_losses:
         parts.append(f"last train loss {train_losses[-1]:.4g} (step {train_steps[-1]})")
     return "; ".join(parts)
+
+
+def training_findings(folder: Path) -> list[Finding]:
+    """A trainer's curves and its one-line summary."""
+    path = folder / "log_history.json"
+    try:
+        png = plot(path, folder / "training_curves.png", folder.name)
+        return [Finding(f"{folder.name}: {summary(path)}.", png.name)]
+    except (KeyError, TypeError, ValueError) as e:
+        raise RecordError(f"{path}: not a trainer's log history ({e})") from e
+
+
+PART = ReportPart("Training curves (PRM, reviser, revision ORM)", 10, "a trainer (ttc train-prm, ttc train-reviser)",
+                  "log_history.json", (), training_findings)
