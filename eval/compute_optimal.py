@@ -97,7 +97,7 @@ from eval.paired import Ratio, curve_of, ratio
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
-from ttc.policy import STRATEGIES, Entry, Policy, identify
+from ttc.policy import ROLES, STRATEGIES, Entry, Policy, identify
 from ttc.search import BestOfNConfig
 from ttc.search.common import SearchResult
 
@@ -748,11 +748,11 @@ def fitted_models(paths: Sequence[str]) -> dict[str, dict[str, Any]] | None:
                         results, settings_file(results).name)
             return None
         settings = read_settings(settings_file(results))
-        strategies = [line.get("strategy") for line in settings.get("strategies", {}).values()]
-        roles = [*(("lm", "prm") if any(s != "revision" for s in strategies) else ()),
-                 *(("reviser", "orm") if "revision" in strategies else ())]
-        for role in roles:
-            key = "lm.model" if role in ("lm", "reviser") else "prm.path"
+        # a line runs its strategy's (LM role, verifier role) on the grid's lm.model and prm.path
+        keys = {role: key for line in settings.get("strategies", {}).values()
+                for role, key in zip(STRATEGIES[line["strategy"]].models, ("lm.model", "prm.path"))}
+        for role in [r for r in ROLES if r in keys]:  # in ROLES' order: the order of a policy's `models`
+            key = keys[role]
             found = identify(settings[key], f"{settings_file(results)}: {key}")
             digests = {found["digest"], models.get(role, found)["digest"]} - {None}
             if len(digests) > 1:
