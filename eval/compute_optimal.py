@@ -63,8 +63,9 @@ Definitions:
   (params' n is b's), which `ttc solve` runs at that n (ttc/planner.py).
 - Provenance: each policy records the models its records were measured with (`Policy.models`,
   ttc/policy.py), read from the settings `ttc eval` saved beside each results file
-  (`results.settings.json`: `lm.model`, `prm.path`): the `lm` and `prm` of a file's search
-  lines, the `reviser` and `orm` of its revision lines (they run on its lm and prm). Results
+  (`results.settings.json`: `lm.model`, `prm.path`): per line, the roles its strategy runs on
+  (`Strategy.models`: `lm` and `prm` for search lines, `reviser` and `orm` for revision lines,
+  which run on the file's lm and prm). Results
   files measured with different models in one role are an error; a results file without its
   settings leaves the provenance unknown (`models` None, a warning), as `ttc solve` then does.
 

@@ -15,6 +15,9 @@ Subsets are seeded by (seed, problem id, n), the same for every selection rule, 
 are compared on the same subsets. A result's distinct candidates are exact too: the expected
 number of distinct answered texts in a subset of n (`expected_distinct`). The samples are
 ttc.stages.sample's records, graded the same way.
+
+Pools drawn already can grow (`extend_pools`): `ttc solve`'s probe (ttc/planner.py) is the start
+of the best-of-N it runs, and only the rest of its budget is drawn.
 """
 
 from __future__ import annotations

@@ -100,19 +100,24 @@ def named_models(setup: Setup) -> dict[str, str | None]:
             "orm": setup.orm and setup.orm.path}
 
 
+def role_configs(setup: Setup) -> dict[str, LMConfig | VerifierConfig | None]:
+    """Role -> the config of the model the setup names in it (the roles of ttc/policy.py ROLES)."""
+    return {"lm": setup.lm, "prm": setup.prm, "reviser": setup.reviser, "orm": setup.orm}
+
+
 class ModelCache:
-    """The models a solve needs, by a strategy's roles (ttc/search/strategy.py), each role a field
-    of the Setup: `lm` and `prm` (loaded now) for search; others (the reviser and its ORM) on
-    first use. A context manager that closes them all."""
+    """The models a solve needs, by a strategy's roles (ttc/search/strategy.py): `lm` and `prm`
+    (loaded now) for search; others (the reviser and its ORM) on first use. A context manager
+    that closes them all."""
 
     def __init__(self, cfg: Setup):
         self.cfg = cfg
-        self.loaded = {SEARCH: (load_lm(cfg.lm), load_verifier(cfg.prm, cfg.prompt))}
+        self.loaded: dict[Roles, tuple[LM, Verifier]] = {SEARCH: (load_lm(cfg.lm), load_verifier(cfg.prm, cfg.prompt))}
 
     def __call__(self, roles: Roles) -> tuple[LM, Verifier]:
         if roles not in self.loaded:
-            lm, verifier = (getattr(self.cfg, role) for role in roles)  # the Setup's own fields, by role
-            if lm is None or verifier is None:
+            lm, verifier = (role_configs(self.cfg)[role] for role in roles)
+            if not isinstance(lm, LMConfig) or not isinstance(verifier, VerifierConfig):
                 raise ValueError(f"the policy picks a strategy that runs on {' and '.join(roles)} for some "
                                  f"questions: set `{roles[0]}` and `{roles[1]}`")
             self.loaded[roles] = load_lm(lm), load_verifier(verifier, self.cfg.prompt)
