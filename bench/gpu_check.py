@@ -466,14 +466,17 @@ def trained(setup: Setup, stage: str, row: Row, sequences: int | None, what: str
 def searched(setup: Setup, stage: str, lm: Row, score: Row) -> Estimate | None:
     """Every line of the grid at every N and seed: its generations drawn, then scored."""
     from eval.search import plan
-    from ttc.policy import POOLED
+    from ttc.policy import STRATEGIES
 
     cfg = setup.config(stage)
     if (count := problem_count(cfg.data)) is None:
         return None
     lines = plan(cfg)
-    pools = {line.pool_key(): max(line.budgets) for line in lines if line.strategy == POOLED}  # one pool serves all N
-    runs = sum(line.configs[n].generations for line in lines if line.strategy != POOLED for n in line.budgets)
+    pooled = [line for line in lines if STRATEGIES[line.strategy].poolable]
+    pools: dict[str, int] = {}  # one pool, the widest, serves every N of the pooled lines that share its key
+    for line in pooled:
+        pools[line.pool_key()] = max(pools.get(line.pool_key(), 0), *line.budgets)
+    runs = sum(line.configs[n].generations for line in lines if line not in pooled for n in line.budgets)
     generations = count * (sum(pools.values()) + runs) * len(cfg.seeds)
     return Estimate(stage, f"{count:,} questions x {generations // count:,} generations ({len(lines)} lines, "
                     f"{len(cfg.seeds)} seeds)", [(generations * lm.per_item, lm), (generations * score.per_item, score)])

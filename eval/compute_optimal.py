@@ -63,8 +63,9 @@ Definitions:
   (params' n is b's), which `ttc solve` runs at that n (ttc/planner.py).
 - Provenance: each policy records the models its records were measured with (`Policy.models`,
   ttc/policy.py), read from the settings `ttc eval` saved beside each results file
-  (`results.settings.json`: `lm.model`, `prm.path`): the `lm` and `prm` of a file's search
-  lines, the `reviser` and `orm` of its revision lines (they run on its lm and prm). Results
+  (`results.settings.json`: `lm.model`, `prm.path`): per line, the roles its strategy runs on
+  (`Strategy.models`: `lm` and `prm` for search lines, `reviser` and `orm` for revision lines,
+  which run on the file's lm and prm). Results
   files measured with different models in one role are an error; a results file without its
   settings leaves the provenance unknown (`models` None, a warning), as `ttc solve` then does.
 
@@ -98,7 +99,7 @@ from eval.plots import Curve, Section, figure, grid_shape, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num, tally
-from ttc.policy import STRATEGIES, Entry, Policy, identify
+from ttc.policy import ROLES, STRATEGIES, Entry, Policy, identify
 from ttc.search import BestOfNConfig
 from ttc.search.common import SearchResult
 from ttc.stages.spec import Finding, ReportPart, StageSpec
@@ -765,11 +766,11 @@ def fitted_models(paths: Sequence[str]) -> dict[str, dict[str, Any]] | None:
                         results, settings_file(results).name)
             return None
         settings = read_settings(settings_file(results))
-        strategies = [line.get("strategy") for line in settings.get("strategies", {}).values()]
-        roles = [*(("lm", "prm") if any(s != "revision" for s in strategies) else ()),
-                 *(("reviser", "orm") if "revision" in strategies else ())]
-        for role in roles:
-            key = "lm.model" if role in ("lm", "reviser") else "prm.path"
+        # a line runs its strategy's (LM role, verifier role) on the grid's lm.model and prm.path
+        keys = {role: key for line in settings.get("strategies", {}).values()
+                for role, key in zip(STRATEGIES[line["strategy"]].models, ("lm.model", "prm.path"))}
+        for role in [r for r in ROLES if r in keys]:  # in ROLES' order: the order of a policy's `models`
+            key = keys[role]
             found = identify(settings[key], f"{settings_file(results)}: {key}")
             digests = {found["digest"], models.get(role, found)["digest"]} - {None}
             if len(digests) > 1:

@@ -42,8 +42,7 @@ from eval.plots import Curve, Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.planner import SolveResult, draw_probes, solve
-from ttc.policy import POOLED
-from ttc.search import SearchResult, sample_pools, sweep
+from ttc.search import SEARCH, SearchResult, sample_pools, sweep
 from ttc.stages.solve import ModelCache, Setup, load_policy
 from ttc.stages.spec import Finding, ReportPart, StageSpec
 
@@ -90,7 +89,7 @@ def run(cfg: PolicyEvalConfig) -> tuple[list[SolveResult], list[SearchResult]]:
     solved: list[SolveResult] = []
     baseline: list[SearchResult] = []
     with ModelCache(cfg) as models:
-        lm, prm = models(POOLED)
+        lm, prm = models(SEARCH)
         for seed in cfg.seeds:
             probes = draw_probes(problems, lm, prm, policy, cfg.probe.n, seed, cfg.prompt)
             for n in budgets:
@@ -99,7 +98,7 @@ def run(cfg: PolicyEvalConfig) -> tuple[list[SolveResult], list[SearchResult]]:
                          np.mean([r.correct for r in solved[-len(problems):]]))
             bon = policy.probe_config(max(budgets), seed, cfg.prompt)
             baseline += sweep(sample_pools(problems, lm, prm, bon), budgets, bon, lm.num_parameters,
-                              getattr(prm, "num_parameters", None))
+                              prm.num_parameters)
     return solved, baseline
 
 

@@ -4,12 +4,12 @@
     ttc eval --config configs/toy/eval_search.yaml --shard 0 --num_shards 4   # the last one to finish merges
 
 The grid. `strategies` maps a line's name (a row of the table, a line of the figure) to one of
-ttc.search.STRATEGIES or ttc.revise.STRATEGIES (`strategy: beam`, `strategy: revision`) and its
+ttc/strategies.py's STRATEGIES (`strategy: beam`, `strategy: revision`) and its
 settings: any field of that strategy's config but `n`, `seed` and `prompt`, which the grid sets.
 Several lines may share a strategy (beam M=sqrt(N), beam M=4, beam with lookahead k; revisions
 at several sequential/parallel ratios). Revision lines run with the reviser as `lm` and the
-revision ORM as `prm` (a grid of its own, configs/toy/eval_search_revisions.yaml); of the
-selections a revision run reports over the same chains, a line keeps its own `selection`. Every line runs for every seed in `seeds` at each
+revision ORM as `prm` (a grid of its own, configs/toy/eval_search_revisions.yaml). Every line
+runs for every seed in `seeds` at each
 N = 1, 2, 4, ... where
 - its config accepts n=N (beam search and DVTS need M <= N and N divisible by M, so beam M=4
   starts at N=4), and
@@ -21,13 +21,13 @@ Other N are skipped with a log line: not run, no record, "-" in the table. A lin
 is a config error, with the reason.
 
 One record per (problem, line, N, seed) in `<output_dir>/results.jsonl`: the SearchResult
-fields plus the line's `name` (`EvalResult`). Lines whose strategy has a pool estimator
-(`Strategy.sweep`: best-of-N's, adaptive's) are estimated from pools: per (problem, seed) ONE
+fields plus the line's `name` (`EvalResult`). Lines whose strategy is poolable (it has a pool
+estimator, `Strategy.sweep`: best-of-N's, adaptive's) are estimated from pools: per (problem, seed) ONE
 best-of-N pool of the largest N they run at, shared by every such line with the same sampling
 settings (`pool_settings`: best-of-N weighted, majority and naive, and adaptive lines, share it);
 their `correct` is the expected accuracy over draws of N of that pool, not a 0/1 grade (an
 adaptive line's `spent`: the expected generations it draws).
-Beam search and DVTS run at each N, batched across the problems of a batch.
+Other strategies (beam search, DVTS, ...) run at each N, batched across the problems of a batch.
 
 Sharded, resumable and deterministic (data/shards.py). Every seed a strategy draws derives from
 (seed, problem id, ...), but a result's token counts do not: a batched call's prompt and PRM
@@ -175,9 +175,9 @@ def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: SearchEvalConf
     """Every line, N and seed on `problems` (batched); each problem's records in grid order."""
     pooled: dict[str, list[Line]] = {}
     for line in lines:
-        if STRATEGIES[line.strategy].sweep is not None:
+        if STRATEGIES[line.strategy].poolable:
             pooled.setdefault(line.pool_key(), []).append(line)
-    searched = [line for line in lines if STRATEGIES[line.strategy].sweep is None]
+    searched = [line for line in lines if not STRATEGIES[line.strategy].poolable]
     results: dict[tuple[str, int, int, str], SearchResult] = {}
     runs = len(cfg.seeds) * (len(pooled) + sum(len(line.budgets) for line in searched))
     with tqdm(total=runs, desc=f"{len(problems)} problems: strategy runs", leave=False) as bar:
@@ -188,16 +188,13 @@ def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: SearchEvalConf
                 for line in group:
                     swept = STRATEGIES[line.strategy].sweep(
                         pools, line.budgets, line.config(line.budgets[-1], seed, cfg.prompt), lm.num_parameters,
-                        getattr(prm, "num_parameters", None))
+                        prm.num_parameters)
                     results.update(((line.name, r.budget, seed, r.problem_id), r) for r in swept)
                 bar.update()
             for line in searched:
                 for n in line.budgets:
-                    config = line.config(n, seed, cfg.prompt)
-                    found = STRATEGIES[line.strategy].run(problems, lm, prm, config)
-                    # a revision run also reports other selections over the same chains: a line keeps its own
-                    results.update(((line.name, n, seed, r.problem_id), r) for r in found
-                                   if r.params["selection"] == config.selection)
+                    found = STRATEGIES[line.strategy](problems, lm, prm, line.config(n, seed, cfg.prompt))
+                    results.update(((line.name, n, seed, r.problem_id), r) for r in found)
                     bar.update()
     return [
         [to_dict(EvalResult(**dataclasses.asdict(results[(line.name, n, seed, p.id)]), name=line.name))
@@ -224,8 +221,7 @@ def run(cfg: SearchEvalConfig, lm: LM) -> Path:
             shards.settings_of(cfg), cfg.overwrite,  # batch_problems included: a batch shares its tokens
         )
     finally:
-        if hasattr(prm, "close"):
-            prm.close()
+        prm.close()
     return finish(cfg, path)
 
 

@@ -17,9 +17,11 @@ estimated from the first few samples, and they are part of the budget:
    With an `allocated` policy (ttc/policy.py) the entry is the bin's at the largest table budget
    <= N (an average budget) and the question's own budget is the entry's generations at its n
    (at least the probe): R = that - probe, fit as above, and the fallback where no n fits.
+   The fallback is the probe's own strategy (`Policy.probe_config`: best-of-N).
    Easy bins then spend less than N and hard ones more: `unspent` < 0 is an overdraw, and the
    mean over questions is what the allocation keeps near N.
-4. Spend (`spend`): questions with equal plans run as ONE strategy call. Best-of-N (`POOLED`)
+4. Spend (`spend`): questions with equal plans run as ONE strategy call, on the models of its
+   roles (`Strategy.models`). A strategy that continues drawn pools (`Strategy.extend`: best-of-N)
    reuses the probe: its pool is the probe plus R new samples, i.e. exactly the best-of-N of N
    samples. Generations that no valid n can use are `unspent` (probe + spent + unspent == N).
 N below the probe is an error: the probe alone is over budget.
@@ -36,15 +38,13 @@ import numpy as np
 
 from data.prompts import PromptFormat
 from data.records import Problem
-from data.shards import derive_seed
 from ttc.lm import LM
-from ttc.policy import POOLED, STRATEGIES, Entry, Policy
-from ttc.search import BestOfNConfig, Pool, SearchConfig, SearchResult, sample_pools, select
-from ttc.search.common import Costs
+from ttc.policy import STRATEGIES, Entry, Policy
+from ttc.search import Pool, Roles, SearchConfig, SearchResult, sample_pools
 from ttc.verifiers import Verifier, aggregate
 
 FALLBACK = "best_of_n(probe fallback)"
-Models = Callable[[str], tuple[LM, Verifier]]  # strategy name -> (policy LM, verifier) to run it on
+Models = Callable[[Roles], tuple[LM, Verifier]]  # a strategy's roles -> (policy LM, verifier) to run it on
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def plan(pool: Pool, policy: Policy, budget: int, seed: int, prompt: PromptForma
         return allocated_plan(pool, policy, bin_, budget, seed, prompt)
     entry = policy.entry(bin_, remaining)
     if entry is None:  # n is not used: a pooled plan draws budget - probe new samples
-        return Plan(bin_, FALLBACK, POOLED, policy.probe_config(max(remaining, 1), seed, prompt), budget)
+        return fallback(policy, bin_, remaining, seed, prompt, budget)
     where = f"policy bin {bin_} at budget {remaining}"
     return Plan(bin_, entry.method, entry.strategy, fit_config(entry, remaining, seed, prompt, where), budget)
 
@@ -143,8 +143,15 @@ def allocated_plan(pool: Pool, policy: Policy, bin_: int, budget: int, seed: int
         except ValueError:  # no n of the method fits what the probe left of its budget
             config = None
     if entry is None or config is None:
-        return Plan(bin_, FALLBACK, POOLED, policy.probe_config(max(remaining, 1), seed, prompt), own)
+        return fallback(policy, bin_, remaining, seed, prompt, own)
     return Plan(bin_, entry.method, entry.strategy, config, own)
+
+
+def fallback(policy: Policy, bin_: int, remaining: int, seed: int, prompt: PromptFormat, budget: int) -> Plan:
+    """Where the policy has no entry that fits: the probe's strategy over the probe and `remaining`
+    new samples (n is not used: the probe's pool is extended to `budget`)."""
+    cfg = policy.probe_config(max(remaining, 1), seed, prompt)
+    return Plan(bin_, FALLBACK, cfg.STRATEGY, cfg, budget)
 
 
 # --- spend, batched over questions --------------------------------------------------------------
@@ -157,43 +164,17 @@ def spend(problems: Sequence[Problem], probes: Sequence[Pool], plans: Sequence[P
     out: dict[int, SolveResult] = {}
     for members in groups.values():
         first = plans[members[0]]
-        lm, verifier = models(first.strategy)
+        strategy = STRATEGIES[first.strategy]
+        lm, verifier = models(strategy.models)
         group = [problems[i] for i in members]
-        if first.strategy == POOLED:
-            runs = pooled(group, [probes[i] for i in members], first.config, first.budget, lm, verifier)
+        if strategy.extend is not None:  # the probe joins its pools
+            runs = strategy.checked(group, strategy.extend(group, [probes[i] for i in members], first.config,
+                                                           first.budget, lm, verifier))
         else:
-            runs = STRATEGIES[first.strategy].run(group, lm, verifier, first.config)
-        # a revision run adds results of its other selection rules, over the same chains
-        by_id = {r.problem_id: r for r in runs if r.params["selection"] == first.config.selection}
-        for i, problem in zip(members, group):
-            out[i] = record(problem, probes[i], plans[i], budget, by_id[problem.id], lm, verifier)
+            runs = strategy(group, lm, verifier, first.config)
+        for i, problem, run in zip(members, group, runs, strict=True):
+            out[i] = record(problem, probes[i], plans[i], budget, run, lm, verifier)
     return [out[i] for i in range(len(problems))]
-
-
-def pooled(problems: Sequence[Problem], probes: Sequence[Pool], cfg: BestOfNConfig, budget: int, lm: LM,
-           prm: Verifier) -> list[SearchResult]:
-    """Best-of-N over each probe and the rest of the budget as new samples (one call for the
-    group): the best-of-N of `budget` samples. A result's generations and ledger are the new
-    samples' (the probe's are added by `record`); its candidates are the whole pool."""
-    extra = budget - len(probes[0].samples)
-    rest: list[Pool | None] = [None] * len(problems)
-    if extra:  # seeded apart from the probe: the new samples must not repeat it
-        rest_cfg = dataclasses.replace(cfg, n=extra, seed=derive_seed(cfg.seed, "solve-rest"))
-        rest = sample_pools(problems, lm, prm, rest_cfg)
-    prm_parameters = getattr(prm, "num_parameters", None)
-    results = []
-    for problem, probe, more in zip(problems, probes, rest):
-        samples = list(probe.samples) + ([] if more is None else list(more.samples))
-        values = list(probe.values) + ([] if more is None else list(more.values))
-        i = select([s.answer for s in samples], [aggregate(v, cfg.aggregation) for v in values], cfg.selection)
-        chosen = None if i is None else samples[i]
-        costs = Costs() if more is None else more.costs
-        results.append(SearchResult(
-            problem.id, POOLED, {**cfg.params(), "n": len(samples)}, len(samples), cfg.seed,
-            None if chosen is None else chosen.answer, float(chosen is not None and chosen.correct),
-            None if chosen is None else chosen.text, len(samples), extra,
-            **costs.record(lm.num_parameters, prm_parameters)))
-    return results
 
 
 def record(problem: Problem, probe: Pool, plan_: Plan, budget: int, run: SearchResult, lm: LM,
@@ -207,7 +188,7 @@ def record(problem: Problem, probe: Pool, plan_: Plan, budget: int, run: SearchR
         probe_score=probe_score(probe), bin=plan_.bin, method=plan_.method, strategy=run.strategy, params=run.params,
         answer=run.answer, correct=run.correct if problem.answer else None, solution=run.solution,
         candidates=run.candidates, generations=generations, unspent=budget - generations,
-        **costs.record(lm.num_parameters, getattr(verifier, "num_parameters", None)),
+        **costs.record(lm.num_parameters, verifier.num_parameters),
     )
 
 

@@ -9,8 +9,9 @@ bin's own budget, above B on hard bins and below it on easy ones, and `ttc solve
 (ttc/planner.py); files written before the field read as not allocated. A policy fit on
 predicted bins also holds what binning a new question takes: the score `edges` of those bins
 (data/bins.py) and the sampling settings of the `probe` whose mean final-step score is compared
-with them. The probe's samples join the pool of a best-of-N entry (`POOLED`), so such an entry must sample as the probe
-does (`BestOfNConfig.pool_settings`); a policy where it does not is refused on construction.
+with them. The probe's samples join the pool of an entry whose strategy continues drawn pools (`Strategy.extend`:
+best-of-N's), so such an entry must sample as the probe does (`BestOfNConfig.pool_settings`); a policy where it does
+not is refused on construction.
 
 Provenance (`models`, version 2): the models its table was measured with, by role (`lm`, `prm`,
 and `reviser`, `orm` for revision lines), each as the path the `ttc eval` run named and a
@@ -39,16 +40,14 @@ from data.bins import KINDS
 from data.config import ConfigError, build_dataclass, locate_model
 from data.prompts import PromptFormat
 from data.records import RecordError, from_dict
-from ttc.revise import STRATEGIES as REVISE_STRATEGIES
-from ttc.search import STRATEGIES as SEARCH_STRATEGIES
 from ttc.search import BestOfNConfig, SearchConfig
+from ttc.strategies import STRATEGIES  # all of them: what `ttc eval` runs, a policy picks
 
-STRATEGIES = {**SEARCH_STRATEGIES, **REVISE_STRATEGIES}  # all of them: what `ttc eval` runs, a policy picks
-POOLED = "best_of_n"  # its runs can share a pool: `ttc eval` estimates it from one, the probe joins it
 log = logging.getLogger(__name__)
 FORMAT, VERSION = "ttc.policy", 2  # 2: `models`, the provenance; 1 still loads (unknown provenance)
 BUDGET_FIELDS = ("generations", "budget")
-# what a policy's models are recorded as, and the setting of `ttc solve` that names each
+# what a policy's models are recorded as (a strategy's `models` are two of them), and the setting of `ttc solve`
+# that names each
 ROLES = {"lm": "lm.model", "prm": "prm.path", "reviser": "reviser.model", "orm": "orm.path"}
 SAMPLES, CHUNK = 16, 1 << 16  # model_digest: chunks read per weights file, and their size
 WEIGHT_GLOBS = ("*.safetensors", "pytorch_model*.bin")
@@ -143,7 +142,8 @@ class Policy:
                 if entry.strategy not in STRATEGIES:
                     raise ValueError(f"{where}.strategy: {entry.strategy!r} is not one of {', '.join(STRATEGIES)}")
                 cfg = entry.config(f"{where}.params")
-                if sampling is not None and entry.strategy == POOLED and cfg.pool_settings() != sampling:
+                if sampling is not None and STRATEGIES[entry.strategy].extend is not None \
+                        and cfg.pool_settings() != sampling:
                     raise ValueError(f"{where}.params: best-of-N samples with {cfg.pool_settings()}, the probe "
                                      f"(which joins its pool) with {sampling}")
 

@@ -19,7 +19,7 @@ from data.prompts import PromptFormat
 from data.records import Problem, RecordError, read_records
 from ttc import planner as P
 from ttc.policy import Entry, Policy
-from ttc.search import ParticleConfig, Strategy
+from ttc.search import REVISION, SEARCH, ParticleConfig
 from ttc.search.common import Costs
 from ttc.stages import solve as S
 
@@ -210,13 +210,47 @@ def test_one_strategy_run_per_group(monkeypatch):
     calls = []
     for name in ("beam", "best_of_n"):
         real = P.STRATEGIES[name]
-        monkeypatch.setitem(P.STRATEGIES, name, Strategy(
+        monkeypatch.setitem(P.STRATEGIES, name, dataclasses.replace(real, run=(
             lambda problems, lm, prm, cfg, real=real, name=name: calls.append((name, [p.id for p in problems]))
-            or real.run(problems, lm, prm, cfg), real.config))
+            or real.run(problems, lm, prm, cfg))))
     _, lm, _ = run_solve(8)
-    assert calls == [("beam", ["q1", "q3"])]  # best-of-N draws its rest itself, in one call:
+    assert calls == [("beam", ["q1", "q3"])]  # best-of-N extends the probe's pools itself, in one call:
     assert len(lm.calls) == 1 + 1 + 2  # probe, best-of-N's rest for q0 and q2, two beam rounds
     assert [len(c) for c in lm.calls[:2]] == [4, 2]
+
+
+def test_each_group_runs_on_its_strategys_roles_and_a_run_must_answer_every_question_in_order(monkeypatch):
+    asked = []
+
+    def models(roles):
+        asked.append(roles)
+        return ScriptedLM(script), scores({0: 0.9, 1: 0.2, 2: 0.8, 3: 0.1})
+    monkeypatch.setitem(P.STRATEGIES, "beam", dataclasses.replace(P.STRATEGIES["beam"], models=REVISION))
+    lm, prm = models(SEARCH)
+    probes = P.draw_probes(PROBLEMS, lm, prm, two_bin_policy(), 2, 0, PromptFormat())
+    results = P.solve(PROBLEMS, probes, two_bin_policy(), 8, 0, PromptFormat(), models)
+    assert [r.strategy for r in results] == ["best_of_n", "beam"] * 2 and asked == [SEARCH, SEARCH, REVISION]
+    real = P.STRATEGIES["beam"]
+    monkeypatch.setitem(P.STRATEGIES, "beam", dataclasses.replace(real, run=lambda *a: real.run(*a)[::-1]))
+    with pytest.raises(ValueError, match=r"strategy beam: results for \['q3', 'q1'\], expected one per problem in "
+                                         r"order: \['q1', 'q3'\]"):
+        P.solve(PROBLEMS, probes, two_bin_policy(), 8, 0, PromptFormat(), models)
+
+
+def test_the_model_cache_loads_a_roles_models_once_on_first_use(monkeypatch, tmp_path):
+    loaded = []
+    monkeypatch.setattr(S, "load_lm", lambda cfg: loaded.append(cfg.model) or ScriptedLM(script))
+    monkeypatch.setattr(S, "load_verifier", lambda cfg, prompt: loaded.append(cfg.path) or TableVerifier())
+    setup = setup_naming(Path("base"), Path("prm"), tmp_path / "policy.json")
+    with S.ModelCache(setup) as models:
+        with pytest.raises(ValueError, match="runs on reviser and orm .*: set `reviser` and `orm`"):
+            models(REVISION)
+    setup = parse_config(S.Setup, ["--output_dir", str(tmp_path), "--lm.model", "base", "--prm.path", "prm",
+                                   "--policy", "p", "--reviser.model", "rev", "--orm.path", "orm"])
+    loaded.clear()
+    with S.ModelCache(setup) as models:
+        assert models(REVISION) == models(REVISION) != models(SEARCH)
+    assert loaded == ["base", "prm", "rev", "orm"]
 
 
 def test_a_budget_below_the_probe_is_an_error_and_equal_to_it_answers_from_the_probe():

@@ -1,6 +1,7 @@
 """Revisions: sequential revision chains of a reviser in parallel, and answer selection over
-them (hierarchical ORM best-of-N weighted, flat majority). `STRATEGIES` registers the strategy
-for `ttc eval` with ttc/search's signature and records."""
+them (hierarchical ORM best-of-N weighted, flat majority). The `revision` strategy has
+ttc/search's signature and records; ttc/strategies.py registers it, to run on the reviser and
+its ORM."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ from ttc.revise.budget import ratio_of, split_budget
 from ttc.revise.chains import RevisionConfig, revision, sample_chains, score_chains
 from ttc.revise.records import Attempt, ChainSet, chain_records, read_chain_sets
 from ttc.revise.selection import accuracy, choose
-from ttc.search import Strategy
-
-STRATEGIES: dict[str, Strategy] = {"revision": Strategy(revision, RevisionConfig)}
 
 __all__ = [
-    "STRATEGIES", "RevisionConfig", "revision", "sample_chains", "score_chains", "Attempt", "ChainSet",
+    "RevisionConfig", "revision", "sample_chains", "score_chains", "Attempt", "ChainSet",
     "chain_records", "read_chain_sets", "accuracy", "choose", "split_budget", "ratio_of",
 ]

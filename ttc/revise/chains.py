@@ -19,9 +19,8 @@ saw in the question, fitted to the ORM's own context in the same way, aggregated
 `aggregation` (paper: last).
 
 `revision` is the strategy (the `run(problems, lm, verifier, cfg)` signature of ttc/search). It
-returns, per problem, one result per selection rule (`selection`, then `also_select`), all read
-off the same chains: they carry the same costs, so sum a ledger over one selection only. The
-ledger is search's (ttc/search/common.py): generations = N, policy tokens (the reviser's longer
+returns one result per problem, `selection`'s over its chains (ttc/revise/selection.py estimates
+the other rules from stored chains). The ledger is search's (ttc/search/common.py): generations = N, policy tokens (the reviser's longer
 prompts included), ORM tokens, FLOPs.
 """
 
@@ -29,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from tqdm.auto import tqdm
@@ -44,7 +43,7 @@ from ttc.revise.records import Attempt, ChainSet, reviser_saw
 from ttc.revise.selection import choose
 from ttc.sampling import grade
 from ttc.search.best_of_n import BestOfNConfig
-from ttc.search.common import SELECTIONS, SearchConfig, SearchResult, Selection, Session, make_result
+from ttc.search.common import SearchConfig, SearchResult, Session, make_result
 from ttc.verifiers import Aggregation, BoundedVerifier, Verifier
 
 log = logging.getLogger(__name__)
@@ -53,34 +52,22 @@ log = logging.getLogger(__name__)
 @dataclass
 class RevisionConfig(BestOfNConfig):
     """n: the budget N = chains x chain length; max_tokens and stop: per attempt; selection: the
-    rule of the main result (`weighted`: hierarchical best-of-N weighted with the ORM)."""
+    rule of the result (`weighted`: hierarchical best-of-N weighted with the ORM)."""
 
+    STRATEGY = "revision"
     ratio: float = 1.0  # sequential/parallel = chain length / chains (ttc/revise/budget.py)
     max_attempts: int = MAX_ATTEMPTS  # previous attempts in the reviser's (and ORM's) context
-    also_select: list[Selection] = field(default_factory=lambda: ["majority"])  # more results, same chains
 
     def __post_init__(self) -> None:
         super().__post_init__()
         split_budget(self.n, self.ratio)  # validates the ratio
         if self.max_attempts < 0:
             raise ValueError(f"max_attempts must be >= 0, got {self.max_attempts}")
-        unknown = [s for s in self.also_select if s not in SELECTIONS]
-        if unknown:
-            raise ValueError(f"also_select: unknown selection(s) {unknown}; known: {SELECTIONS}")
 
     @property
     def split(self) -> tuple[int, int]:
         """(chains, chain length)."""
         return split_budget(self.n, self.ratio)
-
-    @property
-    def selections(self) -> list[Selection]:
-        return list(dict.fromkeys([self.selection, *self.also_select]))
-
-    def settings(self) -> dict[str, Any]:
-        settings = super().settings()
-        del settings["also_select"]  # a result records its own selection
-        return settings
 
     def derived(self) -> dict[str, Any]:
         chains, length = self.split
@@ -160,18 +147,16 @@ def score_chains(problems: Sequence[Problem], chain_sets: Sequence[ChainSet], ve
 
 def revision(problems: Sequence[Problem], lm: LM, verifier: Verifier, cfg: RevisionConfig) -> list[SearchResult]:
     chain_sets = score_chains(problems, sample_chains(problems, lm, cfg), verifier, cfg.aggregation, cfg.max_attempts)
-    verifier_parameters = getattr(verifier, "num_parameters", None)
     results = []
     for problem, chain_set in zip(problems, chain_sets):
         answers = [[a.answer for a in chain] for chain in chain_set.chains]
         scores = [[a.score for a in chain] for chain in chain_set.chains]
-        for how in cfg.selections:
-            chosen = choose(answers, scores, how)
-            attempt = None if chosen is None else chain_set.chains[chosen[0]][chosen[1]]
-            results.append(make_result(
-                problem.id, "revision", {**cfg.params(), "selection": how}, cfg,
-                None if attempt is None else attempt.answer, float(attempt is not None and attempt.correct),
-                None if attempt is None else attempt.text, cfg.n, cfg.generations, chain_set.costs,
-                lm.num_parameters, verifier_parameters,
-            ))
+        chosen = choose(answers, scores, cfg.selection)
+        attempt = None if chosen is None else chain_set.chains[chosen[0]][chosen[1]]
+        results.append(make_result(
+            problem.id, cfg.STRATEGY, cfg.params(), cfg,
+            None if attempt is None else attempt.answer, float(attempt is not None and attempt.correct),
+            None if attempt is None else attempt.text, cfg.n, cfg.generations, chain_set.costs,
+            lm.num_parameters, verifier.num_parameters,
+        ))
     return results

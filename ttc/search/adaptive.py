@@ -64,6 +64,7 @@ STOP_FIELDS = ("wave", "rule", "agreement", "confidence", "min_samples")  # read
 class AdaptiveConfig(BestOfNConfig):
     """`n` is the cap N: the most samples a problem may draw."""
 
+    STRATEGY = "adaptive"  # adaptive self-consistency
     wave: int = 4  # samples per wave; the last is cut to the cap
     rule: Rule = "share"
     agreement: float = 0.75  # rule share: the leading answer's share of the vote weight to stop at
@@ -145,7 +146,7 @@ def _search(session: Session, cfg: AdaptiveConfig, p: int) -> Generator[Generate
         votes, other = _tally([s.answer for s in samples], cfg.weights(scores))
         if should_stop(votes, other, len(samples), cfg):
             break
-    result = session.result(p, "adaptive", [(s.text, score) for s, score in zip(samples, scores)])
+    result = session.result(p, cfg.STRATEGY, [(s.text, score) for s, score in zip(samples, scores)])
     return dataclasses.replace(result, spent=float(len(samples)))
 
 
@@ -164,7 +165,7 @@ def sweep_adaptive(pools: Sequence[Pool], ns: Sequence[int], cfg: AdaptiveConfig
                    prm_parameters: int | None, num_subsets: int = NUM_SUBSETS) -> list[SearchResult]:
     """Adaptive results estimated from best-of-N pools, for every cap n in `ns` (each <= its
     pool's size), with best_of_n.sweep's signature."""
-    return sweep_pools(pools, ns, cfg, "adaptive", lambda pool, n: estimate(pool, n, cfg, num_subsets),
+    return sweep_pools(pools, ns, cfg, lambda pool, n: estimate(pool, n, cfg, num_subsets),
                        policy_parameters, prm_parameters)
 
 

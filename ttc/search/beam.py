@@ -45,6 +45,8 @@ from ttc.verifiers import Verifier
 class BeamConfig(TreeConfig):
     """N beams, beam width M, lookahead k: ttc/search/tree.py."""
 
+    STRATEGY = "beam"  # lookahead search: beam with `lookahead: k`
+
 
 def beam_search(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BeamConfig) -> list[SearchResult]:
     session = Session(problems, lm, prm, cfg)
@@ -70,4 +72,4 @@ def _search(session: Session, cfg: BeamConfig, p: int) -> Search:
         draws = apportion(n, [1] * len(kept)) if cfg.dedupe else [m] * len(kept)
         asks = [(c, d, derive_seed(cfg.seed, problem_id, round + 1, b)) for b, (c, d) in enumerate(zip(kept, draws))]
     best = sorted(finals, key=lambda c: -c.score)[:n]
-    return session.result(p, "beam", [(c.text, c.score) for c in best])
+    return session.result(p, cfg.STRATEGY, [(c.text, c.score) for c in best])

@@ -15,10 +15,14 @@ Subsets are seeded by (seed, problem id, n), the same for every selection rule, 
 are compared on the same subsets. A result's distinct candidates are exact too: the expected
 number of distinct answered texts in a subset of n (`expected_distinct`). The samples are
 ttc.stages.sample's records, graded the same way.
+
+Pools drawn already can grow (`extend_pools`): `ttc solve`'s probe (ttc/planner.py) is the start
+of the best-of-N it runs, and only the rest of its budget is drawn.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -31,7 +35,7 @@ from data.records import Problem, Sample
 from data.shards import derive_seed
 from ttc.lm import LM, GenerationRequest
 from ttc.sampling import grade
-from ttc.search.common import SELECTIONS, Costs, SearchConfig, SearchResult, Selection, Session, make_result
+from ttc.search.common import SELECTIONS, Costs, SearchConfig, SearchResult, Selection, Session, make_result, select
 from ttc.search.scheduler import Generate, Score, drive
 from ttc.verifiers import Aggregation, Verifier, aggregate
 
@@ -40,6 +44,7 @@ NUM_SUBSETS = 1000
 
 @dataclass
 class BestOfNConfig(SearchConfig):
+    STRATEGY = "best_of_n"
     max_tokens: int = 1024  # per solution
     stop: list[str] = field(default_factory=list)  # end-of-solution markers, cut from the text
 
@@ -83,7 +88,32 @@ def best_of_n(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNCo
     results = []
     for p, pool in enumerate(pools):
         finals = [(s.text, aggregate(v, cfg.aggregation)) for s, v in zip(pool.samples, pool.values)]
-        results.append(session.result(p, "best_of_n", finals))
+        results.append(session.result(p, cfg.STRATEGY, finals))
+    return results
+
+
+def extend_pools(problems: Sequence[Problem], pools: Sequence[Pool], cfg: BestOfNConfig, budget: int, lm: LM,
+                 prm: Verifier) -> list[SearchResult]:
+    """Best-of-N over each drawn pool (`ttc solve`'s probe, ttc/planner.py) and the rest of the
+    budget as new samples (one call for the group): the best-of-N of `budget` samples, for pools
+    drawn with `cfg`'s sampling settings. A result's generations and ledger are the new samples'
+    (the caller adds the pool's); its candidates are the whole pool."""
+    extra = budget - len(pools[0].samples)
+    rest: list[Pool | None] = [None] * len(problems)
+    if extra:  # seeded apart from the pool: the new samples must not repeat it
+        rest = sample_pools(problems, lm, prm, dataclasses.replace(cfg, n=extra, seed=derive_seed(cfg.seed, "solve-rest")))
+    results = []
+    for problem, pool, more in zip(problems, pools, rest, strict=True):
+        samples = list(pool.samples) + ([] if more is None else list(more.samples))
+        values = list(pool.values) + ([] if more is None else list(more.values))
+        i = select([s.answer for s in samples], [aggregate(v, cfg.aggregation) for v in values], cfg.selection)
+        chosen = None if i is None else samples[i]
+        costs = Costs() if more is None else more.costs
+        results.append(SearchResult(
+            problem.id, cfg.STRATEGY, {**cfg.params(), "n": len(samples)}, len(samples), cfg.seed,
+            None if chosen is None else chosen.answer, float(chosen is not None and chosen.correct),
+            None if chosen is None else chosen.text, len(samples), extra,
+            **costs.record(lm.num_parameters, prm.num_parameters)))
     return results
 
 
@@ -180,7 +210,7 @@ def _vote(answer_ids: np.ndarray, answer_correct: np.ndarray, weights: np.ndarra
 PoolEstimate = Callable[[Pool, int], tuple[float, float | None, float]]
 
 
-def sweep_pools(pools: Sequence[Pool], ns: Sequence[int], cfg: SearchConfig, strategy: str, estimate: PoolEstimate,
+def sweep_pools(pools: Sequence[Pool], ns: Sequence[int], cfg: SearchConfig, estimate: PoolEstimate,
                 policy_parameters: int, prm_parameters: int | None) -> list[SearchResult]:
     """One result per pool and n in `ns` from `estimate(pool, n)`: (expected correctness,
     expected samples drawn, None when all n, expected distinct answered texts). The cost is a
@@ -195,7 +225,7 @@ def sweep_pools(pools: Sequence[Pool], ns: Sequence[int], cfg: SearchConfig, str
         for n in ns:
             correct, spent, distinct = estimate(pool, n)
             drawn = n if spent is None else spent
-            results.append(make_result(pool.problem_id, strategy, {**cfg.params(), "n": n, "pool": size}, cfg, None,
+            results.append(make_result(pool.problem_id, cfg.STRATEGY, {**cfg.params(), "n": n, "pool": size}, cfg, None,
                                        correct, None, n, n, pool.costs.share(drawn / size), policy_parameters,
                                        prm_parameters, distinct, spent))
     return results
@@ -209,4 +239,4 @@ def sweep(pools: Sequence[Pool], ns: Sequence[int], cfg: BestOfNConfig, policy_p
         return (accuracy(pool, n, cfg.selection, cfg.aggregation, num_subsets, cfg.seed), None,
                 expected_distinct(pool.samples, n))
 
-    return sweep_pools(pools, ns, cfg, "best_of_n", estimate, policy_parameters, prm_parameters)
+    return sweep_pools(pools, ns, cfg, estimate, policy_parameters, prm_parameters)

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence
 
 from data.grading import is_correct
 from data.prompts import PromptFormat
@@ -63,6 +63,7 @@ RUN_FIELDS = ("n", "seed", "prompt")  # set by each run (budget, seed, prompt fo
 class SearchConfig:
     """Settings every strategy has."""
 
+    STRATEGY: ClassVar[str]  # the strategy's name, declared once by its config class: what its results record
     n: int = 4  # N: samples (best-of-N) or beams (beam search, DVTS)
     temperature: float = 0.8
     top_p: float = 1.0

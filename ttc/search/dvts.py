@@ -36,6 +36,8 @@ from ttc.verifiers import Verifier
 class DVTSConfig(TreeConfig):
     """N beams, beam width M, lookahead k: ttc/search/tree.py."""
 
+    STRATEGY = "dvts"
+
 
 def dvts(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: DVTSConfig) -> list[SearchResult]:
     session = Session(problems, lm, prm, cfg)
@@ -66,4 +68,4 @@ def _search(session: Session, cfg: DVTSConfig, p: int) -> Search:
                 survivors.append((t, best))
             taken.update(c.text for c in kept)
         live = survivors
-    return session.result(p, "dvts", [(c.text, c.score) for c in finals])
+    return session.result(p, cfg.STRATEGY, [(c.text, c.score) for c in finals])

@@ -64,6 +64,7 @@ CLIP = 1e-6  # a score of 0 or 1 has an infinite logit
 class ParticleConfig(SearchConfig):
     """N particles (`n`) and how they are extended and resampled (module docstring)."""
 
+    STRATEGY = "particles"  # particle filtering (Puri et al. 2025)
     max_rounds: int = 40  # rounds of extension, one step each
     max_step_tokens: int = 256  # a longer step is cut and ends its particle
     step_stop: list[str] = field(default_factory=lambda: ["\n"])  # step delimiters, kept in the text
@@ -131,4 +132,4 @@ def _search(session: Session, cfg: ParticleConfig, p: int) -> Search:
             for i, child in zip(held, cs, strict=True):
                 extended[i] = child
         particles = resample(extended, cfg, derive_seed(cfg.seed, problem_id, round))
-    return session.result(p, "particles", [(node.text, node.score) for node in particles if node.finished])
+    return session.result(p, cfg.STRATEGY, [(node.text, node.score) for node in particles if node.finished])

@@ -7,8 +7,9 @@ generations in; one answer per question out, with N counted honestly.
 `policy` is eval/compute_optimal.py's `policy_predicted.json` (ttc/policy.py): the method per
 predicted difficulty bin and budget, the edges of those bins and how the probe samples. The
 first `probe.n` samples of each question estimate its bin and count in N; the rest of N goes to
-the policy's method for that bin (ttc/planner.py). The revision strategy runs on `reviser` and
-`orm` (loaded only when a plan needs them); every other strategy on `lm` and `prm`.
+the policy's method for that bin (ttc/planner.py). Each strategy runs on the models of the roles
+it declares (`Strategy.models`): search on `lm` and `prm`, revision on `reviser` and `orm`
+(loaded only when a plan needs them).
 
 The policy must have been fit with the models the config names (`Policy.check_models`: lm,
 prm, and reviser and orm where set): another PRM or LM is refused before any model loads; a
@@ -34,13 +35,13 @@ from data.records import to_json, write_atomic
 from ttc.backends import LMConfig, load_lm
 from ttc.lm import LM
 from ttc.planner import SolveResult, draw_probes, solve
-from ttc.policy import POOLED, Policy
+from ttc.policy import Policy
+from ttc.search import SEARCH, Roles
 from ttc.verifiers import Verifier
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
-REVISION = "revision"  # runs on the reviser and the ORM
 
 
 @dataclass
@@ -100,30 +101,36 @@ def named_models(setup: Setup) -> dict[str, str | None]:
             "orm": setup.orm and setup.orm.path}
 
 
+def role_configs(setup: Setup) -> dict[str, LMConfig | VerifierConfig | None]:
+    """Role -> the config of the model the setup names in it (the roles of ttc/policy.py ROLES)."""
+    return {"lm": setup.lm, "prm": setup.prm, "reviser": setup.reviser, "orm": setup.orm}
+
+
 class ModelCache:
-    """The models a solve needs: `lm` and `prm` (loaded now) for search; the reviser and its
-    ORM for revisions, loaded on first use. A context manager that closes them all."""
+    """The models a solve needs, by a strategy's roles (ttc/search/strategy.py): `lm` and `prm`
+    (loaded now) for search; others (the reviser and its ORM) on first use. A context manager
+    that closes them all."""
 
     def __init__(self, cfg: Setup):
         self.cfg = cfg
-        self.loaded = {"search": (load_lm(cfg.lm), load_verifier(cfg.prm, cfg.prompt))}
+        self.loaded: dict[Roles, tuple[LM, Verifier]] = {SEARCH: (load_lm(cfg.lm), load_verifier(cfg.prm, cfg.prompt))}
 
-    def __call__(self, strategy: str) -> tuple[LM, Verifier]:
-        kind = "revision" if strategy == REVISION else "search"
-        if kind not in self.loaded:
-            if self.cfg.reviser is None or self.cfg.orm is None:
-                raise ValueError("the policy picks revisions for some questions: set `reviser` and `orm`")
-            self.loaded[kind] = load_lm(self.cfg.reviser), load_verifier(self.cfg.orm, self.cfg.prompt)
-        return self.loaded[kind]
+    def __call__(self, roles: Roles) -> tuple[LM, Verifier]:
+        if roles not in self.loaded:
+            lm, verifier = (role_configs(self.cfg)[role] for role in roles)
+            if not isinstance(lm, LMConfig) or not isinstance(verifier, VerifierConfig):
+                raise ValueError(f"the policy picks a strategy that runs on {' and '.join(roles)} for some "
+                                 f"questions: set `{roles[0]}` and `{roles[1]}`")
+            self.loaded[roles] = load_lm(lm), load_verifier(verifier, self.cfg.prompt)
+        return self.loaded[roles]
 
     def __enter__(self) -> "ModelCache":
         return self
 
     def __exit__(self, *_: object) -> None:
         for lm, verifier in self.loaded.values():
-            for model in (verifier, lm):
-                if hasattr(model, "close"):
-                    model.close()
+            verifier.close()
+            lm.close()
 
 
 def main(cfg: SolveConfig) -> Path:
@@ -132,7 +139,7 @@ def main(cfg: SolveConfig) -> Path:
     problems = load_problems(cfg.data)
     save_config(cfg, out / "solve_config.yaml")  # once the inputs are read and checked
     with ModelCache(cfg) as models:
-        lm, prm = models(POOLED)  # the probe is a best-of-N draw
+        lm, prm = models(SEARCH)  # the probe is a best-of-N draw
         probes = draw_probes(problems, lm, prm, policy, cfg.probe.n, cfg.seed, cfg.prompt)
         results = solve(problems, probes, policy, cfg.budget, cfg.seed, cfg.prompt, models)
     path = out / f"solve_N{cfg.budget}.jsonl"

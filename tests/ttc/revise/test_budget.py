@@ -40,14 +40,12 @@ def test_config():
     assert cfg.split == (2, 8) and cfg.generations == 16
     params = cfg.params()
     assert (params["chains"], params["length"], params["ratio"], params["max_attempts"]) == (2, 8, 4, 4)
-    assert "also_select" not in params and "prompt" not in params
-    assert cfg.selections == ["weighted", "majority"]
-    assert RevisionConfig(selection="majority").selections == ["majority"]
+    assert "prompt" not in params and params["selection"] == "weighted"
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"ratio": 0}, "ratio"), ({"n": 0}, "n must be"), ({"max_attempts": -1}, "max_attempts"),
-    ({"also_select": ["best"]}, "unknown selection"), ({"selection": "best"}, "selection"),
+    ({"selection": "best"}, "selection"),
     ({"max_tokens": 0}, "max_tokens"),
 ])
 def test_bad_config(kwargs, message):

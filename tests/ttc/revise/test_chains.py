@@ -12,9 +12,9 @@ from fakes import ScriptedLM, TableVerifier
 from data.records import Problem, RecordError, write_atomic
 from data.prompts import PromptFormat
 from data.revision_format import revision_prompt, revision_question
-from ttc.revise import (STRATEGIES, RevisionConfig, chain_records, read_chain_sets, revision, sample_chains,
-                        score_chains)
-from ttc.search import Strategy
+from ttc.revise import RevisionConfig, chain_records, read_chain_sets, revision, sample_chains, score_chains
+from ttc.search import REVISION, Strategy
+from ttc.strategies import STRATEGIES
 
 
 def problem(i, answer="2"):
@@ -119,26 +119,24 @@ def test_results_have_search_records_and_ledger():
     problems = [problem(0), problem(1, answer="5")]
     cfg = RevisionConfig(n=4, ratio=4, stop=["END"])
     results = revision(problems, lm, orm, cfg)
-    assert [(r.problem_id, r.params["selection"]) for r in results] == [
-        ("q0", "weighted"), ("q0", "majority"), ("q1", "weighted"), ("q1", "majority")]
+    assert [(r.problem_id, r.params["selection"]) for r in results] == [("q0", "weighted"), ("q1", "weighted")]
     for r in results:
         assert (r.strategy, r.budget, r.generations, r.candidates) == ("revision", 4, 4, 4)
         assert (r.params["chains"], r.params["length"]) == (1, 4)
         assert r.answer == "2" and r.solution.endswith("\\boxed{2}\n")  # the stop string cut, the answerless first attempt skipped
         assert r.flops_policy == 2 * 10 * (r.prompt_tokens + r.generated_tokens)
         assert r.flops_prm == 2 * 3 * r.prm_tokens
-    assert [r.correct for r in results] == [1.0, 1.0, 0.0, 0.0]
-    one_selection = [r for r in results if r.params["selection"] == "weighted"]  # both share the chains' costs
-    assert sum(r.prompt_tokens for r in one_selection) == lm.ledger.prompt_tokens
-    assert sum(r.generated_tokens for r in one_selection) == lm.ledger.generated_tokens
-    assert sum(r.prm_tokens for r in one_selection) == orm.tokens_scored
+    assert [r.correct for r in results] == [1.0, 0.0]
+    assert sum(r.prompt_tokens for r in results) == lm.ledger.prompt_tokens
+    assert sum(r.generated_tokens for r in results) == lm.ledger.generated_tokens
+    assert sum(r.prm_tokens for r in results) == orm.tokens_scored
     assert "no answer here" in lm.calls[1][0].prompt  # an answerless attempt is still revised
 
 
 def test_no_answer_anywhere_selects_nothing():
     lm = ScriptedLM(lambda so_far, i, r: ("no answer", "length"))
     results = revision([problem(0)], lm, TableVerifier(), RevisionConfig(n=2, ratio=0.5))
-    assert [(r.answer, r.correct, r.solution) for r in results] == [(None, 0.0, None)] * 2
+    assert [(r.answer, r.correct, r.solution) for r in results] == [(None, 0.0, None)]
 
 
 def test_no_problems():
@@ -147,8 +145,9 @@ def test_no_problems():
     assert lm.calls == [] and orm.calls == []  # Session.generate skips empty calls
 
 
-def test_registered_as_a_strategy():
-    assert STRATEGIES["revision"] == Strategy(revision, RevisionConfig)
+def test_registered_as_a_strategy_on_the_reviser_and_its_orm():
+    assert STRATEGIES["revision"] == Strategy(revision, RevisionConfig, models=REVISION)
+    assert STRATEGIES["revision"].name == "revision" and not STRATEGIES["revision"].poolable
 
 
 def test_selection_by_orm_scores():
@@ -158,5 +157,7 @@ def test_selection_by_orm_scores():
             super().score(questions, solutions)
             return [[0.9 if s[-1] == "\\boxed{1}" else 0.2] * len(s) for s in solutions]
 
-    results = revision([problem(0)], ScriptedLM(reviser), LastStep(), RevisionConfig(n=3, ratio=3))
-    assert [(r.params["selection"], r.answer) for r in results] == [("weighted", "1"), ("majority", "0")]
+    chosen = {how: revision([problem(0)], ScriptedLM(reviser), LastStep(), RevisionConfig(n=3, ratio=3, selection=how))
+              for how in ("weighted", "majority")}
+    assert {how: [(r.params["selection"], r.answer) for r in results] for how, results in chosen.items()} == {
+        "weighted": [("weighted", "1")], "majority": [("majority", "0")]}  # one result: its own selection's

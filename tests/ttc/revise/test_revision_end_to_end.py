@@ -32,8 +32,8 @@ def test_chains_on_the_real_reviser_and_orm(hf_lm, toy_orm):
     calls, ledger, scored = hf_lm.ledger.calls, (hf_lm.ledger.prompt_tokens, hf_lm.ledger.generated_tokens), toy_orm.tokens_scored
     results = revision(PROBLEMS, hf_lm, orm, cfg)
     assert hf_lm.ledger.calls - calls == 3  # one LM call per revision step
-    weighted = [r for r in results if r.params["selection"] == "weighted"]
-    assert [r.problem_id for r in weighted] == [p.id for p in PROBLEMS]
+    weighted = results  # one result per problem, cfg.selection's
+    assert [(r.problem_id, r.params["selection"]) for r in weighted] == [(p.id, "weighted") for p in PROBLEMS]
     assert sum(r.prompt_tokens for r in weighted) == hf_lm.ledger.prompt_tokens - ledger[0]
     assert sum(r.generated_tokens for r in weighted) == hf_lm.ledger.generated_tokens - ledger[1]
     assert sum(r.prm_tokens for r in weighted) == toy_orm.tokens_scored - scored

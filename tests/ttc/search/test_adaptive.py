@@ -14,9 +14,10 @@ from data.shards import derive_seed
 from eval import search
 from eval.search_report import TABLE, EvalResult, plotted, summarize, write
 from ttc.backends import LMConfig
-from ttc.search import STRATEGIES, AdaptiveConfig, BestOfNConfig, Pool, SearchResult, adaptive, sweep, sweep_adaptive
+from ttc.search import AdaptiveConfig, BestOfNConfig, Pool, SearchResult, adaptive, sweep, sweep_adaptive
 from ttc.search.adaptive import _beta_table, _tally, estimate, should_stop
 from ttc.search.common import Costs
+from ttc.strategies import STRATEGIES
 from ttc.verifiers.spec import VerifierConfig
 
 

@@ -2,9 +2,10 @@
 
 import pytest
 
-from ttc.search import STRATEGIES, BeamConfig, BestOfNConfig, DVTSConfig, select
+from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, select
 from ttc.search.common import apportion
 from ttc.search.tree import sqrt_width
+from ttc.strategies import STRATEGIES
 
 
 def test_selection_rules_on_a_hand_built_case():

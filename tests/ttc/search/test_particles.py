@@ -10,9 +10,10 @@ from test_scheduler import Padded, Shuffled  # a streaming LM; a batch-dependent
 from data.steps import split_steps
 from eval.compute_optimal import method_spec
 from eval.search import plan_line
-from ttc.search import STRATEGIES, ParticleConfig, particle_filtering
+from ttc.search import ParticleConfig, particle_filtering
 from ttc.search.common import Session
 from ttc.search.particles import resampling_probabilities
+from ttc.strategies import STRATEGIES
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from search_fakes import perturbed_labels
 
 from data.problems import DataConfig, load_problems
 from data.steps import extract_answer
-from ttc.search import STRATEGIES, BeamConfig, BestOfNConfig, DVTSConfig, sample_pools, sweep
+from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, sample_pools, sweep
+from ttc.strategies import STRATEGIES
 
 PROBLEMS = load_problems(DataConfig(levels=[2, 3], per_level=2, split="search-e2e"))
 

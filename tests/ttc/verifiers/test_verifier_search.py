@@ -7,7 +7,8 @@ from verifier_standins import standins  # noqa: F401 (fixture)
 
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
-from ttc.search import STRATEGIES, BestOfNConfig
+from ttc.search import BestOfNConfig
+from ttc.strategies import STRATEGIES
 from ttc.verifiers.spec import KINDS, VerifierConfig, load_verifier
 
 PROBLEMS = load_problems(DataConfig(levels=[2], per_level=2, split="verifier-search"))
