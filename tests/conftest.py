@@ -24,6 +24,17 @@ torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 TOY_BASE = REPO / "train" / "checkpoints" / "toy-base"
+# A test is `e2e` when it runs a real model, engine, trainer or subprocess: it is marked so, or uses
+# one of these fixtures, or is `slow`; every other test is `unit` (`pytest -m unit`: the fast loop).
+HEAVY_FIXTURES = frozenset({"toy_base_path", "hf_lm", "vllm_lm", "vllm_toy_prm", "dies_after_first_call"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("e2e") or item.get_closest_marker("unit"):
+            continue
+        heavy = item.get_closest_marker("slow") or HEAVY_FIXTURES & set(getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.e2e if heavy else pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")

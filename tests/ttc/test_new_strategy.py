@@ -19,6 +19,7 @@ from data.records import Problem
 from eval import compute_optimal, search
 from eval.search_report import TABLE
 from ttc import planner
+from ttc.pipeline import report
 from ttc.backends import LMConfig
 from ttc.lm import LM
 from ttc.policy import Policy
@@ -70,11 +71,11 @@ def test_a_new_strategy_is_one_module_and_one_registry_line(tmp_path, monkeypatc
     lines = {"best-of-N weighted": {"strategy": "best_of_n", "max_tokens": 32},
              "best-of-N majority": {"strategy": "best_of_n", "selection": "majority", "max_tokens": 32},
              "first answer": {"strategy": "first_answer", "max_tokens": 32}}
-    cfg = search.Config(output_dir=str(tmp_path / "eval"), lm=LMConfig(model="scripted"),
+    cfg = search.SearchEvalConfig(output_dir=str(tmp_path / "run" / "eval_search"), lm=LMConfig(model="scripted"),
                         prm=VerifierConfig(path=str(REPO / "train/checkpoints/toy-prm")), strategies=lines,
                         max_budget=4, data=DATA, batch_problems=8)
     results = search.run(cfg, ScriptedLM(script))
-    summary = (tmp_path / "eval" / TABLE).read_text()
+    summary = (tmp_path / "run" / "eval_search" / TABLE).read_text()
     assert "| first answer | 1.000 | 1.000 | 1.000 |" in summary, summary
 
     # compute-optimal: fit on two bins of the new line's results, it picks the new strategy
@@ -83,7 +84,7 @@ def test_a_new_strategy_is_one_module_and_one_registry_line(tmp_path, monkeypatc
     for kind in ("oracle", "predicted"):
         bin_files[kind] = str(tmp_path / f"bins_{kind}.json")
         Bins(kind, bins, {q: 1 - b / 10 for q, b in bins.items()}, 2).save(bin_files[kind])
-    out = tmp_path / "compute_optimal"
+    out = tmp_path / "run" / "compute_optimal"
     compute_optimal.main(compute_optimal.ComputeOptimalConfig([str(results)], bin_files, str(out)))
     for analysis in compute_optimal.ComputeOptimalSummary.load(out / "compute_optimal.json").analyses:
         assert {m for fixed in analysis.fixed.values() for m in fixed} == {"first answer"}, analysis.kind
@@ -96,3 +97,8 @@ def test_a_new_strategy_is_one_module_and_one_registry_line(tmp_path, monkeypatc
     probes = planner.draw_probes(PROBLEMS, lm, prm, policy, 1, 0, PromptFormat())
     solved = planner.solve(PROBLEMS, probes, policy, 4, 0, PromptFormat(), lambda roles: (lm, prm))
     assert [(r.problem_id, r.strategy, r.correct) for r in solved] == [(p.id, "first_answer", 1.0) for p in PROBLEMS]
+
+    # the run's report: the new line in the search part's table and in compute-optimal's choices
+    text = report.write(tmp_path / "run").read_text()
+    assert "| first answer | 1.000 | 1.000 | 1.000 |" in text
+    assert "first answer" in text.split("## Compute-optimal scaling")[1]
