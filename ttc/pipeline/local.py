@@ -1,9 +1,10 @@
 """Run the stages of a run here, in one process (`ttc demo`, `ttc pipeline`), or one stage of it
 (`ttc pipeline --stage S`: what each Slurm job runs, ttc/pipeline/slurm.py).
 
-In one process every LM is loaded once and handed to each stage that samples from it (`Stage.lm`),
-then closed after the last of them (the graph lists the base model's stages first, so its vLLM
-engine starts once). Every stage's config is built, and so checked, before any work starts.
+In one process every LM is loaded once and handed to each stage that samples from it (`Stage.lm`,
+its spec's `run(cfg, lm)`), then closed after the last of them (the graph lists the base model's
+stages first, so its vLLM engine starts once). Every stage's config is built, and so checked,
+before any work starts.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class Engines:
             self.loaded[key] = load_lm(LMConfig(**lm))
         return self.loaded[key]
 
-    def release(self, keep: set[str] = frozenset()) -> None:
+    def release(self, keep: set[str] | frozenset[str] = frozenset()) -> None:
         for key in [k for k in self.loaded if k not in keep]:
             self.loaded.pop(key).close()
 
@@ -56,7 +57,9 @@ def execute(s: Stage, cfg: Any, engines: Engines | None = None, values: dict[str
     """The stage's own entry: its spec's `run(cfg, lm)` with a shared LM, else `main(cfg)`."""
     spec = s.spec()
     lm = lm_settings(s, values or {}) if engines else None
-    return spec.run(cfg, engines(lm)) if lm and spec.run else spec.main(cfg)
+    if engines is None or lm is None or spec.run is None:
+        return spec.main(cfg)
+    return spec.run(cfg, engines(lm))
 
 
 def trained_curves(run: Run) -> None:
