@@ -40,6 +40,8 @@ from typing import Any, Callable, TypeVar
 
 import yaml
 
+from data.codec import DecodeError, Mode, decode
+
 T = TypeVar("T")
 
 
@@ -71,54 +73,6 @@ def _is_dataclass_type(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """`value` checked against the annotation `tp` (ints widen to floats; lists to tuples)."""
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for option in typing.get_args(tp):
-            if option is type(None):
-                if value is None:
-                    return None
-                continue
-            try:
-                return _coerce(value, option, where)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{where}: expected {tp}, got {value!r}")
-    if origin is typing.Literal:
-        if value not in typing.get_args(tp):
-            raise ConfigError(f"{where}: expected one of {typing.get_args(tp)}, got {value!r}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        args = typing.get_args(tp)
-        item = args[0] if args else Any
-        items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):  # YAML 1.1 reads `3e-5` (no dot) as a string
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(tp, type) and not isinstance(value, tp):
-        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
-    if tp is int and isinstance(value, bool):
-        raise ConfigError(f"{where}: expected int, got {value!r}")
-    return value
-
-
 def build_dataclass(cls: type[T], values: dict[str, Any], where: str, lines: dict[str, int], prefix: str = "") -> T:
     """`cls` from `values` (nested sections too), coerced and checked as a recipe is; errors say
     `where` (a file, with the key's line when known)."""
@@ -139,7 +93,10 @@ def build_dataclass(cls: type[T], values: dict[str, Any], where: str, lines: dic
                 raise ConfigError(f"{at}: '{name}' is a section, got {value!r}")
             kwargs[key] = build_dataclass(tp, value, where, lines, name + ".")
         else:
-            kwargs[key] = _coerce(value, tp, f"{at}: '{name}'")
+            try:
+                kwargs[key] = decode(tp, value, f"{at}: '{name}'", Mode.CONFIG)
+            except DecodeError as e:
+                raise ConfigError(f"{e.at}: expected {e.expected}, got {e.got!r}") from e
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:

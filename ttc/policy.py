@@ -36,9 +36,10 @@ from typing import Any, Mapping
 
 from data import artifacts
 from data.bins import KINDS
+from data.codec import DecodeError, MissingField, Mode, decode
 from data.config import ConfigError, build_dataclass, locate_model
 from data.prompts import PromptFormat
-from data.records import RecordError, from_dict
+from data.records import RecordError
 from ttc.revise import STRATEGIES as REVISE_STRATEGIES
 from ttc.search import STRATEGIES as SEARCH_STRATEGIES
 from ttc.search import BestOfNConfig, SearchConfig
@@ -198,12 +199,11 @@ class Policy:
                 raise newer from None
             log.warning("%s: a version-1 policy, which does not record the models it was fit with: "
                         "`ttc solve` cannot check them (refit it to record them)", path)
-        table = fields.get("table")
-        if not isinstance(table, dict):
-            raise RecordError(f"{path}: field 'table' should map bins to budgets to entries, got {table!r:.80}")
-        parsed: dict[int, dict[int, Entry]] = {}
-        for b, per_budget in table.items():
-            if not b.isdigit() or not isinstance(per_budget, dict) or not all(n.isdigit() for n in per_budget):
-                raise RecordError(f"{path}: table.{b}: expected a bin number mapping budgets to entries")
-            parsed[int(b)] = {int(n): from_dict(Entry, e, f"{path}: table.{b}.{n}") for n, e in per_budget.items()}
-        return artifacts.build(cls, {**fields, "table": parsed}, path)
+        try:
+            table = decode(dict[int, dict[int, Entry]], fields.get("table"), "table", Mode.ARTIFACT)
+        except MissingField as e:  # worded as a record's: the entry, then its field
+            entry, _, name = e.at.rpartition(".")
+            raise RecordError(f"{path}: {entry}: missing field '{name}' (Entry)") from None
+        except DecodeError as e:
+            raise RecordError(f"{path}: {e}") from e
+        return artifacts.build(cls, {**fields, "table": table}, path)
