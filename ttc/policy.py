@@ -37,7 +37,8 @@ from typing import Any, Mapping
 from data import artifacts
 from data.bins import KINDS
 from data.codec import DecodeError, MissingField, Mode, decode
-from data.config import ConfigError, build_dataclass, locate_model
+from data.config import ConfigError, build_dataclass
+from data.models import locate
 from data.prompts import PromptFormat
 from data.records import RecordError
 from ttc.revise import STRATEGIES as REVISE_STRATEGIES
@@ -59,7 +60,7 @@ SMALL_FILES = ("config.json", "prm_format.json")  # read whole when present
 def model_digest(path: str, key: str = "model") -> str:
     """What identifies the model `path` (a folder or a cached hub id; else a ConfigError naming
     `key`) without reading all its weights: see the module docstring."""
-    folder = locate_model(path, key)
+    folder = locate(path, key)
     digest = hashlib.blake2b(digest_size=16)
     for name in SMALL_FILES:
         if (folder / name).is_file():
