@@ -57,7 +57,8 @@ from timing import Timed  # noqa: E402  # bench/timing.py, beside this script
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
-from data.config import ConfigError, locate_model, parse_config  # noqa: E402
+from data.config import ConfigError, parse_config  # noqa: E402
+from data.models import locate  # noqa: E402
 from data.problems import DataConfig, load_problems  # noqa: E402
 from data.records import Problem, Sample, StepLabels, Trajectory, to_json, write_atomic  # noqa: E402
 from train.arguments import one_process  # noqa: E402
@@ -146,7 +147,7 @@ class Setup:
 def recipe_model(run: Run, section: str) -> str:
     """The folder of the recipe's `section` model; one error naming the recipe's line when absent."""
     try:
-        return str(locate_model(getattr(run.cfg, section).model, f"{section}.model"))
+        return str(locate(getattr(run.cfg, section).model, f"{section}.model"))
     except ConfigError as e:
         raise ConfigError(f"{run.where(f'{section}.model')}: {e}") from e
 

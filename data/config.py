@@ -21,7 +21,7 @@ machine (a full disk or quota, an I/O error: an OSError of any errno but INPUT_E
 one line naming the path and exit status 75 (EX_TEMPFAIL), which a wrapper may retry; Ctrl-C
 into `prog: interrupted` and exit status 130. A model folder that cannot be the model asked for
 (a cut weights file, an architecture not of its model_type, a PRM folder where an LM is
-expected) is refused before any weight is read (`check_model`).
+expected) is refused before any weight is read (data/models.py `check_model`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import errno
 import io
 import json
 import os
-import re
 import sys
 import types
 import typing
@@ -39,6 +38,8 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import yaml
+
+from data.codec import DecodeError, Mode, decode
 
 T = TypeVar("T")
 
@@ -71,54 +72,6 @@ def _is_dataclass_type(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """`value` checked against the annotation `tp` (ints widen to floats; lists to tuples)."""
-    origin = typing.get_origin(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for option in typing.get_args(tp):
-            if option is type(None):
-                if value is None:
-                    return None
-                continue
-            try:
-                return _coerce(value, option, where)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(errors[0] if errors else f"{where}: expected {tp}, got {value!r}")
-    if origin is typing.Literal:
-        if value not in typing.get_args(tp):
-            raise ConfigError(f"{where}: expected one of {typing.get_args(tp)}, got {value!r}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        args = typing.get_args(tp)
-        item = args[0] if args else Any
-        items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):  # YAML 1.1 reads `3e-5` (no dot) as a string
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(tp, type) and not isinstance(value, tp):
-        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
-    if tp is int and isinstance(value, bool):
-        raise ConfigError(f"{where}: expected int, got {value!r}")
-    return value
-
-
 def build_dataclass(cls: type[T], values: dict[str, Any], where: str, lines: dict[str, int], prefix: str = "") -> T:
     """`cls` from `values` (nested sections too), coerced and checked as a recipe is; errors say
     `where` (a file, with the key's line when known)."""
@@ -139,7 +92,10 @@ def build_dataclass(cls: type[T], values: dict[str, Any], where: str, lines: dic
                 raise ConfigError(f"{at}: '{name}' is a section, got {value!r}")
             kwargs[key] = build_dataclass(tp, value, where, lines, name + ".")
         else:
-            kwargs[key] = _coerce(value, tp, f"{at}: '{name}'")
+            try:
+                kwargs[key] = decode(tp, value, f"{at}: '{name}'", Mode.CONFIG)
+            except DecodeError as e:
+                raise ConfigError(f"{e.at}: expected {e.expected}, got {e.got!r}") from e
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
@@ -345,153 +301,6 @@ def save_config(config: Any, path: Path) -> None:
     """The resolved config, for the output folder (what ran is what is recorded)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
-
-
-# ---- model folders: one line for a folder that cannot be a model, before any weight is read ----
-
-HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
-WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
-TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
-TOKENIZER_JSON = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json")
-
-
-def locate_model(path: str, key: str = "model") -> Path:
-    """The folder of the model `path`: a local folder, or a hub id already in the Hugging Face
-    cache (nothing is downloaded at run time); else one ConfigError naming `key`."""
-    folder = Path(path).expanduser()
-    if not folder.exists():
-        if not HUB_ID.fullmatch(path):
-            raise ConfigError(f"{key}: {path!r} does not exist; expected a save_pretrained folder or a hub id (org/name)")
-        from huggingface_hub import constants, snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
-
-        try:
-            folder = Path(snapshot_download(path, local_files_only=True))
-        except LocalEntryNotFoundError as e:
-            raise ConfigError(f"{key}: {path!r} is neither a local folder nor in the Hugging Face cache "
-                              f"({constants.HF_HUB_CACHE}); nothing is downloaded at run time: fetch it first "
-                              f"(hf download {path}) or give a local folder") from e
-    return folder
-
-
-def check_model(path: str, key: str = "model", lm: bool = False) -> Path:
-    """The folder of the model `path` (locate_model), checked to hold a config.json with a
-    `model_type`, whole weights (`check_weights`) and a tokenizer, its architecture of its
-    `model_type`'s family (`check_architecture`), and, with `lm` (a policy, reviser or other
-    model that generates or whose likelihood is read), a causal LM and no PRM of ours; else one
-    ConfigError naming `key`."""
-    folder = locate_model(path, key)
-    if not folder.is_dir():
-        raise ConfigError(f"{key}: {path!r} is a file; expected a save_pretrained folder")
-    config = folder / "config.json"
-    try:
-        settings = json.loads(config.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{key}: {path!r} has no config.json; expected a save_pretrained folder") from None
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{key}: {config}: unreadable config.json ({e})") from e
-    if not isinstance(settings, dict) or not settings.get("model_type"):
-        raise ConfigError(f"{key}: {config}: no 'model_type' (not a save_pretrained config)")
-    if not any((folder / name).is_file() for name in WEIGHTS) and not any(folder.glob("*.safetensors")):
-        raise ConfigError(f"{key}: {path!r} has no weights (expected one of {', '.join(WEIGHTS)})")
-    if not any((folder / name).is_file() for name in TOKENIZER):
-        raise ConfigError(f"{key}: {path!r} has no tokenizer (expected one of {', '.join(TOKENIZER)})")
-    for file in (folder / name for name in TOKENIZER_JSON):
-        if file.is_file():  # a cut copy fails here, named, not as a bare JSON error when the tokenizer loads
-            try:
-                json.loads(file.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as e:
-                raise ConfigError(f"{key}: {file}: unreadable ({e}): copy the model folder again") from e
-    from data.prm_format import FORMAT_FILE  # our PRMs carry it (imported here: data.prm_format reads prompts)
-
-    if lm and (folder / FORMAT_FILE).is_file():
-        raise ConfigError(f"{key}: {folder} is a PRM folder ({FORMAT_FILE}), not a policy or other language "
-                          f"model: give it as a verifier's path")
-    check_architecture(settings, config, key, lm)
-    check_weights(folder, key)
-    return folder
-
-
-def architecture_families() -> tuple[dict[str, set[str]], set[str], dict[str, str]]:
-    """transformers' auto classes, read from its mapping tables (no model is built): each
-    architecture's model_types, the causal-LM architectures, and the causal LM of each model_type."""
-    from transformers.models.auto import modeling_auto
-
-    families: dict[str, set[str]] = {}
-    for name in dir(modeling_auto):
-        if name.endswith("_MAPPING_NAMES") and isinstance(table := getattr(modeling_auto, name), dict):
-            for model_type, classes in table.items():
-                for cls in classes if isinstance(classes, (list, tuple)) else [classes]:
-                    families.setdefault(cls, set()).add(model_type)
-    causal = dict(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
-    return families, set(causal.values()), causal
-
-
-def check_architecture(settings: dict, config: Path, key: str, lm: bool) -> None:
-    """The config's `architectures` belong to its `model_type` (llama weights under `model_type:
-    bert` load as a BERT whose every weight is unexpected: random text), and, for an `lm`, the
-    model_type has a causal LM (what AutoModelForCausalLM builds) and the architectures name one.
-    A model with its own code (`auto_map`) or an architecture transformers does not know (a
-    public PRM's) is left to its loader."""
-    if "auto_map" in settings:
-        return
-    model_type, archs = settings["model_type"], settings.get("architectures") or []
-    if not archs and not lm:
-        return
-    families, causal_archs, causal_of = architecture_families()
-    for arch in archs:
-        if arch in families and model_type not in families[arch]:
-            raise ConfigError(f"{key}: {config}: architecture {arch} is of model_type "
-                              f"{'/'.join(sorted(families[arch]))}, but the config says model_type {model_type!r}: "
-                              f"the weights would load as another model (fix config.json)")
-    if not lm:
-        return
-    if model_type not in causal_of:
-        raise ConfigError(f"{key}: {config}: model_type {model_type!r} has no causal LM in transformers: "
-                          f"not a language model this role can run")
-    known = [arch for arch in archs if arch in families]
-    if known and not set(known) & causal_archs:
-        raise ConfigError(f"{key}: {config}: architecture {', '.join(known)} is not a causal LM "
-                          f"(expected e.g. {causal_of[model_type]}): not a language model this role can run")
-
-
-def check_weights(folder: Path, key: str) -> None:
-    """Every safetensors file of `folder` whole, by its header alone (cheap: 8 bytes give the
-    header's length, the JSON header each tensor's byte range): a cut or corrupt copy is one
-    line naming the file, not a loader's traceback. The shards an index names must exist."""
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            raise ConfigError(f"{key}: {index}: unreadable index ({e}): copy the model folder again") from e
-        if missing := sorted(s for s in shards if not (folder / s).is_file()):
-            raise ConfigError(f"{key}: {index} names shards that are missing: {', '.join(missing)}")
-    for file in sorted(folder.glob("*.safetensors")):
-        if problem := safetensors_problem(file):
-            raise ConfigError(f"{key}: {file}: {problem}: copy the model folder again")
-
-
-def safetensors_problem(file: Path) -> str | None:
-    """What is wrong with the safetensors file `file` by its header, or None."""
-    size = file.stat().st_size
-    with open(file, "rb") as handle:
-        head = handle.read(8)
-        if len(head) < 8:
-            return f"not a safetensors file ({size} bytes, no header)"
-        length = int.from_bytes(head, "little")
-        if 8 + length > size:
-            return f"corrupt or cut safetensors file (its header says {length} bytes; the file has {size})"
-        try:
-            header = json.loads(handle.read(length))
-            end = max((int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"),
-                      default=0)
-        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-            return f"corrupt safetensors header ({type(e).__name__}: {e})"
-    expected = 8 + length + end
-    if size != expected:
-        return f"{'cut' if size < expected else 'corrupt'} safetensors file ({size} bytes; its header says {expected})"
-    return None
 
 
 # ---- entry points: bad input is one line and exit status 2; a fault of the machine, status 75 ----

@@ -47,7 +47,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from data.config import HUB_ID
+from data.models import snapshot
 from data.records import Problem, RecordError, iter_lines
 from data.steps import extract_answer
 
@@ -199,7 +199,9 @@ def _slug(subject: str) -> str:
 def _rows(source: str, split: str | None) -> Iterator[Row]:
     path = Path(source)
     if not path.exists():
-        path = _hub_snapshot(source) or path
+        # a hub id `hf download --repo-type dataset` fetched, read as a local folder (offline, load_dataset
+        # reads only the datasets cache, never the hub's)
+        path = snapshot(source, "dataset") or path
     if path.is_file():
         yield from _file_rows(path)
     elif path.is_dir():
@@ -209,20 +211,6 @@ def _rows(source: str, split: str | None) -> Iterator[Row]:
         raise RecordError(f"{source}: no such file")
     else:
         yield from _hub_rows(source, split)
-
-
-def _hub_snapshot(name: str) -> Path | None:
-    """The folder `hf download --repo-type dataset NAME` left in the hub cache, if any: read as a
-    local folder, offline (`load_dataset` offline reads only the datasets cache, never this)."""
-    if not HUB_ID.fullmatch(name):
-        return None
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        return Path(snapshot_download(name, repo_type="dataset", local_files_only=True))
-    except LocalEntryNotFoundError:
-        return None
 
 
 def _split_files(root: Path, split: str | None) -> list[Path]:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from data import models
 from data.records import RecordError, from_dict, iter_lines
 
 PROCESSBENCH = "Qwen/ProcessBench"
@@ -97,23 +98,8 @@ class _PRMBenchItem:
 
 def locate(path_or_id: str, what: str) -> Path:
     """A local file or folder, or the snapshot of a dataset hub id in the Hugging Face cache
-    (HF_HUB_CACHE); nothing is downloaded. Missing: one RecordError naming it."""
-    path = Path(path_or_id).expanduser()
-    if path.exists():
-        return path
-    from data.config import HUB_ID
-
-    if not HUB_ID.fullmatch(path_or_id):
-        raise RecordError(f"{what}: {path_or_id!r} does not exist (expected a file, a folder or a dataset hub id)")
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        return Path(snapshot_download(path_or_id, repo_type="dataset", local_files_only=True))
-    except LocalEntryNotFoundError as e:
-        raise RecordError(f"{what}: {path_or_id!r} is neither a local path nor a dataset in the Hugging Face cache "
-                          f"({constants.HF_HUB_CACHE}); nothing is downloaded at run time: fetch it first "
-                          f"(hf download --repo-type dataset {path_or_id}) or give a local path") from e
+    (data/models.py; nothing is downloaded). Missing: one RecordError naming it."""
+    return models.locate(path_or_id, what, "dataset", RecordError)
 
 
 def json_items(path: Path) -> Iterator[tuple[str, Any]]:

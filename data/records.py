@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TypeVar
 
+from data.codec import DecodeError, MissingField, Mode, Refused, decode
+
 SCHEMA = 1
 R = TypeVar("R")
 
@@ -44,43 +46,22 @@ class Sample:
     finish_reason: str
 
 
-def _type_ok(value: Any, tp: Any) -> bool:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType")):
-        return any(_type_ok(value, t) for t in typing.get_args(tp))
-    if tp is type(None):
-        return value is None
-    if origin is list:
-        (item,) = typing.get_args(tp) or (Any,)
-        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
-    if origin is dict:
-        return isinstance(value, dict)
-    if tp is Any:
-        return True
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, tp)
-
-
 def from_dict(cls: type[R], obj: Any, where: str) -> R:
-    """`cls` built from one decoded JSON object; `where` is "file:line" for errors."""
-    if not isinstance(obj, dict):
-        raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in obj:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise RecordError(f"{where}: missing field '{f.name}' ({cls.__name__})")
-            continue
-        if not _type_ok(obj[f.name], hints[f.name]):
-            raise RecordError(
-                f"{where}: field '{f.name}' should be {hints[f.name]}, got {obj[f.name]!r:.80}"
-            )
-        values[f.name] = obj[f.name]
-    return cls(**values)
+    """`cls` built from one decoded JSON object, its fields checked and never converted
+    (data/codec.py RECORD); `where` is "file:line" for errors. The class's own check
+    (`__post_init__`) raises its own error."""
+    try:
+        return decode(cls, obj, "", Mode.RECORD)
+    except Refused as e:
+        raise e.got from None
+    except MissingField as e:
+        raise RecordError(f"{where}: missing field '{e.at}' ({cls.__name__})") from None
+    except DecodeError as e:
+        if not e.at:
+            raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}") from None
+        name = e.at.split(".")[0]  # the field, named with its whole type and value
+        raise RecordError(f"{where}: field '{name}' should be {typing.get_type_hints(cls)[name]}, "
+                          f"got {obj[name]!r:.80}") from None
 
 
 def to_dict(record: Any) -> dict[str, Any]:

@@ -74,7 +74,8 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 
 from data.bins import Bins
-from data.config import ConfigError, locate_model, save_config
+from data.config import ConfigError, save_config
+from data.models import locate
 from data.records import Sample, read_records
 from eval.compute_optimal import CO, MethodsConfig, analyse, build_grid, read_results
 from eval.paired import Comparison, Paired, PerQuestion, curve_of, paired
@@ -105,7 +106,7 @@ def read_model_size(checkpoint: str | Path, pretrain_tokens: float | None = None
     its config.json (the architecture built on the meta device: exact, no weights read). Tokens:
     `pretrain_tokens` (the recipe's; a public model's report gives them), else the record's, the
     tokens of every phase (a phase continued from another keeps its record, `init`)."""
-    folder = locate_model(str(checkpoint), key)
+    folder = locate(str(checkpoint), key)
     recorded = recorded_size(folder)
     if recorded is None and pretrain_tokens is None:
         raise ConfigError(f"{key}: {checkpoint!r} has no training_record.json; give its pretraining tokens "

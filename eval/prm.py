@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from data.codec import Label
 from data.config import save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
@@ -40,7 +41,6 @@ from ttc.verifiers import Aggregation, Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
-AGGREGATIONS = ("last", "min", "prod")
 
 
 @dataclass
@@ -65,16 +65,32 @@ ByProblem = dict[str, list[tuple[Sample, list[float]]]]  # each problem's sample
 PerQuestionCurve = dict[int, dict[str, float]]  # N -> problem id -> its accuracy at N
 PRM, LIKELIHOOD = "PRM", "base likelihood"  # the verifiers' names (the baseline's in its curves' names too)
 TRACKED = {PRM: "PRM", LIKELIHOOD: "likelihood"}  # their names in tracker tags
-PASS1, MAJORITY = "pass@1", "majority"  # the curves without a verifier
 
 
-def bon(selection: str, by: str) -> str:
-    """The name of a best-of-N curve: its selection, and the PRM's aggregation or the baseline
-    verifier's name: 'best-of-N weighted (last)', 'best-of-N naive (base likelihood)'."""
-    return f"best-of-N {selection} ({by})"
+class Curve(Label):
+    """A curve of prm_eval.json, its value the curve's name there, in the markdown and the report:
+    the two without a verifier, then best-of-N by selection and the PRM's aggregation or the
+    baseline verifier's name."""
+
+    PASS1 = "pass@1"
+    MAJORITY = "majority"
+    WEIGHTED_LAST = "best-of-N weighted (last)"  # the paper's: the PRM's last-step score, weighted vote
+    WEIGHTED_MIN = "best-of-N weighted (min)"
+    WEIGHTED_PROD = "best-of-N weighted (prod)"
+    NAIVE_LAST = "best-of-N naive (last)"
+    LIKELIHOOD_WEIGHTED = "best-of-N weighted (base likelihood)"
+    LIKELIHOOD_NAIVE = "best-of-N naive (base likelihood)"
 
 
-WEIGHTED = bon("weighted", "last")  # the paper's: the PRM's last-step score, weighted vote
+# the PRM's aggregations the curves weigh votes by, each with its curve
+WEIGHTED_BY = {"last": Curve.WEIGHTED_LAST, "min": Curve.WEIGHTED_MIN, "prod": Curve.WEIGHTED_PROD}
+PASS1, MAJORITY, WEIGHTED = Curve.PASS1, Curve.MAJORITY, Curve.WEIGHTED_LAST  # the report's names (ttc/pipeline/report.py)
+
+
+def bon(selection: str, by: str) -> Curve:
+    """The best-of-N curve of a selection, by the PRM's aggregation or the baseline verifier's
+    name: bon("weighted", "last") is Curve.WEIGHTED_LAST (ttc/pipeline/report.py names them so)."""
+    return Curve(f"best-of-N {selection} ({by})")
 
 
 @dataclass(frozen=True)
@@ -91,8 +107,8 @@ class PRMEvalSummary(Summary):
     """prm_eval.json: what the markdown shows, and the per-problem values the report pairs."""
 
     FORMAT = "ttc.prm_eval"
-    curves: dict[str, dict[int, float]]  # PASS1, MAJORITY, bon(...) -> N -> accuracy
-    per_question: dict[str, PerQuestionCurve]  # the same -> N -> problem id -> its accuracy
+    curves: dict[Curve, dict[int, float]]  # each curve -> N -> accuracy
+    per_question: dict[Curve, PerQuestionCurve]  # the same -> N -> problem id -> its accuracy
     final_auc: dict[str, FinalAUC]  # PRM (and LIKELIHOOD with a baseline) -> its last-step AUCs
     within_question_auc: dict[str, dict[str, float]]  # the same -> problem id (with both outcomes) -> AUC
     step_auc: float | None = None  # against hard MC labels; None: undefined, or no labels
@@ -109,24 +125,23 @@ def per_question(pools: list[Pool], ns: list[int], pick: Callable[[Pool, int], f
     return {n: values for n, values in picked.items() if values}
 
 
-def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, PerQuestionCurve]:
+def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[Curve, PerQuestionCurve]:
     """Each problem's accuracy of each selection method at each N, from its pool of samples."""
     each = pools(by_problem)
-    curves = {PASS1: per_question(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
-              MAJORITY: per_question(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
-    for how in AGGREGATIONS:
-        curves[bon("weighted", how)] = per_question(
+    curves = {Curve.PASS1: per_question(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
+              Curve.MAJORITY: per_question(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
+    for how, curve in WEIGHTED_BY.items():
+        curves[curve] = per_question(
             each, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
-    curves[bon("naive", "last")] = per_question(each, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
+    curves[Curve.NAIVE_LAST] = per_question(each, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
     return curves
 
 
-def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[str, PerQuestionCurve]:
+def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[Curve, PerQuestionCurve]:
     """Best-of-N weighted and naive (the highest score wins) with the likelihood verifier, per problem."""
     each = pools(by_problem)
-    return {bon(selection, LIKELIHOOD): per_question(
-        each, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
-        for selection in ("weighted", "naive")}
+    return {curve: per_question(each, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
+            for selection, curve in (("weighted", Curve.LIKELIHOOD_WEIGHTED), ("naive", Curve.LIKELIHOOD_NAIVE))}
 
 
 def within_question_auc(by_problem: ByProblem, how: Aggregation = "last") -> dict[str, float]:

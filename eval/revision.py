@@ -44,6 +44,7 @@ from typing import Sequence
 
 import numpy as np
 
+from data.codec import Label
 from data.config import save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
@@ -63,7 +64,16 @@ from ttc.verifiers.spec import VerifierConfig, load_verifier
 
 log = logging.getLogger(__name__)
 SCORED = "scored_chains"
-SELECTIONS = {"weighted": "ORM weighted", "majority": "majority"}  # rule -> its name in the numbers
+
+
+class SelectionName(Label):
+    """A selection rule's name in the numbers: revision_eval.json's keys, the table's rows, the report."""
+
+    ORM_WEIGHTED = "ORM weighted"
+    MAJORITY = "majority"
+
+
+SELECTIONS = {"weighted": SelectionName.ORM_WEIGHTED, "majority": SelectionName.MAJORITY}  # rule -> its name
 SEQUENTIAL, PARALLEL = "sequential", "parallel"  # one chain of N attempts; N chains of one
 ALL = "all"  # the ratio sweep's group of every problem (the others: "level <k>")
 FIGURES = ("revision_steps.png", "sequential_parallel.png", "ratio.png")
@@ -126,12 +136,12 @@ class RevisionSummary(Summary):
     length: int  # T
     budget: int  # of the ratio sweep
     pass_at_1: dict[int, float]  # revision step t (from 1) -> pass@1
-    sequential_parallel: dict[str, dict[str, dict[int, float]]]  # selection's name -> SEQUENTIAL / PARALLEL -> N -> acc.
-    ratio: dict[str, dict[str, dict[float, float]]]  # selection's name -> ALL / "level <k>" -> L / C -> accuracy
+    sequential_parallel: dict[SelectionName, dict[str, dict[int, float]]]  # -> SEQUENTIAL / PARALLEL -> N -> acc.
+    ratio: dict[SelectionName, dict[str, dict[float, float]]]  # -> ALL / "level <k>" -> L / C -> accuracy
     transitions: Transitions
     pass_at_1_per_question: dict[int, PerProblem]
-    sequential_parallel_per_question: dict[str, dict[str, dict[int, PerProblem]]]
-    ratio_per_question: dict[str, dict[float, PerProblem]]  # of ALL
+    sequential_parallel_per_question: dict[SelectionName, dict[str, dict[int, PerProblem]]]
+    ratio_per_question: dict[SelectionName, dict[float, PerProblem]]  # of ALL
 
     def sequential_parallel_lines(self) -> dict[str, dict[int, float]]:
         """'sequential, ORM weighted' -> N -> accuracy: the table's rows and the figure's lines."""
@@ -166,9 +176,9 @@ def per_problem_accuracy(chain_sets: Sequence[ChainSet], chains: int, length: in
 
 
 def sequential_vs_parallel(chain_sets: Sequence[ChainSet], chains: int, length: int, num_subsets: int,
-                           seed: int) -> dict[str, dict[str, dict[int, PerProblem]]]:
+                           seed: int) -> dict[SelectionName, dict[str, dict[int, PerProblem]]]:
     """Selection's name -> SEQUENTIAL / PARALLEL -> {budget: per-problem accuracy}."""
-    curves: dict[str, dict[str, dict[int, PerProblem]]] = {}
+    curves: dict[SelectionName, dict[str, dict[int, PerProblem]]] = {}
     for how, name in SELECTIONS.items():
         curves[name] = {}
         for kind, most in ((SEQUENTIAL, length), (PARALLEL, chains)):

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import tmpfs
 
-from data.config import BAD_INPUT_STATUS, RETRY_STATUS, ConfigError, check_model, run_cli
+from data.config import BAD_INPUT_STATUS, RETRY_STATUS, ConfigError, run_cli
+from data.models import check_model
 from ttc import cli
 
 REPO = Path(__file__).resolve().parents[1]

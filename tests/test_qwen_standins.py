@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from qwen_standins import HUB_MATH, LARGE, POLICY, PROCESSBENCH, QWEN_PRM, SUBJECTS, QwenWorld, build_qwen_world
 
-from data.config import check_model, locate_model
 from data.math_dataset import load_math, math500_ids
+from data.models import check_model, locate
 from data.prm_bench import PROCESSBENCH_SPLITS, read_processbench
 from data.records import Sample, read_records
 
@@ -28,7 +28,7 @@ def qwen_world() -> QwenWorld:
 def test_the_recipes_hub_ids_resolve_offline(qwen_world, monkeypatch):
     qwen_world.use(monkeypatch)
     for hub_id in (POLICY, LARGE, QWEN_PRM):
-        assert check_model(hub_id) == locate_model(hub_id) == qwen_world.model(hub_id)
+        assert check_model(hub_id) == locate(hub_id, "model") == qwen_world.model(hub_id)
     config = json.loads((qwen_world.model(POLICY) / "config.json").read_text())
     assert config["architectures"] == ["Qwen2ForCausalLM"] and config["eos_token_id"] == 151643
 

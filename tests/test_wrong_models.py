@@ -1,7 +1,7 @@
 """Models that load but are wrong, and faults that used to be tracebacks, are one line (issue 25,
 items 7 and 8): a PRM folder given as the policy, llama weights under another model_type, an
 architecture that is no causal LM, a cut or corrupt model.safetensors (all refused before any
-weight is read, data/config.py check_model), NaN weights (load_lm's probe: hf and vLLM), a
+weight is read, data/models.py check_model), NaN weights (load_lm's probe: hf and vLLM), a
 trainer's full disk (train/arguments.py save_faults, status 75), Ctrl-C (run_cli, status 130)."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import tmpfs
 
-from data.config import BAD_INPUT_STATUS, INTERRUPTED_STATUS, RETRY_STATUS, ConfigError, check_model, run_cli
+from data.config import BAD_INPUT_STATUS, INTERRUPTED_STATUS, RETRY_STATUS, ConfigError, run_cli
+from data.models import check_model
 from ttc import cli
 from ttc.backends import LMConfig, load_lm
 

@@ -22,7 +22,6 @@ stop the stage).
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -31,8 +30,9 @@ from typing import Any
 
 from transformers import AutoTokenizer
 
-from data.config import ConfigError, check_model, parse_config, run_cli, save_config
+from data.config import ConfigError, parse_config, run_cli, save_config
 from data.lock import lock_output
+from data.models import check_model, read_model_config
 from data.prm_format import PRMFormat
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
@@ -122,7 +122,7 @@ def orm_input(cfg: ORMDataConfig) -> ORMInput:
         raise ConfigError(f"format: {e}") from e
     max_length = cfg.max_length
     if max_length is None:
-        max_length = json.loads((folder / "config.json").read_text()).get("max_position_embeddings")
+        max_length = read_model_config(folder, "model").get("max_position_embeddings")
     if not isinstance(max_length, int):
         raise ConfigError(f"max_length: model {cfg.model!r} states no max_position_embeddings; set max_length")
     return ORMInput(tokenizer, cfg.format, cfg.prompt, max_length)

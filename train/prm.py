@@ -44,8 +44,9 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback, Trainer, TrainingArguments
 
-from data.config import ConfigError, check_model, parse_config, run_cli, save_config, to_dict
+from data.config import ConfigError, parse_config, run_cli, save_config, to_dict
 from data.lock import lock_output
+from data.models import check_model
 from data.prm_format import Aggregation, PRMFormat
 from data.prompts import PromptFormat
 from data.ranking import within_question_aucs

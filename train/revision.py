@@ -35,8 +35,9 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
 from trl import SFTConfig, SFTTrainer
 
-from data.config import check_model, parse_config, run_cli, save_config
+from data.config import parse_config, run_cli, save_config
 from data.lock import lock_output
+from data.models import check_model
 from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS, ContextError, Fit, revision_prompt

@@ -39,8 +39,9 @@ from transformers import (
 )
 
 from data import toy
-from data.config import check_model, parse_config, run_cli, save_config, to_dict
+from data.config import parse_config, run_cli, save_config, to_dict
 from data.lock import lock_output
+from data.models import check_model
 from data.prompts import PromptFormat
 from train import curves
 from train.arguments import last_checkpoint, save_faults, save_log_history, trainer_arguments

@@ -37,9 +37,11 @@ from typing import Any, Mapping
 
 from data import artifacts
 from data.bins import KINDS
-from data.config import ConfigError, build_dataclass, locate_model
+from data.codec import DecodeError, MissingField, Mode, decode
+from data.config import ConfigError, build_dataclass
+from data.models import locate
 from data.prompts import PromptFormat
-from data.records import RecordError, from_dict
+from data.records import RecordError
 from ttc.search import BestOfNConfig, SearchConfig
 from ttc.strategies import STRATEGIES  # all of them: what `ttc eval` runs, a policy picks
 
@@ -57,7 +59,7 @@ SMALL_FILES = ("config.json", "prm_format.json")  # read whole when present
 def model_digest(path: str, key: str = "model") -> str:
     """What identifies the model `path` (a folder or a cached hub id; else a ConfigError naming
     `key`) without reading all its weights: see the module docstring."""
-    folder = locate_model(path, key)
+    folder = locate(path, key)
     digest = hashlib.blake2b(digest_size=16)
     for name in SMALL_FILES:
         if (folder / name).is_file():
@@ -198,12 +200,11 @@ class Policy:
                 raise newer from None
             log.warning("%s: a version-1 policy, which does not record the models it was fit with: "
                         "`ttc solve` cannot check them (refit it to record them)", path)
-        table = fields.get("table")
-        if not isinstance(table, dict):
-            raise RecordError(f"{path}: field 'table' should map bins to budgets to entries, got {table!r:.80}")
-        parsed: dict[int, dict[int, Entry]] = {}
-        for b, per_budget in table.items():
-            if not b.isdigit() or not isinstance(per_budget, dict) or not all(n.isdigit() for n in per_budget):
-                raise RecordError(f"{path}: table.{b}: expected a bin number mapping budgets to entries")
-            parsed[int(b)] = {int(n): from_dict(Entry, e, f"{path}: table.{b}.{n}") for n, e in per_budget.items()}
-        return artifacts.build(cls, {**fields, "table": parsed}, path)
+        try:
+            table = decode(dict[int, dict[int, Entry]], fields.get("table"), "table", Mode.ARTIFACT)
+        except MissingField as e:  # worded as a record's: the entry, then its field
+            entry, _, name = e.at.rpartition(".")
+            raise RecordError(f"{path}: {entry}: missing field '{name}' (Entry)") from None
+        except DecodeError as e:
+            raise RecordError(f"{path}: {e}") from e
+        return artifacts.build(cls, {**fields, "table": table}, path)

@@ -129,7 +129,7 @@ def model_folder(folder, config='{"model_type": "llama"}', weights=True, tokeniz
 
 
 def test_check_model_names_what_is_wrong(tmp_path, monkeypatch):
-    from data.config import check_model
+    from data.models import check_model
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert check_model(model_folder(tmp_path / "ok")) == tmp_path / "ok"

@@ -7,8 +7,8 @@ import pytest
 
 from data.records import Sample
 from eval.paired import curve_of
-from eval.prm import (LIKELIHOOD, PRM, FinalAUC, PRMEvalSummary, auc, best_of_n, evaluate, final_score_auc, markdown,
-                      within_question_auc)
+from eval.prm import (LIKELIHOOD, PRM, Curve, FinalAUC, PRMEvalSummary, auc, best_of_n, evaluate, final_score_auc,
+                      markdown, within_question_auc)
 from ttc import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,7 +82,12 @@ def test_the_summary_round_trips_through_its_file(tmp_path):
     items = [(sample(i, str(i % 2), i % 2 == 0), [0.1 * i]) for i in range(4)]
     summary = evaluate({PRM: {"p": items}}, [1, 2], seed=0)
     summary.save(tmp_path / "prm_eval.json")
-    assert PRMEvalSummary.load(tmp_path / "prm_eval.json") == summary
+    loaded = PRMEvalSummary.load(tmp_path / "prm_eval.json")
+    assert loaded == summary and list(loaded.curves) == list(summary.curves)
+    assert all(isinstance(name, Curve) for name in [*loaded.curves, *loaded.per_question])
+    assert list(loaded.curves)[:3] == [Curve.PASS1, Curve.MAJORITY, Curve.WEIGHTED_LAST]
+    assert '"best-of-N weighted (last)": {' in (tmp_path / "prm_eval.json").read_text()  # the file names it as shown
+    assert "| best-of-N weighted (last) | " in markdown(loaded)
 
 
 def test_eval_prm_with_a_vllm_prm_and_a_likelihood_baseline_exits_cleanly(tmp_path, toy_base_path):

@@ -1,16 +1,30 @@
-"""eval/summary: a summary comes back from its file as it was written (numeric keys, tuples,
-nested dataclasses, None); a wrong value is one RecordError naming the file and the dotted field;
-a NaN is refused on saving; a file of another format is refused."""
+"""eval/summary: a summary comes back from its file as it was written (numeric keys, Enum keys,
+tuples, nested dataclasses, None); a wrong value is one RecordError naming the file and the dotted
+field; a NaN is refused on saving; a file of another format is refused. Every committed summary
+and artifact (eval/results/) loads and saves back to the same bytes."""
 
+import importlib
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from data.bins import Bins
+from data.codec import Label
 from data.records import RecordError
 from eval.paired import Paired
 from eval.summary import Summary, defined, fmt
+from ttc.policy import Policy
+
+RESULTS = Path(__file__).resolve().parents[2] / "eval" / "results"
+WRITERS = ("compute_optimal", "difficulty", "flops_matched", "policy", "prm", "prm_bench", "revision", "search_report")
+
+
+class Shade(Label):
+    LIGHT = "light (1)"
+    DARK = "dark"
 
 
 @dataclass(frozen=True)
@@ -32,10 +46,12 @@ class Example(Summary):
     points: list[Point]
     paired: Paired
     match: int | None = None
+    shades: dict[Shade, Shade] | None = None
 
 
 EXAMPLE = Example({"a": {1: 0.5, 16: 0.75}}, {0.25: 0.5, 4.0: 0.625, 1 / 3: 0.1}, {2: ("x", "y")},
-                  [Point(1.0), Point(2.0, "b")], Paired(0.5, 0.25, 0.25, None, None, 1))
+                  [Point(1.0), Point(2.0, "b")], Paired(0.5, 0.25, 0.25, None, None, 1),
+                  shades={Shade.LIGHT: Shade.DARK})
 
 
 def test_a_summary_round_trips(tmp_path):
@@ -43,7 +59,10 @@ def test_a_summary_round_trips(tmp_path):
     written = json.loads((tmp_path / "e.json").read_text())
     assert (written["format"], written["version"]) == ("ttc.test_example", 1)
     assert written["curves"] == {"a": {"1": 0.5, "16": 0.75}}  # JSON keys are strings
-    assert Example.load(tmp_path / "e.json") == EXAMPLE
+    assert written["shades"] == {"light (1)": "dark"}  # an Enum by its value
+    loaded = Example.load(tmp_path / "e.json")
+    assert loaded == EXAMPLE and list(loaded.shades.items()) == [(Shade.LIGHT, Shade.DARK)]
+    assert f"{Shade.LIGHT}" == str(Shade.LIGHT) == Shade.LIGHT == "light (1)"  # the text wherever it is shown
 
 
 @pytest.mark.parametrize("change, error", [
@@ -53,6 +72,8 @@ def test_a_summary_round_trips(tmp_path):
     (("points", [{"x": 1.0}, {"label": "b"}]), "missing field 'points.1.x'"),
     (("points", [{"x": -1.0}]), "points.0: x: -1.0 is negative"),
     (("match", True), "field 'match' should be int, got True"),
+    (("shades", {"light (1)": "pale"}), r"field 'shades.light \(1\)' should be one of \['light \(1\)', 'dark'\]"),
+    (("shades", {"pale": "dark"}), "field 'shades' should be a mapping with Shade keys"),
 ])
 def test_a_wrong_value_names_the_file_and_the_field(tmp_path, change, error):
     EXAMPLE.save(tmp_path / "e.json")
@@ -75,3 +96,24 @@ def test_another_format_is_refused(tmp_path):
     (tmp_path / "e.json").write_text(json.dumps({"format": "ttc.prm_eval", "version": 1}))
     with pytest.raises(RecordError, match="field 'format' is 'ttc.prm_eval', expected 'ttc.test_example'"):
         Example.load(tmp_path / "e.json")
+
+
+def committed() -> list[Path]:
+    """Every versioned file of eval/results (a JSON object with a `format`)."""
+    return sorted(p for p in RESULTS.rglob("*.json") if '"format": ' in p.read_text()[:40])
+
+
+def test_every_committed_summary_loads_and_saves_back_to_the_same_bytes(tmp_path):
+    for module in WRITERS:
+        importlib.import_module(f"eval.{module}")
+    readers = {cls.FORMAT: cls for cls in Summary.__subclasses__()} | {"ttc.bins": Bins, "ttc.policy": Policy}
+    files = committed()
+    assert len(files) >= 20 and {json.loads(p.read_text())["format"] for p in files} <= set(readers)
+    for path in files:
+        record = json.loads(path.read_text())
+        expected = path.read_text()
+        if record["format"] == "ttc.policy" and record["version"] == 1:  # saved as version 2, provenance unknown
+            assert json.dumps(record, indent=1) + "\n" == expected
+            expected = json.dumps({**record, "version": 2, "models": None}, indent=1) + "\n"
+        readers[record["format"]].load(path).save(tmp_path / path.name)
+        assert (tmp_path / path.name).read_text() == expected, path

@@ -4,7 +4,7 @@ A backend's module is imported only when it is asked for, so code that runs on t
 never imports vLLM (slow to import, and absent from some installs).
 
 Every LM loads through `load_lm`, which refuses a model that cannot be the LM asked for before
-any weight is read (`engine_folder` with `lm`: data/config.py check_model; a PRM folder, an
+any weight is read (`engine_folder` with `lm`: data/models.py check_model; a PRM folder, an
 architecture that is not a causal LM or not of its model_type, a cut safetensors file) and, once
 loaded, probes it with one forward pass on one token (hf) or one greedy token with its
 log-probability (vLLM): weights that give non-finite logits (NaN/Inf) are one ConfigError naming

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from data.config import check_model
+from data.models import check_model
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 MIN_REQUESTS_FOR_PROGRESS = 8  # smaller batches get no progress bar
@@ -54,7 +54,7 @@ def probe_token(tokenizer) -> int:
 
 def engine_folder(path: str, key: str = "model", lm: bool = False) -> str:
     """The folder an engine reads for the model `path`: a local folder, or a hub id's snapshot
-    in the Hugging Face cache (data/config.py check_model: one ConfigError naming `key`; with
+    in the Hugging Face cache (data/models.py check_model: one ConfigError naming `key`; with
     `lm`, a causal LM and no PRM folder), never the id itself. The process is set offline too (HF_HUB_OFFLINE=1, inherited by vLLM's worker
     processes): with an id, vLLM and transformers ask the hub first and, on an offline compute
     node, retry for minutes before they fail."""

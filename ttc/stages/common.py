@@ -1,7 +1,7 @@
 """What the sharded stages (`ttc sample`, `ttc label`, `ttc chains`, `ttc eval`) share around
 their own work: everything that can refuse a run is done before a model loads.
 
-`run_stage` checks the models the config names (model folders, data/config.py:check_model; an
+`run_stage` checks the models the config names (model folders, data/models.py check_model; an
 LM, a policy or reviser or the likelihood baseline, must be a causal LM and no PRM folder) and
 the stage's inputs (its spec's `check(cfg)`, ttc/stages/spec.py), claims this shard's output (a lock, and settings
 equal to those of the records already there, data/shards.py:claim), records the resolved config
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from data import shards
-from data.config import ConfigError, check_model, save_config
+from data.config import ConfigError, save_config
+from data.models import check_model
 from data.shards import Shard, merge
 from ttc.backends import LMConfig, load_lm
 from ttc.stages.spec import StageSpec

@@ -18,13 +18,12 @@ without loading anything, and only the scorer that runs pulls in transformers or
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from data.config import ConfigError
+from data.models import read_model_config
 from data.prompts import PromptFormat
 from ttc.lm import count_parameters
 from ttc.verifiers import Aggregation
@@ -152,11 +151,8 @@ class LabelTokenKind(StepKind):
 
 
 def read_config(path: str) -> dict[str, Any]:
-    file = Path(path) / "config.json"
-    try:
-        return json.loads(file.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise VerifierError(f"path: {path} has no readable config.json ({e})") from e
+    """The checkpoint's config.json (data/models.py, as `check_model` read it), named as the verifier's `path`."""
+    return read_model_config(path, "path")
 
 
 def tag_positions(ids: list[int], tag: int) -> list[int]:
