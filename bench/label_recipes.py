@@ -23,7 +23,7 @@ from data.prm_format import Aggregation, trained_aggregation
 from data.prompts import PromptFormat
 from data.records import Sample, read_records
 from eval.paired import Paired, paired
-from eval.prm import ByProblem, bon, best_of_n, scored, within_question_auc
+from eval.prm import WEIGHTED_BY, ByProblem, best_of_n, scored, within_question_auc
 from eval.prm_bench import BenchSummary
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 
@@ -47,8 +47,8 @@ def rows(soft: ByProblem, hard: ByProblem, n: int, seed: int, defaults: dict[str
     for how in AGGREGATIONS:
         out.append(row(f"within-question AUC ({how})", paired(within_question_auc(hard, how), within_question_auc(soft, how))))
         out.append(row(f"best-of-N weighted ({how}), N={n}",
-                       paired(curves["hard"][bon("weighted", how)][n], curves["soft"][bon("weighted", how)][n])))
-    own = {name: bon("weighted", how) for name, how in defaults.items()}
+                       paired(curves["hard"][WEIGHTED_BY[how]][n], curves["soft"][WEIGHTED_BY[how]][n])))
+    own = {name: WEIGHTED_BY[how] for name, how in defaults.items()}
     out.append(row(f"best-of-N weighted, each its own default (hard {defaults['hard']}, soft {defaults['soft']}), N={n}",
                    paired(curves["hard"][own["hard"]][n], curves["soft"][own["soft"]][n])))
     return out

@@ -84,13 +84,7 @@ class Curve(Label):
 
 # the PRM's aggregations the curves weigh votes by, each with its curve
 WEIGHTED_BY = {"last": Curve.WEIGHTED_LAST, "min": Curve.WEIGHTED_MIN, "prod": Curve.WEIGHTED_PROD}
-PASS1, MAJORITY, WEIGHTED = Curve.PASS1, Curve.MAJORITY, Curve.WEIGHTED_LAST  # the report's names (ttc/pipeline/report.py)
-
-
-def bon(selection: str, by: str) -> Curve:
-    """The best-of-N curve of a selection, by the PRM's aggregation or the baseline verifier's
-    name: bon("weighted", "last") is Curve.WEIGHTED_LAST (ttc/pipeline/report.py names them so)."""
-    return Curve(f"best-of-N {selection} ({by})")
+LIKELY = {"weighted": Curve.LIKELIHOOD_WEIGHTED, "naive": Curve.LIKELIHOOD_NAIVE}  # the baseline's, by selection
 
 
 @dataclass(frozen=True)
@@ -237,21 +231,21 @@ def main(cfg: PRMEvalConfig) -> str:
 def prm_findings(folder: Path) -> list[Finding]:
     summary = PRMEvalSummary.load(folder / "prm_eval.json")
     curves, per = summary.curves, summary.per_question
-    shared = set(curves[WEIGHTED]) & set(curves[MAJORITY])
+    shared = set(curves[Curve.WEIGHTED_LAST]) & set(curves[Curve.MAJORITY])
     n = 16 if 16 in shared else max(shared)  # the paper's usual comparison point
 
     def vs(a: str, b: str) -> Paired:
         return paired(per[a][n], per[b][n])
 
-    likely = {s: bon(s, LIKELIHOOD) for s in ("weighted", "naive")}
+    likely = LIKELY
     baseline = (f" Against the policy's own likelihood as the verifier (untrained), it is "
-                f"{vs(WEIGHTED, likely['weighted']).words('likelihood-weighted voting')}; likelihood-weighted "
-                f"voting is {vs(likely['weighted'], MAJORITY).words('majority')}, and picking its most likely "
-                f"solution is {vs(likely['naive'], MAJORITY).words('majority')}."
+                f"{vs(Curve.WEIGHTED_LAST, likely['weighted']).words('likelihood-weighted voting')}; likelihood-weighted "
+                f"voting is {vs(likely['weighted'], Curve.MAJORITY).words('majority')}, and picking its most likely "
+                f"solution is {vs(likely['naive'], Curve.MAJORITY).words('majority')}."
                 if all(n in curves.get(c, {}) for c in likely.values()) else "")
     return [Finding(f"Best-of-N weighted with the PRM (last-step score) is "
-                    f"{vs(WEIGHTED, MAJORITY).words('majority')} at N={num(n)}; pass@1 "
-                    f"{curves[PASS1][n]:.3f} (paper: ahead, the gap growing with N).{baseline}{ranking(summary)}",
+                    f"{vs(Curve.WEIGHTED_LAST, Curve.MAJORITY).words('majority')} at N={num(n)}; pass@1 "
+                    f"{curves[Curve.PASS1][n]:.3f} (paper: ahead, the gap growing with N).{baseline}{ranking(summary)}",
                     "best_of_n.png")]
 
 
@@ -276,13 +270,13 @@ def prm_vs(path: Path, baseline: str) -> list[Comparison]:
     """Best-of-N weighted (the PRM's last step) vs `baseline` ("majority", or "likelihood"-weighted
     voting) at N=16, else their largest common N (as prm_findings)."""
     per = PRMEvalSummary.load(path).per_question
-    other = MAJORITY if baseline == "majority" else bon("weighted", LIKELIHOOD)
-    shared = set(per[WEIGHTED]) & set(per.get(other, {}))
+    other = Curve.MAJORITY if baseline == "majority" else Curve.LIKELIHOOD_WEIGHTED
+    shared = set(per[Curve.WEIGHTED_LAST]) & set(per.get(other, {}))
     if not shared:
         return []
     n = preferred(shared, 16, max)
-    return [Comparison("", f"{WEIGHTED}, N={num(n)}", f"{other}, N={num(n)}",
-                       paired(per[WEIGHTED][n], per[other][n]))]
+    return [Comparison("", f"{Curve.WEIGHTED_LAST}, N={num(n)}", f"{other}, N={num(n)}",
+                       paired(per[Curve.WEIGHTED_LAST][n], per[other][n]))]
 
 
 def prm_auc(path: Path) -> list[Comparison]:
