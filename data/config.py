@@ -332,9 +332,28 @@ def parse_config(cls: type[T], argv: list[str]) -> T:
         raise SystemExit(0)
     recipe, flags = _flag_values(argv, cls)
     values, lines = read_yaml(recipe) if recipe else ({}, {})
-    if recipe:
-        build_dataclass(cls, values, str(recipe), lines)  # report recipe errors against the recipe file
+    if recipe:  # report recipe errors against the recipe file
+        build_dataclass(cls, with_paths(cls, values, flags, str(recipe)), str(recipe), lines)
     return build_dataclass(cls, merge_settings(values, flags, cls), "command line" if flags else str(recipe or "config"), {})
+
+
+def with_paths(cls: type, values: dict[str, Any], flags: dict[str, Any], where: str, prefix: str = "") -> dict[str, Any]:
+    """A recipe's `values` with the required keys it leaves out (a stage's recipe holds settings, not
+    its output_dir, inputs and models) taken from the `flags`; one neither gives is an error naming its flag."""
+    hints = typing.get_type_hints(cls)
+    filled = dict(values)
+    for f in (f for f in dataclasses.fields(cls) if f.init):
+        section, flag = _section_type(hints[f.name]), flags.get(f.name)
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if section is not None and isinstance(values.get(f.name, {} if required else None), dict):
+            filled[f.name] = with_paths(section, values.get(f.name, {}), flag if isinstance(flag, dict) else {},
+                                        where, f"{prefix}{f.name}.")
+        elif required and f.name not in values:
+            if f.name not in flags:
+                raise ConfigError(f"{where}: no {prefix}{f.name} (the recipe holds settings, not paths or models): "
+                                  f"give --{prefix}{f.name}")
+            filled[f.name] = flag
+    return filled
 
 
 def to_dict(config: Any) -> dict[str, Any]:
