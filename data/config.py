@@ -343,11 +343,15 @@ def with_paths(cls: type, values: dict[str, Any], flags: dict[str, Any], where: 
     hints = typing.get_type_hints(cls)
     filled = dict(values)
     for f in (f for f in dataclasses.fields(cls) if f.init):
-        section, flag = _section_type(hints[f.name]), flags.get(f.name)
+        section, named, given = _section_type(hints[f.name]), _named_section_type(hints[f.name]), values.get(f.name)
+        flag = flags.get(f.name)
+        own = flag if isinstance(flag, dict) else {}
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if section is not None and isinstance(values.get(f.name, {} if required else None), dict):
-            filled[f.name] = with_paths(section, values.get(f.name, {}), flag if isinstance(flag, dict) else {},
-                                        where, f"{prefix}{f.name}.")
+        if named is not None and isinstance(given, dict):  # named sections (bench-prm's verifiers): each one's
+            filled[f.name] = {name: with_paths(named, v, own.get(name) or {}, where, f"{prefix}{f.name}.{name}.")
+                              if isinstance(v, dict) else v for name, v in given.items()}
+        elif section is not None and isinstance(given if f.name in values or not required else {}, dict):
+            filled[f.name] = with_paths(section, given or {}, own, where, f"{prefix}{f.name}.")
         elif required and f.name not in values:
             if f.name not in flags:
                 raise ConfigError(f"{where}: no {prefix}{f.name} (the recipe holds settings, not paths or models): "
