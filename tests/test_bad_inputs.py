@@ -265,7 +265,7 @@ CASES = [
                                  "--output_dir", "<out>/od"],
      r"^ttc orm-data: .*nope.jsonl: cannot read \(No such file or directory\)$"),
     ("orm-data empty chains", ["orm-data", "--config", "configs/toy/orm_data.yaml", "--model", BASE,
-                               "--chains", "<empty>",
+                               "--data.split", "train", "--chains", "<empty>",
                                "--output_dir", "<out>/od"],
      r"^ttc orm-data: .*empty.jsonl: problem toy-train-L1-00000 has chains \[\]"),
     ("train-lm init_from missing", ["train-lm", "--config", "configs/toy/lm_base.yaml", "--init_from", "/nonexistent/lm",
