@@ -325,7 +325,7 @@ def usage(cls: type, prefix: str = "") -> list[str]:
 
 def parse_config(cls: type[T], argv: list[str]) -> T:
     """`cls` from `--config recipe.yaml` (optional) overridden by `--key value` flags; `--help`
-    lists the flags and exits."""
+    lists the flags and exits. A recipe may leave its required keys (a stage's paths) to the flags."""
     if {"--help", "-h"} & set(argv):
         print("flags: --config RECIPE.yaml (optional), then --key value (sections: --section.key value)")
         print("\n".join(usage(cls)))

@@ -4,7 +4,10 @@ markers of finished stages. Shared by the in-process runner (local.py) and Slurm
 The recipe (configs/toy/demo.yaml) names the models, the problem sets and one entry per stage with
 that stage's own settings (its config's keys), optionally over a per-stage recipe
 (`recipe: configs/toy/prm.yaml`; the entry's keys win). The graph sets every stage's paths
-(`output_dir`, inputs, models) and problems; an entry that sets one of them is an error.
+(`output_dir`, inputs, models) and problems; an entry or a per-stage recipe that sets one of them is
+an error at its line (a per-stage recipe holds settings, never paths; of an LM's section, only how
+much of the machine its engine takes: PLACEMENT). Alone, a per-stage recipe takes its paths as flags
+(`ttc <command> --config R --output_dir D ...`).
 
 Which stages run: the graph's, less the toy-model trainers (unless `from_scratch`), the trainers
 whose models the recipe takes from checkpoints (`trained:`) with the stages that only feed them,
