@@ -281,16 +281,39 @@ def usage(cls: type, prefix: str = "") -> list[str]:
 
 def parse_config(cls: type[T], argv: list[str]) -> T:
     """`cls` from `--config recipe.yaml` (optional) overridden by `--key value` flags; `--help`
-    lists the flags and exits."""
+    lists the flags and exits. A recipe may leave its required keys (a stage's paths) to the flags."""
     if {"--help", "-h"} & set(argv):
         print("flags: --config RECIPE.yaml (optional), then --key value (sections: --section.key value)")
         print("\n".join(usage(cls)))
         raise SystemExit(0)
     recipe, flags = _flag_values(argv, cls)
     values, lines = read_yaml(recipe) if recipe else ({}, {})
-    if recipe:
-        build_dataclass(cls, values, str(recipe), lines)  # report recipe errors against the recipe file
+    if recipe:  # report recipe errors against the recipe file
+        build_dataclass(cls, with_paths(cls, values, flags, str(recipe)), str(recipe), lines)
     return build_dataclass(cls, merge_settings(values, flags, cls), "command line" if flags else str(recipe or "config"), {})
+
+
+def with_paths(cls: type, values: dict[str, Any], flags: dict[str, Any], where: str, prefix: str = "") -> dict[str, Any]:
+    """A recipe's `values` with the required keys it leaves out (a stage's recipe holds settings, not
+    its output_dir, inputs and models) taken from the `flags`; one neither gives is an error naming its flag."""
+    hints = typing.get_type_hints(cls)
+    filled = dict(values)
+    for f in (f for f in dataclasses.fields(cls) if f.init):
+        section, named, given = _section_type(hints[f.name]), _named_section_type(hints[f.name]), values.get(f.name)
+        flag = flags.get(f.name)
+        own = flag if isinstance(flag, dict) else {}
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if named is not None and isinstance(given, dict):  # named sections (bench-prm's verifiers): each one's
+            filled[f.name] = {name: with_paths(named, v, own.get(name) or {}, where, f"{prefix}{f.name}.{name}.")
+                              if isinstance(v, dict) else v for name, v in given.items()}
+        elif section is not None and isinstance(given if f.name in values or not required else {}, dict):
+            filled[f.name] = with_paths(section, given or {}, own, where, f"{prefix}{f.name}.")
+        elif required and f.name not in values:
+            if f.name not in flags:
+                raise ConfigError(f"{where}: no {prefix}{f.name} (the recipe holds settings, not paths or models): "
+                                  f"give --{prefix}{f.name}")
+            filled[f.name] = flag
+    return filled
 
 
 def to_dict(config: Any) -> dict[str, Any]:

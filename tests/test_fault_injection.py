@@ -204,7 +204,8 @@ def test_shards_killed_and_resumed_merge_to_one_runs_bytes(reference, tmp_path, 
     assert status(first) == 0, log.read_text()[-3000:]
     assert status(second) in (-signal.SIGKILL, 0)
     run([*argv, "--shard", "1"], log)
-    run(["merge", "sample", "--config", "configs/toy/sample.yaml", "--output_dir", str(out), "--num_shards", "2"], log)
+    run(["merge", "sample", "--config", "configs/toy/sample.yaml", "--lm.model", BASE, "--output_dir", str(out),
+         "--num_shards", "2"], log)
     assert (out / "samples.jsonl").read_bytes() == (reference / "samples" / "samples.jsonl").read_bytes(), \
         f"seed {SEED}: shard 1 killed after {point} unit(s)"
 

@@ -68,10 +68,9 @@ def test_the_rehearsal_changes_only_the_dtype_of_the_bench_verifiers(tmp_path):
     cfg = run.build(stage("bench_prm"), run.settings(stage("bench_prm")))
     recipe = yaml.safe_load((REPO / "configs/qwen2.5-math-1.5b/bench_prm.yaml").read_text())
     for name, spec in recipe["verifiers"].items():
-        kept = {k: v for k, v in spec.items() if k != "path"}  # the path: the run's (below) or the same hub id
-        assert {k: getattr(cfg.verifiers[name], k) for k in kept} == {**kept, "dtype": "float32"}
+        assert {k: getattr(cfg.verifiers[name], k) for k in spec} == {**spec, "dtype": "float32"}  # paths: the run's
     assert cfg.verifiers["prm"].path == str(tmp_path / "train_prm")  # the run's PRM
-    assert cfg.verifiers["likelihood"].path == recipe["verifiers"]["likelihood"]["path"]  # the run's base model
+    assert cfg.verifiers["likelihood"].path == run.cfg.base.model  # the run's base model
     assert (cfg.benchmark, cfg.data) == ("processbench", PROCESSBENCH)
 
 

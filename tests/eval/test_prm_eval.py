@@ -100,7 +100,7 @@ def test_eval_prm_with_a_vllm_prm_and_a_likelihood_baseline_exits_cleanly(tmp_pa
     done = subprocess.run(
         [sys.executable, "-m", "ttc.cli", "eval-prm", "--config", "configs/toy/eval_prm.yaml",
          "--prm.path", str(REPO / "train/checkpoints/toy-prm"), "--prm.backend", "vllm",
-         "--baseline.path", str(toy_base_path), "--labels", "null", *toy, "--max_n", "2",
+         "--baseline.kind", "likelihood", "--baseline.path", str(toy_base_path), "--labels", "null", *toy, "--max_n", "2",
          "--samples", str(tmp_path / "samples/samples.jsonl"), "--output_dir", str(tmp_path / "prm")],
         cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]

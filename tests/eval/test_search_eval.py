@@ -162,7 +162,8 @@ def test_revision_lines_keep_their_own_selection(tmp_path, toy_base_path, prm_pa
 def test_lines_take_the_verifier_kinds_aggregation_unless_they_set_one():
     from data.config import parse_config
 
-    cfg = parse_config(search.SearchEvalConfig, ["--config", "configs/toy/eval_search.yaml", "--prm.kind", "math-shepherd",
+    cfg = parse_config(search.SearchEvalConfig, ["--config", "configs/toy/eval_search.yaml", "--output_dir", "out",
+                                       "--lm.model", "train/checkpoints/toy-base", "--prm.kind", "math-shepherd",
                                        "--prm.path", "train/checkpoints/toy-prm",
                                        "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
     lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg)}
@@ -181,7 +182,8 @@ def test_lines_take_our_prms_recorded_aggregation_once_it_exists(tmp_path):
     prm = shutil.copytree("train/checkpoints/toy-prm", tmp_path / "prm")
     recorded = json.loads((prm / FORMAT_FILE).read_text())
     (prm / FORMAT_FILE).write_text(json.dumps({**recorded, "aggregation": "min"}))
-    cfg = parse_config(search.SearchEvalConfig, ["--config", "configs/toy/eval_search.yaml", "--prm.path", str(prm),
+    cfg = parse_config(search.SearchEvalConfig, ["--config", "configs/toy/eval_search.yaml", "--output_dir", "out",
+                                       "--lm.model", "train/checkpoints/toy-base", "--prm.path", str(prm),
                                        "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
     lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg, default_aggregation(cfg.prm))}
     assert lines == {"a": {"min"}, "b": {"last"}}

@@ -4,7 +4,10 @@ markers of finished stages. Shared by the in-process runner (local.py) and Slurm
 The recipe (configs/toy/demo.yaml) names the models, the problem sets and one entry per stage with
 that stage's own settings (its config's keys), optionally over a per-stage recipe
 (`recipe: configs/toy/prm.yaml`; the entry's keys win). The graph sets every stage's paths
-(`output_dir`, inputs, models) and problems; an entry that sets one of them is an error.
+(`output_dir`, inputs, models) and problems; an entry or a per-stage recipe that sets one of them is
+an error at its line (a per-stage recipe holds settings, never paths; of an LM's section, only how
+much of the machine its engine takes: PLACEMENT). Alone, a per-stage recipe takes its paths as flags
+(`ttc <command> --config R --output_dir D ...`).
 
 Which stages run: the graph's, less the toy-model trainers (unless `from_scratch`), the trainers
 whose models the recipe takes from checkpoints (`trained:`) with the stages that only feed them,
@@ -34,7 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from data.config import (ConfigError, build_dataclass, given_whole, key_lines, merge_settings, parse_config, rank_zero,
+from data.config import (ConfigError, build_dataclass, given_whole, key_lines, merge_settings, rank_zero,
                          read_yaml, save_config, to_dict)
 from data.lock import hold, output_folder
 from data.problems import DataConfig
@@ -212,14 +215,13 @@ class Run:
         the machine its engine takes (PLACEMENT) is the stage's: its recipe's, then its entry's."""
         entry = copy.deepcopy(self.cfg.stages.get(stage.name, {}))
         entry.pop("resources", None)
-        recipe = entry.pop("recipe", None)
-        base = read_yaml(Path(recipe))[0] if recipe else {}
-        paths = {"output_dir": str(self.dir(stage.name)), **self.resolve(stage.inputs)}
+        entry.pop("recipe", None)
+        _, base, _ = self.recipe_of(stage)
+        paths = self.paths(stage)
         for key, source in stage.inputs.items():
             given = entry.get(key, {})  # an entry that names the model is refused below
             if isinstance(source, LMOf) and isinstance(given, dict) and "model" not in given:
-                placement = {k: v for k, v in (base.get(key) or {}).items() if k in PLACEMENT}
-                paths[key] = {**paths[key], **placement, **entry.pop(key, {})}
+                paths[key] = {**paths[key], **(base.get(key) or {}), **entry.pop(key, {})}  # the recipe's: PLACEMENT only
         for key in paths:
             if has_key(entry, key):
                 raise ConfigError(f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "
@@ -227,6 +229,25 @@ class Run:
         values = merge_settings(merge_settings(base, given_whole(entry), stage.spec().config), nested(paths))
         check_gpu_shares(values, f"{self.where(f'stages.{stage.name}')}: stages.{stage.name}")
         return values
+
+    def paths(self, stage: Stage) -> dict[str, Any]:
+        """What the graph sets in a stage's config (dotted keys): its output folder and its inputs."""
+        return {"output_dir": str(self.dir(stage.name)), **self.resolve(stage.inputs)}
+
+    def recipe_of(self, stage: Stage) -> tuple[str | None, dict[str, Any], dict[str, int]]:
+        """The stage's per-stage recipe (`stages.<s>.recipe`), its values and their lines: its settings
+        only, never what the graph sets (of an LM's section, PLACEMENT only), else an error at the line."""
+        recipe = self.cfg.stages.get(stage.name, {}).get("recipe")
+        if not recipe:
+            return None, {}, {}
+        values, lines = read_yaml(Path(recipe))
+        if graph_keys := set_by_graph(stage, values):
+            key = graph_keys[0]
+            raise ConfigError(f"{recipe}:{lines[key]}: {key} is set by the run (a stage's recipe holds its settings: "
+                              "paths, models and problems come from the stage graph, and an LM's section says only how "
+                              f"much of the machine its engine takes: {', '.join(PLACEMENT)}); to run the recipe on "
+                              f"its own: ttc {stage.command} --config {recipe} --{key} ...")
+        return recipe, values, lines
 
     def resources(self, stage: Stage) -> Resources:
         """What the stage's Slurm job asks for: its class's (`resources:`), its entry's keys over them."""
@@ -247,9 +268,9 @@ class Run:
         before any work."""
         spec = stage.spec()
         cls = spec.config
-        recipe = self.cfg.stages.get(stage.name, {}).get("recipe")
-        if recipe:
-            parse_config(cls, ["--config", recipe])  # the per-stage recipe on its own: its own file and lines
+        recipe, own, lines = self.recipe_of(stage)
+        if recipe:  # the per-stage recipe over the run's paths: its errors name its own file and lines
+            build_dataclass(cls, merge_settings(nested(self.paths(stage)), own), recipe, lines)
         cfg = build_dataclass(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
         if spec.check_inputs is not None:
             makers = {key: self.settings(graph.stage(src.stage)) for key, src in stage.inputs.items()
@@ -374,6 +395,13 @@ def nested(dotted: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(section, {})
         node[leaf] = value
     return tree
+
+
+def set_by_graph(stage: Stage, values: dict[str, Any]) -> list[str]:
+    """The keys of a per-stage recipe the graph sets: output_dir, inputs, an LM's model and engine."""
+    found = [key for key in ["output_dir", *stage.inputs] if has_key(values, key)]
+    lms = [key for key, source in stage.inputs.items() if isinstance(source, LMOf) and isinstance(values.get(key), dict)]
+    return [key for key in found if key not in lms] + [f"{key}.{k}" for key in lms for k in values[key] if k not in PLACEMENT]
 
 
 def has_key(values: dict[str, Any], dotted: str) -> bool:

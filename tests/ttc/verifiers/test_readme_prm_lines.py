@@ -5,7 +5,7 @@ folder). Appended to each line: where the data is and sizes (two problems, a bud
 what a CPU needs instead of the GPU's settings (float32; transformers for both models: two vLLM
 engines per line would take minutes on a CPU, and vLLM's step values are transformers' for every
 kind, tests/ttc/verifiers/test_public_prm_vllm.py). "Ours" reads the PRM that prm.yaml trains
-from runs/qwen2.5-math-1.5b/prm: there, a stand-in in prm.yaml's format.
+from runs/qwen/train_prm (a Qwen run's): there, a stand-in in prm.yaml's format.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def test_the_section_has_a_line_per_kind():
 def test_readme_line_runs_as_written(command, tmp_path):
     world = build_qwen_world()
     (tmp_path / "configs").symlink_to(REPO / "configs")  # the lines' relative paths, from the repository
-    our_prm(tmp_path / "runs/qwen2.5-math-1.5b/prm", world.model(POLICY))
+    our_prm(tmp_path / "runs/qwen/train_prm", world.model(POLICY))
     sizes = ["--data.source", str(world.math), "--data.limit", "2", "--max_budget", "4", "--batch_problems", "2"]  # beam M=4 needs N>=4
     cpu = ["--lm.backend", "hf", "--lm.dtype", "float32", "--prm.backend", "hf", "--prm.dtype", "float32"]
     argv = [str(Path(sys.executable).with_name("ttc")), *shlex.split(command)[1:], *sizes, *cpu]
