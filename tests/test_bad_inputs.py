@@ -202,7 +202,7 @@ CASES = [
      r"^ttc trajectories: command line: Config: need 0 <= min_attempts <= max_attempts and batch_problems >= 1$"),
     # --- ttc chains
     ("chains temperature < 0", [*CHAINS, "--temperature", "-1"],
-     r"^ttc chains: command line: Config: bad sampling settings: temperature=-1.0, top_p=1.0$"),
+     r"^ttc chains: command line: Config: temperature must be >= 0, got -1.0$"),
     ("chains 0 chains", [*CHAINS, "--chains", "0"],
      r"^ttc chains: command line: Config: chains, length and batch_problems must be >= 1$"),
     ("chains reviser missing", [*CHAINS, "--reviser.model", "/nonexistent/reviser"],
