@@ -232,13 +232,15 @@ class _DiesWithParent:
     """A multiprocessing process that dies with its parent, and whose own processes (vLLM's
     engine core starts the workers) do the same."""
 
+    dies_with_parent = False  # set by `start`: whether this process asks (a main thread's child)
+
     def start(self) -> None:
         # the death signal follows the starting thread, so only a main thread's children ask
         self.dies_with_parent = threading.current_thread() is threading.main_thread()
         super().start()  # type: ignore[misc]  # spawn pickles the process, with the flag, here
 
     def run(self) -> None:
-        if getattr(self, "dies_with_parent", False):
+        if self.dies_with_parent:
             die_with_parent(multiprocessing.parent_process().pid)
             _install()  # for good: everything this engine process starts is the engine's
         super().run()  # type: ignore[misc]

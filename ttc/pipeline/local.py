@@ -44,7 +44,7 @@ class Engines:
 
     def release(self, keep: set[str] = frozenset()) -> None:
         for key in [k for k in self.loaded if k not in keep]:
-            getattr(self.loaded.pop(key), "close", lambda: None)()
+            self.loaded.pop(key).close()
 
 
 def lm_settings(s: Stage, values: dict[str, Any]) -> dict[str, Any] | None:

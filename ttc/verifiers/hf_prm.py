@@ -20,6 +20,7 @@ from transformers import AutoTokenizer
 from data.prompts import PromptFormat
 from ttc.backends.hf import resolve_device
 from ttc.verifiers import VerifierBase
+from ttc.verifiers.heads import Counted
 from ttc.verifiers.kind import Kind, read_config
 from ttc.verifiers.prm import OurPRM
 
@@ -51,8 +52,9 @@ class HFVerifier(VerifierBase):
     @property
     def num_parameters(self) -> int:
         """The checkpoint's parameters (tied weights once), also where the module keeps only part."""
-        counted = getattr(self.model, "checkpoint_parameters", None)
-        return counted if counted is not None else sum(p.numel() for p in self.model.parameters())
+        if isinstance(self.model, Counted):
+            return self.model.checkpoint_parameters
+        return sum(p.numel() for p in self.model.parameters())
 
     @functools.cached_property
     def context_length(self) -> int:
