@@ -22,8 +22,8 @@ Two guards (`claim`), taken before any model loads:
   scores of eval/revision.py) merges with `keeps_settings=False`.
 
 The settings identify a stage's input files by CONTENT as well: a config class names the
-fields that are input files once, `INPUT_FILES: ClassVar[tuple[str, ...]] = ("samples",)`, and
-`settings_of` adds `<field>.content`, a streamed blake2b of the file's bytes. A resume on a
+fields that are input files once: it subclasses `ReadsFiles` and sets `INPUT_FILES = ("samples",)`
+(a class attribute, not a field: the settings keep their keys), and `settings_of` adds `<field>.content`, a streamed blake2b of the file's bytes. A resume on a
 regenerated input (`ttc sample` rerun under a running `ttc label`) is then refused like any
 other change, while a copied or moved input of the same bytes is the same content (the path
 itself stays a setting too, as before). MATH sources (`data.source`, a file, folder or hub id)
@@ -54,7 +54,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Iterator, Sequence, TypeVar
 
 from tqdm import tqdm
 
@@ -119,6 +119,13 @@ VOLATILE = frozenset({"output_dir", "shard", "num_shards", "overwrite", "trackin
                       "block_size"})
 
 
+class ReadsFiles:
+    """A config some of whose fields are input files (`INPUT_FILES`), in its settings by their
+    content too (`settings_of`)."""
+
+    INPUT_FILES: ClassVar[tuple[str, ...]] = ()
+
+
 def content_of(path: Path | str, key: str) -> str:
     """A streamed blake2b of a file's bytes: the input's identity wherever it lies."""
     path = Path(path)
@@ -134,11 +141,11 @@ def content_of(path: Path | str, key: str) -> str:
 def settings_of(config: Any, volatile: frozenset[str] | set[str] = VOLATILE) -> dict[str, Any]:
     """The settings that make a stage's records: every field of the config (dotted, nested
     sections walked) but those named in `volatile` (at any depth), and `<field>.content` for
-    each input file a config class names in `INPUT_FILES`."""
+    each input file a `ReadsFiles` config names in `INPUT_FILES`."""
     found: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
-        inputs = getattr(type(node), "INPUT_FILES", ())
+        inputs = node.INPUT_FILES if isinstance(node, ReadsFiles) else ()
         for f in dataclasses.fields(node):
             if f.name in volatile or not f.init:
                 continue

@@ -520,8 +520,7 @@ def score_with(spec: VerifierConfig, prompt: PromptFormat, questions: list[str],
     try:
         return verifier.score(questions, steps)
     finally:
-        if hasattr(verifier, "close"):
-            verifier.close()
+        verifier.close()
 
 
 def capped(items: list, key: Callable, limit: int | None) -> list:

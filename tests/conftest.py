@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from ttc.backends import LMConfig, load_lm
+from ttc.lm import LMBase
 
 torch.set_num_threads(1)
 
@@ -74,7 +75,7 @@ class Interrupted(Exception):
     """Raised by `dies_after_first_call` where a pre-empted job would have been killed."""
 
 
-class _DiesAfterFirstCall:
+class _DiesAfterFirstCall(LMBase):  # the base: no chat template
     def __init__(self, lm):
         self.lm, self.ledger, self.calls = lm, lm.ledger, 0
 

@@ -203,7 +203,7 @@ CASES = [
      r"^ttc trajectories: command line: TrajectoriesConfig: need 0 <= min_attempts <= max_attempts and batch_problems >= 1$"),
     # --- ttc chains
     ("chains temperature < 0", [*CHAINS, "--temperature", "-1"],
-     r"^ttc chains: command line: ChainsConfig: bad sampling settings: temperature=-1.0, top_p=1.0$"),
+     r"^ttc chains: command line: ChainsConfig: temperature must be >= 0, got -1.0$"),
     ("chains 0 chains", [*CHAINS, "--chains", "0"],
      r"^ttc chains: command line: ChainsConfig: chains, length and batch_problems must be >= 1$"),
     ("chains reviser missing", [*CHAINS, "--reviser.model", "/nonexistent/reviser"],

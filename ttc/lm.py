@@ -35,6 +35,22 @@ def check_n(n: int, name: str = "n") -> None:
         raise ValueError(f"{name} must be <= {MAX_N} (samples one request generates at once; ttc.lm.MAX_N), got {n}")
 
 
+def check_sampling(n: int, temperature: float, top_p: float, max_tokens: int | None = None,
+                   stop: Sequence[str] | None = None, n_name: str = "n") -> None:
+    """Sampling settings an engine accepts, checked where a config or request is built (before a
+    model loads); a ValueError naming the setting otherwise. `n` is one request's (`check_n`);
+    max_tokens and stop None: not settings of the caller's (a search config's steps set them)."""
+    check_n(n, n_name)
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    if stop is not None and (not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) and s for s in stop)):
+        raise ValueError(f"stop must be a list of non-empty strings, got {stop!r}")
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     prompt: str
@@ -46,11 +62,7 @@ class GenerationRequest:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_n(self.n)
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"bad sampling settings: temperature={self.temperature}, top_p={self.top_p}")
-        if self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        check_sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.stop)
 
 
 @dataclass(frozen=True)

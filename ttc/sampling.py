@@ -9,21 +9,7 @@ from data.grading import is_correct
 from data.records import Problem, Sample
 from data.shards import derive_seed
 from data.steps import extract_answer, split_steps
-from ttc.lm import Completion, GenerationRequest, check_n
-
-
-def check_sampling(n: int, temperature: float, top_p: float, max_tokens: int, stop: list[str], n_name: str = "n") -> None:
-    """Sampling settings an engine accepts, checked when the config is built (before a model
-    loads); a ValueError naming the setting otherwise. `n` is one request's (ttc/lm.py MAX_N)."""
-    check_n(n, n_name)
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-    if max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
-    if not isinstance(stop, (list, tuple)) or not all(isinstance(s, str) and s for s in stop):
-        raise ValueError(f"stop must be a list of non-empty strings, got {stop!r}")
+from ttc.lm import Completion, GenerationRequest, check_sampling
 
 
 @dataclass

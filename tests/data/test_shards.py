@@ -55,7 +55,7 @@ def test_bad_shard_and_stable_seeds():
 from dataclasses import dataclass, field  # noqa: E402
 
 from data.config import ConfigError  # noqa: E402
-from data.shards import SettingsError, claim, run_shard, settings_of  # noqa: E402
+from data.shards import ReadsFiles, SettingsError, claim, run_shard, settings_of  # noqa: E402
 
 
 @dataclass
@@ -219,7 +219,7 @@ def test_a_shard_without_its_settings_file_is_neither_resumed_nor_merged(tmp_pat
 
 
 @_dataclass
-class LabelConfig:
+class LabelConfig(ReadsFiles):
     INPUT_FILES: ClassVar[tuple[str, ...]] = ("samples",)
     samples: str
     output_dir: str = "out"

@@ -204,9 +204,37 @@ def test_hub_id_loads_from_the_cache_with_the_network_unreachable(tmp_path, toy_
 
 def test_config_rejects_bad_values():
     for bad in [{"backend": "tgi"}, {"dtype": "fp8"}, {"threads": 0}, {"kv_cache_gib": 0},
-                {"block_size": 0}, {"block_size": 20}]:
+                {"block_size": 0}, {"block_size": 20}, {"device": "gpu"}]:
         with pytest.raises(ValueError):
             LMConfig(model="m", **bad)
+
+
+ENGINE_CASES = [  # (setting, the message an LM and a verifier section both give)
+    ({"dtype": "fp8"}, r"dtype must be one of auto, float32, bfloat16, float16, got 'fp8'"),
+    ({"device": "gpu"}, r"device: expected auto, cpu, cuda or cuda:N, got 'gpu'"),
+    ({"threads": 0}, r"threads must be >= 1, got 0"),
+    ({"max_model_len": 0}, r"max_model_len must be >= 1 or None, got 0"),
+    ({"kv_cache_gib": 0}, r"kv_cache_gib must be > 0, got 0"),
+    ({"gpu_memory_utilization": 1.5}, r"gpu_memory_utilization must be in \(0, 1\], got 1.5"),
+]
+
+
+@pytest.mark.parametrize("bad, message", ENGINE_CASES)
+def test_lm_and_verifier_sections_check_their_engine_settings_alike(bad, message):
+    from ttc.verifiers.kind import VerifierError
+    from ttc.verifiers.spec import VerifierConfig
+
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        LMConfig(model="m", **bad)
+    with pytest.raises(VerifierError, match=f"^{message}$"):
+        VerifierConfig(path="p", **bad)
+
+
+def test_dtype_auto_is_bf16_on_cuda_and_fp32_elsewhere_for_every_engine():
+    from ttc.backends.config import resolve_dtype
+
+    assert [resolve_dtype("auto", d) for d in ("cuda", "cuda:1", "cpu", "mps")] == ["bfloat16"] * 2 + ["float32"] * 2
+    assert resolve_dtype("float16", "cpu") == "float16" and resolve_dtype("float32", "cuda") == "float32"
 
 
 def test_hf_backend_does_not_import_vllm():

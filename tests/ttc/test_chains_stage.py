@@ -7,6 +7,7 @@ from conftest import Interrupted
 from data.problems import DataConfig, load_problems
 from data.shards import merge
 from ttc.backends import LMConfig
+from ttc.lm import LMBase
 from ttc.revise import read_chain_sets
 from ttc.stages import chains
 
@@ -18,7 +19,7 @@ def config(out, model, shard=0, num_shards=1, batch_problems=2):
                          max_tokens=48, seed=7, shard=shard, num_shards=num_shards, batch_problems=batch_problems)
 
 
-class DiesAfter:
+class DiesAfter(LMBase):
     """A real LM whose call number `calls + 1` is a kill."""
 
     def __init__(self, lm, calls):

@@ -35,3 +35,23 @@ def test_a_search_n_is_bounded_and_the_grid_skips_what_is_above_it():
         BestOfNConfig(n=MAX_N + 1)
     line = plan_line("bon", {"strategy": "best_of_n"}, 2 * MAX_N)
     assert line.budgets[-1] == MAX_N and "must be <= " in line.skipped[2 * MAX_N]
+
+
+def test_every_holder_of_sampling_settings_refuses_them_with_one_message():
+    """One validator (ttc.lm check_sampling): a request, a sampling section, the label rollouts,
+    a search config and `ttc chains` name the bad setting the same way."""
+    from ttc.search import BeamConfig, BestOfNConfig
+    from ttc.stages.chains import Config as ChainsConfig
+
+    holders = [lambda **s: GenerationRequest("p", **s), SamplingConfig, RolloutConfig, BestOfNConfig, BeamConfig,
+               lambda **s: ChainsConfig(output_dir="o", reviser=None, **s)]
+    for bad, message in [({"temperature": -1.0}, r"^temperature must be >= 0, got -1.0$"),
+                         ({"top_p": 0.0}, r"^top_p must be in \(0, 1\], got 0.0$")]:
+        for holder in holders:
+            with pytest.raises(ValueError, match=message):
+                holder(**bad)
+    for holder in [h for h in holders if h is not BeamConfig]:  # beam search's steps have their own
+        with pytest.raises(ValueError, match=r"^max_tokens must be >= 1, got 0$"):
+            holder(max_tokens=0)
+        with pytest.raises(ValueError, match=r"^stop must be a list of non-empty strings, got "):
+            holder(stop=[""])

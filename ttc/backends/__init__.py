@@ -35,8 +35,7 @@ def load_lm(cfg: LMConfig, key: str = "model") -> LM:
 
         lm = HFBackend(cfg)
     if not lm.finite_logits():
-        if hasattr(lm, "close"):
-            lm.close()  # the engine's processes and memory, before the error unwinds
+        lm.close()  # the engine's processes and memory, before the error unwinds
         raise ConfigError(f"{key}: {cfg.model}: the weights give non-finite logits (NaN/Inf weights?): "
                           f"copy or retrain the model")
     return lm

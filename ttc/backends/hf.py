@@ -23,7 +23,7 @@ from transformers import (
     StopStringCriteria,
 )
 
-from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token
+from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
 from ttc.lm import Completion, GenerationRequest, Ledger, LMBase
 
 
@@ -31,6 +31,11 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def torch_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """The torch dtype of a config's `dtype` on `device` (ttc/backends/config.py resolve_dtype)."""
+    return getattr(torch, resolve_dtype(dtype, device.type))
 
 
 def first_stop_end(text: str, stop: Sequence[str]) -> int | None:
@@ -63,8 +68,8 @@ class HFBackend(LMBase):
         self.device = resolve_device(cfg.device)
         self.tokenizer = AutoTokenizer.from_pretrained(cfg.model)
         self.max_model_len = cfg.max_model_len
-        dtype = cfg.dtype if cfg.dtype == "auto" else getattr(torch, cfg.dtype)
-        self.model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=dtype).to(self.device).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch_dtype(cfg.dtype, self.device))
+        self.model = self.model.to(self.device).eval()
         eos = self.model.generation_config.eos_token_id
         eos = eos if eos is not None else self.tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])

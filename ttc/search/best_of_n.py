@@ -33,7 +33,7 @@ import numpy as np
 
 from data.records import Problem, Sample
 from data.shards import derive_seed
-from ttc.lm import LM, GenerationRequest
+from ttc.lm import LM, GenerationRequest, check_sampling
 from ttc.sampling import grade
 from ttc.search.common import SELECTIONS, Costs, SearchConfig, SearchResult, Selection, Session, make_result, select
 from ttc.search.scheduler import Generate, Score, drive
@@ -50,8 +50,7 @@ class BestOfNConfig(SearchConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        check_sampling(self.n, self.temperature, self.top_p, self.max_tokens, self.stop)
 
     def pool_settings(self) -> dict[str, Any]:
         """The method's settings that decide its samples. Selection and aggregation only read a

@@ -1,12 +1,14 @@
 """What every search strategy shares: its config, its result record, answer selection, and a
 `Session` that runs one batch of problems through the `LM` and the `Verifier` and keeps the books.
+Its halves work alone: `Sampling` (the LM) and `Scoring` (the verifier) over shared costs, so
+revision chains sample without a verifier and score without an LM (ttc/revise/chains.py).
 
 Selection over final candidates (`select`): `naive` takes the highest-scoring candidate,
 `weighted` is best-of-N weighted (Li et al. 2023, the paper's choice: the answer whose
 candidates' scores sum highest), `majority` the most frequent answer. Candidates without an
 extractable answer never win; ties go to the first candidate (ttc.voting).
 
-Scoring (`Session.score`): a solution's steps are `split_steps` of its text, the very split the
+Scoring (`Scoring.score`): a solution's steps are `split_steps` of its text, the very split the
 PRM was trained on, so blank lines are not steps. Step values are cached per (problem, question,
 steps): a prefix is never sent to the verifier twice in a session, duplicates in one call go once. A
 text with no step scores `aggregate([]) == 0.0`, the lowest value, without a verifier call. A
@@ -50,8 +52,8 @@ from data.grading import is_correct
 from data.prompts import PromptFormat
 from data.records import Problem
 from data.steps import extract_answer, split_steps
-from ttc.lm import LM, Completion, GenerationRequest, check_n, forward_flops
-from ttc.verifiers import Aggregation, Verifier, aggregate
+from ttc.lm import LM, Completion, GenerationRequest, check_sampling, forward_flops
+from ttc.verifiers import Aggregation, Verifier, aggregate, check_aggregation
 from ttc.voting import weighted_vote
 
 Selection = Literal["naive", "weighted", "majority"]
@@ -73,11 +75,8 @@ class SearchConfig:
     prompt: PromptFormat = field(default_factory=PromptFormat)
 
     def __post_init__(self) -> None:
-        check_n(self.n)  # 1..MAX_N: best-of-N asks for its N samples in one request
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"bad sampling settings: temperature={self.temperature}, top_p={self.top_p}")
-        if self.aggregation not in ("last", "min", "prod"):
-            raise ValueError(f"aggregation must be last, min or prod, got {self.aggregation!r}")
+        check_sampling(self.n, self.temperature, self.top_p)  # n <= MAX_N: best-of-N asks its N in one request
+        check_aggregation(self.aggregation)
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
 
@@ -216,24 +215,28 @@ class VerifierCall:
     tokens: list[int] | None = None  # each sent solution's tokens, as the verifier counted them
 
 
-class Session:
-    """One batch of problems on one LM and one verifier: prompts, one LM call per `generate`,
-    one verifier call per `step_values`, the score cache, a greedy-step cache, and the costs of
-    each problem."""
+def blank_costs(problems: Sequence[Problem], prm: Verifier | None) -> list[Costs]:
+    """Each problem's empty ledger: PRM tokens 0 where `prm` counts them (`last_tokens`), None
+    where it keeps no count or no verifier runs (sampling alone)."""
+    counts = prm is not None and prm.last_tokens is not None
+    return [Costs(prm_tokens=0 if counts else None) for _ in problems]
 
-    def __init__(self, problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: SearchConfig):
-        ids = [p.id for p in problems]
-        if len(set(ids)) != len(ids):
-            raise ValueError("problem ids must be unique within a batch")
-        self.problems, self.lm, self.prm, self.cfg = list(problems), lm, prm, cfg
-        tokenizer = getattr(lm, "tokenizer", None)  # only for chat templates
-        self.prompts = [cfg.prompt.render(p.question, tokenizer) for p in self.problems]
-        self.counts_prm = getattr(prm, "last_tokens", None) is not None
-        self.costs = [Costs(prm_tokens=0 if self.counts_prm else None) for _ in self.problems]
-        self.values: dict[tuple[int, str, tuple[str, ...]], list[float]] = {}  # (problem, question, steps)
-        self.greedy: dict[tuple[int, str], Completion] = {}
 
-    # --- the policy -------------------------------------------------------------------------
+def unique_ids(problems: Sequence[Problem]) -> list[Problem]:
+    ids = [p.id for p in problems]
+    if len(set(ids)) != len(ids):
+        raise ValueError("problem ids must be unique within a batch")
+    return list(problems)
+
+
+class Sampling:
+    """One batch of problems on one LM: their prompts, one LM call per `generate`, the policy's
+    side of each problem's `costs`."""
+
+    def __init__(self, problems: Sequence[Problem], lm: LM, prompt: PromptFormat, costs: list[Costs]):
+        self.problems, self.lm, self.costs = unique_ids(problems), lm, costs
+        self.prompts = [prompt.render(p.question, lm.tokenizer) for p in self.problems]  # tokenizer: chat templates
+
     def generate(self, asks: Sequence[tuple[int, GenerationRequest]]) -> list[list[Completion]]:
         """Completions of every (problem index, request), in ONE LM call; costs booked."""
         if not asks:
@@ -244,7 +247,17 @@ class Session:
             self.costs[p].generated_tokens += sum(c.num_tokens for c in completions)
         return results
 
-    # --- the verifier -----------------------------------------------------------------------
+
+class Scoring:
+    """One batch of problems on one verifier: one verifier call per `step_values`, the score
+    cache, the verifier's side of each problem's `costs`."""
+
+    def __init__(self, problems: Sequence[Problem], prm: Verifier, aggregation: Aggregation, costs: list[Costs]):
+        check_aggregation(aggregation)
+        self.problems, self.prm, self.aggregation, self.costs = unique_ids(problems), prm, aggregation, costs
+        self.counts_prm = prm.last_tokens is not None
+        self.values: dict[tuple[int, str, tuple[str, ...]], list[float]] = {}  # (problem, question, steps)
+
     def step_values(self, items: Sequence[tuple[int, str]],
                     questions: Sequence[str] | None = None) -> list[list[float]]:
         """PRM value of every step of each (problem index, solution text); one verifier call
@@ -258,8 +271,8 @@ class Session:
         return self.aggregated(self.step_values(items, questions))
 
     def aggregated(self, values: Sequence[list[float]]) -> list[float]:
-        """Each solution's step values as one score, by the config's aggregation."""
-        return [aggregate(v, self.cfg.aggregation) for v in values]
+        """Each solution's step values as one score, by the aggregation."""
+        return [aggregate(v, self.aggregation) for v in values]
 
     def ask(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> "VerifierCall":
         """`step_values` in three parts, so that the verifier can run while the caller goes on
@@ -277,7 +290,7 @@ class Session:
         if call.todo:
             call.values = self.prm.score([q for _, q, _ in call.todo], [list(s) for _, _, s in call.todo])
             if self.counts_prm:
-                call.tokens = list(self.prm.last_tokens)
+                call.tokens = list(self.prm.last_tokens or ())
         return call
 
     def finish(self, call: "VerifierCall") -> list[list[float]]:
@@ -291,9 +304,47 @@ class Session:
                                      f"{len(steps)} step(s); expected one value in [0, 1] per step")
                 self.values[key] = list(v)
             if self.counts_prm:
-                for (p, _, _), tokens in zip(call.todo, call.tokens, strict=True):
-                    self.costs[p].prm_tokens += tokens
+                for (p, _, _), tokens in zip(call.todo, call.tokens or (), strict=True):
+                    self.costs[p].prm_tokens += tokens  # type: ignore[operator]  # an int: blank_costs
         return [self.values[k] for k in call.keys]
+
+
+class Session:
+    """One batch of problems on one LM and one verifier: `Sampling` (prompts, one LM call per
+    `generate`) and `Scoring` (one verifier call per `step_values`, the score cache) booking the
+    same costs of each problem, and a greedy-step cache (ttc/search/tree.py)."""
+
+    def __init__(self, problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: SearchConfig):
+        self.problems, self.lm, self.prm, self.cfg = unique_ids(problems), lm, prm, cfg
+        self.costs = blank_costs(self.problems, prm)
+        self.sampling = Sampling(self.problems, lm, cfg.prompt, self.costs)
+        self.scoring = Scoring(self.problems, prm, cfg.aggregation, self.costs)
+        self.prompts, self.values = self.sampling.prompts, self.scoring.values
+        self.greedy: dict[tuple[int, str], Completion] = {}
+
+    # --- the policy: Sampling -----------------------------------------------------------------
+    def generate(self, asks: Sequence[tuple[int, GenerationRequest]]) -> list[list[Completion]]:
+        return self.sampling.generate(asks)
+
+    # --- the verifier: Scoring ----------------------------------------------------------------
+    def step_values(self, items: Sequence[tuple[int, str]],
+                    questions: Sequence[str] | None = None) -> list[list[float]]:
+        return self.scoring.step_values(items, questions)
+
+    def score(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> list[float]:
+        return self.scoring.score(items, questions)
+
+    def aggregated(self, values: Sequence[list[float]]) -> list[float]:
+        return self.scoring.aggregated(values)
+
+    def ask(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> "VerifierCall":
+        return self.scoring.ask(items, questions)
+
+    def run(self, call: "VerifierCall") -> "VerifierCall":
+        return self.scoring.run(call)
+
+    def finish(self, call: "VerifierCall") -> list[list[float]]:
+        return self.scoring.finish(call)
 
     # --- results ----------------------------------------------------------------------------
     def result(self, p: int, strategy: str, finals: Sequence[tuple[str, float]]) -> SearchResult:
@@ -308,7 +359,7 @@ class Session:
             problem.id, strategy, self.cfg.params(), self.cfg, answer,
             float(is_correct(answer, problem.answer, problem.source)),
             None if chosen is None else finals[chosen][0], len(finals), self.cfg.generations,
-            self.costs[p], self.lm.num_parameters, getattr(self.prm, "num_parameters", None), distinct,
+            self.costs[p], self.lm.num_parameters, self.prm.num_parameters, distinct,
         )
 
 

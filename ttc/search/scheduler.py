@@ -2,9 +2,9 @@
 
 A strategy writes one problem's search as a generator (`Search`) that yields what it needs next
 and is sent the answer: `Generate(requests)` gets their completions (one list per request),
-`Score(texts)` gets each text's step values. `drive` runs the searches of a session's problems:
-the tree searches' rounds, and best-of-N's one round (a problem's samples are scored as soon as
-they are drawn, while the LM draws the others').
+`Score(texts)` gets each text's step values. `drive` (a `Driver`) runs the searches of a
+session's problems: the tree searches' rounds, and best-of-N's one round (a problem's samples
+are scored as soon as they are drawn, while the LM draws the others').
 
 On a `StreamingLM` (vLLM) a problem's requests go to the engine as soon as they are known, and
 its next ones as soon as its candidates are scored, while the engine generates the other
@@ -39,7 +39,7 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import count
-from typing import Any, Generator, Sequence, TypeVar
+from typing import Any, Generator, Generic, Sequence, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -84,109 +84,118 @@ class LockStep:
 
 def drive(session: Session, searches: Sequence[Generator[Generate | Score, Any, R]], desc: str) -> list[R]:
     """Each search's result, searches[p] being problem p's of the session."""
-    streaming = isinstance(session.lm, StreamingLM)
-    eager = streaming and getattr(session.prm, "batch_invariant", False)
-    lm = session.lm if streaming else LockStep(session.lm)
-    verifier = ThreadPoolExecutor(1, "verifier") if streaming else None
-    results: list[R] = [None] * len(searches)  # type: ignore[list-item]
-    order: dict[int, None] = {}  # tickets not yet retired, in submission order
-    finished: dict[int, Finished] = {}  # by ticket, in the order they finished: not yet retired
-    owner: dict[int, tuple[int, int]] = {}  # ticket -> (problem, index of its request)
-    generating: dict[int, list] = {}  # problem -> completions of its requests (None: not yet)
-    scoring: dict[int, list[str]] = {}  # problem -> texts it waits to have scored, not yet sent
-    sent: tuple[list[tuple[int, list[str]]], Future[VerifierCall]] | None = None  # the verifier call under way
-    bar = tqdm(total=len(searches), desc=desc, leave=False, disable=len(searches) < 8)
+    return Driver(session, searches, desc).run()
 
-    def advance(p: int, reply: Any) -> None:
+
+class Driver(Generic[R]):
+    """The searches of one session's problems, run to their ends (`run`): what each waits for,
+    the LM's requests under way and the verifier's call."""
+
+    def __init__(self, session: Session, searches: Sequence[Generator[Generate | Score, Any, R]], desc: str):
+        self.session, self.searches = session, searches
+        self.streaming = isinstance(session.lm, StreamingLM)
+        self.eager = self.streaming and session.prm.batch_invariant
+        self.lm: StreamingLM | LockStep = session.lm if isinstance(session.lm, StreamingLM) else LockStep(session.lm)
+        self.verifier = ThreadPoolExecutor(1, "verifier") if self.streaming else None
+        self.results: list[R] = [None] * len(searches)  # type: ignore[list-item]
+        self.order: dict[int, None] = {}  # tickets not yet retired, in submission order
+        self.finished: dict[int, Finished] = {}  # by ticket, in the order they finished: not yet retired
+        self.owner: dict[int, tuple[int, int]] = {}  # ticket -> (problem, index of its request)
+        self.generating: dict[int, list] = {}  # problem -> completions of its requests (None: not yet)
+        self.scoring: dict[int, list[str]] = {}  # problem -> texts it waits to have scored, not yet sent
+        self.sent: tuple[list[tuple[int, list[str]]], Future[VerifierCall]] | None = None  # the verifier call under way
+        self.bar = tqdm(total=len(searches), desc=desc, leave=False, disable=len(searches) < 8)
+
+    def run(self) -> list[R]:
+        try:
+            for p in range(len(self.searches)):
+                self.advance(p, None)
+            step = self.next_eager if self.eager else self.next_in_order
+            while self.scoring or self.generating or self.sent:
+                step()
+        finally:
+            self.bar.close()
+            if self.verifier:  # after an error: the verifier's call is let finish, the LM's requests too
+                self.verifier.shutdown(wait=True)
+            while self.streaming and self.lm.collect():
+                pass
+        return self.results
+
+    def advance(self, p: int, reply: Any) -> None:
         """Run problem p's search until it waits for the LM or the verifier, or ends."""
         while True:
             try:
-                need = searches[p].send(reply)
+                need = self.searches[p].send(reply)
             except StopIteration as end:
-                results[p] = end.value
-                bar.update()
+                self.results[p] = end.value
+                self.bar.update()
                 return
             if isinstance(need, Score):
-                scoring[p] = need.texts
+                self.scoring[p] = need.texts
                 return
             if need.requests:
-                tickets = lm.submit(need.requests)
-                order.update(dict.fromkeys(tickets))
-                owner.update((ticket, (p, i)) for i, ticket in enumerate(tickets))
-                generating[p] = [None] * len(need.requests)
+                tickets = self.lm.submit(need.requests)
+                self.order.update(dict.fromkeys(tickets))
+                self.owner.update((ticket, (p, i)) for i, ticket in enumerate(tickets))
+                self.generating[p] = [None] * len(need.requests)
                 return
             reply = []
 
-    def collect() -> None:
-        finished.update((done.ticket, done) for done in lm.collect())
+    def collect(self) -> None:
+        self.finished.update((done.ticket, done) for done in self.lm.collect())
 
-    def retire(ticket: int) -> None:
-        done = finished.pop(ticket)
-        del order[ticket]
-        p, i = owner.pop(ticket)
-        session.costs[p].prompt_tokens += done.prompt_tokens
-        session.costs[p].generated_tokens += sum(c.num_tokens for c in done.completions)
-        generating[p][i] = done.completions
-        if all(c is not None for c in generating[p]):
-            advance(p, generating.pop(p))
+    def retire(self, ticket: int) -> None:
+        done = self.finished.pop(ticket)
+        del self.order[ticket]
+        p, i = self.owner.pop(ticket)
+        self.session.costs[p].prompt_tokens += done.prompt_tokens
+        self.session.costs[p].generated_tokens += sum(c.num_tokens for c in done.completions)
+        self.generating[p][i] = done.completions
+        if all(c is not None for c in self.generating[p]):
+            self.advance(p, self.generating.pop(p))
 
-    def send() -> None:
+    def send(self) -> None:
         """Every waiting problem's texts in one verifier call: in the background when streaming."""
-        nonlocal sent
-        asks = sorted(scoring.items())
-        scoring.clear()
-        call = session.ask([(p, text) for p, texts in asks for text in texts])
-        future: Future[VerifierCall] = verifier.submit(session.run, call) if verifier else Future()
-        if not verifier:
-            future.set_result(session.run(call))
-        sent = asks, future
+        asks = sorted(self.scoring.items())
+        self.scoring.clear()
+        call = self.session.ask([(p, text) for p, texts in asks for text in texts])
+        future: Future[VerifierCall] = self.verifier.submit(self.session.run, call) if self.verifier else Future()
+        if not self.verifier:
+            future.set_result(self.session.run(call))
+        self.sent = asks, future
 
-    def receive() -> None:
-        nonlocal sent
-        (asks, future), sent = sent, None
-        values = iter(session.finish(future.result()))
+    def receive(self) -> None:
+        assert self.sent is not None  # the loop runs while a call is under way or a problem waits
+        (asks, future), self.sent = self.sent, None
+        values = iter(self.session.finish(future.result()))
         for p, texts in asks:
-            advance(p, [next(values) for _ in texts])
+            self.advance(p, [next(values) for _ in texts])
 
-    def next_eager() -> None:
+    def next_eager(self) -> None:
         """Whatever is ready first: the verifier's answers, a finished request, a verifier call."""
-        if sent and sent[1].done():
-            receive()
-        elif scoring and not sent:
-            send()
-        elif finished:
-            retire(next(iter(finished)))
-        elif generating:
-            collect()
+        if self.sent and self.sent[1].done():
+            self.receive()
+        elif self.scoring and not self.sent:
+            self.send()
+        elif self.finished:
+            self.retire(next(iter(self.finished)))
+        elif self.generating:
+            self.collect()
         else:
-            receive()
+            self.receive()
 
-    def next_in_order() -> None:
+    def next_in_order(self) -> None:
         """What a timing-independent order gives: requests retired in submission order, the
         verifier sent every problem waiting once as many wait on it as on the LM."""
-        oldest = next(iter(order), None)
-        if scoring and (len(scoring) >= len(generating) if streaming else not generating):
-            if sent:  # one verifier call at a time: the last one's answers first
-                receive()
+        oldest = next(iter(self.order), None)
+        if self.scoring and (len(self.scoring) >= len(self.generating) if self.streaming else not self.generating):
+            if self.sent:  # one verifier call at a time: the last one's answers first
+                self.receive()
             else:
-                send()
-        elif oldest in finished:
-            retire(oldest)
-        elif generating:
-            collect()
+                self.send()
+        elif oldest in self.finished:
+            self.retire(oldest)
+        elif self.generating:
+            self.collect()
         else:
-            receive()
-
-    try:
-        for p in range(len(searches)):
-            advance(p, None)
-        step = next_eager if eager else next_in_order
-        while scoring or generating or sent:
-            step()
-    finally:
-        bar.close()
-        if verifier:  # after an error: the verifier's call is let finish, the LM's requests too
-            verifier.shutdown(wait=True)
-        while streaming and lm.collect():
-            pass
-    return results
+            self.receive()

@@ -27,7 +27,7 @@ from data.records import Problem
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard
 from ttc.backends import LMConfig
-from ttc.lm import LM
+from ttc.lm import LM, check_sampling
 from ttc.revise import RevisionConfig, chain_records, sample_chains
 from ttc.stages.common import finish, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
@@ -59,7 +59,8 @@ class ChainsConfig:
         Shard(self.shard, self.num_shards)  # validates
         if min(self.chains, self.length, self.batch_problems) < 1:
             raise ValueError("chains, length and batch_problems must be >= 1")
-        self.revision_config()  # validates the sampling settings
+        check_sampling(1, self.temperature, self.top_p, self.max_tokens, self.stop)  # one request per chain step
+        self.revision_config()  # validates the rest (max_attempts)
 
     def revision_config(self) -> RevisionConfig:
         """The chain set as one revision run: N = K x T generations at ratio T / K."""

@@ -73,7 +73,7 @@ class RolloutConfig:
 
 
 @dataclass
-class LabelConfig:
+class LabelConfig(shards.ReadsFiles):
     INPUT_FILES: ClassVar[tuple[str, ...]] = ("samples",)  # in the settings by content (data/shards.py)
     output_dir: str
     samples: str  # samples.jsonl from `ttc sample`
@@ -134,8 +134,7 @@ def kept_samples(batch: list[Problem], samples: dict[str, list[Sample]]) -> dict
 
 def rendered(cfg: LabelConfig, lm: LM, batch: list[Problem]) -> dict[str, str]:
     """Each problem's prompt, as the policy reads it: where its solutions' prefixes begin."""
-    tokenizer = getattr(lm, "tokenizer", None)
-    return {p.id: cfg.prompt.render(p.question, tokenizer) for p in batch}
+    return {p.id: cfg.prompt.render(p.question, lm.tokenizer) for p in batch}
 
 
 def correct_rollouts(r: RolloutConfig, lm: LM, unique: Prefixes) -> dict[tuple[str, str], int]:

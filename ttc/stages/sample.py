@@ -54,7 +54,7 @@ def check(cfg: SampleConfig) -> None:
 
 def run(cfg: SampleConfig, lm: LM) -> Path:
     """This shard; merged into `samples.jsonl` when it is the only one."""
-    tokenizer = getattr(lm, "tokenizer", None)
+    tokenizer = lm.tokenizer  # None: no chat template
 
     def process(batch: list[Problem]) -> list[list[dict]]:
         requests = [cfg.sampling.request(cfg.prompt.render(p.question, tokenizer), p.id) for p in batch]

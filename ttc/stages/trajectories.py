@@ -43,7 +43,7 @@ VOLATILE = shards.VOLATILE | {"batch_problems"}  # no model: only how often prog
 
 
 @dataclass
-class TrajectoriesConfig:
+class TrajectoriesConfig(shards.ReadsFiles):
     INPUT_FILES: ClassVar[tuple[str, ...]] = ("samples",)  # in the settings by content (data/shards.py)
     output_dir: str
     samples: str  # samples.jsonl from `ttc sample`

@@ -13,6 +13,7 @@ data/prm_format.py).
 from __future__ import annotations
 
 import math
+import typing
 from typing import Protocol, Sequence, runtime_checkable
 
 from data.prm_format import Aggregation  # (re-exported: the verifiers' vocabulary)
@@ -64,6 +65,12 @@ class BoundedVerifier(Protocol):
     def context_length(self) -> int: ...
 
     def count_tokens(self, question: str, steps: list[str]) -> int: ...
+
+
+def check_aggregation(how: str) -> None:
+    """An aggregation a config names: last, min or prod; a ValueError otherwise."""
+    if how not in typing.get_args(Aggregation):
+        raise ValueError(f"aggregation must be last, min or prod, got {how!r}")
 
 
 def aggregate(values: Sequence[float], how: Aggregation) -> float:

@@ -16,7 +16,14 @@ from torch import nn
 from transformers import AutoModelForCausalLM
 
 
-class LabelLogits(nn.Module):
+class Counted(nn.Module):
+    """A module that keeps only part of its checkpoint, and the whole one's parameter count
+    (`checkpoint_parameters`, tied weights once): the verifier's size in the ledger."""
+
+    checkpoint_parameters: int
+
+
+class LabelLogits(Counted):
     def __init__(self, lm, good: int, bad: int):
         super().__init__()
         self.backbone = lm.base_model

@@ -18,17 +18,11 @@ from torch.nn.utils.rnn import pad_sequence
 from transformers import AutoTokenizer
 
 from data.prompts import PromptFormat
-from ttc.backends.hf import resolve_device
+from ttc.backends.hf import resolve_device, torch_dtype
 from ttc.verifiers import VerifierBase
+from ttc.verifiers.heads import Counted
 from ttc.verifiers.kind import Kind, read_config
 from ttc.verifiers.prm import OurPRM
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """"auto": bfloat16 on a GPU, float32 on a CPU (where bf16 matmuls are slow and inexact)."""
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return getattr(torch, dtype)
 
 
 class HFVerifier(VerifierBase):
@@ -43,7 +37,7 @@ class HFVerifier(VerifierBase):
         self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(kind.path)
         kind.bind(self.tokenizer)
-        self.model = kind.load_hf(resolve_dtype(dtype, self.device), self.device)
+        self.model = kind.load_hf(torch_dtype(dtype, self.device), self.device)
         self.forward_passes = 0  # one per solution: what bench/prm_scoring.py checks
         self.tokens_scored = 0
         self.last_tokens: list[int] = []  # each solution's tokens in the last call
@@ -51,8 +45,9 @@ class HFVerifier(VerifierBase):
     @property
     def num_parameters(self) -> int:
         """The checkpoint's parameters (tied weights once), also where the module keeps only part."""
-        counted = getattr(self.model, "checkpoint_parameters", None)
-        return counted if counted is not None else sum(p.numel() for p in self.model.parameters())
+        if isinstance(self.model, Counted):
+            return self.model.checkpoint_parameters
+        return sum(p.numel() for p in self.model.parameters())
 
     @functools.cached_property
     def context_length(self) -> int:

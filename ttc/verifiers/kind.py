@@ -5,10 +5,12 @@ A kind says how (question, steps) becomes the token ids its model card feeds the
 outputs (`read`). The scorers (hf_prm.py, vllm_prm.py) do the rest the same way for every kind,
 one forward pass per solution; the loader (spec.py) picks the scorer for the backend.
 
-A PRM kind (`StepKind`) encodes the positions whose output values each step, and its checkpoint
+What `encode` gives beside the token ids is typed by the kind (`Encoded[K]`). A PRM kind
+(`StepKind`) encodes the positions whose output values each step (`Positions`), and its checkpoint
 gives a (good, bad) pair of logits there: a causal LM's logits of two label tokens
 (`LabelTokenKind`), or a classification head of its own (qwen_prm.py). A step's value is
-softmax(good, bad)[good] at its position, on transformers and on vLLM alike.
+softmax(good, bad)[good] at its position, on transformers and on vLLM alike. The likelihood
+baseline encodes a `Span`: where the solution starts and each step ends (likelihood.py).
 
 `Options` are the kind's input-format settings (`VerifierConfig.format`); their defaults are the
 model card's. `aggregation` is the card's way of turning step values into one score, for stages
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Generic, NamedTuple, Sequence, TypeVar
 
 from data.config import ConfigError
 from data.models import read_model_config
@@ -28,15 +30,27 @@ from data.prompts import PromptFormat
 from ttc.lm import count_parameters
 from ttc.verifiers import Aggregation
 
-Encoded = tuple[list[int], Any]  # a solution's token ids, and what `read` needs to value its steps
+K = TypeVar("K")  # what a kind's `read` needs, beside the token ids, to value a solution's steps
+Positions = list[int]  # a PRM kind's: where each step's (good, bad) logits are read
+
+
+class Span(NamedTuple):
+    """The likelihood's: where the solution's tokens start, and where each step's end."""
+
+    start: int
+    ends: list[int]
+
+
+Encoded = tuple[list[int], K]  # a solution's token ids and its K: Encoded[Positions], Encoded[Span]
 
 
 class VerifierError(ConfigError):
     """A verifier setting that cannot work; the message names the setting and what was expected."""
 
 
-class Kind(ABC):
-    """A verifier kind: its input-format options, default aggregation and backends."""
+class Kind(ABC, Generic[K]):
+    """A verifier kind: its input-format options, default aggregation and backends; `encode`
+    gives the token ids with what `read` needs (K)."""
 
     name: ClassVar[str]
     aggregation: ClassVar[Aggregation]  # the card's
@@ -86,9 +100,9 @@ class Kind(ABC):
         return ids[0]
 
     @abstractmethod
-    def encode(self, question: str, steps: list[str]) -> Encoded: ...
+    def encode(self, question: str, steps: list[str]) -> Encoded[K]: ...
 
-    def encode_all(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[Encoded]:
+    def encode_all(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[Encoded[K]]:
         return [self.encode(q, steps) for q, steps in zip(questions, solutions, strict=True)]
 
     @abstractmethod
@@ -96,16 +110,16 @@ class Kind(ABC):
         """The transformers module that `read` reads, called with (input_ids, attention_mask)."""
 
     @abstractmethod
-    def read(self, outputs, batch: list[Encoded]) -> list[list[float]]:
+    def read(self, outputs, batch: list[Encoded[K]]) -> list[list[float]]:
         """Each solution's step values from the outputs of one padded batch."""
 
 
-class StepKind(Kind):
+class StepKind(Kind[Positions]):
     """A PRM kind: `encode` gives the positions whose (good, bad) logits value each step."""
 
     good_column: ClassVar[int] = 0  # vLLM's per-token probabilities: the column of p(good)
 
-    def encode_all(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[Encoded]:
+    def encode_all(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[Encoded[Positions]]:
         encoded = super().encode_all(questions, solutions)
         for number, ((_, positions), steps) in enumerate(zip(encoded, solutions)):
             if len(positions) != len(steps):
@@ -113,7 +127,7 @@ class StepKind(Kind):
                                  f"(kind {self.name}: does a step's text contain the format's step tag?)")
         return encoded
 
-    def read(self, outputs, batch: list[Encoded]) -> list[list[float]]:
+    def read(self, outputs, batch: list[Encoded[Positions]]) -> list[list[float]]:
         good = outputs.float().softmax(-1)[..., 0].cpu()  # the modules put the good logit first
         return [good[row, positions].tolist() for row, (_, positions) in enumerate(batch)]
 

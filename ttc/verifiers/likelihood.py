@@ -15,15 +15,15 @@ lets search use it as its verifier.
 
 from __future__ import annotations
 
-from ttc.verifiers.kind import Encoded, Kind
+from ttc.verifiers.kind import Encoded, Kind, Span
 
 
-class Likelihood(Kind):
+class Likelihood(Kind[Span]):
     name = "likelihood"
     aggregation = "last"
     backends = ("hf",)
 
-    def encode(self, question: str, steps: list[str]) -> Encoded:
+    def encode(self, question: str, steps: list[str]) -> Encoded[Span]:
         prompt_ids = self.tokenizer(self.prompt.render(question, self.tokenizer))["input_ids"]
         encoding = self.tokenizer("\n".join(steps), add_special_tokens=False, return_offsets_mapping=True)
         token_ends = [end for _, end in encoding["offset_mapping"]]
@@ -32,14 +32,14 @@ class Likelihood(Kind):
             char_end += len(step)
             ends.append(len(prompt_ids) + next(i + 1 for i, end in enumerate(token_ends) if end >= char_end))
             char_end += 1  # the newline
-        return prompt_ids + encoding["input_ids"], (len(prompt_ids), ends)
+        return prompt_ids + encoding["input_ids"], Span(len(prompt_ids), ends)
 
     def load_hf(self, dtype, device):
         from transformers import AutoModelForCausalLM
 
         return AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(device).eval()
 
-    def read(self, outputs, batch: list[Encoded]) -> list[list[float]]:
+    def read(self, outputs, batch: list[Encoded[Span]]) -> list[list[float]]:
         import torch
 
         values = []

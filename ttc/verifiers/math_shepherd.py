@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ttc.verifiers.kind import Encoded, LabelTokenKind, tag_positions
+from ttc.verifiers.kind import Encoded, LabelTokenKind, Positions, tag_positions
 
 
 class MathShepherd(LabelTokenKind):
@@ -38,6 +38,6 @@ class MathShepherd(LabelTokenKind):
         tag = self.opts.step_tag
         return f"{question} " + "\n".join(f"{step} {tag}" for step in steps)
 
-    def encode(self, question: str, steps: list[str]) -> Encoded:
+    def encode(self, question: str, steps: list[str]) -> Encoded[Positions]:
         ids = self.tokenizer.encode(self.text(question, steps))
         return ids, tag_positions(ids, self.tag)

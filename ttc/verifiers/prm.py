@@ -11,7 +11,7 @@ the paper's for soft MC labels, or `min` for hard ones.
 from __future__ import annotations
 
 from data.prm_format import Aggregation, PRMFormat, trained_aggregation, trained_prompt
-from ttc.verifiers.kind import Encoded, LabelTokenKind, VerifierError, tag_positions
+from ttc.verifiers.kind import Encoded, LabelTokenKind, Positions, VerifierError, tag_positions
 
 
 class OurPRM(LabelTokenKind):
@@ -43,6 +43,6 @@ class OurPRM(LabelTokenKind):
         _, good, bad = self.format.token_ids(self.tokenizer, where=self.path)
         return good, bad
 
-    def encode(self, question: str, steps: list[str]) -> Encoded:
+    def encode(self, question: str, steps: list[str]) -> Encoded[Positions]:
         ids, _ = self.format.encode(self.tokenizer, self.prompt.render(question, self.tokenizer), steps)
         return ids, tag_positions(ids, self.tag)  # a tag inside a step's text shows as one too many

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ttc.verifiers.kind import Encoded, StepKind, VerifierError, read_config, tag_positions
+from ttc.verifiers.kind import Encoded, Positions, StepKind, VerifierError, read_config, tag_positions
 
 ARCHITECTURE = "Qwen2ForProcessRewardModel"
 
@@ -56,7 +56,7 @@ class QwenMathPRM(StepKind):
                     {"role": "assistant", "content": tag.join(steps) + tag if steps else ""}]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
 
-    def encode(self, question: str, steps: list[str]) -> Encoded:
+    def encode(self, question: str, steps: list[str]) -> Encoded[Positions]:
         ids = self.tokenizer.encode(self.text(question, steps))
         return ids, tag_positions(ids, self.tag)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ttc.verifiers.kind import Encoded, LabelTokenKind, VerifierError
+from ttc.verifiers.kind import Encoded, LabelTokenKind, Positions, VerifierError
 
 
 class RLHFlow(LabelTokenKind):
@@ -49,7 +49,7 @@ class RLHFlow(LabelTokenKind):
     def render(self, messages: list[dict[str, str]], reply: bool = False) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=reply)
 
-    def encode(self, question: str, steps: list[str]) -> Encoded:
+    def encode(self, question: str, steps: list[str]) -> Encoded[Positions]:
         """The whole conversation's ids, tokenized once as the chat template does (its own special
         tokens, none added); each step is read where the prompt for its reply ends, found by
         rendering that prompt (`add_generation_prompt`): the reply token must start there."""

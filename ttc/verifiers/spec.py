@@ -21,13 +21,13 @@ public one its model card's format.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from data.config import ConfigError
 from data.prompts import PromptFormat
-from ttc.backends import DTYPES, engine_folder
+from ttc.backends import engine_folder
+from ttc.backends.config import EngineSection
 from ttc.verifiers import Aggregation, Verifier
 from ttc.verifiers.kind import Kind, VerifierError
 from ttc.verifiers.likelihood import Likelihood
@@ -43,11 +43,15 @@ KINDS: dict[str, type[Kind]] = {
     "rlhflow": RLHFlow,  # RLHFlow/Llama3.1-8B-PRM-{Mistral,Deepseek}-Data
     "qwen2.5-math-prm": QwenMathPRM,  # Qwen/Qwen2.5-Math-PRM-{7B,72B}
 }
-DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclass
-class VerifierConfig:
+class VerifierConfig(EngineSection):
+    """A stage's verifier section. The engine settings it shares with an LM section (dtype,
+    device, threads, max_model_len, kv_cache_gib, gpu_memory_utilization) mean the same and are
+    checked the same way (ttc/backends/config.py `EngineSection`; dtype auto: bfloat16 on CUDA,
+    float32 elsewhere); its defaults are its own."""
+
     path: str  # a save_pretrained folder, or a hub id already in the Hugging Face cache
     kind: str = "prm"  # a key of KINDS
     backend: Literal["hf", "vllm"] = "hf"
@@ -68,16 +72,9 @@ class VerifierConfig:
             raise VerifierError(f"backend: kind {self.kind} runs on the {' or '.join(kind.backends)} backend, "
                                 f"got {self.backend!r}")
         kind.options(self.format)  # validates the keys
-        if self.dtype not in DTYPES:
-            raise VerifierError(f"dtype: expected one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if not DEVICE.fullmatch(self.device):
-            raise VerifierError(f"device: expected auto, cpu, cuda or cuda:N, got {self.device!r}")
-        if self.batch_size < 1 or self.threads < 1:
-            raise VerifierError(f"batch_size and threads must be >= 1, got {self.batch_size} and {self.threads}")
-        if self.kv_cache_gib <= 0 or not 0 < self.gpu_memory_utilization <= 1:
-            raise VerifierError("kv_cache_gib must be > 0 and gpu_memory_utilization in (0, 1]")
-        if self.max_model_len is not None and self.max_model_len < 1:
-            raise VerifierError(f"max_model_len must be >= 1 or None, got {self.max_model_len}")
+        self.check_engine(VerifierError)
+        if self.batch_size < 1:
+            raise VerifierError(f"batch_size must be >= 1, got {self.batch_size}")
 
 
 def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:

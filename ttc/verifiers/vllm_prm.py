@@ -35,18 +35,10 @@ from collections import OrderedDict
 from typing import Sequence
 
 from data.prompts import PromptFormat
+from ttc.backends.config import resolve_dtype
 from ttc.verifiers import VerifierBase
 from ttc.verifiers.kind import StepKind
 from ttc.verifiers.prm import OurPRM
-
-
-def vllm_dtype(dtype: str) -> str:
-    """"auto": bfloat16 on a GPU, float32 on a CPU (vLLM's own "auto" takes the checkpoint's)."""
-    if dtype != "auto":
-        return dtype
-    import torch
-
-    return "bfloat16" if torch.cuda.is_available() else "float32"
 
 
 MEMO_SIZE = 1 << 18  # values kept by prefix (~50 MB): far more than a search session's candidates
@@ -76,14 +68,14 @@ class VLLMStepScorer(VerifierBase):
         self.num_parameters = kind.count_parameters()
         from vllm.config import PoolerConfig
 
-        from ttc.backends.vllm import start_engine
+        from ttc.backends.vllm import start_engine, vllm_device
 
         self.llm = start_engine(
             kv_cache_gib,
             model=kind.path,
             runner="pooling",
             pooler_config=PoolerConfig(task="token_classify", tok_pooling_type="ALL", use_activation=True),
-            dtype=vllm_dtype(dtype),
+            dtype=resolve_dtype(dtype, vllm_device()),  # not vLLM's own auto (the checkpoint's)
             max_model_len=max_model_len,
             enforce_eager=enforce_eager,
             gpu_memory_utilization=gpu_memory_utilization,
@@ -162,9 +154,9 @@ class VLLMStepScorer(VerifierBase):
 
 
 def _on_cpu() -> bool:
-    from vllm.platforms import current_platform
+    from ttc.backends.vllm import vllm_device
 
-    return current_platform.is_cpu()
+    return vllm_device() == "cpu"
 
 
 class VLLMPRM(VLLMStepScorer):

@@ -8,6 +8,7 @@ from search_fakes import ScriptedLM, TableVerifier, problem
 
 from data.records import Sample
 from ttc.search import BestOfNConfig, Pool, accuracy, best_of_n, sample_pools, select, sweep
+from ttc.verifiers import VerifierBase
 
 # sample i of every request: four solutions, two of them identical
 SOLUTIONS = ["a\n\\boxed{1}", "b\n\\boxed{2}", "b\n\\boxed{2}", "c\nno answer"]
@@ -44,7 +45,7 @@ def test_weighted_beats_majority_when_the_verifier_knows():
 
 
 def test_a_verifier_without_a_token_counter_leaves_prm_cost_unknown():
-    class Bare:
+    class Bare(VerifierBase):  # the protocol's defaults: last_tokens None, no count
         def score(self, questions, solutions):
             return [[0.5] * len(s) for s in solutions]
 

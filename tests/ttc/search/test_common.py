@@ -49,7 +49,7 @@ def test_sqrt_width_is_the_nearest_divisor_ties_up():
     (BestOfNConfig, dict(n=0), "n must be"),
     (BestOfNConfig, dict(selection="best"), "selection"),
     (BestOfNConfig, dict(aggregation="mean"), "aggregation"),
-    (BestOfNConfig, dict(temperature=-1.0), "sampling"),
+    (BestOfNConfig, dict(temperature=-1.0), "temperature must be >= 0"),
 ])
 def test_invalid_budgets_and_settings_are_refused(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):

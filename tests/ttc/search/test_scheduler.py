@@ -10,7 +10,7 @@ import time
 import pytest
 from search_fakes import Hashed, ScriptedLM, problem, repetitive_policy
 
-from ttc.lm import Finished, StreamingLM
+from ttc.lm import Finished, LMBase, StreamingLM
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, beam_search, best_of_n, dvts
 
 
@@ -99,7 +99,7 @@ def test_a_problem_goes_on_while_others_still_generate():
     assert any(pending - problems for problems, pending in asked[len(PROBLEMS):])
 
 
-class Plain:
+class Plain(LMBase):
     """A real LM without its streaming methods: the search then runs in lock-step."""
 
     def __init__(self, lm):
