@@ -55,12 +55,12 @@ def test_a_stage_recipes_lm_section_sets_only_its_placement(tmp_path):
 def test_a_stage_recipe_on_its_own_takes_its_paths_as_flags(monkeypatch):
     monkeypatch.chdir(REPO)
     paths = ["--output_dir", "out", "--lm.model", "train/checkpoints/toy-base", "--prm.path", "train/checkpoints/toy-prm"]
-    cfg = parse_config(search.Config, ["--config", EVAL_SEARCH, *paths])
+    cfg = parse_config(search.SearchEvalConfig, ["--config", EVAL_SEARCH, *paths])
     assert (cfg.output_dir, cfg.prm.path, cfg.prm.backend, cfg.lm.gpu_memory_utilization) == \
         ("out", "train/checkpoints/toy-prm", "vllm", 0.6)  # the recipe's settings under the flags' paths
     with pytest.raises(ConfigError, match=r"^configs/toy/eval_search.yaml: no prm.path .*: give --prm.path$"):
-        parse_config(search.Config, ["--config", EVAL_SEARCH, *paths[:4]])
+        parse_config(search.SearchEvalConfig, ["--config", EVAL_SEARCH, *paths[:4]])
     with pytest.raises(ConfigError, match=r": no output_dir .*: give --output_dir$"):
-        parse_config(search.Config, ["--config", EVAL_SEARCH])
+        parse_config(search.SearchEvalConfig, ["--config", EVAL_SEARCH])
     with pytest.raises(ConfigError, match=r"bench_prm.yaml: no verifiers.prm.path .*: give --verifiers.prm.path$"):
         parse_config(BenchPRMConfig, ["--config", "configs/qwen2.5-math-1.5b/bench_prm.yaml", "--output_dir", "out"])

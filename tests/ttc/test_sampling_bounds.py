@@ -41,7 +41,7 @@ def test_every_holder_of_sampling_settings_refuses_them_with_one_message():
     """One validator (ttc.lm check_sampling): a request, a sampling section, the label rollouts,
     a search config and `ttc chains` name the bad setting the same way."""
     from ttc.search import BeamConfig, BestOfNConfig
-    from ttc.stages.chains import Config as ChainsConfig
+    from ttc.stages.chains import ChainsConfig
 
     holders = [lambda **s: GenerationRequest("p", **s), SamplingConfig, RolloutConfig, BestOfNConfig, BeamConfig,
                lambda **s: ChainsConfig(output_dir="o", reviser=None, **s)]
