@@ -72,7 +72,7 @@ from ttc.verifiers.spec import KINDS, VerifierConfig, default_aggregation, load_
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
-NAME = "results"
+RECORDS = "results"
 
 
 @dataclass
@@ -216,7 +216,7 @@ def run(cfg: SearchEvalConfig, lm: LM) -> Path:
     prm = load_verifier(cfg.prm, cfg.prompt)
     try:
         path = shards.run_shard(
-            cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), batches, lambda b: f"{b[0].id}..{b[-1].id}",
+            cfg.output_dir, RECORDS, Shard(cfg.shard, cfg.num_shards), batches, lambda b: f"{b[0].id}..{b[-1].id}",
             lambda units: [[r for per_problem in evaluate(b, lm, prm, cfg, lines) for r in per_problem] for b in units], 1,
             shards.settings_of(cfg), cfg.overwrite,  # batch_problems included: a batch shares its tokens
         )
@@ -233,11 +233,11 @@ def check(cfg: SearchEvalConfig) -> list[Problem]:
 def finish(cfg: SearchEvalConfig, shard_file: Path) -> Path:
     """Once every shard is done: merge them, write the summary next to the records."""
     out = Path(cfg.output_dir)
-    waiting = [i for i in range(cfg.num_shards) if not Shard(i, cfg.num_shards).path(out, NAME, "jsonl").exists()]
+    waiting = [i for i in range(cfg.num_shards) if not Shard(i, cfg.num_shards).path(out, RECORDS, "jsonl").exists()]
     if waiting:
         log.info("shard %d done; shard(s) %s still running: the last one merges", cfg.shard, waiting)
         return shard_file
-    merged = shards.merge(out, NAME, cfg.num_shards)
+    merged = shards.merge(out, RECORDS, cfg.num_shards)
     search_report.write(merged)
     log_figures(cfg.tracking, out, "search", tracked_figures(out / search_report.NUMBERS))
     return merged
@@ -252,5 +252,5 @@ def main(cfg: SearchEvalConfig) -> Path:
     return run_stage(cfg, STAGE)
 
 
-STAGE = StageSpec(config=SearchEvalConfig, main=main, run=run, records=NAME, check=check,
+STAGE = StageSpec(config=SearchEvalConfig, main=main, run=run, records=RECORDS, check=check,
                   report=search_report.PART)

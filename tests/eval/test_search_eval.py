@@ -73,7 +73,7 @@ def test_grid_shards_resume_and_summary(tmp_path, toy_base_path, prm_path, hf_lm
     shard0 = search.run(config(tmp_path / "two", toy_base_path, prm_path, shard=0, num_shards=2), hf_lm)
     assert shard0.name.startswith("results.shard-") and not (tmp_path / "two" / TABLE).exists()
     merged = search.run(config(tmp_path / "two", toy_base_path, prm_path, shard=1, num_shards=2), hf_lm)
-    assert merged.read_bytes() == one.read_bytes() == merge(tmp_path / "two", search.NAME, 2).read_bytes()
+    assert merged.read_bytes() == one.read_bytes() == merge(tmp_path / "two", search.STAGE.records, 2).read_bytes()
 
     # killed during the second batch: the rerun redoes only that batch's problems
     cfg = config(tmp_path / "killed", toy_base_path, prm_path)

@@ -46,7 +46,7 @@ def test_two_shards_merge_to_the_same_bytes_as_one(tmp_path, toy_base_path, hf_l
     one = chains.run(config(tmp_path / "one", toy_base_path), hf_lm)
     for i in range(2):
         chains.run(config(tmp_path / "two", toy_base_path, i, 2), hf_lm)
-    assert merge(tmp_path / "two", chains.NAME, 2).read_bytes() == one.read_bytes()
+    assert merge(tmp_path / "two", chains.STAGE.records, 2).read_bytes() == one.read_bytes()
 
 
 def test_killed_run_resumes_without_redoing_or_losing_work(tmp_path, toy_base_path, hf_lm):

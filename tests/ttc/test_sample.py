@@ -31,7 +31,7 @@ def test_two_shards_merge_to_the_same_bytes_as_one(tmp_path, toy_base_path, hf_l
     for i in range(2):
         cfg = config(tmp_path / "two", toy_base_path, i, 2)
         sample.run(cfg, hf_lm)
-    two = merge(tmp_path / "two", sample.NAME, 2)
+    two = merge(tmp_path / "two", sample.STAGE.records, 2)
     assert one.read_bytes() == two.read_bytes()
     samples = read_records(one, Sample)
     assert len(samples) == 6 * 4

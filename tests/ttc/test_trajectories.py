@@ -135,7 +135,7 @@ def test_shards_merge_to_the_same_bytes_and_a_cut_run_resumes(tmp_path, samples_
     one = trajectories.run(config(tmp_path / "one", samples_file)).read_bytes()
     for i in range(2):
         trajectories.run(config(tmp_path / "two", samples_file, i, 2))
-    assert merge(tmp_path / "two", trajectories.NAME, 2).read_bytes() == one
+    assert merge(tmp_path / "two", trajectories.STAGE.records, 2).read_bytes() == one
     # A run killed after its first batch, in the middle of writing the next unit's line.
     shard_file = tmp_path / "one" / "trajectories.shard-00000-of-00001.jsonl"
     first, second = shard_file.read_text().splitlines(keepends=True)[:2]

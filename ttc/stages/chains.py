@@ -32,7 +32,7 @@ from ttc.revise import RevisionConfig, chain_records, sample_chains
 from ttc.stages.common import finish, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
 
-NAME = "chains"
+RECORDS = "chains"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # a chain's attempts are seeded by the chain alone
 
 
@@ -83,13 +83,13 @@ def run(cfg: ChainsConfig, lm: LM) -> Path:
         return [chain_records(chain_set) for chain_set in sample_chains(batch, lm, revision)]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process,
+    path = shards.run_shard(cfg.output_dir, RECORDS, shard, load_problems(cfg.data), lambda p: p.id, process,
                             cfg.batch_problems, stage_settings(cfg, STAGE), cfg.overwrite)
-    return finish(cfg, NAME, path)
+    return finish(cfg, RECORDS, path)
 
 
 def main(cfg: ChainsConfig) -> Path:
     return run_stage(cfg, STAGE, cfg.reviser)
 
 
-STAGE = StageSpec(config=ChainsConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)
+STAGE = StageSpec(config=ChainsConfig, main=main, run=run, records=RECORDS, volatile=VOLATILE, check=check)

@@ -46,7 +46,7 @@ from ttc.stages.common import finish, require, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
-NAME = "labels"
+RECORDS = "labels"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # a prefix's rollouts do not depend on its batch
 LabelMode = Literal["per_step", "binary_search"]
 
@@ -194,15 +194,15 @@ def run(cfg: LabelConfig, lm: LM) -> Path:
     dropped = sum(not labelable(s) for group in samples.values() for s in group)
     log.info("dropping %d solution(s) without a parsable answer", dropped)
     path = shards.run_shard(
-        cfg.output_dir, NAME, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
+        cfg.output_dir, RECORDS, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
         lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
         stage_settings(cfg, STAGE), cfg.overwrite, empty_units=True,  # no labelable sample: none
     )
-    return finish(cfg, NAME, path)
+    return finish(cfg, RECORDS, path)
 
 
 def main(cfg: LabelConfig) -> Path:
     return run_stage(cfg, STAGE)
 
 
-STAGE = StageSpec(config=LabelConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)
+STAGE = StageSpec(config=LabelConfig, main=main, run=run, records=RECORDS, volatile=VOLATILE, check=check)

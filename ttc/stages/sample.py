@@ -25,7 +25,7 @@ from ttc.sampling import SamplingConfig, grade
 from ttc.stages.common import finish, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
 
-NAME = "samples"
+RECORDS = "samples"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # each request is generated on its own
 
 
@@ -64,13 +64,13 @@ def run(cfg: SampleConfig, lm: LM) -> Path:
         ]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(cfg.output_dir, NAME, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems,
+    path = shards.run_shard(cfg.output_dir, RECORDS, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems,
                             stage_settings(cfg, STAGE), cfg.overwrite)
-    return finish(cfg, NAME, path)
+    return finish(cfg, RECORDS, path)
 
 
 def main(cfg: SampleConfig) -> Path:
     return run_stage(cfg, STAGE)
 
 
-STAGE = StageSpec(config=SampleConfig, main=main, run=run, records=NAME, volatile=VOLATILE, check=check)
+STAGE = StageSpec(config=SampleConfig, main=main, run=run, records=RECORDS, volatile=VOLATILE, check=check)

@@ -38,7 +38,7 @@ from ttc.stages.common import claim, finish, require, stage_settings
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
-NAME = "trajectories"
+RECORDS = "trajectories"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # no model: only how often progress is saved
 
 
@@ -90,9 +90,9 @@ def run(cfg: TrajectoriesConfig) -> Path:
     def process(batch: list[Problem]) -> list[list[dict]]:
         return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts, cfg.min_attempts)] for p in batch]
 
-    path = shards.run_shard(cfg.output_dir, NAME, shard, problems, lambda p: p.id, process, cfg.batch_problems,
+    path = shards.run_shard(cfg.output_dir, RECORDS, shard, problems, lambda p: p.id, process, cfg.batch_problems,
                             stage_settings(cfg, STAGE), cfg.overwrite, empty_units=True)
-    return finish(cfg, NAME, path)
+    return finish(cfg, RECORDS, path)
 
 
 def main(cfg: TrajectoriesConfig) -> Path:
@@ -101,4 +101,4 @@ def main(cfg: TrajectoriesConfig) -> Path:
     return run(cfg)
 
 
-STAGE = StageSpec(config=TrajectoriesConfig, main=main, records=NAME, volatile=VOLATILE, gpu=False, check=check)
+STAGE = StageSpec(config=TrajectoriesConfig, main=main, records=RECORDS, volatile=VOLATILE, gpu=False, check=check)
