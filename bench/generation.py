@@ -19,7 +19,7 @@ import torch
 
 from data import toy
 from data.prompts import PromptFormat
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM, GenerationRequest
 
 

@@ -62,7 +62,7 @@ from data.models import locate  # noqa: E402
 from data.problems import DataConfig, load_problems  # noqa: E402
 from data.records import Problem, Sample, StepLabels, Trajectory, to_json, write_atomic  # noqa: E402
 from train.arguments import one_process  # noqa: E402
-from ttc.backends import LMConfig, load_lm  # noqa: E402
+from ttc.lm.spec import LMConfig, load_lm  # noqa: E402
 from ttc.pipeline import graph  # noqa: E402
 from ttc.pipeline.run import PipelineConfig, Run  # noqa: E402
 
@@ -237,7 +237,7 @@ def close(engine: Any) -> None:
 
 def measure_sampling(setup: Setup, kind: str, stage: str, model: str) -> tuple[Row, list[Problem], list[Sample]]:
     """A sampling stage's requests (its prompt, n, max_tokens, stop) on its engine: generated tokens/s."""
-    from ttc.sampling import grade
+    from ttc.lm.sampling import grade
 
     cfg = setup.config(stage)
     sampling = dataclasses.replace(cfg.sampling, n=min(setup.sizes.n or cfg.sampling.n, cfg.sampling.n),

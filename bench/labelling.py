@@ -45,7 +45,7 @@ from data.labels import first_error, labelable, monotone
 from data.problems import DataConfig, load_problems
 from data.records import Problem, Sample, StepLabels, from_dict
 from prm_scoring import draw_samples  # bench/prm_scoring.py, beside this script
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM
 from ttc.stages import label
 

@@ -17,7 +17,7 @@ computes. Naive rollouts process the prefix k times; full sharing processes ever
 prefix token once (a trie over all requests: a solution's prefixes share their beginning, a
 problem's samples their prompt). Samples come from the base model itself. Then the wall time
 of the same label requests on transformers and on vLLM (prefix caching on, startup apart).
-What each engine computes: transformers (ttc/backends/hf.py) prefills a request's prompt once
+What each engine computes: transformers (ttc/lm/hf.py) prefills a request's prompt once
 and copies its KV cache to the n rows, about the ledger's count; vLLM's prefix cache shares only
 whole KV-cache blocks (size printed; 128 tokens on CPU), so each of the n samples prefills the
 part of its prompt past the last whole block: the naive count for prompts shorter than a block.
@@ -43,9 +43,9 @@ from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, Sample
 from ttc.stages import label
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM, Completion, GenerationRequest
-from ttc.sampling import SamplingConfig, grade
+from ttc.lm.sampling import SamplingConfig, grade
 from ttc.verifiers.hf_prm import HFPRM
 
 Solutions = tuple[list[str], list[list[str]]]  # questions, steps

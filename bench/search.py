@@ -54,7 +54,7 @@ import torch
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, SearchResult, beam_search, best_of_n, dvts
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 from timing import Timed  # bench/timing.py, beside this script

@@ -56,13 +56,13 @@ Definitions:
   2.5-97.5 percentile range of the ratio over 1000 seeded bootstrap resamples of the questions
   (eval/paired.py). The resamples redraw the questions' outcomes under the methods the CV chose
   on all of them; the CV's own choices are not redone, so the range leaves out that variance.
-- The policy (ttc/policy.py, for `ttc solve`) is fit on all of a bin's questions: per bin and
+- The policy (ttc/policy/__init__.py, for `ttc solve`) is fit on all of a bin's questions: per bin and
   budget the method best on them, with its settings there and its (in-sample) accuracy on them.
   The allocated policy (`policy_<bins>_allocated.json`, `allocated: true`): the allocation fit on
   all questions, per bin and average budget B the method with its settings at its own budget b
-  (params' n is b's), which `ttc solve` runs at that n (ttc/planner.py).
+  (params' n is b's), which `ttc solve` runs at that n (ttc/policy/planner.py).
 - Provenance: each policy records the models its records were measured with (`Policy.models`,
-  ttc/policy.py), read from the settings `ttc eval` saved beside each results file
+  ttc/policy/__init__.py), read from the settings `ttc eval` saved beside each results file
   (`results.settings.json`: `lm.model`, `prm.path`): per line, the roles its strategy runs on
   (`Strategy.models`: `lm` and `prm` for search lines, `reviser` and `orm` for revision lines,
   which run on the file's lm and prm). Results
@@ -101,7 +101,7 @@ from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num, tally
 from ttc.policy import ROLES, STRATEGIES, Entry, Policy, identify
 from ttc.search import BestOfNConfig
-from ttc.search.common import SearchResult
+from ttc.search.result import SearchResult
 from ttc.stages.spec import Finding, ReportPart, StageSpec
 
 log = logging.getLogger(__name__)

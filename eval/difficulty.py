@@ -5,7 +5,7 @@
 - Oracle: a test question's difficulty is the base model's pass@1 over its first
   `num_samples` samples (paper: 2048; the unbiased pass@1 is the fraction correct).
 - Predicted: the mean PRM final-step ("last") score over the very same samples; no ground
-  truth is used. A sample with no step scores 0.0, as in search (ttc/search/common.py).
+  truth is used. A sample with no step scores 0.0, as in search (ttc/search/session.py).
 - Bins: 5 quantiles of that value over the test questions, 1 = easiest (highest pass@1 or
   score) ... 5 = hardest.
 

@@ -6,7 +6,7 @@ from math import comb
 from typing import Sequence
 
 from data.records import Sample
-from ttc.voting import weighted_vote
+from ttc.search.select import weighted_vote
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -24,7 +24,7 @@ model its own training tokens, k = [6 N_L D_L + 2 N_L D_inf - 6 N_S D_S] / (2 N_
 D_inf = R D_S (equal to the paper's when D_L = D_S). Both are shown in the markdown.
 
 The verifier (the paper counts the policy alone): test-time compute also runs the PRM, and
-the result records carry each problem's `flops_policy` and `flops_prm` (ttc/search/common.py's
+the result records carry each problem's `flops_policy` and `flops_prm` (ttc/search/session.py's
 ledger: 2 N tokens for each model, prompts included). Over every record of the grid (all
 methods, budgets, seeds and questions read) F_policy = sum(flops_policy) / sum(generations) and
 F_prm = sum(flops_prm) / sum(generations), the latter over the records that keep a verifier
@@ -83,7 +83,7 @@ from eval.plots import Curve, Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num
-from ttc.search.common import SearchResult
+from ttc.search.result import SearchResult
 from ttc.lm import count_parameters, forward_flops
 from ttc.stages.spec import Finding, ReportPart, StageSpec
 

@@ -4,7 +4,7 @@ held-out questions.
     ttc eval-policy --config configs/toy/eval_policy.yaml
 
 For every seed: the probe of every question is drawn once and `ttc solve` runs at each budget
-N of `budgets` from it (ttc/planner.py: the probe counts in N); best-of-N weighted draws one pool
+N of `budgets` from it (ttc/policy/planner.py: the probe counts in N); best-of-N weighted draws one pool
 of max(budgets) samples per question with the probe's sampling settings and is estimated at
 each N from it (ttc.search.best_of_n.sweep: the expected accuracy over subsets of N). Accuracy
 at N: the mean over questions and seeds (solve's is 0/1 per run, best-of-N's an expectation).
@@ -41,7 +41,7 @@ from eval.paired import Ratio, curve_of, ratio
 from eval.plots import Curve, Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
-from ttc.planner import SolveResult, draw_probes, solve
+from ttc.policy.planner import SolveResult, draw_probes, solve
 from ttc.search import SEARCH, SearchResult, sample_pools, sweep
 from ttc.stages.solve import ModelCache, Setup, load_policy
 from ttc.stages.spec import Finding, ReportPart, StageSpec

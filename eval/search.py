@@ -31,7 +31,7 @@ Other strategies (beam search, DVTS, ...) run at each N, batched across the prob
 
 Sharded, resumable and deterministic (data/shards.py). Every seed a strategy draws derives from
 (seed, problem id, ...), but a result's token counts do not: a batched call's prompt and PRM
-tokens are shared out among its problems in proportion to their lengths (ttc/search/common.py),
+tokens are shared out among its problems in proportion to their lengths (ttc/search/session.py),
 and scores may move in the last bit with the padding of a batch. So the unit of work is a
 batch: problems [0, B), [B, 2B), ... of the input, the same whatever the number of shards;
 n shards merged are then the same bytes as one, and a killed run redoes only its unfinished
@@ -61,11 +61,11 @@ from data.shards import Shard
 from eval import search_report
 from eval.search_report import EvalResult, SearchSummary
 from eval.tracking import Figures, Tracking, log_figures
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.lm import LM
 from ttc.policy import STRATEGIES  # revision lines run with the reviser as `lm` and its ORM as `prm`
 from ttc.search import BestOfNConfig, SearchConfig, SearchResult, sample_pools
-from ttc.search.common import RUN_FIELDS
+from ttc.search.config import RUN_FIELDS
 from ttc.stages.common import run_stage
 from ttc.verifiers import Aggregation, Verifier
 from ttc.verifiers.spec import KINDS, VerifierConfig, default_aggregation, load_verifier

@@ -17,9 +17,9 @@ from pathlib import Path
 from data.problems import DataConfig, load_problems
 from data.records import Sample, read_records
 from eval.estimators import majority_correct, pass_at_k
-from ttc.sampling import SamplingConfig
+from ttc.lm.sampling import SamplingConfig
 from ttc.stages import sample
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)

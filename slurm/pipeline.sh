@@ -10,4 +10,4 @@
 set -euo pipefail
 venv="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python"
 [ -z "${PYTHON:-}" ] && [ -x "$venv" ] && PYTHON="$venv"
-exec "${PYTHON:-python}" -m ttc.cli pipeline --slurm "$@"
+exec "${PYTHON:-python}" -m ttc.pipeline.cli pipeline --slurm "$@"

@@ -18,7 +18,7 @@ os.environ.update(TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1", HF_DATASET
 import pytest
 import torch
 
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LMBase
 
 torch.set_num_threads(1)

@@ -1,7 +1,7 @@
 """Bad input at every entry point: exit status 2, ONE line naming what is wrong (file, line, field
 or setting, what was expected), no traceback, and nothing already written changed.
 
-Each case runs the real command in this process (`ttc.cli.main(argv)`, or a trainer's
+Each case runs the real command in this process (`ttc.pipeline.cli.main(argv)`, or a trainer's
 `python -m train.<name>` block through runpy), after the inputs and finished outputs it needs
 were made once for the module (a real `ttc sample` on the toy base model). Every file under the
 module's folder is compared before and after each case: only a lock file may appear or change.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from data.records import Sample, read_records, to_json, write_atomic
-from ttc import cli
+from ttc.pipeline import cli
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = str(REPO / "train" / "checkpoints" / "toy-base")
@@ -118,7 +118,7 @@ CASES = [
     # --- ttc sample: the settings, checked before the model loads
     ("sample n 0", [*SAMPLE, "--output_dir", "<finished>", "--sampling.n", "0"],
      r"^ttc sample: command line: sampling: n must be >= 1, got 0$"),
-    ("sample n 100000", [*SAMPLE, "--output_dir", "<out>/s", "--sampling.n", "100000"],  # ttc/lm.py MAX_N
+    ("sample n 100000", [*SAMPLE, "--output_dir", "<out>/s", "--sampling.n", "100000"],  # ttc/lm/__init__.py MAX_N
      r"^ttc sample: command line: sampling: n must be <= 4096 \(samples one request generates at once; "
      r"ttc\.lm\.MAX_N\), got 100000$"),
     ("sample temperature < 0", [*SAMPLE, "--output_dir", "<out>/s", "--sampling.temperature", "-0.5"],

@@ -14,7 +14,7 @@ from conftest import tmpfs
 
 from data.config import BAD_INPUT_STATUS, RETRY_STATUS, ConfigError, run_cli
 from data.models import check_model
-from ttc import cli
+from ttc.pipeline import cli
 
 REPO = Path(__file__).resolve().parents[1]
 PRM = str(REPO / "train" / "checkpoints" / "toy-prm")

@@ -2,7 +2,7 @@
 is killed with SIGKILL at several random points, resumed, and must end with the same bytes as
 an uninterrupted run; two runs started at once on one folder must not both write.
 
-Each run is the real command (`ttc.cli.main(argv)`, hf backend, the committed toy models, tiny
+Each run is the real command (`ttc.pipeline.cli.main(argv)`, hf backend, the committed toy models, tiny
 sizes) in a child forked from this process, so that no run pays the interpreter's and torch's
 start-up (about 10 s each on a CPU); one test also kills an exec'd `ttc sample`. The child
 pauses briefly after each saved unit (the only harness change), so that a kill can land between
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from tqdm import tqdm
 
-from ttc import cli
+from ttc.pipeline import cli
 
 tqdm.monitor_interval = 0  # no monitor thread to hold the progress lock when a child is forked
 
@@ -236,7 +236,7 @@ def test_an_execd_ttc_sample_killed_with_sigkill_resumes_to_the_same_bytes(refer
     number of saved units, rerun, compare; the rerun takes over the dead run's lock."""
     rng = random.Random(f"{SEED}:exec")
     out = tmp_path / "execd"
-    argv = [sys.executable, "-m", "ttc.cli", *SAMPLE, "--output_dir", str(out), "--batch_problems", "1"]
+    argv = [sys.executable, "-m", "ttc.pipeline.cli", *SAMPLE, "--output_dir", str(out), "--batch_problems", "1"]
     env = {**os.environ, "TTC_LOG": "WARNING"}
     point = rng.randrange(1, 6)
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

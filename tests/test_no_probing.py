@@ -21,7 +21,7 @@ OWN_FIELDS = "a dataclass's own fields (or an attribute it names) by name"
 THIRD_PARTY = "a third-party object whose attribute depends on its version or type"
 
 ALLOWED: dict[tuple[str, str], str] = {
-    ("ttc/backends/hf.py", "getattr(torch, resolve_dtype(dtype, device.type))"): TORCH_DTYPE,
+    ("ttc/lm/hf.py", "getattr(torch, resolve_dtype(dtype, device.type))"): TORCH_DTYPE,
     ("train/toy_lm.py", "getattr(torch, cfg.save_dtype)"): TORCH_DTYPE,
     ("ttc/stages/common.py", "getattr(cfg, f.name)"): OWN_FIELDS,
     ("data/shards.py", "getattr(node, f.name)"): OWN_FIELDS,
@@ -30,7 +30,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("eval/compute_optimal.py", "dict(zip(questions, getattr(self, of)[j].tolist()))"): OWN_FIELDS,
     ("eval/compute_optimal.py", "getattr(a, of)[name]"): OWN_FIELDS,
     ("eval/compute_optimal.py", "getattr(analyses[0], of).items()"): OWN_FIELDS,
-    ("ttc/backends/vllm.py", 'getattr(client, "output_queue_thread", None)'): THIRD_PARTY + " (vLLM's client)",
+    ("ttc/lm/vllm.py", 'getattr(client, "output_queue_thread", None)'): THIRD_PARTY + " (vLLM's client)",
     ("ttc/verifiers/qwen_prm.py", 'getattr(tokenizer, "chat_template", None)'): THIRD_PARTY + " (a tokenizer)",
     ("ttc/verifiers/rlhflow.py", 'getattr(tokenizer, "chat_template", None)'): THIRD_PARTY + " (a tokenizer)",
     ("data/prompts.py", 'getattr(tokenizer, "chat_template", None)'): THIRD_PARTY + " (a tokenizer)",

@@ -6,7 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ttc import cli
+from ttc.pipeline import cli
 from ttc.pipeline import command, graph
 from ttc.pipeline.graph import GRAPH, LMOf, Out, Questions, Stage, sources, upstream
 from ttc.pipeline.local import run_all
@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.problems import DataConfig, load_problems
-from ttc.backends import LMConfig, load_lm
-from ttc.sampling import SamplingConfig, grade
+from ttc.lm.spec import LMConfig, load_lm
+from ttc.lm.sampling import SamplingConfig, grade
 from ttc.stages.spec import StageSpec
 
 

@@ -78,7 +78,7 @@ def test_the_rehearsal_changes_only_the_dtype_of_the_bench_verifiers(tmp_path):
 def test_the_qwen_run_in_one_process(tmp_path):
     world = build_qwen_world()
     run = tmp_path / "qwen"
-    command = [sys.executable, "-m", "ttc.cli", "pipeline", "--config", RECIPE, "--run_dir", str(run), *tiny_flags(world)]
+    command = [sys.executable, "-m", "ttc.pipeline.cli", "pipeline", "--config", RECIPE, "--run_dir", str(run), *tiny_flags(world)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=3600,
                           env={**os.environ, **world.env()})
     assert done.returncode == 0, done.stderr[-5000:]

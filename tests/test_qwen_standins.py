@@ -81,7 +81,7 @@ def test_processbench_in_the_hub_layout_with_true_labels(qwen_world, monkeypatch
 @pytest.mark.slow
 def test_the_policy_samples_right_and_wrong_boxed_answers_on_vllm(qwen_world, tmp_path):
     """`ttc sample` with the recipe as a user runs it, the GPU-only settings swapped for the CPU's."""
-    command = [sys.executable, "-m", "ttc.cli", "sample", "--config", "configs/qwen2.5-math-1.5b/sample_eval.yaml",
+    command = [sys.executable, "-m", "ttc.pipeline.cli", "sample", "--config", "configs/qwen2.5-math-1.5b/sample_eval.yaml",
                "--output_dir", str(tmp_path), "--data.source", str(qwen_world.math), "--data.split", "prm800k_test",
                "--data.limit", "10", "--lm.model", "Qwen/Qwen2.5-Math-1.5B", "--lm.backend", "vllm", "--lm.dtype", "float32", "--lm.max_model_len", "1024", "--sampling.n", "4",
                "--sampling.max_tokens", "96"]

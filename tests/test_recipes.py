@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from data.config import ConfigError, parse_config
-from ttc import cli
+from ttc.pipeline import cli
 from ttc.pipeline import command, graph
 from ttc.pipeline.run import PipelineConfig
 from ttc.stages.spec import load_spec

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from data import shards
-from ttc import cli
+from ttc.pipeline import cli
 from ttc.pipeline.graph import GRAPH
 from ttc.stages.spec import StageSpec, load_spec
 
@@ -64,7 +64,7 @@ def test_claim_and_run_stage_refuse_a_stage_that_is_not_sharded():
 
 
 def test_the_usage_imports_no_stage_and_no_torch():
-    code = ("import sys\nfrom ttc import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys\nfrom ttc.pipeline import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in sys.modules if m == 'torch' or m in set(cli.stage_commands().values())))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

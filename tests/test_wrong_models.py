@@ -19,8 +19,8 @@ from conftest import tmpfs
 
 from data.config import BAD_INPUT_STATUS, INTERRUPTED_STATUS, RETRY_STATUS, ConfigError, run_cli
 from data.models import check_model
-from ttc import cli
-from ttc.backends import LMConfig, load_lm
+from ttc.pipeline import cli
+from ttc.lm.spec import LMConfig, load_lm
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "train" / "checkpoints" / "toy-base"
@@ -149,7 +149,7 @@ def test_nan_weights_on_vllm_are_one_line_not_empty_samples(tmp_path):
     pytest.importorskip("vllm")
     folder = nan_model(tmp_path / "nan")
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "ttc.cli", *sample(folder, out, "vllm")], cwd=REPO,
+    run = subprocess.run([sys.executable, "-m", "ttc.pipeline.cli", *sample(folder, out, "vllm")], cwd=REPO,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == BAD_INPUT_STATUS, run.stderr[-3000:]
     assert run.stderr.splitlines()[-1] == (f"ttc sample: model: {folder}: the weights give non-finite logits "

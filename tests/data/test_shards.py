@@ -55,7 +55,7 @@ def test_bad_shard_and_stable_seeds():
 from dataclasses import dataclass, field  # noqa: E402
 
 from data.config import ConfigError  # noqa: E402
-from data.shards import ReadsFiles, SettingsError, claim, run_shard, settings_of  # noqa: E402
+from data.shards import ReadsFiles, SettingsError, settings_of  # noqa: E402
 
 
 @dataclass

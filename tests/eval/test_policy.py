@@ -5,7 +5,7 @@ from data.records import to_json, write_atomic
 from eval import policy as P
 from eval.paired import Ratio
 from ttc.search import SearchResult
-from ttc.planner import SolveResult
+from ttc.policy.planner import SolveResult
 
 
 def solved(pid: str, budget: int, correct: float, method: str = "beam(...)", generations: int | None = None):

@@ -18,7 +18,7 @@ from data.records import read_records
 from eval.prm_bench import (PREDICTIONS, BenchPRMConfig, BenchSummary, ItemRecord, StepsRecord, compare_prmbench,
                             compare_processbench, evaluate_prmbench, evaluate_processbench, first_error, main,
                             predictions, score_prmbench, score_processbench, step_counts, write)
-from ttc.cli import stage_spec
+from ttc.pipeline.cli import stage_spec
 
 REPO = Path(__file__).resolve().parents[2]
 

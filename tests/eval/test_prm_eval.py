@@ -9,7 +9,7 @@ from data.records import Sample
 from eval.paired import curve_of
 from eval.prm import (LIKELIHOOD, PRM, Curve, FinalAUC, PRMEvalSummary, auc, best_of_n, evaluate, final_score_auc,
                       markdown, within_question_auc)
-from ttc import cli
+from ttc.pipeline import cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,7 +98,7 @@ def test_eval_prm_with_a_vllm_prm_and_a_likelihood_baseline_exits_cleanly(tmp_pa
     cli.main(["sample", "--config", "configs/toy/sample.yaml", "--lm.model", str(toy_base_path), "--lm.backend", "hf",
               *toy, "--sampling.n", "2", "--sampling.max_tokens", "32", "--output_dir", str(tmp_path / "samples")])
     done = subprocess.run(
-        [sys.executable, "-m", "ttc.cli", "eval-prm", "--config", "configs/toy/eval_prm.yaml",
+        [sys.executable, "-m", "ttc.pipeline.cli", "eval-prm", "--config", "configs/toy/eval_prm.yaml",
          "--prm.path", str(REPO / "train/checkpoints/toy-prm"), "--prm.backend", "vllm",
          "--baseline.kind", "likelihood", "--baseline.path", str(toy_base_path), "--labels", "null", *toy, "--max_n", "2",
          "--samples", str(tmp_path / "samples/samples.jsonl"), "--output_dir", str(tmp_path / "prm")],

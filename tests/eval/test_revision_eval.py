@@ -13,7 +13,7 @@ from eval import revision
 from eval.paired import curve_of
 from eval.revision import (ALL, PARALLEL, SEQUENTIAL, RevisionEvalConfig, RevisionSummary, Transitions, evaluate, main,
                            markdown, pass_at_1_per_problem, ratio_sweep, sequential_vs_parallel, splits, transitions)
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.revise import Attempt, ChainSet, accuracy
 from ttc.stages import chains
 from ttc.verifiers.spec import VerifierConfig

@@ -14,7 +14,7 @@ from data.records import read_records
 from data.shards import merge
 from eval import search
 from eval.search_report import FIGURE, NUMBERS, TABLE, EvalResult
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.verifiers.spec import VerifierConfig
 
 DATA = DataConfig(levels=[1, 3], per_level=2, split="eval-search")

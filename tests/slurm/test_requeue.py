@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_pipeline import REPO, slurm_available, wait
 
-from ttc import cli
+from ttc.pipeline import cli
 
 pytestmark = pytest.mark.skipif(
     not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",

@@ -13,7 +13,7 @@ from data.records import RecordError, Trajectory, to_json, write_atomic
 from data.revision_format import revision_prompt
 from train import revision
 from train.prm import LoraSettings
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import GenerationRequest
 
 

@@ -18,7 +18,7 @@ import pytest
 from data import toy
 from data.config import ConfigError
 from data.prompts import PromptFormat
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import Completion, GenerationRequest
 
 FORMAT = PromptFormat()
@@ -119,7 +119,7 @@ def test_hf_request_does_not_depend_on_its_batch(hf_lm):
 def test_hf_builds_its_stop_string_check_once_per_stop_strings(toy_base_path, monkeypatch):
     """transformers' stop-string check decodes the whole vocabulary when built (seconds for
     Qwen's): one per stop strings, however many requests use them."""
-    import ttc.backends.hf as hf
+    import ttc.lm.hf as hf
 
     built = []
 
@@ -164,7 +164,7 @@ CHAT_TEMPLATE = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %
 LOAD_BY_HUB_ID = """
 import sys
 from data.prompts import PromptFormat
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import GenerationRequest
 if __name__ == "__main__":
     lm = load_lm(LMConfig(model="org/toy-base", backend=sys.argv[1]))
@@ -231,14 +231,14 @@ def test_lm_and_verifier_sections_check_their_engine_settings_alike(bad, message
 
 
 def test_dtype_auto_is_bf16_on_cuda_and_fp32_elsewhere_for_every_engine():
-    from ttc.backends.config import resolve_dtype
+    from ttc.lm.config import resolve_dtype
 
     assert [resolve_dtype("auto", d) for d in ("cuda", "cuda:1", "cpu", "mps")] == ["bfloat16"] * 2 + ["float32"] * 2
     assert resolve_dtype("float16", "cpu") == "float16" and resolve_dtype("float32", "cuda") == "float32"
 
 
 def test_hf_backend_does_not_import_vllm():
-    code = "import sys, ttc.backends, ttc.backends.hf; assert 'vllm' not in sys.modules"
+    code = "import sys, ttc.lm.spec, ttc.lm.hf; assert 'vllm' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -270,7 +270,7 @@ def test_vllm_streams_requests_one_ledger_call_per_submit(vllm_lm):
 
 
 def test_vllm_one_byte_one_token_stops_become_stop_tokens(vllm_lm):
-    """The engine then stops on the token itself (ttc/backends/vllm.py); the completions are
+    """The engine then stops on the token itself (ttc/lm/vllm.py); the completions are
     those of the stop string (test_greedy_completions_match_across_backends)."""
     tokenizer = vllm_lm.llm.get_tokenizer()
     assert vllm_lm._stop_token("\n") == tokenizer.encode("\n", add_special_tokens=False)[0]

@@ -6,7 +6,7 @@ from conftest import Interrupted
 
 from data.problems import DataConfig, load_problems
 from data.shards import merge
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.lm import LMBase
 from ttc.revise import read_chain_sets
 from ttc.stages import chains

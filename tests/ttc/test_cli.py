@@ -1,6 +1,6 @@
 import pytest
 
-from ttc import cli
+from ttc.pipeline import cli
 
 
 def test_merge_names_the_sharded_stages_only(capsys):

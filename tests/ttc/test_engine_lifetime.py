@@ -1,4 +1,4 @@
-"""No vLLM engine process outlives its `ttc` (ttc/backends/vllm.py, ttc/cli.py).
+"""No vLLM engine process outlives its `ttc` (ttc/lm/vllm.py, ttc/pipeline/cli.py).
 
 A real `ttc sample` on the vLLM backend (the committed toy model), run in its own session, is
 killed with SIGKILL, or stopped with SIGTERM (Slurm's preemption and scancel), once it has
@@ -23,13 +23,13 @@ from typing import Iterator
 import psutil
 import pytest
 
-from ttc.backends.vllm import die_with_parent
+from ttc.lm.vllm import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = str(REPO / "train" / "checkpoints" / "toy-base")
 PROBLEMS, SAMPLES = 12, 16
 # one problem a batch, so that a unit is saved long before the run ends (about a second each)
-SAMPLE = [sys.executable, "-m", "ttc.cli", "sample", "--config", "configs/toy/sample.yaml", "--lm.model", BASE,
+SAMPLE = [sys.executable, "-m", "ttc.pipeline.cli", "sample", "--config", "configs/toy/sample.yaml", "--lm.model", BASE,
           "--lm.backend", "vllm", "--data.split", "test", "--data.levels", "[1,2]", "--data.per_level",
           str(PROBLEMS // 2), "--sampling.n", str(SAMPLES), "--sampling.max_tokens", "128", "--batch_problems", "1"]
 STARTUP_S = 600  # an engine starts in 30-100 s on a CPU; more on a busy one
@@ -97,7 +97,7 @@ def tail(log: Path) -> str:
 
 TREE = """
 import multiprocessing, sys, time
-from ttc.backends.vllm import children_die_with_parent
+from ttc.lm.vllm import children_die_with_parent
 
 def sleep():
     time.sleep(600)
@@ -150,7 +150,7 @@ def test_processes_started_inside_die_with_their_parent_and_theirs_too(method, t
 
 def test_a_process_whose_parent_died_before_it_asked_dies_at_once():
     """A parent that is not ours any more (`parent` is who started us): the request would never fire."""
-    code = "import sys; from ttc.backends.vllm import die_with_parent as d; d(int(sys.argv[1])); print('alive')"
+    code = "import sys; from ttc.lm.vllm import die_with_parent as d; d(int(sys.argv[1])); print('alive')"
     done = subprocess.run([sys.executable, "-c", code, str(os.getpid())], cwd=REPO, capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "alive\n")
     orphan = subprocess.run([sys.executable, "-c", code, "1" if os.getpid() != 1 else "2"], cwd=REPO,

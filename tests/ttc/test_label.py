@@ -7,9 +7,9 @@ from data import labels as labelling
 from data.problems import DataConfig, load_problems
 from data.records import Sample, StepLabels, read_records
 from data.shards import merge
-from ttc.sampling import SamplingConfig
+from ttc.lm.sampling import SamplingConfig
 from ttc.stages import label, sample
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 
 DATA = DataConfig(levels=[2, 4], per_level=3)
 

@@ -16,8 +16,8 @@ from data.problems import DataConfig, load_problems
 from data.records import Problem, Sample, StepLabels, from_dict, read_records, to_json, write_atomic
 from data.shards import SettingsError
 from fakes import ScriptedLM
-from ttc.backends import LMConfig
-from ttc.sampling import SamplingConfig
+from ttc.lm.spec import LMConfig
+from ttc.lm.sampling import SamplingConfig
 from ttc.stages import label, sample
 
 K = 3

@@ -18,13 +18,13 @@ from data.prompts import PromptFormat
 from data.records import Problem
 from eval import compute_optimal, search
 from eval.search_report import TABLE
-from ttc import planner
+from ttc.policy import planner
 from ttc.pipeline import report
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.lm import LM
 from ttc.policy import Policy
 from ttc.search import BestOfNConfig, SearchResult, Strategy, sample_pools
-from ttc.search.common import make_result
+from ttc.search.result import make_result
 from ttc.strategies import STRATEGIES
 from ttc.verifiers import Verifier
 from ttc.verifiers.spec import VerifierConfig

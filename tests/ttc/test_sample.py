@@ -9,9 +9,9 @@ from conftest import Interrupted
 from data.problems import DataConfig, load_problems
 from data.records import Sample, read_records
 from data.shards import merge
-from ttc.sampling import SamplingConfig
+from ttc.lm.sampling import SamplingConfig
 from ttc.stages import sample
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 
 
 def config(out, model, shard=0, num_shards=1, batch_problems=4):
@@ -58,7 +58,7 @@ def test_samples_are_graded(tmp_path, toy_base_path, hf_lm):
 
 
 def test_cli_runs_and_rejects_unknown_keys(tmp_path, toy_base_path):
-    base = [sys.executable, "-m", "ttc.cli", "sample", "--output_dir", str(tmp_path),
+    base = [sys.executable, "-m", "ttc.pipeline.cli", "sample", "--output_dir", str(tmp_path),
             "--lm.model", str(toy_base_path), "--data.per_level", "1", "--data.levels", "[1]",
             "--sampling.n", "2", "--sampling.max_tokens", "32"]
     done = subprocess.run(base, capture_output=True, text=True, timeout=600)

@@ -1,10 +1,10 @@
 """Sample counts are bounded where they are set: an absurd `n` is refused when the config is
-built, before a model loads (a request's n samples are generated at once: ttc/lm.py MAX_N)."""
+built, before a model loads (a request's n samples are generated at once: ttc/lm/__init__.py MAX_N)."""
 
 import pytest
 
 from ttc.lm import MAX_N, GenerationRequest
-from ttc.sampling import SamplingConfig
+from ttc.lm.sampling import SamplingConfig
 from ttc.stages.label import RolloutConfig
 
 

@@ -17,10 +17,10 @@ from fakes import ScriptedLM, TableVerifier
 from data.config import ConfigError, parse_config
 from data.prompts import PromptFormat
 from data.records import Problem, RecordError, read_records
-from ttc import planner as P
+from ttc.policy import planner as P
 from ttc.policy import Entry, Policy
 from ttc.search import REVISION, SEARCH, ParticleConfig
-from ttc.search.common import Costs
+from ttc.search.result import Costs
 from ttc.stages import solve as S
 
 SOLUTION = "=s{k}\n\\boxed{{1}}"  # question k's only solution: two steps, answer 1

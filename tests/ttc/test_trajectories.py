@@ -11,7 +11,7 @@ from data.problems import DataConfig, load_problems
 from data.records import RecordError, Sample, Trajectory, read_records, to_json, write_atomic
 from data.shards import merge
 from data.trajectories import build_trajectories, edit_distance
-from ttc import cli
+from ttc.pipeline import cli
 from ttc.stages import trajectories
 
 DATA = DataConfig(levels=[2, 3], per_level=3)

@@ -1,6 +1,6 @@
 import pytest
 
-from ttc.voting import weighted_vote
+from ttc.search.select import weighted_vote
 
 
 def test_majority_and_weighted_disagree_when_scores_say_so():

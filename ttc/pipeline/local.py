@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from data.config import ConfigError
 from data.shards import merge
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM
 from ttc.pipeline.graph import LMOf, Stage, stage
 from ttc.pipeline.run import Run

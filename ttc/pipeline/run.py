@@ -43,7 +43,7 @@ from data.lock import hold, output_folder
 from data.problems import DataConfig
 from data.records import write_atomic
 from data.shards import fingerprint
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.pipeline import graph
 from ttc.pipeline.graph import TRAINED, LMOf, ModelOf, Out, Questions, Stage, sources, stage, upstream
 from ttc.pipeline.resources import Resources, ResourcesConfig

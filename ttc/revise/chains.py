@@ -20,7 +20,7 @@ saw in the question, fitted to the ORM's own context in the same way, aggregated
 
 `revision` is the strategy (the `run(problems, lm, verifier, cfg)` signature of ttc/search). It
 returns one result per problem, `selection`'s over its chains (ttc/revise/selection.py estimates
-the other rules from stored chains). The ledger is search's (ttc/search/common.py): generations = N, policy tokens (the reviser's longer
+the other rules from stored chains). The ledger is search's (ttc/search/session.py): generations = N, policy tokens (the reviser's longer
 prompts included), ORM tokens, FLOPs.
 """
 
@@ -41,9 +41,10 @@ from ttc.lm import LM, BoundedLM, GenerationRequest
 from ttc.revise.budget import split_budget
 from ttc.revise.records import Attempt, ChainSet, reviser_saw
 from ttc.revise.selection import choose
-from ttc.sampling import grade
+from ttc.lm.sampling import grade
 from ttc.search.best_of_n import BestOfNConfig
-from ttc.search.common import SearchResult, Sampling, Scoring, blank_costs, make_result
+from ttc.search.result import SearchResult, make_result
+from ttc.search.session import Sampling, Scoring, blank_costs
 from ttc.verifiers import Aggregation, BoundedVerifier, Verifier
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from data.records import Problem, RecordError, read_records, to_dict
 from data.revision_format import kept
-from ttc.search.common import Costs
+from ttc.search.result import Costs
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@
 - `majority`: flat majority over all answers of all chains (the paper: hierarchical majority
   was unstable with few samples).
 Attempts without an answer never win; a chain without one has no winner; no answer anywhere
-selects nothing (None). Ties go to the earlier chain and attempt (ttc.voting).
+selects nothing (None). Ties go to the earlier chain and attempt (ttc.search.select).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import numpy as np
 from data.shards import derive_seed
 from ttc.revise.records import ChainSet
 from ttc.search.best_of_n import NUM_SUBSETS, _subsets  # the same subset enumeration as best-of-N
-from ttc.search.common import Selection, select
+from ttc.search.config import Selection
+from ttc.search.select import select
 
 
 def choose(answers: Sequence[Sequence[str | None]], scores: Sequence[Sequence[float]],

@@ -1,7 +1,7 @@
 """Adaptive self-consistency (Aggarwal et al. 2023, "Let's Sample Step by Step"): samples are
 drawn in waves, and a problem stops drawing once its answers agree, so that easy problems spend
 little of the budget N and hard ones all of it. Selection over the samples drawn is best-of-N's
-(ttc/search/common.py `select`).
+(ttc/search/session.py `select`).
 
 The stop rule (`should_stop`, the one function both paths below use), checked after each wave on
 every sample drawn so far, each with a vote weight: 1 (`selection: majority` and `naive`, which
@@ -18,7 +18,7 @@ and never before `min_samples` are drawn. The waves hold `wave` samples each (de
 of 4 agreeing samples is what the Beta rule at 0.95 needs too), the last one cut to the cap N,
 so at N <= wave adaptive is best-of-N. An `agreement` above 1 never stops: best-of-N.
 
-The ledger (ttc/search/common.py): `generations` is the cap N, the budget the grid and the
+The ledger (ttc/search/session.py): `generations` is the cap N, the budget the grid and the
 compute-optimal policy index by; `spent` is the number of samples drawn, and the tokens and FLOPs
 are theirs.
 
@@ -50,9 +50,10 @@ import numpy as np
 from data.records import Problem, Sample
 from data.shards import derive_seed
 from ttc.lm import LM, GenerationRequest
-from ttc.sampling import grade
+from ttc.lm.sampling import grade
 from ttc.search.best_of_n import NUM_SUBSETS, BestOfNConfig, Pool, _vote, sweep_pools
-from ttc.search.common import SearchResult, Session
+from ttc.search.result import SearchResult
+from ttc.search.session import Session
 from ttc.search.scheduler import Generate, Score, drive
 from ttc.verifiers import Verifier, aggregate
 

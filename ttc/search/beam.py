@@ -35,7 +35,8 @@ from typing import Sequence
 from data.records import Problem
 from data.shards import derive_seed
 from ttc.lm import LM
-from ttc.search.common import SearchResult, Session, apportion
+from ttc.search.result import SearchResult
+from ttc.search.session import Session, apportion
 from ttc.search.scheduler import Search, drive
 from ttc.search.tree import Node, TreeConfig, distinct, expand, score
 from ttc.verifiers import Verifier

@@ -1,5 +1,5 @@
 """Best-of-N: N full solutions per problem, scored by the PRM, one answer selected (naive,
-weighted or majority; ttc/search/common.py).
+weighted or majority; ttc/search/session.py).
 
 A sweep over N costs one pool: draw P samples per problem once (`sample_pools`), then estimate
 the accuracy at every n <= P (`accuracy`, `sweep`) as the expectation over subsets of n of the
@@ -10,13 +10,13 @@ pool, the estimator of search-and-learn's subsampling without its one-subset noi
   come in random order; `select` on one ordered subset takes the first).
 - weighted and majority: over every subset when there are at most `num_subsets` of them (n = P,
   n = 1, small pools), exactly; otherwise over `num_subsets` random subsets in random order.
-  Ties go to the answer seen first in the subset, as in ttc.voting.
+  Ties go to the answer seen first in the subset, as in ttc.search.select.
 Subsets are seeded by (seed, problem id, n), the same for every selection rule, so that rules
 are compared on the same subsets. A result's distinct candidates are exact too: the expected
 number of distinct answered texts in a subset of n (`expected_distinct`). The samples are
 ttc.stages.sample's records, graded the same way.
 
-Pools drawn already can grow (`extend_pools`): `ttc solve`'s probe (ttc/planner.py) is the start
+Pools drawn already can grow (`extend_pools`): `ttc solve`'s probe (ttc/policy/planner.py) is the start
 of the best-of-N it runs, and only the rest of its budget is drawn.
 """
 
@@ -34,8 +34,11 @@ import numpy as np
 from data.records import Problem, Sample
 from data.shards import derive_seed
 from ttc.lm import LM, GenerationRequest, check_sampling
-from ttc.sampling import grade
-from ttc.search.common import SELECTIONS, Costs, SearchConfig, SearchResult, Selection, Session, make_result, select
+from ttc.lm.sampling import grade
+from ttc.search.config import SELECTIONS, SearchConfig, Selection
+from ttc.search.result import Costs, SearchResult, make_result
+from ttc.search.select import select
+from ttc.search.session import Session
 from ttc.search.scheduler import Generate, Score, drive
 from ttc.verifiers import Aggregation, Verifier, aggregate
 
@@ -55,7 +58,7 @@ class BestOfNConfig(SearchConfig):
     def pool_settings(self) -> dict[str, Any]:
         """The method's settings that decide its samples. Selection and aggregation only read a
         pool, so runs that agree on these can share one: best-of-N lines of `ttc eval`, and the
-        probe of `ttc solve` with the policy's best-of-N runs (ttc/policy.py)."""
+        probe of `ttc solve` with the policy's best-of-N runs (ttc/policy/__init__.py)."""
         return {k: v for k, v in self.settings().items()
                 if k in self.method_fields() and k not in ("selection", "aggregation")}
 
@@ -93,7 +96,7 @@ def best_of_n(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNCo
 
 def extend_pools(problems: Sequence[Problem], pools: Sequence[Pool], cfg: BestOfNConfig, budget: int, lm: LM,
                  prm: Verifier) -> list[SearchResult]:
-    """Best-of-N over each drawn pool (`ttc solve`'s probe, ttc/planner.py) and the rest of the
+    """Best-of-N over each drawn pool (`ttc solve`'s probe, ttc/policy/planner.py) and the rest of the
     budget as new samples (one call for the group): the best-of-N of `budget` samples, for pools
     drawn with `cfg`'s sampling settings. A result's generations and ledger are the new samples'
     (the caller adds the pool's); its candidates are the whole pool."""

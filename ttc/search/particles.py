@@ -19,7 +19,7 @@ is copied and a weak one dropped without beam search's hard top-k. For each prob
    - "logit" (default): w = log(s / (1 - s)), the PRM's probability s mapped back to its logit,
      as its_hub does, so that a particle's odds are (s / (1 - s))^(1/T): a step the PRM finds
      0.9 likely outweighs one at 0.1 81:1 at T = 1. s is clipped to [1e-6, 1 - 1e-6] first (a
-     text with no step scores 0, ttc/search/common.py);
+     text with no step scores 0, ttc/search/session.py);
    - "score": w = s, the raw score: at T = 1 the odds are at most e:1 for s in [0, 1], close to
      uniform; a lower temperature sharpens them.
 5. Repeat from 2 until every particle is finished or after `max_rounds` rounds (40, as beam
@@ -51,7 +51,9 @@ from typing import Literal, Sequence
 from data.records import Problem
 from data.shards import derive_seed
 from ttc.lm import LM
-from ttc.search.common import SearchConfig, SearchResult, Session
+from ttc.search.config import SearchConfig
+from ttc.search.result import SearchResult
+from ttc.search.session import Session
 from ttc.search.scheduler import Search, drive
 from ttc.search.tree import Node, expand, score
 from ttc.verifiers import Verifier

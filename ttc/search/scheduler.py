@@ -44,7 +44,8 @@ from typing import Any, Generator, Generic, Sequence, TypeVar
 from tqdm.auto import tqdm
 
 from ttc.lm import LM, Finished, GenerationRequest, StreamingLM
-from ttc.search.common import SearchResult, Session, VerifierCall, generate_apportioned
+from ttc.search.result import SearchResult
+from ttc.search.session import Session, VerifierCall, generate_apportioned
 
 
 @dataclass(frozen=True)

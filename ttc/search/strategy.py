@@ -7,9 +7,9 @@ the capabilities callers branch on instead of its name (ttc/strategies.py regist
 - `sweep` (`poolable`): an estimator from best-of-N pools, `sweep(pools, ns, cfg, policy_parameters,
   prm_parameters)`; `ttc eval` draws one pool per sampling settings and estimates every N from it.
 - `extend`: continues pools already drawn, `extend(problems, pools, cfg, budget, lm, prm)`: the
-  probe of `ttc solve` (ttc/planner.py) joins its runs.
+  probe of `ttc solve` (ttc/policy/planner.py) joins its runs.
 - `models`: the roles of the models it runs on, (policy LM, verifier): `SEARCH` or `REVISION`
-  (the roles of ttc/policy.py: `ttc solve` and compute-optimal's provenance read them).
+  (the roles of ttc/policy/__init__.py: `ttc solve` and compute-optimal's provenance read them).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any, Callable, Sequence
 
 from data.records import Problem
 from ttc.lm import LM
-from ttc.search.common import SearchConfig, SearchResult
+from ttc.search.config import SearchConfig
+from ttc.search.result import SearchResult
 from ttc.verifiers import Verifier
 
 Roles = tuple[str, str]  # (the policy LM's role, the verifier's role)

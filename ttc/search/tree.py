@@ -56,7 +56,8 @@ from typing import Any, Generator, Literal, Protocol, Sequence
 from data.shards import derive_seed
 from data.steps import extract_answer
 from ttc.lm import Completion, GenerationRequest
-from ttc.search.common import SearchConfig, Session
+from ttc.search.config import SearchConfig
+from ttc.search.session import Session
 from ttc.search.scheduler import Generate, Score
 
 

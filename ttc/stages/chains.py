@@ -26,7 +26,7 @@ from data.prompts import PromptFormat
 from data.records import Problem
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.lm import LM, check_sampling
 from ttc.revise import RevisionConfig, chain_records, sample_chains
 from ttc.stages.common import finish, run_stage, stage_settings

@@ -19,7 +19,7 @@ from data import shards
 from data.config import ConfigError, save_config
 from data.models import check_model
 from data.shards import Shard, merge
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)

@@ -39,9 +39,9 @@ from data.prompts import PromptFormat
 from data.records import Problem, RecordError, Sample, read_records, to_dict
 from data.shards import Shard, derive_seed
 from data.steps import extract_answer
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.lm import LM, GenerationRequest
-from ttc.sampling import check_sampling
+from ttc.lm.sampling import check_sampling
 from ttc.stages.common import finish, require, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
 

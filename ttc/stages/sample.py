@@ -19,9 +19,9 @@ from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, to_dict
 from data.shards import Shard
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.lm import LM
-from ttc.sampling import SamplingConfig, grade
+from ttc.lm.sampling import SamplingConfig, grade
 from ttc.stages.common import finish, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
 

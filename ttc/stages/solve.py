@@ -4,10 +4,10 @@ generations in; one answer per question out, with N counted honestly.
     ttc solve --config configs/toy/solve.yaml --budget 16
     ttc solve --config configs/toy/solve.yaml --budget 64 --data.split heldout --probe.n 4
 
-`policy` is eval/compute_optimal.py's `policy_predicted.json` (ttc/policy.py): the method per
+`policy` is eval/compute_optimal.py's `policy_predicted.json` (ttc/policy/__init__.py): the method per
 predicted difficulty bin and budget, the edges of those bins and how the probe samples. The
 first `probe.n` samples of each question estimate its bin and count in N; the rest of N goes to
-the policy's method for that bin (ttc/planner.py). Each strategy runs on the models of the roles
+the policy's method for that bin (ttc/policy/planner.py). Each strategy runs on the models of the roles
 it declares (`Strategy.models`): search on `lm` and `prm`, revision on `reviser` and `orm`
 (loaded only when a plan needs them).
 
@@ -32,9 +32,9 @@ from data.config import ConfigError, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import to_json, write_atomic
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM
-from ttc.planner import SolveResult, draw_probes, solve
+from ttc.policy.planner import SolveResult, draw_probes, solve
 from ttc.policy import Policy
 from ttc.search import SEARCH, Roles
 from ttc.verifiers import Verifier
@@ -96,13 +96,13 @@ def load_policy(path: str, setup: Setup | None = None) -> Policy:
 
 
 def named_models(setup: Setup) -> dict[str, str | None]:
-    """Role -> the model the config names in it (ttc/policy.py ROLES), None where it names none."""
+    """Role -> the model the config names in it (ttc/policy/__init__.py ROLES), None where it names none."""
     return {"lm": setup.lm.model, "prm": setup.prm.path, "reviser": setup.reviser and setup.reviser.model,
             "orm": setup.orm and setup.orm.path}
 
 
 def role_configs(setup: Setup) -> dict[str, LMConfig | VerifierConfig | None]:
-    """Role -> the config of the model the setup names in it (the roles of ttc/policy.py ROLES)."""
+    """Role -> the config of the model the setup names in it (the roles of ttc/policy/__init__.py ROLES)."""
     return {"lm": setup.lm, "prm": setup.prm, "reviser": setup.reviser, "orm": setup.orm}
 
 

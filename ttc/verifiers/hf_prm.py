@@ -18,7 +18,7 @@ from torch.nn.utils.rnn import pad_sequence
 from transformers import AutoTokenizer
 
 from data.prompts import PromptFormat
-from ttc.backends.hf import resolve_device, torch_dtype
+from ttc.lm.hf import resolve_device, torch_dtype
 from ttc.verifiers import VerifierBase
 from ttc.verifiers.heads import Counted
 from ttc.verifiers.kind import Kind, read_config

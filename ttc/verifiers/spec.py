@@ -26,8 +26,8 @@ from typing import Literal
 
 from data.config import ConfigError
 from data.prompts import PromptFormat
-from ttc.backends import engine_folder
-from ttc.backends.config import EngineSection
+from ttc.lm.config import engine_folder
+from ttc.lm.config import EngineSection
 from ttc.verifiers import Aggregation, Verifier
 from ttc.verifiers.kind import Kind, VerifierError
 from ttc.verifiers.likelihood import Likelihood
@@ -49,7 +49,7 @@ KINDS: dict[str, type[Kind]] = {
 class VerifierConfig(EngineSection):
     """A stage's verifier section. The engine settings it shares with an LM section (dtype,
     device, threads, max_model_len, kv_cache_gib, gpu_memory_utilization) mean the same and are
-    checked the same way (ttc/backends/config.py `EngineSection`; dtype auto: bfloat16 on CUDA,
+    checked the same way (ttc/lm/config.py `EngineSection`; dtype auto: bfloat16 on CUDA,
     float32 elsewhere); its defaults are its own."""
 
     path: str  # a save_pretrained folder, or a hub id already in the Hugging Face cache
@@ -98,7 +98,7 @@ def default_aggregation(cfg: VerifierConfig) -> Aggregation:
 
 
 def resolve_path(path: str, lm: bool = False) -> str:
-    """The folder an engine reads for the checkpoint `path` (ttc/backends engine_folder: a local
+    """The folder an engine reads for the checkpoint `path` (ttc/lm/config.py engine_folder: a local
     folder or a cached hub id's snapshot, never the id; the process set offline; with `lm`, the
     likelihood baseline's, a causal LM and no PRM folder)."""
     try:

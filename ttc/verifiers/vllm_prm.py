@@ -24,7 +24,7 @@ paths may differ in the last bits, so there every solution is run whole. `tokens
 every solution's whole prompt, as HFVerifier counts (a figure that does not depend on what was
 cached, so on call order), `tokens_computed` the tokens vLLM ran; `num_parameters` is the
 checkpoint's, counted as transformers does: the PRM's side of the compute ledger (ttc/search).
-vLLM spawns processes: build this under `if __name__ == "__main__":` (see ttc/backends/vllm.py).
+vLLM spawns processes: build this under `if __name__ == "__main__":` (see ttc/lm/vllm.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from collections import OrderedDict
 from typing import Sequence
 
 from data.prompts import PromptFormat
-from ttc.backends.config import resolve_dtype
+from ttc.lm.config import resolve_dtype
 from ttc.verifiers import VerifierBase
 from ttc.verifiers.kind import StepKind
 from ttc.verifiers.prm import OurPRM
@@ -68,7 +68,7 @@ class VLLMStepScorer(VerifierBase):
         self.num_parameters = kind.count_parameters()
         from vllm.config import PoolerConfig
 
-        from ttc.backends.vllm import start_engine, vllm_device
+        from ttc.lm.vllm import start_engine, vllm_device
 
         self.llm = start_engine(
             kv_cache_gib,
@@ -148,13 +148,13 @@ class VLLMStepScorer(VerifierBase):
 
     def close(self) -> None:
         """Stop the engine's processes and free its memory (the scorer is unusable after)."""
-        from ttc.backends.vllm import shutdown
+        from ttc.lm.vllm import shutdown
 
         self.llm = shutdown(self.llm)
 
 
 def _on_cpu() -> bool:
-    from ttc.backends.vllm import vllm_device
+    from ttc.lm.vllm import vllm_device
 
     return vllm_device() == "cpu"
 

@@ -11,7 +11,7 @@ from fakes import Recording
 from data.problems import DataConfig, load_problems
 from data.revision_format import ContextError, revision_prompt, revision_question
 from data.steps import extract_answer
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.revise import ChainSet, RevisionConfig, revision, sample_chains, score_chains
 from ttc.revise.records import Attempt, reviser_saw
 

@@ -13,10 +13,10 @@ from data.records import Sample, from_dict, read_records, to_dict, to_json
 from data.shards import derive_seed
 from eval import search
 from eval.search_report import TABLE, EvalResult, plotted, summarize, write
-from ttc.backends import LMConfig
+from ttc.lm.spec import LMConfig
 from ttc.search import AdaptiveConfig, BestOfNConfig, Pool, SearchResult, adaptive, sweep, sweep_adaptive
 from ttc.search.adaptive import _beta_table, _tally, estimate, should_stop
-from ttc.search.common import Costs
+from ttc.search.result import Costs
 from ttc.strategies import STRATEGIES
 from ttc.verifiers.spec import VerifierConfig
 
@@ -204,7 +204,7 @@ def test_records_round_trip_with_and_without_spent():
 
 
 def test_solve_books_the_generations_an_adaptive_run_drew():
-    from ttc.planner import Plan, record
+    from ttc.policy.planner import Plan, record
 
     lm, prm, question = ScriptedLM(split_script), TableVerifier(), problem(0, "1")
     cfg = AdaptiveConfig(n=16, wave=4)

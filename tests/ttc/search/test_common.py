@@ -3,7 +3,7 @@
 import pytest
 
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, select
-from ttc.search.common import apportion
+from ttc.search.session import apportion
 from ttc.search.tree import sqrt_width
 from ttc.strategies import STRATEGIES
 

@@ -11,7 +11,7 @@ from data.steps import split_steps
 from eval.compute_optimal import method_spec
 from eval.search import plan_line
 from ttc.search import ParticleConfig, particle_filtering
-from ttc.search.common import Session
+from ttc.search.session import Session
 from ttc.search.particles import resampling_probabilities
 from ttc.strategies import STRATEGIES
 

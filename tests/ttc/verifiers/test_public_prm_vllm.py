@@ -47,7 +47,7 @@ def test_vllm_step_values_match_transformers(kind, standins):
 BUILD_AND_EXIT = """
 import sys
 from data.prompts import PromptFormat
-from ttc.backends import LMConfig, load_lm
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import GenerationRequest
 from ttc.verifiers.spec import VerifierConfig, load_verifier
 if __name__ == "__main__":

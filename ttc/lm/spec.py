@@ -1,4 +1,5 @@
-"""LM backends: `load_lm(LMConfig(model=..., backend="hf" | "vllm"))` returns an `LM`.
+"""An LM section (`LMConfig`) and its loader: `load_lm(LMConfig(model=..., backend="hf" | "vllm"))`
+returns an `LM`.
 
 A backend's module is imported only when it is asked for, so code that runs on transformers
 never imports vLLM (slow to import, and absent from some installs).
@@ -9,6 +10,8 @@ architecture that is not a causal LM or not of its model_type, a cut safetensors
 loaded, probes it with one forward pass on one token (hf) or one greedy token with its
 log-probability (vLLM): weights that give non-finite logits (NaN/Inf) are one ConfigError naming
 the folder, not a stage of empty or random samples.
+
+The section itself (`LMConfig`, the engine settings) is ttc/lm/config.py, read by every backend.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from data.config import ConfigError
-from ttc.backends.config import DTYPES, MIN_REQUESTS_FOR_PROGRESS, LMConfig, engine_folder
 from ttc.lm import LM
+from ttc.lm.config import LMConfig, engine_folder
 
-__all__ = ["DTYPES", "MIN_REQUESTS_FOR_PROGRESS", "LMConfig", "engine_folder", "load_lm"]
+__all__ = ["LMConfig", "load_lm"]
 
 
 def load_lm(cfg: LMConfig, key: str = "model") -> LM:
@@ -27,11 +30,11 @@ def load_lm(cfg: LMConfig, key: str = "model") -> LM:
     ConfigError naming `key` and the folder."""
     cfg = replace(cfg, model=engine_folder(cfg.model, key, lm=True))
     if cfg.backend == "vllm":
-        from ttc.backends.vllm import VLLMBackend
+        from ttc.lm.vllm import VLLMBackend
 
         lm = VLLMBackend(cfg)
     else:
-        from ttc.backends.hf import HFBackend
+        from ttc.lm.hf import HFBackend
 
         lm = HFBackend(cfg)
     if not lm.finite_logits():

@@ -23,7 +23,7 @@ from transformers import (
     StopStringCriteria,
 )
 
-from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
+from ttc.lm.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
 from ttc.lm import Completion, GenerationRequest, Ledger, LMBase
 
 
@@ -34,7 +34,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 def torch_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """The torch dtype of a config's `dtype` on `device` (ttc/backends/config.py resolve_dtype)."""
+    """The torch dtype of a config's `dtype` on `device` (ttc/lm/config.py resolve_dtype)."""
     return getattr(torch, resolve_dtype(dtype, device.type))
 
 

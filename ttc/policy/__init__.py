@@ -1,12 +1,12 @@
 """The fitted compute-optimal policy, as one versioned artifact: eval/compute_optimal.py fits and
-saves it (`policy_<bins>.json`), `ttc solve` (ttc/planner.py) loads and runs it.
+saves it (`policy_<bins>.json`), `ttc solve` (ttc/policy/planner.py) loads and runs it.
 
 Per difficulty bin and grid budget, the method compute-optimal chose on all of the bin's
 questions: an `Entry`, with the settings to run it with. An `allocated` policy
 (`policy_<bins>_allocated.json`) holds instead, per bin and *average* budget B, the method and
 its own budget of the allocation across bins (eval/compute_optimal.py): its params' n is that
 bin's own budget, above B on hard bins and below it on easy ones, and `ttc solve` runs it there
-(ttc/planner.py); files written before the field read as not allocated. A policy fit on
+(ttc/policy/planner.py); files written before the field read as not allocated. A policy fit on
 predicted bins also holds what binning a new question takes: the score `edges` of those bins
 (data/bins.py) and the sampling settings of the `probe` whose mean final-step score is compared
 with them. The probe's samples join the pool of an entry whose strategy continues drawn pools (`Strategy.extend`:

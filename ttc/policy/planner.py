@@ -1,4 +1,4 @@
-"""A fitted policy (ttc/policy.py) run on new questions at a budget of N generations, with N
+"""A fitted policy (ttc/policy/__init__.py) run on new questions at a budget of N generations, with N
 counted honestly: the library under `ttc solve` and its evaluation (eval/policy.py).
 
 The paper's predicted difficulty costs thousands of uncounted samples per question. Here it is
@@ -14,7 +14,7 @@ estimated from the first few samples, and they are part of the budget:
    any n; beam search needs its width to divide n; lookahead k costs n(k+1)), so a method chosen
    at grid budget 8 runs at 14 when 14 remain. Below the bin's smallest grid budget (R = 0
    included) it is best-of-N weighted over the probe plus R new samples (`FALLBACK`).
-   With an `allocated` policy (ttc/policy.py) the entry is the bin's at the largest table budget
+   With an `allocated` policy (ttc/policy/__init__.py) the entry is the bin's at the largest table budget
    <= N (an average budget) and the question's own budget is the entry's generations at its n
    (at least the probe): R = that - probe, fit as above, and the fallback where no n fits.
    The fallback is the probe's own strategy (`Policy.probe_config`: best-of-N).

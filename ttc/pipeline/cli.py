@@ -25,7 +25,7 @@ SIGTERM (Slurm's preemption and scancel, `kill`) stops a command cleanly, with e
 (128 + SIGTERM, as a shell reports a process the signal killed; a stopped stage never counts as
 done): the signal unwinds the command from wherever it is, so the work it has saved stays (a
 sharded stage's finished units; a rerun resumes) and its engines are shut down on the way out
-(ttc/backends/vllm.py). A second SIGTERM kills at once.
+(ttc/lm/vllm.py). A second SIGTERM kills at once.
 """
 
 from __future__ import annotations

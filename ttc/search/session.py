@@ -1,184 +1,28 @@
-"""What every search strategy shares: its config, its result record, answer selection, and a
-`Session` that runs one batch of problems through the `LM` and the `Verifier` and keeps the books.
+"""A `Session` that runs one batch of problems through the `LM` and the `Verifier` and keeps the books.
 Its halves work alone: `Sampling` (the LM) and `Scoring` (the verifier) over shared costs, so
 revision chains sample without a verifier and score without an LM (ttc/revise/chains.py).
-
-Selection over final candidates (`select`): `naive` takes the highest-scoring candidate,
-`weighted` is best-of-N weighted (Li et al. 2023, the paper's choice: the answer whose
-candidates' scores sum highest), `majority` the most frequent answer. Candidates without an
-extractable answer never win; ties go to the first candidate (ttc.voting).
 
 Scoring (`Scoring.score`): a solution's steps are `split_steps` of its text, the very split the
 PRM was trained on, so blank lines are not steps. Step values are cached per (problem, question,
 steps): a prefix is never sent to the verifier twice in a session, duplicates in one call go once. A
 text with no step scores `aggregate([]) == 0.0`, the lowest value, without a verifier call. A
 verifier that returns the wrong number of values or one outside [0, 1] is an error.
-
-A config's fields are its settings; a result's `params` are the settings (all but the prompt
-format, the run's) plus what the config derives from them (`derived`: beam search's resolved width,
-a revision's chain split) or the run adds (a best-of-N pool's size). A method is a strategy with its
-settings but the per-run ones (`RUN_FIELDS`: the budget n, the seed, the prompt format), so nothing
-derived is ever part of its identity (`method_fields`).
-
-The ledger of a result:
-- `generations`: the paper's budget: N for best-of-N, beam search and DVTS; N(k+1) with k
-  steps of lookahead. PRM scoring is not part of it (the paper does not count it).
-- policy tokens: generated tokens are exact (each completion's count). Prompt tokens are the
-  LM ledger's count for each call (a request's prompt once for its n samples, as a
-  prefix-sharing engine computes it); the protocol reports them per call, not per request, so a
-  call's prompt tokens are attributed to its requests in proportion to their prompt lengths in
-  characters. The results of a batch add up to the LM ledger exactly.
-- PRM tokens: the tokens the verifier ran forward passes over, each solution's as the verifier
-  counted it (`last_tokens`), so that a problem's count does not depend on what else its calls
-  held; None (as are PRM FLOPs) when the verifier keeps no such count, never a made-up 0.
-- FLOPs: 2 x parameters x tokens (`forward_flops`), policy and verifier separately (`Costs.flops`).
-- `distinct_candidates`: how many distinct texts with an answer the final candidates hold (the
-  rest are copies, which weigh twice in a vote); a best-of-N pool estimate holds its expectation
-  over subsets of n, None where not counted (records written before it).
-- `spent`: the generations actually drawn, for a strategy that may stop short of its budget
-  (adaptive, ttc/search/adaptive.py): `generations` stays the budget N, what the grid and the
-  compute-optimal policy index by, and `spent` <= N is what was drawn (a pool estimate: its
-  expectation). None means all of them (= `generations`): every fixed strategy. The token counts
-  and FLOPs are those of what was spent.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Sequence
 
 from data.grading import is_correct
 from data.prompts import PromptFormat
 from data.records import Problem
 from data.steps import extract_answer, split_steps
-from ttc.lm import LM, Completion, GenerationRequest, check_sampling, forward_flops
+from ttc.lm import LM, Completion, GenerationRequest
+from ttc.search.config import SearchConfig
+from ttc.search.result import Costs, SearchResult, make_result
+from ttc.search.select import select
 from ttc.verifiers import Aggregation, Verifier, aggregate, check_aggregation
-from ttc.voting import weighted_vote
-
-Selection = Literal["naive", "weighted", "majority"]
-SELECTIONS: tuple[str, ...] = ("naive", "weighted", "majority")
-RUN_FIELDS = ("n", "seed", "prompt")  # set by each run (budget, seed, prompt format), not by a method
-
-
-@dataclass
-class SearchConfig:
-    """Settings every strategy has."""
-
-    STRATEGY: ClassVar[str]  # the strategy's name, declared once by its config class: what its results record
-    n: int = 4  # N: samples (best-of-N) or beams (beam search, DVTS)
-    temperature: float = 0.8
-    top_p: float = 1.0
-    aggregation: Aggregation = "last"  # step values -> one score (paper: last)
-    selection: Selection = "weighted"  # over the final candidates (paper: best-of-N weighted)
-    seed: int = 0
-    prompt: PromptFormat = field(default_factory=PromptFormat)
-
-    def __post_init__(self) -> None:
-        check_sampling(self.n, self.temperature, self.top_p)  # n <= MAX_N: best-of-N asks its N in one request
-        check_aggregation(self.aggregation)
-        if self.selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
-
-    @property
-    def generations(self) -> int:
-        """The paper's generation budget of one run."""
-        return self.n
-
-    def settings(self) -> dict[str, Any]:
-        """The fields a result records (the prompt format is the run's, not the strategy's)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "prompt"}
-
-    def derived(self) -> dict[str, Any]:
-        """What follows from the settings and a result records beside them, for its reader."""
-        return {}
-
-    def params(self) -> dict[str, Any]:
-        """What a result records: the settings and what is derived from them."""
-        return {**self.settings(), **self.derived()}
-
-    @classmethod
-    def method_fields(cls) -> list[str]:
-        """The settings that make a method: every field but those each run sets."""
-        return [f.name for f in dataclasses.fields(cls) if f.init and f.name not in RUN_FIELDS]
-
-    @classmethod
-    def method_of(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        """A method's settings out of a result's (or a config line's) params: derived values dropped."""
-        names = set(cls.method_fields())
-        return {k: v for k, v in params.items() if k in names}
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    problem_id: str
-    strategy: str
-    params: dict[str, Any]
-    budget: int  # N: samples or beams
-    seed: int
-    answer: str | None
-    correct: float  # 1.0 or 0.0; a pool estimate (best_of_n.sweep) holds the expected accuracy
-    solution: str | None  # the chosen candidate's text; None for pool estimates
-    candidates: int  # final candidates the answer was selected from
-    generations: int  # the paper's budget: N, or N(k+1) with lookahead
-    prompt_tokens: int
-    generated_tokens: int
-    prm_tokens: int | None
-    flops_policy: int
-    flops_prm: int | None
-    # keyword-only with a default: older records and positional constructions stay valid
-    distinct_candidates: float | None = field(default=None, kw_only=True)
-    spent: float | None = field(default=None, kw_only=True)  # generations drawn; None: = generations
-
-    @property
-    def costs(self) -> "Costs":
-        return Costs(self.prompt_tokens, self.generated_tokens, self.prm_tokens)
-
-
-@dataclass
-class Costs:
-    """What one problem's search spent: the ledger's tokens, from which its FLOPs follow."""
-
-    prompt_tokens: int = 0
-    generated_tokens: int = 0
-    prm_tokens: int | None = 0  # None: the verifier keeps no count
-
-    def __add__(self, other: "Costs") -> "Costs":
-        prm = None if self.prm_tokens is None or other.prm_tokens is None else self.prm_tokens + other.prm_tokens
-        return Costs(self.prompt_tokens + other.prompt_tokens, self.generated_tokens + other.generated_tokens, prm)
-
-    def share(self, fraction: float) -> "Costs":
-        """What `fraction` of one request's samples cost: the prompt whole (they share it), that
-        fraction of the generated and PRM tokens."""
-        prm = None if self.prm_tokens is None else round(self.prm_tokens * fraction)
-        return Costs(self.prompt_tokens, round(self.generated_tokens * fraction), prm)
-
-    def flops(self, policy_parameters: int, prm_parameters: int | None) -> tuple[int, int | None]:
-        """(policy FLOPs, prompts included; verifier FLOPs, None when its tokens or size are unknown)."""
-        prm = None if self.prm_tokens is None or prm_parameters is None else forward_flops(prm_parameters,
-                                                                                           self.prm_tokens)
-        return forward_flops(policy_parameters, self.prompt_tokens + self.generated_tokens), prm
-
-    def record(self, policy_parameters: int, prm_parameters: int | None) -> dict[str, int | None]:
-        """The ledger fields of a result record (`SearchResult`, ttc.planner's `SolveResult`)."""
-        flops_policy, flops_prm = self.flops(policy_parameters, prm_parameters)
-        return {"prompt_tokens": self.prompt_tokens, "generated_tokens": self.generated_tokens,
-                "prm_tokens": self.prm_tokens, "flops_policy": flops_policy, "flops_prm": flops_prm}
-
-
-def select(answers: Sequence[str | None], scores: Sequence[float], how: Selection) -> int | None:
-    """Index of the candidate a selection rule picks; None when no candidate has an answer.
-    For `weighted` and `majority` it is the highest-scoring candidate with the winning answer."""
-    if len(answers) != len(scores):
-        raise ValueError(f"{len(answers)} answers but {len(scores)} scores")
-    if how not in SELECTIONS:
-        raise ValueError(f"unknown selection {how!r}: {', '.join(SELECTIONS)}")
-    answered = [i for i, a in enumerate(answers) if a is not None]
-    if how == "naive":
-        return max(answered, key=scores.__getitem__, default=None)
-    winner = weighted_vote(answers, list(scores) if how == "weighted" else None)
-    return max((i for i in answered if answers[i] == winner), key=scores.__getitem__, default=None)
-
 
 def apportion(total: int, weights: Sequence[int]) -> list[int]:
     """`total` split in proportion to `weights` (largest remainder, ties to the first): the parts
@@ -361,14 +205,3 @@ class Session:
             None if chosen is None else finals[chosen][0], len(finals), self.cfg.generations,
             self.costs[p], self.lm.num_parameters, self.prm.num_parameters, distinct,
         )
-
-
-def make_result(problem_id: str, strategy: str, params: dict[str, Any], cfg: SearchConfig, answer: str | None,
-                correct: float, solution: str | None, candidates: int, generations: int, costs: Costs,
-                policy_parameters: int, prm_parameters: int | None, distinct: float | None = None,
-                spent: float | None = None) -> SearchResult:
-    return SearchResult(
-        problem_id=problem_id, strategy=strategy, params=params, budget=params["n"], seed=cfg.seed,
-        answer=answer, correct=correct, solution=solution, candidates=candidates, generations=generations,
-        **costs.record(policy_parameters, prm_parameters), distinct_candidates=distinct, spent=spent,
-    )

