@@ -6,9 +6,7 @@ same format (e.g. a short training run while the committed model is being retrai
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -18,13 +16,14 @@ os.environ.update(TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1", HF_DATASET
 import pytest
 import torch
 
-from ttc.lm.spec import LMConfig, load_lm
+from tests.support.runs import REPO, Interrupted
 from ttc.lm import LMBase
+from ttc.lm.spec import LMConfig, load_lm
 
 torch.set_num_threads(1)
 
-REPO = Path(__file__).resolve().parents[1]
 TOY_BASE = REPO / "train" / "checkpoints" / "toy-base"
+pytest_plugins = ["tests.support.standins"]  # its `standins` fixture: public PRM kinds at random weights
 # A test is `e2e` when it runs a real model, engine, trainer or subprocess: it is marked so, or uses
 # one of these fixtures, or is `slow`; every other test is `unit` (`pytest -m unit`: the fast loop).
 HEAVY_FIXTURES = frozenset({"toy_base_path", "hf_lm", "vllm_lm", "vllm_toy_prm", "dies_after_first_call"})
@@ -71,10 +70,6 @@ def vllm_toy_prm() -> Iterator:
     prm.close()
 
 
-class Interrupted(Exception):
-    """Raised by `dies_after_first_call` where a pre-empted job would have been killed."""
-
-
 class _DiesAfterFirstCall(LMBase):  # the base: no chat template
     def __init__(self, lm):
         self.lm, self.ledger, self.calls = lm, lm.ledger, 0
@@ -92,43 +87,3 @@ def dies_after_first_call():
     return _DiesAfterFirstCall
 
 
-def synthetic_labels(n: int) -> list:
-    """Reference toy solutions (all steps good) and ones with a wrong first step (bad from there on)."""
-    from data import toy
-    from data.records import StepLabels
-
-    records = []
-    for i in range(n):
-        p = toy.generate(3, i, seed="prm-test")
-        steps = toy.solve(p.expression)
-        records.append(StepLabels(f"q{i}", 0, p.question, steps, [1.0] * len(steps), [4] * (len(steps) - 1) + [0]))
-        wrong = [steps[0] + "1"] + steps[1:]
-        records.append(StepLabels(f"q{i}", 1, p.question, wrong, [0.0] * len(wrong), [4] * (len(wrong) - 1) + [0]))
-    return records
-
-
-def train_tiny_prm(folder: Path, base: Path, labels: list) -> Path:
-    """A PRM fine-tuned from `base` on `labels` in seconds (lr 3e-3, 6 epochs)."""
-    from data.records import to_json, write_atomic
-    from train import prm
-
-    write_atomic(folder / "labels.jsonl", [to_json(r) for r in labels])
-    cfg = prm.PRMTrainConfig(
-        model=str(base), labels_file=str(folder / "labels.jsonl"), output_dir=str(folder / "out"),
-        learning_rate=3e-3, batch_size=16, per_device_batch_size=16, num_epochs=6, eval_every=10,
-    )
-    return prm.main(cfg)
-
-
-@contextlib.contextmanager
-def tmpfs(folder: Path, size: str) -> Iterator[Path]:
-    """A real small disk: a tmpfs of `size` mounted on `folder` (made here) for the block; the test
-    is skipped where mounting is not allowed. Unmounted lazily: a failed command may hold a file."""
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)

@@ -3,6 +3,7 @@ at once and says so; --cpu-smoke runs every measurement (sampling, the larger mo
 chains, PRM scoring, both trainers) through the stages' code on the Qwen run's recipe with tiny
 stand-ins, then estimates each stage of the run; a recipe without `large:` just has no large row."""
 
+import pytest
 import os
 import re
 import subprocess
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+pytestmark = pytest.mark.e2e  # runs bench/gpu_check.py in a subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu_check.py"

@@ -3,11 +3,14 @@ is one line naming it (before any GPU check or weight), no GPU stops at once and
 --cpu runs the same eval/prm_bench.py code end to end (the toy PRM on a 2-split fixture in the
 published layout), printing each split's F1 and the average."""
 
+import pytest
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+pytestmark = pytest.mark.e2e  # runs bench/processbench_gpu.py in a subprocess
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "processbench_gpu.py"

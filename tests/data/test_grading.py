@@ -9,6 +9,8 @@ import pytest
 from data import grading
 from data.grading import is_correct
 
+pytestmark = pytest.mark.e2e  # grader worker processes
+
 # The real worker loop, with math-verify made to hang on one prediction.
 SLOW_WORKER = [
     sys.executable,

@@ -13,6 +13,8 @@ from data import lock
 from data.config import ConfigError
 from data.lock import LockError, hold, lock_output, waiting
 
+pytestmark = pytest.mark.e2e  # processes contending for a lock
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -221,6 +221,7 @@ def write_inputs(tmp_path, name="results.jsonl"):
     return results, bin_files
 
 
+@pytest.mark.e2e
 def test_main_writes_tables_policy_and_figures(tmp_path):
     results, bin_files = write_inputs(tmp_path)
     with pytest.raises(ConfigError, match="bins.oracle: .*bins_predicted.json holds predicted bins"):
@@ -262,6 +263,7 @@ REPO = Path(__file__).resolve().parents[2]
 TOY_BASE, TOY_PRM = str(REPO / "train/checkpoints/toy-base"), str(REPO / "train/checkpoints/toy-prm")
 
 
+@pytest.mark.e2e
 def test_the_policy_records_the_models_its_results_were_measured_with(tmp_path):
     results, bin_files = write_inputs(tmp_path)
     search = {"lm.model": TOY_BASE, "prm.path": TOY_PRM, "strategies": {"bon": {"strategy": "best_of_n"}}}

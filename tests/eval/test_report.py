@@ -24,8 +24,8 @@ from ttc.stages.spec import Finding, ReportPart, StageSpec
 from eval.paired import holm
 from eval.revision import RevisionEvalConfig, evaluate, markdown as revision_markdown, plot as revision_plot
 from eval.search_report import EvalResult
-from conftest import synthetic_labels, train_tiny_prm
-from test_policy import BON, SOLVE  # a 4x policy against best-of-N weighted
+from tests.support.runs import synthetic_labels, train_tiny_prm
+from tests.eval.test_policy import BON, SOLVE  # a 4x policy against best-of-N weighted
 from ttc.verifiers.spec import VerifierConfig
 from ttc.revise import Attempt, ChainSet
 
@@ -147,6 +147,7 @@ def run(tmp_path_factory) -> Path:
     return run
 
 
+@pytest.mark.e2e
 def test_every_part_with_its_sentence_tables_and_figures(run):
     text = write(run).read_text()
     assert (run / REPORT).exists() and "9 of 9 parts found." in text and "missing:" not in text
@@ -250,6 +251,7 @@ def headline_rows(text: str) -> dict[str, list[str]]:
     return {row[0]: row[1:] for row in cells[1:]}
 
 
+@pytest.mark.e2e
 def test_headlines_are_one_holm_family_and_missing_parts_are_named(tmp_path):
     prm_run(tmp_path / "eval_prm")
     search_run(tmp_path / "eval_search")

@@ -1,5 +1,8 @@
+import pytest
 from data.problems import DataConfig
 from eval import toy_models
+
+pytestmark = pytest.mark.e2e  # the toy models
 
 
 def test_level_table_on_the_base_model(tmp_path, toy_base_path):

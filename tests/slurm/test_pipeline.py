@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tiny_run import TINY
+from tests.support.runs import TINY
 
 from data.records import Sample, read_records
 from eval.search_report import EvalResult
@@ -28,10 +28,10 @@ def slurm_available() -> bool:
     return shutil.which("sbatch") is not None and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
 
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
     reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
-)
+)]
 
 
 def wait(job_ids: list[str], timeout_s: float) -> dict[str, str]:

@@ -1,23 +1,23 @@
 """The Qwen run a user starts on day one, as they start it: `slurm/pipeline.sh --config
 configs/qwen2.5-math-1.5b/pipeline.yaml`, nothing skipped, on the CI's real one-node Slurm, over the
-stand-in world at tiny sizes (tests/qwen_run.py). Every job must end COMPLETED, asking the cluster
+stand-in world at tiny sizes (tests/support/qwen.py). Every job must end COMPLETED, asking the cluster
 for what the recipe says (resources, overridden only to fit the one CPU node), and the report must
-hold every part. tests/test_qwen_run.py runs the same in one process."""
+hold every part. tests/ttc/pipeline/test_qwen_run.py runs the same in one process."""
 
 import os
 import subprocess
 import sys
 
 import pytest
-from qwen_run import CLUSTER, RECIPE, tiny_flags
-from qwen_standins import build_qwen_world
-from test_pipeline import REPO, slurm_available, wait
-from test_qwen_run import check_report
+from tests.support.qwen import CLUSTER, RECIPE, tiny_flags
+from tests.support.qwen import build_qwen_world
+from tests.slurm.test_pipeline import REPO, slurm_available, wait
+from tests.ttc.pipeline.test_qwen_run import check_report
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
     reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
-)
+)]
 
 
 def test_the_qwen_run_as_one_slurm_chain(tmp_path):

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from test_pipeline import REPO, slurm_available, wait
+from tests.slurm.test_pipeline import REPO, slurm_available, wait
 
 from ttc.pipeline import cli
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
     not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
     reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
-)
+)]
 # ~300 hf calls on the toy base model: long enough to interrupt, seconds to finish
 SAMPLE = ["sample", "--config", "configs/toy/sample.yaml", "--lm.model", str(REPO / "train/checkpoints/toy-base"),
           "--lm.backend", "hf", "--data.split", "test", "--data.levels", "[1,2,3,4,5]", "--data.per_level", "40",

@@ -17,6 +17,8 @@ from data.revision_format import revision_question
 from train.orm_data import ORMDataConfig, ORMInput, main, orm_input, orm_labels
 from ttc.revise import Attempt, ChainSet, chain_records
 
+pytestmark = pytest.mark.e2e  # a real tokenizer and model config
+
 PROBLEM = Problem("p", "Compute 6+7.", "13")
 BASE = "train/checkpoints/toy-base"
 

@@ -7,7 +7,7 @@ import os
 import signal
 from pathlib import Path
 
-from conftest import synthetic_labels
+from tests.support.runs import synthetic_labels
 from transformers.trainer_callback import TrainerState
 
 from data.records import to_json, write_atomic

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_labels, train_tiny_prm
+from tests.support.runs import synthetic_labels, train_tiny_prm
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import yaml
-from conftest import synthetic_labels
+from tests.support.runs import synthetic_labels
 from transformers import TrainingArguments
 from trl import SFTConfig
 
@@ -14,6 +14,8 @@ from data.config import ConfigError, parse_config
 from data.records import to_json, write_atomic
 from train import curves as training_curves
 from train import arguments, prm, revision, toy_lm
+
+pytestmark = pytest.mark.e2e  # real trainers
 
 
 @pytest.fixture(scope="module")

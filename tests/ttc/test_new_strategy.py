@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from fakes import ScriptedLM, TableVerifier
+from tests.support.fakes import ScriptedLM, TableVerifier
 
 from data.bins import Bins
 from data.problems import DataConfig, load_problems

@@ -285,7 +285,7 @@ def evidence(path: Path) -> bool:
 def export(run_dir: Path | str, dest: Path | str) -> Path:
     """`dest`: a folder to commit beside the claims it backs, holding every stage's evidence
     (`evidence`) and the run's plan, and its report written from them alone (`write(dest)` from a
-    copy gives the same bytes: tests/test_evidence.py). Returns the report's path."""
+    copy gives the same bytes: tests/ttc/pipeline/test_evidence.py). Returns the report's path."""
     run_dir, dest = Path(run_dir), Path(dest)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory {run_dir} does not exist")

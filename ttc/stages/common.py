@@ -68,7 +68,7 @@ def claim(cfg: Any, spec: StageSpec[Any]) -> shards.ShardWriter:
     """This shard's output for this run: locked, its settings checked (or saved), and the
     resolved config written beside it when there is work to do (a finished shard's config
     stays the one that made it). A sharded stage's config has `output_dir`, `shard`,
-    `num_shards` and `overwrite` (tests/test_stage_contract.py)."""
+    `num_shards` and `overwrite` (tests/ttc/pipeline/test_stage_contract.py)."""
     if spec.records is None:
         raise TypeError(f"{spec.config.__name__}: claim() is for sharded stages (no `records` declared)")
     writer = shards.claim(cfg.output_dir, spec.records, Shard(cfg.shard, cfg.num_shards), stage_settings(cfg, spec),

@@ -3,7 +3,7 @@
 The graph (ttc/pipeline/graph.py) names each stage's module; the CLI, the sharded runner
 (ttc/stages/common.py), the run's input checks and the report read this record, never a module
 attribute probed by name. A stage is sharded (claims problems, merges records) exactly when it
-declares its `records` stem. `load_spec` reads a module's record; tests/test_stage_contract.py
+declares its `records` stem. `load_spec` reads a module's record; tests/ttc/pipeline/test_stage_contract.py
 checks every stage's.
 """
 

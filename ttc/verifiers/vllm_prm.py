@@ -19,7 +19,7 @@ default), so only the tokens after the cached whole blocks (32 tokens on CPU) ar
 back; the values at the cached positions were computed by an earlier call (tree search scores a
 candidate's parent before it) and are kept here, by prefix, in `memo` (least recently used
 first out). A solution with a cached position the memo lost is run again whole. The values are
-the same bits either way on CPU (tests/ttc/test_vllm_prm.py); on GPU the cached and recomputed
+the same bits either way on CPU (tests/ttc/verifiers/test_vllm_prm.py); on GPU the cached and recomputed
 paths may differ in the last bits, so there every solution is run whole. `tokens_scored` counts
 every solution's whole prompt, as HFVerifier counts (a figure that does not depend on what was
 cached, so on call order), `tokens_computed` the tokens vLLM ran; `num_parameters` is the
@@ -85,7 +85,7 @@ class VLLMStepScorer(VerifierBase):
         )
         from vllm import envs
 
-        # a solution's values do not depend on its batch: on CPU (tests/ttc/test_vllm_prm.py), on
+        # a solution's values do not depend on its batch: on CPU (tests/ttc/verifiers/test_vllm_prm.py), on
         # GPU only in vLLM's batch-invariant mode (VLLM_BATCH_INVARIANT=1)
         self.batch_invariant = _on_cpu() or envs.VLLM_BATCH_INVARIANT
         self.reuse_prefixes = _on_cpu()

@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from fakes import ScriptedLM, TableVerifier
+from tests.support.fakes import ScriptedLM, TableVerifier
 
 from data.records import Problem, RecordError, write_atomic
 from data.prompts import PromptFormat

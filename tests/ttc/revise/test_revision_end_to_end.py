@@ -5,8 +5,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from conftest import synthetic_labels, train_tiny_prm
-from fakes import Recording
+from tests.support.runs import synthetic_labels, train_tiny_prm
+from tests.support.fakes import Recording
 
 from data.problems import DataConfig, load_problems
 from data.revision_format import ContextError, revision_prompt, revision_question
@@ -14,6 +14,8 @@ from data.steps import extract_answer
 from ttc.lm.spec import LMConfig, load_lm
 from ttc.revise import ChainSet, RevisionConfig, revision, sample_chains, score_chains
 from ttc.revise.records import Attempt, reviser_saw
+
+pytestmark = pytest.mark.e2e  # real engines
 
 PROBLEMS = load_problems(DataConfig(levels=[1, 3], per_level=2, split="revise-e2e"))
 

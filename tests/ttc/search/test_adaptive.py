@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 import pytest
-from search_fakes import ScriptedLM, TableVerifier, problem
+from tests.support.fakes import ScriptedLM, TableVerifier, problem
 
 from data.records import Sample, from_dict, read_records, to_dict, to_json
 from data.shards import derive_seed

@@ -1,7 +1,7 @@
 """Beam search and lookahead on hand-built trees: which beams are kept, expanded, set aside."""
 
 import pytest
-from search_fakes import ScriptedLM, TableVerifier, problem
+from tests.support.fakes import ScriptedLM, TableVerifier, problem
 
 from data.steps import split_steps
 from ttc.search import BeamConfig, beam_search

@@ -4,7 +4,7 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-from search_fakes import ScriptedLM, TableVerifier, problem
+from tests.support.fakes import ScriptedLM, TableVerifier, problem
 
 from data.records import Sample
 from ttc.search import BestOfNConfig, Pool, accuracy, best_of_n, sample_pools, select, sweep

@@ -5,7 +5,7 @@ import dataclasses
 from itertools import combinations
 
 import pytest
-from search_fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
+from tests.support.fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
 
 from data.shards import derive_seed
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, beam_search, best_of_n, dvts, sample_pools, sweep

@@ -1,7 +1,7 @@
 """DVTS on a hand-built forest: each subtree keeps its best; unfinished candidates never answer."""
 
 import pytest
-from search_fakes import ScriptedLM, TableVerifier, problem
+from tests.support.fakes import ScriptedLM, TableVerifier, problem
 
 from data.shards import derive_seed
 from ttc.search import DVTSConfig, dvts

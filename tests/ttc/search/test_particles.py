@@ -4,8 +4,8 @@ and unfinished ones never answer, determinism, the ledger, the config, and the e
 import math
 
 import pytest
-from search_fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
-from test_scheduler import Padded, Shuffled  # a streaming LM; a batch-dependent verifier
+from tests.support.fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
+from tests.ttc.search.test_scheduler import Padded, Shuffled  # a streaming LM; a batch-dependent verifier
 
 from data.steps import split_steps
 from eval.compute_optimal import method_spec

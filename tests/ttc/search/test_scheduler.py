@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from search_fakes import Hashed, ScriptedLM, problem, repetitive_policy
+from tests.support.fakes import Hashed, ScriptedLM, problem, repetitive_policy
 
 from ttc.lm import Finished, LMBase, StreamingLM
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, beam_search, best_of_n, dvts
@@ -113,7 +113,7 @@ def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm, vllm
     """Requests finish in an order that varies from run to run; results must not. With the vLLM
     PRM (batch-invariant on CPU) the scheduler takes whatever is ready first; with transformers
     batched, it keeps a timing-independent order."""
-    from conftest import REPO
+    from tests.support.runs import REPO
 
     from data.problems import DataConfig, load_problems
     from data.prompts import PromptFormat

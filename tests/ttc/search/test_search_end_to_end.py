@@ -1,10 +1,10 @@
 """Every strategy on the real engines: the toy base model (transformers backend) and a tiny PRM
-fine-tuned from it in seconds on perturbed toy solutions (search_fakes.perturbed_labels)."""
+fine-tuned from it in seconds on perturbed toy solutions (tests/support/fakes.py perturbed_labels)."""
 
 import pytest
-from conftest import train_tiny_prm
-from fakes import Recording
-from search_fakes import perturbed_labels
+from tests.support.runs import train_tiny_prm
+from tests.support.fakes import Recording
+from tests.support.fakes import perturbed_labels
 
 from data.problems import DataConfig, load_problems
 from data.steps import extract_answer

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from verifier_standins import standins  # noqa: F401 (fixture)
 
 from eval.prm_bench import BenchPRMConfig, BenchSummary, main
+
+pytestmark = pytest.mark.e2e  # real PRM kinds loaded
 
 PROBLEM = "Compute 12+34-15."
 SOLUTIONS = [(["=46-15", "=31", "\\boxed{31}"], -1), (["=46-15", "=30", "\\boxed{30}"], 1), (["=45-15", "=30"], 0)]

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-from verifier_standins import standins  # noqa: F401 (fixture)
 
 from data import toy
 from data.prompts import PromptFormat

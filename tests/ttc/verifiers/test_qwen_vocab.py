@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 import tiktoken
 import yaml
-from verifier_standins import QWEN2_REGULAR, QWEN25_ADDED, TINY, qwen2_tokenizer
+from tests.support.standins import QWEN2_REGULAR, QWEN25_ADDED, TINY, qwen2_tokenizer
 
 from data.prm_format import PRMFormat
 from data.prompts import SHOTS_FILE, PromptFormat
 from data.steps import split_steps
+
+pytestmark = pytest.mark.e2e  # real vocabularies built from files
 
 RECIPES = Path(__file__).resolve().parents[3] / "configs" / "qwen2.5-math-1.5b"
 SHOTS = [json.loads(line) for line in SHOTS_FILE.read_text().splitlines() if line.strip()]

@@ -1,6 +1,6 @@
 """Each `ttc` command of the README's "Use a public PRM" section, run as written on a CPU against
 the stand-ins of the checkpoints it names, in the hub cache where `hf download` puts them
-(qwen_standins.py's world: the policy Qwen/Qwen2.5-Math-1.5B, the public PRMs, a MATH release
+(tests/support/qwen.py's world: the policy Qwen/Qwen2.5-Math-1.5B, the public PRMs, a MATH release
 folder). Appended to each line: where the data is and sizes (two problems, a budget of 4), and
 what a CPU needs instead of the GPU's settings (float32; transformers for both models: two vLLM
 engines per line would take minutes on a CPU, and vLLM's step values are transformers' for every
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from qwen_standins import POLICY, build_qwen_world
+from tests.support.qwen import POLICY, build_qwen_world
 
 from data.config import load_yaml
 from data.prm_format import PRMFormat

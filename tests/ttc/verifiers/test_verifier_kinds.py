@@ -1,7 +1,7 @@
 """Every verifier kind through the one spec: the exact input its model card gives for a fixed
 two-step solution, its default aggregation, and one clear error for each kind of bad input.
 
-The public PRMs are tiny random-weight stand-ins (verifier_standins.py) with the real
+The public PRMs are tiny random-weight stand-ins (tests/support/standins.py) with the real
 checkpoints' architectures, special tokens and heads; Mistral's and Qwen2's vocabularies are the
 real ones, so token ids below are the ones the real checkpoints see.
 """
@@ -12,13 +12,15 @@ import shutil
 
 import huggingface_hub.constants
 import pytest
-from verifier_standins import qwen2_tokenizer, qwen_math_prm, standins  # noqa: F401 (fixture)
+from tests.support.standins import qwen2_tokenizer, qwen_math_prm
 
 from data.config import ConfigError, build_dataclass
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
 from ttc.verifiers.kind import VerifierError
 from ttc.verifiers.spec import KINDS, VerifierConfig, load_verifier, resolve_path
+
+pytestmark = pytest.mark.e2e  # real PRM kinds loaded
 
 QUESTION, STEPS = "Compute 12+34-15.", ["=46-15", "=31"]
 

@@ -3,7 +3,6 @@ on 2 toy problems, n=2, scored by each kind loaded through the one spec (its sta
 public PRMs, the committed toy PRM for ours, the base model itself for the likelihood)."""
 
 import pytest
-from verifier_standins import standins  # noqa: F401 (fixture)
 
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
