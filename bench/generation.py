@@ -19,8 +19,8 @@ import torch
 
 from data import toy
 from data.prompts import PromptFormat
-from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM, GenerationRequest
+from ttc.lm.spec import LMConfig, load_lm
 
 
 def workload(args: argparse.Namespace) -> list[GenerationRequest]:
@@ -28,8 +28,9 @@ def workload(args: argparse.Namespace) -> list[GenerationRequest]:
     levels = sorted(toy.LEVELS)
     questions = [toy.generate(levels[i % len(levels)], i, seed=0).question for i in range(args.prompts)]
     return [
-        GenerationRequest(PromptFormat().render(q), n=args.n, temperature=args.temperature,
-                          max_tokens=args.max_tokens, seed=i)
+        GenerationRequest(
+            PromptFormat().render(q), n=args.n, temperature=args.temperature, max_tokens=args.max_tokens, seed=i
+        )
         for i, q in enumerate(questions)
     ]
 
@@ -44,16 +45,20 @@ def measure(lm: LM, requests: list[GenerationRequest]) -> tuple[int, float]:
 
 
 def run_backend(backend: str, args: argparse.Namespace, requests: list[GenerationRequest]) -> float:
-    cfg = LMConfig(model=args.model, backend=backend, dtype=args.dtype, threads=args.threads,
-                   kv_cache_gib=args.kv_cache_gib)
+    cfg = LMConfig(
+        model=args.model, backend=backend, dtype=args.dtype, threads=args.threads, kv_cache_gib=args.kv_cache_gib
+    )
     start = time.perf_counter()
     lm = load_lm(cfg)
     startup = time.perf_counter() - start
     tokens, seconds = measure(lm, requests)
     if backend == "vllm":
         lm.close()
-    print(f"{backend:>5}: {tokens / seconds:8.0f} generated tok/s  ({tokens} tokens in {seconds:.1f} s; "
-          f"startup {startup:.1f} s; {lm.num_parameters / 1e6:.2f}M parameters)", flush=True)
+    print(
+        f"{backend:>5}: {tokens / seconds:8.0f} generated tok/s  ({tokens} tokens in {seconds:.1f} s; "
+        f"startup {startup:.1f} s; {lm.num_parameters / 1e6:.2f}M parameters)",
+        flush=True,
+    )
     return tokens / seconds
 
 
@@ -72,10 +77,13 @@ def main() -> None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # keep the figures readable
 
     requests = workload(args)
-    print(f"workload: {args.prompts} toy prompts x n={args.n}, T={args.temperature}, "
-          f"max_tokens={args.max_tokens}; model {args.model}, dtype {args.dtype}; "
-          f"hf: {args.threads} torch thread(s) on {'cuda' if torch.cuda.is_available() else 'cpu'}; "
-          f"vllm: its own thread binding", flush=True)
+    print(
+        f"workload: {args.prompts} toy prompts x n={args.n}, T={args.temperature}, "
+        f"max_tokens={args.max_tokens}; model {args.model}, dtype {args.dtype}; "
+        f"hf: {args.threads} torch thread(s) on {'cuda' if torch.cuda.is_available() else 'cpu'}; "
+        f"vllm: its own thread binding",
+        flush=True,
+    )
     hf = run_backend("hf", args, requests)
     vllm = run_backend("vllm", args, requests)
     print(f"ratio vllm/hf: {vllm / hf:.2f}")

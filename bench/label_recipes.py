@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from data.problems import DataConfig, load_problems
 from data.prm_format import Aggregation, trained_aggregation
+from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Sample, read_records
 from eval.paired import Paired, paired
@@ -31,13 +31,17 @@ AGGREGATIONS: tuple[Aggregation, ...] = ("last", "min")
 
 
 def by_problem(path: str, samples: list[Sample], question: dict[str, str]) -> ByProblem:
-    return scored(load_verifier(VerifierConfig(path=path), PromptFormat()), samples, question)  # transformers: no engine
+    return scored(
+        load_verifier(VerifierConfig(path=path), PromptFormat()), samples, question
+    )  # transformers: no engine
 
 
 def row(measure: str, p: Paired) -> str:
     verdict = p.verdict or "no interval"
-    return (f"| {measure} | {p.mean_b:.3f} | {p.mean_a:.3f} | {p.diff:+.3f} [{p.low:+.3f}, {p.high:+.3f}] | "
-            f"{verdict} | {p.n_questions} |")
+    return (
+        f"| {measure} | {p.mean_b:.3f} | {p.mean_a:.3f} | {p.diff:+.3f} [{p.low:+.3f}, {p.high:+.3f}] | "
+        f"{verdict} | {p.n_questions} |"
+    )
 
 
 def rows(soft: ByProblem, hard: ByProblem, n: int, seed: int, defaults: dict[str, Aggregation]) -> list[str]:
@@ -45,12 +49,22 @@ def rows(soft: ByProblem, hard: ByProblem, n: int, seed: int, defaults: dict[str
     out = []
     curves = {name: best_of_n(b, [n], seed) for name, b in (("soft", soft), ("hard", hard))}
     for how in AGGREGATIONS:
-        out.append(row(f"within-question AUC ({how})", paired(within_question_auc(hard, how), within_question_auc(soft, how))))
-        out.append(row(f"best-of-N weighted ({how}), N={n}",
-                       paired(curves["hard"][WEIGHTED_BY[how]][n], curves["soft"][WEIGHTED_BY[how]][n])))
+        out.append(
+            row(f"within-question AUC ({how})", paired(within_question_auc(hard, how), within_question_auc(soft, how)))
+        )
+        out.append(
+            row(
+                f"best-of-N weighted ({how}), N={n}",
+                paired(curves["hard"][WEIGHTED_BY[how]][n], curves["soft"][WEIGHTED_BY[how]][n]),
+            )
+        )
     own = {name: WEIGHTED_BY[how] for name, how in defaults.items()}
-    out.append(row(f"best-of-N weighted, each its own default (hard {defaults['hard']}, soft {defaults['soft']}), N={n}",
-                   paired(curves["hard"][own["hard"]][n], curves["soft"][own["soft"]][n])))
+    out.append(
+        row(
+            f"best-of-N weighted, each its own default (hard {defaults['hard']}, soft {defaults['soft']}), N={n}",
+            paired(curves["hard"][own["hard"]][n], curves["soft"][own["soft"]][n]),
+        )
+    )
     return out
 
 
@@ -58,9 +72,12 @@ def bench_lines(summary: BenchSummary) -> list[str]:
     """toy-ProcessBench: the paired comparison of the average F1, and each PRM's error classes."""
     lines = [f"- {c.metric}: {c.a} {c.paired.words(c.b)}" for c in summary.comparisons if c.metric == "average F1"]
     for name, r in summary.processbench.items():
-        lines.append(f"- {name}: average F1 {r.average_f1.text()}; " + ", ".join(
-            f"{split} {s.f1.text()}" for split, s in r.splits.items()) + "; first error found, by class: " + ", ".join(
-            f"{c} {s.accuracy.text()} (n={s.n})" for c, s in r.classes.items()))
+        lines.append(
+            f"- {name}: average F1 {r.average_f1.text()}; "
+            + ", ".join(f"{split} {s.f1.text()}" for split, s in r.splits.items())
+            + "; first error found, by class: "
+            + ", ".join(f"{c} {s.accuracy.text()} (n={s.n})" for c, s in r.classes.items())
+        )
     return lines
 
 
@@ -77,19 +94,28 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
-    question = {p.id: p.question for p in load_problems(DataConfig(split="test", levels=args.levels,
-                                                                     per_level=args.per_level))}
+    question = {
+        p.id: p.question for p in load_problems(DataConfig(split="test", levels=args.levels, per_level=args.per_level))
+    }
     samples = [s for s in read_records(args.samples, Sample) if s.problem_id in question]
     soft, hard = (by_problem(path, samples, question) for path in (args.soft, args.hard))
     defaults = {"soft": trained_aggregation(args.soft), "hard": trained_aggregation(args.hard)}
-    lines = ["# Soft against hard MC labels: the same labels, questions and training settings", "",
-             f"PRMs: soft `{args.soft}`, hard `{args.hard}`; samples `{args.samples}` ({len(samples)} solutions of "
-             f"{len(question)} test questions). Hard minus soft, paired over questions (mean +- 1.96 SE).", "",
-             "## toy-ProcessBench (threshold 0.5; paired bootstrap over questions)", "",
-             *bench_lines(BenchSummary.load(args.bench)), "",
-             "## Ranking and selection", "",
-             "| measure | soft | hard | hard - soft [95% CI] | verdict | questions |", "|---|---|---|---|---|---|",
-             *rows(soft, hard, args.n, args.seed, defaults)]
+    lines = [
+        "# Soft against hard MC labels: the same labels, questions and training settings",
+        "",
+        f"PRMs: soft `{args.soft}`, hard `{args.hard}`; samples `{args.samples}` ({len(samples)} solutions of "
+        f"{len(question)} test questions). Hard minus soft, paired over questions (mean +- 1.96 SE).",
+        "",
+        "## toy-ProcessBench (threshold 0.5; paired bootstrap over questions)",
+        "",
+        *bench_lines(BenchSummary.load(args.bench)),
+        "",
+        "## Ranking and selection",
+        "",
+        "| measure | soft | hard | hard - soft [95% CI] | verdict | questions |",
+        "|---|---|---|---|---|---|",
+        *rows(soft, hard, args.n, args.seed, defaults),
+    ]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "label_recipes.md").write_text("\n".join(lines) + "\n")

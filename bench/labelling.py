@@ -39,14 +39,14 @@ import time
 from collections import defaultdict
 
 import torch
+from prm_scoring import draw_samples  # bench/prm_scoring.py, beside this script
 
 from data import toy
 from data.labels import first_error, labelable, monotone
 from data.problems import DataConfig, load_problems
 from data.records import Problem, Sample, StepLabels, from_dict
-from prm_scoring import draw_samples  # bench/prm_scoring.py, beside this script
-from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.stages import label
 
 MODES = ("per_step", "binary_search")
@@ -62,8 +62,9 @@ def by_steps(samples: dict[str, list[Sample]]) -> dict[int, Group]:
     return dict(sorted(groups.items()))
 
 
-def label_group(lm: LM, cfg: label.LabelConfig, problems: list[Problem],
-                group: Group) -> tuple[list[StepLabels], int, float]:
+def label_group(
+    lm: LM, cfg: label.LabelConfig, problems: list[Problem], group: Group
+) -> tuple[list[StepLabels], int, float]:
     """One group labelled: its records, rollout tokens (prompt + generated) and wall time."""
     batch = [p for p in problems if p.id in group]
     tokens = lm.ledger.prompt_tokens + lm.ledger.generated_tokens
@@ -81,8 +82,9 @@ class Measured:
     seconds: list[float] = dataclasses.field(default_factory=list)
 
 
-def measure(lm: LM, cfgs: dict[str, label.LabelConfig], problems: list[Problem], group: Group,
-            passes: int) -> dict[str, Measured]:
+def measure(
+    lm: LM, cfgs: dict[str, label.LabelConfig], problems: list[Problem], group: Group, passes: int
+) -> dict[str, Measured]:
     """Both modes on one group: an untimed pass, then `passes` timed ones in alternating order."""
     found = {mode: Measured(*label_group(lm, cfgs[mode], problems, group)[:2]) for mode in MODES}
     for i in range(passes):
@@ -106,22 +108,34 @@ def row(name: str, solutions: int, incorrect: int, found: dict[str, Measured], a
     seconds = [statistics.median(found[m].seconds) / solutions for m in MODES] if found[MODES[0]].seconds else [0, 0]
     ratio = tokens[0] / tokens[1] if tokens[1] else float("inf")
     time_ratio = seconds[0] / seconds[1] if seconds[1] else float("inf")
-    return (f"{name:>4} {solutions:5d} {incorrect:9d} | {tokens[0]:9.0f} {tokens[1]:9.0f} {ratio:6.2f}x | "
-            f"{seconds[0]:8.3f} {seconds[1]:8.3f} {time_ratio:6.2f}x | "
-            f"{agree[0]:3d}/{agree[1]:<3d} {agree[2]:3d}/{agree[3]:<3d}")
+    return (
+        f"{name:>4} {solutions:5d} {incorrect:9d} | {tokens[0]:9.0f} {tokens[1]:9.0f} {ratio:6.2f}x | "
+        f"{seconds[0]:8.3f} {seconds[1]:8.3f} {time_ratio:6.2f}x | "
+        f"{agree[0]:3d}/{agree[1]:<3d} {agree[2]:3d}/{agree[3]:<3d}"
+    )
 
 
 def total(results: dict[int, dict[str, Measured]]) -> dict[str, Measured]:
     """Every group's figures summed, pass by pass."""
-    return {m: Measured([r for f in results.values() for r in f[m].records], sum(f[m].tokens for f in results.values()),
-                        [sum(s) for s in zip(*(f[m].seconds for f in results.values()))]) for m in MODES}
+    return {
+        m: Measured(
+            [r for f in results.values() for r in f[m].records],
+            sum(f[m].tokens for f in results.values()),
+            [sum(s) for s in zip(*(f[m].seconds for f in results.values()))],
+        )
+        for m in MODES
+    }
 
 
 def report(results: dict[int, dict[str, Measured]]) -> None:
-    print(f"{'T':>4} {'sols':>5} {'incorrect':>9} | {'rollout tokens / solution':^26} | "
-          f"{'wall seconds / solution':^24} | first error agrees")
-    print(f"{'':>4} {'':>5} {'':>9} | {'per_step':>9} {'binary':>9} {'ratio':>7} | {'per_step':>8} {'binary':>8} "
-          f"{'ratio':>7} | {'all':>7} {'monotone':>8}")
+    print(
+        f"{'T':>4} {'sols':>5} {'incorrect':>9} | {'rollout tokens / solution':^26} | "
+        f"{'wall seconds / solution':^24} | first error agrees"
+    )
+    print(
+        f"{'':>4} {'':>5} {'':>9} | {'per_step':>9} {'binary':>9} {'ratio':>7} | {'per_step':>8} {'binary':>8} "
+        f"{'ratio':>7} | {'all':>7} {'monotone':>8}"
+    )
     for steps, found in [*results.items(), ("all", total(results))]:
         per_step, search = found["per_step"].records, found["binary_search"].records
         incorrect = sum(r.values[-1] == 0 for r in per_step)
@@ -160,20 +174,31 @@ def main() -> None:
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # keep the figures readable
 
     engine = backend(args)
-    lm_cfg = LMConfig(model=args.model, backend=engine, threads=args.threads, kv_cache_gib=args.kv_cache_gib,
-                      block_size=args.block_size if engine == "vllm" else None)
+    lm_cfg = LMConfig(
+        model=args.model,
+        backend=engine,
+        threads=args.threads,
+        kv_cache_gib=args.kv_cache_gib,
+        block_size=args.block_size if engine == "vllm" else None,
+    )
     rollouts = label.RolloutConfig(k=args.k, max_tokens=args.max_tokens, seed=args.seed)
-    cfgs = {m: label.LabelConfig(output_dir="", samples="", lm=lm_cfg, rollouts=dataclasses.replace(rollouts, mode=m))
-            for m in MODES}
+    cfgs = {
+        m: label.LabelConfig(output_dir="", samples="", lm=lm_cfg, rollouts=dataclasses.replace(rollouts, mode=m))
+        for m in MODES
+    }
     per_level = -(-args.problems // len(args.levels))
-    problems = load_problems(DataConfig(split="bench-labelling", levels=args.levels, per_level=per_level,
-                                        limit=args.problems))
+    problems = load_problems(
+        DataConfig(split="bench-labelling", levels=args.levels, per_level=per_level, limit=args.problems)
+    )
     lm = load_lm(lm_cfg)
     samples = draw_samples(lm, cfgs["per_step"], problems, args.samples)
     groups = by_steps(samples)
-    print(f"{len(problems)} toy problems (levels {args.levels}) x {args.samples} samples from {args.model} "
-          f"({sum(len(s) for g in groups.values() for s in g.values())} labelable) on {engine}; k={args.k}, "
-          f"max_tokens={args.max_tokens}, seed={args.seed}; wall time: median of {args.passes} pass(es)", flush=True)
+    print(
+        f"{len(problems)} toy problems (levels {args.levels}) x {args.samples} samples from {args.model} "
+        f"({sum(len(s) for g in groups.values() for s in g.values())} labelable) on {engine}; k={args.k}, "
+        f"max_tokens={args.max_tokens}, seed={args.seed}; wall time: median of {args.passes} pass(es)",
+        flush=True,
+    )
     results = {steps: measure(lm, cfgs, problems, group, args.passes) for steps, group in groups.items()}
     report(results)
     if hasattr(lm, "close"):

@@ -42,16 +42,17 @@ from data.prm_format import PRMFormat
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, Sample
-from ttc.stages import label
-from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM, Completion, GenerationRequest
 from ttc.lm.sampling import SamplingConfig, grade
+from ttc.lm.spec import LMConfig, load_lm
+from ttc.stages import label
 from ttc.verifiers.hf_prm import HFPRM
 
 Solutions = tuple[list[str], list[list[str]]]  # questions, steps
 
 
 # (a) scoring ---------------------------------------------------------------------------------
+
 
 def scratch_prm(model: str, folder: Path) -> str:
     """The model's save_pretrained files plus prm_format.json: a PRM folder for timing."""
@@ -112,14 +113,21 @@ def compare_scoring(name: str, scorer: HFPRM, data: Solutions, repeats: int) -> 
     one, one_forwards, one_seconds = timed(scorer, lambda: scorer.score(questions, solutions), repeats)
     each, each_forwards, each_seconds = timed(scorer, lambda: per_prefix(scorer, questions, solutions), repeats)
     steps = [len(s) for s in solutions]
-    print(f"  {name}: {len(solutions)} solutions of {min(steps)}-{max(steps)} steps "
-          f"({sum(steps) / len(steps):.1f} on average), {min(whole)}-{max(whole)} tokens")
-    for way, forwards, count, seconds in [("one pass", one_forwards, sum(whole), one_seconds),
-                                          ("per prefix", each_forwards, sum(prefixes), each_seconds)]:
+    print(
+        f"  {name}: {len(solutions)} solutions of {min(steps)}-{max(steps)} steps "
+        f"({sum(steps) / len(steps):.1f} on average), {min(whole)}-{max(whole)} tokens"
+    )
+    for way, forwards, count, seconds in [
+        ("one pass", one_forwards, sum(whole), one_seconds),
+        ("per prefix", each_forwards, sum(prefixes), each_seconds),
+    ]:
         print(f"    {way:<10}: {forwards:6d} forwards {count:9,d} tokens {seconds:8.3f} s")
     gap = max(abs(a - b) for x, y in zip(one, each) for a, b in zip(x, y))
-    print(f"    per prefix / one pass: tokens {sum(prefixes) / sum(whole):.2f}x, wall time "
-          f"{each_seconds / one_seconds:.2f}x (values agree to {gap:.1e})", flush=True)
+    print(
+        f"    per prefix / one pass: tokens {sum(prefixes) / sum(whole):.2f}x, wall time "
+        f"{each_seconds / one_seconds:.2f}x (values agree to {gap:.1e})",
+        flush=True,
+    )
 
 
 def bench_scoring(args: argparse.Namespace) -> None:
@@ -128,13 +136,16 @@ def bench_scoring(args: argparse.Namespace) -> None:
         scorer = HFPRM(path, batch_size=args.batch_size, threads=args.threads)
         params = scorer.num_parameters
         name = args.prm or f"{args.model} as a scratch PRM"
-        print(f"(a) PRM scoring with transformers: {name} ({params / 1e6:.2f}M parameters), "
-              f"batches of {args.batch_size}, {args.threads} thread(s), fastest of {args.repeats} runs")
+        print(
+            f"(a) PRM scoring with transformers: {name} ({params / 1e6:.2f}M parameters), "
+            f"batches of {args.batch_size}, {args.threads} thread(s), fastest of {args.repeats} runs"
+        )
         compare_scoring("toy solutions", scorer, toy_solutions(args.solutions), args.repeats)
         compare_scoring("long solutions", scorer, long_solutions(args.long_solutions, *args.long_steps), args.repeats)
 
 
 # (b) labelling -------------------------------------------------------------------------------
+
 
 class Recording:
     """An LM that forwards to another and keeps the requests it was asked."""
@@ -170,8 +181,9 @@ def unique_prefix_tokens(sequences: Sequence[list[int]]) -> int:
     return nodes
 
 
-def label_run(lm: LM, cfg: label.LabelConfig, problems: list[Problem],
-              samples: dict[str, list[Sample]]) -> tuple[Recording, float]:
+def label_run(
+    lm: LM, cfg: label.LabelConfig, problems: list[Problem], samples: dict[str, list[Sample]]
+) -> tuple[Recording, float]:
     """`ttc label`'s LM call for these samples: its requests and wall time."""
     recording = Recording(lm)
     start = time.perf_counter()
@@ -186,39 +198,53 @@ def label_counts(run: Recording, tokenizer, k: int) -> list[list[int]]:
     scheme, naive, shared = led["prompt_tokens"], k * led["prompt_tokens"], unique_prefix_tokens(ids)
     generated = led["generated_tokens"]
     distinct = len({r.prompt for r in run.requests})  # samples of a problem often repeat
-    print(f"  {led['requests']} label requests (step prefixes, {distinct} distinct) x k={k}: {led['generations']} "
-          f"rollouts, {generated:,d} generated tokens; prefixes of {min(map(len, ids))}-{max(map(len, ids))} tokens")
+    print(
+        f"  {led['requests']} label requests (step prefixes, {distinct} distinct) x k={k}: {led['generations']} "
+        f"rollouts, {generated:,d} generated tokens; prefixes of {min(map(len, ids))}-{max(map(len, ids))} tokens"
+    )
     print(f"    prompt tokens: naive {naive:,d}, ttc label (ledger) {scheme:,d}, full sharing (trie) {shared:,d}")
-    print(f"    naive / ttc label: prompt tokens {naive / scheme:.2f}x, prompt+generated "
-          f"{(naive + generated) / (scheme + generated):.2f}x; ttc label / full sharing: prompt tokens "
-          f"{scheme / shared:.2f}x", flush=True)
+    print(
+        f"    naive / ttc label: prompt tokens {naive / scheme:.2f}x, prompt+generated "
+        f"{(naive + generated) / (scheme + generated):.2f}x; ttc label / full sharing: prompt tokens "
+        f"{scheme / shared:.2f}x",
+        flush=True,
+    )
     return ids
 
 
 def bench_labelling(args: argparse.Namespace) -> None:
     lm_cfg = LMConfig(model=args.model, backend="hf", threads=args.threads)
-    cfg = label.LabelConfig(output_dir="", samples="", lm=lm_cfg,
-                       rollouts=label.RolloutConfig(k=args.k, max_tokens=args.max_tokens))
+    cfg = label.LabelConfig(
+        output_dir="", samples="", lm=lm_cfg, rollouts=label.RolloutConfig(k=args.k, max_tokens=args.max_tokens)
+    )
     per_level = -(-args.problems // len(toy.LEVELS))
     problems = load_problems(DataConfig(split="bench", per_level=per_level, limit=args.problems))
     hf = load_lm(lm_cfg)
     samples = draw_samples(hf, cfg, problems, args.samples)
     kept = sum(map(label.labelable, (s for group in samples.values() for s in group)))
-    print(f"(b) MC labelling: {len(problems)} toy problems x {args.samples} samples from {args.model} "
-          f"({kept} labelable), k={args.k}, T={cfg.rollouts.temperature}, max_tokens={args.max_tokens}")
+    print(
+        f"(b) MC labelling: {len(problems)} toy problems x {args.samples} samples from {args.model} "
+        f"({kept} labelable), k={args.k}, T={cfg.rollouts.temperature}, max_tokens={args.max_tokens}"
+    )
     run, hf_seconds = label_run(hf, cfg, problems, samples)
     ids = label_counts(run, hf.tokenizer, args.k)
-    print(f"    wall time of the label requests: hf {hf_seconds:.1f} s "
-          f"({run.ledger.per_call[-1]['generated_tokens'] / hf_seconds:,.0f} generated tok/s)", flush=True)
+    print(
+        f"    wall time of the label requests: hf {hf_seconds:.1f} s "
+        f"({run.ledger.per_call[-1]['generated_tokens'] / hf_seconds:,.0f} generated tok/s)",
+        flush=True,
+    )
     if args.vllm:
         vllm_seconds, block = vllm_label_time(args, cfg, problems, samples)
         whole = sum(len(i) // block * block for i in ids)
-        print(f"    hf / vllm wall time: {hf_seconds / vllm_seconds:.2f}x; {whole:,d} of {sum(map(len, ids)):,d} "
-              f"prompt tokens lie in whole {block}-token blocks, the only part vLLM's prefix cache can share")
+        print(
+            f"    hf / vllm wall time: {hf_seconds / vllm_seconds:.2f}x; {whole:,d} of {sum(map(len, ids)):,d} "
+            f"prompt tokens lie in whole {block}-token blocks, the only part vLLM's prefix cache can share"
+        )
 
 
-def vllm_label_time(args: argparse.Namespace, cfg: label.LabelConfig, problems: list[Problem],
-                    samples: dict[str, list[Sample]]) -> tuple[float, int]:
+def vllm_label_time(
+    args: argparse.Namespace, cfg: label.LabelConfig, problems: list[Problem], samples: dict[str, list[Sample]]
+) -> tuple[float, int]:
     """Wall time of the label requests on vLLM, and its KV-cache block size."""
     start = time.perf_counter()
     lm = load_lm(LMConfig(model=args.model, backend="vllm", kv_cache_gib=args.kv_cache_gib))
@@ -227,17 +253,20 @@ def vllm_label_time(args: argparse.Namespace, cfg: label.LabelConfig, problems: 
     run, seconds = label_run(lm, cfg, problems, samples)
     block = lm.llm.llm_engine.vllm_config.cache_config.block_size
     lm.close()
-    print(f"    wall time of the label requests: vllm {seconds:.1f} s "
-          f"({run.ledger.per_call[-1]['generated_tokens'] / seconds:,.0f} generated tok/s; startup {startup:.0f} s)",
-          flush=True)
+    print(
+        f"    wall time of the label requests: vllm {seconds:.1f} s "
+        f"({run.ledger.per_call[-1]['generated_tokens'] / seconds:,.0f} generated tok/s; startup {startup:.0f} s)",
+        flush=True,
+    )
     return seconds, block
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["scoring", "labelling", "both"], default="both")
-    parser.add_argument("--model", default="train/checkpoints/toy-base",
-                        help="base model: labelling's sampler, scoring's scratch PRM")
+    parser.add_argument(
+        "--model", default="train/checkpoints/toy-base", help="base model: labelling's sampler, scoring's scratch PRM"
+    )
     parser.add_argument("--prm", help="a trained PRM folder for scoring (default: the base model as a scratch PRM)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of transformers")
     parser.add_argument("--solutions", type=int, default=40, help="toy solutions to score")

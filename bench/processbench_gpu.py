@@ -2,7 +2,7 @@
 
     python bench/processbench_gpu.py                                   # the 4 splits, vLLM, the HF cache
     python bench/processbench_gpu.py --data /path/to/ProcessBench --backend hf --max-items 100
-    python bench/processbench_gpu.py --cpu --kind prm --model train/checkpoints/toy-prm --data DIR  # no GPU: a smoke run
+    python bench/processbench_gpu.py --cpu --kind prm --model train/checkpoints/toy-prm --data DIR  # no GPU
 
 It runs `ttc bench-prm`'s code (eval/prm_bench.py main) with one verifier, `{kind:
 qwen2.5-math-prm, path: Qwen/Qwen2.5-Math-PRM-7B}`, at the published threshold 0.5 on its
@@ -53,9 +53,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=8, help="hf: solutions per forward pass")
     parser.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vllm: the engine's share")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the intervals")
-    parser.add_argument("--output-dir",
-                        help="where prm_bench.json/.md/.png and predictions.jsonl go (default: a temporary folder)")
-    parser.add_argument("--cpu", action="store_true", help="no GPU: the hf backend on the CPU (a smoke run, small models)")
+    parser.add_argument(
+        "--output-dir", help="where prm_bench.json/.md/.png and predictions.jsonl go (default: a temporary folder)"
+    )
+    parser.add_argument(
+        "--cpu", action="store_true", help="no GPU: the hf backend on the CPU (a smoke run, small models)"
+    )
     args = parser.parse_args(argv)
     if (args.max_items is not None and args.max_items < 1) or args.batch_size < 1 or args.resamples < 0:
         parser.error("--max-items and --batch-size must be >= 1, --resamples >= 0")
@@ -82,19 +85,34 @@ def config(args: argparse.Namespace, output_dir: str):
     from eval.prm_bench import BenchPRMConfig
 
     device = "cpu" if args.cpu else "auto"
-    spec = {"kind": args.kind, "path": args.model, "backend": "hf" if args.cpu else args.backend, "device": device,
-            "batch_size": args.batch_size, "gpu_memory_utilization": args.gpu_memory_utilization}
+    spec = {
+        "kind": args.kind,
+        "path": args.model,
+        "backend": "hf" if args.cpu else args.backend,
+        "device": device,
+        "batch_size": args.batch_size,
+        "gpu_memory_utilization": args.gpu_memory_utilization,
+    }
     if args.cpu:
         spec["dtype"] = "float32"
-    return BenchPRMConfig({Path(args.model).name: spec}, output_dir, data=args.data, splits=args.splits,
-                          threshold=args.threshold, resamples=args.resamples, max_items=args.max_items)
+    return BenchPRMConfig(
+        {Path(args.model).name: spec},
+        output_dir,
+        data=args.data,
+        splits=args.splits,
+        threshold=args.threshold,
+        resamples=args.resamples,
+        max_items=args.max_items,
+    )
 
 
 def report(summary, kind: str) -> str:
     """Each split's accuracies and F1 (interval), the average, and the published average."""
-    (name, result), = summary.processbench.items()
-    lines = [f"{name} on ProcessBench, threshold {result.threshold:g} ({result.threshold_from}):",
-             f"{'split':<15}{'n':>6}{'acc err':>9}{'acc ok':>9}  F1 [95% bootstrap]"]
+    ((name, result),) = summary.processbench.items()
+    lines = [
+        f"{name} on ProcessBench, threshold {result.threshold:g} ({result.threshold_from}):",
+        f"{'split':<15}{'n':>6}{'acc err':>9}{'acc ok':>9}  F1 [95% bootstrap]",
+    ]
     for split, s in result.splits.items():
         acc = [f"{100 * x:>9.1f}" if x is not None else f"{'-':>9}" for x in (s.acc_erroneous, s.acc_correct)]
         lines.append(f"{split:<15}{s.n_erroneous + s.n_correct:>6}{''.join(acc)}  {s.f1.text()}")
@@ -114,11 +132,15 @@ def main(argv: list[str]) -> int:
     import torch
 
     if not args.cpu and not torch.cuda.is_available():
-        print("processbench_gpu: no CUDA GPU here (torch.cuda.is_available() is False): run it on a GPU node, or "
-              "with --cpu for the same code on the CPU (a small model)", file=sys.stderr)
+        print(
+            "processbench_gpu: no CUDA GPU here (torch.cuda.is_available() is False): run it on a GPU node, or "
+            "with --cpu for the same code on the CPU (a small model)",
+            file=sys.stderr,
+        )
         return 2
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-    from eval.prm_bench import BenchSummary, main as bench
+    from eval.prm_bench import BenchSummary
+    from eval.prm_bench import main as bench
 
     with tempfile.TemporaryDirectory(prefix="processbench-") as scratch:
         out = args.output_dir or scratch

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from timing import Timed  # bench/timing.py, beside this script
 
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
@@ -57,7 +58,6 @@ from data.records import Problem
 from ttc.lm.spec import LMConfig, load_lm
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, SearchResult, beam_search, best_of_n, dvts
 from ttc.verifiers.spec import VerifierConfig, load_verifier
-from timing import Timed  # bench/timing.py, beside this script
 
 
 @contextmanager
@@ -114,19 +114,26 @@ class Replayed:
 Search = Callable[[list[Problem]], list[SearchResult]]
 
 
-def measure(search: Search, problems: list[Problem], lm: Timed, prm: Timed,
-            one_at_a_time: bool = False) -> tuple[dict, list[SearchResult]]:
+def measure(
+    search: Search, problems: list[Problem], lm: Timed, prm: Timed, one_at_a_time: bool = False
+) -> tuple[dict, list[SearchResult]]:
     lm.seconds = prm.seconds = lm.calls = prm.calls = 0
     if hasattr(prm.inner, "forget_prefixes"):  # what an earlier run scored must not make this one's cheap
         prm.inner.forget_prefixes()
     computed = getattr(prm.inner, "tokens_computed", None)
     start = time.perf_counter()
     results = [r for p in problems for r in search([p])] if one_at_a_time else search(problems)
-    return {"seconds": time.perf_counter() - start, "lm": lm.seconds, "lm_calls": lm.calls, "prm": prm.seconds,
-            "prm_calls": prm.calls, "accuracy": sum(r.correct for r in results) / len(results),
-            "generated": sum(r.generated_tokens for r in results),
-            "prm_tokens": sum(r.prm_tokens or 0 for r in results),
-            "prm_computed": None if computed is None else prm.inner.tokens_computed - computed}, results
+    return {
+        "seconds": time.perf_counter() - start,
+        "lm": lm.seconds,
+        "lm_calls": lm.calls,
+        "prm": prm.seconds,
+        "prm_calls": prm.calls,
+        "accuracy": sum(r.correct for r in results) / len(results),
+        "generated": sum(r.generated_tokens for r in results),
+        "prm_tokens": sum(r.prm_tokens or 0 for r in results),
+        "prm_computed": None if computed is None else prm.inner.tokens_computed - computed,
+    }, results
 
 
 def spread(values: list[float], unit: str = "") -> str:
@@ -135,12 +142,14 @@ def spread(values: list[float], unit: str = "") -> str:
 
 def show(name: str, runs: list[dict]) -> None:
     last = runs[-1]
-    print(f"{name:>26}: {spread([m['seconds'] for m in runs], ' s')}  LM {spread([m['lm'] for m in runs])} "
-          f"({last['lm_calls']} calls)  PRM {spread([m['prm'] for m in runs])} ({last['prm_calls']} calls); "
-          f"{last['generated']} generated, {last['prm_tokens']} PRM tokens"
-          + ("" if last["prm_computed"] is None else f" ({last['prm_computed']} run, the rest a cached prefix)")
-          + f"; accuracy {last['accuracy']:.3f}",
-          flush=True)
+    print(
+        f"{name:>26}: {spread([m['seconds'] for m in runs], ' s')}  LM {spread([m['lm'] for m in runs])} "
+        f"({last['lm_calls']} calls)  PRM {spread([m['prm'] for m in runs])} ({last['prm_calls']} calls); "
+        f"{last['generated']} generated, {last['prm_tokens']} PRM tokens"
+        + ("" if last["prm_computed"] is None else f" ({last['prm_computed']} run, the rest a cached prefix)")
+        + f"; accuracy {last['accuracy']:.3f}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -160,10 +169,16 @@ def main() -> None:
     parser.add_argument("--block-size", type=int, default=32, help="vLLM KV-cache block (prefix reuse is per block)")
     parser.add_argument("--batching", action="store_true", help="also beam search one problem at a time")
     cpus = sorted(os.sched_getaffinity(0))
-    parser.add_argument("--lm-cpus", default=",".join(map(str, cpus[: max(1, len(cpus) // 2)])),
-                        help="the cores of the LM's engine (default: the first half)")
-    parser.add_argument("--prm-cpus", default=",".join(map(str, cpus[len(cpus) // 2:])),
-                        help="the cores of the PRM's engine (default: the second half)")
+    parser.add_argument(
+        "--lm-cpus",
+        default=",".join(map(str, cpus[: max(1, len(cpus) // 2)])),
+        help="the cores of the LM's engine (default: the first half)",
+    )
+    parser.add_argument(
+        "--prm-cpus",
+        default=",".join(map(str, cpus[len(cpus) // 2 :])),
+        help="the cores of the PRM's engine (default: the second half)",
+    )
     args = parser.parse_args()
     if not (Path(args.prm) / "prm_format.json").is_file():
         sys.exit(f"no PRM at {args.prm}: pass --prm (a folder written by train/prm.py)")
@@ -175,12 +190,26 @@ def main() -> None:
     problems = load_problems(DataConfig(levels=levels, per_level=per_level, split="bench-search"))
     problems = [problems[i * per_level + j] for j in range(per_level) for i in range(len(levels))][: args.problems]
     with on_cores(args.lm_cpus):
-        lm = Timed(load_lm(LMConfig(model=args.model, backend=args.backend, threads=args.threads,
-                                    block_size=args.block_size if args.backend == "vllm" else None)),
-                   "generate", "submit", "collect")
+        lm = Timed(
+            load_lm(
+                LMConfig(
+                    model=args.model,
+                    backend=args.backend,
+                    threads=args.threads,
+                    block_size=args.block_size if args.backend == "vllm" else None,
+                )
+            ),
+            "generate",
+            "submit",
+            "collect",
+        )
     with on_cores(args.prm_cpus):
-        prm = Timed(load_verifier(VerifierConfig(path=args.prm, backend=args.prm_backend, threads=args.threads),
-                                  PromptFormat()), "score")
+        prm = Timed(
+            load_verifier(
+                VerifierConfig(path=args.prm, backend=args.prm_backend, threads=args.threads), PromptFormat()
+            ),
+            "score",
+        )
     width = args.width if args.width == "sqrt" else int(args.width)
     tree = {"n": args.n, "beam_width": width, "max_step_tokens": args.max_step_tokens}
     beam_cfg, bon_cfg = BeamConfig(**tree), BestOfNConfig(n=args.n, max_tokens=args.max_tokens)
@@ -192,16 +221,24 @@ def main() -> None:
         f"lookahead k={args.lookahead}": (beam_search, BeamConfig(**tree, lookahead=args.lookahead)),
         f"DVTS N={args.n} M={beam_cfg.width}": (dvts, DVTSConfig(**tree)),
     }
-    searches: dict[str, Search] = {name: (lambda ps, run=run, cfg=cfg: run(ps, lm, prm, cfg))
-                                   for name, (run, cfg) in configs.items()}
-    replayed = {"best-of-N, PRM replayed": (best_of_n, bon_cfg, Replayed(prm)),
-                "beam, PRM replayed": (beam_search, beam_cfg, Replayed(prm))}
-    searches |= {name: (lambda ps, run=run, cfg=cfg, verifier=verifier: run(ps, lm, verifier, cfg))
-                 for name, (run, cfg, verifier) in replayed.items()}
+    searches: dict[str, Search] = {
+        name: (lambda ps, run=run, cfg=cfg: run(ps, lm, prm, cfg)) for name, (run, cfg) in configs.items()
+    }
+    replayed = {
+        "best-of-N, PRM replayed": (best_of_n, bon_cfg, Replayed(prm)),
+        "beam, PRM replayed": (beam_search, beam_cfg, Replayed(prm)),
+    }
+    searches |= {
+        name: (lambda ps, run=run, cfg=cfg, verifier=verifier: run(ps, lm, verifier, cfg))
+        for name, (run, cfg, verifier) in replayed.items()
+    }
     lm_on = f"vllm (block size {args.block_size}, cores {args.lm_cpus})" if args.backend == "vllm" else "hf"
     prm_on = f"vllm (cores {args.prm_cpus})" if args.prm_backend == "vllm" else "hf"
-    print(f"workload: {len(problems)} toy test problems (levels 1-5), N={args.n}, M={beam_cfg.width}; policy "
-          f"{args.model} on {lm_on}, PRM {args.prm} on {prm_on}; {args.passes} passes", flush=True)
+    print(
+        f"workload: {len(problems)} toy test problems (levels 1-5), N={args.n}, M={beam_cfg.width}; policy "
+        f"{args.model} on {lm_on}, PRM {args.prm} on {prm_on}; {args.passes} passes",
+        flush=True,
+    )
 
     names = list(searches)
     reference = {name: measure(searches[name], problems, lm, prm)[1] for name in names}  # warm-up
@@ -209,7 +246,7 @@ def main() -> None:
         verifier.recording = False
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for k in range(args.passes):
-        for name in names[k % len(names):] + names[: k % len(names)]:
+        for name in names[k % len(names) :] + names[: k % len(names)]:
             figures, results = measure(searches[name], problems, lm, prm)
             if results != reference[name]:
                 sys.exit(f"{name}: pass {k + 1} gave other results than the warm-up under the same seed")
@@ -217,11 +254,15 @@ def main() -> None:
     for name in names:
         show(name, runs[name])
     bon, beam, lock_step, bon_lock_step, lookahead, dvts_name, bon_replayed, beam_replayed = names
-    for name, base, goal in [(beam, bon, "goal <= 1.2"), (lock_step, bon, "rounds in lock-step, as before"),
-                             (bon, bon_lock_step, "scored as drawn / in one PRM call after the last sample"),
-                             (lookahead, bon, f"{args.lookahead + 1}x the generations"), (dvts_name, bon, ""),
-                             (dvts_name, beam, "goal <= 1"),
-                             (beam_replayed, bon_replayed, "the LM's work alone: the floor of beam / best-of-N")]:
+    for name, base, goal in [
+        (beam, bon, "goal <= 1.2"),
+        (lock_step, bon, "rounds in lock-step, as before"),
+        (bon, bon_lock_step, "scored as drawn / in one PRM call after the last sample"),
+        (lookahead, bon, f"{args.lookahead + 1}x the generations"),
+        (dvts_name, bon, ""),
+        (dvts_name, beam, "goal <= 1"),
+        (beam_replayed, bon_replayed, "the LM's work alone: the floor of beam / best-of-N"),
+    ]:
         ratios = [a["seconds"] / b["seconds"] for a, b in zip(runs[name], runs[base])]
         print(f"ratio {name} / {base}: {spread(ratios)}" + (f"  ({goal})" if goal else ""), flush=True)
     print(f"results identical in every pass: yes ({args.passes} passes)")

@@ -21,4 +21,5 @@ class Timed:
             finally:
                 self.seconds += time.perf_counter() - start
                 self.calls += 1
+
         return timed

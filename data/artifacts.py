@@ -28,8 +28,10 @@ def load(path: Path | str, fmt: str, version: int) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise RecordError(f"{path}: expected a JSON object ({fmt})")
     if record.get("format") != fmt:
-        raise RecordError(f"{path}: field 'format' is {record.get('format')!r}, expected {fmt!r} "
-                          "(not one, or written before it was versioned: rerun the stage that writes it)")
+        raise RecordError(
+            f"{path}: field 'format' is {record.get('format')!r}, expected {fmt!r} "
+            "(not one, or written before it was versioned: rerun the stage that writes it)"
+        )
     if record.get("version") != version:
         raise RecordError(f"{path}: field 'version' is {record.get('version')!r}; this code reads {version}")
     return {k: v for k, v in record.items() if k not in ("format", "version")}

@@ -57,8 +57,10 @@ class Bins:
         for b in range(1, self.num_bins):
             low, high = min(by_bin[b]), max(by_bin[b + 1])
             if high > low:
-                raise ValueError(f"values: bin {b + 1} has a value {high} above bin {b}'s lowest {low}; "
-                                 "bins are cut by rank, 1 = highest value")
+                raise ValueError(
+                    f"values: bin {b + 1} has a value {high} above bin {b}'s lowest {low}; "
+                    "bins are cut by rank, 1 = highest value"
+                )
             edges.append((low + high) / 2)
         return edges
 

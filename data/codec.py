@@ -122,8 +122,9 @@ def _sequence(tp: Any, value: Any, at: str, mode: Mode) -> list | tuple:
         items = list(args)
     else:
         items = [args[0] if args else Any] * len(value)
-    decoded = [decode(t, v, f"{at}[{i}]" if config else f"{at}.{i}", mode)
-               for i, (t, v) in enumerate(zip(items, value))]
+    decoded = [
+        decode(t, v, f"{at}[{i}]" if config else f"{at}.{i}", mode) for i, (t, v) in enumerate(zip(items, value))
+    ]
     return tuple(decoded) if origin is tuple else decoded
 
 

@@ -58,7 +58,8 @@ class _StrictLoader(yaml.SafeLoader):
             line = key_node.start_mark.line + 1
             if isinstance(key, (str, int, float, bool)) and key in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} given twice (lines {seen[key]} and {line})", key_node.start_mark)
+                    None, None, f"key {key!r} given twice (lines {seen[key]} and {line})", key_node.start_mark
+                )
             seen[key] = line
         return super().construct_mapping(node, deep)
 
@@ -140,9 +141,18 @@ def merge_settings(base: dict, override: dict, cls: type | None = None) -> dict:
         section = _section_type(hints.get(key)) if cls is not None else None
         named = _named_section_type(hints.get(key)) if cls is not None else None
         if named is not None and isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **{name: merge_settings(merged[key].get(name, {}), v, named)
-                                             if isinstance(v, dict) else v for name, v in value.items()}}
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict) and not (isinstance(value, _Whole) and section is None):
+            merged[key] = {
+                **merged[key],
+                **{
+                    name: merge_settings(merged[key].get(name, {}), v, named) if isinstance(v, dict) else v
+                    for name, v in value.items()
+                },
+            }
+        elif (
+            isinstance(value, dict)
+            and isinstance(merged.get(key), dict)
+            and not (isinstance(value, _Whole) and section is None)
+        ):
             merged[key] = merge_settings(merged[key], value, section)
         else:
             merged[key] = dict(value) if isinstance(value, _Whole) else value
@@ -162,7 +172,11 @@ def _section_type(tp: Any) -> type | None:
     if _is_dataclass_type(tp):
         return tp
     options = [t for t in typing.get_args(tp) if t is not type(None)]
-    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(options) == 1 and _is_dataclass_type(options[0]):
+    if (
+        typing.get_origin(tp) in (typing.Union, types.UnionType)
+        and len(options) == 1
+        and _is_dataclass_type(options[0])
+    ):
         return options[0]
     return None
 
@@ -191,7 +205,9 @@ def _options(tp: Any) -> tuple[Any, ...]:
 
 
 def _is_text(tp: Any) -> bool:
-    return tp is str or (typing.get_origin(tp) is typing.Literal and all(isinstance(a, str) for a in typing.get_args(tp)))
+    return tp is str or (
+        typing.get_origin(tp) is typing.Literal and all(isinstance(a, str) for a in typing.get_args(tp))
+    )
 
 
 def flag_type(cls: type, keys: list[str]) -> Any:
@@ -259,7 +275,9 @@ def _flag_values(argv: list[str], cls: type) -> tuple[Path | None, dict[str, Any
             node[leaf] = _Whole(value) if isinstance(value, dict) else value
         except yaml.YAMLError as e:
             problem = " ".join(str(getattr(e, "problem", None) or e).split())
-            raise ConfigError(f"command line: flag --{key}: cannot read the value {inline!r} as YAML ({problem})") from e
+            raise ConfigError(
+                f"command line: flag --{key}: cannot read the value {inline!r} as YAML ({problem})"
+            ) from e
     return config, values
 
 
@@ -272,8 +290,11 @@ def usage(cls: type, prefix: str = "") -> list[str]:
         if _is_dataclass_type(tp):
             lines += usage(tp, f"{prefix}{f.name}.")
             continue
-        default = ("required" if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-                   else f"default {f.default_factory() if f.default is dataclasses.MISSING else f.default!r}")
+        default = (
+            "required"
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            else f"default {f.default_factory() if f.default is dataclasses.MISSING else f.default!r}"
+        )
         name = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
         lines.append(f"  --{prefix}{f.name}  {name}  ({default})")
     return lines
@@ -290,10 +311,14 @@ def parse_config(cls: type[T], argv: list[str]) -> T:
     values, lines = read_yaml(recipe) if recipe else ({}, {})
     if recipe:  # report recipe errors against the recipe file
         build_dataclass(cls, with_paths(cls, values, flags, str(recipe)), str(recipe), lines)
-    return build_dataclass(cls, merge_settings(values, flags, cls), "command line" if flags else str(recipe or "config"), {})
+    return build_dataclass(
+        cls, merge_settings(values, flags, cls), "command line" if flags else str(recipe or "config"), {}
+    )
 
 
-def with_paths(cls: type, values: dict[str, Any], flags: dict[str, Any], where: str, prefix: str = "") -> dict[str, Any]:
+def with_paths(
+    cls: type, values: dict[str, Any], flags: dict[str, Any], where: str, prefix: str = ""
+) -> dict[str, Any]:
     """A recipe's `values` with the required keys it leaves out (a stage's recipe holds settings, not
     its output_dir, inputs and models) taken from the `flags`; one neither gives is an error naming its flag."""
     hints = typing.get_type_hints(cls)
@@ -304,14 +329,20 @@ def with_paths(cls: type, values: dict[str, Any], flags: dict[str, Any], where: 
         own = flag if isinstance(flag, dict) else {}
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if named is not None and isinstance(given, dict):  # named sections (bench-prm's verifiers): each one's
-            filled[f.name] = {name: with_paths(named, v, own.get(name) or {}, where, f"{prefix}{f.name}.{name}.")
-                              if isinstance(v, dict) else v for name, v in given.items()}
+            filled[f.name] = {
+                name: with_paths(named, v, own.get(name) or {}, where, f"{prefix}{f.name}.{name}.")
+                if isinstance(v, dict)
+                else v
+                for name, v in given.items()
+            }
         elif section is not None and isinstance(given if f.name in values or not required else {}, dict):
             filled[f.name] = with_paths(section, given or {}, own, where, f"{prefix}{f.name}.")
         elif required and f.name not in values:
             if f.name not in flags:
-                raise ConfigError(f"{where}: no {prefix}{f.name} (the recipe holds settings, not paths or models): "
-                                  f"give --{prefix}{f.name}")
+                raise ConfigError(
+                    f"{where}: no {prefix}{f.name} (the recipe holds settings, not paths or models): "
+                    f"give --{prefix}{f.name}"
+                )
             filled[f.name] = flag
     return filled
 
@@ -331,8 +362,22 @@ def save_config(config: Any, path: Path) -> None:
 BAD_INPUT_STATUS = 2  # the input is wrong: the same command fails again (a wrapper should not retry)
 INTERRUPTED_STATUS = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 RETRY_STATUS = 75  # EX_TEMPFAIL (sysexits.h): the machine failed (a full disk, an I/O error): retry later
-INPUT_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EEXIST,
-                          errno.ENAMETOOLONG, errno.ELOOP, errno.EROFS, errno.EINVAL, errno.ENOTEMPTY, errno.EXDEV})
+INPUT_ERRNOS = frozenset(
+    {
+        errno.ENOENT,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EEXIST,
+        errno.ENAMETOOLONG,
+        errno.ELOOP,
+        errno.EROFS,
+        errno.EINVAL,
+        errno.ENOTEMPTY,
+        errno.EXDEV,
+    }
+)
 
 
 def bad_input_types() -> tuple[type[BaseException], ...]:
@@ -378,7 +423,9 @@ def one_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror and error.filename is not None:
         paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
         return f"{paths}: {error.strerror}"
-    if isinstance(error, json.JSONDecodeError) and (name := open_file(error)):  # a library's read (a cut tokenizer.json)
+    if isinstance(error, json.JSONDecodeError) and (
+        name := open_file(error)
+    ):  # a library's read (a cut tokenizer.json)
         return f"{name}: malformed JSON ({error})"
     return " ".join(str(error).split()) or type(error).__name__
 

@@ -10,8 +10,8 @@ so grading works from any thread and from daemonic pool workers. The worker dies
 parent, however the parent dies (kill -9 included): it watches its parent process and exits when
 it is gone, even in the middle of an answer. A timeout or an unparsable answer is logged and
 graded incorrect; grading never raises on an answer. Its cost is bounded: answers longer than
-MAX_ANSWER_CHARS are wrong unparsed, and the worker's memory is capped (WORKER_MEMORY_BYTES). No gold answer (None or empty: a question
-nobody has answered) grades incorrect; its callers report such questions as ungraded.
+MAX_ANSWER_CHARS are wrong unparsed, and the worker's memory is capped (WORKER_MEMORY_BYTES). No gold
+answer (None or empty: a question nobody has answered) grades incorrect; its callers report such questions as ungraded.
 """
 
 from __future__ import annotations
@@ -200,6 +200,7 @@ def _die_with_parent(parent: int, every_s: float = 0.5) -> None:
     """Exit as soon as the process that started us is gone (re-parented: getppid changes). A
     kill -9 of the parent closes our stdin too, but a sympy call can run for minutes without
     reading it; this thread ends the worker even then (sympy is Python: the GIL comes round)."""
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(every_s)

@@ -40,8 +40,7 @@ def step_labels(sample: Sample, question: str, correct_counts: list[int], k: int
     if len(correct_counts) != len(sample.steps) - 1:
         raise ValueError(f"{len(sample.steps)} steps need {len(sample.steps) - 1} rollout counts")
     values = [c / k for c in correct_counts] + [float(sample.correct)]
-    return StepLabels(sample.problem_id, sample.index, question, sample.steps, values,
-                      [k] * len(correct_counts) + [0])
+    return StepLabels(sample.problem_id, sample.index, question, sample.steps, values, [k] * len(correct_counts) + [0])
 
 
 class FirstErrorSearch:
@@ -81,9 +80,14 @@ def first_error_labels(sample: Sample, question: str, search: FirstErrorSearch, 
     if search.num_steps != len(sample.steps):
         raise ValueError(f"a search over {search.num_steps} steps for a solution of {len(sample.steps)}")
     first, rolled = search.first_error, set(search.rolled)
-    return StepLabels(sample.problem_id, sample.index, question, sample.steps,
-                      [float(i < first) for i in range(len(sample.steps))],
-                      [k if i in rolled else 0 for i in range(len(sample.steps))])
+    return StepLabels(
+        sample.problem_id,
+        sample.index,
+        question,
+        sample.steps,
+        [float(i < first) for i in range(len(sample.steps))],
+        [k if i in rolled else 0 for i in range(len(sample.steps))],
+    )
 
 
 def first_error(values: list[float]) -> int:
@@ -93,4 +97,4 @@ def first_error(values: list[float]) -> int:
 
 def monotone(values: list[float]) -> bool:
     """No positive hard label after the first negative one: where binary search is exact."""
-    return all(v == 0 for v in values[first_error(values):])
+    return all(v == 0 for v in values[first_error(values) :])

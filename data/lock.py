@@ -50,13 +50,19 @@ def hold(path: Path | str, what: str = "") -> Path:
     except BlockingIOError:
         holder = _describe(os.pread(fd, 4096, 0))
         os.close(fd)
-        raise LockError(f"{path.parent}: {what or path.name} is being written by {holder}, another run on this "
-                        "output folder (wait for it to end, or use another --output_dir)") from None
+        raise LockError(
+            f"{path.parent}: {what or path.name} is being written by {holder}, another run on this "
+            "output folder (wait for it to end, or use another --output_dir)"
+        ) from None
     except BaseException:
         os.close(fd)
         raise
-    info = {"host": socket.gethostname(), "pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300]}
+    info = {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300],
+    }
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
     _held[key] = fd

@@ -59,8 +59,15 @@ SPLIT_NAMES = ("train", "test")  # the splits MATH's release and its hub mirror 
 # Configs of hub datasets that need one named: offline, the `datasets` cache lists its
 # configs as ["default"], so these are not asked of it.
 HUB_CONFIGS = {
-    "EleutherAI/hendrycks_math": ("algebra", "counting_and_probability", "geometry", "intermediate_algebra",
-                                  "number_theory", "prealgebra", "precalculus"),
+    "EleutherAI/hendrycks_math": (
+        "algebra",
+        "counting_and_probability",
+        "geometry",
+        "intermediate_algebra",
+        "number_theory",
+        "prealgebra",
+        "precalculus",
+    ),
 }
 
 
@@ -189,7 +196,7 @@ def _level(value: Any, where: str) -> int | None:
 
 
 def _slug(subject: str) -> str:
-    """"Counting & Probability" -> "counting_and_probability", MATH's folder names."""
+    """ "Counting & Probability" -> "counting_and_probability", MATH's folder names."""
     return re.sub(r"[^a-z0-9]+", "_", subject.lower().replace("&", "and")).strip("_") or "math"
 
 

@@ -21,11 +21,19 @@ from data.config import ConfigError
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
 TOKENIZER = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
-TOKENIZER_JSON = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.json")
+TOKENIZER_JSON = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+)
 RepoType = Literal["model", "dataset"]
 # what a missing path should have been, and what a local one is called, by the kind of hub repository
-EXPECTED = {"model": "; expected a save_pretrained folder or a hub id (org/name)",
-            "dataset": " (expected a file, a folder or a dataset hub id)"}
+EXPECTED = {
+    "model": "; expected a save_pretrained folder or a hub id (org/name)",
+    "dataset": " (expected a file, a folder or a dataset hub id)",
+}
 LOCAL = {"model": "folder", "dataset": "path"}
 
 
@@ -56,9 +64,11 @@ def locate(path_or_id: str, key: str, repo_type: RepoType = "model", error: type
         from huggingface_hub import constants
 
         local, dataset = LOCAL[repo_type], repo_type == "dataset"
-        raise error(f"{key}: {path_or_id!r} is neither a local {local} nor {'a dataset ' if dataset else ''}in the "
-                    f"Hugging Face cache ({constants.HF_HUB_CACHE}); nothing is downloaded at run time: fetch it "
-                    f"first (hf download {'--repo-type dataset ' if dataset else ''}{path_or_id}) or give a local {local}")
+        raise error(
+            f"{key}: {path_or_id!r} is neither a local {local} nor {'a dataset ' if dataset else ''}in the "
+            f"Hugging Face cache ({constants.HF_HUB_CACHE}); nothing is downloaded at run time: fetch it "
+            f"first (hf download {'--repo-type dataset ' if dataset else ''}{path_or_id}) or give a local {local}"
+        )
     return found
 
 
@@ -100,8 +110,10 @@ def check_model(path: str, key: str = "model", lm: bool = False) -> Path:
     from data.prm_format import FORMAT_FILE  # our PRMs carry it (imported here: data.prm_format reads prompts)
 
     if lm and (folder / FORMAT_FILE).is_file():
-        raise ConfigError(f"{key}: {folder} is a PRM folder ({FORMAT_FILE}), not a policy or other language "
-                          f"model: give it as a verifier's path")
+        raise ConfigError(
+            f"{key}: {folder} is a PRM folder ({FORMAT_FILE}), not a policy or other language "
+            f"model: give it as a verifier's path"
+        )
     check_architecture(settings, folder / "config.json", key, lm)
     check_weights(folder, key)
     return folder
@@ -136,18 +148,24 @@ def check_architecture(settings: dict, config: Path, key: str, lm: bool) -> None
     families, causal_archs, causal_of = architecture_families()
     for arch in archs:
         if arch in families and model_type not in families[arch]:
-            raise ConfigError(f"{key}: {config}: architecture {arch} is of model_type "
-                              f"{'/'.join(sorted(families[arch]))}, but the config says model_type {model_type!r}: "
-                              f"the weights would load as another model (fix config.json)")
+            raise ConfigError(
+                f"{key}: {config}: architecture {arch} is of model_type "
+                f"{'/'.join(sorted(families[arch]))}, but the config says model_type {model_type!r}: "
+                f"the weights would load as another model (fix config.json)"
+            )
     if not lm:
         return
     if model_type not in causal_of:
-        raise ConfigError(f"{key}: {config}: model_type {model_type!r} has no causal LM in transformers: "
-                          f"not a language model this role can run")
+        raise ConfigError(
+            f"{key}: {config}: model_type {model_type!r} has no causal LM in transformers: "
+            f"not a language model this role can run"
+        )
     known = [arch for arch in archs if arch in families]
     if known and not set(known) & causal_archs:
-        raise ConfigError(f"{key}: {config}: architecture {', '.join(known)} is not a causal LM "
-                          f"(expected e.g. {causal_of[model_type]}): not a language model this role can run")
+        raise ConfigError(
+            f"{key}: {config}: architecture {', '.join(known)} is not a causal LM "
+            f"(expected e.g. {causal_of[model_type]}): not a language model this role can run"
+        )
 
 
 def check_weights(folder: Path, key: str) -> None:
@@ -179,8 +197,9 @@ def safetensors_problem(file: Path) -> str | None:
             return f"corrupt or cut safetensors file (its header says {length} bytes; the file has {size})"
         try:
             header = json.loads(handle.read(length))
-            end = max((int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"),
-                      default=0)
+            end = max(
+                (int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"), default=0
+            )
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
             return f"corrupt safetensors header ({type(e).__name__}: {e})"
     expected = 8 + length + end

@@ -127,8 +127,9 @@ def split_file(root: Path, split: str) -> Path:
     raise RecordError(f"{root}: no file for ProcessBench split {split!r} (expected {split}.json or {split}.jsonl)")
 
 
-def read_processbench(path_or_id: str = PROCESSBENCH, splits: tuple[str, ...] | list[str] = PROCESSBENCH_SPLITS
-                      ) -> list[BenchSolution]:
+def read_processbench(
+    path_or_id: str = PROCESSBENCH, splits: tuple[str, ...] | list[str] = PROCESSBENCH_SPLITS
+) -> list[BenchSolution]:
     """The items of `splits`, in file order, from a folder of `<split>.json` files (the hub
     layout), a hub id, or one split's file (its name is the split; `splits` is then not read)."""
     root = locate(path_or_id, "data")
@@ -138,10 +139,12 @@ def read_processbench(path_or_id: str = PROCESSBENCH, splits: tuple[str, ...] | 
         for where, obj in json_items(file):
             item = from_dict(_ProcessBenchItem, obj, where)
             if not -1 <= item.label < len(item.steps):
-                raise RecordError(f"{where}: field 'label' is {item.label}, expected -1 or a step index below "
-                                  f"{len(item.steps)}")
-            solutions.append(BenchSolution(item.id, split, item.problem, item.steps, item.label,
-                                           item.final_answer_correct))
+                raise RecordError(
+                    f"{where}: field 'label' is {item.label}, expected -1 or a step index below {len(item.steps)}"
+                )
+            solutions.append(
+                BenchSolution(item.id, split, item.problem, item.steps, item.label, item.final_answer_correct)
+            )
     return solutions
 
 
@@ -159,13 +162,33 @@ def read_prmbench(path_or_id: str = PRMBENCH, classifications: tuple[str, ...] |
             item = from_dict(_PRMBenchItem, obj, where)
             if item.classification == "redundency":
                 if item.original_process is None or item.original_question is None:
-                    raise RecordError(f"{where}: missing field 'original_process' or 'original_question' "
-                                      f"(a redundency line gives the all-correct item)")
-                items.setdefault(f"{CORRECT}_{item.idx}", BenchSteps(
-                    f"{CORRECT}_{item.idx}", item.original_question, item.original_process, frozenset(), CORRECT, item.idx))
+                    raise RecordError(
+                        f"{where}: missing field 'original_process' or 'original_question' "
+                        f"(a redundency line gives the all-correct item)"
+                    )
+                items.setdefault(
+                    f"{CORRECT}_{item.idx}",
+                    BenchSteps(
+                        f"{CORRECT}_{item.idx}",
+                        item.original_question,
+                        item.original_process,
+                        frozenset(),
+                        CORRECT,
+                        item.idx,
+                    ),
+                )
             key = f"{item.classification}_{item.idx}"
-            items.setdefault(key, BenchSteps(key, item.modified_question, item.modified_process,
-                                             errors(item, where), item.classification, item.idx))
+            items.setdefault(
+                key,
+                BenchSteps(
+                    key,
+                    item.modified_question,
+                    item.modified_process,
+                    errors(item, where),
+                    item.classification,
+                    item.idx,
+                ),
+            )
     return [s for s in items.values() if not classifications or s.classification in classifications]
 
 
@@ -173,6 +196,7 @@ def errors(item: _PRMBenchItem, where: str) -> frozenset[int]:
     """The 1-based `error_steps` as 0-based indices, each checked to be a step."""
     bad = [s for s in item.error_steps if not 1 <= s <= len(item.modified_process)]
     if bad:
-        raise RecordError(f"{where}: field 'error_steps' has {bad}, expected 1-based step numbers up to "
-                          f"{len(item.modified_process)}")
+        raise RecordError(
+            f"{where}: field 'error_steps' has {bad}, expected 1-based step numbers up to {len(item.modified_process)}"
+        )
     return frozenset(s - 1 for s in item.error_steps)

@@ -39,7 +39,9 @@ Aggregation = Literal["last", "min", "prod"]  # a solution's step values -> one 
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
 
-def encode_steps(tokenizer, prompt_ids: list[int], steps: list[str], separator: list[int]) -> tuple[list[int], list[int]]:
+def encode_steps(
+    tokenizer, prompt_ids: list[int], steps: list[str], separator: list[int]
+) -> tuple[list[int], list[int]]:
     """Token ids of the prompt, then each step followed by `separator`; and the position just
     past each step's own tokens (where a PRM's tag goes)."""
     ids, ends = list(prompt_ids), []
@@ -73,13 +75,19 @@ class PRMFormat:
         newline = tokenizer.encode("\n", add_special_tokens=False)
         return encode_steps(tokenizer, tokenizer(prompt)["input_ids"], steps, [tag] + newline)
 
-    def save(self, folder: Path | str, prompt: PromptFormat, labels: dict[str, Any] | None = None,
-             aggregation: Aggregation = "last") -> None:
+    def save(
+        self,
+        folder: Path | str,
+        prompt: PromptFormat,
+        labels: dict[str, Any] | None = None,
+        aggregation: Aggregation = "last",
+    ) -> None:
         """prm_format.json: these tokens; `prompt`, the prompt format the PRM was trained on; the
         `labels` it learned (their recipe) and its default `aggregation`."""
         record = {**asdict(self), "prompt": prompt_record(prompt, folder), "aggregation": aggregation}
-        (Path(folder) / FORMAT_FILE).write_text(json.dumps(record | ({"labels": labels} if labels else {}),
-                                                           indent=2) + "\n")
+        (Path(folder) / FORMAT_FILE).write_text(
+            json.dumps(record | ({"labels": labels} if labels else {}), indent=2) + "\n"
+        )
 
     @classmethod
     def load(cls, folder: Path | str) -> "PRMFormat":
@@ -119,9 +127,12 @@ def trained_prompt(folder: Path | str) -> PromptFormat:
     path = Path(folder) / FORMAT_FILE
     record = read_format_file(folder).get("prompt")
     if record is None:
-        log.warning("%s: no 'prompt' recorded (written before train/prm.py recorded it): scoring with the "
-                    "trainer's default zero-shot prompt; if the PRM was trained on another, add its recipe's "
-                    "`prompt` section to this file", path)
+        log.warning(
+            "%s: no 'prompt' recorded (written before train/prm.py recorded it): scoring with the "
+            "trainer's default zero-shot prompt; if the PRM was trained on another, add its recipe's "
+            "`prompt` section to this file",
+            path,
+        )
         return PromptFormat()
     if not isinstance(record, dict):
         raise ValueError(f"{path}: field 'prompt': expected a mapping, got {record!r}")
@@ -137,6 +148,7 @@ def trained_aggregation(folder: Path | str) -> Aggregation:
     """The default aggregation of the PRM in `folder`, as training recorded it (`last` before it was)."""
     how = read_format_file(folder).get("aggregation", "last")
     if how not in AGGREGATIONS:
-        raise ValueError(f"{Path(folder) / FORMAT_FILE}: field 'aggregation': expected one of "
-                         f"{', '.join(AGGREGATIONS)}, got {how!r}")
+        raise ValueError(
+            f"{Path(folder) / FORMAT_FILE}: field 'aggregation': expected one of {', '.join(AGGREGATIONS)}, got {how!r}"
+        )
     return how

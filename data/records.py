@@ -60,8 +60,9 @@ def from_dict(cls: type[R], obj: Any, where: str) -> R:
         if not e.at:
             raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}") from None
         name = e.at.split(".")[0]  # the field, named with its whole type and value
-        raise RecordError(f"{where}: field '{name}' should be {typing.get_type_hints(cls)[name]}, "
-                          f"got {obj[name]!r:.80}") from None
+        raise RecordError(
+            f"{where}: field '{name}' should be {typing.get_type_hints(cls)[name]}, got {obj[name]!r:.80}"
+        ) from None
 
 
 def to_dict(record: Any) -> dict[str, Any]:

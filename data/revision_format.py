@@ -65,8 +65,9 @@ class Fit:
     where: str
 
 
-def fit_attempts(render: Callable[[list[str]], str], previous: Sequence[str], max_attempts: int,
-                 fit: Fit | None) -> Fitted:
+def fit_attempts(
+    render: Callable[[list[str]], str], previous: Sequence[str], max_attempts: int, fit: Fit | None
+) -> Fitted:
     """`render(attempts)` with as many of the `max_attempts` most recent `previous` attempts as
     keep it within `fit`'s limit, dropping the oldest first; no `fit` (a model that states no
     context): all of them."""
@@ -81,16 +82,25 @@ def fit_attempts(render: Callable[[list[str]], str], previous: Sequence[str], ma
     raise ContextError(f"{fit.where}: {tokens} tokens with no previous attempt, over the limit of {fit.limit}")
 
 
-def revision_prompt(prompt: PromptFormat, question: str, previous: Sequence[str], tokenizer=None,
-                    max_attempts: int = MAX_ATTEMPTS, fit: Fit | None = None) -> Fitted:
+def revision_prompt(
+    prompt: PromptFormat,
+    question: str,
+    previous: Sequence[str],
+    tokenizer=None,
+    max_attempts: int = MAX_ATTEMPTS,
+    fit: Fit | None = None,
+) -> Fitted:
     """What the reviser continues, in training (train/revision.py) and in chains alike."""
-    return fit_attempts(lambda attempts: prompt.render(question, tokenizer, earlier=attempts), previous,
-                        max_attempts, fit)
+    return fit_attempts(
+        lambda attempts: prompt.render(question, tokenizer, earlier=attempts), previous, max_attempts, fit
+    )
 
 
-def revision_question(question: str, previous: Sequence[str], max_attempts: int = MAX_ATTEMPTS,
-                      fit: Fit | None = None) -> Fitted:
+def revision_question(
+    question: str, previous: Sequence[str], max_attempts: int = MAX_ATTEMPTS, fit: Fit | None = None
+) -> Fitted:
     """The ORM's question: `question` with the kept attempts appended, numbered in the window."""
+
     def render(attempts: list[str]) -> str:
         return "\n\n".join([question] + [f"Previous attempt {i}:\n{a.strip()}" for i, a in enumerate(attempts, 1)])
 

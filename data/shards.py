@@ -23,7 +23,8 @@ Two guards (`claim`), taken before any model loads:
 
 The settings identify a stage's input files by CONTENT as well: a config class names the
 fields that are input files once: it subclasses `ReadsFiles` and sets `INPUT_FILES = ("samples",)`
-(a class attribute, not a field: the settings keep their keys), and `settings_of` adds `<field>.content`, a streamed blake2b of the file's bytes. A resume on a
+(a class attribute, not a field: the settings keep their keys), and `settings_of` adds
+`<field>.content`, a streamed blake2b of the file's bytes. A resume on a
 regenerated input (`ttc sample` rerun under a running `ttc label`) is then refused like any
 other change, while a copied or moved input of the same bytes is the same content (the path
 itself stays a setting too, as before). MATH sources (`data.source`, a file, folder or hub id)
@@ -97,8 +98,9 @@ class Expected:
     empty_units: bool = False
 
     @staticmethod
-    def of(name: str, shard: Shard, units: Sequence[T], unit_id: Callable[[T], str],
-           empty_units: bool = False) -> "Expected":
+    def of(
+        name: str, shard: Shard, units: Sequence[T], unit_id: Callable[[T], str], empty_units: bool = False
+    ) -> "Expected":
         ids = [unit_id(u) for u in units]
         if len(set(ids)) < len(ids):
             twice = next(uid for uid, count in Counter(ids).items() if count > 1)
@@ -114,9 +116,22 @@ class Expected:
 # tracking, and the speed knobs of its engines. Anything else (batch sizes included: `ttc
 # eval` shares a batch's tokens among its problems) is part of the settings unless a stage
 # names it too (`ttc sample` batches are independent requests).
-VOLATILE = frozenset({"output_dir", "shard", "num_shards", "overwrite", "tracking", "threads", "device",
-                      "kv_cache_gib", "gpu_memory_utilization", "tensor_parallel_size", "enforce_eager",
-                      "block_size"})
+VOLATILE = frozenset(
+    {
+        "output_dir",
+        "shard",
+        "num_shards",
+        "overwrite",
+        "tracking",
+        "threads",
+        "device",
+        "kv_cache_gib",
+        "gpu_memory_utilization",
+        "tensor_parallel_size",
+        "enforce_eager",
+        "block_size",
+    }
+)
 
 
 class ReadsFiles:
@@ -167,6 +182,7 @@ def fingerprint(settings: dict[str, Any]) -> str:
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> str:
     """`key old -> new, ...` for every key whose value differs (a key's absence shown as -)."""
+
     def show(settings: dict[str, Any], key: str) -> str:
         return f"{json.dumps(settings[key])[:60]}" if key in settings else "-"
 
@@ -182,9 +198,11 @@ def read_saved(path: Path) -> dict[str, Any]:
             raise TypeError("'settings' is not an object or 'units' not a list")
         return saved
     except (ValueError, KeyError, TypeError) as e:
-        raise RecordError(f"{path}: unreadable settings ({e}): the settings that made the records beside it are "
-                          "unknown; restore the file (its finished units are kept), or rerun this shard with "
-                          "--overwrite true to start it afresh (which deletes them)") from e
+        raise RecordError(
+            f"{path}: unreadable settings ({e}): the settings that made the records beside it are "
+            "unknown; restore the file (its finished units are kept), or rerun this shard with "
+            "--overwrite true to start it afresh (which deletes them)"
+        ) from e
 
 
 def read_settings(path: Path) -> dict[str, Any]:
@@ -211,8 +229,14 @@ class SettingsError(ConfigError):
 _fresh: set[str] = set()  # shards this process has started afresh (`overwrite`): only once
 
 
-def claim(out_dir: Path | str, name: str, shard: "Shard", settings: dict[str, Any] | None = None,
-          overwrite: bool = False, expected: Expected | None = None) -> "ShardWriter":
+def claim(
+    out_dir: Path | str,
+    name: str,
+    shard: "Shard",
+    settings: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    expected: Expected | None = None,
+) -> "ShardWriter":
     """This shard's writer, once it is ours: locked for this process, its saved settings equal
     to `settings` (or saved now), or, with `overwrite`, its earlier outputs removed. `expected`
     (known once the input is loaded) is recorded beside the settings and must equal what an
@@ -220,8 +244,11 @@ def claim(out_dir: Path | str, name: str, shard: "Shard", settings: dict[str, An
     out_dir = output_folder(out_dir)
     stem = shard.path(out_dir, name, "x").name.removesuffix(".x")
     hold(out_dir / f".lock-{stem}", f"{name} shard {shard.index}/{shard.count}")
-    saved, merged, merged_saved = (out_dir / f"{stem}.settings.json", out_dir / f"{name}.jsonl",
-                                   out_dir / f"{name}.settings.json")
+    saved, merged, merged_saved = (
+        out_dir / f"{stem}.settings.json",
+        out_dir / f"{name}.jsonl",
+        out_dir / f"{name}.settings.json",
+    )
     outputs = [shard.path(out_dir, name, "partial"), shard.path(out_dir, name, "jsonl")]
     if overwrite and str(saved.resolve()) not in _fresh:
         removed = [p for p in [*outputs, saved, merged, merged_saved] if p.exists()]
@@ -232,16 +259,22 @@ def claim(out_dir: Path | str, name: str, shard: "Shard", settings: dict[str, An
         _fresh.add(str(saved.resolve()))
     if settings is not None:
         if not saved.exists() and (there := [p.name for p in outputs if p.exists()]):
-            raise SettingsError(f"{saved} is missing, but {there[0]} is there: the settings that made its records are "
-                                "unknown; restore it, or rerun this shard with --overwrite true")
+            raise SettingsError(
+                f"{saved} is missing, but {there[0]} is there: the settings that made its records are "
+                "unknown; restore it, or rerun this shard with --overwrite true"
+            )
         for path, what in ((saved, f"{stem}"), (merged_saved, f"{name}.jsonl")):
             if path.exists() and (old := read_settings(path)) != settings:
-                raise SettingsError(f"{out_dir}: {what} was made with other settings ({differences(old, settings)}): "
-                                    "rerun with --overwrite true to start afresh, or use another --output_dir")
+                raise SettingsError(
+                    f"{out_dir}: {what} was made with other settings ({differences(old, settings)}): "
+                    "rerun with --overwrite true to start afresh, or use another --output_dir"
+                )
         earlier = recorded(saved) if saved.exists() else None
         if expected is not None and earlier is not None and earlier.ids != expected.ids:
-            raise SettingsError(f"{saved}: this shard was begun on other units ({unit_change(earlier, expected)}): the "
-                                "stage's input changed; rerun this shard with --overwrite true")
+            raise SettingsError(
+                f"{saved}: this shard was begun on other units ({unit_change(earlier, expected)}): the "
+                "stage's input changed; rerun this shard with --overwrite true"
+            )
         if not saved.exists() or (expected is not None and earlier != expected):
             write_settings(saved, settings, expected or earlier)
         expected = expected or earlier
@@ -253,11 +286,13 @@ def unit_change(old: Expected, new: Expected) -> str:
     if not gone and not added:
         return f"the same {len(new.ids)} in another order"
     return f"{len(old.ids)} then, {len(new.ids)} now; " + ", ".join(
-        [f"{gone[0]!r} gone"] * bool(gone) + [f"{added[0]!r} new"] * bool(added))
+        [f"{gone[0]!r} gone"] * bool(gone) + [f"{added[0]!r} new"] * bool(added)
+    )
 
 
-def check_unit(path: Path, number: int, unit: dict, expected: Expected | None, seen: dict[str, int],
-               in_order: bool) -> None:
+def check_unit(
+    path: Path, number: int, unit: dict, expected: Expected | None, seen: dict[str, int], in_order: bool
+) -> None:
     """One line of a shard file: a unit of this shard, not seen before (and, `in_order`, the
     next one), with records unless the stage may give none. RecordError naming the line."""
     uid, where = unit["id"], f"{path}:{number}: unit {unit['id']!r}"
@@ -285,8 +320,10 @@ def read_shard(path: Path, expected: Expected | None) -> list[dict]:
         units.append(unit)
     if expected is not None and len(units) < len(expected.ids):
         missing = len(expected.ids) - len(units)
-        raise RecordError(f"{path}: {len(units)} of its {len(expected.ids)} units: unit {expected.ids[len(units)]!r}"
-                          f"{f' and {missing - 1} more' if missing > 1 else ''} missing; {REDO}")
+        raise RecordError(
+            f"{path}: {len(units)} of its {len(expected.ids)} units: unit {expected.ids[len(units)]!r}"
+            f"{f' and {missing - 1} more' if missing > 1 else ''} missing; {REDO}"
+        )
     return units
 
 
@@ -344,7 +381,9 @@ class ShardWriter:
         if self.expected is not None:
             missing = [uid for uid in self.expected.ids if uid not in self.done]
             if missing:
-                raise RecordError(f"{self.partial}: cannot finish: {len(missing)} unit(s) not done ({missing[0]!r} ...)")
+                raise RecordError(
+                    f"{self.partial}: cannot finish: {len(missing)} unit(s) not done ({missing[0]!r} ...)"
+                )
             if self.order != list(self.expected.ids):  # begun on the same units in another order
                 lines = self.partial.read_text(encoding="utf-8").split("\n")[:-1]  # not splitlines: U+2028
                 by_id = dict(zip(self.order, lines, strict=True))
@@ -416,19 +455,25 @@ def merge(out_dir: Path | str, name: str, num_shards: int, keeps_settings: bool 
     saved = [p.with_name(p.name.removesuffix(".jsonl") + ".settings.json") for p in paths]
     for path, shard_file in zip(saved, paths):
         if keeps_settings and not path.exists():
-            raise SettingsError(f"cannot merge {name}: {path} is missing: the settings that made {shard_file.name} are "
-                                "unknown; restore it, or rerun that shard with --overwrite true")
+            raise SettingsError(
+                f"cannot merge {name}: {path} is missing: the settings that made {shard_file.name} are "
+                "unknown; restore it, or rerun that shard with --overwrite true"
+            )
     settings = [read_settings(p) if p.exists() else None for p in saved]
     known = [(p, s) for p, s in zip(saved, settings) if s is not None]
     for path, other in known[1:]:
         if other != known[0][1]:
-            raise SettingsError(f"cannot merge {name}: {path.name} and {known[0][0].name} were made with different "
-                                f"settings ({differences(known[0][1], other)})")
+            raise SettingsError(
+                f"cannot merge {name}: {path.name} and {known[0][0].name} were made with different "
+                f"settings ({differences(known[0][1], other)})"
+            )
     expected = [recorded(p) if p.exists() else None for p in saved]
     for path, units in zip(saved, expected):
         if keeps_settings and units is None:
-            raise RecordError(f"cannot merge {name}: {path} records no units (an older version): rerun that shard to "
-                              "check its records, or rerun it with --overwrite true")
+            raise RecordError(
+                f"cannot merge {name}: {path} records no units (an older version): rerun that shard to "
+                "check its records, or rerun it with --overwrite true"
+            )
     with waiting(out_dir / f".lock-{name}.merge"):  # two shards that finish together
         shards = [read_shard(p, e) for p, e in zip(paths, expected)]
         check_total(name, paths, shards)
@@ -450,9 +495,13 @@ def check_total(name: str, paths: list[Path], shards: list[list[dict]]) -> None:
     for path, units in zip(paths, shards):
         for unit in units:
             if (other := owner.setdefault(unit["id"], path)) != path:
-                raise RecordError(f"cannot merge {name}: unit {unit['id']!r} is in {other.name} and {path.name}: "
-                                  "shards of other inputs; rerun one with --overwrite true")
+                raise RecordError(
+                    f"cannot merge {name}: unit {unit['id']!r} is in {other.name} and {path.name}: "
+                    "shards of other inputs; rerun one with --overwrite true"
+                )
     total, counts = sum(map(len, shards)), [len(units) for units in shards]
     if counts != [len(range(i, total, len(shards))) for i in range(len(shards))]:
-        raise RecordError(f"cannot merge {name}: the shards hold {counts} units, not {len(shards)} shards' share of "
-                          f"{total}: shards of other inputs; rerun them with --overwrite true")
+        raise RecordError(
+            f"cannot merge {name}: the shards hold {counts} units, not {len(shards)} shards' share of "
+            f"{total}: shards of other inputs; rerun them with --overwrite true"
+        )

@@ -74,7 +74,10 @@ def closest(target: Sample, candidates: Sequence[Sample]) -> Sample:
 
 
 def build_trajectories(
-    problem: Problem, samples: Sequence[Sample], seed: int, max_attempts: int = MAX_ATTEMPTS,
+    problem: Problem,
+    samples: Sequence[Sample],
+    seed: int,
+    max_attempts: int = MAX_ATTEMPTS,
     min_attempts: int = 0,
 ) -> list[Trajectory]:
     """The trajectories of one question (the rules are in the module docstring)."""
@@ -91,10 +94,14 @@ def build_trajectories(
             last = closest(target, incorrect)
             others = [s for s in incorrect if s is not last]
             previous = rng.sample(others, k - 1) + [last]
-        trajectories.append(Trajectory(
-            problem_id=problem.id, index=target.index, question=problem.question,
-            previous=[s.text for s in previous], previous_indices=[s.index for s in previous],
-            target=target.text,
-        ))
+        trajectories.append(
+            Trajectory(
+                problem_id=problem.id,
+                index=target.index,
+                question=problem.question,
+                previous=[s.text for s in previous],
+                previous_indices=[s.index for s in previous],
+                target=target.text,
+            )
+        )
     return trajectories
-

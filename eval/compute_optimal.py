@@ -93,9 +93,9 @@ from data.bins import Bins
 from data.config import ConfigError, save_config
 from data.records import read_records
 from data.shards import read_settings
-from eval.search_report import EvalResult
 from eval.paired import Comparison, Paired, Ratio, curve_of, paired, ratio
 from eval.plots import Curve, Section, figure, grid_shape, plot_curves
+from eval.search_report import EvalResult
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num, tally
@@ -165,8 +165,9 @@ class Grid:
         """The one method matching `want`."""
         found = [label for label, spec in self.methods.items() if matches(spec, want)]
         if len(found) != 1:
-            raise ValueError(f"{what}: {len(found)} methods match {dict(want)}, need exactly one; "
-                             f"methods: {sorted(self.methods)}")
+            raise ValueError(
+                f"{what}: {len(found)} methods match {dict(want)}, need exactly one; methods: {sorted(self.methods)}"
+            )
         return found[0]
 
 
@@ -207,8 +208,9 @@ def build_grid(records: Sequence[Record | SearchResult], cfg: MethodsConfig) -> 
         methods[label] = spec
         seeds = correct[(label, budget)][r["problem_id"]]
         if r["seed"] in seeds:
-            raise ValueError(f"record {i}: a second result for problem {r['problem_id']}, {label}, "
-                             f"budget {budget}, seed {r['seed']}")
+            raise ValueError(
+                f"record {i}: a second result for problem {r['problem_id']}, {label}, budget {budget}, seed {r['seed']}"
+            )
         seeds[r["seed"]] = float(r["correct"])
         drawn[(label, budget)][r["problem_id"]][r["seed"]] = spent_of(r, cfg.budget_field)
         settings = {k: v for k, v in spec.items() if k != "strategy"}
@@ -218,8 +220,10 @@ def build_grid(records: Sequence[Record | SearchResult], cfg: MethodsConfig) -> 
     for (label, budget), per_q in sorted(correct.items()):
         missing = [q for q in questions if q not in per_q]
         if missing:
-            raise ValueError(f"{label} at budget {budget}: no result for {len(missing)} of {len(questions)} "
-                             f"question(s), e.g. {missing[0]}")
+            raise ValueError(
+                f"{label} at budget {budget}: no result for {len(missing)} of {len(questions)} "
+                f"question(s), e.g. {missing[0]}"
+            )
         acc[(label, budget)] = np.array([np.mean(list(per_q[q].values())) for q in questions])
         spent[(label, budget)] = np.array([np.mean(list(drawn[(label, budget)][q].values())) for q in questions])
     seeds = max(len(s) for per_q in correct.values() for s in per_q.values())
@@ -236,7 +240,7 @@ def analysis_budgets(grid: Grid, weighted: str) -> list[int]:
         mine = [budgets.index(b) for b in grid.budgets(label) if b in budgets]
         if mine and mine != list(range(mine[0], mine[-1] + 1)):
             have = [budgets[j] for j in mine]
-            hole = [b for b in budgets[mine[0]:mine[-1] + 1] if b not in have]
+            hole = [b for b in budgets[mine[0] : mine[-1] + 1] if b not in have]
             raise ValueError(f"{label}: budgets {have} but none at {hole} (missing runs)")
     return budgets
 
@@ -276,8 +280,9 @@ def bin_indices(grid: Grid, bins: Mapping[str, int]) -> dict[int, np.ndarray]:
     return {b: np.array(idx) for b, idx in sorted(by_bin.items())}
 
 
-def cross_validate(grid: Grid, candidates: Sequence[str], budget: int, folds: tuple[np.ndarray, np.ndarray]
-                   ) -> tuple[list[tuple[str, np.ndarray]], tuple[str, str]]:
+def cross_validate(
+    grid: Grid, candidates: Sequence[str], budget: int, folds: tuple[np.ndarray, np.ndarray]
+) -> tuple[list[tuple[str, np.ndarray]], tuple[str, str]]:
     """Which method scores each fold: the one chosen on the other fold (fold A's questions by
     the method chosen on B, fold B's by A's), and the two choices (on A, on B)."""
     a, b = folds
@@ -296,7 +301,9 @@ class Outcomes:
 
     @classmethod
     def empty(cls, budgets: Sequence[int], questions: int) -> "Outcomes":
-        return cls(list(budgets), np.full((len(budgets), questions), np.nan), np.full((len(budgets), questions), np.nan))
+        return cls(
+            list(budgets), np.full((len(budgets), questions), np.nan), np.full((len(budgets), questions), np.nan)
+        )
 
     def score(self, grid: Grid, budget: int, key: tuple[str, int], idx: np.ndarray) -> None:
         """Questions `idx` at analysis budget `budget` as the (method, budget) `key` did on them."""
@@ -317,8 +324,7 @@ class Outcomes:
 Option = tuple[str, int]  # (method, budget): what a bin runs in an allocation
 
 
-def allocate(grid: Grid, options: Sequence[Option], by_bin: Mapping[int, np.ndarray], budget: int
-             ) -> dict[int, Option]:
+def allocate(grid: Grid, options: Sequence[Option], by_bin: Mapping[int, np.ndarray], budget: int) -> dict[int, Option]:
     """Per bin the option of `options` such that the total accuracy over the bins' questions is
     the largest with their total spent <= budget x their number (the mean spent <= budget).
     Exact: a multiple-choice knapsack solved by the Pareto frontier of (spent, accuracy) over the
@@ -330,7 +336,9 @@ def allocate(grid: Grid, options: Sequence[Option], by_bin: Mapping[int, np.ndar
     for idx in by_bin.values():
         cost = {o: float(grid.spent[o][idx].sum()) for o in options}
         gain = {o: float(grid.acc[o][idx].sum()) for o in options}
-        grown = [(round(c + cost[o], EXACT), round(v + gain[o], EXACT), (*ch, o)) for c, v, ch in frontier for o in options]
+        grown = [
+            (round(c + cost[o], EXACT), round(v + gain[o], EXACT), (*ch, o)) for c, v, ch in frontier for o in options
+        ]
         frontier = pareto([g for g in grown if g[0] <= capacity])
         if not frontier:
             raise ValueError(f"allocation at budget {budget}: no option of some bin spends <= {budget} on average")
@@ -416,8 +424,14 @@ def spent_headline(eff: Mapping[int, int | None], spent: Curve) -> tuple[int, fl
     return top, used, None if used is None else top / used
 
 
-def spent_ratio(acc: Mapping[int, Mapping[str, float]], spent: Mapping[int, Mapping[str, float]],
-                baseline: Mapping[int, Mapping[str, float]], tolerance: float, seeds: int, seed: int) -> Ratio:
+def spent_ratio(
+    acc: Mapping[int, Mapping[str, float]],
+    spent: Mapping[int, Mapping[str, float]],
+    baseline: Mapping[int, Mapping[str, float]],
+    tolerance: float,
+    seeds: int,
+    seed: int,
+) -> Ratio:
     """The headline ratio on mean spent generations, B / spent(B'), with its bootstrap range; its
     `match` is the budget B' itself (the spent is the curve's). ratio() resamples every
     per-question mapping it gets alike, so the spent ride along under the keys -budget and each
@@ -460,24 +474,58 @@ def analyse(grid: Grid, binned: Bins, cfg: MethodsConfig) -> Analysis:
     per_question = {name: o.per_question(grid.questions) for name, o in outcomes.items()}
     eff = efficiency(overall[CO], overall[WEIGHTED], cfg.tolerance)
     top = max(eff)
-    spread = ratio(per_question[CO], per_question[WEIGHTED], top,
-                   lambda c, bon: efficiency(c, bon, cfg.tolerance)[top], grid.seeds, seed=cfg.seed)
+    spread = ratio(
+        per_question[CO],
+        per_question[WEIGHTED],
+        top,
+        lambda c, bon: efficiency(c, bon, cfg.tolerance)[top],
+        grid.seeds,
+        seed=cfg.seed,
+    )
     alloc_eff, alloc_spread = {}, None
     if cfg.allocate:
         alloc_eff = efficiency(overall[ALLOCATED], overall[WEIGHTED], cfg.tolerance)
-        alloc_spread = spent_ratio(per_question[ALLOCATED], outcomes[ALLOCATED].per_question(grid.questions, "spent"),
-                                   per_question[WEIGHTED], cfg.tolerance, grid.seeds, cfg.seed)
-    return Analysis(binned.kind, budgets, overall,
-                    {b: {name: o.curve(idx) for name, o in outcomes.items()} for b, idx in by_bin.items()},
-                    folds, fixed, policy, eff, per_question, {q: binned.bins[q] for q in grid.questions}, spread,
-                    grid.seeds, {name: o.curve(of="spent") for name, o in outcomes.items()}, allocation,
-                    allocated_policy, alloc_eff, alloc_spread)
+        alloc_spread = spent_ratio(
+            per_question[ALLOCATED],
+            outcomes[ALLOCATED].per_question(grid.questions, "spent"),
+            per_question[WEIGHTED],
+            cfg.tolerance,
+            grid.seeds,
+            cfg.seed,
+        )
+    return Analysis(
+        binned.kind,
+        budgets,
+        overall,
+        {b: {name: o.curve(idx) for name, o in outcomes.items()} for b, idx in by_bin.items()},
+        folds,
+        fixed,
+        policy,
+        eff,
+        per_question,
+        {q: binned.bins[q] for q in grid.questions},
+        spread,
+        grid.seeds,
+        {name: o.curve(of="spent") for name, o in outcomes.items()},
+        allocation,
+        allocated_policy,
+        alloc_eff,
+        alloc_spread,
+    )
 
 
-def select_cv(grid: Grid, candidates: Sequence[str], budgets: Sequence[int], by_bin: Mapping[int, np.ndarray],
-              splits: Mapping[int, tuple[np.ndarray, np.ndarray]]
-              ) -> tuple[dict[str, Outcomes], dict[int, dict[int, tuple[str, str]]], dict[int, tuple[str, str]],
-                         dict[int, dict[int, tuple[str, float]]]]:
+def select_cv(
+    grid: Grid,
+    candidates: Sequence[str],
+    budgets: Sequence[int],
+    by_bin: Mapping[int, np.ndarray],
+    splits: Mapping[int, tuple[np.ndarray, np.ndarray]],
+) -> tuple[
+    dict[str, Outcomes],
+    dict[int, dict[int, tuple[str, str]]],
+    dict[int, tuple[str, str]],
+    dict[int, dict[int, tuple[str, float]]],
+]:
     """Compute-optimal and best fixed by 2-fold CV on the bins' folds: their outcomes, the choices
     per bin and budget, best fixed's per budget, and the policy fit on each whole bin."""
     outcomes = {CO: Outcomes.empty(budgets, len(grid.questions)), FIXED: Outcomes.empty(budgets, len(grid.questions))}
@@ -503,9 +551,9 @@ def options_of(grid: Grid, candidates: Sequence[str], budgets: Sequence[int]) ->
     return [(m, b) for m in sorted(candidates) for b in budgets if (m, b) in grid.acc]
 
 
-def allocate_cv(grid: Grid, options: Sequence[Option], budgets: Sequence[int],
-                splits: Mapping[int, tuple[np.ndarray, np.ndarray]]
-                ) -> tuple[Outcomes, dict[int, tuple[dict[int, Option], dict[int, Option]]]]:
+def allocate_cv(
+    grid: Grid, options: Sequence[Option], budgets: Sequence[int], splits: Mapping[int, tuple[np.ndarray, np.ndarray]]
+) -> tuple[Outcomes, dict[int, tuple[dict[int, Option], dict[int, Option]]]]:
     """The allocation at each budget fit on fold A (every bin's fold A, jointly) and scored on
     fold B, and vice versa: the same folds as compute-optimal's."""
     out = Outcomes.empty(budgets, len(grid.questions))
@@ -519,8 +567,9 @@ def allocate_cv(grid: Grid, options: Sequence[Option], budgets: Sequence[int],
     return out, fits
 
 
-def allocate_all(grid: Grid, options: Sequence[Option], budgets: Sequence[int], by_bin: Mapping[int, np.ndarray]
-                 ) -> dict[int, dict[int, tuple[str, int, float]]]:
+def allocate_all(
+    grid: Grid, options: Sequence[Option], budgets: Sequence[int], by_bin: Mapping[int, np.ndarray]
+) -> dict[int, dict[int, tuple[str, int, float]]]:
     """The allocation fit on all questions (the allocated policy): bin -> budget -> (method, its
     budget, its accuracy on the bin)."""
     fit: dict[int, dict[int, tuple[str, int, float]]] = defaultdict(dict)
@@ -530,21 +579,36 @@ def allocate_all(grid: Grid, options: Sequence[Option], budgets: Sequence[int], 
     return dict(fit)
 
 
-def fit_policy(grid: Grid, analysis: Analysis, binned: Bins, cfg: MethodsConfig, allocated: bool = False,
-               models: dict[str, dict[str, Any]] | None = None) -> Policy:
+def fit_policy(
+    grid: Grid,
+    analysis: Analysis,
+    binned: Bins,
+    cfg: MethodsConfig,
+    allocated: bool = False,
+    models: dict[str, dict[str, Any]] | None = None,
+) -> Policy:
     """The fitted policy: per bin and budget, the method chosen on all of the bin's questions and
     its settings there; `allocated`: per bin and average budget B, the method and its own budget
     of the allocation fit on all questions (its settings at that budget, n included). With
     predicted bins, also what `ttc solve` bins a new question by: their edges, and a probe that
     samples as best-of-N weighted (whose pool it joins). `models`: what it was fit with (`fitted_models`)."""
-    chosen = analysis.allocated_policy if allocated else {
-        b: {budget: (label, budget, acc) for budget, (label, acc) in per_budget.items()}
-        for b, per_budget in analysis.policy.items()}
+    chosen = (
+        analysis.allocated_policy
+        if allocated
+        else {
+            b: {budget: (label, budget, acc) for budget, (label, acc) in per_budget.items()}
+            for b, per_budget in analysis.policy.items()
+        }
+    )
     if allocated and not chosen:
         raise ValueError("no allocation to fit a policy on: methods.allocate is off")
-    table = {b: {budget: Entry(label, grid.methods[label]["strategy"], grid.params[(label, own)], acc)
-                 for budget, (label, own, acc) in per_budget.items()}
-             for b, per_budget in chosen.items()}
+    table = {
+        b: {
+            budget: Entry(label, grid.methods[label]["strategy"], grid.params[(label, own)], acc)
+            for budget, (label, own, acc) in per_budget.items()
+        }
+        for b, per_budget in chosen.items()
+    }
     if binned.kind != "predicted":
         return Policy(binned.kind, table, cfg.budget_field, allocated=allocated, models=models)
     weighted = grid.find(cfg.weighted, "best-of-N weighted")
@@ -554,8 +618,13 @@ def fit_policy(grid: Grid, analysis: Analysis, binned: Bins, cfg: MethodsConfig,
 
 
 # --- figures and markdown ---------------------------------------------------------------------
-STYLES = {WEIGHTED: {"color": "tab:blue"}, MAJORITY: {"color": "tab:gray", "linestyle": "--"}, CO: {"color": "tab:red"},
-          FIXED: {"color": "tab:brown", "linestyle": ":"}, ALLOCATED: {"color": "tab:red", "linestyle": "-."}}
+STYLES = {
+    WEIGHTED: {"color": "tab:blue"},
+    MAJORITY: {"color": "tab:gray", "linestyle": "--"},
+    CO: {"color": "tab:red"},
+    FIXED: {"color": "tab:brown", "linestyle": ":"},
+    ALLOCATED: {"color": "tab:red", "linestyle": "-."},
+}
 CO_COLORS = ("tab:red", "tab:orange", "tab:green", "tab:purple")  # one per binning
 BINNED = {CO: "-", FIXED: ":", ALLOCATED: "-."}  # the curves each binning has its own of (its folds), by line style
 
@@ -565,8 +634,14 @@ def co_name(a: Analysis, name: str = CO) -> str:
 
 
 def co_styles(analyses: Sequence[Analysis]) -> dict[str, dict[str, Any]]:
-    return {**STYLES, **{co_name(a, name): {"color": CO_COLORS[i % len(CO_COLORS)], "linestyle": style}
-                         for i, a in enumerate(analyses) for name, style in BINNED.items()}}
+    return {
+        **STYLES,
+        **{
+            co_name(a, name): {"color": CO_COLORS[i % len(CO_COLORS)], "linestyle": style}
+            for i, a in enumerate(analyses)
+            for name, style in BINNED.items()
+        },
+    }
 
 
 def short_labels(labels: Iterable[str], grid: Grid) -> dict[str, str]:
@@ -574,8 +649,12 @@ def short_labels(labels: Iterable[str], grid: Grid) -> dict[str, str]:
     specs = {m: grid.methods[m] for m in labels}
     keys = {k for s in grid.methods.values() for k in s}
     shared = {k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in grid.methods.values()}) == 1}
-    return {m: m if m != method_label(s) else method_label({k: v for k, v in s.items() if k not in shared or k == "strategy"})
-            for m, s in specs.items()}
+    return {
+        m: m
+        if m != method_label(s)
+        else method_label({k: v for k, v in s.items() if k not in shared or k == "strategy"})
+        for m, s in specs.items()
+    }
 
 
 def overall_curves(analyses: Sequence[Analysis], of: str = "overall") -> dict[str, Curve]:
@@ -588,8 +667,13 @@ def overall_curves(analyses: Sequence[Analysis], of: str = "overall") -> dict[st
 def plot_overall(analyses: Sequence[Analysis], path: Path) -> None:
     """Paper Figs. 4 and 8: compute-optimal (each binning) vs best fixed, allocated, best-of-N weighted, majority."""
     with figure(path) as (_, ax):
-        plot_curves(ax, overall_curves(analyses), xlabel="generation budget", styles=co_styles(analyses),
-                    title="compute-optimal scaling")
+        plot_curves(
+            ax,
+            overall_curves(analyses),
+            xlabel="generation budget",
+            styles=co_styles(analyses),
+            title="compute-optimal scaling",
+        )
 
 
 def plot_bins(analysis: Analysis, path: Path) -> None:
@@ -597,7 +681,7 @@ def plot_bins(analysis: Analysis, path: Path) -> None:
     with figure(path, rows, cols, size=(4 * cols, 3.2 * rows)) as (fig, axes):
         for ax, (b, curves) in zip(axes.flat, analysis.per_bin.items()):
             plot_curves(ax, curves, xlabel="generation budget", styles=STYLES, title=f"{analysis.kind} bin {b}")
-        for ax in list(axes.flat)[len(analysis.per_bin):]:
+        for ax in list(axes.flat)[len(analysis.per_bin) :]:
             ax.set_visible(False)
 
 
@@ -613,12 +697,18 @@ def plot_efficiency(analyses: Sequence[Analysis], path: Path) -> None:
     lines = {co_name(a): a.efficiency for a in analyses}
     lines |= {co_name(a, ALLOCATED): allocated_matches(a) for a in analyses if a.allocated_spread is not None}
     with figure(path) as (_, ax):
-        efficiency_axes(ax, analyses[0].budgets, lines, {name: styles[name] for name in lines},
-                        "compute-optimal budget to match it")
+        efficiency_axes(
+            ax, analyses[0].budgets, lines, {name: styles[name] for name in lines}, "compute-optimal budget to match it"
+        )
 
 
-def efficiency_axes(ax, budgets: Sequence[int], lines: Mapping[str, Mapping[int, float | None]],
-                    styles: Mapping[str, dict[str, Any]], ylabel: str) -> None:
+def efficiency_axes(
+    ax,
+    budgets: Sequence[int],
+    lines: Mapping[str, Mapping[int, float | None]],
+    styles: Mapping[str, dict[str, Any]],
+    ylabel: str,
+) -> None:
     """Each line's budget to match best-of-N weighted at each of its budgets (log2 axes, with the
     same-budget diagonal); budgets never matched are left out."""
     ax.plot(budgets, budgets, color="tab:gray", linestyle=":", label="same budget")
@@ -635,8 +725,10 @@ def efficiency_axes(ax, budgets: Sequence[int], lines: Mapping[str, Mapping[int,
 
 def curves_table(curves: Mapping[str, Curve], budgets: Sequence[int], spec: str = ".3f") -> list[str]:
     rows = ["| method | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
-    rows += [f"| {name} | " + " | ".join(format(c[b], spec) if b in c else "" for b in budgets) + " |"
-             for name, c in curves.items()]
+    rows += [
+        f"| {name} | " + " | ".join(format(c[b], spec) if b in c else "" for b in budgets) + " |"
+        for name, c in curves.items()
+    ]
     return rows
 
 
@@ -646,10 +738,14 @@ def efficiency_sentence(a: Analysis, tolerance: float) -> str:
     tail = f"; at best {best[0]:g}x ({best[2]} vs {best[1]})" if best and best[0] != times else ""
     within = f" within {tolerance:g}" if tolerance else ""
     if match is None:
-        return (f"With {a.kind} bins, compute-optimal never matches{within} best-of-N weighted at {top} generations "
-                f"{a.spread.spread()}{tail}.")
-    return (f"With {a.kind} bins, compute-optimal matches{within} best-of-N weighted at {top} generations with "
-            f"{match}: {times:g}x less compute {a.spread.spread()}{tail} (paper: 4x, 16 vs 64).")
+        return (
+            f"With {a.kind} bins, compute-optimal never matches{within} best-of-N weighted at {top} generations "
+            f"{a.spread.spread()}{tail}."
+        )
+    return (
+        f"With {a.kind} bins, compute-optimal matches{within} best-of-N weighted at {top} generations with "
+        f"{match}: {times:g}x less compute {a.spread.spread()}{tail} (paper: 4x, 16 vs 64)."
+    )
 
 
 def allocated_sentence(a: Analysis, tolerance: float) -> str:
@@ -657,11 +753,15 @@ def allocated_sentence(a: Analysis, tolerance: float) -> str:
     top, used, times = spent_headline(a.allocated_efficiency, a.spent[ALLOCATED])
     within = f" within {tolerance:g}" if tolerance else ""
     if used is None:
-        return (f"With {a.kind} bins, the allocation across bins never matches{within} best-of-N weighted at {top} "
-                f"generations {a.allocated_spread.spread()}.")
-    return (f"With {a.kind} bins, the allocation across bins matches{within} best-of-N weighted at {top} generations "
-            f"at average budget {a.allocated_efficiency[top]}, spending {used:.3g} generations per question: "
-            f"{times:.3g}x less compute {a.allocated_spread.spread()}.")
+        return (
+            f"With {a.kind} bins, the allocation across bins never matches{within} best-of-N weighted at {top} "
+            f"generations {a.allocated_spread.spread()}."
+        )
+    return (
+        f"With {a.kind} bins, the allocation across bins matches{within} best-of-N weighted at {top} generations "
+        f"at average budget {a.allocated_efficiency[top]}, spending {used:.3g} generations per question: "
+        f"{times:.3g}x less compute {a.allocated_spread.spread()}."
+    )
 
 
 def efficiency_words(a: Analysis, allocated: bool = False) -> str:
@@ -671,8 +771,10 @@ def efficiency_words(a: Analysis, allocated: bool = False) -> str:
         top, used, times = spent_headline(a.allocated_efficiency, a.spent[ALLOCATED])
         if used is None:
             return f"at budget {top} no budget of the grid does {a.allocated_spread.spread()}"
-        return (f"at budget {top} it needs average budget {a.allocated_efficiency[top]}, spending {used:.3g} generations "
-                f"per question ({f'{times:.3g}x less' if times > 1 else 'no saving'}) {a.allocated_spread.spread()}")
+        return (
+            f"at budget {top} it needs average budget {a.allocated_efficiency[top]}, spending {used:.3g} generations "
+            f"per question ({f'{times:.3g}x less' if times > 1 else 'no saving'}) {a.allocated_spread.spread()}"
+        )
     top, match, times = headline(a.efficiency)
     if match is None:
         return f"at budget {top} no budget of the grid matches it {a.spread.spread()}"
@@ -680,8 +782,9 @@ def efficiency_words(a: Analysis, allocated: bool = False) -> str:
 
 
 def choices_table(rows: Mapping[Any, Mapping[int, str]], budgets: Sequence[int], head: str) -> list[str]:
-    return (["| " + head + " | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
-            + [f"| {r} | " + " | ".join(cells.get(b, "") for b in budgets) + " |" for r, cells in rows.items()])
+    return ["| " + head + " | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"] + [
+        f"| {r} | " + " | ".join(cells.get(b, "") for b in budgets) + " |" for r, cells in rows.items()
+    ]
 
 
 def section(grid: Grid, analyses: Sequence[Analysis], out_dir: Path | str, cfg: MethodsConfig) -> Section:
@@ -689,11 +792,18 @@ def section(grid: Grid, analyses: Sequence[Analysis], out_dir: Path | str, cfg: 
     bin, best fixed, allocated), the efficiency ratios."""
     out = Path(out_dir)
     budgets = analyses[0].budgets
-    text = ["Accuracy vs generation budget (compute-optimal: method chosen per bin and budget by 2-fold CV; best "
-            "fixed: one method for every bin, chosen on the same folds; allocated: a method and budget per bin, "
-            "mean spent <= the budget, fit on the same folds):", "",
-            *curves_table(overall_curves(analyses), budgets), "", "Mean generations spent per question:", "",
-            *curves_table(overall_curves(analyses, "spent"), budgets, ".2f"), ""]
+    text = [
+        "Accuracy vs generation budget (compute-optimal: method chosen per bin and budget by 2-fold CV; best "
+        "fixed: one method for every bin, chosen on the same folds; allocated: a method and budget per bin, "
+        "mean spent <= the budget, fit on the same folds):",
+        "",
+        *curves_table(overall_curves(analyses), budgets),
+        "",
+        "Mean generations spent per question:",
+        "",
+        *curves_table(overall_curves(analyses, "spent"), budgets, ".2f"),
+        "",
+    ]
     text += [efficiency_sentence(a, cfg.tolerance) for a in analyses]
     text += [allocated_sentence(a, cfg.tolerance) for a in analyses if a.allocated_spread is not None]
     figures = [out / "compute_optimal.png", out / "efficiency.png"]
@@ -701,15 +811,29 @@ def section(grid: Grid, analyses: Sequence[Analysis], out_dir: Path | str, cfg: 
     plot_efficiency(analyses, figures[1])
     names = short_labels(grid.methods, grid)
     for a in analyses:
-        text += ["", f"Method chosen on all questions of each {a.kind} bin, and the best fixed method (chosen on "
-                     "fold A / on fold B):", ""]
+        text += [
+            "",
+            f"Method chosen on all questions of each {a.kind} bin, and the best fixed method (chosen on "
+            "fold A / on fold B):",
+            "",
+        ]
         rows = {b: {budget: names[label] for budget, (label, _) in p.items()} for b, p in a.policy.items()}
         rows["best fixed"] = {budget: " / ".join(names[m] for m in pair) for budget, pair in a.fixed.items()}
         text += choices_table(rows, budgets, "bin")
         if a.allocated_policy:
-            text += ["", f"Allocation fit on all questions, per {a.kind} bin and average budget (method @ its budget):",
-                     "", *choices_table({b: {budget: f"{names[m]} @ {own}" for budget, (m, own, _) in p.items()}
-                                         for b, p in a.allocated_policy.items()}, budgets, "bin")]
+            text += [
+                "",
+                f"Allocation fit on all questions, per {a.kind} bin and average budget (method @ its budget):",
+                "",
+                *choices_table(
+                    {
+                        b: {budget: f"{names[m]} @ {own}" for budget, (m, own, _) in p.items()}
+                        for b, p in a.allocated_policy.items()
+                    },
+                    budgets,
+                    "bin",
+                ),
+            ]
         figures.append(out / f"compute_optimal_bins_{a.kind}.png")
         plot_bins(a, figures[-1])
     return Section("\n".join(text) + "\n", figures)
@@ -762,20 +886,28 @@ def fitted_models(paths: Sequence[str]) -> dict[str, dict[str, Any]] | None:
     models: dict[str, dict[str, Any]] = {}
     for results in paths:
         if not settings_file(results).is_file():
-            log.warning("%s: no %s beside it: the policy cannot record the models it is fit with",
-                        results, settings_file(results).name)
+            log.warning(
+                "%s: no %s beside it: the policy cannot record the models it is fit with",
+                results,
+                settings_file(results).name,
+            )
             return None
         settings = read_settings(settings_file(results))
         # a line runs its strategy's (LM role, verifier role) on the grid's lm.model and prm.path
-        keys = {role: key for line in settings.get("strategies", {}).values()
-                for role, key in zip(STRATEGIES[line["strategy"]].models, ("lm.model", "prm.path"))}
+        keys = {
+            role: key
+            for line in settings.get("strategies", {}).values()
+            for role, key in zip(STRATEGIES[line["strategy"]].models, ("lm.model", "prm.path"))
+        }
         for role in [r for r in ROLES if r in keys]:  # in ROLES' order: the order of a policy's `models`
             key = keys[role]
             found = identify(settings[key], f"{settings_file(results)}: {key}")
             digests = {found["digest"], models.get(role, found)["digest"]} - {None}
             if len(digests) > 1:
-                raise ConfigError(f"results: {results} was measured with {role} {found['path']}, another file with "
-                                  f"{role} {models[role]['path']}: one policy is fit on the results of one model")
+                raise ConfigError(
+                    f"results: {results} was measured with {role} {found['path']}, another file with "
+                    f"{role} {models[role]['path']}: one policy is fit on the results of one model"
+                )
             models.setdefault(role, found)
     return models
 
@@ -795,7 +927,8 @@ def main(cfg: ComputeOptimalConfig) -> str:
         fit_policy(grid, analyses[-1], binned, cfg.methods, models=models).save(out / f"policy_{kind}.json")
         if cfg.methods.allocate:
             fit_policy(grid, analyses[-1], binned, cfg.methods, allocated=True, models=models).save(
-                out / f"policy_{kind}_allocated.json")
+                out / f"policy_{kind}_allocated.json"
+            )
     ComputeOptimalSummary(analyses).save(out / "compute_optimal.json")
     result = section(grid, analyses, out, cfg.methods)
     (out / "compute_optimal.md").write_text(result.markdown)
@@ -814,45 +947,76 @@ def compute_optimal_findings(folder: Path) -> list[Finding]:
             return paired(a.per_question[name][x], a.per_question[other][y], a.seeds)
 
         top = budgets[-1]
-        overall.append(f"with {a.kind} bins it is {tally([vs(b, b) for b in budgets])} budgets, and at budget "
-                       f"{num(top)} {vs(top, top).words('best-of-N weighted')}")
+        overall.append(
+            f"with {a.kind} bins it is {tally([vs(b, b) for b in budgets])} budgets, and at budget "
+            f"{num(top)} {vs(top, top).words('best-of-N weighted')}"
+        )
         on_a, on_b = a.fixed[top]
         chose = f"{on_a} on both folds" if on_a == on_b else f"{on_a} on fold A, {on_b} on fold B"
         per = [f"bin {b} {p.brief()}" for b, p in bin_comparisons(a, top, FIXED).items()]
-        selection.append(f"with {a.kind} bins it is {tally([vs(b, b, CO, FIXED) for b in budgets])} budgets, and at "
-                         f"budget {num(top)} {vs(top, top, CO, FIXED).words(f'the best fixed method ({chose})')}; "
-                         f"per bin there: {'; '.join(per)}")
+        selection.append(
+            f"with {a.kind} bins it is {tally([vs(b, b, CO, FIXED) for b in budgets])} budgets, and at "
+            f"budget {num(top)} {vs(top, top, CO, FIXED).words(f'the best fixed method ({chose})')}; "
+            f"per bin there: {'; '.join(per)}"
+        )
         quarter = [b for b in budgets if 4 * b in budgets]
-        four = (f"; at a quarter of the budget, compute-optimal at {num(quarter[-1])} is "
-                f"{vs(quarter[-1], 4 * quarter[-1]).words(f'best-of-N weighted at {num(4 * quarter[-1])}')}"
-                if quarter else "")
+        four = (
+            f"; at a quarter of the budget, compute-optimal at {num(quarter[-1])} is "
+            f"{vs(quarter[-1], 4 * quarter[-1]).words(f'best-of-N weighted at {num(4 * quarter[-1])}')}"
+            if quarter
+            else ""
+        )
         matched.append(f"with {a.kind} bins, {efficiency_words(a)}{four}")
         if a.allocated_spread is not None:
-            allocated.append(f"with {a.kind} bins, at budget {num(top)} it spends {a.spent[ALLOCATED][top]:.3g} "
-                             f"generations per question and is {vs(top, top, ALLOCATED, CO).words('compute-optimal')}; "
-                             f"to match best-of-N weighted {efficiency_words(a, allocated=True)}")
+            allocated.append(
+                f"with {a.kind} bins, at budget {num(top)} it spends {a.spent[ALLOCATED][top]:.3g} "
+                f"generations per question and is {vs(top, top, ALLOCATED, CO).words('compute-optimal')}; "
+                f"to match best-of-N weighted {efficiency_words(a, allocated=True)}"
+            )
         per = [f"bin {b} {p.brief()}" for b, p in bin_comparisons(a, top).items()]
-        per_bin.append(Finding(f"Per {a.kind} bin at budget {num(top)}, compute-optimal against best-of-N weighted: "
-                               f"{'; '.join(per)} (paper: the best method differs by bin: beam search on harder bins "
-                               "and best-of-N on easy ones; more sequential revisions on easy ones).",
-                               f"compute_optimal_bins_{a.kind}.png"))
-    alloc = [Finding(f"Allocating the budget across bins (a method and its budget per bin, the mean spent within the "
-                     f"budget, fit on the same folds): {'; '.join(allocated)} (the paper leaves this open).")
-             ] if allocated else []
-    return [Finding(f"Compute-optimal (method per bin and budget by 2-fold CV) against best-of-N weighted: "
-                    f"{'; '.join(overall)} (paper: at or above at every budget).", "compute_optimal.png"),
-            Finding(f"Selection: compute-optimal against the best fixed method of the same menu, chosen on the same "
-                    f"folds (a gain from selecting per bin is one over it): {'; '.join(selection)} (the paper compares "
-                    "with best-of-N only)."),
-            Finding(f"Matching best-of-N weighted: {'; '.join(matched)} (paper: 4x less, 16 vs 64).", "efficiency.png"),
-            *alloc, *per_bin]
+        per_bin.append(
+            Finding(
+                f"Per {a.kind} bin at budget {num(top)}, compute-optimal against best-of-N weighted: "
+                f"{'; '.join(per)} (paper: the best method differs by bin: beam search on harder bins "
+                "and best-of-N on easy ones; more sequential revisions on easy ones).",
+                f"compute_optimal_bins_{a.kind}.png",
+            )
+        )
+    alloc = (
+        [
+            Finding(
+                f"Allocating the budget across bins (a method and its budget per bin, the mean spent within the "
+                f"budget, fit on the same folds): {'; '.join(allocated)} (the paper leaves this open)."
+            )
+        ]
+        if allocated
+        else []
+    )
+    return [
+        Finding(
+            f"Compute-optimal (method per bin and budget by 2-fold CV) against best-of-N weighted: "
+            f"{'; '.join(overall)} (paper: at or above at every budget).",
+            "compute_optimal.png",
+        ),
+        Finding(
+            f"Selection: compute-optimal against the best fixed method of the same menu, chosen on the same "
+            f"folds (a gain from selecting per bin is one over it): {'; '.join(selection)} (the paper compares "
+            "with best-of-N only)."
+        ),
+        Finding(f"Matching best-of-N weighted: {'; '.join(matched)} (paper: 4x less, 16 vs 64).", "efficiency.png"),
+        *alloc,
+        *per_bin,
+    ]
 
 
 def bin_comparisons(a: Analysis, budget: int, other: str | None = None) -> dict[int, Paired]:
-    """Compute-optimal vs `other` (default best-of-N weighted) within each bin at `budget`, paired over its questions."""
+    """Compute-optimal vs `other` (default best-of-N weighted) within each bin at `budget`, paired
+    over its questions."""
     names = (CO, other or WEIGHTED)
-    within = {b: [{q: x for q, x in a.per_question[name][budget].items() if a.bins[q] == b} for name in names]
-              for b in a.per_bin}
+    within = {
+        b: [{q: x for q, x in a.per_question[name][budget].items() if a.bins[q] == b} for name in names]
+        for b in a.per_bin
+    }
     return {b: paired(*pq, a.seeds) for b, pq in within.items()}
 
 
@@ -865,8 +1029,14 @@ def co_vs_weighted(path: Path, quarter: bool, baseline: str) -> list[Comparison]
         top = max(set(co) & set(base), default=None)
         n = top if not quarter or top is None else top // 4 if top % 4 == 0 else None
         if n is not None and n in co:
-            found.append(Comparison(f"{a.kind} bins", f"compute-optimal, N={num(n)}", f"{baseline}, N={num(top)}",
-                                    paired(co[n], base[top], a.seeds)))
+            found.append(
+                Comparison(
+                    f"{a.kind} bins",
+                    f"compute-optimal, N={num(n)}",
+                    f"{baseline}, N={num(top)}",
+                    paired(co[n], base[top], a.seeds),
+                )
+            )
     return found
 
 
@@ -876,8 +1046,16 @@ def co_vs_fixed(path: Path, kind: str) -> list[Comparison]:
     found = []
     for a in ComputeOptimalSummary.load(path).analyses:
         co, fixed = a.per_question[CO], a.per_question.get(FIXED, {})
-        found += [Comparison(f"{a.kind} bins, N={num(n)}", f"compute-optimal, N={num(n)}", f"best fixed, N={num(n)}",
-                             paired(co[n], fixed[n], a.seeds)) for n in sorted(set(co) & set(fixed)) if a.kind == kind]
+        found += [
+            Comparison(
+                f"{a.kind} bins, N={num(n)}",
+                f"compute-optimal, N={num(n)}",
+                f"best fixed, N={num(n)}",
+                paired(co[n], fixed[n], a.seeds),
+            )
+            for n in sorted(set(co) & set(fixed))
+            if a.kind == kind
+        ]
     return found
 
 
@@ -890,13 +1068,25 @@ def allocated_vs_weighted(path: Path) -> list[Comparison]:
         top = max(base, default=None)
         if top is not None and top % 4 == 0 and top // 4 in allocated:
             spent = a.spent[ALLOCATED][top // 4]
-            found.append(Comparison(f"{a.kind} bins", f"allocated, average N<={num(top // 4)} (spent {spent:.1f})",
-                                    f"best-of-N weighted, N={num(top)}", paired(allocated[top // 4], base[top], a.seeds)))
+            found.append(
+                Comparison(
+                    f"{a.kind} bins",
+                    f"allocated, average N<={num(top // 4)} (spent {spent:.1f})",
+                    f"best-of-N weighted, N={num(top)}",
+                    paired(allocated[top // 4], base[top], a.seeds),
+                )
+            )
     return found
 
 
-PART = ReportPart("Compute-optimal scaling (paper Figs. 4 and 8)", 70, "compute-optimal (ttc compute-optimal)",
-                  "compute_optimal.json", ("compute_optimal.md",), compute_optimal_findings)
+PART = ReportPart(
+    "Compute-optimal scaling (paper Figs. 4 and 8)",
+    70,
+    "compute-optimal (ttc compute-optimal)",
+    "compute_optimal.json",
+    ("compute_optimal.md",),
+    compute_optimal_findings,
+)
 
 
 STAGE = StageSpec(config=ComputeOptimalConfig, main=main, gpu=False, report=PART)

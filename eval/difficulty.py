@@ -91,8 +91,9 @@ def pass_at_1(groups: Mapping[str, Sequence[Sample]]) -> dict[str, float]:
     return {pid: pass_at_k(len(g), sum(s.correct for s in g), 1) for pid, g in groups.items()}
 
 
-def final_scores(groups: Mapping[str, Sequence[Sample]], verifier: Verifier,
-                 questions: Mapping[str, str]) -> dict[SampleKey, float]:
+def final_scores(
+    groups: Mapping[str, Sequence[Sample]], verifier: Verifier, questions: Mapping[str, str]
+) -> dict[SampleKey, float]:
     """The verifier's last-step value of every sample (one verifier call); 0.0 without steps."""
     items = [s for g in groups.values() for s in g]
     missing = sorted({s.problem_id for s in items} - set(questions))
@@ -200,34 +201,57 @@ class Agreement:
         if self.spearman is None:
             rank = "no rank correlation (a value is the same for every question)"
         else:
-            interval = ("no interval (< 4 questions)" if self.spearman_low is None else
-                        f"95% CI {self.spearman_low:+.2f} to {self.spearman_high:+.2f}, Fisher z")
-            rank = (f"Spearman rank correlation of mean PRM score with pass@1 {self.spearman:+.2f} ({interval}; "
-                    "chance 0)")
-        return (f"the oracle bin for {self.exact:.0%} of {self.questions} questions (chance {self.chance_exact:.0%}), "
-                f"within one bin for {self.within_one:.0%} (chance {self.chance_within_one:.0%}); {rank}")
+            interval = (
+                "no interval (< 4 questions)"
+                if self.spearman_low is None
+                else f"95% CI {self.spearman_low:+.2f} to {self.spearman_high:+.2f}, Fisher z"
+            )
+            rank = (
+                f"Spearman rank correlation of mean PRM score with pass@1 {self.spearman:+.2f} ({interval}; chance 0)"
+            )
+        return (
+            f"the oracle bin for {self.exact:.0%} of {self.questions} questions (chance {self.chance_exact:.0%}), "
+            f"within one bin for {self.within_one:.0%} (chance {self.chance_within_one:.0%}); {rank}"
+        )
 
 
-def agreement(oracle: Mapping[str, int], predicted: Mapping[str, int], oracle_values: Mapping[str, float],
-              predicted_values: Mapping[str, float], num_bins: int) -> Agreement:
+def agreement(
+    oracle: Mapping[str, int],
+    predicted: Mapping[str, int],
+    oracle_values: Mapping[str, float],
+    predicted_values: Mapping[str, float],
+    num_bins: int,
+) -> Agreement:
     """Bins and values of the questions both have (module docstring)."""
     common = sorted(set(oracle) & set(predicted))
     if not common:
         raise ValueError("no question has both an oracle and a predicted bin")
     diff = np.array([abs(oracle[p] - predicted[p]) for p in common])
     rho = spearman([predicted_values[p] for p in common], [oracle_values[p] for p in common])
-    return Agreement(num_bins, len(common), float(np.mean(diff == 0)), float(np.mean(diff <= 1)), rho,
-                     *spearman_interval(rho, len(common)))
+    return Agreement(
+        num_bins,
+        len(common),
+        float(np.mean(diff == 0)),
+        float(np.mean(diff <= 1)),
+        rho,
+        *spearman_interval(rho, len(common)),
+    )
 
 
-def plot_values(oracle_values: Mapping[str, float], predicted_values: Mapping[str, float],
-                oracle: Mapping[str, int], path: Path) -> None:
+def plot_values(
+    oracle_values: Mapping[str, float], predicted_values: Mapping[str, float], oracle: Mapping[str, int], path: Path
+) -> None:
     with figure(path) as (_, ax):
         ids = sorted(oracle)
         from matplotlib import colormaps
 
-        points = ax.scatter([predicted_values[p] for p in ids], [oracle_values[p] for p in ids],
-                            c=[oracle[p] for p in ids], cmap=colormaps["viridis_r"].resampled(max(oracle.values())), s=12)
+        points = ax.scatter(
+            [predicted_values[p] for p in ids],
+            [oracle_values[p] for p in ids],
+            c=[oracle[p] for p in ids],
+            cmap=colormaps["viridis_r"].resampled(max(oracle.values())),
+            s=12,
+        )
         ax.figure.colorbar(points, ax=ax, label="oracle bin (1 = easiest)")
         ax.set_xlabel("mean PRM final-step score (predicted difficulty)")
         ax.set_ylabel("base model pass@1 (oracle difficulty)")
@@ -245,27 +269,45 @@ class SamplesSource:
 
     def words(self) -> str:
         taken = f"the first {self.num_samples} samples of each question" if self.num_samples else "every sample"
-        seed = (f"sampling seed {self.seed} ({self.seed_from})" if self.seed is not None else
-                "sampling seed unknown (no settings file beside them, no samples_seed)")
+        seed = (
+            f"sampling seed {self.seed} ({self.seed_from})"
+            if self.seed is not None
+            else "sampling seed unknown (no settings file beside them, no samples_seed)"
+        )
         apart = f"as long as none of those is {self.seed}" if self.seed is not None else "if none of those drew them"
-        return (f"Bins cut from `{self.path}`: {taken}, {seed}. The search grid draws its own pools with its "
-                f"`seeds`: these samples are apart from them {apart}.")
+        return (
+            f"Bins cut from `{self.path}`: {taken}, {seed}. The search grid draws its own pools with its "
+            f"`seeds`: these samples are apart from them {apart}."
+        )
 
 
-def section(oracle: Mapping[str, int], oracle_values: Mapping[str, float], out_dir: Path | str,
-            predicted: Mapping[str, int] | None = None, predicted_values: Mapping[str, float] | None = None,
-            source: SamplesSource | None = None, num_bins: int | None = None) -> Section:
+def section(
+    oracle: Mapping[str, int],
+    oracle_values: Mapping[str, float],
+    out_dir: Path | str,
+    predicted: Mapping[str, int] | None = None,
+    predicted_values: Mapping[str, float] | None = None,
+    source: SamplesSource | None = None,
+    num_bins: int | None = None,
+) -> Section:
     """Markdown of the bins (and, with predicted bins, their agreement with the oracle and a
     scatter of the two values); `num_bins` defaults to the highest oracle bin."""
     text = ([source.words(), ""] if source else []) + [
-        "Oracle difficulty: quintiles of the base model's pass@1 (bin 1 = easiest).", "",
-        bin_table(oracle, oracle_values, "pass@1")]
+        "Oracle difficulty: quintiles of the base model's pass@1 (bin 1 = easiest).",
+        "",
+        bin_table(oracle, oracle_values, "pass@1"),
+    ]
     figures = []
     if predicted is not None and predicted_values is not None:
         agreed = agreement(oracle, predicted, oracle_values, predicted_values, num_bins or max(oracle.values()))
-        text += ["", "Predicted difficulty: quintiles of the mean PRM final-step score, no ground truth.", "",
-                 bin_table(predicted, predicted_values, "mean PRM score"), "",
-                 f"Predicted bin = {agreed.words()}."]
+        text += [
+            "",
+            "Predicted difficulty: quintiles of the mean PRM final-step score, no ground truth.",
+            "",
+            bin_table(predicted, predicted_values, "mean PRM score"),
+            "",
+            f"Predicted bin = {agreed.words()}.",
+        ]
         path = Path(out_dir) / "difficulty.png"
         plot_values(oracle_values, predicted_values, oracle, path)
         figures.append(path)
@@ -290,8 +332,15 @@ def write(out: Path | str, oracle: Bins, predicted: Bins | None, source: Samples
         predicted.save(out / "bins_predicted.json")
         agreed = agreement(oracle.bins, predicted.bins, oracle.values, predicted.values, oracle.num_bins)
     DifficultySummary(source, agreed).save(out / "difficulty.json")
-    result = section(oracle.bins, oracle.values, out, predicted.bins if predicted else None,
-                     predicted.values if predicted else None, source, oracle.num_bins)
+    result = section(
+        oracle.bins,
+        oracle.values,
+        out,
+        predicted.bins if predicted else None,
+        predicted.values if predicted else None,
+        source,
+        oracle.num_bins,
+    )
     (out / "difficulty.md").write_text(result.markdown)
     return result.markdown
 
@@ -321,12 +370,16 @@ def check_inputs(cfg: DifficultyConfig, makers: dict[str, dict[str, Any]], where
     sampling = makers.get("samples", {}).get("sampling", {})
     drawn = sampling.get("n")
     if drawn is not None and cfg.num_samples is not None and cfg.num_samples > drawn:
-        raise ConfigError(f"{where}: num_samples {cfg.num_samples} a question, but the samples it reads are "
-                          f"{drawn} a question (sampling.n): lower num_samples (null: all) or raise sampling.n")
+        raise ConfigError(
+            f"{where}: num_samples {cfg.num_samples} a question, but the samples it reads are "
+            f"{drawn} a question (sampling.n): lower num_samples (null: all) or raise sampling.n"
+        )
     seed = sampling.get("seed")
     if seed is not None and cfg.samples_seed is not None and cfg.samples_seed != seed:
-        raise ConfigError(f"{where}: samples_seed {cfg.samples_seed}, but the samples it reads were drawn with seed "
-                          f"{seed} (sampling.seed): drop samples_seed (it is read from their settings)")
+        raise ConfigError(
+            f"{where}: samples_seed {cfg.samples_seed}, but the samples it reads were drawn with seed "
+            f"{seed} (sampling.seed): drop samples_seed (it is read from their settings)"
+        )
 
 
 def samples_seed(samples: str, configured: int | None) -> tuple[int | None, str]:
@@ -338,8 +391,9 @@ def samples_seed(samples: str, configured: int | None) -> tuple[int | None, str]
     if recorded is None:
         return configured, "the config's samples_seed" if configured is not None else ""
     if configured is not None and configured != recorded:
-        raise ConfigError(f"samples_seed: {configured}, but {settings} says the samples were drawn with seed "
-                          f"{recorded}")
+        raise ConfigError(
+            f"samples_seed: {configured}, but {settings} says the samples were drawn with seed {recorded}"
+        )
     return recorded, f"read from {settings.name}"
 
 
@@ -356,8 +410,13 @@ def main(cfg: DifficultyConfig) -> str:
         questions = {p.id: p.question for p in load_problems(cfg.data)}
         prm = load_verifier(cfg.prm, cfg.prompt)
         predicted_values = mean_final_score(groups, final_scores(groups, prm, questions))
-        predicted = Bins("predicted", quantile_bins(predicted_values, cfg.num_bins, cfg.seed), predicted_values,
-                         cfg.num_bins, {**meta, "prm": cfg.prm.path})
+        predicted = Bins(
+            "predicted",
+            quantile_bins(predicted_values, cfg.num_bins, cfg.seed),
+            predicted_values,
+            cfg.num_bins,
+            {**meta, "prm": cfg.prm.path},
+        )
     return write(out, oracle, predicted, source)
 
 
@@ -365,23 +424,38 @@ def main(cfg: DifficultyConfig) -> str:
 def difficulty_findings(folder: Path) -> list[Finding]:
     oracle = Bins.load(folder / "bins_oracle.json")
     summary = DifficultySummary.load(folder / "difficulty.json")
-    by_bin = {b: [oracle.values[q] for q, x in oracle.bins.items() if x == b and q in oracle.values]
-              for b in sorted(set(oracle.bins.values()))}
+    by_bin = {
+        b: [oracle.values[q] for q, x in oracle.bins.items() if x == b and q in oracle.values]
+        for b in sorted(set(oracle.bins.values()))
+    }
     easy, hard = min(by_bin), max(by_bin)
     seed = summary.samples.seed
     drawn = f"sampling seed {seed}" if seed is not None else "a sampling seed not recorded"
-    sentence = (f"Oracle bins (cut from the base model's samples drawn with {drawn}) "
-                f"run from a mean base pass@1 of {sum(by_bin[easy]) / len(by_bin[easy]):.3f} (bin {easy}) "
-                f"to {sum(by_bin[hard]) / len(by_bin[hard]):.3f} (bin {hard})")
+    sentence = (
+        f"Oracle bins (cut from the base model's samples drawn with {drawn}) "
+        f"run from a mean base pass@1 of {sum(by_bin[easy]) / len(by_bin[easy]):.3f} (bin {easy}) "
+        f"to {sum(by_bin[hard]) / len(by_bin[hard]):.3f} (bin {hard})"
+    )
     if summary.agreement is None:
         return [Finding(sentence + "; no predicted bins (no PRM given) (paper: predicted bins close to oracle).")]
-    return [Finding(f"{sentence}; predicted bins (mean PRM final-step score, no ground truth) equal "
-                    f"{summary.agreement.words()} (paper: close enough that compute-optimal curves with either bins "
-                    "largely overlap).", "difficulty.png")]
+    return [
+        Finding(
+            f"{sentence}; predicted bins (mean PRM final-step score, no ground truth) equal "
+            f"{summary.agreement.words()} (paper: close enough that compute-optimal curves with either bins "
+            "largely overlap).",
+            "difficulty.png",
+        )
+    ]
 
 
-PART = ReportPart("Difficulty bins (paper Section 3.2)", 60, "difficulty (ttc difficulty)", "bins_oracle.json",
-                  ("difficulty.md",), difficulty_findings)
+PART = ReportPart(
+    "Difficulty bins (paper Section 3.2)",
+    60,
+    "difficulty (ttc difficulty)",
+    "bins_oracle.json",
+    ("difficulty.md",),
+    difficulty_findings,
+)
 
 
 STAGE = StageSpec(config=DifficultyConfig, main=main, check_inputs=check_inputs, report=PART)

@@ -83,8 +83,8 @@ from eval.plots import Curve, Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num
-from ttc.search.result import SearchResult
 from ttc.lm import count_parameters, forward_flops
+from ttc.search.result import SearchResult
 from ttc.stages.spec import Finding, ReportPart, StageSpec
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,10 @@ def read_model_size(checkpoint: str | Path, pretrain_tokens: float | None = None
     folder = locate(str(checkpoint), key)
     recorded = recorded_size(folder)
     if recorded is None and pretrain_tokens is None:
-        raise ConfigError(f"{key}: {checkpoint!r} has no training_record.json; give its pretraining tokens "
-                          f"({key.replace('model', 'tokens')}: the model report's, e.g. 1.8e13)")
+        raise ConfigError(
+            f"{key}: {checkpoint!r} has no training_record.json; give its pretraining tokens "
+            f"({key.replace('model', 'tokens')}: the model report's, e.g. 1.8e13)"
+        )
     if recorded is None:
         try:
             parameters = count_parameters(str(folder))
@@ -183,8 +185,10 @@ class GridFlops:
     def check(self, count_verifier: bool) -> None:
         """k_v is needed and known."""
         if count_verifier and self.factor is None:
-            raise ConfigError("count_verifier: the result records keep no verifier FLOPs (flops_prm) or no policy "
-                              "FLOPs, so the matched budget cannot count the verifier; set count_verifier: false")
+            raise ConfigError(
+                "count_verifier: the result records keep no verifier FLOPs (flops_prm) or no policy "
+                "FLOPs, so the matched budget cannot count the verifier; set count_verifier: false"
+            )
 
 
 def grid_flops(records: Sequence[SearchResult]) -> GridFlops:
@@ -225,8 +229,9 @@ class Match:
         return f"the grid {end}, k = {k:.1f}"
 
 
-def match(ratio: float, k: float, flops: GridFlops, budgets: Sequence[int], rounding: Rounding,
-          count_verifier: bool) -> Match:
+def match(
+    ratio: float, k: float, flops: GridFlops, budgets: Sequence[int], rounding: Rounding, count_verifier: bool
+) -> Match:
     """R's k and k_v, each's budget, and whether the rows (at k_v when `count_verifier`) are made."""
     flops.check(count_verifier)
     factor = flops.factor
@@ -293,8 +298,13 @@ class FlopsMatchedSummary(Summary):
 PerBin = Mapping[int, Mapping[int, PerQuestion]]  # bin -> budget -> question -> compute-optimal accuracy
 
 
-def compare(small: PerBin, large: Mapping[int, PerQuestion], at: Mapping[float, tuple[float, int]],
-            tolerance: float = 0.0, seeds: int = 1) -> list[Row]:
+def compare(
+    small: PerBin,
+    large: Mapping[int, PerQuestion],
+    at: Mapping[float, tuple[float, int]],
+    tolerance: float = 0.0,
+    seeds: int = 1,
+) -> list[Row]:
     """One row per (bin, R) of `at` (R -> its k and matched budget): the two accuracies at
     matched FLOPs, paired over the bin's questions, and which side wins (module docstring)."""
     unknown = sorted(set(small) ^ set(large))
@@ -315,13 +325,24 @@ def plot(small: Mapping[int, Curve], large: Mapping[int, float], ks: Mapping[flo
     model's greedy accuracy as stars at each R's matched FLOPs."""
     colors = {b: f"C{i}" for i, b in enumerate(sorted(small))}
     with figure(path, size=(7, 4.5)) as (_, ax):
-        plot_curves(ax, {f"bin {b}": c for b, c in small.items()},
-                    xlabel="inference FLOPs (small-model generations; greedy = 1)",
-                    styles={f"bin {b}": {"color": colors[b]} for b in small}, title="FLOPs-matched: stars = larger model greedy")
+        plot_curves(
+            ax,
+            {f"bin {b}": c for b, c in small.items()},
+            xlabel="inference FLOPs (small-model generations; greedy = 1)",
+            styles={f"bin {b}": {"color": colors[b]} for b in small},
+            title="FLOPs-matched: stars = larger model greedy",
+        )
         for ratio, k in ks.items():
             ax.axvline(k, color="gray", linestyle=":", linewidth=1)
-            ax.annotate(f" R={ratio:g}", (k, 0.02), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
-                        ha="left", va="bottom")
+            ax.annotate(
+                f" R={ratio:g}",
+                (k, 0.02),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                rotation=90,
+                ha="left",
+                va="bottom",
+            )
             for b, acc in large.items():
                 ax.plot([k], [acc], marker="*", markersize=12, color=colors[b], linestyle="none")
 
@@ -336,8 +357,13 @@ def counting_words(summary: FlopsMatchedSummary) -> str:
     return f"k counts the policy's FLOPs alone, not the verifier's: {per}"
 
 
-def markdown(small_size: ModelSize, large_size: ModelSize, ks: Mapping[float, float], own: Mapping[float, float],
-             summary: FlopsMatchedSummary) -> str:
+def markdown(
+    small_size: ModelSize,
+    large_size: ModelSize,
+    ks: Mapping[float, float],
+    own: Mapping[float, float],
+    summary: FlopsMatchedSummary,
+) -> str:
     m = large_size.parameters / small_size.parameters
     cv = summary.count_verifier
 
@@ -348,21 +374,32 @@ def markdown(small_size: ModelSize, large_size: ModelSize, ks: Mapping[float, fl
         cell = str(budget) if budget is not None else f"not made: {mt.why_not(verifier, summary.budgets)}"
         return f"**{cell}**" if verifier == cv else cell
 
-    lines = [f"Small model: {small_size.parameters:,} parameters, {small_size.pretrain_tokens:,} training tokens; "
-             f"larger: {large_size.parameters:,}, {large_size.pretrain_tokens:,} (M = {m:.2f}; paper: ~14).", "",
-             f"Test-time compute: {counting_words(summary)}. The rows use the budget in bold; the grid's budgets: "
-             f"{', '.join(map(str, summary.budgets))}.", "",
-             "| R | k (paper: shared D_pretrain) | k (own training tokens) | k_v (verifier counted) | "
-             "budget: policy only | budget: verifier counted |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"Small model: {small_size.parameters:,} parameters, {small_size.pretrain_tokens:,} training tokens; "
+        f"larger: {large_size.parameters:,}, {large_size.pretrain_tokens:,} (M = {m:.2f}; paper: ~14).",
+        "",
+        f"Test-time compute: {counting_words(summary)}. The rows use the budget in bold; the grid's budgets: "
+        f"{', '.join(map(str, summary.budgets))}.",
+        "",
+        "| R | k (paper: shared D_pretrain) | k (own training tokens) | k_v (verifier counted) | "
+        "budget: policy only | budget: verifier counted |",
+        "|---|---|---|---|---|---|",
+    ]
     for mt in summary.matches:
         k_v = "-" if mt.k_verifier is None else f"{mt.k_verifier:.1f}"
-        lines.append(f"| {mt.ratio:g} | {ks[mt.ratio]:.1f} | {own[mt.ratio]:.1f} | {k_v} | {budget_cell(mt, False)} | "
-                     f"{budget_cell(mt, True)} |")
-    lines += ["", "Per bin: compute-optimal test-time compute vs the larger model's greedy accuracy at matched FLOPs "
-              "(relative difference; paired 95% interval of the difference over the bin's questions, a tie when "
-              "it includes 0; the paper finds test-time compute ahead on easy bins at low R).", "",
-              "| bin | " + " | ".join(f"R={mt.ratio:g}" for mt in summary.matches) + " |",
-              "|---" * (len(summary.matches) + 1) + "|"]
+        lines.append(
+            f"| {mt.ratio:g} | {ks[mt.ratio]:.1f} | {own[mt.ratio]:.1f} | {k_v} | {budget_cell(mt, False)} | "
+            f"{budget_cell(mt, True)} |"
+        )
+    lines += [
+        "",
+        "Per bin: compute-optimal test-time compute vs the larger model's greedy accuracy at matched FLOPs "
+        "(relative difference; paired 95% interval of the difference over the bin's questions, a tie when "
+        "it includes 0; the paper finds test-time compute ahead on easy bins at low R).",
+        "",
+        "| bin | " + " | ".join(f"R={mt.ratio:g}" for mt in summary.matches) + " |",
+        "|---" * (len(summary.matches) + 1) + "|",
+    ]
     for b in sorted({r.bin for r in summary.rows}) or [None]:
         cells = []
         for mt in summary.matches:
@@ -376,10 +413,20 @@ def markdown(small_size: ModelSize, large_size: ModelSize, ks: Mapping[float, fl
     return "\n".join(lines) + "\n"
 
 
-def section(small: PerBin, large: Mapping[int, PerQuestion], small_size: ModelSize, large_size: ModelSize,
-            ratios: Sequence[float], out_dir: Path | str, flops: GridFlops, count_verifier: bool = True,
-            rounding: Rounding = "nearest", pretrain_tokens: PretrainTokens = "paper", tolerance: float = 0.0,
-            seeds: int = 1) -> tuple[Section, FlopsMatchedSummary]:
+def section(
+    small: PerBin,
+    large: Mapping[int, PerQuestion],
+    small_size: ModelSize,
+    large_size: ModelSize,
+    ratios: Sequence[float],
+    out_dir: Path | str,
+    flops: GridFlops,
+    count_verifier: bool = True,
+    rounding: Rounding = "nearest",
+    pretrain_tokens: PretrainTokens = "paper",
+    tolerance: float = 0.0,
+    seeds: int = 1,
+) -> tuple[Section, FlopsMatchedSummary]:
     ks = {r: multiplier(small_size, large_size, r, pretrain_tokens) for r in ratios}
     other: PretrainTokens = "own" if pretrain_tokens == "paper" else "paper"
     alt = {r: multiplier(small_size, large_size, r, other) for r in ratios}
@@ -441,10 +488,23 @@ def main(cfg: FlopsMatchedConfig) -> str:
         for b, in_bin in by_bin(values, bins.bins).items():
             small[b][budget] = in_bin
     large = by_bin(greedy_accuracy(read_records(cfg.large_greedy, Sample), grid.questions), bins.bins)
-    sizes = (read_model_size(cfg.small_model, cfg.small_tokens, "small_model"),
-             read_model_size(cfg.large_model, cfg.large_tokens, "large_model"))
-    result, summary = section(small, large, *sizes, cfg.ratios, out, flops, cfg.count_verifier, cfg.rounding,
-                              cfg.pretrain_tokens, cfg.tolerance, grid.seeds)
+    sizes = (
+        read_model_size(cfg.small_model, cfg.small_tokens, "small_model"),
+        read_model_size(cfg.large_model, cfg.large_tokens, "large_model"),
+    )
+    result, summary = section(
+        small,
+        large,
+        *sizes,
+        cfg.ratios,
+        out,
+        flops,
+        cfg.count_verifier,
+        cfg.rounding,
+        cfg.pretrain_tokens,
+        cfg.tolerance,
+        grid.seeds,
+    )
     summary.save(out / "flops_matched.json")
     (out / "flops_matched.md").write_text(result.markdown)
     log_figures(cfg.tracking, out, "flops_matched", tracked_figures(summary.rows))
@@ -463,22 +523,39 @@ def flops_findings(folder: Path) -> list[Finding]:
         other, how = (m.budget, "the policy's FLOPs alone") if counted else (m.budget_verifier, "the verifier counted")
         alt = "" if other is None and m.k_verifier is None else f"; {other or 'beyond the grid'} with {how}"
         rows: list[Row] = [r for r in summary.rows if r.ratio == m.ratio]
-        parts.append(f"at R={num(m.ratio)} (budget {m.used(counted)[1]}{alt}): "
-                     + ", ".join(f"bin {r.bin} {r.paired.brief()}" for r in rows))
-    return [Finding(f"With FLOPs matched ({counting_words(summary)}), test-time compute (compute-optimal) against the "
-                    f"larger model's greedy answer, by bin: {'; '.join(parts)} (paper, counting the policy alone: "
-                    "test-time compute ahead on easy and medium bins at R << 1, the larger model ahead on the hardest "
-                    "bins and at R >> 1).", "flops_matched.png")]
+        parts.append(
+            f"at R={num(m.ratio)} (budget {m.used(counted)[1]}{alt}): "
+            + ", ".join(f"bin {r.bin} {r.paired.brief()}" for r in rows)
+        )
+    return [
+        Finding(
+            f"With FLOPs matched ({counting_words(summary)}), test-time compute (compute-optimal) against the "
+            f"larger model's greedy answer, by bin: {'; '.join(parts)} (paper, counting the policy alone: "
+            "test-time compute ahead on easy and medium bins at R << 1, the larger model ahead on the hardest "
+            "bins and at R >> 1).",
+            "flops_matched.png",
+        )
+    ]
 
 
 def flops_rows(path: Path) -> list[Comparison]:
     """Every (bin, R) row: compute-optimal at the matched budget vs the larger model's greedy answer."""
-    return [Comparison(f"bin {r.bin}, R={num(r.ratio)}", f"compute-optimal, N={num(r.budget)}", "larger model, greedy",
-                       r.paired) for r in FlopsMatchedSummary.load(path).rows]
+    return [
+        Comparison(
+            f"bin {r.bin}, R={num(r.ratio)}", f"compute-optimal, N={num(r.budget)}", "larger model, greedy", r.paired
+        )
+        for r in FlopsMatchedSummary.load(path).rows
+    ]
 
 
-PART = ReportPart("FLOPs-matched comparison with the larger model (paper Fig. 9)", 80,
-                  "FLOPs-matched (ttc flops-matched)", "flops_matched.json", ("flops_matched.md",), flops_findings)
+PART = ReportPart(
+    "FLOPs-matched comparison with the larger model (paper Fig. 9)",
+    80,
+    "FLOPs-matched (ttc flops-matched)",
+    "flops_matched.json",
+    ("flops_matched.md",),
+    flops_findings,
+)
 
 
 STAGE = StageSpec(config=FlopsMatchedConfig, main=main, gpu=False, report=PART)

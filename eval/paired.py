@@ -233,14 +233,22 @@ def _times(r: float) -> str:
     return "no match" if r == 0 else f"{r:.3g}x"  # 5.04x, not 5.04268x
 
 
-def ratio(method: Mapping[int, PerQuestion], baseline: Mapping[int, PerQuestion], budget: int,
-          match: Callable[[dict[int, float], dict[int, float]], int | None], n_seeds: int = 1,
-          resamples: int = RESAMPLES, seed: int = 0) -> Ratio:
+def ratio(
+    method: Mapping[int, PerQuestion],
+    baseline: Mapping[int, PerQuestion],
+    budget: int,
+    match: Callable[[dict[int, float], dict[int, float]], int | None],
+    n_seeds: int = 1,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Ratio:
     """`match(method curve, baseline curve)` -> the method's budget matching the baseline at
     `budget` (None: none), on all the questions every curve has, and on each bootstrap resample."""
     questions = sorted(set.intersection(*(set(v) for v in (*method.values(), *baseline.values()))))
-    table = {side: {b: np.array([v[q] for q in questions], dtype=float) for b, v in per.items()}
-             for side, per in (("method", method), ("baseline", baseline))}
+    table = {
+        side: {b: np.array([v[q] for q in questions], dtype=float) for b, v in per.items()}
+        for side, per in (("method", method), ("baseline", baseline))
+    }
     found = match(*({b: float(x.mean()) for b, x in table[s].items()} for s in ("method", "baseline")))
     if len(questions) < 2:
         return Ratio(budget, found, None, None, len(questions), n_seeds)

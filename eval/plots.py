@@ -27,7 +27,9 @@ class Section:
 
 
 @contextmanager
-def figure(path: Path | str, nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (6, 4)) -> Iterator[tuple[Any, Any]]:
+def figure(
+    path: Path | str, nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (6, 4)
+) -> Iterator[tuple[Any, Any]]:
     """(fig, axes) to draw on; saved to `path` (folders made) and closed on exit."""
     import matplotlib
 
@@ -44,9 +46,15 @@ def figure(path: Path | str, nrows: int = 1, ncols: int = 1, size: tuple[float, 
         plt.close(fig)
 
 
-def plot_curves(ax: Any, curves: Mapping[str, Curve], xlabel: str = "N (generations)", ylabel: str = "accuracy",
-                styles: Mapping[str, Mapping[str, Any]] | None = None, title: str | None = None,
-                errors: Mapping[str, Curve] | None = None) -> None:
+def plot_curves(
+    ax: Any,
+    curves: Mapping[str, Curve],
+    xlabel: str = "N (generations)",
+    ylabel: str = "accuracy",
+    styles: Mapping[str, Mapping[str, Any]] | None = None,
+    title: str | None = None,
+    errors: Mapping[str, Curve] | None = None,
+) -> None:
     """One line per curve (label -> {budget: value}), x on a log2 scale; `styles` holds extra
     matplotlib keywords per label (colour, line style), `errors[label][budget]` an error bar."""
     for label, curve in curves.items():

@@ -94,11 +94,14 @@ def run(cfg: PolicyEvalConfig) -> tuple[list[SolveResult], list[SearchResult]]:
             probes = draw_probes(problems, lm, prm, policy, cfg.probe.n, seed, cfg.prompt)
             for n in budgets:
                 solved += solve(problems, probes, policy, n, seed, cfg.prompt, models)
-                log.info("seed %d, N=%d: solve accuracy %.3f", seed, n,
-                         np.mean([r.correct for r in solved[-len(problems):]]))
+                log.info(
+                    "seed %d, N=%d: solve accuracy %.3f",
+                    seed,
+                    n,
+                    np.mean([r.correct for r in solved[-len(problems) :]]),
+                )
             bon = policy.probe_config(max(budgets), seed, cfg.prompt)
-            baseline += sweep(sample_pools(problems, lm, prm, bon), budgets, bon, lm.num_parameters,
-                              prm.num_parameters)
+            baseline += sweep(sample_pools(problems, lm, prm, bon), budgets, bon, lm.num_parameters, prm.num_parameters)
     return solved, baseline
 
 
@@ -125,8 +128,9 @@ def method_mix(solved: Sequence[SolveResult]) -> dict[int, dict[str, float]]:
     by_budget: dict[int, Counter] = defaultdict(Counter)
     for r in solved:
         by_budget[r.budget][r.method] += 1
-    return {b: {m: c / sum(counts.values()) for m, c in counts.most_common()}
-            for b, counts in sorted(by_budget.items())}
+    return {
+        b: {m: c / sum(counts.values()) for m, c in counts.most_common()} for b, counts in sorted(by_budget.items())
+    }
 
 
 def ratio_sentence(eff: dict[int, int | None], who: str, other: str, spread: Ratio) -> str:
@@ -138,8 +142,9 @@ def ratio_sentence(eff: dict[int, int | None], who: str, other: str, spread: Rat
     return f"{who} matches {other} at N={top} with N={match}: ratio {times:g} {bounds}."
 
 
-def headline_range(a: dict[int, dict[str, float]], b: dict[int, dict[str, float]], tolerance: float,
-                   seeds: int) -> Ratio:
+def headline_range(
+    a: dict[int, dict[str, float]], b: dict[int, dict[str, float]], tolerance: float, seeds: int
+) -> Ratio:
     """The headline of efficiency(a, b) with its bootstrap range over questions."""
     top = max(b)
     return ratio(a, b, top, lambda x, y: efficiency(x, y, tolerance)[top], seeds)
@@ -149,49 +154,86 @@ def summarize(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], t
     outcomes = {SOLVE: per_question(solved), BON: per_question(baseline)}
     curves = {name: curve_of(per_n) for name, per_n in outcomes.items()}
     seeds = len({r.seed for r in solved})
-    return PolicySummary(curves, outcomes, spent_curve(solved), method_mix(solved),
-                         efficiency(curves[SOLVE], curves[BON], tolerance),  # solve's budget to match best-of-N
-                         efficiency(curves[BON], curves[SOLVE], tolerance),  # best-of-N's budget to match solve
-                         headline_range(outcomes[SOLVE], outcomes[BON], tolerance, seeds),
-                         headline_range(outcomes[BON], outcomes[SOLVE], tolerance, seeds),
-                         len({r.problem_id for r in solved}), seeds)
+    return PolicySummary(
+        curves,
+        outcomes,
+        spent_curve(solved),
+        method_mix(solved),
+        efficiency(curves[SOLVE], curves[BON], tolerance),  # solve's budget to match best-of-N
+        efficiency(curves[BON], curves[SOLVE], tolerance),  # best-of-N's budget to match solve
+        headline_range(outcomes[SOLVE], outcomes[BON], tolerance, seeds),
+        headline_range(outcomes[BON], outcomes[SOLVE], tolerance, seeds),
+        len({r.problem_id for r in solved}),
+        seeds,
+    )
 
 
 # --- report -------------------------------------------------------------------------------------
 def plot(summary: PolicySummary, path: Path) -> None:
     with figure(path, 1, 2, size=(11, 4)) as (_, axes):
-        plot_curves(axes[0, 0], summary.curves, xlabel="generation budget N (probe included)",
-                    title="deployable policy vs best-of-N weighted, equal budget")
-        efficiency_axes(axes[0, 1], sorted(summary.curves[BON]), {"ttc solve": summary.efficiency},
-                        {"ttc solve": {"color": "tab:red"}}, "solve budget to match it")
+        plot_curves(
+            axes[0, 0],
+            summary.curves,
+            xlabel="generation budget N (probe included)",
+            title="deployable policy vs best-of-N weighted, equal budget",
+        )
+        efficiency_axes(
+            axes[0, 1],
+            sorted(summary.curves[BON]),
+            {"ttc solve": summary.efficiency},
+            {"ttc solve": {"color": "tab:red"}},
+            "solve budget to match it",
+        )
 
 
 def markdown(summary: PolicySummary) -> str:
     budgets = sorted(summary.curves[BON])
     head = ["| N | " + " | ".join(str(b) for b in budgets) + " |", "|---" * (len(budgets) + 1) + "|"]
-    rows = [f"| {name} | " + " | ".join(f"{c[b]:.3f}" if b in c else "" for b in budgets) + " |"
-            for name, c in summary.curves.items()]
-    rows.append("| solve: generations spent | " + " | ".join(
-        f"{summary.spent[b]:.1f}" if b in summary.spent else "" for b in budgets) + " |")
-    mix = [f"- N={b}: " + ", ".join(f"{m} {f:.0%}" for m, f in methods.items())
-           for b, methods in summary.methods.items()]
-    return "\n".join([
-        f"`ttc solve` on {summary.questions} held-out questions x {summary.seeds} seed(s): a few probe samples "
-        "per question (counted) estimate its difficulty bin from their mean PRM score, the rest of the budget goes "
-        "to the method the fitted policy picks for that bin; against best-of-N weighted at the same counted budget.",
-        "", *head, *rows, "",
-        ratio_sentence(summary.efficiency, "ttc solve", "best-of-N weighted", summary.efficiency_interval)
-        + " "
-        + ratio_sentence(summary.reverse, "Best-of-N weighted", "ttc solve", summary.reverse_interval)
-        + " (The paper's compute-optimal policy, with uncounted difficulty: 4x.)",
-        "", "Methods the policy ran:", *mix, ""])
+    rows = [
+        f"| {name} | " + " | ".join(f"{c[b]:.3f}" if b in c else "" for b in budgets) + " |"
+        for name, c in summary.curves.items()
+    ]
+    rows.append(
+        "| solve: generations spent | "
+        + " | ".join(f"{summary.spent[b]:.1f}" if b in summary.spent else "" for b in budgets)
+        + " |"
+    )
+    mix = [
+        f"- N={b}: " + ", ".join(f"{m} {f:.0%}" for m, f in methods.items()) for b, methods in summary.methods.items()
+    ]
+    return "\n".join(
+        [
+            f"`ttc solve` on {summary.questions} held-out questions x {summary.seeds} seed(s): a few probe samples "
+            "per question (counted) estimate its difficulty bin from their mean PRM score, the rest of the budget "
+            "goes to the method the fitted policy picks for that bin; against best-of-N weighted at the same "
+            "counted budget.",
+            "",
+            *head,
+            *rows,
+            "",
+            ratio_sentence(summary.efficiency, "ttc solve", "best-of-N weighted", summary.efficiency_interval)
+            + " "
+            + ratio_sentence(summary.reverse, "Best-of-N weighted", "ttc solve", summary.reverse_interval)
+            + " (The paper's compute-optimal policy, with uncounted difficulty: 4x.)",
+            "",
+            "Methods the policy ran:",
+            *mix,
+            "",
+        ]
+    )
 
 
 def section(output_dir: Path | str, tolerance: float = 0.0) -> Section:
     """Markdown and figure from the records of a finished run in `output_dir`."""
     out = Path(output_dir)
-    return write_section(summarize(read_records(out / "solve.jsonl", SolveResult),
-                                   read_records(out / "baseline.jsonl", SearchResult), tolerance), out)
+    return write_section(
+        summarize(
+            read_records(out / "solve.jsonl", SolveResult),
+            read_records(out / "baseline.jsonl", SearchResult),
+            tolerance,
+        ),
+        out,
+    )
 
 
 def write_section(summary: PolicySummary, out: Path) -> Section:
@@ -201,12 +243,19 @@ def write_section(summary: PolicySummary, out: Path) -> Section:
 
 def tracked_figures(summary: PolicySummary) -> Figures:
     """For the tracker: both accuracy curves against N, and the headline efficiency ratio."""
-    return {**{f"policy/{name}/accuracy": c for name, c in summary.curves.items()},
-            "policy/efficiency": headline(summary.efficiency)[2]}
+    return {
+        **{f"policy/{name}/accuracy": c for name, c in summary.curves.items()},
+        "policy/efficiency": headline(summary.efficiency)[2],
+    }
 
 
-def save(solved: Sequence[SolveResult], baseline: Sequence[SearchResult], out: Path, tolerance: float = 0.0,
-         tracking: Tracking = Tracking()) -> str:
+def save(
+    solved: Sequence[SolveResult],
+    baseline: Sequence[SearchResult],
+    out: Path,
+    tolerance: float = 0.0,
+    tracking: Tracking = Tracking(),
+) -> str:
     """The records, the summary (policy.json), the markdown and the figure; the headline figures
     to `tracking`'s trackers."""
     write_atomic(out / "solve.jsonl", [to_json(r) for r in solved])
@@ -229,13 +278,24 @@ def main(cfg: PolicyEvalConfig) -> str:
 # --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
 def policy_findings(folder: Path) -> list[Finding]:
     summary = PolicySummary.load(folder / "policy.json")
-    return [Finding(ratio_sentence(summary.efficiency, "`ttc solve`", BON, summary.efficiency_interval) + " (paper: "
-                    "compute-optimal needs 4x less than best-of-N, with a difficulty estimate it does not count; solve "
-                    "counts its probe).", "policy.png")]
+    return [
+        Finding(
+            ratio_sentence(summary.efficiency, "`ttc solve`", BON, summary.efficiency_interval) + " (paper: "
+            "compute-optimal needs 4x less than best-of-N, with a difficulty estimate it does not count; solve "
+            "counts its probe).",
+            "policy.png",
+        )
+    ]
 
 
-PART = ReportPart("The deployable policy: `ttc solve` vs best-of-N weighted", 90, "policy eval (ttc eval-policy)",
-                  "policy.json", ("policy.md",), policy_findings)
+PART = ReportPart(
+    "The deployable policy: `ttc solve` vs best-of-N weighted",
+    90,
+    "policy eval (ttc eval-policy)",
+    "policy.json",
+    ("policy.md",),
+    policy_findings,
+)
 
 
 STAGE = StageSpec(config=PolicyEvalConfig, main=main, report=PART)

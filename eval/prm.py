@@ -51,7 +51,9 @@ class PRMEvalConfig:
     labels: str | None = None  # labels.jsonl of test solutions, for the step-level AUC
     baseline: VerifierConfig | None = None  # e.g. the policy's likelihood (kind: likelihood), training-free
     data: DataConfig = field(default_factory=DataConfig)
-    prompt: PromptFormat = field(default_factory=PromptFormat)  # the policy's, for the likelihood; our PRM reads its own
+    prompt: PromptFormat = field(
+        default_factory=PromptFormat
+    )  # the policy's, for the likelihood; our PRM reads its own
     max_n: int = 64
     seed: int = 0
     tracking: Tracking = field(default_factory=Tracking)
@@ -122,11 +124,12 @@ def per_question(pools: list[Pool], ns: list[int], pick: Callable[[Pool, int], f
 def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[Curve, PerQuestionCurve]:
     """Each problem's accuracy of each selection method at each N, from its pool of samples."""
     each = pools(by_problem)
-    curves = {Curve.PASS1: per_question(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
-              Curve.MAJORITY: per_question(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed))}
+    curves = {
+        Curve.PASS1: per_question(each, ns, lambda pool, n: float(np.mean([s.correct for s in pool.samples]))),
+        Curve.MAJORITY: per_question(each, ns, lambda pool, n: accuracy(pool, n, "majority", seed=seed)),
+    }
     for how, curve in WEIGHTED_BY.items():
-        curves[curve] = per_question(
-            each, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
+        curves[curve] = per_question(each, ns, lambda pool, n, how=how: accuracy(pool, n, "weighted", how, seed=seed))
     curves[Curve.NAIVE_LAST] = per_question(each, ns, lambda pool, n: accuracy(pool, n, "naive", seed=seed))
     return curves
 
@@ -134,8 +137,10 @@ def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[Curve, Pe
 def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[Curve, PerQuestionCurve]:
     """Best-of-N weighted and naive (the highest score wins) with the likelihood verifier, per problem."""
     each = pools(by_problem)
-    return {curve: per_question(each, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
-            for selection, curve in (("weighted", Curve.LIKELIHOOD_WEIGHTED), ("naive", Curve.LIKELIHOOD_NAIVE))}
+    return {
+        curve: per_question(each, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
+        for selection, curve in (("weighted", Curve.LIKELIHOOD_WEIGHTED), ("naive", Curve.LIKELIHOOD_NAIVE))
+    }
 
 
 def within_question_auc(by_problem: ByProblem, how: Aggregation = "last") -> dict[str, float]:
@@ -151,8 +156,9 @@ def final_score_auc(by_problem: ByProblem) -> FinalAUC:
     questions with both correct and incorrect samples (what best-of-N selection needs)."""
     scored = [(s.correct, aggregate(v, "last")) for items in by_problem.values() for s, v in items]
     within = list(within_question_auc(by_problem).values())
-    return FinalAUC(defined(auc([v for _, v in scored], [c for c, _ in scored])),
-                    float(np.mean(within)) if within else None)
+    return FinalAUC(
+        defined(auc([v for _, v in scored], [c for c, _ in scored])), float(np.mean(within)) if within else None
+    )
 
 
 def evaluate(by_verifier: dict[str, ByProblem], ns: list[int], seed: int) -> PRMEvalSummary:
@@ -161,9 +167,12 @@ def evaluate(by_verifier: dict[str, ByProblem], ns: list[int], seed: int) -> PRM
     outcomes = best_of_n(by_verifier[PRM], ns, seed)
     if LIKELIHOOD in by_verifier:
         outcomes |= baseline_curves(by_verifier[LIKELIHOOD], ns, seed)
-    return PRMEvalSummary({name: curve_of(per_n) for name, per_n in outcomes.items()}, outcomes,
-                          {who: final_score_auc(b) for who, b in by_verifier.items()},
-                          {who: within_question_auc(b) for who, b in by_verifier.items()})
+    return PRMEvalSummary(
+        {name: curve_of(per_n) for name, per_n in outcomes.items()},
+        outcomes,
+        {who: final_score_auc(b) for who, b in by_verifier.items()},
+        {who: within_question_auc(b) for who, b in by_verifier.items()},
+    )
 
 
 def step_auc(prm: Verifier, labels: list[StepLabels]) -> float:
@@ -176,8 +185,11 @@ def step_auc(prm: Verifier, labels: list[StepLabels]) -> float:
 def markdown(summary: PRMEvalSummary) -> str:
     ns = sorted(next(iter(summary.curves.values())))
     lines = [f"step-level AUC vs hard MC labels: {fmt(summary.step_auc, '.3f')}"] if summary.labelled_steps else []
-    lines += [f"last-step AUC vs correctness ({who}): {fmt(f.all_solutions, '.3f')} over all solutions, "
-              f"{fmt(f.within_question, '.3f')} within a question" for who, f in summary.final_auc.items()]
+    lines += [
+        f"last-step AUC vs correctness ({who}): {fmt(f.all_solutions, '.3f')} over all solutions, "
+        f"{fmt(f.within_question, '.3f')} within a question"
+        for who, f in summary.final_auc.items()
+    ]
     lines.append("")
     lines += ["| method | " + " | ".join(f"N={n}" for n in ns) + " |", "|---" * (len(ns) + 1) + "|"]
     lines += [f"| {m} | " + " | ".join(f"{c[n]:.3f}" for n in ns) + " |" for m, c in summary.curves.items()]
@@ -187,9 +199,11 @@ def markdown(summary: PRMEvalSummary) -> str:
 def tracked_figures(summary: PRMEvalSummary) -> Figures:
     """For the tracker: the step-level AUC, each verifier's within-question AUC, and every
     best-of-N curve against N."""
-    return {"prm/step_auc": summary.step_auc,
-            **{f"prm/{TRACKED[who]}/within_question_auc": f.within_question for who, f in summary.final_auc.items()},
-            **{f"prm/{name}/accuracy": curve for name, curve in summary.curves.items()}}
+    return {
+        "prm/step_auc": summary.step_auc,
+        **{f"prm/{TRACKED[who]}/within_question_auc": f.within_question for who, f in summary.final_auc.items()},
+        **{f"prm/{name}/accuracy": curve for name, curve in summary.curves.items()},
+    }
 
 
 def scored(verifier: Verifier, samples: list[Sample], question: dict[str, str]) -> ByProblem:
@@ -215,8 +229,9 @@ def main(cfg: PRMEvalConfig) -> str:
     summary = evaluate(by_verifier, ns, cfg.seed)
     if cfg.labels:
         labels = read_records(cfg.labels, StepLabels)
-        summary = dataclasses.replace(summary, step_auc=defined(step_auc(prm, labels)),
-                                      labelled_steps=sum(len(r.values) for r in labels))
+        summary = dataclasses.replace(
+            summary, step_auc=defined(step_auc(prm, labels)), labelled_steps=sum(len(r.values) for r in labels)
+        )
     summary.save(out / "prm_eval.json")
     with figure(out / "best_of_n.png") as (_, ax):
         plot_curves(ax, summary.curves)
@@ -224,7 +239,6 @@ def main(cfg: PRMEvalConfig) -> str:
     (out / "prm_eval.md").write_text(text)
     log_figures(cfg.tracking, out, "prm", tracked_figures(summary))
     return text
-
 
 
 # --- its part of the run's report (ttc/pipeline/report.py) and its headline comparisons ---
@@ -238,27 +252,38 @@ def prm_findings(folder: Path) -> list[Finding]:
         return paired(per[a][n], per[b][n])
 
     likely = LIKELY
-    baseline = (f" Against the policy's own likelihood as the verifier (untrained), it is "
-                f"{vs(Curve.WEIGHTED_LAST, likely['weighted']).words('likelihood-weighted voting')}; likelihood-weighted "
-                f"voting is {vs(likely['weighted'], Curve.MAJORITY).words('majority')}, and picking its most likely "
-                f"solution is {vs(likely['naive'], Curve.MAJORITY).words('majority')}."
-                if all(n in curves.get(c, {}) for c in likely.values()) else "")
-    return [Finding(f"Best-of-N weighted with the PRM (last-step score) is "
-                    f"{vs(Curve.WEIGHTED_LAST, Curve.MAJORITY).words('majority')} at N={num(n)}; pass@1 "
-                    f"{curves[Curve.PASS1][n]:.3f} (paper: ahead, the gap growing with N).{baseline}{ranking(summary)}",
-                    "best_of_n.png")]
+    baseline = (
+        f" Against the policy's own likelihood as the verifier (untrained), it is "
+        f"{vs(Curve.WEIGHTED_LAST, likely['weighted']).words('likelihood-weighted voting')}; likelihood-weighted "
+        f"voting is {vs(likely['weighted'], Curve.MAJORITY).words('majority')}, and picking its most likely "
+        f"solution is {vs(likely['naive'], Curve.MAJORITY).words('majority')}."
+        if all(n in curves.get(c, {}) for c in likely.values())
+        else ""
+    )
+    return [
+        Finding(
+            f"Best-of-N weighted with the PRM (last-step score) is "
+            f"{vs(Curve.WEIGHTED_LAST, Curve.MAJORITY).words('majority')} at N={num(n)}; pass@1 "
+            f"{curves[Curve.PASS1][n]:.3f} (paper: ahead, the gap growing with N).{baseline}{ranking(summary)}",
+            "best_of_n.png",
+        )
+    ]
 
 
 def ranking(summary: PRMEvalSummary) -> str:
     """The last-step AUCs of the PRM (and the likelihood), and the within-question ones paired."""
     final, base = summary.final_auc[PRM], summary.final_auc.get(LIKELIHOOD)
     auc = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731 (None: no question with both outcomes)
-    text = (f" Its last-step score ranks solutions with AUC {auc(final.within_question)} within a question "
-            f"({auc(final.all_solutions)} over all solutions; 0.5 within a question is no help in picking one)")
+    text = (
+        f" Its last-step score ranks solutions with AUC {auc(final.within_question)} within a question "
+        f"({auc(final.all_solutions)} over all solutions; 0.5 within a question is no help in picking one)"
+    )
     if base is None:
         return text + "."
-    text += (f"; the likelihood's: {auc(base.within_question)} within a question, {auc(base.all_solutions)} "
-             "over all solutions")
+    text += (
+        f"; the likelihood's: {auc(base.within_question)} within a question, {auc(base.all_solutions)} "
+        "over all solutions"
+    )
     if final.within_question is None or base.within_question is None:
         return text + "."
     per = summary.within_question_auc
@@ -275,8 +300,14 @@ def prm_vs(path: Path, baseline: str) -> list[Comparison]:
     if not shared:
         return []
     n = preferred(shared, 16, max)
-    return [Comparison("", f"{Curve.WEIGHTED_LAST}, N={num(n)}", f"{other}, N={num(n)}",
-                       paired(per[Curve.WEIGHTED_LAST][n], per[other][n]))]
+    return [
+        Comparison(
+            "",
+            f"{Curve.WEIGHTED_LAST}, N={num(n)}",
+            f"{other}, N={num(n)}",
+            paired(per[Curve.WEIGHTED_LAST][n], per[other][n]),
+        )
+    ]
 
 
 def prm_auc(path: Path) -> list[Comparison]:
@@ -287,8 +318,14 @@ def prm_auc(path: Path) -> list[Comparison]:
     return [Comparison("", "PRM within-question AUC", "likelihood's", paired(per[PRM], per[LIKELIHOOD]))]
 
 
-PART = ReportPart("PRM: best-of-N weighted vs majority", 20, "PRM eval (ttc eval-prm)", "prm_eval.json",
-                  ("prm_eval.md",), prm_findings)
+PART = ReportPart(
+    "PRM: best-of-N weighted vs majority",
+    20,
+    "PRM eval (ttc eval-prm)",
+    "prm_eval.json",
+    ("prm_eval.md",),
+    prm_findings,
+)
 
 
 STAGE = StageSpec(config=PRMEvalConfig, main=main, report=PART)

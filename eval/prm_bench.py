@@ -69,8 +69,16 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 
 from data.config import ConfigError, build_dataclass, save_config
-from data.prm_bench import (CORRECT, PROCESSBENCH, PROCESSBENCH_SPLITS, PRMBENCH, BenchSolution, BenchSteps,
-                            read_processbench, read_prmbench)
+from data.prm_bench import (
+    CORRECT,
+    PRMBENCH,
+    PROCESSBENCH,
+    PROCESSBENCH_SPLITS,
+    BenchSolution,
+    BenchSteps,
+    read_prmbench,
+    read_processbench,
+)
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import RecordError, Sample, read_records, to_json, write_atomic
@@ -85,9 +93,11 @@ log = logging.getLogger(__name__)
 TOY_SET = "toy_processbench.jsonl"  # benchmark toy: the set built from the samples (BenchSolution records)
 PREDICTIONS = "predictions.jsonl"  # each item's label and every verifier's prediction (ItemRecord / StepsRecord)
 Values = list[list[float]]  # one value per step of each item, in the items' order
-GROUPS = {"simplicity": ("redundency", "circular"),
-          "soundness": ("counterfactual", "step_contradiction", "domain_inconsistency", "confidence"),
-          "sensitivity": ("missing_condition", "deception", "multi_solutions")}
+GROUPS = {
+    "simplicity": ("redundency", "circular"),
+    "soundness": ("counterfactual", "step_contradiction", "domain_inconsistency", "confidence"),
+    "sensitivity": ("missing_condition", "deception", "multi_solutions"),
+}
 
 
 @dataclass
@@ -109,18 +119,25 @@ class BenchPRMConfig:
     max_items: int | None = None  # at most this many items a split (PRMBench: a class), for quick runs
 
     def __post_init__(self) -> None:
-        self.verifiers = {name: spec if isinstance(spec, VerifierConfig) else
-                          build_dataclass(VerifierConfig, spec, f"verifiers.{name}", {})
-                          for name, spec in self.verifiers.items()}
+        self.verifiers = {
+            name: spec
+            if isinstance(spec, VerifierConfig)
+            else build_dataclass(VerifierConfig, spec, f"verifiers.{name}", {})
+            for name, spec in self.verifiers.items()
+        }
         if not self.verifiers:
             raise ValueError("verifiers: name at least one verifier")
         if self.compare and (len(self.compare) != 2 or not set(self.compare) <= set(self.verifiers)):
-            raise ValueError(f"compare: expected two of the verifiers ({', '.join(self.verifiers)}), got {self.compare}")
+            raise ValueError(
+                f"compare: expected two of the verifiers ({', '.join(self.verifiers)}), got {self.compare}"
+            )
         if self.benchmark == "toy" and self.samples is None:
             raise ValueError("samples: the toy benchmark's input (benchmark: toy)")
         if (self.per_question is not None and self.per_question < 1) or self.min_per_kind < 1:
-            raise ValueError(f"per_question must be >= 1 or null and min_per_kind >= 1, got {self.per_question} "
-                             f"and {self.min_per_kind}")
+            raise ValueError(
+                f"per_question must be >= 1 or null and min_per_kind >= 1, got {self.per_question} "
+                f"and {self.min_per_kind}"
+            )
         if isinstance(self.threshold, str) and self.benchmark == "prmbench":
             raise ValueError("threshold: PRMBench takes a number (no published tuning split)")
         if self.resamples < 0 or (self.max_items is not None and self.max_items < 1):
@@ -128,6 +145,7 @@ class BenchPRMConfig:
 
 
 # --- records -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -257,6 +275,7 @@ Evaluated = tuple[BenchSummary, list[ItemRecord] | list[StepsRecord]]  # prm_ben
 
 # --- the bootstrap -------------------------------------------------------------------------------
 
+
 def by_group(groups: Sequence[str], rows: np.ndarray) -> np.ndarray:
     """The rows summed per group, groups in sorted order: [groups, columns]."""
     order = {g: i for i, g in enumerate(sorted(set(groups)))}
@@ -302,6 +321,7 @@ def harmonic(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # --- ProcessBench --------------------------------------------------------------------------------
 
+
 def first_error(values: Sequence[float], threshold: float) -> int:
     """The index of the first step valued below `threshold`; -1 when none is."""
     return next((i for i, v in enumerate(values) if v < threshold), -1)
@@ -313,8 +333,18 @@ def processbench_f1(c: np.ndarray) -> np.ndarray:
 
 
 def rows(items: Sequence[ItemPrediction]) -> np.ndarray:
-    return np.array([[i.label != -1, i.label != -1 and i.predicted == i.label, i.label == -1,
-                      i.label == -1 and i.predicted == -1] for i in items], dtype=float).reshape(-1, 4)
+    return np.array(
+        [
+            [
+                i.label != -1,
+                i.label != -1 and i.predicted == i.label,
+                i.label == -1,
+                i.label == -1 and i.predicted == -1,
+            ]
+            for i in items
+        ],
+        dtype=float,
+    ).reshape(-1, 4)
 
 
 def tuned_threshold(solutions: Sequence[BenchSolution], values: Values, split: str) -> float:
@@ -327,7 +357,7 @@ def tuned_threshold(solutions: Sequence[BenchSolution], values: Values, split: s
     width = max(1, max(len(v) for _, v in chosen))
     running = np.full((len(chosen), width), -np.inf)
     for i, (_, v) in enumerate(chosen):
-        running[i, :len(v)] = np.minimum.accumulate(v) if v else []
+        running[i, : len(v)] = np.minimum.accumulate(v) if v else []
     lengths = np.array([len(v) for _, v in chosen])
     labels = np.array([s.label for s, _ in chosen])
     seen = np.unique(running[np.isfinite(running)])
@@ -338,8 +368,17 @@ def tuned_threshold(solutions: Sequence[BenchSolution], values: Values, split: s
         predicted = np.where(count < lengths, count, -1)
         hit = predicted == labels
         err, cor = labels != -1, labels == -1
-        f1 = processbench_f1(np.stack([np.broadcast_to(err, hit.shape).sum(1), (hit & err).sum(1),
-                                       np.broadcast_to(cor, hit.shape).sum(1), (hit & cor).sum(1)], axis=1))
+        f1 = processbench_f1(
+            np.stack(
+                [
+                    np.broadcast_to(err, hit.shape).sum(1),
+                    (hit & err).sum(1),
+                    np.broadcast_to(cor, hit.shape).sum(1),
+                    (hit & cor).sum(1),
+                ],
+                axis=1,
+            )
+        )
         f1 = np.nan_to_num(f1, nan=-1.0)
         if f1.max() > best_f1:
             best, best_f1 = float(chunk[int(f1.argmax())]), float(f1.max())
@@ -349,12 +388,19 @@ def tuned_threshold(solutions: Sequence[BenchSolution], values: Values, split: s
 def predictions(solutions: Sequence[BenchSolution], values: Values, threshold: float) -> list[ItemPrediction]:
     if len(solutions) != len(values):
         raise ValueError(f"{len(solutions)} solutions but {len(values)} lists of step values")
-    return [ItemPrediction(s.id, s.split, s.group or s.id, s.label, first_error(v, threshold), s.error_class)
-            for s, v in zip(solutions, values)]
+    return [
+        ItemPrediction(s.id, s.split, s.group or s.id, s.label, first_error(v, threshold), s.error_class)
+        for s, v in zip(solutions, values)
+    ]
 
 
-def score_processbench(solutions: Sequence[BenchSolution], values: Values, threshold: float | str = 0.5,
-                       resamples: int = RESAMPLES, seed: int = 0) -> ProcessBenchResult:
+def score_processbench(
+    solutions: Sequence[BenchSolution],
+    values: Values,
+    threshold: float | str = 0.5,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> ProcessBenchResult:
     """The published metrics of one verifier's step values on ProcessBench-shaped items (the
     toy set's too); `threshold` a value or a split to tune it on (module docstring)."""
     t, source = resolved_threshold(solutions, values, threshold)
@@ -368,8 +414,9 @@ def resolved_threshold(solutions: Sequence[BenchSolution], values: Values, thres
     return float(threshold), "given"
 
 
-def processbench_result(items: list[ItemPrediction], threshold: float, source: str, resamples: int,
-                        seed: int) -> ProcessBenchResult:
+def processbench_result(
+    items: list[ItemPrediction], threshold: float, source: str, resamples: int, seed: int
+) -> ProcessBenchResult:
     splits, sampled = {}, []
     for k, split in enumerate(sorted({i.split for i in items})):
         mine = [i for i in items if i.split == split]
@@ -378,14 +425,19 @@ def processbench_result(items: list[ItemPrediction], threshold: float, source: s
         total = r.sum(axis=0)
         split_draws = draws(counts, processbench_f1, resamples, seed + k)
         sampled.append(split_draws)
-        splits[split] = SplitScore(int(total[0]), int(total[2]), number(ratio(total[1], total[0])),
-                                   number(ratio(total[3], total[2])),
-                                   Estimate(number(processbench_f1(total)), *interval(split_draws)))
+        splits[split] = SplitScore(
+            int(total[0]),
+            int(total[2]),
+            number(ratio(total[1], total[0])),
+            number(ratio(total[3], total[2])),
+            Estimate(number(processbench_f1(total)), *interval(split_draws)),
+        )
     f1s = [s.f1.value for s in splits.values()]
     average = None if None in f1s else float(np.mean(f1s))
     spread = interval(np.mean(sampled, axis=0)) if all(len(d) for d in sampled) and sampled else (None, None)
-    return ProcessBenchResult(threshold, source, splits, Estimate(average, *spread),
-                              class_scores(items, resamples, seed))
+    return ProcessBenchResult(
+        threshold, source, splits, Estimate(average, *spread), class_scores(items, resamples, seed)
+    )
 
 
 def class_scores(items: Sequence[ItemPrediction], resamples: int, seed: int) -> dict[str, ClassScore]:
@@ -398,8 +450,9 @@ def class_scores(items: Sequence[ItemPrediction], resamples: int, seed: int) -> 
     return out
 
 
-def compare_processbench(a: Sequence[ItemPrediction], b: Sequence[ItemPrediction], names: tuple[str, str],
-                         resamples: int, seed: int) -> list[Comparison]:
+def compare_processbench(
+    a: Sequence[ItemPrediction], b: Sequence[ItemPrediction], names: tuple[str, str], resamples: int, seed: int
+) -> list[Comparison]:
     """a's predictions vs b's on the items both scored: each split's F1 and the average, the same groups
     drawn for both; a split without an F1 is left out, and then the average too (fewer splits' is no headline)."""
     mine = {i.id: i for i in b}
@@ -423,8 +476,15 @@ def compare_processbench(a: Sequence[ItemPrediction], b: Sequence[ItemPrediction
     if not complete:
         return out
     average = np.mean(sampled, axis=0) if all(len(d) for d in sampled) else np.full(0, np.nan)
-    out.append(Comparison(*names, "average F1", paired_of(*(float(np.mean([m[j] for m in means])) for j in (0, 1)),
-                                                          average, len({x.group for x, _ in shared}))))
+    out.append(
+        Comparison(
+            *names,
+            "average F1",
+            paired_of(
+                *(float(np.mean([m[j] for m in means])) for j in (0, 1)), average, len({x.group for x, _ in shared})
+            ),
+        )
+    )
     return out
 
 
@@ -435,6 +495,7 @@ def paired_of(mean_a: float, mean_b: float, sampled: np.ndarray, n: int) -> Pair
 
 # --- PRMBench -----------------------------------------------------------------------------------
 
+
 def step_counts(items: Sequence[BenchSteps], values: Values, threshold: float) -> list[StepCounts]:
     """Each item's confusion counts: a step is judged valid when its value is > threshold."""
     if len(items) != len(values):
@@ -443,10 +504,17 @@ def step_counts(items: Sequence[BenchSteps], values: Values, threshold: float) -
     for item, v in zip(items, values):
         valid = [x > threshold for x in v]
         wrong = [i in item.errors for i in range(len(v))]
-        out.append(StepCounts(item.id, item.classification, item.group or item.id,
-                              sum(ok and not w for ok, w in zip(valid, wrong)), sum(ok and w for ok, w in zip(valid, wrong)),
-                              sum(not ok and w for ok, w in zip(valid, wrong)),
-                              sum(not ok and not w for ok, w in zip(valid, wrong))))
+        out.append(
+            StepCounts(
+                item.id,
+                item.classification,
+                item.group or item.id,
+                sum(ok and not w for ok, w in zip(valid, wrong)),
+                sum(ok and w for ok, w in zip(valid, wrong)),
+                sum(not ok and w for ok, w in zip(valid, wrong)),
+                sum(not ok and not w for ok, w in zip(valid, wrong)),
+            )
+        )
     return out
 
 
@@ -467,8 +535,9 @@ def positive_f1(c: np.ndarray) -> np.ndarray:
     return f1_pair(c)[0]
 
 
-def score_prmbench(items: Sequence[BenchSteps], values: Values, threshold: float = 0.5, resamples: int = RESAMPLES,
-                   seed: int = 0) -> PRMBenchResult:
+def score_prmbench(
+    items: Sequence[BenchSteps], values: Values, threshold: float = 0.5, resamples: int = RESAMPLES, seed: int = 0
+) -> PRMBenchResult:
     """PRMScore overall, per classification and per published group (module docstring)."""
     return prmbench_result(step_counts(items, values, threshold), threshold, resamples, seed)
 
@@ -486,8 +555,9 @@ def prmbench_result(counts: list[StepCounts], threshold: float, resamples: int, 
         classes[name] = estimate(t, metric, resamples, seed)
     groups = {g: mean_defined([classes[c].value for c in members if c in classes]) for g, members in GROUPS.items()}
     f1s = f1_pair(overall.sum(axis=0))
-    return PRMBenchResult(threshold, estimate(overall, prmscore, resamples, seed), number(f1s[0]), number(f1s[1]),
-                          classes, groups)
+    return PRMBenchResult(
+        threshold, estimate(overall, prmscore, resamples, seed), number(f1s[0]), number(f1s[1]), classes, groups
+    )
 
 
 def mean_defined(xs: list[float | None]) -> float | None:
@@ -495,16 +565,19 @@ def mean_defined(xs: list[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
-def compare_prmbench(a: Sequence[StepCounts], b: Sequence[StepCounts], names: tuple[str, str], resamples: int,
-                     seed: int) -> list[Comparison]:
+def compare_prmbench(
+    a: Sequence[StepCounts], b: Sequence[StepCounts], names: tuple[str, str], resamples: int, seed: int
+) -> list[Comparison]:
     """a's step counts vs b's: the overall PRMScore on the items both scored, the same groups drawn for both."""
     mine = {c.id: c for c in b}
     shared = [(x, mine[x.id]) for x in a if x.id in mine and x.classification != CORRECT]
     if not shared:
         raise ValueError(f"compare: {names[0]} and {names[1]} share no item")
     groups = [x.group for x, _ in shared]
-    ca, cb = (by_group(groups, np.array([[c.tp, c.fp, c.tn, c.fn] for c in (p[side] for p in shared)], dtype=float))
-              for side in (0, 1))
+    ca, cb = (
+        by_group(groups, np.array([[c.tp, c.fp, c.tn, c.fn] for c in (p[side] for p in shared)], dtype=float))
+        for side in (0, 1)
+    )
     means = float(prmscore(ca.sum(0))), float(prmscore(cb.sum(0)))
     if not np.isfinite(means).all():
         return []  # no PRMScore to compare
@@ -513,6 +586,7 @@ def compare_prmbench(a: Sequence[StepCounts], b: Sequence[StepCounts], names: tu
 
 
 # --- running verifiers ---------------------------------------------------------------------------
+
 
 def score_with(spec: VerifierConfig, prompt: PromptFormat, questions: list[str], steps: list[list[str]]) -> Values:
     """The step values of one verifier, loaded for this and closed after (its engine freed)."""
@@ -539,42 +613,69 @@ def capped(items: list, key: Callable, limit: int | None) -> list:
 def load_items(cfg: BenchPRMConfig) -> list[BenchSolution] | list[BenchSteps]:
     if cfg.benchmark == "toy":
         assert cfg.samples is not None  # BenchPRMConfig checked
-        built = toy_processbench(read_records(cfg.samples, Sample), load_problems(cfg.problems), cfg.per_question,
-                                 cfg.min_per_kind)
+        built = toy_processbench(
+            read_records(cfg.samples, Sample), load_problems(cfg.problems), cfg.per_question, cfg.min_per_kind
+        )
         return capped(built, lambda s: s.split, cfg.max_items)
     if cfg.benchmark == "processbench":
         solutions = read_processbench(cfg.data or PROCESSBENCH, cfg.splits or PROCESSBENCH_SPLITS)
         if isinstance(cfg.threshold, str) and cfg.threshold not in {s.split for s in solutions}:
-            raise ConfigError(f"threshold: {cfg.threshold!r} is neither a number nor a split read "
-                              f"({', '.join(sorted({s.split for s in solutions}))})")
+            raise ConfigError(
+                f"threshold: {cfg.threshold!r} is neither a number nor a split read "
+                f"({', '.join(sorted({s.split for s in solutions}))})"
+            )
         return capped(solutions, lambda s: s.split, cfg.max_items)
     return capped(read_prmbench(cfg.data or PRMBENCH, cfg.splits), lambda s: s.classification, cfg.max_items)
 
 
-def evaluate_processbench(solutions: Sequence[BenchSolution], values: dict[str, Values], threshold: float | str,
-                          compare: Sequence[str] = (), resamples: int = RESAMPLES, seed: int = 0,
-                          data: str = "") -> Evaluated:
+def evaluate_processbench(
+    solutions: Sequence[BenchSolution],
+    values: dict[str, Values],
+    threshold: float | str,
+    compare: Sequence[str] = (),
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    data: str = "",
+) -> Evaluated:
     """Every verifier's results on the same items, the comparison `compare` names, and each item's record."""
     thresholds = {name: resolved_threshold(solutions, v, threshold) for name, v in values.items()}
     predicted = {name: predictions(solutions, values[name], t) for name, (t, _) in thresholds.items()}
-    results = {name: processbench_result(predicted[name], t, source, resamples, seed)
-               for name, (t, source) in thresholds.items()}
+    results = {
+        name: processbench_result(predicted[name], t, source, resamples, seed)
+        for name, (t, source) in thresholds.items()
+    }
     pair = tuple(compare)
     comparisons = compare_processbench(predicted[pair[0]], predicted[pair[1]], pair, resamples, seed) if pair else []
-    summary = BenchSummary("processbench", data, processbench=results, comparisons=comparisons, resamples=resamples,
-                           seed=seed)
+    summary = BenchSummary(
+        "processbench", data, processbench=results, comparisons=comparisons, resamples=resamples, seed=seed
+    )
     return summary, item_records(solutions, predicted)
 
 
 def item_records(solutions: Sequence[BenchSolution], predicted: dict[str, list[ItemPrediction]]) -> list[ItemRecord]:
     """Each item once, with every verifier's prediction by name (the lists are in the items' order)."""
-    return [ItemRecord(s.id, s.split, s.group or s.id, s.label, s.error_class,
-                       {name: p[k].predicted for name, p in predicted.items()}) for k, s in enumerate(solutions)]
+    return [
+        ItemRecord(
+            s.id,
+            s.split,
+            s.group or s.id,
+            s.label,
+            s.error_class,
+            {name: p[k].predicted for name, p in predicted.items()},
+        )
+        for k, s in enumerate(solutions)
+    ]
 
 
-def evaluate_prmbench(items: Sequence[BenchSteps], values: dict[str, Values], threshold: float,
-                      compare: Sequence[str] = (), resamples: int = RESAMPLES, seed: int = 0,
-                      data: str = "") -> Evaluated:
+def evaluate_prmbench(
+    items: Sequence[BenchSteps],
+    values: dict[str, Values],
+    threshold: float,
+    compare: Sequence[str] = (),
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    data: str = "",
+) -> Evaluated:
     counted = {name: step_counts(items, v, threshold) for name, v in values.items()}
     results = {name: prmbench_result(c, threshold, resamples, seed) for name, c in counted.items()}
     pair = tuple(compare)
@@ -585,32 +686,55 @@ def evaluate_prmbench(items: Sequence[BenchSteps], values: dict[str, Values], th
 
 def steps_records(items: Sequence[BenchSteps], counted: dict[str, list[StepCounts]]) -> list[StepsRecord]:
     """Each item once, with every verifier's step counts by name (the lists are in the items' order)."""
-    return [StepsRecord(i.id, i.classification, i.group or i.id, sorted(i.errors),
-                        {name: [c[k].tp, c[k].fp, c[k].tn, c[k].fn] for name, c in counted.items()})
-            for k, i in enumerate(items)]
+    return [
+        StepsRecord(
+            i.id,
+            i.classification,
+            i.group or i.id,
+            sorted(i.errors),
+            {name: [c[k].tp, c[k].fp, c[k].tn, c[k].fn] for name, c in counted.items()},
+        )
+        for k, i in enumerate(items)
+    ]
 
 
 # --- outputs -------------------------------------------------------------------------------------
 
+
 def markdown(summary: BenchSummary) -> str:
     """Tables in percent, each number with its bootstrap 95% interval in brackets."""
-    lines = [f"# {summary.benchmark} ({summary.data or 'items given'}); 95% bootstrap intervals over questions, "
-             f"{summary.resamples} resamples", ""]
+    lines = [
+        f"# {summary.benchmark} ({summary.data or 'items given'}); 95% bootstrap intervals over questions, "
+        f"{summary.resamples} resamples",
+        "",
+    ]
     for name, r in summary.processbench.items():
         tuned = f" (the F1-maximizing one on {r.threshold_from})" if r.threshold_from != "given" else ""
-        lines += [f"## {name}: threshold {r.threshold:.4g}{tuned}", "",
-                  "| split | erroneous | correct | acc erroneous | acc correct | F1 |", "|---|---|---|---|---|---|"]
-        lines += [f"| {split} | {s.n_erroneous} | {s.n_correct} | {fmt(pct(s.acc_erroneous), '.1f')} | "
-                  f"{fmt(pct(s.acc_correct), '.1f')} | {s.f1.text()} |" for split, s in r.splits.items()]
+        lines += [
+            f"## {name}: threshold {r.threshold:.4g}{tuned}",
+            "",
+            "| split | erroneous | correct | acc erroneous | acc correct | F1 |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {split} | {s.n_erroneous} | {s.n_correct} | {fmt(pct(s.acc_erroneous), '.1f')} | "
+            f"{fmt(pct(s.acc_correct), '.1f')} | {s.f1.text()} |"
+            for split, s in r.splits.items()
+        ]
         lines += [f"| average | | | | | {r.average_f1.text()} |", ""]
         if r.classes:
             lines += ["| error class | erroneous items | accuracy |", "|---|---|---|"]
             lines += [f"| {c} | {s.n} | {s.accuracy.text()} |" for c, s in r.classes.items()] + [""]
     for name, r in summary.prmbench.items():
-        lines += [f"## {name}: threshold {r.threshold:.4g}", "",
-                  f"PRMScore {r.prmscore.text()} (F1 correct steps {fmt(pct(r.f1_correct), '.1f')}, "
-                  f"F1 erroneous steps {fmt(pct(r.f1_erroneous), '.1f')})", "",
-                  "| classification | PRMScore |", "|---|---|"]
+        lines += [
+            f"## {name}: threshold {r.threshold:.4g}",
+            "",
+            f"PRMScore {r.prmscore.text()} (F1 correct steps {fmt(pct(r.f1_correct), '.1f')}, "
+            f"F1 erroneous steps {fmt(pct(r.f1_erroneous), '.1f')})",
+            "",
+            "| classification | PRMScore |",
+            "|---|---|",
+        ]
         lines += [f"| {c} | {e.text()} |" for c, e in r.classes.items()]
         lines += [f"| **{g}** | {fmt(pct(v), '.1f')} |" for g, v in r.groups.items()] + [""]
     if summary.comparisons:
@@ -623,13 +747,22 @@ def findings(summary: BenchSummary) -> list[str]:
     """The report's sentences: each verifier's headline number, its error classes, and the comparisons."""
     said = []
     for name, r in summary.processbench.items():
-        classes = "; by the first error's class, " + ", ".join(
-            f"{c} {s.accuracy.text()} (n={s.n})" for c, s in r.classes.items()) if r.classes else ""
-        said.append(f"{name}: average F1 {r.average_f1.text()} (percent, 95% interval) over the splits {', '.join(r.splits)} of "
-                    f"{summary.data} (first step below {r.threshold:.4g}){classes}.")
+        classes = (
+            "; by the first error's class, "
+            + ", ".join(f"{c} {s.accuracy.text()} (n={s.n})" for c, s in r.classes.items())
+            if r.classes
+            else ""
+        )
+        said.append(
+            f"{name}: average F1 {r.average_f1.text()} (percent, 95% interval) over the splits "
+            f"{', '.join(r.splits)} of {summary.data} (first step below {r.threshold:.4g}){classes}."
+        )
     said += [f"{name}: PRMScore {r.prmscore.text()} (random: 50)." for name, r in summary.prmbench.items()]
-    said += [f"{c.metric}: {c.a} {c.paired.words(c.b)}." for c in summary.comparisons
-             if c.metric in ("average F1", "PRMScore")]
+    said += [
+        f"{c.metric}: {c.a} {c.paired.words(c.b)}."
+        for c in summary.comparisons
+        if c.metric in ("average F1", "PRMScore")
+    ]
     return said
 
 
@@ -639,17 +772,21 @@ def pct(x: float | None) -> float | None:
 
 def plot(summary: BenchSummary, path: Path) -> None:
     """Bars: each verifier's F1 per split and average (ProcessBench) or PRMScore per class, with intervals."""
-    panels = ({n: {**{s: v.f1 for s, v in r.splits.items()}, "average": r.average_f1}
-               for n, r in summary.processbench.items()} or
-              {n: {"overall": r.prmscore, **r.classes} for n, r in summary.prmbench.items()})
+    panels = {
+        n: {**{s: v.f1 for s, v in r.splits.items()}, "average": r.average_f1} for n, r in summary.processbench.items()
+    } or {n: {"overall": r.prmscore, **r.classes} for n, r in summary.prmbench.items()}
     keys = list(next(iter(panels.values())))
     with figure(path, size=(max(6, 1.2 * len(keys)), 4)) as (_, ax):
         width = 0.8 / len(panels)
         for j, (name, bars) in enumerate(panels.items()):
             x = np.arange(len(keys)) + j * width
             value = np.array([bars[k].value if bars[k].value is not None else np.nan for k in keys])
-            errs = np.array([[v - bars[k].low if bars[k].low is not None else 0 for k, v in zip(keys, value)],
-                             [bars[k].high - v if bars[k].high is not None else 0 for k, v in zip(keys, value)]])
+            errs = np.array(
+                [
+                    [v - bars[k].low if bars[k].low is not None else 0 for k, v in zip(keys, value)],
+                    [bars[k].high - v if bars[k].high is not None else 0 for k, v in zip(keys, value)],
+                ]
+            )
             ax.bar(x, 100 * value, width, yerr=100 * np.nan_to_num(errs), capsize=3, label=name)
         ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, keys, rotation=30, ha="right")
         ax.set_ylabel("F1" if summary.processbench else "PRMScore")
@@ -701,8 +838,14 @@ def bench_findings(folder: Path) -> list[Finding]:
     return [Finding(sentence, "prm_bench.png" if i == 0 else None) for i, sentence in enumerate(said)]
 
 
-PART = ReportPart("PRM on a step-level benchmark (ProcessBench's metric)", 30, "PRM benchmark (ttc bench-prm)",
-                  "prm_bench.json", ("prm_bench.md",), bench_findings)
+PART = ReportPart(
+    "PRM on a step-level benchmark (ProcessBench's metric)",
+    30,
+    "PRM benchmark (ttc bench-prm)",
+    "prm_bench.json",
+    ("prm_bench.md",),
+    bench_findings,
+)
 
 
 STAGE = StageSpec(config=BenchPRMConfig, main=main, report=PART)

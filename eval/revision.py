@@ -145,8 +145,11 @@ class RevisionSummary(Summary):
 
     def sequential_parallel_lines(self) -> dict[str, dict[int, float]]:
         """'sequential, ORM weighted' -> N -> accuracy: the table's rows and the figure's lines."""
-        return {f"{kind}, {name}": curve for name, kinds in self.sequential_parallel.items()
-                for kind, curve in kinds.items()}
+        return {
+            f"{kind}, {name}": curve
+            for name, kinds in self.sequential_parallel.items()
+            for kind, curve in kinds.items()
+        }
 
 
 def pass_at_1_per_problem(chain_sets: Sequence[ChainSet]) -> dict[int, PerProblem]:
@@ -166,33 +169,40 @@ def transitions(chain_sets: Sequence[ChainSet]) -> Transitions:
             for before, after in zip(chain, chain[1:]):
                 counts[before.correct, after.correct] += 1
     right, wrong = counts[True, True] + counts[True, False], counts[False, False] + counts[False, True]
-    return Transitions(right, counts[True, False] / right if right else None,
-                       wrong, counts[False, True] / wrong if wrong else None)
+    return Transitions(
+        right, counts[True, False] / right if right else None, wrong, counts[False, True] / wrong if wrong else None
+    )
 
 
-def per_problem_accuracy(chain_sets: Sequence[ChainSet], chains: int, length: int, how: str, num_subsets: int,
-                         seed: int) -> PerProblem:
+def per_problem_accuracy(
+    chain_sets: Sequence[ChainSet], chains: int, length: int, how: str, num_subsets: int, seed: int
+) -> PerProblem:
     return {cs.problem_id: accuracy(cs, chains, length, how, num_subsets, seed) for cs in chain_sets}
 
 
-def sequential_vs_parallel(chain_sets: Sequence[ChainSet], chains: int, length: int, num_subsets: int,
-                           seed: int) -> dict[SelectionName, dict[str, dict[int, PerProblem]]]:
+def sequential_vs_parallel(
+    chain_sets: Sequence[ChainSet], chains: int, length: int, num_subsets: int, seed: int
+) -> dict[SelectionName, dict[str, dict[int, PerProblem]]]:
     """Selection's name -> SEQUENTIAL / PARALLEL -> {budget: per-problem accuracy}."""
     curves: dict[SelectionName, dict[str, dict[int, PerProblem]]] = {}
     for how, name in SELECTIONS.items():
         curves[name] = {}
         for kind, most in ((SEQUENTIAL, length), (PARALLEL, chains)):
             shape = (lambda n: (1, n)) if kind == SEQUENTIAL else (lambda n: (n, 1))
-            curves[name][kind] = {n: per_problem_accuracy(chain_sets, *shape(n), how, num_subsets, seed)
-                                  for n in powers_of_2(most)}
+            curves[name][kind] = {
+                n: per_problem_accuracy(chain_sets, *shape(n), how, num_subsets, seed) for n in powers_of_2(most)
+            }
     return curves
 
 
-def ratio_sweep(chain_sets: Sequence[ChainSet], budget: int, chains: int, length: int, how: str,
-                num_subsets: int, seed: int) -> dict[float, PerProblem]:
+def ratio_sweep(
+    chain_sets: Sequence[ChainSet], budget: int, chains: int, length: int, how: str, num_subsets: int, seed: int
+) -> dict[float, PerProblem]:
     """Sequential/parallel ratio L / C -> per-problem accuracy at the fixed budget."""
-    return {length_ / c: per_problem_accuracy(chain_sets, c, length_, how, num_subsets, seed)
-            for c, length_ in splits(budget, chains, length)}
+    return {
+        length_ / c: per_problem_accuracy(chain_sets, c, length_, how, num_subsets, seed)
+        for c, length_ in splits(budget, chains, length)
+    }
 
 
 def powers_of_2(most: int) -> list[int]:
@@ -206,8 +216,7 @@ def shape(chain_sets: Sequence[ChainSet], budget: int) -> tuple[int, int]:
         raise ValueError("no chains to evaluate")
     chains, length = len(chain_sets[0].chains), chain_sets[0].length
     if not splits(budget, chains, length):
-        raise ValueError(f"budget {budget} has no split C x L with C <= {chains} chains and L <= {length} "
-                         f"attempts")
+        raise ValueError(f"budget {budget} has no split C x L with C <= {chains} chains and L <= {length} attempts")
     return chains, length
 
 
@@ -218,17 +227,30 @@ def evaluate(chain_sets: Sequence[ChainSet], levels: dict[str, int | None], cfg:
     by_level: dict[int | None, list[ChainSet]] = defaultdict(list)
     for cs in chain_sets:
         by_level[levels[cs.problem_id]].append(cs)
-    groups = [(ALL, chain_sets)] + [(f"level {level}", group) for level, group in sorted(
-        by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)) if level is not None]
-    ratios = {name: {group: ratio_sweep(sets, cfg.budget, chains, length, how, *args) for group, sets in groups}
-              for how, name in SELECTIONS.items()}
+    groups = [(ALL, chain_sets)] + [
+        (f"level {level}", group)
+        for level, group in sorted(by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        if level is not None
+    ]
+    ratios = {
+        name: {group: ratio_sweep(sets, cfg.budget, chains, length, how, *args) for group, sets in groups}
+        for how, name in SELECTIONS.items()
+    }
     steps = pass_at_1_per_problem(chain_sets)
     sp = sequential_vs_parallel(chain_sets, chains, length, *args)
     return RevisionSummary(
-        len(chain_sets), chains, length, cfg.budget, curve_of(steps),
+        len(chain_sets),
+        chains,
+        length,
+        cfg.budget,
+        curve_of(steps),
         {name: {kind: curve_of(c) for kind, c in kinds.items()} for name, kinds in sp.items()},
         {name: {group: curve_of(c) for group, c in per.items()} for name, per in ratios.items()},
-        transitions(chain_sets), steps, sp, {name: per[ALL] for name, per in ratios.items()})
+        transitions(chain_sets),
+        steps,
+        sp,
+        {name: per[ALL] for name, per in ratios.items()},
+    )
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -239,22 +261,34 @@ def ratio_label(ratio: float) -> str:
 def table(curves: dict[str, dict], first: str, column=str) -> list[str]:
     xs = sorted({x for c in curves.values() for x in c})
     rows = [f"| {first} | " + " | ".join(column(x) for x in xs) + " |", "|---" * (len(xs) + 1) + "|"]
-    rows += [f"| {name} | " + " | ".join(f"{c[x]:.3f}" if x in c else "" for x in xs) + " |" for name, c in curves.items()]
+    rows += [
+        f"| {name} | " + " | ".join(f"{c[x]:.3f}" if x in c else "" for x in xs) + " |" for name, c in curves.items()
+    ]
     return rows
 
 
 def markdown(summary: RevisionSummary) -> str:
     t = summary.transitions
-    ratio_rows = {f"{name}, {group}": curve for name, groups in summary.ratio.items() for group, curve in groups.items()}
+    ratio_rows = {
+        f"{name}, {group}": curve for name, groups in summary.ratio.items() for group, curve in groups.items()
+    }
     lines = [
         f"# Revisions: {summary.problems} problems, {summary.chains} chains x {summary.length} attempts each",
-        "", "## pass@1 by revision step (paper Fig. 6 left; training saw at most 4 previous attempts)", "",
+        "",
+        "## pass@1 by revision step (paper Fig. 6 left; training saw at most 4 previous attempts)",
+        "",
         *table({"pass@1": summary.pass_at_1}, "step"),
-        "", "## Sequential vs parallel at equal budget (Fig. 6 right)", "",
+        "",
+        "## Sequential vs parallel at equal budget (Fig. 6 right)",
+        "",
         *table(summary.sequential_parallel_lines(), "method", lambda n: f"N={n}"),
-        "", f"## Sequential/parallel ratio (chain length / chains) at budget {summary.budget} (Fig. 7)", "",
+        "",
+        f"## Sequential/parallel ratio (chain length / chains) at budget {summary.budget} (Fig. 7)",
+        "",
         *table(ratio_rows, "selection, problems", ratio_label),
-        "", "## Revisions that change correctness", "",
+        "",
+        "## Revisions that change correctness",
+        "",
         f"- correct -> incorrect: {fmt(t.correct_to_incorrect, '.1%')} of {t.correct} correct attempts with a next "
         f"attempt (paper: ~38%)",
         f"- incorrect -> correct: {fmt(t.incorrect_to_correct, '.1%')} of {t.incorrect} incorrect attempts with a next "
@@ -266,9 +300,11 @@ def markdown(summary: RevisionSummary) -> str:
 def tracked_figures(summary: RevisionSummary) -> Figures:
     """For the tracker: pass@1 against the revision step, sequential and parallel against N, and
     how often a revision breaks a correct answer."""
-    return {"revision/pass@1": summary.pass_at_1,
-            **{f"revision/{name}/accuracy": c for name, c in summary.sequential_parallel_lines().items()},
-            "revision/correct->incorrect": summary.transitions.correct_to_incorrect}
+    return {
+        "revision/pass@1": summary.pass_at_1,
+        **{f"revision/{name}/accuracy": c for name, c in summary.sequential_parallel_lines().items()},
+        "revision/correct->incorrect": summary.transitions.correct_to_incorrect,
+    }
 
 
 def plot(summary: RevisionSummary, out: Path) -> list[Path]:
@@ -307,8 +343,10 @@ def score(cfg: RevisionEvalConfig, problems: Sequence[Problem], chain_sets: Sequ
 
     run_shard(out, SCORED, Shard(), problems, lambda p: p.id, process, cfg.batch_problems)
     scored = read_chain_sets(merge(out, SCORED, 1, keeps_settings=False), problems)
-    unscored = [ChainSet(cs.problem_id, [[dataclasses.replace(a, score=None) for a in chain]
-                                         for chain in cs.chains]) for cs in scored]
+    unscored = [
+        ChainSet(cs.problem_id, [[dataclasses.replace(a, score=None) for a in chain] for chain in cs.chains])
+        for cs in scored
+    ]
     if unscored != list(chain_sets):
         raise RecordError(f"{out / SCORED}.jsonl scores other chains than {cfg.chains}: use a fresh output_dir")
     return scored
@@ -342,22 +380,36 @@ def revision_findings(folder: Path) -> list[Finding]:
     fourth, change = max(t for t in steps if t <= 4), ""  # the last attempt within the 4 seen in training
     if fourth != first:
         change = f" Attempt {num(fourth)} is {paired(per_step[fourth], per_step[first]).words('attempt 1')}."
-    findings = [Finding(f"pass@1 of the reviser goes from {steps[first]:.3f} at attempt 1 to {steps[last]:.3f} at "
-                        f"attempt {num(last)}, peaking at {steps[peak]:.3f} at attempt {num(peak)} (paper: rises over "
-                        f"the revision steps, also beyond the 4 seen in training).{change}", "revision_steps.png")]
+    findings = [
+        Finding(
+            f"pass@1 of the reviser goes from {steps[first]:.3f} at attempt 1 to {steps[last]:.3f} at "
+            f"attempt {num(last)}, peaking at {steps[peak]:.3f} at attempt {num(peak)} (paper: rises over "
+            f"the revision steps, also beyond the 4 seen in training).{change}",
+            "revision_steps.png",
+        )
+    ]
     parts = []
     for selection, kinds in summary.sequential_parallel.items():
         per = summary.sequential_parallel_per_question[selection]
         n = max(set(kinds[SEQUENTIAL]) & set(kinds[PARALLEL]))
-        parts.append(f"{paired(per[SEQUENTIAL][n], per[PARALLEL][n]).words('parallel')} at N={num(n)} with "
-                     f"{selection} selection")
-    findings.append(Finding(f"Sequential revisions are {' and '.join(parts)} (paper: sequential narrowly ahead with "
-                            "both).", "sequential_parallel.png"))
+        parts.append(
+            f"{paired(per[SEQUENTIAL][n], per[PARALLEL][n]).words('parallel')} at N={num(n)} with {selection} selection"
+        )
+    findings.append(
+        Finding(
+            f"Sequential revisions are {' and '.join(parts)} (paper: sequential narrowly ahead with both).",
+            "sequential_parallel.png",
+        )
+    )
     findings.append(Finding(split_sentence(summary), "ratio.png"))
     t = summary.transitions
     rate = t.correct_to_incorrect
-    findings.append(Finding(f"{'no' if rate is None else f'{rate:.0%} of the'} {t.correct} correct "
-                            "attempts with a next attempt turn incorrect at that revision (paper: ~38%)."))
+    findings.append(
+        Finding(
+            f"{'no' if rate is None else f'{rate:.0%} of the'} {t.correct} correct "
+            "attempts with a next attempt turn incorrect at that revision (paper: ~38%)."
+        )
+    )
     return findings
 
 
@@ -375,12 +427,16 @@ def split_sentence(summary: RevisionSummary) -> str:
     per_level = ""
     if levels:
         easy, hard = groups[levels[0]], groups[levels[-1]]
-        per_level = (f"; the best ratio is {ratio_label(max(easy, key=easy.__getitem__))} on {levels[0]} and "
-                     f"{ratio_label(max(hard, key=hard.__getitem__))} on {levels[-1]}")
+        per_level = (
+            f"; the best ratio is {ratio_label(max(easy, key=easy.__getitem__))} on {levels[0]} and "
+            f"{ratio_label(max(hard, key=hard.__getitem__))} on {levels[-1]}"
+        )
     versus = f": {' and '.join(against)}" if against else " (the only ratio)"
-    return (f"At budget {summary.budget} the best sequential/parallel ratio with {weighted} selection is "
-            f"{ratio_label(best)} ({overall[best]:.3f}){versus}{per_level} (paper: an intermediate ratio is best "
-            "overall, fully sequential on easy questions).")
+    return (
+        f"At budget {summary.budget} the best sequential/parallel ratio with {weighted} selection is "
+        f"{ratio_label(best)} ({overall[best]:.3f}){versus}{per_level} (paper: an intermediate ratio is best "
+        "overall, fully sequential on easy questions)."
+    )
 
 
 def reviser_sequential_vs_parallel(path: Path) -> list[Comparison]:
@@ -390,8 +446,14 @@ def reviser_sequential_vs_parallel(path: Path) -> list[Comparison]:
         shared = set(kinds[SEQUENTIAL]) & set(kinds[PARALLEL])
         if shared:
             n = preferred(shared, 4, max)
-            found.append(Comparison(f"{selection} selection", f"sequential, N={num(n)}", f"parallel, N={num(n)}",
-                                    paired(kinds[SEQUENTIAL][n], kinds[PARALLEL][n])))
+            found.append(
+                Comparison(
+                    f"{selection} selection",
+                    f"sequential, N={num(n)}",
+                    f"parallel, N={num(n)}",
+                    paired(kinds[SEQUENTIAL][n], kinds[PARALLEL][n]),
+                )
+            )
     return found
 
 
@@ -404,8 +466,14 @@ def attempt_vs_first(path: Path) -> list[Comparison]:
     return [Comparison("", f"attempt {num(fourth)}", f"attempt {num(first)}", paired(per[fourth], per[first]))]
 
 
-PART = ReportPart("Revisions (paper Figs. 6 and 7)", 50, "revision eval (ttc eval-revision)", "revision_eval.json",
-                  ("revision_eval.md",), revision_findings)
+PART = ReportPart(
+    "Revisions (paper Figs. 6 and 7)",
+    50,
+    "revision eval (ttc eval-revision)",
+    "revision_eval.json",
+    ("revision_eval.md",),
+    revision_findings,
+)
 
 
 STAGE = StageSpec(config=RevisionEvalConfig, main=main, report=PART)

@@ -61,15 +61,15 @@ from data.shards import Shard
 from eval import search_report
 from eval.search_report import EvalResult, SearchSummary
 from eval.tracking import Figures, Tracking, log_figures
-from ttc.lm.spec import LMConfig
 from ttc.lm import LM
+from ttc.lm.spec import LMConfig
 from ttc.policy import STRATEGIES  # revision lines run with the reviser as `lm` and its ORM as `prm`
 from ttc.search import BestOfNConfig, SearchConfig, SearchResult, sample_pools
 from ttc.search.config import RUN_FIELDS
 from ttc.stages.common import run_stage
+from ttc.stages.spec import StageSpec
 from ttc.verifiers import Aggregation, Verifier
 from ttc.verifiers.spec import KINDS, VerifierConfig, default_aggregation, load_verifier
-from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 RECORDS = "results"
@@ -143,8 +143,10 @@ def plan_line(name: str, entry: dict[str, Any], max_budget: int, aggregation: st
     known = sorted(cls.method_fields())
     unknown = [k for k in settings if k not in known]
     if unknown:
-        raise ValueError(f"{where}: unknown key '{unknown[0]}' for strategy {strategy} (known: "
-                         f"{', '.join(known)}, max_budget; {', '.join(RUN_FIELDS)} are set by the grid)")
+        raise ValueError(
+            f"{where}: unknown key '{unknown[0]}' for strategy {strategy} (known: "
+            f"{', '.join(known)}, max_budget; {', '.join(RUN_FIELDS)} are set by the grid)"
+        )
     configs, skipped = {}, {}
     for n in powers_of_two(max_budget):
         try:
@@ -171,7 +173,10 @@ def plan(cfg: SearchEvalConfig, aggregation: Aggregation | None = None) -> list[
 
 # --- one batch of problems ------------------------------------------------------------------
 
-def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: SearchEvalConfig, lines: list[Line]) -> list[list[dict]]:
+
+def evaluate(
+    problems: list[Problem], lm: LM, prm: Verifier, cfg: SearchEvalConfig, lines: list[Line]
+) -> list[list[dict]]:
     """Every line, N and seed on `problems` (batched); each problem's records in grid order."""
     pooled: dict[str, list[Line]] = {}
     for line in lines:
@@ -187,8 +192,12 @@ def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: SearchEvalConf
                 pools = sample_pools(problems, lm, prm, widest.config(widest.budgets[-1], seed, cfg.prompt))
                 for line in group:
                     swept = STRATEGIES[line.strategy].sweep(
-                        pools, line.budgets, line.config(line.budgets[-1], seed, cfg.prompt), lm.num_parameters,
-                        prm.num_parameters)
+                        pools,
+                        line.budgets,
+                        line.config(line.budgets[-1], seed, cfg.prompt),
+                        lm.num_parameters,
+                        prm.num_parameters,
+                    )
                     results.update(((line.name, r.budget, seed, r.problem_id), r) for r in swept)
                 bar.update()
             for line in searched:
@@ -197,13 +206,18 @@ def evaluate(problems: list[Problem], lm: LM, prm: Verifier, cfg: SearchEvalConf
                     results.update(((line.name, n, seed, r.problem_id), r) for r in found)
                     bar.update()
     return [
-        [to_dict(EvalResult(**dataclasses.asdict(results[(line.name, n, seed, p.id)]), name=line.name))
-         for line in lines for n in line.budgets for seed in cfg.seeds]
+        [
+            to_dict(EvalResult(**dataclasses.asdict(results[(line.name, n, seed, p.id)]), name=line.name))
+            for line in lines
+            for n in line.budgets
+            for seed in cfg.seeds
+        ]
         for p in problems
     ]
 
 
 # --- the stage ------------------------------------------------------------------------------
+
 
 def run(cfg: SearchEvalConfig, lm: LM) -> Path:
     """This shard; merged and summarized when it is the last one to finish."""
@@ -216,9 +230,15 @@ def run(cfg: SearchEvalConfig, lm: LM) -> Path:
     prm = load_verifier(cfg.prm, cfg.prompt)
     try:
         path = shards.run_shard(
-            cfg.output_dir, RECORDS, Shard(cfg.shard, cfg.num_shards), batches, lambda b: f"{b[0].id}..{b[-1].id}",
-            lambda units: [[r for per_problem in evaluate(b, lm, prm, cfg, lines) for r in per_problem] for b in units], 1,
-            shards.settings_of(cfg), cfg.overwrite,  # batch_problems included: a batch shares its tokens
+            cfg.output_dir,
+            RECORDS,
+            Shard(cfg.shard, cfg.num_shards),
+            batches,
+            lambda b: f"{b[0].id}..{b[-1].id}",
+            lambda units: [[r for per_problem in evaluate(b, lm, prm, cfg, lines) for r in per_problem] for b in units],
+            1,
+            shards.settings_of(cfg),
+            cfg.overwrite,  # batch_problems included: a batch shares its tokens
         )
     finally:
         prm.close()
@@ -252,5 +272,4 @@ def main(cfg: SearchEvalConfig) -> Path:
     return run_stage(cfg, STAGE)
 
 
-STAGE = StageSpec(config=SearchEvalConfig, main=main, run=run, records=RECORDS, check=check,
-                  report=search_report.PART)
+STAGE = StageSpec(config=SearchEvalConfig, main=main, run=run, records=RECORDS, check=check, report=search_report.PART)

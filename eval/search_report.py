@@ -89,8 +89,12 @@ def method(r: EvalResult) -> tuple[str, dict[str, Any]]:
 def summarize(results: list[EvalResult]) -> SearchSummary:
     """The lines of `results`, in the order they first appear; a line's records must share a method."""
     # name -> budget -> seed -> problem -> correct; the same for the generations spent
-    correct: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
-    spent: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    correct: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(dict))
+    )
+    spent: dict[str, dict[int, dict[int, dict[str, float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(dict))
+    )
     stopping: set[tuple[str, int]] = set()  # (line, budget) cells whose records carry `spent`
     methods: dict[str, tuple[str, dict[str, Any]]] = {}
     for r in results:
@@ -99,8 +103,9 @@ def summarize(results: list[EvalResult]) -> SearchSummary:
             raise RecordError(f"{r.name}: records of two methods, {methods[r.name]} and {m}")
         by_problem = correct[r.name][r.generations][r.seed]
         if r.problem_id in by_problem:  # e.g. a run resumed with another batch_problems
-            raise RecordError(f"two results for problem {r.problem_id}, {r.name}, budget {r.generations}, "
-                              f"seed {r.seed}")
+            raise RecordError(
+                f"two results for problem {r.problem_id}, {r.name}, budget {r.generations}, seed {r.seed}"
+            )
         by_problem[r.problem_id] = r.correct
         spent[r.name][r.generations][r.seed][r.problem_id] = r.generations if r.spent is None else r.spent
         if r.spent is not None:
@@ -111,13 +116,21 @@ def summarize(results: list[EvalResult]) -> SearchSummary:
         for budget, by_seed in sorted(by_budget.items()):
             problems = {frozenset(v) for v in by_seed.values()}
             if len(problems) != 1:
-                raise RecordError(f"{name} at budget {budget}: seeds cover different problems "
-                                  f"({sorted(len(p) for p in problems)} of them): an incomplete merge?")
+                raise RecordError(
+                    f"{name} at budget {budget}: seeds cover different problems "
+                    f"({sorted(len(p) for p in problems)} of them): an incomplete merge?"
+                )
             means = [sum(v.values()) / len(v) for v in by_seed.values()]
             per_question = {q: sum(v[q] for v in by_seed.values()) / len(by_seed) for q in sorted(problems.pop())}
             spent_means = [sum(v.values()) / len(v) for v in spent[name][budget].values()]
-            cells[budget] = Cell(sum(means) / len(means), stderr(means), len(per_question), len(means), per_question,
-                                 sum(spent_means) / len(spent_means) if (name, budget) in stopping else None)
+            cells[budget] = Cell(
+                sum(means) / len(means),
+                stderr(means),
+                len(per_question),
+                len(means),
+                per_question,
+                sum(spent_means) / len(spent_means) if (name, budget) in stopping else None,
+            )
         lines[name] = Line(*methods[name], cells)
     return SearchSummary(lines)
 
@@ -133,16 +146,20 @@ def stderr(values: list[float]) -> float | None:
 def markdown(summary: SearchSummary) -> str:
     budgets = sorted({b for line in summary.lines.values() for b in line.cells})
     first = next(iter(next(iter(summary.lines.values())).cells.values()))
-    spread = (f"+- standard error over {first.seeds} seeds" if first.seeds > 1
-              else "one seed: no standard error")
-    lines = [f"Accuracy by generation budget: mean over {first.problems} problems; {spread}. "
-             "'-': not run at that budget (eval/search.py says why).", "",
-             "| strategy | " + " | ".join(map(str, budgets)) + " |", "|---" * (len(budgets) + 1) + "|"]
+    spread = f"+- standard error over {first.seeds} seeds" if first.seeds > 1 else "one seed: no standard error"
+    lines = [
+        f"Accuracy by generation budget: mean over {first.problems} problems; {spread}. "
+        "'-': not run at that budget (eval/search.py says why).",
+        "",
+        "| strategy | " + " | ".join(map(str, budgets)) + " |",
+        "|---" * (len(budgets) + 1) + "|",
+    ]
     for name, line in summary.lines.items():
         lines.append(f"| {name} | " + " | ".join(_cell(line.cells.get(b)) for b in budgets) + " |")
         if any(c.spent is not None for c in line.cells.values()):
-            lines.append(f"| {name}: generations spent | "
-                         + " | ".join(_spent(line.cells.get(b), b) for b in budgets) + " |")
+            lines.append(
+                f"| {name}: generations spent | " + " | ".join(_spent(line.cells.get(b), b) for b in budgets) + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -195,8 +212,9 @@ class Method:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def matches(self, line: Line) -> bool:
-        return line.strategy == self.strategy and all((line.settings.get(k) or 0) == (v or 0)
-                                                      for k, v in self.settings.items())
+        return line.strategy == self.strategy and all(
+            (line.settings.get(k) or 0) == (v or 0) for k, v in self.settings.items()
+        )
 
     def lines(self, summary: SearchSummary) -> list[str]:
         """The names of the summary's lines that are this method, in its order."""
@@ -227,12 +245,22 @@ def search_findings(folder: Path) -> list[Finding]:
     revisions = sorted((float(lines[n].settings["ratio"]), n) for n in PAPER_LINES["revisions"].lines(summary))
     figure = "accuracy_vs_budget.png"
     if weighted and beams:  # each beam line on its own: picking the best after the fact would bias the interval
-        return [*(Finding(search_sentence(summary, weighted[0], beam), figure if i == 0 else None)
-                  for i, beam in enumerate(beams)), *menu_findings(summary, weighted[0], beams[0])]
+        return [
+            *(
+                Finding(search_sentence(summary, weighted[0], beam), figure if i == 0 else None)
+                for i, beam in enumerate(beams)
+            ),
+            *menu_findings(summary, weighted[0], beams[0]),
+        ]
     if len(revisions) > 1:
         return [Finding(revision_grid_sentence(summary, revisions[-1][1], revisions[0][1]), figure)]
-    return [Finding(f"Accuracy by generation budget of {listing(sorted(lines))}; no lines the paper compares "
-                    "(best-of-N weighted and beam search, or revisions at two ratios).", figure)]
+    return [
+        Finding(
+            f"Accuracy by generation budget of {listing(sorted(lines))}; no lines the paper compares "
+            "(best-of-N weighted and beam search, or revisions at two ratios).",
+            figure,
+        )
+    ]
 
 
 def search_sentence(summary: SearchSummary, weighted: str, beam: str) -> str:
@@ -241,16 +269,23 @@ def search_sentence(summary: SearchSummary, weighted: str, beam: str) -> str:
     if not shared:
         return f"{beam} and {weighted} ran at no common budget."
     budgets = sorted({4 if 4 in shared else shared[0], shared[-1]})
-    parts = [f"{lines_paired(summary, beam, weighted, b).words(weighted if i == 0 else 'it')} at budget {num(b)}"
-             for i, b in enumerate(budgets)]
+    parts = [
+        f"{lines_paired(summary, beam, weighted, b).words(weighted if i == 0 else 'it')} at budget {num(b)}"
+        for i, b in enumerate(budgets)
+    ]
     return f"{beam} is {' and '.join(parts)} (paper: ahead at low budgets, level or behind at high budgets)."
 
 
 def menu_findings(summary: SearchSummary, weighted: str, beam: str) -> list[Finding]:
     """The field's additions to the menu against the paper's strategies at equal generations: each
     line that is a method of MENU_CLAIMS, with its claim's sentence."""
-    return [finding for name, line in summary.lines.items() for method, claim in MENU_CLAIMS if method.matches(line)
-            for finding in claim(summary, name, weighted, beam)]
+    return [
+        finding
+        for name, line in summary.lines.items()
+        for method, claim in MENU_CLAIMS
+        if method.matches(line)
+        for finding in claim(summary, name, weighted, beam)
+    ]
 
 
 def particles_claim(summary: SearchSummary, name: str, weighted: str, beam: str) -> list[Finding]:
@@ -261,10 +296,15 @@ def particles_claim(summary: SearchSummary, name: str, weighted: str, beam: str)
         shared = sorted(set(line.cells) & set(summary.lines[other].cells))
         if shared:
             at = {b: lines_paired(summary, name, other, b) for b in shared}
-            parts.append(f"against {other} {tally(list(at.values()))} budgets "
-                         f"(at {num(shared[-1])}: {at[shared[-1]].brief()})")
-    return [Finding(f"{name} (resampling by PRM step scores, Puri et al. 2025) is {'; '.join(parts)} "
-                    "(reported on MATH: 4-16x better scaling than beam search).")]
+            parts.append(
+                f"against {other} {tally(list(at.values()))} budgets (at {num(shared[-1])}: {at[shared[-1]].brief()})"
+            )
+    return [
+        Finding(
+            f"{name} (resampling by PRM step scores, Puri et al. 2025) is {'; '.join(parts)} "
+            "(reported on MATH: 4-16x better scaling than beam search)."
+        )
+    ]
 
 
 def adaptive_claim(summary: SearchSummary, name: str, weighted: str, beam: str) -> list[Finding]:
@@ -279,12 +319,19 @@ def adaptive_claim(summary: SearchSummary, name: str, weighted: str, beam: str) 
     cell = line.cells[top]
     cover = min((b for b in ours if b >= cell.spent), default=None)
     same = lines_paired(summary, name, weighted, top)
-    covered = ("" if cover is None or cover == top else
-               f"; against {weighted} at {num(cover)}, the first budget that covers what it spent: "
-               f"{paired(cell.per_question, ours[cover].per_question, cell.seeds).brief()}")
-    return [Finding(f"{name} (waves until the answers agree) spends {cell.spent:.1f} generations on average "
-                    f"at a cap of {num(top)}; against {weighted} at the cap: {same.brief()}{covered} "
-                    "(reported: up to 6x fewer samples at equal accuracy).")]
+    covered = (
+        ""
+        if cover is None or cover == top
+        else f"; against {weighted} at {num(cover)}, the first budget that covers what it spent: "
+        f"{paired(cell.per_question, ours[cover].per_question, cell.seeds).brief()}"
+    )
+    return [
+        Finding(
+            f"{name} (waves until the answers agree) spends {cell.spent:.1f} generations on average "
+            f"at a cap of {num(top)}; against {weighted} at the cap: {same.brief()}{covered} "
+            "(reported: up to 6x fewer samples at equal accuracy)."
+        )
+    ]
 
 
 # The literature's claims about the field's additions to the menu: each such line, with its sentence.
@@ -300,8 +347,10 @@ def revision_grid_sentence(summary: SearchSummary, sequential: str, parallel: st
     if not shared:
         return f"{sequential} and {parallel} ran at no common budget."
     n = shared[-1]
-    return (f"{sequential} is {lines_paired(summary, sequential, parallel, n).words(parallel)} at budget {num(n)} (paper: "
-            "sequential revisions narrowly ahead of parallel at equal budget).")
+    return (
+        f"{sequential} is {lines_paired(summary, sequential, parallel, n).words(parallel)} at budget {num(n)} (paper: "
+        "sequential revisions narrowly ahead of parallel at equal budget)."
+    )
 
 
 def beam_vs_weighted(path: Path, largest: bool) -> list[Comparison]:
@@ -315,8 +364,14 @@ def beam_vs_weighted(path: Path, largest: bool) -> list[Comparison]:
         shared = set(lines[beam].cells) & set(lines[weighted[0]].cells)
         if shared:
             n = max(shared) if largest else preferred(shared, 4, min)
-            found.append(Comparison(beam if len(beams) > 1 else "", f"{beam}, N={num(n)}",
-                                    f"{weighted[0]}, N={num(n)}", lines_paired(summary, beam, weighted[0], n)))
+            found.append(
+                Comparison(
+                    beam if len(beams) > 1 else "",
+                    f"{beam}, N={num(n)}",
+                    f"{weighted[0]}, N={num(n)}",
+                    lines_paired(summary, beam, weighted[0], n),
+                )
+            )
     return found
 
 
@@ -331,9 +386,18 @@ def grid_sequential_vs_parallel(path: Path) -> list[Comparison]:
     if not shared:
         return []
     n = preferred(shared, 4, max)
-    return [Comparison("", f"{sequential}, N={num(n)}", f"{parallel}, N={num(n)}",
-                       lines_paired(summary, sequential, parallel, n))]
+    return [
+        Comparison(
+            "", f"{sequential}, N={num(n)}", f"{parallel}, N={num(n)}", lines_paired(summary, sequential, parallel, n)
+        )
+    ]
 
 
-PART = ReportPart("Search against the PRM (paper Fig. 3)", 40, "search eval (ttc eval)", "summary.json",
-                  ("summary.md",), search_findings)
+PART = ReportPart(
+    "Search against the PRM (paper Fig. 3)",
+    40,
+    "search eval (ttc eval)",
+    "summary.json",
+    ("summary.md",),
+    search_findings,
+)

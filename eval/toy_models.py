@@ -18,8 +18,8 @@ from data.problems import DataConfig, load_problems
 from data.records import Sample, read_records
 from eval.estimators import majority_correct, pass_at_k
 from ttc.lm.sampling import SamplingConfig
-from ttc.stages import sample
 from ttc.lm.spec import LMConfig
+from ttc.stages import sample
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,7 @@ def markdown(tables: dict[str, dict[int, dict[str, float]]], k: int) -> str:
     lines = [f"greedy / pass@1 / pass@{k} / majority@{k} per level", "", head, "|---" * (len(levels) + 1) + "|"]
     for model, table in tables.items():
         cells = [
-            "/".join(f"{table[lvl][m]:.2f}" for m in ("greedy", "pass@1", f"pass@{k}", f"maj@{k}"))
-            for lvl in levels
+            "/".join(f"{table[lvl][m]:.2f}" for m in ("greedy", "pass@1", f"pass@{k}", f"maj@{k}")) for lvl in levels
         ]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

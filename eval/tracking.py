@@ -45,7 +45,7 @@ def rows(figures: Figures) -> dict[int, dict[str, float]]:
     order, so every series is logged step by step together)."""
     by_step: dict[int, dict[str, float]] = defaultdict(dict)
     for name, value in figures.items():
-        for step, v in (value.items() if isinstance(value, Mapping) else [(0, value)]):
+        for step, v in value.items() if isinstance(value, Mapping) else [(0, value)]:
             if v is not None:
                 by_step[int(step)][name] = float(v)
     return dict(sorted(by_step.items()))
@@ -69,8 +69,13 @@ def log_figures(tracking: Tracking, output_dir: Path | str, stage: str, figures:
         import wandb
 
         out.mkdir(parents=True, exist_ok=True)
-        run = wandb.init(project=os.environ.get("WANDB_PROJECT", "ttc"), name=name, job_type=stage, dir=str(out),
-                         mode=os.environ.get("WANDB_MODE", "offline"))
+        run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT", "ttc"),
+            name=name,
+            job_type=stage,
+            dir=str(out),
+            mode=os.environ.get("WANDB_MODE", "offline"),
+        )
         for step, row in points.items():
             run.log(row, step=step)
         run.finish()

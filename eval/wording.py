@@ -21,8 +21,10 @@ def tally(comparisons: list[Paired]) -> str:
     """'ahead at 2, level at 3 and behind at 0 of 5' (and how many had no interval)."""
     count = {v: sum(p.verdict == v for p in comparisons) for v in ("ahead", "level", "behind", None)}
     unjudged = f" ({count[None]} without an interval)" if count[None] else ""
-    return (f"ahead at {count['ahead']}, level at {count['level']} and behind at {count['behind']} of "
-            f"{len(comparisons)}{unjudged}")
+    return (
+        f"ahead at {count['ahead']}, level at {count['level']} and behind at {count['behind']} of "
+        f"{len(comparisons)}{unjudged}"
+    )
 
 
 def preferred(shared: set[int], budget: int, otherwise: Callable[[set[int]], int]) -> int:

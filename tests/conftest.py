@@ -41,8 +41,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def toy_base_path() -> Path:
     path = Path(os.environ.get("TTC_TOY_MODEL", TOY_BASE))
     if not (path / "config.json").is_file():
-        pytest.fail(f"no toy model at {path}: train it (python -m train.toy_lm --config "
-                    "configs/toy/lm_base.yaml) or set TTC_TOY_MODEL")
+        pytest.fail(
+            f"no toy model at {path}: train it (python -m train.toy_lm --config "
+            "configs/toy/lm_base.yaml) or set TTC_TOY_MODEL"
+        )
     return path
 
 
@@ -85,5 +87,3 @@ class _DiesAfterFirstCall(LMBase):  # the base: no chat template
 def dies_after_first_call():
     """Wraps a real LM so that its second call is a kill: for resume tests."""
     return _DiesAfterFirstCall
-
-

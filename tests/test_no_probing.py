@@ -11,9 +11,9 @@ whose call is gone fails too (take it out).
 """
 
 import ast
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.runs import REPO
+
 PACKAGES = ("ttc", "eval", "train", "data")
 
 TORCH_DTYPE = "a torch dtype by its config name"
@@ -50,7 +50,11 @@ def calls() -> list[tuple[str, int, str]]:
             source = path.read_text(encoding="utf-8")
             lines = source.splitlines()
             for node in ast.walk(ast.parse(source)):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr"):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in ("getattr", "hasattr")
+                ):
                     found.append((str(path.relative_to(REPO)), node.lineno, lines[node.lineno - 1].strip()))
     return sorted(found)
 
@@ -60,7 +64,8 @@ def test_every_getattr_and_hasattr_is_a_listed_legitimate_use():
     matches = {entry: [c for c in found if c[0] == entry[0] and entry[1] in c[2]] for entry in ALLOWED}
     covered = {c for hits in matches.values() for c in hits}
     unlisted = [f"{file}:{line}: {text}" for file, line, text in found if (file, line, text) not in covered]
-    assert not unlisted, "protocol probes (read the member the protocol declares, or list a legitimate use):\n" + \
-        "\n".join(unlisted)
+    assert not unlisted, (
+        "protocol probes (read the member the protocol declares, or list a legitimate use):\n" + "\n".join(unlisted)
+    )
     not_one = {entry: [f"{f}:{n}" for f, n, _ in hits] for entry, hits in matches.items() if len(hits) != 1}
     assert not not_one, f"allowlist entries that match no call, or several: {not_one}"

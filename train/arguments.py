@@ -39,8 +39,10 @@ def first_process() -> bool:
 
 # How torch.save and safetensors report a write that failed (a full disk, an I/O error): as a
 # RuntimeError or SafetensorError, without the errno or the file (`basic_ios::clear: iostream error`).
-WRITE_FAILURES = re.compile(r"basic_ios::clear|iostream error|PytorchStreamWriter failed|file write failed|"
-                            r"unexpected pos \d+ vs \d+|Error while serializing")
+WRITE_FAILURES = re.compile(
+    r"basic_ios::clear|iostream error|PytorchStreamWriter failed|file write failed|"
+    r"unexpected pos \d+ vs \d+|Error while serializing"
+)
 OS_ERROR = re.compile(r"os error (\d+)")  # safetensors' "I/O error: No space left on device (os error 28)"
 ROOM = 64 << 20  # bytes: less free space than this where the trainer writes is a full disk
 
@@ -50,6 +52,7 @@ def save_faults(main: Callable[[C], Path]) -> Callable[[C], Path]:
     is an OSError naming the output folder, with the errno the writer reported (else ENOSPC when
     the folder's disk has under ROOM free, else EIO): `run_cli` prints it as one line, status 75
     (retry once there is room), not as a traceback of the writer."""
+
     @functools.wraps(main)
     def guarded(cfg: C) -> Path:
         try:
@@ -78,6 +81,7 @@ def single_process_launch(main: Callable[[C], Path]) -> Callable[[C], Path]:
     or WORLD_SIZE: `python -m train.prm`, `ttc train-prm`, a one-process `ttc pipeline`), runs in
     `one_process()`. DeepSpeed otherwise looks for its ranks through MPI and dies without mpi4py.
     Plain runs are left as they are."""
+
     @functools.wraps(main)
     def launched(cfg: C) -> Path:
         launcher = "RANK" in os.environ or "WORLD_SIZE" in os.environ
@@ -117,8 +121,11 @@ def last_checkpoint(folder: str | Path) -> str | None:
             json.loads((path / "trainer_state.json").read_text())
             return str(path)
         except (OSError, ValueError):
-            log.warning("%s: its save never finished (no readable trainer_state.json); removed, resuming from "
-                        "the checkpoint before it", path)
+            log.warning(
+                "%s: its save never finished (no readable trainer_state.json); removed, resuming from "
+                "the checkpoint before it",
+                path,
+            )
             shutil.rmtree(path, ignore_errors=True)  # every rank of a launch may get here first
     return None
 
@@ -139,7 +146,8 @@ def finish_distributed() -> None:
         dist.barrier()
         deepspeed = sys.modules.get("deepspeed")
         if deepspeed is not None and deepspeed.comm.comm.cdb is not None:
-            deepspeed.comm.destroy_process_group()  # its cached groups too: a later trainer of this process makes new ones
+            # its cached groups too: a later trainer of this process makes new ones
+            deepspeed.comm.destroy_process_group()
         else:
             dist.destroy_process_group()
 
@@ -170,8 +178,11 @@ def paper_arguments(cfg: Any, out: Path, world: int) -> dict[str, Any]:
 
 def paper_deviations(overrides: dict[str, Any]) -> list[str]:
     """The `trainer:` overrides that leave the paper's optimiser (AdamW, betas 0.9/0.95)."""
-    off = [f"{key}={overrides[key]} (paper: {value})" for key, value in PAPER_OPTIMISER.items()
-           if overrides.get(key, value) != value]
+    off = [
+        f"{key}={overrides[key]} (paper: {value})"
+        for key, value in PAPER_OPTIMISER.items()
+        if overrides.get(key, value) != value
+    ]
     if "adamw" not in str(overrides.get("optim", "adamw")):
         off.append(f"optim={overrides['optim']} (paper: AdamW)")
     return off
@@ -190,8 +201,10 @@ def trainer_arguments(cls: type[A], defaults: dict[str, Any], overrides: dict[st
     except (TypeError, ValueError) as e:
         raise ConfigError(f"trainer: {e}") from e
     if missing := set(args.report_to) - set(get_available_reporting_integrations()):
-        raise ConfigError(f"trainer: report_to {sorted(missing)}: not installed (installed: "
-                          f"{', '.join(get_available_reporting_integrations()) or 'none'})")
+        raise ConfigError(
+            f"trainer: report_to {sorted(missing)}: not installed (installed: "
+            f"{', '.join(get_available_reporting_integrations()) or 'none'})"
+        )
     if "wandb" in args.report_to:
         os.environ.setdefault("WANDB_MODE", "offline")
         os.environ.setdefault("WANDB_PROJECT", args.project)
@@ -201,16 +214,19 @@ def trainer_arguments(cls: type[A], defaults: dict[str, Any], overrides: dict[st
     return args
 
 
-def launch_arguments(cls: type[A], defaults: Callable[[Any, Path, int], dict[str, Any]], cfg: Any, out: Path,
-                     kind: str) -> A:
+def launch_arguments(
+    cls: type[A], defaults: Callable[[Any, Path, int], dict[str, Any]], cfg: Any, out: Path, kind: str
+) -> A:
     """`trainer_arguments` over the paper's `defaults(cfg, out, world)` for this launch's number
     of processes (WORLD_SIZE, set by torchrun, accelerate and our srun wrapper). The global batch
     must split evenly over them, else it would silently change; an override that leaves the
     paper's optimiser is logged."""
     world = int(os.environ.get("WORLD_SIZE", 1))
     if cfg.batch_size % (cfg.per_device_batch_size * world):
-        raise ConfigError(f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
-                         f"{cfg.per_device_batch_size} x {world} processes")
+        raise ConfigError(
+            f"batch_size {cfg.batch_size} is not a multiple of per_device_batch_size "
+            f"{cfg.per_device_batch_size} x {world} processes"
+        )
     if (deviations := paper_deviations(cfg.trainer)) and first_process():
         log.warning("trainer: not the paper's optimiser: %s", ", ".join(deviations))
     return trainer_arguments(cls, defaults(cfg, out, world), cfg.trainer, out, kind)
@@ -222,12 +238,23 @@ def save_log_history(trainer: Trainer, out: Path, chosen_step: int | None = None
     the best when the trainer loads it at the end, else the last), for train/curves.py."""
     state, args = trainer.state, trainer.args
     if chosen_step is None:
-        chosen_step = (state.best_global_step if args.load_best_model_at_end and state.best_global_step
-                       else state.global_step)
+        chosen_step = (
+            state.best_global_step if args.load_best_model_at_end and state.best_global_step else state.global_step
+        )
     path = out / LOG_HISTORY_FILE
-    path.write_text(json.dumps({
-        "schema": 1, "metric_for_best_model": args.metric_for_best_model, "best_metric": state.best_metric,
-        "best_model_checkpoint": state.best_model_checkpoint, "chosen_step": chosen_step,
-        "global_step": state.global_step, "log_history": state.log_history,
-    }, indent=2) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "metric_for_best_model": args.metric_for_best_model,
+                "best_metric": state.best_metric,
+                "best_model_checkpoint": state.best_model_checkpoint,
+                "chosen_step": chosen_step,
+                "global_step": state.global_step,
+                "log_history": state.log_history,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     return path

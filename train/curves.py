@@ -51,13 +51,18 @@ def plot(log_history_path: Path | str, png_path: Path | str, title: str) -> Path
         if at_chosen is None:  # no evaluation at the kept step (e.g. the toy LM's last step)
             ax.axvline(chosen, color="k", linestyle=":", label=f"kept: step {chosen}")
         else:
-            ax.plot([chosen], [at_chosen], marker="*", markersize=14, color="k", linestyle="",
-                    label=f"kept: step {chosen}")
+            ax.plot(
+                [chosen], [at_chosen], marker="*", markersize=14, color="k", linestyle="", label=f"kept: step {chosen}"
+            )
         handles, top = ax.get_legend_handles_labels()[0], ax
         if metric and metric != "eval_loss" and series(history, metric)[0]:
             twin = top = ax.twinx()  # drawn over ax: the legend goes on it
-            handles += twin.plot(*series(history, metric), color="tab:green", linestyle="--",
-                                 label=f"validation {metric.removeprefix('eval_')}")
+            handles += twin.plot(
+                *series(history, metric),
+                color="tab:green",
+                linestyle="--",
+                label=f"validation {metric.removeprefix('eval_')}",
+            )
             twin.set_ylabel(metric.removeprefix("eval_"))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("step")
@@ -103,5 +108,11 @@ def training_findings(folder: Path) -> list[Finding]:
         raise RecordError(f"{path}: not a trainer's log history ({e})") from e
 
 
-PART = ReportPart("Training curves (PRM, reviser, revision ORM)", 10, "a trainer (ttc train-prm, ttc train-reviser)",
-                  "log_history.json", (), training_findings)
+PART = ReportPart(
+    "Training curves (PRM, reviser, revision ORM)",
+    10,
+    "a trainer (ttc train-prm, ttc train-reviser)",
+    "log_history.json",
+    (),
+    training_findings,
+)

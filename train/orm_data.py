@@ -78,7 +78,9 @@ class ORMInput:
         def count_tokens(question: str) -> int:
             return len(self.format.encode(self.tokenizer, self.prompt.render(question, self.tokenizer), steps)[0])
 
-        return Fit(count_tokens, self.max_length, f"problem {problem_id}: the ORM's input (max_length {self.max_length})")
+        return Fit(
+            count_tokens, self.max_length, f"problem {problem_id}: the ORM's input (max_length {self.max_length})"
+        )
 
 
 @dataclass
@@ -107,8 +109,16 @@ def orm_labels(problem: Problem, chain_set: ChainSet, max_attempts: int, orm: OR
                 labels.too_long += 1
                 continue
             labels.dropped_attempts += question.dropped
-            labels.records.append(StepLabels(problem.id, c * len(chain) + t, question.text, steps,
-                                             [float(attempt.correct)] * len(steps), [0] * len(steps)))
+            labels.records.append(
+                StepLabels(
+                    problem.id,
+                    c * len(chain) + t,
+                    question.text,
+                    steps,
+                    [float(attempt.correct)] * len(steps),
+                    [0] * len(steps),
+                )
+            )
     return labels
 
 
@@ -136,17 +146,30 @@ def main(cfg: ORMDataConfig) -> Path:
     records = [r for labels in found for r in labels.records]
     dropped, too_long = sum(f.dropped_attempts for f in found), sum(f.too_long for f in found)
     if dropped or too_long:
-        log.warning("max_length %d: dropped %d oldest previous attempts from ORM questions, and %d answered attempts "
-                    "whose question and steps alone do not fit", orm.max_length, dropped, too_long)
+        log.warning(
+            "max_length %d: dropped %d oldest previous attempts from ORM questions, and %d answered attempts "
+            "whose question and steps alone do not fit",
+            orm.max_length,
+            dropped,
+            too_long,
+        )
     if not records:
-        raise RecordError(f"{cfg.chains}: no answered attempt in the chains fits the ORM's max_length "
-                          f"{orm.max_length} ({too_long} too long): no ORM label to write")
+        raise RecordError(
+            f"{cfg.chains}: no answered attempt in the chains fits the ORM's max_length "
+            f"{orm.max_length} ({too_long} too long): no ORM label to write"
+        )
     lock_output(cfg.output_dir, "orm-data")  # bad input was refused before anything is written
     save_config(cfg, Path(cfg.output_dir) / "config.yaml")
     path = Path(cfg.output_dir) / "labels.jsonl"
     write_atomic(path, [to_json(r) for r in records])
-    log.info("%d ORM labels (%d correct) from %d chain sets; %d answered attempts too long for max_length %d",
-             len(records), sum(r.values[-1] for r in records), len(chain_sets), too_long, orm.max_length)
+    log.info(
+        "%d ORM labels (%d correct) from %d chain sets; %d answered attempts too long for max_length %d",
+        len(records),
+        sum(r.values[-1] for r in records),
+        len(chain_sets),
+        too_long,
+        orm.max_length,
+    )
     return path
 
 
@@ -155,4 +178,6 @@ STAGE = StageSpec(config=ORMDataConfig, main=main, gpu=False)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    print(run_cli("train.orm_data", lambda: main(parse_config(ORMDataConfig, sys.argv[1:]))))  # bad input: one line, exit 2
+    print(
+        run_cli("train.orm_data", lambda: main(parse_config(ORMDataConfig, sys.argv[1:])))
+    )  # bad input: one line, exit 2

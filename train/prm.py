@@ -1,7 +1,8 @@
 """Train a process reward model on Monte Carlo step labels: soft, hard or thresholded.
 
     python -m train.prm --config configs/toy/prm.yaml
-    accelerate launch --config_file configs/accelerate/zero2.yaml -m train.prm --config configs/qwen2.5-math-1.5b/prm.yaml
+    accelerate launch --config_file configs/accelerate/zero2.yaml -m train.prm \
+        --config configs/qwen2.5-math-1.5b/prm.yaml
     torchrun --nproc_per_node 8 -m train.prm --config ... --trainer '{deepspeed: configs/deepspeed/zero3.json}'
     python -m train.prm --config configs/toy/prm.yaml --trainer.report_to wandb --trainer.seed 1
 
@@ -52,8 +53,16 @@ from data.prompts import PromptFormat
 from data.ranking import within_question_aucs
 from data.records import RecordError, StepLabels, read_records
 from train import curves
-from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
-                             save_faults, save_log_history, single_process_launch)
+from train.arguments import (
+    finish_distributed,
+    first_process,
+    last_checkpoint,
+    launch_arguments,
+    paper_arguments,
+    save_faults,
+    save_log_history,
+    single_process_launch,
+)
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
@@ -117,8 +126,9 @@ class PRMTrainConfig:
 
     def recipe(self) -> dict[str, Any]:
         """The labels as prm_format.json records them."""
-        return {"recipe": self.label_recipe} | ({"threshold": self.label_threshold}
-                                                if self.label_recipe == "threshold" else {})
+        return {"recipe": self.label_recipe} | (
+            {"threshold": self.label_threshold} if self.label_recipe == "threshold" else {}
+        )
 
 
 def validation_questions(problem_ids: set[str], fraction: float, seed: int) -> set[str]:
@@ -132,9 +142,11 @@ def check(record: StepLabels, where: str, cfg: PRMTrainConfig | None = None) -> 
     """One record, whole; with `cfg`, fit for its recipe: a step labelled without rollouts (`ttc
     label --rollouts.mode binary_search`'s inferred steps) has no MC value to be soft about."""
     if cfg and cfg.labels == "steps" and cfg.label_recipe != "hard" and 0 in record.rollouts[:-1]:
-        raise RecordError(f"{where}: field 'rollouts': a step labelled without rollouts (a hard label, as "
-                          f"`ttc label --rollouts.mode binary_search` infers them) has no MC value: train with "
-                          f"label_recipe: hard (not {cfg.label_recipe})")
+        raise RecordError(
+            f"{where}: field 'rollouts': a step labelled without rollouts (a hard label, as "
+            f"`ttc label --rollouts.mode binary_search` infers them) has no MC value: train with "
+            f"label_recipe: hard (not {cfg.label_recipe})"
+        )
     if not record.steps:
         raise RecordError(f"{where}: field 'steps' is empty")
     if len(record.values) != len(record.steps):
@@ -150,7 +162,7 @@ class StepLabelDataset(Dataset):
             ids, positions = cfg.format.encode(tokenizer, cfg.prompt.render(r.question, tokenizer), r.steps)
             values = torch.full((len(ids),), IGNORE)
             labelled = positions if cfg.labels == "steps" else positions[-1:]
-            values[labelled] = torch.tensor(cfg.targets(r.values))[-len(labelled):]
+            values[labelled] = torch.tensor(cfg.targets(r.values))[-len(labelled) :]
             self.items.append((torch.tensor(ids), values))
 
     def __len__(self) -> int:
@@ -198,6 +210,7 @@ def tag_margins(logits: torch.Tensor, good: int, bad: int) -> torch.Tensor:
 def within_question_metric(problem_ids: list[str]) -> Callable[[Any], dict[str, float]]:
     """compute_metrics for the validation records (in order): the mean within-question AUC of
     the last labelled step's margin against the outcome (its MC value >= 0.5)."""
+
     def metric(prediction) -> dict[str, float]:
         margins, values = np.asarray(prediction.predictions), np.asarray(prediction.label_ids)
         labelled = values != IGNORE
@@ -234,8 +247,13 @@ def lora_config(lora: LoraSettings):
         return None
     from peft import LoraConfig
 
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                      target_modules=lora.target_modules, task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
 
 
 def load_model(cfg: PRMTrainConfig):
@@ -253,8 +271,13 @@ def prm_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> dict[str, Any]:
     arguments = paper_arguments(cfg, out, world)
     if cfg.select_by == "within_question_auc":
         arguments.update(metric_for_best_model="eval_within_question_auc", greater_is_better=True)
-    return {**arguments, "save_total_limit": 2, "load_best_model_at_end": True,
-            "remove_unused_columns": False, "label_names": ["step_values"]}
+    return {
+        **arguments,
+        "save_total_limit": 2,
+        "load_best_model_at_end": True,
+        "remove_unused_columns": False,
+        "label_names": ["step_values"],
+    }
 
 
 def check_inputs(cfg: PRMTrainConfig, makers: dict[str, dict[str, Any]], where: str) -> None:
@@ -266,8 +289,10 @@ def check_inputs(cfg: PRMTrainConfig, makers: dict[str, dict[str, Any]], where: 
         return
     for key, own in (("format", to_dict(cfg.format)), ("prompt", to_dict(cfg.prompt))):
         if key in made and {**own, **made[key]} != own:
-            raise ConfigError(f"{where}: {key} {own} differs from the {key} its labels were fitted to "
-                              f"({made[key]}): set both stages' alike")
+            raise ConfigError(
+                f"{where}: {key} {own} differs from the {key} its labels were fitted to "
+                f"({made[key]}): set both stages' alike"
+            )
 
 
 @save_faults  # a failed save (a full disk): one line naming the folder, status 75
@@ -300,9 +325,14 @@ def main(cfg: PRMTrainConfig) -> Path:
         callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)],
         good=good,
         bad=bad,
-        **(dict(preprocess_logits_for_metrics=lambda logits, _labels: tag_margins(logits, good, bad),
-                compute_metrics=within_question_metric([r.problem_id for r in val]))
-           if cfg.select_by == "within_question_auc" else {}),
+        **(
+            dict(
+                preprocess_logits_for_metrics=lambda logits, _labels: tag_margins(logits, good, bad),
+                compute_metrics=within_question_metric([r.problem_id for r in val]),
+            )
+            if cfg.select_by == "within_question_auc"
+            else {}
+        ),
     )
     # Resume after preemption from the newest whole checkpoint (train/arguments.py).
     trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir))
@@ -331,8 +361,7 @@ def merge_adapter(base: str, adapter: Path, out: Path) -> None:
     PeftModel.from_pretrained(model, adapter).merge_and_unload().save_pretrained(out, safe_serialization=True)
 
 
-STAGE = StageSpec(config=PRMTrainConfig, main=main, launch="trainer", check_inputs=check_inputs,
-                  report=curves.PART)
+STAGE = StageSpec(config=PRMTrainConfig, main=main, launch="trainer", check_inputs=check_inputs, report=curves.PART)
 
 
 if __name__ == "__main__":

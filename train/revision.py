@@ -42,8 +42,16 @@ from data.prompts import PromptFormat
 from data.records import RecordError, Trajectory, read_records
 from data.revision_format import MAX_ATTEMPTS, ContextError, Fit, revision_prompt
 from train import curves
-from train.arguments import (finish_distributed, first_process, last_checkpoint, launch_arguments, paper_arguments,
-                             save_faults, save_log_history, single_process_launch)
+from train.arguments import (
+    finish_distributed,
+    first_process,
+    last_checkpoint,
+    launch_arguments,
+    paper_arguments,
+    save_faults,
+    save_log_history,
+    single_process_launch,
+)
 from train.prm import LoraSettings, lora_config, merge_adapter, split_by_question
 from ttc.stages.spec import StageSpec
 
@@ -96,8 +104,10 @@ def load_splits(cfg: RevisionTrainConfig) -> tuple[list[Trajectory], list[Trajec
         if not t.target.strip():
             raise RecordError(f"{where}: field 'target' is empty")
         if len(t.previous_indices) != len(t.previous):
-            raise RecordError(f"{where}: field 'previous_indices' has {len(t.previous_indices)} "
-                              f"entries for {len(t.previous)} previous attempts")
+            raise RecordError(
+                f"{where}: field 'previous_indices' has {len(t.previous_indices)} "
+                f"entries for {len(t.previous)} previous attempts"
+            )
     return split_by_question(records, cfg.val_fraction, cfg.seed, cfg.trajectories_file)
 
 
@@ -109,16 +119,27 @@ def to_dataset(records: list[Trajectory], cfg: RevisionTrainConfig, tokenizer) -
     rows, dropped_attempts = [], 0
     for t in records:
         try:
-            prompt = revision_prompt(cfg.prompt, t.question, t.previous, tokenizer, cfg.max_attempts,
-                                     target_fit(t, cfg.max_length, tokenizer))
+            prompt = revision_prompt(
+                cfg.prompt,
+                t.question,
+                t.previous,
+                tokenizer,
+                cfg.max_attempts,
+                target_fit(t, cfg.max_length, tokenizer),
+            )
         except ContextError:
             continue  # counted in the warning below
         dropped_attempts += prompt.dropped
         rows.append({"prompt": prompt.text, "completion": t.target})
     if dropped_attempts or len(rows) < len(records):
-        log.warning("max_length %s: dropped %d oldest attempts from prompts and %d of %d trajectories whose question "
-                    "and target alone do not fit", cfg.max_length, dropped_attempts, len(records) - len(rows),
-                    len(records))
+        log.warning(
+            "max_length %s: dropped %d oldest attempts from prompts and %d of %d trajectories whose question "
+            "and target alone do not fit",
+            cfg.max_length,
+            dropped_attempts,
+            len(records) - len(rows),
+            len(records),
+        )
     return Dataset.from_list(rows)
 
 
@@ -127,8 +148,11 @@ def target_fit(t: Trajectory, max_length: int | None, tokenizer) -> Fit | None:
     if max_length is None:
         return None
     target = len(tokenizer(t.target, add_special_tokens=False)["input_ids"]) + 1
-    return Fit(lambda text: len(tokenizer(text)["input_ids"]), max_length - target,
-               f"problem {t.problem_id}: max_length {max_length} less the target's {target} tokens")
+    return Fit(
+        lambda text: len(tokenizer(text)["input_ids"]),
+        max_length - target,
+        f"problem {t.problem_id}: max_length {max_length} less the target's {target} tokens",
+    )
 
 
 def drop_long(dataset: Dataset, max_length: int | None, name: str) -> Dataset:
@@ -138,8 +162,13 @@ def drop_long(dataset: Dataset, max_length: int | None, name: str) -> Dataset:
         return dataset
     kept = dataset.filter(lambda ex: len(ex["input_ids"]) <= max_length)
     if len(kept) < len(dataset):
-        log.warning("%s: dropped %d of %d trajectories longer than max_length %d tokens",
-                    name, len(dataset) - len(kept), len(dataset), max_length)
+        log.warning(
+            "%s: dropped %d of %d trajectories longer than max_length %d tokens",
+            name,
+            len(dataset) - len(kept),
+            len(dataset),
+            max_length,
+        )
     return kept
 
 
@@ -189,8 +218,13 @@ def checkpoint_table(log_history: list[dict], checkpoints_dir: Path) -> list[dic
     for entry in log_history:
         if "eval_loss" in entry:
             folder = checkpoints_dir / f"checkpoint-{entry['step']}"
-            table.append({"step": entry["step"], "eval_loss": entry["eval_loss"],
-                          "path": str(folder) if folder.is_dir() else None})
+            table.append(
+                {
+                    "step": entry["step"],
+                    "eval_loss": entry["eval_loss"],
+                    "path": str(folder) if folder.is_dir() else None,
+                }
+            )
     return table
 
 
@@ -239,12 +273,18 @@ def main(cfg: RevisionTrainConfig) -> Path:
     if trainer.is_world_process_zero():
         table = checkpoint_table(trainer.state.log_history, checkpoints)
         chosen = choose_checkpoint(table, cfg.choose)
-        (out / CHECKPOINTS_FILE).write_text(json.dumps(
-            {"rule": cfg.choose, "chosen": chosen["step"], "checkpoints": table}, indent=2) + "\n")
+        (out / CHECKPOINTS_FILE).write_text(
+            json.dumps({"rule": cfg.choose, "chosen": chosen["step"], "checkpoints": table}, indent=2) + "\n"
+        )
         save_log_history(trainer, out, chosen["step"])
         export(cfg, Path(chosen["path"]), out, trainer.processing_class)
-        log.info("reviser saved to %s: checkpoint %d (eval loss %.4f, rule %s)",
-                 out, chosen["step"], chosen["eval_loss"], cfg.choose)
+        log.info(
+            "reviser saved to %s: checkpoint %d (eval loss %.4f, rule %s)",
+            out,
+            chosen["step"],
+            chosen["eval_loss"],
+            cfg.choose,
+        )
     finish_distributed()
     return out
 
@@ -254,4 +294,6 @@ STAGE = StageSpec(config=RevisionTrainConfig, main=main, launch="trainer", repor
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    run_cli("train.revision", lambda: main(parse_config(RevisionTrainConfig, sys.argv[1:])))  # bad input: one line, exit 2
+    run_cli(
+        "train.revision", lambda: main(parse_config(RevisionTrainConfig, sys.argv[1:]))
+    )  # bad input: one line, exit 2

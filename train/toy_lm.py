@@ -108,8 +108,16 @@ class ToyStream(Dataset):
     with slipped attempts, in the reviser's layout (data/revision_format.py), then carefully.
     """
 
-    def __init__(self, tokenizer: PreTrainedTokenizerFast, size: int, seed: int, max_shots: int = 0,
-                 slip: float = 0.0, corrections: float = 0.0, max_corrected: int = 3):
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerFast,
+        size: int,
+        seed: int,
+        max_shots: int = 0,
+        slip: float = 0.0,
+        corrections: float = 0.0,
+        max_corrected: int = 3,
+    ):
         self.tokenizer, self.size, self.seed, self.max_shots = tokenizer, size, seed, max_shots
         self.slip, self.corrections, self.max_corrected = slip, corrections, max_corrected
         self.prompt = PromptFormat()
@@ -123,8 +131,10 @@ class ToyStream(Dataset):
         own = toy.training_example(i, self.seed)
         pieces = [(p.question, toy.careless_solution(p.expression, rng, self.slip), True) for p in shots]
         if toy.slip_chances(own.expression) and rng.random() < self.corrections:
-            pieces += [(own.question, self.slipped(own.expression, rng), False)
-                       for _ in range(rng.randint(1, self.max_corrected))]
+            pieces += [
+                (own.question, self.slipped(own.expression, rng), False)
+                for _ in range(rng.randint(1, self.max_corrected))
+            ]
             answer = toy.solve(own.expression)  # the correcting writer is careful
         else:
             answer = toy.careless_solution(own.expression, rng, self.slip)
@@ -133,11 +143,14 @@ class ToyStream(Dataset):
         for n, (question, steps, is_target) in enumerate(pieces):
             last = n == len(pieces) - 1
             prompt = self.tokenizer.encode(self.prompt.render(question), add_special_tokens=False)
-            solution = self.tokenizer.encode("\n".join(steps) + (self.tokenizer.eos_token if last else ""),
-                                             add_special_tokens=False)
+            solution = self.tokenizer.encode(
+                "\n".join(steps) + (self.tokenizer.eos_token if last else ""), add_special_tokens=False
+            )
             separator = [] if last else self.tokenizer.encode("\n\n", add_special_tokens=False)
             ids += prompt + solution + separator
-            labels += [-100] * len(prompt) + (solution if is_target else [-100] * len(solution)) + [-100] * len(separator)
+            labels += (
+                [-100] * len(prompt) + (solution if is_target else [-100] * len(solution)) + [-100] * len(separator)
+            )
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
 
     def slipped(self, expression: str, rng: random.Random) -> list[str]:
@@ -169,9 +182,7 @@ def build_model(cfg: ToyLMConfig, tokenizer: PreTrainedTokenizerFast) -> LlamaFo
 
 def git_commit() -> str:
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -208,18 +219,30 @@ def main(cfg: ToyLMConfig) -> Path:
     if cfg.init_from:
         check_model(cfg.init_from, "init_from")  # bad input is refused before anything is written
     lock_output(out, "train-lm")  # one training per folder
-    args = trainer_arguments(TrainingArguments, toy_arguments(cfg, out), cfg.trainer, out, "toy_lm")  # checks `trainer:`
+    args = trainer_arguments(
+        TrainingArguments, toy_arguments(cfg, out), cfg.trainer, out, "toy_lm"
+    )  # checks `trainer:`
     save_config(cfg, out / "config.yaml")
     tokenizer = build_char_tokenizer(cfg.max_position_embeddings)
-    model = (LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32) if cfg.init_from
-             else build_model(cfg, tokenizer))
+    model = (
+        LlamaForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32)
+        if cfg.init_from
+        else build_model(cfg, tokenizer)
+    )
     log.info("model: %.3fM parameters", model.num_parameters() / 1e6)
 
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=ToyStream(tokenizer, cfg.max_steps * cfg.batch_size, cfg.seed, cfg.max_shots,
-                                cfg.slip, cfg.corrections, cfg.max_corrected),
+        train_dataset=ToyStream(
+            tokenizer,
+            cfg.max_steps * cfg.batch_size,
+            cfg.seed,
+            cfg.max_shots,
+            cfg.slip,
+            cfg.corrections,
+            cfg.max_corrected,
+        ),
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
     )
     start = time.time()
@@ -235,9 +258,7 @@ def main(cfg: ToyLMConfig) -> Path:
         "parameters": model.num_parameters(),
         "steps": trainer.state.global_step,
         "tokens": trainer.state.num_input_tokens_seen,
-        "final_loss": next(
-            (h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None
-        ),
+        "final_loss": next((h["loss"] for h in reversed(trainer.state.log_history) if "loss" in h), None),
         "wall_time_s_last_session": round(wall, 1),
         "hardware": {
             "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",

@@ -3,26 +3,27 @@ at once and says so; --cpu-smoke runs every measurement (sampling, the larger mo
 chains, PRM scoring, both trainers) through the stages' code on the Qwen run's recipe with tiny
 stand-ins, then estimates each stage of the run; a recipe without `large:` just has no large row."""
 
-import pytest
 import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
+import pytest
 import yaml
+
+from tests.support.runs import REPO
 
 pytestmark = pytest.mark.e2e  # runs bench/gpu_check.py in a subprocess
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "gpu_check.py"
 QWEN = "configs/qwen2.5-math-1.5b/pipeline.yaml"
 
 
 def run(*flags: str, timeout: int = 150) -> subprocess.CompletedProcess:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    return subprocess.run([sys.executable, str(SCRIPT), *flags], capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO, env=env)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *flags], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+    )
 
 
 def rows(out: str) -> dict[str, list[str]]:
@@ -50,8 +51,17 @@ def test_cpu_smoke_measures_every_stage_kind_of_the_qwen_run_and_estimates_it():
     assert table["train_prm"][5].endswith("%") and table["sample"][5] == "-"  # MFU: trainers only
     assert "4-shot" in done.stdout and "train/prm.py" in done.stdout and "train/revision.py" in done.stdout
     hours = estimated(done.stdout)
-    for stage in ("sample_train", "label", "train_prm", "train_reviser", "eval_search", "difficulty",
-                  "chains_test", "large_greedy", "total"):
+    for stage in (
+        "sample_train",
+        "label",
+        "train_prm",
+        "train_reviser",
+        "eval_search",
+        "difficulty",
+        "chains_test",
+        "large_greedy",
+        "total",
+    ):
         assert stage in hours, stage
     assert "12,000 questions x 16 samples" in done.stdout  # the PRM800K train split at sample.yaml's n
 
@@ -61,8 +71,16 @@ def test_a_recipe_without_a_larger_model_has_no_large_row(tmp_path):
     del recipe["large"]
     recipe["skip"] = ["large_greedy", "flops_matched", "flops_matched_revisions"]
     (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(recipe))
-    done = run("--config", str(tmp_path / "pipeline.yaml"), "--cpu-smoke",
-               "--skip", "revise", "score", "train_prm", "train_reviser")
+    done = run(
+        "--config",
+        str(tmp_path / "pipeline.yaml"),
+        "--cpu-smoke",
+        "--skip",
+        "revise",
+        "score",
+        "train_prm",
+        "train_reviser",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert set(rows(done.stdout)) == {"sample"}
     assert "large_greedy" not in estimated(done.stdout) and "sample_train" in estimated(done.stdout)

@@ -3,33 +3,44 @@ is one line naming it (before any GPU check or weight), no GPU stops at once and
 --cpu runs the same eval/prm_bench.py code end to end (the toy PRM on a 2-split fixture in the
 published layout), printing each split's F1 and the average."""
 
-import pytest
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.support.runs import REPO
+
 pytestmark = pytest.mark.e2e  # runs bench/processbench_gpu.py in a subprocess
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "processbench_gpu.py"
 TOY_PRM = str(REPO / "train" / "checkpoints" / "toy-prm")
 
 
 def run(*flags: str, cache: Path, timeout: int = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_CACHE": str(cache)}  # an empty cache: nothing found
-    return subprocess.run([sys.executable, str(SCRIPT), *flags], capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO, env=env)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *flags], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env
+    )
 
 
 def processbench(root: Path) -> Path:
     root.mkdir()
     right, wrong = ["=119-67-20", "=52-20", "=32"], ["=119-67-20", "=53-20", "=33"]
     for split in ("gsm8k", "math"):
-        items = [{"id": f"{split}-{i}", "generator": "toy", "problem": "Compute 23+96-67-20.", "steps": steps,
-                  "final_answer_correct": label == -1, "label": label}
-                 for i, (steps, label) in enumerate([(right, -1), (wrong, 1), (wrong, 1)])]
+        items = [
+            {
+                "id": f"{split}-{i}",
+                "generator": "toy",
+                "problem": "Compute 23+96-67-20.",
+                "steps": steps,
+                "final_answer_correct": label == -1,
+                "label": label,
+            }
+            for i, (steps, label) in enumerate([(right, -1), (wrong, 1), (wrong, 1)])
+        ]
         (root / f"{split}.json").write_text(json.dumps(items))
     return root
 
@@ -40,7 +51,9 @@ def test_absent_data_or_model_is_one_line_naming_it(tmp_path):
     assert "--data: 'Qwen/ProcessBench' is neither a local path nor a dataset in the Hugging Face cache" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     done = run("--data", str(processbench(tmp_path / "pb")), cache=tmp_path)
-    assert done.returncode == 2 and "--model: 'Qwen/Qwen2.5-Math-PRM-7B' is neither a local folder nor in" in done.stderr
+    assert (
+        done.returncode == 2 and "--model: 'Qwen/Qwen2.5-Math-PRM-7B' is neither a local folder nor in" in done.stderr
+    )
 
 
 def test_without_a_gpu_it_stops_at_once_and_names_the_cpu_mode(tmp_path):
@@ -54,8 +67,23 @@ def test_bad_flags_are_refused(tmp_path):
 
 
 def test_cpu_runs_the_bench_prm_code_and_prints_every_split_and_the_average(tmp_path):
-    done = run("--data", str(processbench(tmp_path / "pb")), "--model", TOY_PRM, "--kind", "prm", "--cpu",
-               "--splits", "gsm8k", "math", "--resamples", "50", "--output-dir", str(tmp_path / "out"), cache=tmp_path)
+    done = run(
+        "--data",
+        str(processbench(tmp_path / "pb")),
+        "--model",
+        TOY_PRM,
+        "--kind",
+        "prm",
+        "--cpu",
+        "--splits",
+        "gsm8k",
+        "math",
+        "--resamples",
+        "50",
+        "--output-dir",
+        str(tmp_path / "out"),
+        cache=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.strip()}
     assert lines["gsm8k"].split()[1] == "3" and lines["math"].split()[1] == "3"

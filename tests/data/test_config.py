@@ -184,4 +184,5 @@ def test_named_sections_merge_name_by_name_and_key_by_key(tmp_path):
 
     entry = given_whole({"named": {"a": {"temperature": 1}}})  # a pipeline stage entry over its recipe
     assert merge_settings({"named": {"a": {"n": 4}, "b": {"n": 2}}}, entry, WithNamed) == {
-        "named": {"a": {"n": 4, "temperature": 1}, "b": {"n": 2}}}
+        "named": {"a": {"n": 4, "temperature": 1}, "b": {"n": 2}}
+    }

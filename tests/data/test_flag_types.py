@@ -58,8 +58,9 @@ def test_numbers_are_decimal():
 
 
 def test_other_fields_are_still_yaml():
-    cfg = parse_config(Flags, ["--backend", "vllm", "--stop", "['#', '12:30']", "--flag", "true",
-                               "--grid", "{a: {name: '010'}}"])
+    cfg = parse_config(
+        Flags, ["--backend", "vllm", "--stop", "['#', '12:30']", "--flag", "true", "--grid", "{a: {name: '010'}}"]
+    )
     assert (cfg.backend, cfg.stop, cfg.flag, cfg.grid) == ("vllm", ["#", "12:30"], True, {"a": {"name": "010"}})
     with pytest.raises(ConfigError, match=r"expected one of \('hf', 'vllm'\), got 'tpu'"):
         parse_config(Flags, ["--backend", "tpu"])
@@ -68,7 +69,8 @@ def test_other_fields_are_still_yaml():
 
 
 def test_mapping_values_are_typed_by_the_mapping_or_its_entry_type():
-    cfg = parse_config(Flags, ["--grid.a.name", "x #2", "--grid.a.n", "010",
-                               "--stages.label.name", "12:30", "--stages.label.n", "010"])
+    cfg = parse_config(
+        Flags, ["--grid.a.name", "x #2", "--grid.a.n", "010", "--stages.label.name", "12:30", "--stages.label.n", "010"]
+    )
     assert cfg.grid == {"a": {"name": "x #2", "n": 10}}  # read by the mapping's value type
     assert cfg.stages == {"label": {"name": "12:30", "n": 10}}  # typed by entry_type, kept a mapping

@@ -148,7 +148,11 @@ def test_the_worker_dies_with_its_parent_even_mid_answer():
     import subprocess
     import time
 
-    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import data.grading as g
         g.WORKER_COMMAND = {SLOW_WORKER!r}
         worker = g._Worker()
@@ -156,7 +160,11 @@ def test_the_worker_dies_with_its_parent_even_mid_answer():
         worker.proc.stdin.flush()
         print(worker.proc.pid, flush=True)
         import time; time.sleep(120)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     worker = int(parent.stdout.readline())
     time.sleep(0.5)  # the worker is inside the hanging answer
     parent.send_signal(signal.SIGKILL)

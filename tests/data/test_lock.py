@@ -27,8 +27,13 @@ def holder(path):
         print("held", flush=True)
         time.sleep(120)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": REPO})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     assert proc.stdout.readline() == "held\n"
     return proc
 
@@ -37,8 +42,11 @@ def test_a_second_process_is_refused_naming_the_holder_and_a_dead_ones_lock_is_t
     path = tmp_path / ".lock-x"
     proc = holder(path)
     try:
-        with pytest.raises(LockError, match=rf"{tmp_path}: x shard 0/1 is being written by pid {proc.pid} on "
-                                            r"\S+ since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d"):
+        with pytest.raises(
+            LockError,
+            match=rf"{tmp_path}: x shard 0/1 is being written by pid {proc.pid} on "
+            r"\S+ since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d",
+        ):
             hold(path, "x shard 0/1")
         assert json.loads(path.read_text())["pid"] == proc.pid
     finally:

@@ -1,7 +1,7 @@
 import json
 import re
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -106,8 +106,13 @@ def test_math500_file():
     assert all(re.fullmatch(r"test/[a-z_]+/\d+\.json", i) for i in ids)
     # MATH-500's published subject counts
     assert Counter(i.split("/")[1] for i in ids) == {
-        "algebra": 124, "intermediate_algebra": 97, "prealgebra": 82, "number_theory": 62,
-        "precalculus": 56, "geometry": 41, "counting_and_probability": 38,
+        "algebra": 124,
+        "intermediate_algebra": 97,
+        "prealgebra": 82,
+        "number_theory": 62,
+        "precalculus": 56,
+        "geometry": 41,
+        "counting_and_probability": 38,
     }
 
 
@@ -143,25 +148,34 @@ def test_prm800k_needs_every_math500_problem_for_either_split(tmp_path):
 REAL_MATH500 = {
     "test/precalculus/807.json": {
         "problem": "Convert the point $(0,3)$ in rectangular coordinates to polar coordinates.  Enter your answer "
-                   "in the form $(r,\\theta),$ where $r > 0$ and $0 \\le \\theta < 2 \\pi.$",
-        "level": "Level 2", "type": "Precalculus",
+        "in the form $(r,\\theta),$ where $r > 0$ and $0 \\le \\theta < 2 \\pi.$",
+        "level": "Level 2",
+        "type": "Precalculus",
         "solution": "Therefore, the polar coordinates are $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}.$",
     },
     "test/algebra/2584.json": {
         "problem": "If $f(x) = \\frac{3x-2}{x-2}$, what is the value of $f(-2) +f(-1)+f(0)$? Express your answer "
-                   "as a common fraction.",
-        "level": "Level 3", "type": "Algebra", "solution": "$=2+\\frac{5}{3}+1=\\boxed{\\frac{14}{3}}$",
+        "as a common fraction.",
+        "level": "Level 3",
+        "type": "Algebra",
+        "solution": "$=2+\\frac{5}{3}+1=\\boxed{\\frac{14}{3}}$",
     },
     "test/number_theory/572.json": {
         "problem": "How many positive whole-number divisors does 196 have?",
-        "level": "Level 3", "type": "Number Theory", "solution": "There are $\\boxed{9}$ divisors of 196.",
+        "level": "Level 3",
+        "type": "Number Theory",
+        "solution": "There are $\\boxed{9}$ divisors of 196.",
     },
 }
 
 
 def other(subject: str, i: int) -> dict:
-    return {"problem": f"A {subject} problem, number {i}.", "level": "Level 1", "type": subject,
-            "solution": f"$\\boxed{{{i}}}$"}
+    return {
+        "problem": f"A {subject} problem, number {i}.",
+        "level": "Level 1",
+        "type": subject,
+        "solution": f"$\\boxed{{{i}}}$",
+    }
 
 
 def write_hub_mirror(root, real=REAL_MATH500):
@@ -171,8 +185,10 @@ def write_hub_mirror(root, real=REAL_MATH500):
     by_subject = {row["type"]: [row] for row in real.values()}
     for subject in ("Algebra", "Number Theory", "Precalculus"):
         config = subject.lower().replace(" ", "_")
-        splits = {"train": [other(subject, 0), other(subject, 1)],
-                  "test": [other(subject, 2), *by_subject.get(subject, []), other(subject, 3)]}
+        splits = {
+            "train": [other(subject, 0), other(subject, 1)],
+            "test": [other(subject, 2), *by_subject.get(subject, []), other(subject, 3)],
+        }
         card += [f"- config_name: {config}", "  data_files:"]
         for split, rows in splits.items():
             (root / config).mkdir(parents=True, exist_ok=True)
@@ -193,9 +209,18 @@ def three_math500(tmp_path, monkeypatch):
 
 
 MIRROR_TRAIN = [  # the mirror's train splits, then its test problems outside MATH-500, config by config
-    "train/algebra/0", "train/algebra/1", "test/algebra/0", "test/algebra/2",
-    "train/number_theory/0", "train/number_theory/1", "test/number_theory/0", "test/number_theory/2",
-    "train/precalculus/0", "train/precalculus/1", "test/precalculus/0", "test/precalculus/2",
+    "train/algebra/0",
+    "train/algebra/1",
+    "test/algebra/0",
+    "test/algebra/2",
+    "train/number_theory/0",
+    "train/number_theory/1",
+    "test/number_theory/0",
+    "test/number_theory/2",
+    "train/precalculus/0",
+    "train/precalculus/1",
+    "test/precalculus/0",
+    "test/precalculus/2",
 ]
 
 
@@ -204,7 +229,9 @@ def test_prm800k_split_of_the_hub_mirror_layout_matches_math500_by_text(tmp_path
     test = load_math(mirror, "prm800k_test")
     assert [p.id for p in test] == three_math500  # MATH-500's order
     assert [(p.answer, p.level, p.subject) for p in test[:2]] == [
-        ("\\left( 3, \\frac{\\pi}{2} \\right)", 2, "Precalculus"), ("\\frac{14}{3}", 3, "Algebra")]
+        ("\\left( 3, \\frac{\\pi}{2} \\right)", 2, "Precalculus"),
+        ("\\frac{14}{3}", 3, "Algebra"),
+    ]
     train = load_math(mirror, "prm800k_train")
     assert sorted(p.id for p in train) == sorted(MIRROR_TRAIN)
     assert {p.question for p in train}.isdisjoint(p.question for p in test)
@@ -226,8 +253,11 @@ def test_text_match_ignores_whitespace_but_not_the_train_split(tmp_path, three_m
 def test_hub_mirror_without_a_math500_problem_is_one_clear_error(tmp_path, three_math500):
     real = {k: v for k, v in REAL_MATH500.items() if k != "test/algebra/2584.json"}
     mirror = str(write_hub_mirror(tmp_path / "hendrycks_math", real))
-    with pytest.raises(RecordError, match=r"hendrycks_math: has 2 of the 3 MATH-500 problems \(missing "
-                                          r"\['test/algebra/2584.json'\]\.\.\.\): prm800k_test needs them all"):
+    with pytest.raises(
+        RecordError,
+        match=r"hendrycks_math: has 2 of the 3 MATH-500 problems \(missing "
+        r"\['test/algebra/2584.json'\]\.\.\.\): prm800k_test needs them all",
+    ):
         load_math(mirror, "prm800k_test")
 
 
@@ -272,8 +302,9 @@ def cache_config(snapshot, name, config, cache):
     from datasets.packaged_modules.parquet.parquet import Parquet
 
     files = {split: str(snapshot / config / f"{split}-00000-of-00001.parquet") for split in ("train", "test")}
-    builder = Parquet(cache_dir=str(cache / "build"), dataset_name=name.split("/")[1], config_name=config,
-                      data_files=files)
+    builder = Parquet(
+        cache_dir=str(cache / "build"), dataset_name=name.split("/")[1], config_name=config, data_files=files
+    )
     builder.download_and_prepare()
     target = cache / name.replace("/", "___") / config / "0.0.0" / snapshot.name
     target.parent.mkdir(parents=True)

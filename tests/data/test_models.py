@@ -28,11 +28,17 @@ def test_a_local_path_is_itself_and_a_missing_one_names_the_setting(tmp_path, em
 
 def test_a_hub_id_not_in_the_cache_says_how_to_fetch_it(empty_cache):
     assert snapshot("org/name", "dataset") is None and snapshot("not an id") is None
-    with pytest.raises(ConfigError, match=r"^prm.path: 'org/name' is neither a local folder nor in the Hugging Face "
-                                          r"cache .*\(hf download org/name\) or give a local folder$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^prm.path: 'org/name' is neither a local folder nor in the Hugging Face "
+        r"cache .*\(hf download org/name\) or give a local folder$",
+    ):
         locate("org/name", "prm.path")
-    with pytest.raises(RecordError, match=r"^data: 'org/set' is neither a local path nor a dataset in the Hugging Face "
-                                          r"cache .*\(hf download --repo-type dataset org/set\) or give a local path$"):
+    with pytest.raises(
+        RecordError,
+        match=r"^data: 'org/set' is neither a local path nor a dataset in the Hugging Face "
+        r"cache .*\(hf download --repo-type dataset org/set\) or give a local path$",
+    ):
         locate("org/set", "data", "dataset", RecordError)
 
 

@@ -8,13 +8,19 @@ import json
 import pytest
 from huggingface_hub import constants
 
-from data.prm_bench import BenchSolution, BenchSteps, read_processbench, read_prmbench
+from data.prm_bench import BenchSolution, BenchSteps, read_prmbench, read_processbench
 from data.records import RecordError
 
 
 def processbench_item(id, steps, label, problem="Sue has 3 flamingos.", generator="Qwen2-7B-Instruct"):
-    return {"id": id, "generator": generator, "problem": problem, "steps": steps,
-            "final_answer_correct": label == -1, "label": label}
+    return {
+        "id": id,
+        "generator": generator,
+        "problem": problem,
+        "steps": steps,
+        "final_answer_correct": label == -1,
+        "label": label,
+    }
 
 
 def write_processbench(root, splits=("gsm8k", "math")):
@@ -26,9 +32,18 @@ def write_processbench(root, splits=("gsm8k", "math")):
 
 
 def prmbench_line(idx, classification, error_steps, steps=("s1", "s2", "s3")):
-    return {"original_question": "Q", "modified_question": "Q'", "original_process": ["o1", "o2"],
-            "modified_process": list(steps), "modified_steps": error_steps, "error_steps": error_steps,
-            "reason": "why", "idx": idx, "question": "Q", "classification": classification}
+    return {
+        "original_question": "Q",
+        "modified_question": "Q'",
+        "original_process": ["o1", "o2"],
+        "modified_process": list(steps),
+        "modified_steps": error_steps,
+        "error_steps": error_steps,
+        "reason": "why",
+        "idx": idx,
+        "question": "Q",
+        "classification": classification,
+    }
 
 
 def test_processbench_splits_read_from_a_folder_of_json_arrays(tmp_path):
@@ -77,26 +92,38 @@ def fake_hub_dataset(cache, repo_id, files):
 
 def test_a_hub_id_resolves_from_the_cache_and_a_missing_one_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    fake_hub_dataset(tmp_path, "Qwen/ProcessBench",
-                     {"gsm8k.json": json.dumps([processbench_item("gsm8k-0", ["a"], -1)]), "README.md": "card"})
+    fake_hub_dataset(
+        tmp_path,
+        "Qwen/ProcessBench",
+        {"gsm8k.json": json.dumps([processbench_item("gsm8k-0", ["a"], -1)]), "README.md": "card"},
+    )
     assert [s.id for s in read_processbench("Qwen/ProcessBench", ["gsm8k"])] == ["gsm8k-0"]
-    with pytest.raises(RecordError, match=r"data: 'hitsmy/PRMBench_Preview' is neither a local path nor a dataset "
-                                          r"in the Hugging Face cache .*nothing is downloaded"):
+    with pytest.raises(
+        RecordError,
+        match=r"data: 'hitsmy/PRMBench_Preview' is neither a local path nor a dataset "
+        r"in the Hugging Face cache .*nothing is downloaded",
+    ):
         read_prmbench("hitsmy/PRMBench_Preview")
     with pytest.raises(RecordError, match=r"data: 'no/such/file.json' does not exist"):
         read_processbench("no/such/file.json")
 
 
 def test_prmbench_items_as_the_published_evaluator_builds_them(tmp_path):
-    lines = [prmbench_line("prm_test_p1_0", "redundency", [2, 3]),
-             prmbench_line("prm_test_p1_0", "circular", [1]),
-             prmbench_line("prm_test_p1_0", "circular", [1]),  # a key seen twice is read once
-             prmbench_line("prm_test_p1_1", "multi_solutions", [])]
+    lines = [
+        prmbench_line("prm_test_p1_0", "redundency", [2, 3]),
+        prmbench_line("prm_test_p1_0", "circular", [1]),
+        prmbench_line("prm_test_p1_0", "circular", [1]),  # a key seen twice is read once
+        prmbench_line("prm_test_p1_1", "multi_solutions", []),
+    ]
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "prmbench_preview.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     items = read_prmbench(str(tmp_path))
-    assert [i.id for i in items] == ["correct_prm_test_p1_0", "redundency_prm_test_p1_0", "circular_prm_test_p1_0",
-                                     "multi_solutions_prm_test_p1_1"]
+    assert [i.id for i in items] == [
+        "correct_prm_test_p1_0",
+        "redundency_prm_test_p1_0",
+        "circular_prm_test_p1_0",
+        "multi_solutions_prm_test_p1_1",
+    ]
     assert items[0] == BenchSteps("correct_prm_test_p1_0", "Q", ["o1", "o2"], frozenset(), "correct", "prm_test_p1_0")
     assert items[1].errors == {1, 2} and items[1].question == "Q'" and items[1].steps == ["s1", "s2", "s3"]
     assert items[2].errors == {0} and items[3].errors == frozenset()
@@ -105,8 +132,12 @@ def test_prmbench_items_as_the_published_evaluator_builds_them(tmp_path):
 
 def test_prmbench_bad_lines_name_file_line_and_field(tmp_path):
     file = tmp_path / "bench.jsonl"
-    file.write_text(json.dumps(prmbench_line("a", "circular", [1])) + "\n" + json.dumps(prmbench_line("b", "circular", [4])))
-    with pytest.raises(RecordError, match=r"bench.jsonl:2: field 'error_steps' has \[4\], expected 1-based step numbers up to 3"):
+    file.write_text(
+        json.dumps(prmbench_line("a", "circular", [1])) + "\n" + json.dumps(prmbench_line("b", "circular", [4]))
+    )
+    with pytest.raises(
+        RecordError, match=r"bench.jsonl:2: field 'error_steps' has \[4\], expected 1-based step numbers up to 3"
+    ):
         read_prmbench(str(file))
     line = prmbench_line("a", "circular", [0])
     file.write_text(json.dumps(line))

@@ -18,8 +18,10 @@ def test_reviser_prompt_is_the_few_shot_layout_of_the_four_most_recent_attempts(
 
 def test_reviser_prompt_in_a_chat_template_holds_the_attempts_as_earlier_turns():
     tokenizer = build_char_tokenizer()
-    tokenizer.chat_template = ("{% for m in messages %}[{{ m.role }}]{{ m.content }}\n{% endfor %}"
-                               "{% if add_generation_prompt %}[assistant]{% endif %}")
+    tokenizer.chat_template = (
+        "{% for m in messages %}[{{ m.role }}]{{ m.content }}\n{% endfor %}"
+        "{% if add_generation_prompt %}[assistant]{% endif %}"
+    )
     text = revision_prompt(PromptFormat(chat_template=True, system="S"), "Q", ["a", "b\n"], tokenizer).text
     assert text == "[system]S\n[user]Q\n[assistant]a\n[user]Q\n[assistant]b\n[user]Q\n[assistant]"
 
@@ -34,8 +36,10 @@ def test_orm_question_holds_the_attempts_after_it_numbered_in_the_window():
 def test_no_attempts_is_the_plain_question():
     assert revision_question("Q", []).text == "Q"
     assert revision_question("Q", ["a"], max_attempts=0).text == "Q"
-    for build in (lambda: revision_question("Q", ["a"], max_attempts=-1),
-                  lambda: revision_prompt(PromptFormat(), "Q", ["a"], max_attempts=-1)):
+    for build in (
+        lambda: revision_question("Q", ["a"], max_attempts=-1),
+        lambda: revision_prompt(PromptFormat(), "Q", ["a"], max_attempts=-1),
+    ):
         with pytest.raises(ValueError, match="max_attempts"):
             build()
 

@@ -34,7 +34,7 @@ def test_resume_drops_cut_line_and_keeps_finished_units(tmp_path):
     assert again.done == {"p0"}
     again.write("p1", [{"a": 2}])
     again.finish()
-    assert [json.loads(l)["a"] for l in merge(tmp_path, "x", 1).read_text().splitlines()] == [1, 2]
+    assert [json.loads(line)["a"] for line in merge(tmp_path, "x", 1).read_text().splitlines()] == [1, 2]
 
 
 def test_merge_names_missing_shards(tmp_path):
@@ -88,8 +88,11 @@ def test_a_rerun_with_other_settings_is_refused_naming_the_keys(tmp_path):
     writer.write("p0", [{"a": 1}])
     before = writer.partial.read_bytes()
     other = settings_of(StageConfig(n=2, temperature=1.0, engine=Engine(threads=8)))
-    with pytest.raises(SettingsError, match=r"x.shard-00000-of-00001 was made with other settings "
-                                            r"\(n 8 -> 2, temperature 0.8 -> 1.0\): rerun with --overwrite true"):
+    with pytest.raises(
+        SettingsError,
+        match=r"x.shard-00000-of-00001 was made with other settings "
+        r"\(n 8 -> 2, temperature 0.8 -> 1.0\): rerun with --overwrite true",
+    ):
         claim(tmp_path, "x", Shard(0, 1), other)
     assert writer.partial.read_bytes() == before  # nothing touched
     assert claim(tmp_path, "x", Shard(0, 1), settings_of(StageConfig(engine=Engine(threads=8)))).done == {"p0"}
@@ -110,8 +113,16 @@ def test_a_finished_and_merged_output_keeps_its_settings(tmp_path):
 
 def test_shards_with_different_settings_are_not_merged(tmp_path):
     for i, n in enumerate([8, 2]):
-        run_shard(tmp_path, "x", Shard(i, 2), UNITS, lambda u: u[0], lambda batch: [r for _, r in batch], 3,
-                  settings_of(StageConfig(n=n)))
+        run_shard(
+            tmp_path,
+            "x",
+            Shard(i, 2),
+            UNITS,
+            lambda u: u[0],
+            lambda batch: [r for _, r in batch],
+            3,
+            settings_of(StageConfig(n=n)),
+        )
     with pytest.raises(SettingsError, match=r"cannot merge x: .*different settings \(n 8 -> 2\)"):
         merge(tmp_path, "x", 2)
     assert not (tmp_path / "x.jsonl").exists()
@@ -141,20 +152,32 @@ from typing import ClassVar  # noqa: E402
 
 def stage(tmp_path, units=UNITS, shard=Shard(0, 1), settings=None, **kw):
     """One shard of a stage that copies each unit's records."""
-    return run_shard(tmp_path, "x", shard, units, lambda u: u[0], lambda batch: [r for _, r in batch], 3,
-                     settings_of(StageConfig()) if settings is None else settings, **kw)
+    return run_shard(
+        tmp_path,
+        "x",
+        shard,
+        units,
+        lambda u: u[0],
+        lambda batch: [r for _, r in batch],
+        3,
+        settings_of(StageConfig()) if settings is None else settings,
+        **kw,
+    )
 
 
 def begun(tmp_path, lines, shard=Shard(0, 1)):
     """A shard begun (settings saved) whose partial file holds `lines`."""
     claim(tmp_path, "x", shard, settings_of(StageConfig()))
-    shard.path(tmp_path, "x", "partial").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    shard.path(tmp_path, "x", "partial").write_text("".join(json.dumps(x) + "\n" for x in lines))
 
 
 def test_a_duplicated_unit_in_a_partial_shard_is_refused_naming_the_line(tmp_path):
     begun(tmp_path, [{"id": "p0", "records": [{"a": 1}]}, {"id": "p0", "records": [{"a": 1}]}])
-    with pytest.raises(RecordError, match=r"x.shard-00000-of-00001.partial:2: unit 'p0' again \(first on line 1\)"
-                                          r".*--overwrite true"):
+    with pytest.raises(
+        RecordError,
+        match=r"x.shard-00000-of-00001.partial:2: unit 'p0' again \(first on line 1\)"
+        r".*--overwrite true",
+    ):
         stage(tmp_path)
 
 
@@ -180,14 +203,19 @@ def test_an_empty_unit_is_refused_unless_the_stage_may_give_none(tmp_path):
 def test_a_finished_shard_must_hold_every_unit_once_on_resume_and_merge(tmp_path, edit):
     path = stage(tmp_path)
     lines = path.read_text().splitlines(keepends=True)
-    lines = {"delete": lines[:3] + lines[4:], "duplicate": lines + lines[-1:],
-             "foreign": lines + [json.dumps({"id": "q9", "records": [{"a": 1}]}) + "\n"],
-             "empty": lines[:3] + [json.dumps({"id": "p3", "records": []}) + "\n"] + lines[4:]}[edit]
+    lines = {
+        "delete": lines[:3] + lines[4:],
+        "duplicate": lines + lines[-1:],
+        "foreign": lines + [json.dumps({"id": "q9", "records": [{"a": 1}]}) + "\n"],
+        "empty": lines[:3] + [json.dumps({"id": "p3", "records": []}) + "\n"] + lines[4:],
+    }[edit]
     path.write_text("".join(lines))
-    what = {"delete": r"x.shard-00000-of-00001.jsonl:4: unit 'p4' where unit 'p3' was expected",
-            "duplicate": r"x.shard-00000-of-00001.jsonl:8: unit 'p6' again \(first on line 7\)",
-            "foreign": r"x.shard-00000-of-00001.jsonl:8: unit 'q9' is not one of this shard's 7 units",
-            "empty": r"x.shard-00000-of-00001.jsonl:4: unit 'p3' has no records"}[edit]
+    what = {
+        "delete": r"x.shard-00000-of-00001.jsonl:4: unit 'p4' where unit 'p3' was expected",
+        "duplicate": r"x.shard-00000-of-00001.jsonl:8: unit 'p6' again \(first on line 7\)",
+        "foreign": r"x.shard-00000-of-00001.jsonl:8: unit 'q9' is not one of this shard's 7 units",
+        "empty": r"x.shard-00000-of-00001.jsonl:4: unit 'p3' has no records",
+    }[edit]
     with pytest.raises(RecordError, match=what):
         merge(tmp_path, "x", 1)
     with pytest.raises(RecordError, match=what):
@@ -198,8 +226,11 @@ def test_a_finished_shard_must_hold_every_unit_once_on_resume_and_merge(tmp_path
 def test_a_shard_missing_its_last_units_names_the_first_missing_one(tmp_path):
     path = stage(tmp_path)
     path.write_text("".join(path.read_text().splitlines(keepends=True)[:5]))
-    with pytest.raises(RecordError, match=r"x.shard-00000-of-00001.jsonl: 5 of its 7 units: unit 'p5' and 1 more "
-                                          r"missing.*--overwrite true"):
+    with pytest.raises(
+        RecordError,
+        match=r"x.shard-00000-of-00001.jsonl: 5 of its 7 units: unit 'p5' and 1 more "
+        r"missing.*--overwrite true",
+    ):
         merge(tmp_path, "x", 1)
 
 
@@ -208,8 +239,11 @@ def test_a_shard_without_its_settings_file_is_neither_resumed_nor_merged(tmp_pat
     for i, n in enumerate([2, 4]):
         stage(tmp_path, shard=Shard(i, 2), settings=settings_of(StageConfig(n=n)))
     (tmp_path / "x.shard-00001-of-00002.settings.json").unlink()  # the one made with n=4
-    with pytest.raises(SettingsError, match=r"x.shard-00001-of-00002.settings.json is missing.*restore it, or rerun "
-                                            r"that shard with --overwrite true"):
+    with pytest.raises(
+        SettingsError,
+        match=r"x.shard-00001-of-00002.settings.json is missing.*restore it, or rerun "
+        r"that shard with --overwrite true",
+    ):
         merge(tmp_path, "x", 2)
     assert not (tmp_path / "x.jsonl").exists()
     if state == "partial":
@@ -246,15 +280,19 @@ def test_a_resume_on_a_regenerated_input_file_is_refused(tmp_path):
     writer = claim(out, "x", Shard(0, 1), settings_of(LabelConfig(str(samples))))
     writer.write("p0", [{"a": 1}])
     samples.write_text('{"n": 4}\n')  # `ttc sample` ran again meanwhile
-    with pytest.raises(SettingsError, match=r"x.shard-00000-of-00001 was made with other settings \(samples.content "
-                                            r"\"blake2b:.*\" -> \"blake2b:.*\"\): rerun with --overwrite true"):
+    with pytest.raises(
+        SettingsError,
+        match=r"x.shard-00000-of-00001 was made with other settings \(samples.content "
+        r"\"blake2b:.*\" -> \"blake2b:.*\"\): rerun with --overwrite true",
+    ):
         stage(out, settings=settings_of(LabelConfig(str(samples))))
 
 
 def test_only_a_last_line_may_be_cut_a_malformed_one_before_it_is_refused(tmp_path):
     begun(tmp_path, [])
-    (tmp_path / "x.shard-00000-of-00001.partial").write_text('{"id": "p0", "records": [{"a"\n'
-                                                             '{"id": "p1", "records": [{"a": 1}]}\n')
+    (tmp_path / "x.shard-00000-of-00001.partial").write_text(
+        '{"id": "p0", "records": [{"a"\n{"id": "p1", "records": [{"a": 1}]}\n'
+    )
     with pytest.raises(RecordError, match=r"partial:1: malformed JSON .*--overwrite true"):
         stage(tmp_path)
 
@@ -263,7 +301,7 @@ def test_units_done_in_another_order_are_finished_in_input_order(tmp_path):
     writer = claim(tmp_path, "x", Shard(0, 1), {}, expected=Expected(("p0", "p1")))
     writer.write("p1", [{"a": 1}])
     writer.write("p0", [{"a": 0}])
-    assert [json.loads(l)["id"] for l in writer.finish().read_text().splitlines()] == ["p0", "p1"]
+    assert [json.loads(line)["id"] for line in writer.finish().read_text().splitlines()] == ["p0", "p1"]
 
 
 def test_merge_checks_the_shards_add_up_to_one_input(tmp_path):

@@ -68,7 +68,7 @@ def test_a_careless_writer_drops_the_last_term_and_is_otherwise_right():
     for i in range(200):
         problem = generate(5, i, seed=0)
         steps = toy.careless_solution(problem.expression, rng, 0.5)
-        answer = int(steps[-1][len("\\boxed{"):-1])
+        answer = int(steps[-1][len("\\boxed{") : -1])
         terms = parse_expression(problem.expression)
         wrong = first_wrong_step(problem.question, steps)
         # a slip anywhere drops a suffix of the terms: the answer is a prefix sum, and the
@@ -83,15 +83,18 @@ def test_slip_is_a_probability():
         toy.careless_solution("1+2+3", random.Random(0), 1.5)
 
 
-@pytest.mark.parametrize("steps, expected", [
-    (["=23+96-67"], "slip"),  # the careless writer's: the tail's last term dropped
-    (["=23+96-76-20"], "slip"),  # a right sum, a term miscopied
-    (["=24+96-67-20"], "arithmetic"),
-    (["=23+96-67-20", "=118-67-20"], "arithmetic"),  # the first wrong step is judged against the line above
-    (["=23+96-67-20", "=119-67-20", "=52-20", "=32", "\\boxed{31}"], "other"),  # a wrong boxed answer
-    (["\\boxed{32}"], "other"),  # boxed too early
-    (["=23+9 6"], "other"),  # not an expression
-])
+@pytest.mark.parametrize(
+    "steps, expected",
+    [
+        (["=23+96-67"], "slip"),  # the careless writer's: the tail's last term dropped
+        (["=23+96-76-20"], "slip"),  # a right sum, a term miscopied
+        (["=24+96-67-20"], "arithmetic"),
+        (["=23+96-67-20", "=118-67-20"], "arithmetic"),  # the first wrong step is judged against the line above
+        (["=23+96-67-20", "=119-67-20", "=52-20", "=32", "\\boxed{31}"], "other"),  # a wrong boxed answer
+        (["\\boxed{32}"], "other"),  # boxed too early
+        (["=23+9 6"], "other"),  # not an expression
+    ],
+)
 def test_the_error_class_of_the_first_wrong_step(steps, expected):
     i = first_wrong_step(QUESTION, steps)
     assert i == len(steps) - 1

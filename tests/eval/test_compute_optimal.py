@@ -5,7 +5,6 @@ the efficiency ratios, the policy, figures, the report's sentences, bad input.""
 
 import itertools
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,13 +13,34 @@ from data.bins import Bins
 from data.config import ConfigError
 from data.records import RecordError, to_json
 from data.shards import write_settings
-from eval.compute_optimal import (ALLOCATED, CO, FIXED, MAJORITY, WEIGHTED, ComputeOptimalConfig,
-                                  ComputeOptimalSummary, MethodsConfig, allocate, analyse, build_grid, efficiency,
-                                  fit_policy, fitted_models, headline, main, method_label, method_spec, options_of, read_results,
-                                  spent_headline, split_folds)
+from eval.compute_optimal import (
+    ALLOCATED,
+    CO,
+    FIXED,
+    MAJORITY,
+    WEIGHTED,
+    ComputeOptimalConfig,
+    ComputeOptimalSummary,
+    MethodsConfig,
+    allocate,
+    analyse,
+    build_grid,
+    compute_optimal_findings,
+    efficiency,
+    fit_policy,
+    fitted_models,
+    headline,
+    main,
+    method_label,
+    method_spec,
+    options_of,
+    read_results,
+    spent_headline,
+    split_folds,
+)
 from eval.paired import Ratio, paired
-from eval.compute_optimal import compute_optimal_findings
 from eval.search_report import EvalResult
+from tests.support.runs import REPO
 from ttc.policy import Policy, model_digest
 
 METHODS = {  # name -> (strategy, params other than n, seed and width)
@@ -34,15 +54,26 @@ BON_W, BON_MAJ, BEAM_SQRT, BEAM_4 = METHODS
 
 def rec(pid, method, n, correct, seed=0, k=0, spent=None):
     strategy, params = METHODS[method] if isinstance(method, str) else method
-    return {"problem_id": pid, "strategy": strategy, "params": {**params, "n": n, "seed": seed, "width": 2},
-            "budget": n, "generations": n * (k + 1), "seed": seed, "correct": float(correct),
-            **({} if spent is None else {"spent": spent})}
+    return {
+        "problem_id": pid,
+        "strategy": strategy,
+        "params": {**params, "n": n, "seed": seed, "width": 2},
+        "budget": n,
+        "generations": n * (k + 1),
+        "seed": seed,
+        "correct": float(correct),
+        **({} if spent is None else {"spent": spent}),
+    }
 
 
 def grid_records(table, questions):
     """Records from {method: {budget: [correct per question]}}."""
-    return [rec(q, method, n, c) for method, by_n in table.items() for n, cs in by_n.items()
-            for q, c in zip(questions, cs, strict=True)]
+    return [
+        rec(q, method, n, c)
+        for method, by_n in table.items()
+        for n, cs in by_n.items()
+        for q, c in zip(questions, cs, strict=True)
+    ]
 
 
 def binned(bins, kind="oracle", num_bins=5):
@@ -121,10 +152,12 @@ def efficiency_grid():
     """Two bins of 4; beam sqrt is perfect everywhere, best-of-N weighted reaches it at 4."""
     questions = [f"q{i}" for i in range(8)]
     bins = {q: 1 + i // 4 for i, q in enumerate(questions)}
-    table = {BON_W: {1: [1, 1, 0, 0] * 2, 2: [1, 1, 1, 0] * 2, 4: [1] * 8},
-             BON_MAJ: {1: [1, 0, 0, 0] * 2, 2: [1, 1, 0, 0] * 2, 4: [1, 1, 1, 0] * 2},
-             BEAM_SQRT: {1: [1] * 8, 2: [1] * 8, 4: [1] * 8},
-             BEAM_4: {4: [0] * 8}}  # beam M=4 runs only at N >= 4
+    table = {
+        BON_W: {1: [1, 1, 0, 0] * 2, 2: [1, 1, 1, 0] * 2, 4: [1] * 8},
+        BON_MAJ: {1: [1, 0, 0, 0] * 2, 2: [1, 1, 0, 0] * 2, 4: [1, 1, 1, 0] * 2},
+        BEAM_SQRT: {1: [1] * 8, 2: [1] * 8, 4: [1] * 8},
+        BEAM_4: {4: [0] * 8},
+    }  # beam M=4 runs only at N >= 4
     return grid_records(table, questions), bins
 
 
@@ -158,8 +191,12 @@ def test_the_policy_has_runnable_settings_and_with_predicted_bins_their_edges_an
     grid = build_grid(records, MethodsConfig())
     oracle = fit_policy(grid, analyse(grid, binned(bins), MethodsConfig()), binned(bins), MethodsConfig())
     entry = oracle.table[2][4]
-    assert entry.strategy == "beam" and entry.params == {"selection": "weighted", "beam_width": "sqrt",
-                                                         "lookahead": 0, "n": 4}  # no seed, no derived width
+    assert entry.strategy == "beam" and entry.params == {
+        "selection": "weighted",
+        "beam_width": "sqrt",
+        "lookahead": 0,
+        "n": 4,
+    }  # no seed, no derived width
     assert entry.accuracy == 1.0 and entry.config("e").width == 2
     assert (oracle.kind, oracle.budget_field, oracle.edges, oracle.probe) == ("oracle", "generations", None, None)
     predicted_bins = binned(bins, "predicted", num_bins=2)
@@ -169,11 +206,18 @@ def test_the_policy_has_runnable_settings_and_with_predicted_bins_their_edges_an
     predicted.save(tmp_path / "policy.json")
     assert Policy.load(tmp_path / "policy.json") == predicted
     record = json.loads((tmp_path / "policy.json").read_text())
-    record["table"]["1"]["1"] = {"method": "bon", "strategy": "best_of_n", "params": {"n": 1, "max_tokens": 8},
-                                 "accuracy": 1.0}
+    record["table"]["1"]["1"] = {
+        "method": "bon",
+        "strategy": "best_of_n",
+        "params": {"n": 1, "max_tokens": 8},
+        "accuracy": 1.0,
+    }
     (tmp_path / "policy.json").write_text(json.dumps(record))
-    with pytest.raises(RecordError, match=r"policy.json: table.1.1.params: best-of-N samples with .*'max_tokens': 8.*"
-                                          r"the probe \(which joins its pool\) with .*'max_tokens': 1024"):
+    with pytest.raises(
+        RecordError,
+        match=r"policy.json: table.1.1.params: best-of-N samples with .*'max_tokens': 8.*"
+        r"the probe \(which joins its pool\) with .*'max_tokens': 1024",
+    ):
         Policy.load(tmp_path / "policy.json")
 
 
@@ -185,8 +229,10 @@ def test_bad_input():
     with pytest.raises(ValueError, match="a second result for problem q0"):
         build_grid(records + records[:1], cfg)
     with pytest.raises(ValueError, match=r"at budget 4: no result for 1 of 8 question\(s\), e.g. q7"):
-        build_grid([r for r in records if not (r["problem_id"] == "q7" and r["strategy"] == "beam"
-                                               and r["generations"] == 4)], cfg)
+        build_grid(
+            [r for r in records if not (r["problem_id"] == "q7" and r["strategy"] == "beam" and r["generations"] == 4)],
+            cfg,
+        )
     with pytest.raises(ValueError, match=r"missing field\(s\) \['correct'\]"):
         build_grid([{k: v for k, v in records[0].items() if k != "correct"}], cfg)
     holed = [r for r in records if not (r["strategy"] == "beam" and r["generations"] == 2)]
@@ -200,8 +246,13 @@ def test_bad_input():
     with pytest.raises(ValueError, match="bin 3 has fewer than 2 questions"):
         analyse(grid, binned({**bins, "q7": 3}), cfg)
     with pytest.raises(ValueError, match="best-of-N weighted: 0 methods match"):
-        analyse(build_grid([r for r in records if r["params"]["selection"] != "weighted" or r["strategy"] != "best_of_n"],
-                           cfg), binned(bins), cfg)
+        analyse(
+            build_grid(
+                [r for r in records if r["params"]["selection"] != "weighted" or r["strategy"] != "best_of_n"], cfg
+            ),
+            binned(bins),
+            cfg,
+        )
     with pytest.raises(ValueError, match="majority: 3 methods match"):
         analyse(grid, binned(bins), MethodsConfig(majority={"selection": "weighted"}))
 
@@ -210,10 +261,19 @@ def write_inputs(tmp_path, name="results.jsonl"):
     """efficiency_grid's records as a `ttc eval` results file, and its bins of both kinds."""
     records, bins = efficiency_grid()
     results = tmp_path / name
-    fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=None,
-                  flops_policy=0, flops_prm=None)
-    results.write_text("".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r)))) + "\n"
-                               for r in records))
+    fields = dict(
+        answer=None,
+        solution=None,
+        candidates=1,
+        prompt_tokens=0,
+        generated_tokens=0,
+        prm_tokens=None,
+        flops_policy=0,
+        flops_prm=None,
+    )
+    results.write_text(
+        "".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r)))) + "\n" for r in records)
+    )
     bin_files = {}
     for kind in ("oracle", "predicted"):
         bin_files[kind] = str(tmp_path / f"bins_{kind}.json")
@@ -231,8 +291,15 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
     assert "| best-of-N weighted | 0.500 | 0.750 | 1.000 |" in text
     assert "with 1: 4x less compute (bootstrap 95% range over 8 questions: 4x to 4x)" in text
     out = tmp_path / "out"
-    for name in ("compute_optimal.png", "efficiency.png", "compute_optimal_bins_oracle.png",
-                 "compute_optimal_bins_predicted.png", "compute_optimal.md", "compute_optimal.json", "config.yaml"):
+    for name in (
+        "compute_optimal.png",
+        "efficiency.png",
+        "compute_optimal_bins_oracle.png",
+        "compute_optimal_bins_predicted.png",
+        "compute_optimal.md",
+        "compute_optimal.json",
+        "config.yaml",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert Policy.load(out / "policy_predicted.json").table[1][1].strategy == "beam"
     assert Policy.load(out / "policy_predicted.json").models is None  # no settings beside the results: unknown
@@ -241,8 +308,9 @@ def test_main_writes_tables_policy_and_figures(tmp_path):
     assert oracle.per_question[WEIGHTED][2] == {f"q{i}": float(i % 4 < 3) for i in range(8)}
     assert oracle.bins["q0"] == 1 and oracle.seeds == 1
     assert oracle.spread == Ratio(budget=4, match=1, low=4.0, high=4.0, n_questions=8, n_seeds=1)
-    assert oracle == analyse(build_grid(read_results([str(results)]), MethodsConfig()),
-                             Bins.load(bin_files["oracle"]), MethodsConfig())  # as analysed, tuples and all
+    assert oracle == analyse(
+        build_grid(read_results([str(results)]), MethodsConfig()), Bins.load(bin_files["oracle"]), MethodsConfig()
+    )  # as analysed, tuples and all
 
 
 # --- the best fixed method, on the same folds ---------------------------------------------------
@@ -259,7 +327,6 @@ def by_bin_grid():
     return grid_records(table, questions), {q: 1 + i // 4 for i, q in enumerate(questions)}
 
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_BASE, TOY_PRM = str(REPO / "train/checkpoints/toy-base"), str(REPO / "train/checkpoints/toy-prm")
 
 
@@ -269,22 +336,28 @@ def test_the_policy_records_the_models_its_results_were_measured_with(tmp_path):
     search = {"lm.model": TOY_BASE, "prm.path": TOY_PRM, "strategies": {"bon": {"strategy": "best_of_n"}}}
     write_settings(tmp_path / "results.settings.json", search)  # as `ttc eval` saves them beside its results
     main(ComputeOptimalConfig([str(results)], bin_files, str(tmp_path / "out")))
-    fitted = {"lm": {"path": TOY_BASE, "digest": model_digest(TOY_BASE)},
-              "prm": {"path": TOY_PRM, "digest": model_digest(TOY_PRM)}}
+    fitted = {
+        "lm": {"path": TOY_BASE, "digest": model_digest(TOY_BASE)},
+        "prm": {"path": TOY_PRM, "digest": model_digest(TOY_PRM)},
+    }
     for name in ("policy_predicted.json", "policy_predicted_allocated.json", "policy_oracle.json"):
         assert Policy.load(tmp_path / "out" / name).models == fitted, name
     assert fitted["lm"]["digest"] != fitted["prm"]["digest"]
     # a revision grid's lm and prm are the reviser and the ORM
     (tmp_path / "rev").mkdir()
-    write_settings(tmp_path / "rev" / "results.settings.json",
-                   {**search, "strategies": {"rev": {"strategy": "revision"}}})
+    write_settings(
+        tmp_path / "rev" / "results.settings.json", {**search, "strategies": {"rev": {"strategy": "revision"}}}
+    )
     both = fitted_models([str(results), str(tmp_path / "rev" / "results.jsonl")])
     assert both == {**fitted, "reviser": fitted["lm"], "orm": fitted["prm"]}
     # two files measured with another PRM: refused, naming both
     (tmp_path / "other").mkdir()
     write_settings(tmp_path / "other" / "results.settings.json", {**search, "prm.path": TOY_BASE})
-    with pytest.raises(ConfigError, match=rf"results: .*other/results.jsonl was measured with prm {TOY_BASE}, "
-                                          rf"another file with prm {TOY_PRM}: "):
+    with pytest.raises(
+        ConfigError,
+        match=rf"results: .*other/results.jsonl was measured with prm {TOY_BASE}, "
+        rf"another file with prm {TOY_PRM}: ",
+    ):
         fitted_models([str(results), str(tmp_path / "other" / "results.jsonl")])
 
 
@@ -316,11 +389,16 @@ def test_the_best_fixed_method_is_chosen_on_the_union_of_every_bins_fold():
 
 def test_compute_optimal_equals_the_best_fixed_method_when_one_method_is_best_everywhere():
     questions = [f"q{i}" for i in range(8)]
-    table = {BEAM_SQRT: {1: [1, 1, 0, 1, 1, 0, 1, 0], 2: [1] * 7 + [0]},
-             BON_W: {1: [1, 0, 0, 0, 1, 0, 0, 0], 2: [1, 0, 0, 1, 1, 0, 0, 0]},
-             BON_MAJ: {1: [0] * 8, 2: [0] * 8}}
-    a = analyse(build_grid(grid_records(table, questions), MethodsConfig()),
-                binned({q: 1 + i // 4 for i, q in enumerate(questions)}), MethodsConfig())
+    table = {
+        BEAM_SQRT: {1: [1, 1, 0, 1, 1, 0, 1, 0], 2: [1] * 7 + [0]},
+        BON_W: {1: [1, 0, 0, 0, 1, 0, 0, 0], 2: [1, 0, 0, 1, 1, 0, 0, 0]},
+        BON_MAJ: {1: [0] * 8, 2: [0] * 8},
+    }
+    a = analyse(
+        build_grid(grid_records(table, questions), MethodsConfig()),
+        binned({q: 1 + i // 4 for i, q in enumerate(questions)}),
+        MethodsConfig(),
+    )
     assert a.per_question[CO] == a.per_question[FIXED] and a.overall[CO] == a.overall[FIXED]
     assert all(p == (label_of(BEAM_SQRT),) * 2 for p in a.fixed.values())
     same = paired(a.per_question[CO][2], a.per_question[FIXED][2])
@@ -330,17 +408,34 @@ def test_compute_optimal_equals_the_best_fixed_method_when_one_method_is_best_ev
 # --- spent generations --------------------------------------------------------------------------
 def test_the_grid_keeps_spent_generations_and_falls_back_to_the_budget():
     lookahead = ("beam", {"selection": "weighted", "beam_width": "sqrt", "lookahead": 1})
-    records = [rec("a", BEAM_SQRT, 4, 1, spent=3.0), rec("a", BEAM_SQRT, 4, 1, seed=1, spent=2.0),
-               rec("b", BEAM_SQRT, 4, 0), rec("a", lookahead, 2, 1, k=1, spent=2.0), rec("b", lookahead, 2, 1, k=1)]
+    records = [
+        rec("a", BEAM_SQRT, 4, 1, spent=3.0),
+        rec("a", BEAM_SQRT, 4, 1, seed=1, spent=2.0),
+        rec("b", BEAM_SQRT, 4, 0),
+        rec("a", lookahead, 2, 1, k=1, spent=2.0),
+        rec("b", lookahead, 2, 1, k=1),
+    ]
     grid = build_grid(records, MethodsConfig())
     beam, ahead = label_of(BEAM_SQRT), method_label(method_spec(records[3]))
     assert grid.spent[(beam, 4)].tolist() == [2.5, 4.0]  # mean over a's seeds; b's record has none: its budget
     assert grid.spent[(ahead, 4)].tolist() == [2.0, 4.0]  # in generations, N(k+1)
     by_n = build_grid(records, MethodsConfig(budget_field="budget"))
     assert by_n.spent[(ahead, 2)].tolist() == [1.0, 2.0]  # 2 of N(k+1) = 4 generations: half of N = 2
-    results = [EvalResult(**{**r, "spent": r.get("spent")}, answer=None, solution=None, candidates=1,
-                          prompt_tokens=0, generated_tokens=0, prm_tokens=None, flops_policy=0, flops_prm=None,
-                          name="beam") for r in records[:3]]  # records of `ttc eval`: spent None where not adaptive
+    results = [
+        EvalResult(
+            **{**r, "spent": r.get("spent")},
+            answer=None,
+            solution=None,
+            candidates=1,
+            prompt_tokens=0,
+            generated_tokens=0,
+            prm_tokens=None,
+            flops_policy=0,
+            flops_prm=None,
+            name="beam",
+        )
+        for r in records[:3]
+    ]  # records of `ttc eval`: spent None where not adaptive
     assert build_grid(results, MethodsConfig()).spent[("beam", 4)].tolist() == [2.5, 4.0]
 
 
@@ -349,8 +444,13 @@ def random_grid(seed=0, bins=3, per_bin=3, budgets=(1, 2, 4, 8)):
     """Random accuracies (two seeds: halves) and spent generations (<= the budget) for three methods."""
     rng = np.random.default_rng(seed)
     questions = [f"q{i}" for i in range(bins * per_bin)]
-    records = [rec(q, m, n, rng.integers(0, 2), seed=s, spent=float(rng.uniform(0.5, 1.0) * n))
-               for m in (BON_W, BEAM_SQRT, BEAM_4) for n in budgets for q in questions for s in (0, 1)]
+    records = [
+        rec(q, m, n, rng.integers(0, 2), seed=s, spent=float(rng.uniform(0.5, 1.0) * n))
+        for m in (BON_W, BEAM_SQRT, BEAM_4)
+        for n in budgets
+        for q in questions
+        for s in (0, 1)
+    ]
     records += [rec(q, BON_MAJ, n, 0, seed=s) for n in budgets for q in questions for s in (0, 1)]
     grid = build_grid(records, MethodsConfig())
     by_bin = {b: np.arange(b * per_bin, (b + 1) * per_bin) for b in range(bins)}
@@ -367,7 +467,9 @@ def test_the_allocation_is_the_best_of_every_combination(seed):
         def total(combo, what):
             return sum(float(what[o][idx].sum()) for o, idx in zip(combo, by_bin.values()))
 
-        feasible = [c for c in itertools.product(options, repeat=len(by_bin)) if total(c, grid.spent) <= budget * n + 1e-9]
+        feasible = [
+            c for c in itertools.product(options, repeat=len(by_bin)) if total(c, grid.spent) <= budget * n + 1e-9
+        ]
         best = max(total(c, grid.acc) for c in feasible)
         combo = tuple(chosen.values())
         assert total(combo, grid.spent) <= budget * n + 1e-9
@@ -387,8 +489,11 @@ def shifting_grid():
     at 4: at an average of 2 the allocation gives bin 1 one and bin 2 four (mean 1.75)."""
     questions = [f"q{i}" for i in range(8)]
     easy = [1] * 6 + [0, 0]
-    table = {BON_W: {n: easy for n in (1, 2, 4)}, BON_MAJ: {n: easy for n in (1, 2, 4)},
-             BEAM_SQRT: {1: easy, 2: easy, 4: [1] * 8}}
+    table = {
+        BON_W: {n: easy for n in (1, 2, 4)},
+        BON_MAJ: {n: easy for n in (1, 2, 4)},
+        BEAM_SQRT: {1: easy, 2: easy, 4: [1] * 8},
+    }
     return grid_records(table, questions), {q: 1 if i < 6 else 2 for i, q in enumerate(questions)}
 
 
@@ -408,8 +513,9 @@ def test_the_allocation_moves_budget_to_hard_bins_and_is_fit_on_the_same_folds()
         assert a.allocation[budget] == tuple(fits)
         for b, (fold_a, fold_b) in splits.items():
             for fit, fold in ((fits[1], fold_a), (fits[0], fold_b)):
-                assert [a.per_question[ALLOCATED][budget][grid.questions[i]] for i in fold] == \
-                    grid.acc[fit[b]][fold].tolist()
+                assert [a.per_question[ALLOCATED][budget][grid.questions[i]] for i in fold] == grid.acc[fit[b]][
+                    fold
+                ].tolist()
     # it matches best-of-N weighted at 4 (0.75) at average budget 1, where it spends 1
     assert a.allocated_efficiency == {1: 1, 2: 1, 4: 1}
     assert spent_headline(a.allocated_efficiency, a.spent[ALLOCATED]) == (4, 1.0, 4.0)
@@ -439,20 +545,35 @@ def test_the_allocated_policy_holds_each_bins_own_budget_and_round_trips(tmp_pat
     plain = fit_policy(grid, a, predicted_bins, MethodsConfig())
     assert not plain.allocated and plain.table[2][2].params["n"] == 2
     with pytest.raises(ValueError, match="methods.allocate is off"):
-        fit_policy(grid, analyse(grid, predicted_bins, MethodsConfig(allocate=False)), predicted_bins,
-                   MethodsConfig(), allocated=True)
+        fit_policy(
+            grid,
+            analyse(grid, predicted_bins, MethodsConfig(allocate=False)),
+            predicted_bins,
+            MethodsConfig(),
+            allocated=True,
+        )
 
 
 # --- the summary and the report -----------------------------------------------------------------
 def write_run(tmp_path, records, bins):
     results = tmp_path / "results.jsonl"
-    fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=None,
-                  flops_policy=0, flops_prm=None)
-    results.write_text("".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r)))) + "\n"
-                               for r in records))
+    fields = dict(
+        answer=None,
+        solution=None,
+        candidates=1,
+        prompt_tokens=0,
+        generated_tokens=0,
+        prm_tokens=None,
+        flops_policy=0,
+        flops_prm=None,
+    )
+    results.write_text(
+        "".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r)))) + "\n" for r in records)
+    )
     binned(bins, num_bins=2).save(tmp_path / "bins_oracle.json")
-    return main(ComputeOptimalConfig([str(results)], {"oracle": str(tmp_path / "bins_oracle.json")},
-                                     str(tmp_path / "out")))
+    return main(
+        ComputeOptimalConfig([str(results)], {"oracle": str(tmp_path / "bins_oracle.json")}, str(tmp_path / "out"))
+    )
 
 
 def test_the_report_judges_selection_against_the_best_fixed_method_and_the_allocation(tmp_path):
@@ -463,15 +584,19 @@ def test_the_report_judges_selection_against_the_best_fixed_method_and_the_alloc
     assert (tmp_path / "out" / "policy_oracle_allocated.json").is_file()
     findings = [f.sentence for f in compute_optimal_findings(tmp_path / "out")]
     beam = label_of(BEAM_SQRT)  # +0.5 from 4 of 8 questions: SD 0.5345, SE 0.189, half-width 0.370
-    assert (f"Selection: compute-optimal against the best fixed method of the same menu, chosen on the same folds (a "
-            f"gain from selecting per bin is one over it): with oracle bins it is ahead at 2, level at 0 and behind at 0 "
-            f"of 2 budgets, and at budget 2 ahead of the best fixed method ({beam} on both folds) by +0.500 (95% CI "
-            f"+0.130 to +0.870; 1.000 vs 0.500, 8 questions); per bin there: bin 1 ahead (+1.000,") in findings[1]
-    assert ("Allocating the budget across bins (a method and its budget per bin, the mean spent within the budget, fit "
-            "on the same folds): with oracle bins, at budget 2 it spends 1 generations per question and is level with "
-            "compute-optimal (+0.000, 95% CI +0.000 to +0.000; 1.000 vs 1.000, 8 questions); to match best-of-N "
-            "weighted at budget 2 it needs average budget 1, spending 1 generations per question (2x less) (bootstrap "
-            "95% range over 8 questions: 2x to 2x) (the paper leaves this open).") == findings[3]
+    assert (
+        f"Selection: compute-optimal against the best fixed method of the same menu, chosen on the same folds (a "
+        f"gain from selecting per bin is one over it): with oracle bins it is ahead at 2, level at 0 and behind at 0 "
+        f"of 2 budgets, and at budget 2 ahead of the best fixed method ({beam} on both folds) by +0.500 (95% CI "
+        f"+0.130 to +0.870; 1.000 vs 0.500, 8 questions); per bin there: bin 1 ahead (+1.000,"
+    ) in findings[1]
+    assert (
+        "Allocating the budget across bins (a method and its budget per bin, the mean spent within the budget, fit "
+        "on the same folds): with oracle bins, at budget 2 it spends 1 generations per question and is level with "
+        "compute-optimal (+0.000, 95% CI +0.000 to +0.000; 1.000 vs 1.000, 8 questions); to match best-of-N "
+        "weighted at budget 2 it needs average budget 1, spending 1 generations per question (2x less) (bootstrap "
+        "95% range over 8 questions: 2x to 2x) (the paper leaves this open)."
+    ) == findings[3]
 
 
 def test_an_older_summary_is_refused_with_its_version(tmp_path):

@@ -11,13 +11,28 @@ import pytest
 
 from data.bins import Bins
 from data.config import ConfigError
-from data.records import RecordError, Sample
-from data.records import to_json
+from data.records import RecordError, Sample, to_json
 from data.shards import write_settings
-from eval.difficulty import (Agreement, DifficultyConfig, DifficultySummary, SamplesSource, agreement, average_ranks,
-                             check_inputs, final_scores, group_samples, main, mean_final_score, pass_at_1,
-                             quantile_bins, section, spearman, spearman_interval, write)
-from eval.difficulty import difficulty_findings
+from eval.difficulty import (
+    Agreement,
+    DifficultyConfig,
+    DifficultySummary,
+    SamplesSource,
+    agreement,
+    average_ranks,
+    check_inputs,
+    difficulty_findings,
+    final_scores,
+    group_samples,
+    main,
+    mean_final_score,
+    pass_at_1,
+    quantile_bins,
+    section,
+    spearman,
+    spearman_interval,
+    write,
+)
 
 
 def sample(pid, index, correct, steps=("a", "b")):
@@ -34,7 +49,9 @@ def test_ten_distinct_values_two_per_bin_highest_easiest():
     assert bins == {f"q{i}": 5 - i // 2 for i in range(10)}
 
 
-@pytest.mark.parametrize("n,expected", [(7, [2, 1, 2, 1, 1]), (12, [3, 2, 3, 2, 2]), (5, [1] * 5), (6, [2, 1, 1, 1, 1])])
+@pytest.mark.parametrize(
+    "n,expected", [(7, [2, 1, 2, 1, 1]), (12, [3, 2, 3, 2, 2]), (5, [1] * 5), (6, [2, 1, 1, 1, 1])]
+)
 def test_n_not_divisible_by_five(n, expected):
     # rank r of n goes to bin floor(5 r / n) + 1
     values = {f"q{i:02d}": float(n - i) for i in range(n)}  # q00 easiest
@@ -92,8 +109,12 @@ class LastStepIsIndex:
 
 
 def test_predicted_difficulty_is_the_mean_last_step_score():
-    samples = [sample("a", 0, True, ("x", "0.8")), sample("a", 1, False, ("0.4",)), sample("a", 2, False, ()),
-               sample("b", 0, False, ("y", "0.3"))]
+    samples = [
+        sample("a", 0, True, ("x", "0.8")),
+        sample("a", 1, False, ("0.4",)),
+        sample("a", 2, False, ()),
+        sample("b", 0, False, ("y", "0.3")),
+    ]
     groups = group_samples(samples)
     verifier = LastStepIsIndex()
     scores = final_scores(groups, verifier, {"a": "Q a", "b": "Q b"})
@@ -117,11 +138,13 @@ def test_json_round_trip_and_bad_bins(tmp_path):
         (tmp_path / "bad.json").write_text(json.dumps({**record, "bins": {**record["bins"], "q1": bad}}))
         with pytest.raises(RecordError, match="bad.json: bins: problem q1 has bin"):
             Bins.load(tmp_path / "bad.json")
-    for field, value, message in [("version", 2, "field 'version' is 2; this code reads 1"),
-                                  ("format", None, "field 'format' is None, expected 'ttc.bins'"),
-                                  ("kind", "guessed", "kind: 'guessed' is not one of oracle, predicted"),
-                                  ("values", {}, "values: no value for problem q0"),
-                                  ("num_bins", "5", "field 'num_bins' should be")]:
+    for field, value, message in [
+        ("version", 2, "field 'version' is 2; this code reads 1"),
+        ("format", None, "field 'format' is None, expected 'ttc.bins'"),
+        ("kind", "guessed", "kind: 'guessed' is not one of oracle, predicted"),
+        ("values", {}, "values: no value for problem q0"),
+        ("num_bins", "5", "field 'num_bins' should be"),
+    ]:
         (tmp_path / "bad.json").write_text(json.dumps({**record, field: value}))
         with pytest.raises(RecordError, match=f"bad.json: {message}"):
             Bins.load(tmp_path / "bad.json")
@@ -157,10 +180,14 @@ def test_more_samples_than_drawn_is_refused_before_sampling():
     cfg = DifficultyConfig(samples="s.jsonl", output_dir="o", num_samples=256)
     drawn = {"samples": {"sampling": {"n": 256}}}
     check_inputs(cfg, drawn, "run.yaml:36")  # enough
-    check_inputs(DifficultyConfig(samples="s.jsonl", output_dir="o"), {"samples": {"sampling": {"n": 1}}},
-                 "run.yaml:36")  # None: all there are
-    with pytest.raises(ConfigError, match=r"run.yaml:36: num_samples 256 a question, but the samples it reads are 16 "
-                                          r"a question \(sampling.n\)"):
+    check_inputs(
+        DifficultyConfig(samples="s.jsonl", output_dir="o"), {"samples": {"sampling": {"n": 1}}}, "run.yaml:36"
+    )  # None: all there are
+    with pytest.raises(
+        ConfigError,
+        match=r"run.yaml:36: num_samples 256 a question, but the samples it reads are 16 "
+        r"a question \(sampling.n\)",
+    ):
         check_inputs(cfg, {"samples": {"sampling": {"n": 16}}}, "run.yaml:36")
 
 
@@ -197,15 +224,22 @@ def test_agreement_beside_chance():
     half = 1.959964 * math.sqrt(1.06 / 2)
     assert (a.num_bins, a.questions, a.exact, a.within_one) == (5, 5, 0.6, 0.8)
     assert a.spearman == pytest.approx(rho)
-    assert (a.spearman_low, a.spearman_high) == (pytest.approx(math.tanh(math.atanh(rho) - half), abs=1e-6),
-                                                 pytest.approx(math.tanh(math.atanh(rho) + half), abs=1e-6))
+    assert (a.spearman_low, a.spearman_high) == (
+        pytest.approx(math.tanh(math.atanh(rho) - half), abs=1e-6),
+        pytest.approx(math.tanh(math.atanh(rho) + half), abs=1e-6),
+    )
     assert (a.chance_exact, a.chance_within_one) == (0.2, pytest.approx(0.52))  # 1/K; (K + 2(K-1)) / K^2
-    assert a.words() == ("the oracle bin for 60% of 5 questions (chance 20%), within one bin for 80% (chance 52%); "
-                         "Spearman rank correlation of mean PRM score with pass@1 +0.67 (95% CI -0.55 to +0.98, "
-                         "Fisher z; chance 0)")
+    assert a.words() == (
+        "the oracle bin for 60% of 5 questions (chance 20%), within one bin for 80% (chance 52%); "
+        "Spearman rank correlation of mean PRM score with pass@1 +0.67 (95% CI -0.55 to +0.98, "
+        "Fisher z; chance 0)"
+    )
     chance = [Agreement(k, 1, 1, 1, None, None, None) for k in (1, 2, 3)]
-    assert [(a.chance_exact, a.chance_within_one) for a in chance] == [(1.0, 1.0), (0.5, 1.0),
-                                                                      (pytest.approx(1 / 3), pytest.approx(7 / 9))]
+    assert [(a.chance_exact, a.chance_within_one) for a in chance] == [
+        (1.0, 1.0),
+        (0.5, 1.0),
+        (pytest.approx(1 / 3), pytest.approx(7 / 9)),
+    ]
     with pytest.raises(ValueError, match="no question has both"):
         agreement({"a": 1}, {"b": 1}, {"a": 0.5}, {"b": 0.5}, 1)
 
@@ -223,19 +257,24 @@ def samples_file(tmp_path, seed=None):
 def test_main_states_the_samples_and_their_seed_and_the_report_reads_it(tmp_path):
     path = samples_file(tmp_path, seed=100)
     text = main(DifficultyConfig(samples=str(path), output_dir=str(tmp_path / "out")))
-    assert text.startswith(f"Bins cut from `{path}`: every sample, sampling seed 100 (read from "
-                           "samples.settings.json). The search grid draws its own pools with its `seeds`: these "
-                           "samples are apart from them as long as none of those is 100.")
+    assert text.startswith(
+        f"Bins cut from `{path}`: every sample, sampling seed 100 (read from "
+        "samples.settings.json). The search grid draws its own pools with its `seeds`: these "
+        "samples are apart from them as long as none of those is 100."
+    )
     summary = DifficultySummary.load(tmp_path / "out" / "difficulty.json")
     assert summary == DifficultySummary(SamplesSource(str(path), 100, "read from samples.settings.json", None), None)
     assert Bins.load(tmp_path / "out" / "bins_oracle.json").meta["samples_seed"] == 100
     (finding,) = difficulty_findings(tmp_path / "out")
-    assert finding.sentence.startswith("Oracle bins (cut from the base model's samples drawn with sampling seed "
-                                       "100) run from a mean base pass@1 of 1.000 (bin 1)")
+    assert finding.sentence.startswith(
+        "Oracle bins (cut from the base model's samples drawn with sampling seed "
+        "100) run from a mean base pass@1 of 1.000 (bin 1)"
+    )
     assert "no predicted bins" in finding.sentence
     # the config's seed must agree with the settings; without settings it is the one stated, else none is
-    with pytest.raises(ConfigError, match="samples_seed: 7, but .*samples.settings.json says the samples were drawn "
-                                          "with seed 100"):
+    with pytest.raises(
+        ConfigError, match="samples_seed: 7, but .*samples.settings.json says the samples were drawn with seed 100"
+    ):
         main(DifficultyConfig(samples=str(path), output_dir=str(tmp_path / "bad"), samples_seed=7))
     assert not (tmp_path / "bad").exists()
     (tmp_path / "bare_run").mkdir()
@@ -259,13 +298,19 @@ def test_write_saves_the_agreement_the_markdown_states(tmp_path):
     assert f"Predicted bin = {summary.agreement.words()}." in text
     assert json.loads((tmp_path / "difficulty.json").read_text())["agreement"]["exact"] == summary.agreement.exact
     (finding,) = difficulty_findings(tmp_path)
-    assert f"predicted bins (mean PRM final-step score, no ground truth) equal {summary.agreement.words()}" in \
-        finding.sentence and finding.figure == "difficulty.png"
+    assert (
+        f"predicted bins (mean PRM final-step score, no ground truth) equal {summary.agreement.words()}"
+        in finding.sentence
+        and finding.figure == "difficulty.png"
+    )
 
 
 def test_a_seed_other_than_the_samples_stage_is_refused_before_sampling():
     cfg = DifficultyConfig(samples="s.jsonl", output_dir="o", samples_seed=7)
     check_inputs(cfg, {"samples": {"sampling": {"n": 4, "seed": 7}}}, "run.yaml:36")
-    with pytest.raises(ConfigError, match=r"run.yaml:36: samples_seed 7, but the samples it reads were drawn with "
-                                          r"seed 100 \(sampling.seed\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"run.yaml:36: samples_seed 7, but the samples it reads were drawn with "
+        r"seed 100 \(sampling.seed\)",
+    ):
         check_inputs(cfg, {"samples": {"sampling": {"n": 4, "seed": 100}}}, "run.yaml:36")

@@ -5,22 +5,40 @@ counted, per-bin winners, the figure, the summary and the report's sentence, and
 import json
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from data.bins import Bins
 from data.config import ConfigError
-from data.records import Sample, to_json
-from data.records import RecordError
-from eval.flops_matched import (LARGER, PAPER_RATIOS, TIE, TTC, FlopsMatchedConfig, FlopsMatchedSummary, GridFlops,
-                                Match, ModelSize, by_bin, compare, greedy_accuracy, grid_flops, main, match,
-                                matched_budget, multiplier, pretraining_flops, read_model_size, section)
+from data.records import RecordError, Sample, to_json
+from eval.flops_matched import (
+    LARGER,
+    PAPER_RATIOS,
+    TIE,
+    TTC,
+    FlopsMatchedConfig,
+    FlopsMatchedSummary,
+    GridFlops,
+    Match,
+    ModelSize,
+    by_bin,
+    compare,
+    flops_findings,
+    greedy_accuracy,
+    grid_flops,
+    main,
+    match,
+    matched_budget,
+    multiplier,
+    pretraining_flops,
+    read_model_size,
+    section,
+)
 from eval.search_report import EvalResult
+from tests.support.runs import REPO
 from ttc.lm import forward_flops
-from eval.flops_matched import flops_findings
 
-CHECKPOINTS = Path(__file__).resolve().parents[2] / "train" / "checkpoints"
+CHECKPOINTS = REPO / "train" / "checkpoints"
 BUDGETS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
 
@@ -69,7 +87,7 @@ def test_a_public_model_counted_from_its_config_with_the_recipes_tokens(tmp_path
 def test_matched_budget():
     assert [matched_budget(k, BUDGETS) for k in (257.75, 63.37, 15.77)] == [256, 64, 16]  # the paper's reading
     assert matched_budget(63.37, BUDGETS, "floor") == 32
-    assert matched_budget(2 ** 2.5, BUDGETS) == 4  # log2 tie: the smaller
+    assert matched_budget(2**2.5, BUDGETS) == 4  # log2 tie: the smaller
     # never capped: past the grid continued by doubling (nearest: > 256 sqrt 2 = 362.04; floor: >= 512) is None
     assert [matched_budget(k, BUDGETS) for k in (362.0, 362.1, 5000)] == [256, None, None]
     assert (matched_budget(511.9, BUDGETS, "floor"), matched_budget(512, BUDGETS, "floor")) == (256, None)
@@ -79,8 +97,24 @@ def test_matched_budget():
 
 
 def record(n, policy, prm, generations=None):
-    return EvalResult("q", "best_of_n", {"n": n, "selection": "weighted"}, n, 0, None, 1.0, None, 1,
-                      n if generations is None else generations, 0, 0, None, policy, prm, name="Best-of-N weighted")
+    return EvalResult(
+        "q",
+        "best_of_n",
+        {"n": n, "selection": "weighted"},
+        n,
+        0,
+        None,
+        1.0,
+        None,
+        1,
+        n if generations is None else generations,
+        0,
+        0,
+        None,
+        policy,
+        prm,
+        name="Best-of-N weighted",
+    )
 
 
 def test_grid_flops_are_per_generation_ratios_of_sums():
@@ -113,7 +147,8 @@ def test_the_verifier_counted_k_and_both_budgets():
     assert not match(0.16, 257.75, half, BUDGETS[:-1], "nearest", False).made
     # a quarter of the FLOPs the verifier's: k_v = 0.75 k = 193.3 -> 256
     assert match(0.16, 257.75, GridFlops(300.0, 100.0, 1), BUDGETS, "nearest", True).k_verifier == pytest.approx(
-        193.3125)
+        193.3125
+    )
     with pytest.raises(ConfigError, match="count_verifier"):
         match(0.16, 257.75, GridFlops(300.0, None, 1), BUDGETS, "nearest", True)
     unknown = match(0.16, 257.75, GridFlops(300.0, None, 1), BUDGETS, "nearest", False)
@@ -141,12 +176,18 @@ def questions(*values):
 def test_compare_winners_by_the_paired_interval():
     # bin 1: +0.5 on every question (SE 0): test-time compute wins at both R; at 16, +0.25 on 4 questions
     # with differences 0, 0, 0, 1 (SE 0.25, half-width 0.49): a tie. bin 2: -0.5 everywhere at 16.
-    small = {1: {16: questions(1, 1, 1, 1), 256: questions(1, 1, 1, 1)}, 2: {16: questions(0, 0, 0, 0),
-                                                                        256: questions(1, 1, 1, 0)}}
+    small = {
+        1: {16: questions(1, 1, 1, 1), 256: questions(1, 1, 1, 1)},
+        2: {16: questions(0, 0, 0, 0), 256: questions(1, 1, 1, 0)},
+    }
     large = {1: questions(0.5, 0.5, 0.5, 0.5), 2: questions(0.5, 0.5, 0.5, 0.5)}
     rows = compare(small, large, {0.16: (257.75, 256), 22: (15.77, 16)})
     assert [(r.bin, r.ratio, r.budget, r.winner) for r in rows] == [
-        (1, 0.16, 256, TTC), (1, 22, 16, TTC), (2, 0.16, 256, TIE), (2, 22, 16, LARGER)]
+        (1, 0.16, 256, TTC),
+        (1, 22, 16, TTC),
+        (2, 0.16, 256, TIE),
+        (2, 22, 16, LARGER),
+    ]
     tie = rows[2].paired
     assert (tie.diff, tie.n_questions, tie.level) == (0.25, 4, True)
     assert (tie.low, tie.high) == (pytest.approx(0.25 - 1.959964 * 0.25), pytest.approx(0.25 + 1.959964 * 0.25))
@@ -157,12 +198,21 @@ def test_compare_winners_by_the_paired_interval():
 
 def test_section_writes_figure_and_table(tmp_path):
     small = {b: {n: questions(*[min(1.0, 0.1 * b + 0.05 * i)] * 2) for i, n in enumerate(BUDGETS)} for b in (1, 2)}
-    result, summary = section(small, {1: questions(0.3, 0.3), 2: questions(0.4, 0.4)}, ModelSize(1000, 10**6),
-                              ModelSize(14000, 10**6), PAPER_RATIOS, tmp_path, GridFlops(300.0, 300.0, 7))
+    result, summary = section(
+        small,
+        {1: questions(0.3, 0.3), 2: questions(0.4, 0.4)},
+        ModelSize(1000, 10**6),
+        ModelSize(14000, 10**6),
+        PAPER_RATIOS,
+        tmp_path,
+        GridFlops(300.0, 300.0, 7),
+    )
     assert result.figures == [tmp_path / "flops_matched.png"] and result.figures[0].stat().st_size > 0
     assert "| 0.16 | 257.8 | 257.8 | 128.9 | 256 | **128** |" in result.markdown
-    assert ("k counts the verifier, k_v = k x 0.500: a generation over the grid's 7 records runs the policy 300 FLOPs, "
-            "the verifier 300. The rows use the budget in bold") in result.markdown
+    assert (
+        "k counts the verifier, k_v = k x 0.500: a generation over the grid's 7 records runs the policy 300 FLOPs, "
+        "the verifier 300. The rows use the budget in bold"
+    ) in result.markdown
     assert len(summary.rows) == 6 and [r.budget for r in summary.rows[:3]] == [128, 32, 8]
     # at 128 (index 7) bin 1 is 0.1 + 0.35
     assert "| 1 | test-time compute: 0.450 vs 0.300 (+50%); 95% CI +0.150 to +0.150 |" in result.markdown
@@ -173,25 +223,50 @@ def test_a_k_past_the_grid_makes_no_rows_and_says_so(tmp_path):
     at R=22 k_v = 7.9 -> 8 (k = 15.8 -> 16 without the verifier). Saved and read back as it was."""
     grid = BUDGETS[:5]
     small = {b: {n: questions(0.5, 0.5) for n in grid} for b in (1, 2)}
-    result, summary = section(small, {1: questions(0.3, 0.3), 2: questions(0.4, 0.4)}, ModelSize(1000, 10**6),
-                              ModelSize(14000, 10**6), PAPER_RATIOS, tmp_path, GridFlops(300.0, 300.0, 7))
-    assert [(m.budget, m.budget_verifier, m.made) for m in summary.matches] == [(None, None, False),
-                                                                               (None, None, False), (16, 8, True)]
+    result, summary = section(
+        small,
+        {1: questions(0.3, 0.3), 2: questions(0.4, 0.4)},
+        ModelSize(1000, 10**6),
+        ModelSize(14000, 10**6),
+        PAPER_RATIOS,
+        tmp_path,
+        GridFlops(300.0, 300.0, 7),
+    )
+    assert [(m.budget, m.budget_verifier, m.made) for m in summary.matches] == [
+        (None, None, False),
+        (None, None, False),
+        (16, 8, True),
+    ]
     assert [(r.bin, r.ratio, r.budget) for r in summary.rows] == [(1, 22, 8), (2, 22, 8)]
-    assert "| 0.16 | 257.8 | 257.8 | 128.9 | not made: the grid stops at 16, k = 257.8 | " \
-           "**not made: the grid stops at 16, k = 128.9** |" in result.markdown
-    assert "| 1 | not made: the grid stops at 16, k = 128.9 | not made: the grid stops at 16, k = 31.7 | " \
-           "test-time compute: 0.500 vs 0.300" in result.markdown
+    assert (
+        "| 0.16 | 257.8 | 257.8 | 128.9 | not made: the grid stops at 16, k = 257.8 | "
+        "**not made: the grid stops at 16, k = 128.9** |" in result.markdown
+    )
+    assert (
+        "| 1 | not made: the grid stops at 16, k = 128.9 | not made: the grid stops at 16, k = 31.7 | "
+        "test-time compute: 0.500 vs 0.300" in result.markdown
+    )
     summary.save(tmp_path / "flops_matched.json")
     assert FlopsMatchedSummary.load(tmp_path / "flops_matched.json") == summary
     (finding,) = flops_findings(tmp_path)
-    assert "With FLOPs matched (k counts the verifier, k_v = k x 0.500: a generation over the grid's" in \
-        finding.sentence
-    assert ("by bin: at R=0.16 not made (the grid stops at 16, k = 128.9); at R=0.79 not made (the grid stops at 16, "
-            "k = 31.7); at R=22 (budget 8; 16 with the policy's FLOPs alone): bin 1 ahead") in finding.sentence
+    assert (
+        "With FLOPs matched (k counts the verifier, k_v = k x 0.500: a generation over the grid's" in finding.sentence
+    )
+    assert (
+        "by bin: at R=0.16 not made (the grid stops at 16, k = 128.9); at R=0.79 not made (the grid stops at 16, "
+        "k = 31.7); at R=22 (budget 8; 16 with the policy's FLOPs alone): bin 1 ahead"
+    ) in finding.sentence
     # policy FLOPs alone: R=22 at 16, the verifier-counted budget shown beside it
-    _, alone = section(small, {1: questions(0.3, 0.3), 2: questions(0.4, 0.4)}, ModelSize(1000, 10**6),
-                       ModelSize(14000, 10**6), [22], tmp_path, GridFlops(300.0, 300.0, 7), count_verifier=False)
+    _, alone = section(
+        small,
+        {1: questions(0.3, 0.3), 2: questions(0.4, 0.4)},
+        ModelSize(1000, 10**6),
+        ModelSize(14000, 10**6),
+        [22],
+        tmp_path,
+        GridFlops(300.0, 300.0, 7),
+        count_verifier=False,
+    )
     assert [r.budget for r in alone.rows] == [16, 16]
     alone.save(tmp_path / "flops_matched.json")
     assert "at R=22 (budget 16; 8 with the verifier counted)" in flops_findings(tmp_path)[0].sentence
@@ -203,8 +278,14 @@ def test_summary_version_and_consistency(tmp_path):
     FlopsMatchedSummary([m], [], [1, 2], True, GridFlops(1.0, 1.0, 1)).save(tmp_path / "f.json")
     record = json.loads((tmp_path / "f.json").read_text())
     assert (record["format"], record["version"]) == ("ttc.flops_matched", 2)
-    assert record["matches"][0] == {"ratio": 22.0, "k": 15.8, "budget": 16, "k_verifier": 7.9, "budget_verifier": 8,
-                                    "made": True}
+    assert record["matches"][0] == {
+        "ratio": 22.0,
+        "k": 15.8,
+        "budget": 16,
+        "k_verifier": 7.9,
+        "budget_verifier": 8,
+        "made": True,
+    }
     (tmp_path / "f.json").write_text(json.dumps({**record, "version": 1}))
     with pytest.raises(RecordError, match="field 'version' is 1; this code reads 2"):
         FlopsMatchedSummary.load(tmp_path / "f.json")
@@ -217,24 +298,49 @@ def test_main_end_to_end(tmp_path):
     ids = [f"q{i}" for i in range(8)]
     fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=0, seed=0)
     # the verifier runs as many FLOPs a generation as the policy: k_v = k / 2
-    results = [EvalResult(q, "best_of_n", {"n": n, "selection": sel}, n, correct=float(i < 4 or n > 8),
-                          generations=n, name=f"Best-of-N {sel}", flops_policy=300 * n, flops_prm=300 * n, **fields)
-               for n in BUDGETS for sel in ("weighted", "majority") for i, q in enumerate(ids)]
+    results = [
+        EvalResult(
+            q,
+            "best_of_n",
+            {"n": n, "selection": sel},
+            n,
+            correct=float(i < 4 or n > 8),
+            generations=n,
+            name=f"Best-of-N {sel}",
+            flops_policy=300 * n,
+            flops_prm=300 * n,
+            **fields,
+        )
+        for n in BUDGETS
+        for sel in ("weighted", "majority")
+        for i, q in enumerate(ids)
+    ]
     (tmp_path / "results.jsonl").write_text("".join(to_json(r) + "\n" for r in results))
     bins = {q: 1 if i < 4 else 2 for i, q in enumerate(ids)}
     Bins("oracle", bins, {q: 0.5 for q in ids}, 2).save(tmp_path / "bins.json")
     # the larger model: wrong on all of bin 1, right on all of bin 2
     (tmp_path / "large.jsonl").write_text("".join(to_json(greedy(q, i >= 4)) + "\n" for i, q in enumerate(ids)))
-    cfg = FlopsMatchedConfig([str(tmp_path / "results.jsonl")], str(tmp_path / "bins.json"),
-                             str(tmp_path / "large.jsonl"), str(tmp_path / "out"),
-                             small_model=str(CHECKPOINTS / "toy-base"), large_model=str(CHECKPOINTS / "toy-large"))
+    cfg = FlopsMatchedConfig(
+        [str(tmp_path / "results.jsonl")],
+        str(tmp_path / "bins.json"),
+        str(tmp_path / "large.jsonl"),
+        str(tmp_path / "out"),
+        small_model=str(CHECKPOINTS / "toy-base"),
+        large_model=str(CHECKPOINTS / "toy-large"),
+    )
     alone = replace(cfg, output_dir=str(tmp_path / "alone"), count_verifier=False)
     text = main(alone)
     rows = FlopsMatchedSummary.load(tmp_path / "alone" / "flops_matched.json").rows
     # bin 1: always right vs the larger model's wrong: test-time compute wins at every R; bin 2: 0 until N > 8:
     # R=22 -> k ~10.1 -> 8 (larger wins), R=0.16 -> k ~160 -> 128 and R=0.79 -> 32 (level: both right)
     assert [(r.bin, r.budget, r.winner) for r in rows] == [
-        (1, 128, TTC), (1, 32, TTC), (1, 8, TTC), (2, 128, TIE), (2, 32, TIE), (2, 8, LARGER)]
+        (1, 128, TTC),
+        (1, 32, TTC),
+        (1, 8, TTC),
+        (2, 128, TIE),
+        (2, 32, TIE),
+        (2, 8, LARGER),
+    ]
     tie = rows[5].paired
     assert (tie.mean_a, tie.mean_b, tie.diff, tie.low, tie.high, tie.n_questions) == (0.0, 1.0, -1.0, -1.0, -1.0, 4)
     assert "M = 9.03" in text and (tmp_path / "alone" / "flops_matched.png").stat().st_size > 0
@@ -244,7 +350,13 @@ def test_main_end_to_end(tmp_path):
     assert summary.flops == GridFlops(300.0, 300.0, len(results)) and summary.count_verifier
     assert [(m.budget, m.budget_verifier) for m in summary.matches] == [(128, 64), (32, 16), (8, 4)]
     assert [(r.bin, r.budget, r.winner) for r in summary.rows] == [
-        (1, 64, TTC), (1, 16, TTC), (1, 4, TTC), (2, 64, TIE), (2, 16, TIE), (2, 4, LARGER)]
+        (1, 64, TTC),
+        (1, 16, TTC),
+        (1, 4, TTC),
+        (2, 64, TIE),
+        (2, 16, TIE),
+        (2, 4, LARGER),
+    ]
     assert summary.rows[0].k == pytest.approx(summary.matches[0].k / 2)
     # records without a verifier count: refused before anything is written, unless the verifier is not counted
     (tmp_path / "bare.jsonl").write_text("".join(to_json(replace(r, flops_prm=None)) + "\n" for r in results))

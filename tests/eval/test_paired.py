@@ -24,10 +24,12 @@ def test_known_difference_and_standard_error():
     assert (p.mean_a, p.mean_b, p.diff, p.n_questions) == (pytest.approx(0.75), 0.5, pytest.approx(0.25), 4)
     assert p.low == pytest.approx(0.25 - 1.959964 * se) and p.high == pytest.approx(0.25 + 1.959964 * se)
     assert p.verdict == "ahead" and not p.level
-    assert p.words("majority") == ("ahead of majority by +0.250 (95% CI +0.123 to +0.377; 0.750 vs 0.500, "
-                                   "4 questions)")
-    assert paired(questions(0.5, 0.5, 0.5, 0.5), questions(0.6, 0.7, 0.8, 0.9)).words("it").startswith(
-        "behind it by -0.250 (95% CI -0.377 to -0.123;")
+    assert p.words("majority") == ("ahead of majority by +0.250 (95% CI +0.123 to +0.377; 0.750 vs 0.500, 4 questions)")
+    assert (
+        paired(questions(0.5, 0.5, 0.5, 0.5), questions(0.6, 0.7, 0.8, 0.9))
+        .words("it")
+        .startswith("behind it by -0.250 (95% CI -0.377 to -0.123;")
+    )
 
 
 def test_pairing_removes_the_shared_question_difficulty():

@@ -4,14 +4,15 @@ definition and function of eval/compute_optimal), and the report section from sa
 from data.records import to_json, write_atomic
 from eval import policy as P
 from eval.paired import Ratio
-from ttc.search import SearchResult
 from ttc.policy.planner import SolveResult
+from ttc.search import SearchResult
 
 
 def solved(pid: str, budget: int, correct: float, method: str = "beam(...)", generations: int | None = None):
     spent = budget if generations is None else generations
-    return SolveResult(pid, budget, 0, 2, 0.5, 1, method, "beam", {}, "1", correct, None, 1, spent, budget - spent,
-                       1, 1, 1, 1, 1)
+    return SolveResult(
+        pid, budget, 0, 2, 0.5, 1, method, "beam", {}, "1", correct, None, 1, spent, budget - spent, 1, 1, 1, 1, 1
+    )
 
 
 def bon(pid: str, n: int, correct: float):
@@ -35,11 +36,15 @@ def test_curves_spent_budget_method_mix_and_efficiency_both_ways():
     assert s.per_question[P.SOLVE][2] == {"a": 1.0, "b": 0.0}
     # bootstrap over the 2 questions: (a, a) needs N=2 (8x), (b, b) and (a, b) N=4 (4x)
     assert s.efficiency_interval == Ratio(budget=16, match=4, low=4.0, high=8.0, n_questions=2, n_seeds=1)
-    assert ("ttc solve matches best-of-N weighted at N=16 with N=4: ratio 4 (bootstrap 95% range over 2 questions: "
-            "4x to 8x).") in P.markdown(s)
+    assert (
+        "ttc solve matches best-of-N weighted at N=16 with N=4: ratio 4 (bootstrap 95% range over 2 questions: "
+        "4x to 8x)."
+    ) in P.markdown(s)
     # best-of-N matching solve at 16: N=16 on (b, b) and (a, b) (1x), N=4 on (a, a) (4x): the range spans 1
-    assert ("Best-of-N weighted matches ttc solve at N=16 with N=16: ratio 1 (interval wide: the bootstrap 95% range "
-            "over 2 questions, 1x to 4x, spans 1).") in P.markdown(s)
+    assert (
+        "Best-of-N weighted matches ttc solve at N=16 with N=16: ratio 1 (interval wide: the bootstrap 95% range "
+        "over 2 questions, 1x to 4x, spans 1)."
+    ) in P.markdown(s)
 
 
 def test_the_summary_round_trips_through_its_file(tmp_path):

@@ -1,17 +1,26 @@
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from data.records import Sample
 from eval.paired import curve_of
-from eval.prm import (LIKELIHOOD, PRM, Curve, FinalAUC, PRMEvalSummary, auc, best_of_n, evaluate, final_score_auc,
-                      markdown, within_question_auc)
+from eval.prm import (
+    LIKELIHOOD,
+    PRM,
+    Curve,
+    FinalAUC,
+    PRMEvalSummary,
+    auc,
+    best_of_n,
+    evaluate,
+    final_score_auc,
+    markdown,
+    within_question_auc,
+)
+from tests.support.runs import REPO
 from ttc.pipeline import cli
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_auc_matches_pair_counting():
@@ -30,9 +39,16 @@ def sample(i, answer, correct):
 
 def test_verifier_weighting_beats_majority_when_scores_are_informative():
     # 3 wrong answers agree, the right one appears twice with high scores
-    items = [(sample(0, "1", False), [0.1]), (sample(1, "1", False), [0.2]), (sample(2, "1", False), [0.1]),
-             (sample(3, "2", True), [0.9]), (sample(4, "2", True), [0.8]), (sample(5, "3", False), [0.3]),
-             (sample(6, "1", False), [0.1]), (sample(7, "2", True), [0.9])]
+    items = [
+        (sample(0, "1", False), [0.1]),
+        (sample(1, "1", False), [0.2]),
+        (sample(2, "1", False), [0.1]),
+        (sample(3, "2", True), [0.9]),
+        (sample(4, "2", True), [0.8]),
+        (sample(5, "3", False), [0.3]),
+        (sample(6, "1", False), [0.1]),
+        (sample(7, "2", True), [0.9]),
+    ]
     per_problem = best_of_n({"p": items}, [1, 8], seed=0)
     assert per_problem["majority"][8] == {"p": 0.0}
     curves = {name: curve_of(c) for name, c in per_problem.items()}
@@ -62,8 +78,9 @@ def test_a_score_that_only_knows_the_question_ranks_nothing_within_it():
 def test_evaluate_keeps_per_problem_values_for_paired_intervals():
     # "e": one correct sample (PRM 0.9) against 3 agreeing wrong ones (0.2 each, 0.6 together);
     # "h": all wrong (no within-question AUC); "s": only 3 samples
-    easy = [(Sample("e", i, "", ["x"], "1" if i < 1 else "9", i < 1, 1, "eos"), [0.9 if i < 1 else 0.2])
-            for i in range(4)]
+    easy = [
+        (Sample("e", i, "", ["x"], "1" if i < 1 else "9", i < 1, 1, "eos"), [0.9 if i < 1 else 0.2]) for i in range(4)
+    ]
     hard = [(Sample("h", i, "", ["x"], "9", False, 1, "eos"), [0.5]) for i in range(4)]
     short = [(Sample("s", i, "", ["x"], "1", True, 1, "eos"), [0.5]) for i in range(3)]
     prm = {"e": easy, "h": hard, "s": short}
@@ -95,21 +112,64 @@ def test_eval_prm_with_a_vllm_prm_and_a_likelihood_baseline_exits_cleanly(tmp_pa
     likelihood on transformers. Its exit status is what a dependent job waits on, so an abort in
     the interpreter's teardown, after every output was written, fails the run all the same."""
     toy = ["--data.split", "test", "--data.levels", "[1,2]", "--data.per_level", "2"]
-    cli.main(["sample", "--config", "configs/toy/sample.yaml", "--lm.model", str(toy_base_path), "--lm.backend", "hf",
-              *toy, "--sampling.n", "2", "--sampling.max_tokens", "32", "--output_dir", str(tmp_path / "samples")])
+    cli.main(
+        [
+            "sample",
+            "--config",
+            "configs/toy/sample.yaml",
+            "--lm.model",
+            str(toy_base_path),
+            "--lm.backend",
+            "hf",
+            *toy,
+            "--sampling.n",
+            "2",
+            "--sampling.max_tokens",
+            "32",
+            "--output_dir",
+            str(tmp_path / "samples"),
+        ]
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "ttc.pipeline.cli", "eval-prm", "--config", "configs/toy/eval_prm.yaml",
-         "--prm.path", str(REPO / "train/checkpoints/toy-prm"), "--prm.backend", "vllm",
-         "--baseline.kind", "likelihood", "--baseline.path", str(toy_base_path), "--labels", "null", *toy, "--max_n", "2",
-         "--samples", str(tmp_path / "samples/samples.jsonl"), "--output_dir", str(tmp_path / "prm")],
-        cwd=REPO, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "ttc.pipeline.cli",
+            "eval-prm",
+            "--config",
+            "configs/toy/eval_prm.yaml",
+            "--prm.path",
+            str(REPO / "train/checkpoints/toy-prm"),
+            "--prm.backend",
+            "vllm",
+            "--baseline.kind",
+            "likelihood",
+            "--baseline.path",
+            str(toy_base_path),
+            "--labels",
+            "null",
+            *toy,
+            "--max_n",
+            "2",
+            "--samples",
+            str(tmp_path / "samples/samples.jsonl"),
+            "--output_dir",
+            str(tmp_path / "prm"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "prm" / "prm_eval.json").is_file()
 
 
 def test_the_within_question_auc_ranks_by_the_aggregation_asked_for():
     """Min ranks a solution by its weakest step, last by its final one: they disagree here."""
-    dipped, flat = Sample("q", 0, "", ["a", "b"], "1", True, 2, "stop"), Sample("q", 1, "", ["a", "b"], "2", False, 2, "stop")
+    dipped, flat = (
+        Sample("q", 0, "", ["a", "b"], "1", True, 2, "stop"),
+        Sample("q", 1, "", ["a", "b"], "2", False, 2, "stop"),
+    )
     by_problem = {"q": [(dipped, [0.1, 0.9]), (flat, [0.5, 0.6])]}
     assert within_question_auc(by_problem) == {"q": 1.0}
     assert within_question_auc(by_problem, "min") == {"q": 0.0}

@@ -15,26 +15,54 @@ import yaml
 from data.config import ConfigError, parse_config
 from data.prm_bench import BenchSolution, BenchSteps
 from data.records import read_records
-from eval.prm_bench import (PREDICTIONS, BenchPRMConfig, BenchSummary, ItemRecord, StepsRecord, compare_prmbench,
-                            compare_processbench, evaluate_prmbench, evaluate_processbench, first_error, main,
-                            predictions, score_prmbench, score_processbench, step_counts, write)
+from eval.prm_bench import (
+    PREDICTIONS,
+    BenchPRMConfig,
+    BenchSummary,
+    ItemRecord,
+    StepsRecord,
+    compare_prmbench,
+    compare_processbench,
+    evaluate_prmbench,
+    evaluate_processbench,
+    first_error,
+    main,
+    predictions,
+    score_prmbench,
+    score_processbench,
+    step_counts,
+    write,
+)
+from tests.support.runs import REPO
 from ttc.pipeline.cli import stage_spec
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def solution(id, split, label, steps=3, error_class=None, group=""):
-    return BenchSolution(id, split, "Compute 1+2.", [f"step {i}" for i in range(steps)], label, label == -1,
-                         error_class, group)
+    return BenchSolution(
+        id, split, "Compute 1+2.", [f"step {i}" for i in range(steps)], label, label == -1, error_class, group
+    )
 
 
 # gsm8k: 3 erroneous (2 found exactly, 1 flagged a step early), 2 correct (1 left alone); math: the
 # one erroneous solution passed as correct, the correct one left alone.
-ITEMS = [solution("g0", "gsm8k", 1, error_class="slip"), solution("g1", "gsm8k", 0, error_class="arithmetic"),
-         solution("g2", "gsm8k", 2, error_class="slip"), solution("g3", "gsm8k", -1), solution("g4", "gsm8k", -1),
-         solution("m0", "math", 0, error_class="slip"), solution("m1", "math", -1)]
-VALUES = [[0.9, 0.2, 0.1], [0.3, 0.9, 0.9], [0.8, 0.4, 0.1], [0.9, 0.8, 0.7], [0.9, 0.9, 0.1],
-          [0.6, 0.7, 0.8], [0.9, 0.9, 0.9]]
+ITEMS = [
+    solution("g0", "gsm8k", 1, error_class="slip"),
+    solution("g1", "gsm8k", 0, error_class="arithmetic"),
+    solution("g2", "gsm8k", 2, error_class="slip"),
+    solution("g3", "gsm8k", -1),
+    solution("g4", "gsm8k", -1),
+    solution("m0", "math", 0, error_class="slip"),
+    solution("m1", "math", -1),
+]
+VALUES = [
+    [0.9, 0.2, 0.1],
+    [0.3, 0.9, 0.9],
+    [0.8, 0.4, 0.1],
+    [0.9, 0.8, 0.7],
+    [0.9, 0.9, 0.1],
+    [0.6, 0.7, 0.8],
+    [0.9, 0.9, 0.9],
+]
 
 
 def test_the_threshold_rule_is_the_first_step_below_it():
@@ -89,7 +117,10 @@ def many(n, hit_rate_err, hit_rate_cor, split="gsm8k"):
     hit_rate x n of each found."""
     items, values = [], []
     for i in range(n):
-        items += [solution(f"{split}-e{i}", split, 0, group=f"q{i}"), solution(f"{split}-c{i}", split, -1, group=f"r{i}")]
+        items += [
+            solution(f"{split}-e{i}", split, 0, group=f"q{i}"),
+            solution(f"{split}-c{i}", split, -1, group=f"r{i}"),
+        ]
         values += [[0.1 if i < hit_rate_err * n else 0.9] * 3, [0.9 if i < hit_rate_cor * n else 0.1] * 3]
     return items, values
 
@@ -102,8 +133,9 @@ def test_the_bootstrap_interval_is_seeded_brackets_the_f1_and_resamples_groups()
     assert f1.low < f1.value < f1.high and f1.high - f1.low < 0.4
     assert score_processbench(items, values, resamples=500, seed=3).splits["gsm8k"].f1 == f1  # seeded
     assert r.average_f1 == f1  # one split: the headline is its F1
-    grouped = [BenchSolution(s.id, s.split, s.problem, s.steps, s.label, s.final_answer_correct, None, "one")
-               for s in items]
+    grouped = [
+        BenchSolution(s.id, s.split, s.problem, s.steps, s.label, s.final_answer_correct, None, "one") for s in items
+    ]
     assert score_processbench(grouped, values, resamples=500).splits["gsm8k"].f1.low is None  # one group: no interval
 
 
@@ -130,8 +162,9 @@ def test_a_comparison_pairs_the_two_verifiers_item_by_item():
 
 
 def test_evaluate_processbench_summarizes_every_verifier_and_saves_a_typed_summary(tmp_path):
-    summary, records = evaluate_processbench(ITEMS, {"a": VALUES, "b": [[0.9] * 3] * len(ITEMS)}, 0.5, ["a", "b"],
-                                             100, 0)
+    summary, records = evaluate_processbench(
+        ITEMS, {"a": VALUES, "b": [[0.9] * 3] * len(ITEMS)}, 0.5, ["a", "b"], 100, 0
+    )
     summary.save(tmp_path / "prm_bench.json")
     loaded = BenchSummary.load(tmp_path / "prm_bench.json")
     assert loaded == summary
@@ -164,14 +197,17 @@ def test_predictions_go_to_records_one_line_an_item_and_the_summary_keeps_only_a
 
 # --- PRMBench ------------------------------------------------------------------------------------
 
+
 def steps_item(id, classification, n, errors, group):
     return BenchSteps(id, "Q", [f"s{i}" for i in range(n)], frozenset(errors), classification, group)
 
 
-PRM_ITEMS = [steps_item("circular_0", "circular", 4, {1, 2}, "0"),  # TP 1, TN 1, FP 1, FN 1
-             steps_item("counterfactual_0", "counterfactual", 3, {2}, "0"),  # TP 2, TN 1
-             steps_item("correct_0", "correct", 2, set(), "0"),  # TP 1, FN 1 (its own class only)
-             steps_item("multi_solutions_1", "multi_solutions", 2, set(), "1")]  # TP 2
+PRM_ITEMS = [
+    steps_item("circular_0", "circular", 4, {1, 2}, "0"),  # TP 1, TN 1, FP 1, FN 1
+    steps_item("counterfactual_0", "counterfactual", 3, {2}, "0"),  # TP 2, TN 1
+    steps_item("correct_0", "correct", 2, set(), "0"),  # TP 1, FN 1 (its own class only)
+    steps_item("multi_solutions_1", "multi_solutions", 2, set(), "1"),
+]  # TP 2
 PRM_VALUES = [[0.9, 0.3, 0.8, 0.2], [0.8, 0.7, 0.1], [0.9, 0.4], [0.6, 0.7]]
 
 
@@ -207,8 +243,12 @@ def test_prmbench_records_hold_each_items_step_counts_by_verifier(tmp_path):
     other = [[0.9, 0.9, 0.1, 0.1], [0.1, 0.9, 0.9], [0.9, 0.9], [0.9, 0.1]]
     write(*evaluate_prmbench(PRM_ITEMS, {"a": PRM_VALUES, "b": other}, 0.5, ["a", "b"], 20), tmp_path)
     records = read_records(tmp_path / PREDICTIONS, StepsRecord)
-    assert [(r.id, r.errors) for r in records] == [("circular_0", [1, 2]), ("counterfactual_0", [2]),
-                                                  ("correct_0", []), ("multi_solutions_1", [])]
+    assert [(r.id, r.errors) for r in records] == [
+        ("circular_0", [1, 2]),
+        ("counterfactual_0", [2]),
+        ("correct_0", []),
+        ("multi_solutions_1", []),
+    ]
     assert [r.counts["a"] for r in records] == [[1, 1, 1, 1], [2, 0, 1, 0], [1, 0, 0, 1], [2, 0, 0, 0]]  # tp fp tn fn
     assert [r.counts["b"] for r in records] == [[1, 1, 1, 1], [1, 1, 0, 1], [2, 0, 0, 0], [1, 0, 0, 1]]
     summary = BenchSummary.load(tmp_path / "prm_bench.json")
@@ -222,22 +262,38 @@ def test_prmbench_records_hold_each_items_step_counts_by_verifier(tmp_path):
 
 # --- the command -----------------------------------------------------------------------------------
 
+
 def toy_processbench(root: Path) -> Path:
     """Two splits of toy-world solutions in ProcessBench's published layout (a JSON array a split)."""
     root.mkdir()
     right, wrong = ["=119-67-20", "=52-20", "=32"], ["=119-67-20", "=53-20", "=33"]
     for split in ("gsm8k", "math"):
-        items = [{"id": f"{split}-{i}", "generator": "toy-base", "problem": "Compute 23+96-67-20.",
-                  "steps": steps, "final_answer_correct": label == -1, "label": label}
-                 for i, (steps, label) in enumerate([(right, -1), (wrong, 1), (right, -1), (wrong, 1)])]
+        items = [
+            {
+                "id": f"{split}-{i}",
+                "generator": "toy-base",
+                "problem": "Compute 23+96-67-20.",
+                "steps": steps,
+                "final_answer_correct": label == -1,
+                "label": label,
+            }
+            for i, (steps, label) in enumerate([(right, -1), (wrong, 1), (right, -1), (wrong, 1)])
+        ]
         (root / f"{split}.json").write_text(json.dumps(items, indent=2))
     return root
 
 
 def test_bench_prm_is_a_ttc_command_reading_verifier_sections(tmp_path):
     recipe = tmp_path / "bench.yaml"
-    recipe.write_text(yaml.safe_dump({"output_dir": str(tmp_path / "out"), "threshold": "gsm8k",
-                                      "verifiers": {"ours": {"kind": "prm", "path": "p"}}}))
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "output_dir": str(tmp_path / "out"),
+                "threshold": "gsm8k",
+                "verifiers": {"ours": {"kind": "prm", "path": "p"}},
+            }
+        )
+    )
     cfg = parse_config(stage_spec("bench-prm").config, ["--config", str(recipe)])
     assert cfg.verifiers["ours"].kind == "prm" and cfg.threshold == "gsm8k" and cfg.benchmark == "processbench"
     assert parse_config(BenchPRMConfig, ["--config", str(recipe), "--threshold", "0.3"]).threshold == 0.3
@@ -252,11 +308,17 @@ def test_main_scores_the_toy_prm_and_the_likelihood_baseline_end_to_end(tmp_path
     data = toy_processbench(tmp_path / "processbench")
     out = tmp_path / "out"
     cfg = BenchPRMConfig(
-        verifiers={"toy-prm": {"kind": "prm", "path": str(REPO / "train/checkpoints/toy-prm"), "device": "cpu"},
-                   "likelihood": {"kind": "likelihood", "path": str(REPO / "train/checkpoints/toy-base"),
-                                  "device": "cpu"}},
-        output_dir=str(out), data=str(data), splits=["gsm8k", "math"], compare=["toy-prm", "likelihood"],
-        resamples=50, max_items=3)
+        verifiers={
+            "toy-prm": {"kind": "prm", "path": str(REPO / "train/checkpoints/toy-prm"), "device": "cpu"},
+            "likelihood": {"kind": "likelihood", "path": str(REPO / "train/checkpoints/toy-base"), "device": "cpu"},
+        },
+        output_dir=str(out),
+        data=str(data),
+        splits=["gsm8k", "math"],
+        compare=["toy-prm", "likelihood"],
+        resamples=50,
+        max_items=3,
+    )
     text = main(cfg)
     summary = BenchSummary.load(out / "prm_bench.json")
     assert set(summary.processbench) == {"toy-prm", "likelihood"} and summary.data == str(data)

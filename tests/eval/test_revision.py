@@ -3,16 +3,30 @@ problems, as the chains were sampled), and one real run (the toy base model's ch
 `ttc chains`, a tiny PRM as the ORM) that writes every file and resumes without the ORM."""
 
 import pytest
-from tests.support.runs import synthetic_labels, train_tiny_prm
-from tests.support.fakes import TableVerifier
 
 from data.problems import DataConfig, load_problems
 from data.records import RecordError, to_json, write_atomic
 from data.revision_format import revision_question
 from eval import revision
 from eval.paired import curve_of
-from eval.revision import (ALL, PARALLEL, SEQUENTIAL, RevisionEvalConfig, RevisionSummary, Transitions, evaluate, main,
-                           markdown, pass_at_1_per_problem, ratio_sweep, sequential_vs_parallel, splits, transitions)
+from eval.revision import (
+    ALL,
+    PARALLEL,
+    SEQUENTIAL,
+    RevisionEvalConfig,
+    RevisionSummary,
+    Transitions,
+    evaluate,
+    main,
+    markdown,
+    pass_at_1_per_problem,
+    ratio_sweep,
+    sequential_vs_parallel,
+    splits,
+    transitions,
+)
+from tests.support.fakes import TableVerifier
+from tests.support.runs import synthetic_labels, train_tiny_prm
 from ttc.lm.spec import LMConfig
 from ttc.revise import Attempt, ChainSet, accuracy
 from ttc.stages import chains
@@ -21,8 +35,13 @@ from ttc.verifiers.spec import VerifierConfig
 
 def chain_set(pid, rows):
     """rows: one string per chain, an attempt per character: 'c' correct, 'w' wrong (answer 9)."""
-    return ChainSet(pid, [[Attempt(pid, c, t, "", "1" if x == "c" else "9", x == "c", 0.5, 1, "eos")
-                           for t, x in enumerate(row)] for c, row in enumerate(rows)])
+    return ChainSet(
+        pid,
+        [
+            [Attempt(pid, c, t, "", "1" if x == "c" else "9", x == "c", 0.5, 1, "eos") for t, x in enumerate(row)]
+            for c, row in enumerate(rows)
+        ],
+    )
 
 
 SETS = [chain_set("a", ["wccw", "wwcc"]), chain_set("b", ["cwcc", "wwww"])]
@@ -40,7 +59,8 @@ def test_evaluate_keeps_the_per_problem_values_of_its_curves(tmp_path):
     assert summary.pass_at_1_per_question[3] == {"a": 1.0, "b": 0.5} and summary.pass_at_1[3] == 0.75
     seq = summary.sequential_parallel_per_question["majority"][SEQUENTIAL][4]
     assert set(seq) == {"a", "b"} and summary.sequential_parallel["majority"][SEQUENTIAL][4] == pytest.approx(
-        (seq["a"] + seq["b"]) / 2)
+        (seq["a"] + seq["b"]) / 2
+    )
     sweep = ratio_sweep(SETS, 4, 2, 4, "weighted", cfg.num_subsets, 0)
     assert summary.ratio_per_question["ORM weighted"][4.0] == sweep[4.0]
     assert set(summary.ratio["majority"]) == {ALL, "level 1", "level 2"}
@@ -59,12 +79,16 @@ def test_transitions():
 def test_sequential_parallel_and_ratio_are_means_of_the_estimator():
     per_problem = sequential_vs_parallel(SETS, chains=2, length=4, num_subsets=100, seed=0)
     curves = {name: {kind: curve_of(c) for kind, c in kinds.items()} for name, kinds in per_problem.items()}
-    assert {name: list(kinds) for name, kinds in curves.items()} == {"ORM weighted": [SEQUENTIAL, PARALLEL],
-                                                                     "majority": [SEQUENTIAL, PARALLEL]}
+    assert {name: list(kinds) for name, kinds in curves.items()} == {
+        "ORM weighted": [SEQUENTIAL, PARALLEL],
+        "majority": [SEQUENTIAL, PARALLEL],
+    }
     majority = curves["majority"]
     assert sorted(majority[SEQUENTIAL]) == [1, 2, 4] and sorted(majority[PARALLEL]) == [1, 2]
-    assert per_problem["majority"][SEQUENTIAL][4] == {"a": accuracy(SETS[0], 1, 4, "majority"),
-                                                      "b": accuracy(SETS[1], 1, 4, "majority")}
+    assert per_problem["majority"][SEQUENTIAL][4] == {
+        "a": accuracy(SETS[0], 1, 4, "majority"),
+        "b": accuracy(SETS[1], 1, 4, "majority"),
+    }
     steps = curve_of(pass_at_1_per_problem(SETS))
     assert curves["ORM weighted"][PARALLEL][1] == curves["ORM weighted"][SEQUENTIAL][1] == steps[1]
     sweep = curve_of(ratio_sweep(SETS, 4, 2, 4, "weighted", 100, 0))
@@ -97,18 +121,32 @@ def test_the_orm_scores_each_batch_of_problems_in_one_call(tmp_path, monkeypatch
     def text(p, c, t):
         return f"{p.id} {c} {t}\n\\boxed{{1}}"
 
-    attempts = [Attempt(p.id, c, t, text(p, c, t), "1", False, None, 1, "eos")
-                for p in problems for c in range(2) for t in range(2)]
+    attempts = [
+        Attempt(p.id, c, t, text(p, c, t), "1", False, None, 1, "eos")
+        for p in problems
+        for c in range(2)
+        for t in range(2)
+    ]
     write_atomic(tmp_path / "chains.jsonl", map(to_json, attempts))
     orm = TableVerifier()
     monkeypatch.setattr(revision, "load_verifier", lambda cfg, prompt: orm)
-    cfg = RevisionEvalConfig(output_dir=str(tmp_path / "eval"), chains=str(tmp_path / "chains.jsonl"),
-                             orm=VerifierConfig(path="o"), data=data, budget=2, max_attempts=1, batch_problems=2)
+    cfg = RevisionEvalConfig(
+        output_dir=str(tmp_path / "eval"),
+        chains=str(tmp_path / "chains.jsonl"),
+        orm=VerifierConfig(path="o"),
+        data=data,
+        budget=2,
+        max_attempts=1,
+        batch_problems=2,
+    )
     main(cfg)
     assert [len(call) for call in orm.calls] == [2 * 4, 4]
     p = problems[0]
-    assert orm.calls[0][:4] == [(revision_question(p.question, [text(p, c, t - 1)] if t else [], 1).text,
-                                 tuple(text(p, c, t).split("\n"))) for c in range(2) for t in range(2)]
+    assert orm.calls[0][:4] == [
+        (revision_question(p.question, [text(p, c, t - 1)] if t else [], 1).text, tuple(text(p, c, t).split("\n")))
+        for c in range(2)
+        for t in range(2)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -118,14 +156,34 @@ def toy_orm_path(tmp_path_factory, toy_base_path):
 
 def test_main_writes_the_report_and_resumes_without_the_orm(tmp_path, toy_base_path, toy_orm_path, hf_lm):
     data = DataConfig(levels=[1, 3], per_level=2, split="revision-eval")
-    sampling = chains.ChainsConfig(output_dir=str(tmp_path / "chains"), reviser=LMConfig(model=str(toy_base_path)),
-                             data=data, chains=2, length=4, max_tokens=64, batch_problems=3)
-    cfg = RevisionEvalConfig(output_dir=str(tmp_path / "eval"), chains=str(chains.run(sampling, hf_lm)),
-                             orm=VerifierConfig(path=str(toy_orm_path)), data=data, budget=4, batch_problems=3)
+    sampling = chains.ChainsConfig(
+        output_dir=str(tmp_path / "chains"),
+        reviser=LMConfig(model=str(toy_base_path)),
+        data=data,
+        chains=2,
+        length=4,
+        max_tokens=64,
+        batch_problems=3,
+    )
+    cfg = RevisionEvalConfig(
+        output_dir=str(tmp_path / "eval"),
+        chains=str(chains.run(sampling, hf_lm)),
+        orm=VerifierConfig(path=str(toy_orm_path)),
+        data=data,
+        budget=4,
+        batch_problems=3,
+    )
     text = main(cfg)
     out = tmp_path / "eval"
-    for name in ("scored_chains.jsonl", "revision_eval.json", "revision_eval.md", "revision_steps.png",
-                 "sequential_parallel.png", "ratio.png", "config.yaml"):
+    for name in (
+        "scored_chains.jsonl",
+        "revision_eval.json",
+        "revision_eval.md",
+        "revision_steps.png",
+        "sequential_parallel.png",
+        "ratio.png",
+        "config.yaml",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert len((out / "scored_chains.jsonl").read_text().splitlines()) == 4 * 2 * 4
     summary = RevisionSummary.load(out / "revision_eval.json")

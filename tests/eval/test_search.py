@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.support.runs import Interrupted, synthetic_labels, train_tiny_prm
 
 from data.config import ConfigError, parse_config
 from data.problems import DataConfig, load_problems
@@ -14,6 +13,7 @@ from data.records import read_records
 from data.shards import merge
 from eval import search
 from eval.search_report import FIGURE, NUMBERS, TABLE, EvalResult
+from tests.support.runs import Interrupted, synthetic_labels, train_tiny_prm
 from ttc.lm.spec import LMConfig
 from ttc.verifiers.spec import VerifierConfig
 
@@ -34,8 +34,12 @@ def prm_path(tmp_path_factory, toy_base_path) -> Path:
 
 def config(out: Path, model: Path, prm: Path, **overrides) -> search.SearchEvalConfig:
     settings = dict(strategies=STRATEGIES, max_budget=4, seeds=SEEDS, data=DATA, batch_problems=2)
-    return search.SearchEvalConfig(output_dir=str(out), lm=LMConfig(model=str(model)), prm=VerifierConfig(path=str(prm)),
-                         **{**settings, **overrides})
+    return search.SearchEvalConfig(
+        output_dir=str(out),
+        lm=LMConfig(model=str(model)),
+        prm=VerifierConfig(path=str(prm)),
+        **{**settings, **overrides},
+    )
 
 
 class DiesAtProblem:
@@ -67,7 +71,9 @@ def test_grid_shards_resume_and_summary(tmp_path, toy_base_path, prm_path, hf_lm
     for r in results:
         assert 0.0 <= r.correct <= 1.0 and r.generations == r.budget and r.prm_tokens > 0
         if r.strategy == "best_of_n":  # every N estimated from one pool of the largest N
-            assert r.params["pool"] == 4 and r.params["selection"] == ("majority" if r.name == "majority" else "weighted")
+            assert r.params["pool"] == 4 and r.params["selection"] == (
+                "majority" if r.name == "majority" else "weighted"
+            )
 
     # two shards, merged by the one that finishes last: the same bytes as one shard
     shard0 = search.run(config(tmp_path / "two", toy_base_path, prm_path, shard=0, num_shards=2), hf_lm)
@@ -95,8 +101,15 @@ def test_grid_shards_resume_and_summary(tmp_path, toy_base_path, prm_path, hf_lm
 
 
 def test_one_seed_has_no_error_bar(tmp_path, toy_base_path, prm_path, hf_lm):
-    cfg = config(tmp_path, toy_base_path, prm_path, seeds=[3], max_budget=2,
-                 strategies={"weighted": STRATEGIES["weighted"]}, batch_problems=4)
+    cfg = config(
+        tmp_path,
+        toy_base_path,
+        prm_path,
+        seeds=[3],
+        max_budget=2,
+        strategies={"weighted": STRATEGIES["weighted"]},
+        batch_problems=4,
+    )
     results = read_records(search.run(cfg, hf_lm), EvalResult)
     assert len(results) == 4 * 2
     table = (tmp_path / TABLE).read_text()
@@ -104,13 +117,25 @@ def test_one_seed_has_no_error_bar(tmp_path, toy_base_path, prm_path, hf_lm):
 
 
 def plan(strategies: dict, max_budget: int) -> list[search.Line]:
-    return search.plan(search.SearchEvalConfig(output_dir="-", lm=LMConfig(model="-"), prm=VerifierConfig(path="-"),
-                                     strategies=strategies, max_budget=max_budget))
+    return search.plan(
+        search.SearchEvalConfig(
+            output_dir="-",
+            lm=LMConfig(model="-"),
+            prm=VerifierConfig(path="-"),
+            strategies=strategies,
+            max_budget=max_budget,
+        )
+    )
 
 
 def test_budgets_invalid_for_a_line_are_skipped_with_the_reason():
-    beam4, lookahead = plan({"beam4": {"strategy": "beam", "beam_width": 4},
-                             "k1": {"strategy": "beam", "beam_width": "sqrt", "lookahead": 1}}, 8)
+    beam4, lookahead = plan(
+        {
+            "beam4": {"strategy": "beam", "beam_width": 4},
+            "k1": {"strategy": "beam", "beam_width": "sqrt", "lookahead": 1},
+        },
+        8,
+    )
     assert beam4.budgets == [4, 8] and set(beam4.skipped) == {1, 2}
     assert "integer in 1..N=2" in beam4.skipped[2]
     assert lookahead.budgets == [1, 2, 4] and "16 generations exceed max_budget 8" in lookahead.skipped[8]
@@ -121,8 +146,9 @@ def test_budgets_invalid_for_a_line_are_skipped_with_the_reason():
 
 def test_a_line_may_reach_beyond_the_grid_budget():
     """Pooled best-of-N lines reach the FLOPs-matched budgets where beam search stops lower."""
-    bon, beam = plan({"bon": {"strategy": "best_of_n", "max_budget": 128},
-                      "beam": {"strategy": "beam", "beam_width": "sqrt"}}, 32)
+    bon, beam = plan(
+        {"bon": {"strategy": "best_of_n", "max_budget": 128}, "beam": {"strategy": "beam", "beam_width": "sqrt"}}, 32
+    )
     assert bon.budgets == [1, 2, 4, 8, 16, 32, 64, 128] and beam.budgets[-1] == 32
     assert "max_budget" not in bon.config(128, 0, PromptFormat()).settings()  # the grid's, not the method's
     with pytest.raises(ValueError, match=r"strategies.bon.max_budget: a whole number >= 1, got 0"):
@@ -131,8 +157,7 @@ def test_a_line_may_reach_beyond_the_grid_budget():
 
 def test_bad_config_names_the_file_and_the_key(tmp_path):
     recipe = tmp_path / "eval.yaml"
-    text = ("output_dir: out\nlm: {model: m}\nprm: {path: p}\nstrategies:\n"
-            "  beam: {strategy: beam, beam_widht: 4}\n")
+    text = "output_dir: out\nlm: {model: m}\nprm: {path: p}\nstrategies:\n  beam: {strategy: beam, beam_widht: 4}\n"
     recipe.write_text(text)
     with pytest.raises(ConfigError, match=rf"{recipe}: .*strategies.beam: unknown key 'beam_widht' for strategy beam"):
         parse_config(search.SearchEvalConfig, ["--config", str(recipe)])
@@ -148,24 +173,49 @@ def test_bad_config_names_the_file_and_the_key(tmp_path):
 
 
 def test_revision_lines_keep_their_own_selection(tmp_path, toy_base_path, prm_path, hf_lm):
-    lines = {"revisions": {"strategy": "revision", "ratio": 1, "max_tokens": 64},
-             "revisions, majority": {"strategy": "revision", "ratio": 1, "selection": "majority", "max_tokens": 64}}
-    cfg = config(tmp_path, toy_base_path, prm_path, strategies=lines, max_budget=2, seeds=[0],
-                 data=DataConfig(levels=[2], per_level=2, split="eval-search"))
+    lines = {
+        "revisions": {"strategy": "revision", "ratio": 1, "max_tokens": 64},
+        "revisions, majority": {"strategy": "revision", "ratio": 1, "selection": "majority", "max_tokens": 64},
+    }
+    cfg = config(
+        tmp_path,
+        toy_base_path,
+        prm_path,
+        strategies=lines,
+        max_budget=2,
+        seeds=[0],
+        data=DataConfig(levels=[2], per_level=2, split="eval-search"),
+    )
     results = read_records(search.run(cfg, hf_lm), EvalResult)
     assert sorted((r.name, r.budget, r.params["selection"]) for r in results) == sorted(
-        (name, n, selection) for name, selection in [("revisions", "weighted"), ("revisions, majority", "majority")]
-        for n in (1, 2) for _ in range(2))
+        (name, n, selection)
+        for name, selection in [("revisions", "weighted"), ("revisions, majority", "majority")]
+        for n in (1, 2)
+        for _ in range(2)
+    )
     assert all(r.strategy == "revision" and r.generations == r.budget for r in results)
 
 
 def test_lines_take_the_verifier_kinds_aggregation_unless_they_set_one():
     from data.config import parse_config
 
-    cfg = parse_config(search.SearchEvalConfig, ["--config", "configs/toy/eval_search.yaml", "--output_dir", "out",
-                                       "--lm.model", "train/checkpoints/toy-base", "--prm.kind", "math-shepherd",
-                                       "--prm.path", "train/checkpoints/toy-prm",
-                                       "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
+    cfg = parse_config(
+        search.SearchEvalConfig,
+        [
+            "--config",
+            "configs/toy/eval_search.yaml",
+            "--output_dir",
+            "out",
+            "--lm.model",
+            "train/checkpoints/toy-base",
+            "--prm.kind",
+            "math-shepherd",
+            "--prm.path",
+            "train/checkpoints/toy-prm",
+            "--strategies",
+            "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}",
+        ],
+    )
     lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg)}
     assert lines == {"a": {"min"}, "b": {"last"}}  # Math-Shepherd's card: the minimum over steps
 
@@ -182,9 +232,24 @@ def test_lines_take_our_prms_recorded_aggregation_once_it_exists(tmp_path):
     prm = shutil.copytree("train/checkpoints/toy-prm", tmp_path / "prm")
     recorded = json.loads((prm / FORMAT_FILE).read_text())
     (prm / FORMAT_FILE).write_text(json.dumps({**recorded, "aggregation": "min"}))
-    cfg = parse_config(search.SearchEvalConfig, ["--config", "configs/toy/eval_search.yaml", "--output_dir", "out",
-                                       "--lm.model", "train/checkpoints/toy-base", "--prm.path", str(prm),
-                                       "--strategies", "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}"])
-    lines = {line.name: {c.aggregation for c in line.configs.values()} for line in search.plan(cfg, default_aggregation(cfg.prm))}
+    cfg = parse_config(
+        search.SearchEvalConfig,
+        [
+            "--config",
+            "configs/toy/eval_search.yaml",
+            "--output_dir",
+            "out",
+            "--lm.model",
+            "train/checkpoints/toy-base",
+            "--prm.path",
+            str(prm),
+            "--strategies",
+            "{a: {strategy: best_of_n}, b: {strategy: beam, aggregation: last}}",
+        ],
+    )
+    lines = {
+        line.name: {c.aggregation for c in line.configs.values()}
+        for line in search.plan(cfg, default_aggregation(cfg.prm))
+    }
     assert lines == {"a": {"min"}, "b": {"last"}}
     assert {c.aggregation for line in search.plan(cfg) for c in line.configs.values()} == {"last"}  # before training

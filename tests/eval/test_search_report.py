@@ -8,8 +8,24 @@ from eval.search_report import EvalResult, SearchSummary, summarize, write
 
 
 def result(pid: str, seed: int, correct: float, name: str = "weighted", n: int = 4, **params) -> EvalResult:
-    return EvalResult(pid, "best_of_n", {"n": n, "seed": seed, "selection": "weighted", "pool": 16, **params}, n, seed,
-                      None, correct, None, n, n, 0, 0, None, 0, None, name=name)
+    return EvalResult(
+        pid,
+        "best_of_n",
+        {"n": n, "seed": seed, "selection": "weighted", "pool": 16, **params},
+        n,
+        seed,
+        None,
+        correct,
+        None,
+        n,
+        n,
+        0,
+        0,
+        None,
+        0,
+        None,
+        name=name,
+    )
 
 
 def test_cells_keep_each_question_averaged_over_seeds():

@@ -16,9 +16,10 @@ from data.codec import Label
 from data.records import RecordError
 from eval.paired import Paired
 from eval.summary import Summary, defined, fmt
+from tests.support.runs import REPO
 from ttc.policy import Policy
 
-RESULTS = Path(__file__).resolve().parents[2] / "eval" / "results"
+RESULTS = REPO / "eval" / "results"
 WRITERS = ("compute_optimal", "difficulty", "flops_matched", "policy", "prm", "prm_bench", "revision", "search_report")
 
 
@@ -49,9 +50,14 @@ class Example(Summary):
     shades: dict[Shade, Shade] | None = None
 
 
-EXAMPLE = Example({"a": {1: 0.5, 16: 0.75}}, {0.25: 0.5, 4.0: 0.625, 1 / 3: 0.1}, {2: ("x", "y")},
-                  [Point(1.0), Point(2.0, "b")], Paired(0.5, 0.25, 0.25, None, None, 1),
-                  shades={Shade.LIGHT: Shade.DARK})
+EXAMPLE = Example(
+    {"a": {1: 0.5, 16: 0.75}},
+    {0.25: 0.5, 4.0: 0.625, 1 / 3: 0.1},
+    {2: ("x", "y")},
+    [Point(1.0), Point(2.0, "b")],
+    Paired(0.5, 0.25, 0.25, None, None, 1),
+    shades={Shade.LIGHT: Shade.DARK},
+)
 
 
 def test_a_summary_round_trips(tmp_path):
@@ -65,16 +71,19 @@ def test_a_summary_round_trips(tmp_path):
     assert f"{Shade.LIGHT}" == str(Shade.LIGHT) == Shade.LIGHT == "light (1)"  # the text wherever it is shown
 
 
-@pytest.mark.parametrize("change, error", [
-    (("curves", {"a": {"one": 0.5}}), "field 'curves.a' should be a mapping with int keys"),
-    (("curves", {"a": {"1": "high"}}), "field 'curves.a.1' should be float, got 'high'"),
-    (("folds", {"2": ["x"]}), r"field 'folds.2' should be tuple\[str, str\]"),
-    (("points", [{"x": 1.0}, {"label": "b"}]), "missing field 'points.1.x'"),
-    (("points", [{"x": -1.0}]), "points.0: x: -1.0 is negative"),
-    (("match", True), "field 'match' should be int, got True"),
-    (("shades", {"light (1)": "pale"}), r"field 'shades.light \(1\)' should be one of \['light \(1\)', 'dark'\]"),
-    (("shades", {"pale": "dark"}), "field 'shades' should be a mapping with Shade keys"),
-])
+@pytest.mark.parametrize(
+    "change, error",
+    [
+        (("curves", {"a": {"one": 0.5}}), "field 'curves.a' should be a mapping with int keys"),
+        (("curves", {"a": {"1": "high"}}), "field 'curves.a.1' should be float, got 'high'"),
+        (("folds", {"2": ["x"]}), r"field 'folds.2' should be tuple\[str, str\]"),
+        (("points", [{"x": 1.0}, {"label": "b"}]), "missing field 'points.1.x'"),
+        (("points", [{"x": -1.0}]), "points.0: x: -1.0 is negative"),
+        (("match", True), "field 'match' should be int, got True"),
+        (("shades", {"light (1)": "pale"}), r"field 'shades.light \(1\)' should be one of \['light \(1\)', 'dark'\]"),
+        (("shades", {"pale": "dark"}), "field 'shades' should be a mapping with Shade keys"),
+    ],
+)
 def test_a_wrong_value_names_the_file_and_the_field(tmp_path, change, error):
     EXAMPLE.save(tmp_path / "e.json")
     record = json.loads((tmp_path / "e.json").read_text())

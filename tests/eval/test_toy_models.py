@@ -1,4 +1,5 @@
 import pytest
+
 from data.problems import DataConfig
 from eval import toy_models
 
@@ -7,7 +8,10 @@ pytestmark = pytest.mark.e2e  # the toy models
 
 def test_level_table_on_the_base_model(tmp_path, toy_base_path):
     cfg = toy_models.ToyModelsConfig(
-        models=[str(toy_base_path)], output_dir=str(tmp_path), data=DataConfig(levels=[1, 5], per_level=4), k=4,
+        models=[str(toy_base_path)],
+        output_dir=str(tmp_path),
+        data=DataConfig(levels=[1, 5], per_level=4),
+        k=4,
     )
     text = toy_models.main(cfg)
     table = toy_models.level_table(cfg, str(toy_base_path))  # reruns reuse the finished samples

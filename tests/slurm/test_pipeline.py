@@ -16,29 +16,31 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.runs import TINY
 
 from data.records import Sample, read_records
 from eval.search_report import EvalResult
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.runs import REPO, TINY
 
 
 def slurm_available() -> bool:
     return shutil.which("sbatch") is not None and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
 
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
-    not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
-    reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
-)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
+        reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
+    ),
+]
 
 
 def wait(job_ids: list[str], timeout_s: float) -> dict[str, str]:
     """Poll squeue until the jobs are gone, then read each job's (or array task's) final state."""
     deadline = time.time() + timeout_s
-    while subprocess.run(["squeue", "-h", "-j", ",".join(job_ids), "-o", "%i"],
-                         capture_output=True, text=True).stdout.strip():
+    while subprocess.run(
+        ["squeue", "-h", "-j", ",".join(job_ids), "-o", "%i"], capture_output=True, text=True
+    ).stdout.strip():
         assert time.time() < deadline, f"Slurm jobs {job_ids} still running after {timeout_s}s"
         time.sleep(1)
     states = {}
@@ -51,10 +53,27 @@ def wait(job_ids: list[str], timeout_s: float) -> dict[str, str]:
 
 
 def submit(run: Path, *flags: str) -> list[str]:
-    done = subprocess.run([str(REPO / "slurm" / "pipeline.sh"), "--config", "configs/toy/demo.yaml",
-                           "--run_dir", str(run), "--shards", "2", *TINY,
-                           "--stages.eval_search.batch_problems", "5", "--stages.eval_revision_grid.batch_problems", "5",
-                           *flags], cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    done = subprocess.run(
+        [
+            str(REPO / "slurm" / "pipeline.sh"),
+            "--config",
+            "configs/toy/demo.yaml",
+            "--run_dir",
+            str(run),
+            "--shards",
+            "2",
+            *TINY,
+            "--stages.eval_search.batch_problems",
+            "5",
+            "--stages.eval_revision_grid.batch_problems",
+            "5",
+            *flags,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
 

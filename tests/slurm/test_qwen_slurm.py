@@ -9,23 +9,40 @@ import subprocess
 import sys
 
 import pytest
-from tests.support.qwen import CLUSTER, RECIPE, tiny_flags
-from tests.support.qwen import build_qwen_world
+
 from tests.slurm.test_pipeline import REPO, slurm_available, wait
+from tests.support.qwen import CLUSTER, RECIPE, build_qwen_world, tiny_flags
 from tests.ttc.pipeline.test_qwen_run import check_report
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
-    not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
-    reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
-)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
+        reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
+    ),
+]
 
 
 def test_the_qwen_run_as_one_slurm_chain(tmp_path):
     world = build_qwen_world()
     run = tmp_path / "qwen"
-    done = subprocess.run([str(REPO / "slurm" / "pipeline.sh"), "--config", RECIPE, "--run_dir", str(run),
-                           "--shards", "2", *tiny_flags(world), *CLUSTER], cwd=REPO, capture_output=True, text=True,
-                          env={**os.environ, **world.env(), "PYTHON": sys.executable})
+    done = subprocess.run(
+        [
+            str(REPO / "slurm" / "pipeline.sh"),
+            "--config",
+            RECIPE,
+            "--run_dir",
+            str(run),
+            "--shards",
+            "2",
+            *tiny_flags(world),
+            *CLUSTER,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **world.env(), "PYTHON": sys.executable},
+    )
     assert done.returncode == 0, done.stderr
     jobs = done.stdout.split()
     states = wait(jobs, timeout_s=3000)

@@ -11,18 +11,39 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.slurm.test_pipeline import REPO, slurm_available, wait
 
+from tests.slurm.test_pipeline import REPO, slurm_available, wait
 from ttc.pipeline import cli
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(
-    not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
-    reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
-)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not slurm_available() and os.environ.get("TTC_REQUIRE_SLURM") != "1",
+        reason="no Slurm cluster here (CI starts one with .ci/slurm-up)",
+    ),
+]
 # ~300 hf calls on the toy base model: long enough to interrupt, seconds to finish
-SAMPLE = ["sample", "--config", "configs/toy/sample.yaml", "--lm.model", str(REPO / "train/checkpoints/toy-base"),
-          "--lm.backend", "hf", "--data.split", "test", "--data.levels", "[1,2,3,4,5]", "--data.per_level", "40",
-          "--sampling.n", "8", "--sampling.max_tokens", "64", "--batch_problems", "1"]
+SAMPLE = [
+    "sample",
+    "--config",
+    "configs/toy/sample.yaml",
+    "--lm.model",
+    str(REPO / "train/checkpoints/toy-base"),
+    "--lm.backend",
+    "hf",
+    "--data.split",
+    "test",
+    "--data.levels",
+    "[1,2,3,4,5]",
+    "--data.per_level",
+    "40",
+    "--sampling.n",
+    "8",
+    "--sampling.max_tokens",
+    "64",
+    "--batch_problems",
+    "1",
+]
 
 
 def units_done(out: Path) -> int:
@@ -31,9 +52,22 @@ def units_done(out: Path) -> int:
 
 def interrupted_job(out: Path, log: Path, interrupt: list[str]) -> str:
     """A sample job, interrupted by `interrupt` (job id appended) once it saved a few units."""
-    job = subprocess.run(["sbatch", "--parsable", f"--output={log}", f"--export=ALL,PYTHON={sys.executable}",
-                          str(REPO / "slurm" / "stage.sbatch"), *SAMPLE, "--output_dir", str(out)],
-                         cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    job = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            f"--output={log}",
+            f"--export=ALL,PYTHON={sys.executable}",
+            str(REPO / "slurm" / "stage.sbatch"),
+            *SAMPLE,
+            "--output_dir",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     deadline = time.time() + 600
     while units_done(out) < 3:
         assert time.time() < deadline and not (out / "samples.jsonl").exists(), log.read_text()[-2000:]
@@ -42,8 +76,11 @@ def interrupted_job(out: Path, log: Path, interrupt: list[str]) -> str:
     return job
 
 
-@pytest.mark.parametrize("interrupt", [["scontrol", "requeue"], ["scancel", "--batch", "--signal", "USR1"]],
-                         ids=["preempted", "time-limit-warning"])
+@pytest.mark.parametrize(
+    "interrupt",
+    [["scontrol", "requeue"], ["scancel", "--batch", "--signal", "USR1"]],
+    ids=["preempted", "time-limit-warning"],
+)
 def test_a_requeued_stage_job_resumes_to_the_same_bytes(tmp_path, interrupt):
     job = interrupted_job(tmp_path / "slurm", tmp_path / "job.out", interrupt)
     states = wait([job], timeout_s=900)

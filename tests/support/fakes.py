@@ -33,8 +33,12 @@ class ScriptedLM(LMBase):
             so_far = r.prompt.split("\nSolution:\n", 1)[1]  # data.prompts.TEMPLATE
             outs = [self.script(so_far, i, r) for i in range(r.n)]
             results.append([Completion(text, len(text), reason) for text, reason in outs])
-        self.ledger.record(len(requests), sum(r.n for r in requests), sum(len(r.prompt) for r in requests),
-                           sum(c.num_tokens for cs in results for c in cs))
+        self.ledger.record(
+            len(requests),
+            sum(r.n for r in requests),
+            sum(len(r.prompt) for r in requests),
+            sum(c.num_tokens for cs in results for c in cs),
+        )
         return results
 
 
@@ -87,11 +91,13 @@ def repetitive_policy(steps: int, p_step: float):
     """A seeded policy that often repeats itself: up to 4 steps drawn from `steps` variants
     ("s0", ...), each with probability `p_step`, then an answer of 0..2. A greedy step depends on
     its prefix only."""
+
     def policy(so_far, i, request):
         rng = random.Random(f"{request.seed}/{i}" if request.temperature else so_far)
         if so_far.count("\n") < 4 and rng.random() < p_step:
             return f"s{rng.randrange(steps)}\n", "stop"
         return f"\\boxed{{{rng.randrange(3)}}}", "eos"
+
     return policy
 
 

@@ -59,8 +59,14 @@ PROCESSBENCH_KINDS = ("right", "carried", "right", "recovered", "right", "boxed"
 
 # The policy stand-ins' shapes: parameters without the embedding ~82k and ~300k (3.6x), with it
 # 9.8M and 19.7M (the 151,936-token embedding, tied, as Qwen2.5-Math's).
-SHAPES = {POLICY: dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2),
-          LARGE: dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4)}
+SHAPES = {
+    POLICY: dict(
+        hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2
+    ),
+    LARGE: dict(
+        hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4
+    ),
+}
 QWEN25_VOCAB = 151_936  # Qwen2.5's embedding rows (the tokenizer's 151,665 padded)
 TRAIN_STEPS, BATCH, LEARNING_RATE, SLIP_RATE = 2000, 16, 3e-3, 0.2
 
@@ -121,9 +127,14 @@ class QwenWorld:
 
     def env(self) -> dict[str, str]:
         """What a subprocess needs to resolve the recipes' hub ids here and nowhere else."""
-        return {"HF_HOME": str(self.hf_home), "HF_HUB_CACHE": str(self.hub_cache),
-                "HF_DATASETS_CACHE": str(self.datasets_cache), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1"}
+        return {
+            "HF_HOME": str(self.hf_home),
+            "HF_HUB_CACHE": str(self.hub_cache),
+            "HF_DATASETS_CACHE": str(self.datasets_cache),
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
 
     def use(self, monkeypatch) -> None:
         """This world's caches in this process: the environment, and the constants huggingface_hub
@@ -218,8 +229,12 @@ class MathProblem:
         return f"${self.a} + {self.b} = {total}$.\nThe answer is $\\boxed{{{total}}}$."
 
     def release_json(self) -> dict:
-        return {"problem": self.question, "level": f"Level {self.level}", "type": SUBJECTS[self.subject][0],
-                "solution": self.solution()}
+        return {
+            "problem": self.question,
+            "level": f"Level {self.level}",
+            "type": SUBJECTS[self.subject][0],
+            "solution": self.solution(),
+        }
 
 
 def generated_problems(count: int, seed: str) -> list[MathProblem]:
@@ -228,7 +243,9 @@ def generated_problems(count: int, seed: str) -> list[MathProblem]:
     for _ in range(count):
         level = rng.randint(1, 5)
         low, high = OPERANDS[level]
-        problems.append(MathProblem(rng.choice(sorted(SUBJECTS)), level, rng.randint(low, high), rng.randint(low, high)))
+        problems.append(
+            MathProblem(rng.choice(sorted(SUBJECTS)), level, rng.randint(low, high), rng.randint(low, high))
+        )
     return problems
 
 
@@ -244,8 +261,11 @@ def math_problems() -> tuple[list[tuple[str, MathProblem]], list[tuple[str, Math
         return MathProblem(subject, level, rng.randint(low, high), rng.randint(low, high))
 
     def split(name: str, per_subject: int) -> list[tuple[str, MathProblem]]:
-        return [(f"{name}/{subject}/{i}.json", problem(subject, 1 + (i + k) % 5))
-                for k, subject in enumerate(SUBJECTS) for i in range(per_subject)]
+        return [
+            (f"{name}/{subject}/{i}.json", problem(subject, 1 + (i + k) % 5))
+            for k, subject in enumerate(SUBJECTS)
+            for i in range(per_subject)
+        ]
 
     math500 = [(path, problem(path.split("/")[1], 1 + i % 5)) for i, path in enumerate(math500_ids())]
     taken = {path for path, _ in math500}
@@ -292,7 +312,13 @@ def cache_hub_dataset(snapshot: Path, config: str, cache: Path) -> None:
     kwargs = {k: v for k, v in module.builder_kwargs.items() if k not in ("dataset_name", "base_path")}
     name = HUB_MATH.split("/")[1]  # no repo_id: the builder would check the files' origin
     builder = get_dataset_builder_class(module, dataset_name=name)(
-        cache_dir=str(cache), dataset_name=name, config_name=config, hash=snapshot.name, base_path=str(snapshot), **kwargs)
+        cache_dir=str(cache),
+        dataset_name=name,
+        config_name=config,
+        hash=snapshot.name,
+        base_path=str(snapshot),
+        **kwargs,
+    )
     builder.download_and_prepare()
 
 
@@ -306,10 +332,22 @@ def processbench_items(split: str) -> list[dict]:
         problem = MathProblem(rng.choice(sorted(SUBJECTS)), level, *(rng.randint(*OPERANDS[level]) for _ in "ab"))
         right = problem.solution().split("\n")
         wrong = problem.solution(problem.answer + rng.choice((-1, 1, 2))).split("\n")
-        steps, label = {"right": (right, -1), "carried": (wrong, 0), "recovered": ([wrong[0], right[1]], 0),
-                        "boxed": ([right[0], wrong[1]], 1)}[kind]
-        items.append({"id": f"{split}-{i}", "generator": "Qwen2.5-Math-1.5B (stand-in)", "problem": problem.question,
-                      "steps": steps, "final_answer_correct": steps[-1] == right[-1], "label": label})
+        steps, label = {
+            "right": (right, -1),
+            "carried": (wrong, 0),
+            "recovered": ([wrong[0], right[1]], 0),
+            "boxed": ([right[0], wrong[1]], 1),
+        }[kind]
+        items.append(
+            {
+                "id": f"{split}-{i}",
+                "generator": "Qwen2.5-Math-1.5B (stand-in)",
+                "problem": problem.question,
+                "steps": steps,
+                "final_answer_correct": steps[-1] == right[-1],
+                "label": label,
+            }
+        )
     return items
 
 
@@ -361,13 +399,17 @@ def policy_model(folder: Path, tokenizer, corpus: list[MathProblem], shape: dict
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     texts = Texts(tokenizer, corpus)
-    config = dict(max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=10000.0,
-                  **shape)
+    config = dict(max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=10000.0, **shape)
     torch.manual_seed(0)
-    compact = Qwen2ForCausalLM(Qwen2Config(vocab_size=len(texts.used) + 1, bos_token_id=None, eos_token_id=None, **config))
+    compact = Qwen2ForCausalLM(
+        Qwen2Config(vocab_size=len(texts.used) + 1, bos_token_id=None, eos_token_id=None, **config)
+    )
     train_policy(compact, texts)
-    model = Qwen2ForCausalLM(Qwen2Config(vocab_size=QWEN25_VOCAB, bos_token_id=tokenizer.eos_token_id,
-                                         eos_token_id=tokenizer.eos_token_id, **config))
+    model = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=QWEN25_VOCAB, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id, **config
+        )
+    )
     weights = {k: v for k, v in compact.state_dict().items() if k != "lm_head.weight"}  # tied
     rows = weights.pop("model.embed_tokens.weight")
     embedding = rows[-1].repeat(QWEN25_VOCAB, 1)
@@ -392,8 +434,9 @@ class Texts:
             return tokenizer(text, add_special_tokens=False).input_ids
 
         self.shots = ids(shots.prefix)
-        self.examples = [(ids(plain.render(p.question)), ids(p.solution(slip(p, rng)) + tokenizer.eos_token))
-                         for p in corpus]
+        self.examples = [
+            (ids(plain.render(p.question)), ids(p.solution(slip(p, rng)) + tokenizer.eos_token)) for p in corpus
+        ]
         # the 4-shot prompt is the shots then the zero-shot one, token for token (as vLLM reads it whole)
         assert ids(shots.render(corpus[0].question)) == self.shots + self.examples[0][0]
         self.used = sorted({t for q, s in self.examples for t in q + s} | set(self.shots))
@@ -418,7 +461,7 @@ def train_policy(model, texts: Texts) -> None:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 20))
     model.train()
     for step in range(TRAIN_STEPS):
-        ids, targets = encode(texts.examples[step * BATCH:(step + 1) * BATCH])
+        ids, targets = encode(texts.examples[step * BATCH : (step + 1) * BATCH])
         cache = None
         if step % 4 != 3:
             cache = DynamicCache(config=model.config)
@@ -451,8 +494,8 @@ def encode(examples: list[tuple[list[int], list[int]]]):
     ids = torch.zeros((len(examples), width), dtype=torch.long)
     targets = torch.full((len(examples), width - 1), -100)
     for i, (q, s) in enumerate(examples):
-        ids[i, :len(q) + len(s)] = torch.tensor(q + s)
-        targets[i, len(q) - 1:len(q) + len(s) - 1] = torch.tensor(s)
+        ids[i, : len(q) + len(s)] = torch.tensor(q + s)
+        targets[i, len(q) - 1 : len(q) + len(s) - 1] = torch.tensor(s)
     return ids, targets
 
 
@@ -460,31 +503,83 @@ def encode(examples: list[tuple[list[int], list[int]]]):
 RECIPE = "configs/qwen2.5-math-1.5b/pipeline.yaml"
 
 SIZES = [
-    "--stages.sample_train.sampling.n", "4", "--stages.sample_train.sampling.max_tokens", "128",
-    "--stages.label.rollouts.k", "2", "--stages.label.rollouts.max_tokens", "128",
-    "--stages.sample_trajectories.sampling.n", "8", "--stages.sample_trajectories.sampling.max_tokens", "128",
-    "--stages.sample_test.sampling.n", "8", "--stages.sample_test.sampling.max_tokens", "128",
-    "--stages.large_greedy.sampling.max_tokens", "128",
-    "--stages.difficulty.num_samples", "8", "--stages.eval_prm.max_n", "8",
-    "--stages.eval_search.max_budget", "4", "--stages.eval_search.batch_problems", "4",
-    "--stages.chains_train.chains", "2", "--stages.chains_train.length", "2", "--stages.chains_train.max_tokens", "128",
-    "--stages.chains_test.chains", "2", "--stages.chains_test.length", "2", "--stages.chains_test.max_tokens", "128",
-    "--stages.eval_revision.budget", "2",
-    "--stages.eval_revision_grid.max_budget", "2", "--stages.eval_revision_grid.batch_problems", "4",
-    "--stages.policy.budgets", "[4]", "--stages.policy.probe.n", "2",
+    "--stages.sample_train.sampling.n",
+    "4",
+    "--stages.sample_train.sampling.max_tokens",
+    "128",
+    "--stages.label.rollouts.k",
+    "2",
+    "--stages.label.rollouts.max_tokens",
+    "128",
+    "--stages.sample_trajectories.sampling.n",
+    "8",
+    "--stages.sample_trajectories.sampling.max_tokens",
+    "128",
+    "--stages.sample_test.sampling.n",
+    "8",
+    "--stages.sample_test.sampling.max_tokens",
+    "128",
+    "--stages.large_greedy.sampling.max_tokens",
+    "128",
+    "--stages.difficulty.num_samples",
+    "8",
+    "--stages.eval_prm.max_n",
+    "8",
+    "--stages.eval_search.max_budget",
+    "4",
+    "--stages.eval_search.batch_problems",
+    "4",
+    "--stages.chains_train.chains",
+    "2",
+    "--stages.chains_train.length",
+    "2",
+    "--stages.chains_train.max_tokens",
+    "128",
+    "--stages.chains_test.chains",
+    "2",
+    "--stages.chains_test.length",
+    "2",
+    "--stages.chains_test.max_tokens",
+    "128",
+    "--stages.eval_revision.budget",
+    "2",
+    "--stages.eval_revision_grid.max_budget",
+    "2",
+    "--stages.eval_revision_grid.batch_problems",
+    "4",
+    "--stages.policy.budgets",
+    "[4]",
+    "--stages.policy.probe.n",
+    "2",
 ]
-TRAINERS = [f"--stages.{s}.{key}" if i % 2 == 0 else key for s in ("train_prm", "train_orm", "train_reviser")
-            for i, key in enumerate(["batch_size", "4", "per_device_batch_size", "2", "num_epochs", "1",
-                                     "eval_every", "2"])]
-CPU = ["--base.dtype", "float32", "--large.dtype", "float32", "--reviser.dtype", "float32",
-       *[f for s in ("train_prm", "train_orm", "train_reviser") for f in (f"--stages.{s}.trainer.bf16", "false")],
-       *[f for s in ("eval_search", "eval_prm", "eval_revision", "eval_revision_grid", "policy")
-         for f in (f"--stages.{s}.{'orm' if s == 'eval_revision' else 'prm'}.dtype", "float32")],
-       "--stages.eval_prm.baseline.dtype", "float32",
-       *(f for v in ("prm", "likelihood") for f in (f"--stages.bench_prm.verifiers.{v}.dtype", "float32"))]
+TRAINERS = [
+    f"--stages.{s}.{key}" if i % 2 == 0 else key
+    for s in ("train_prm", "train_orm", "train_reviser")
+    for i, key in enumerate(["batch_size", "4", "per_device_batch_size", "2", "num_epochs", "1", "eval_every", "2"])
+]
+CPU = [
+    "--base.dtype",
+    "float32",
+    "--large.dtype",
+    "float32",
+    "--reviser.dtype",
+    "float32",
+    *[f for s in ("train_prm", "train_orm", "train_reviser") for f in (f"--stages.{s}.trainer.bf16", "false")],
+    *[
+        f
+        for s in ("eval_search", "eval_prm", "eval_revision", "eval_revision_grid", "policy")
+        for f in (f"--stages.{s}.{'orm' if s == 'eval_revision' else 'prm'}.dtype", "float32")
+    ],
+    "--stages.eval_prm.baseline.dtype",
+    "float32",
+    *(f for v in ("prm", "likelihood") for f in (f"--stages.bench_prm.verifiers.{v}.dtype", "float32")),
+]
 # The CI cluster's one node: no GPUs, 2 CPUs, its memory (sbatch refuses more than the node has).
-CLUSTER = [f for kind in ("gpu", "trainer", "cpu")
-           for f in (f"--resources.{kind}.gpus", "0", f"--resources.{kind}.cpus", "1", f"--resources.{kind}.mem", "2G")]
+CLUSTER = [
+    f
+    for kind in ("gpu", "trainer", "cpu")
+    for f in (f"--resources.{kind}.gpus", "0", f"--resources.{kind}.cpus", "1", f"--resources.{kind}.mem", "2G")
+]
 
 
 # Questions: training ones for the PRM, reviser and ORM; test ones enough to fill 5 difficulty bins twice
@@ -494,6 +589,9 @@ PROBLEMS = {"train_data": 8, "test_data": 10, "heldout_data": 4}
 
 def tiny_flags(world: QwenWorld) -> list[str]:
     """The flags over the recipe: the stand-in data (its splits as the recipe names them), sizes, a CPU."""
-    data = [f for name, limit in PROBLEMS.items()
-            for f in (f"--{name}.source", str(world.math), f"--{name}.limit", str(limit))]
+    data = [
+        f
+        for name, limit in PROBLEMS.items()
+        for f in (f"--{name}.source", str(world.math), f"--{name}.limit", str(limit))
+    ]
     return [*data, *SIZES, *TRAINERS, *CPU]

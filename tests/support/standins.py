@@ -25,26 +25,57 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
 
-TINY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
-            num_key_value_heads=1, max_position_embeddings=1024, initializer_range=0.3)
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    max_position_embeddings=1024,
+    initializer_range=0.3,
+)
 
 # Qwen2.5's added tokens, ids 151643-151664 (Qwen2.5-*/tokenizer_config.json, added_tokens_decoder);
 # the first 14 are special (skipped when decoding with skip_special_tokens).
-QWEN25_ADDED = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-                "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-                "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>",
-                "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"]
+QWEN25_ADDED = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<tool_call>",
+    "</tool_call>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+]
 QWEN2_REGULAR = 151_643
 # Qwen2.5's chat template, its path without tools: a system turn first (its default if none).
-QWEN_CHAT = ("{%- if messages[0].role != 'system' %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
-             "{%- endif %}{%- for m in messages %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}"
-             "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}")
+QWEN_CHAT = (
+    "{%- if messages[0].role != 'system' %}{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
+    "{%- endif %}{%- for m in messages %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}"
+    "{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
 # Llama 3.1 Instruct's chat template, its path without tools: a system header with the dates, then
 # each turn as header, trimmed content and <|eot_id|>.
-LLAMA31_CHAT = ("{{- bos_token + '<|start_header_id|>system<|end_header_id|>\\n\\nCutting Knowledge Date: December 2023\\n"
-                "Today Date: 26 Jul 2024\\n\\n<|eot_id|>' }}{%- for m in messages %}{{- '<|start_header_id|>' + m.role + "
-                "'<|end_header_id|>\\n\\n' + m.content | trim + '<|eot_id|>' }}{%- endfor %}"
-                "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}")
+LLAMA31_CHAT = (
+    "{{- bos_token + '<|start_header_id|>system<|end_header_id|>\\n\\nCutting Knowledge Date: December 2023\\n"
+    "Today Date: 26 Jul 2024\\n\\n<|eot_id|>' }}{%- for m in messages %}{{- '<|start_header_id|>' + m.role + "
+    "'<|end_header_id|>\\n\\n' + m.content | trim + '<|eot_id|>' }}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
+)
 LLAMA3_SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
 
 
@@ -68,8 +99,12 @@ def qwen2_tokenizer_file() -> str:
 
 def qwen2_tokenizer(extra: tuple[str, ...] = ()) -> PreTrainedTokenizerFast:
     """Qwen2.5's tokenizer (regular vocabulary, added tokens, chat template), plus `extra` added tokens."""
-    tokenizer = PreTrainedTokenizerFast(tokenizer_file=qwen2_tokenizer_file(), eos_token="<|endoftext|>",
-                                        pad_token="<|endoftext|>", chat_template=QWEN_CHAT)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_file=qwen2_tokenizer_file(),
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        chat_template=QWEN_CHAT,
+    )
     if extra:
         tokenizer.add_special_tokens({"additional_special_tokens": list(extra)})
     return tokenizer
@@ -84,7 +119,8 @@ def mistral_tokenizer():
     shutil.copy(Path(mistral_common.__file__).parent / "data" / "tokenizer.model.v1", folder / "tokenizer.model")
     (folder / "tokenizer_config.json").write_text(
         '{"tokenizer_class": "LlamaTokenizer", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", '
-        '"add_bos_token": true, "add_eos_token": false, "legacy": true}')
+        '"add_bos_token": true, "add_eos_token": false, "legacy": true}'
+    )
     tokenizer = AutoTokenizer.from_pretrained(folder)
     tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -97,21 +133,39 @@ def llama3_style_tokenizer() -> PreTrainedTokenizerFast:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    corpus = ["Compute 12+34-15. =46-15 =31 \\boxed{31}", "What is the sum of all values of x?",
-              "Factor the quadratic: the answer is 5.", "Step one. Step two."] * 20
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=LLAMA3_SPECIAL,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    corpus = [
+        "Compute 12+34-15. =46-15 =31 \\boxed{31}",
+        "What is the sum of all values of x?",
+        "Factor the quadratic: the answer is 5.",
+        "Step one. Step two.",
+    ] * 20
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=LLAMA3_SPECIAL, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tokenizer.train_from_iterator(corpus, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<|begin_of_text|>",
-                                   eos_token="<|eot_id|>", pad_token="<|end_of_text|>", chat_template=LLAMA31_CHAT)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token="<|begin_of_text|>",
+        eos_token="<|eot_id|>",
+        pad_token="<|end_of_text|>",
+        chat_template=LLAMA31_CHAT,
+    )
 
 
 def math_shepherd_prm(folder: Path) -> Path:
     """peiyi9979/math-shepherd-mistral-7b-prm's shape: a Mistral causal LM on Mistral's vocabulary."""
     tokenizer = mistral_tokenizer()
     torch.manual_seed(0)
-    model = MistralForCausalLM(MistralConfig(vocab_size=len(tokenizer), sliding_window=None, bos_token_id=1,
-                                             eos_token_id=2, tie_word_embeddings=False, **TINY))
+    model = MistralForCausalLM(
+        MistralConfig(
+            vocab_size=len(tokenizer),
+            sliding_window=None,
+            bos_token_id=1,
+            eos_token_id=2,
+            tie_word_embeddings=False,
+            **TINY,
+        )
+    )
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -121,8 +175,15 @@ def rlhflow_prm(folder: Path) -> Path:
     """RLHFlow/Llama3.1-8B-PRM-*'s shape: a Llama causal LM with Llama 3's chat tokens and template."""
     tokenizer = llama3_style_tokenizer()
     torch.manual_seed(1)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                                         eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False, **TINY))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(tokenizer),
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            tie_word_embeddings=False,
+            **TINY,
+        )
+    )
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -137,8 +198,13 @@ def qwen_math_prm(folder: Path, tokenizer=None) -> Path:
     from ttc.verifiers.qwen_prm import step_head
 
     tokenizer = tokenizer or qwen2_tokenizer(extra=("<extra_0>",))
-    config = Qwen2Config(vocab_size=len(tokenizer), tie_word_embeddings=False, bos_token_id=None,
-                         eos_token_id=tokenizer.eos_token_id, **TINY)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        tie_word_embeddings=False,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        **TINY,
+    )
     torch.manual_seed(2)
     backbone, head = Qwen2Model(config), step_head(config)
     for p in head.parameters():  # the backbone's init scale does not reach nn.Linear defaults
@@ -146,7 +212,9 @@ def qwen_math_prm(folder: Path, tokenizer=None) -> Path:
     weights = {f"model.{k}": v for k, v in backbone.state_dict().items()}
     weights |= {f"score.{k}": v for k, v in head.state_dict().items()}
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in weights.items()}, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    save_file(
+        {k: v.contiguous() for k, v in weights.items()}, str(folder / "model.safetensors"), metadata={"format": "pt"}
+    )
     config.architectures = ["Qwen2ForProcessRewardModel"]
     config.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -158,6 +226,10 @@ def standins(tmp_path_factory, toy_base_path: Path) -> dict[str, Path]:
     """kind -> a checkpoint of that kind: the public PRMs' stand-ins, the committed toy PRM (ours)
     and the toy base model (the likelihood baseline). Import it into a test module to use it."""
     root = tmp_path_factory.mktemp("verifier-standins")
-    return {"prm": toy_base_path.parent / "toy-prm", "likelihood": toy_base_path,
-            "math-shepherd": math_shepherd_prm(root / "math-shepherd"), "rlhflow": rlhflow_prm(root / "rlhflow"),
-            "qwen2.5-math-prm": qwen_math_prm(root / "qwen2.5-math-prm")}
+    return {
+        "prm": toy_base_path.parent / "toy-prm",
+        "likelihood": toy_base_path,
+        "math-shepherd": math_shepherd_prm(root / "math-shepherd"),
+        "rlhflow": rlhflow_prm(root / "rlhflow"),
+        "qwen2.5-math-prm": qwen_math_prm(root / "qwen2.5-math-prm"),
+    }

@@ -7,10 +7,10 @@ import os
 import signal
 from pathlib import Path
 
-from tests.support.runs import synthetic_labels
 from transformers.trainer_callback import TrainerState
 
 from data.records import to_json, write_atomic
+from tests.support.runs import synthetic_labels
 from train import prm
 from train.arguments import last_checkpoint
 
@@ -38,9 +38,16 @@ def test_the_newest_whole_checkpoint_is_resumed_and_the_cut_ones_removed(tmp_pat
 
 def test_a_sigterm_inside_a_checkpoint_save_then_a_rerun_finishes(tmp_path, toy_base_path):
     write_atomic(tmp_path / "labels.jsonl", [to_json(r) for r in synthetic_labels(40)])
-    cfg = prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "labels.jsonl"),
-                             output_dir=str(tmp_path / "out"), learning_rate=3e-3, batch_size=16,
-                             per_device_batch_size=16, num_epochs=4, eval_every=2)
+    cfg = prm.PRMTrainConfig(
+        model=str(toy_base_path),
+        labels_file=str(tmp_path / "labels.jsonl"),
+        output_dir=str(tmp_path / "out"),
+        learning_rate=3e-3,
+        batch_size=16,
+        per_device_batch_size=16,
+        num_epochs=4,
+        eval_every=2,
+    )
     pid = os.fork()
     if pid == 0:  # the preempted run: Slurm's SIGTERM lands while checkpoint-4 is being written
         save = TrainerState.save_to_json

@@ -7,7 +7,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from tests.support.runs import synthetic_labels, train_tiny_prm
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
@@ -15,6 +14,7 @@ from data.config import ConfigError
 from data.prm_format import FORMAT_FILE, PRMFormat, trained_aggregation, trained_prompt
 from data.prompts import PromptFormat
 from data.records import RecordError, StepLabels, to_json, write_atomic
+from tests.support.runs import synthetic_labels, train_tiny_prm
 from train import prm
 from ttc.verifiers import aggregate
 from ttc.verifiers.hf_prm import HFPRM
@@ -53,8 +53,12 @@ def test_training_changes_the_model_and_learns_the_labels(trained_prm):
 def test_the_training_prompt_is_recorded_beside_the_prm(trained_prm):
     out, _ = trained_prm
     recorded = json.loads((out / FORMAT_FILE).read_text())["prompt"]
-    assert recorded == {"template": "Problem: {question}\nSolution:\n", "num_shots": 0, "chat_template": False,
-                        "system": PromptFormat().system}  # no shots file: a zero-shot prompt reads none
+    assert recorded == {
+        "template": "Problem: {question}\nSolution:\n",
+        "num_shots": 0,
+        "chat_template": False,
+        "system": PromptFormat().system,
+    }  # no shots file: a zero-shot prompt reads none
     assert trained_prompt(out) == PromptFormat()
 
 
@@ -107,7 +111,9 @@ def test_bad_labels_name_file_line_and_field(tmp_path, toy_base_path, values, me
     good = synthetic_labels(1)[0]
     bad = StepLabels("q9", 0, good.question, good.steps[:3], values, [1, 1, 0])
     write_atomic(tmp_path / "l.jsonl", [to_json(good), to_json(bad)])
-    cfg = prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "l.jsonl"), output_dir=str(tmp_path / "o"))
+    cfg = prm.PRMTrainConfig(
+        model=str(toy_base_path), labels_file=str(tmp_path / "l.jsonl"), output_dir=str(tmp_path / "o")
+    )
     with pytest.raises(RecordError, match=rf"l.jsonl:2: field '(values|steps)'.*{message}"):
         prm.load_splits(cfg)
 
@@ -128,8 +134,12 @@ def test_validation_split_is_by_question():
 
 def test_unknown_trainer_argument_is_a_config_error(tmp_path, toy_base_path):
     write_atomic(tmp_path / "l.jsonl", [to_json(r) for r in synthetic_labels(4)])
-    cfg = prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "l.jsonl"),
-                             output_dir=str(tmp_path / "o"), trainer={"warmup_ratoi": 0.1})
+    cfg = prm.PRMTrainConfig(
+        model=str(toy_base_path),
+        labels_file=str(tmp_path / "l.jsonl"),
+        output_dir=str(tmp_path / "o"),
+        trainer={"warmup_ratoi": 0.1},
+    )
     with pytest.raises(ConfigError, match="trainer: .*warmup_ratoi"):
         prm.main(cfg)
 
@@ -148,9 +158,17 @@ def test_within_question_metric_reads_the_last_labelled_tag():
 
 def test_selecting_by_within_question_auc_keeps_the_best_ranking_checkpoint(tmp_path, toy_base_path):
     write_atomic(tmp_path / "labels.jsonl", [to_json(r) for r in synthetic_labels(40)])
-    cfg = prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "labels.jsonl"),
-                             output_dir=str(tmp_path / "out"), learning_rate=3e-3, batch_size=16,
-                             per_device_batch_size=16, num_epochs=4, eval_every=5, select_by="within_question_auc")
+    cfg = prm.PRMTrainConfig(
+        model=str(toy_base_path),
+        labels_file=str(tmp_path / "labels.jsonl"),
+        output_dir=str(tmp_path / "out"),
+        learning_rate=3e-3,
+        batch_size=16,
+        per_device_batch_size=16,
+        num_epochs=4,
+        eval_every=5,
+        select_by="within_question_auc",
+    )
     prm.main(cfg)
     states = (tmp_path / "out" / "checkpoints").glob("checkpoint-*/trainer_state.json")
     state = json.loads(max(states, key=lambda p: int(p.parent.name.split("-")[1])).read_text())
@@ -164,13 +182,16 @@ def recipe_config(**recipe) -> prm.PRMTrainConfig:
     return prm.PRMTrainConfig(model="m", labels_file="l", output_dir="o", **recipe)
 
 
-@pytest.mark.parametrize("recipe, targets, aggregation", [
-    (dict(), [0.0, 0.25, 0.5, 1.0], "last"),  # soft: the MC value itself, a value estimate
-    (dict(label_recipe="hard"), [0.0, 1.0, 1.0, 1.0], "min"),  # negative only when every rollout failed
-    (dict(label_recipe="threshold"), [0.0, 0.0, 1.0, 1.0], "min"),  # good from 0.5 on
-    (dict(label_recipe="threshold", label_threshold=0.2), [0.0, 1.0, 1.0, 1.0], "min"),
-    (dict(label_recipe="hard", aggregation="prod"), [0.0, 1.0, 1.0, 1.0], "prod"),  # set, not inferred
-])
+@pytest.mark.parametrize(
+    "recipe, targets, aggregation",
+    [
+        (dict(), [0.0, 0.25, 0.5, 1.0], "last"),  # soft: the MC value itself, a value estimate
+        (dict(label_recipe="hard"), [0.0, 1.0, 1.0, 1.0], "min"),  # negative only when every rollout failed
+        (dict(label_recipe="threshold"), [0.0, 0.0, 1.0, 1.0], "min"),  # good from 0.5 on
+        (dict(label_recipe="threshold", label_threshold=0.2), [0.0, 1.0, 1.0, 1.0], "min"),
+        (dict(label_recipe="hard", aggregation="prod"), [0.0, 1.0, 1.0, 1.0], "prod"),  # set, not inferred
+    ],
+)
 def test_a_label_recipe_turns_mc_values_into_targets_and_sets_the_default_aggregation(recipe, targets, aggregation):
     cfg = recipe_config(**recipe)
     assert cfg.targets([0.0, 0.25, 0.5, 1.0]) == targets
@@ -186,7 +207,7 @@ def test_the_dataset_holds_the_recipes_targets_at_the_step_tags(toy_base_path):
     tokenizer = AutoTokenizer.from_pretrained(toy_base_path)
     record = StepLabels("q", 0, "Compute 1+2+3.", ["=3+3", "=6", "\\boxed{6}"], [0.25, 0.0, 0.0], [4, 4, 0])
     for recipe, expected in (("soft", [0.25, 0.0, 0.0]), ("hard", [1.0, 0.0, 0.0])):
-        (_, values), = prm.StepLabelDataset([record], recipe_config(label_recipe=recipe), tokenizer).items
+        ((_, values),) = prm.StepLabelDataset([record], recipe_config(label_recipe=recipe), tokenizer).items
         assert values[values != prm.IGNORE].tolist() == expected
 
 
@@ -194,9 +215,19 @@ def test_a_hard_label_prm_records_its_recipe_and_is_scored_with_min(tmp_path, to
     """Trained on hard labels, the PRM's format file says so, and every scorer's default follows it."""
     labels = synthetic_labels(20)
     write_atomic(tmp_path / "labels.jsonl", [to_json(r) for r in labels])
-    out = prm.main(prm.PRMTrainConfig(model=str(toy_base_path), labels_file=str(tmp_path / "labels.jsonl"),
-                                      output_dir=str(tmp_path / "hard"), label_recipe="hard", learning_rate=3e-3,
-                                      batch_size=16, per_device_batch_size=16, num_epochs=1, eval_every=10))
+    out = prm.main(
+        prm.PRMTrainConfig(
+            model=str(toy_base_path),
+            labels_file=str(tmp_path / "labels.jsonl"),
+            output_dir=str(tmp_path / "hard"),
+            label_recipe="hard",
+            learning_rate=3e-3,
+            batch_size=16,
+            per_device_batch_size=16,
+            num_epochs=1,
+            eval_every=10,
+        )
+    )
     recorded = json.loads((out / FORMAT_FILE).read_text())
     assert (recorded["labels"], recorded["aggregation"]) == ({"recipe": "hard"}, "min")
     assert default_aggregation(VerifierConfig(path=str(out))) == "min"
@@ -220,7 +251,10 @@ def test_binary_search_labels_train_only_with_the_hard_recipe(tmp_path):
     write_atomic(tmp_path / "labels.jsonl", [to_json(searched)])
     for recipe in ("soft", "threshold"):
         with pytest.raises(RecordError, match=r"labels.jsonl:1: field 'rollouts': a step labelled without rollouts"):
-            prm.load_splits(prm.PRMTrainConfig(model="m", labels_file=str(tmp_path / "labels.jsonl"), output_dir="o",
-                                               label_recipe=recipe))
+            prm.load_splits(
+                prm.PRMTrainConfig(
+                    model="m", labels_file=str(tmp_path / "labels.jsonl"), output_dir="o", label_recipe=recipe
+                )
+            )
     prm.check(searched, "x", recipe_config(label_recipe="hard"))
     prm.check(searched, "x", recipe_config(labels="last"))  # an outcome model reads the last step alone (orm_data)

@@ -21,11 +21,11 @@ from safetensors.torch import load_file
 from data import toy
 from data.config import parse_config
 from data.records import StepLabels, to_json, write_atomic
+from tests.support.runs import REPO
 from train import prm
 from ttc.verifiers import aggregate
 from ttc.verifiers.hf_prm import HFPRM
 
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 900  # a first compile under load, with room to spare
 
 
@@ -53,8 +53,16 @@ def labels_file(tmp_path_factory) -> Path:
 
 def recipe(tmp: Path, model: Path, labels_file: Path, **overrides) -> Path:
     """A recipe file; global batch 16, at a learning rate for a tiny model trained from scratch."""
-    values = dict(model=str(model), labels_file=str(labels_file), output_dir=str(tmp / "out"), learning_rate=3e-3,
-                  batch_size=16, per_device_batch_size=8, num_epochs=6, eval_every=10)
+    values = dict(
+        model=str(model),
+        labels_file=str(labels_file),
+        output_dir=str(tmp / "out"),
+        learning_rate=3e-3,
+        batch_size=16,
+        per_device_batch_size=8,
+        num_epochs=6,
+        eval_every=10,
+    )
     values.update(overrides)
     (tmp / "recipe.yaml").write_text(yaml.safe_dump(values))
     return tmp / "recipe.yaml"
@@ -78,9 +86,20 @@ def changed_tensors(base: Path, out: Path) -> list[str]:
 def torchrun(recipe: Path, stage: int) -> Path:
     """`torchrun --nproc_per_node 2 -m train.prm --config <recipe> --trainer.deepspeed <zero json>`."""
     tmp = recipe.parent
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "train.prm", "--config", str(recipe),
-               "--trainer.deepspeed", f"configs/deepspeed/zero{stage}.json"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "train.prm",
+        "--config",
+        str(recipe),
+        "--trainer.deepspeed",
+        f"configs/deepspeed/zero{stage}.json",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(tmp / "log.txt", "w") as log:
         # A session of its own, so that a timeout ends the workers too.
@@ -89,9 +108,11 @@ def torchrun(recipe: Path, stage: int) -> Path:
             code = run.wait(timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
             os.killpg(run.pid, signal.SIGKILL)
-            pytest.fail(f"ZeRO-{stage} run passed {TIMEOUT_S} s (log: {tmp / 'log.txt'}); a compile killed "
-                        "earlier leaves a `lock` in ~/.cache/torch_extensions/*/deepspeed_shm_comm that every "
-                        "later run waits on: delete it")
+            pytest.fail(
+                f"ZeRO-{stage} run passed {TIMEOUT_S} s (log: {tmp / 'log.txt'}); a compile killed "
+                "earlier leaves a `lock` in ~/.cache/torch_extensions/*/deepspeed_shm_comm that every "
+                "later run waits on: delete it"
+            )
     assert code == 0, (tmp / "log.txt").read_text()[-5000:]
     return tmp / "out"
 
@@ -151,11 +172,20 @@ def test_deepspeed_runs_without_a_launcher_twice_in_one_process(tmp_path, toy_ba
     """`python -m train.prm` or a one-process `ttc pipeline` (the PRM, then the ORM) with DeepSpeed
     and no torchrun: DeepSpeed looked for its ranks through MPI (`No module named 'mpi4py'`)."""
     path = recipe(tmp_path, toy_base_path, labels_file, num_epochs=1)
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
-                                                              "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     outs = [str(tmp_path / "prm"), str(tmp_path / "orm")]
-    run = subprocess.run([sys.executable, "-c", TWICE, str(path), *outs], cwd=REPO, env={**env, "OMP_NUM_THREADS": "1"},
-                         capture_output=True, text=True, timeout=TIMEOUT_S)
+    run = subprocess.run(
+        [sys.executable, "-c", TWICE, str(path), *outs],
+        cwd=REPO,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     assert run.returncode == 0, run.stderr[-5000:]
     for out in outs:
         assert json.loads((Path(out) / "training_args.json").read_text())["deepspeed"] == "configs/deepspeed/zero2.json"

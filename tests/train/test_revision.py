@@ -13,8 +13,8 @@ from data.records import RecordError, Trajectory, to_json, write_atomic
 from data.revision_format import revision_prompt
 from train import revision
 from train.prm import LoraSettings
-from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import GenerationRequest
+from ttc.lm.spec import LMConfig, load_lm
 
 
 def toy_trajectories(n: int) -> list[Trajectory]:
@@ -25,15 +25,26 @@ def toy_trajectories(n: int) -> list[Trajectory]:
         steps = toy.solve(p.expression)
         wrong = ["\n".join(steps[:-1] + [f"\\boxed{{{p.answer + d}}}"]) for d in (3, 1)]
         for k in range(3):
-            records.append(Trajectory(f"q{i}", k, p.question, wrong[2 - k:], list(range(10, 10 + k)), "\n".join(steps)))
+            records.append(
+                Trajectory(f"q{i}", k, p.question, wrong[2 - k :], list(range(10, 10 + k)), "\n".join(steps))
+            )
     return records
 
 
 def config(tmp_path, base, **overrides) -> revision.RevisionTrainConfig:
     write_atomic(tmp_path / "t.jsonl", [to_json(t) for t in toy_trajectories(16)])
-    settings = dict(model=str(base), trajectories_file=str(tmp_path / "t.jsonl"), output_dir=str(tmp_path / "out"),
-                    val_fraction=0.25, learning_rate=3e-3, batch_size=8, per_device_batch_size=8,
-                    num_epochs=2, eval_every=2, patience=None)
+    settings = dict(
+        model=str(base),
+        trajectories_file=str(tmp_path / "t.jsonl"),
+        output_dir=str(tmp_path / "out"),
+        val_fraction=0.25,
+        learning_rate=3e-3,
+        batch_size=8,
+        per_device_batch_size=8,
+        num_epochs=2,
+        eval_every=2,
+        patience=None,
+    )
     return revision.RevisionTrainConfig(**{**settings, **overrides})
 
 
@@ -52,8 +63,8 @@ def test_loss_is_on_the_target_only(tmp_path, toy_base_path):
         prompt = tokenizer(revision_prompt(PromptFormat(), t.question, t.previous).text)["input_ids"]
         ids, labels = example["input_ids"], example["labels"]
         assert ids[: len(prompt)] == prompt and labels[: len(prompt)] == [-100] * len(prompt)
-        assert labels[len(prompt):] == ids[len(prompt):]  # every target token, EOS included
-        assert tokenizer.decode(ids[len(prompt):]) == t.target + tokenizer.eos_token
+        assert labels[len(prompt) :] == ids[len(prompt) :]  # every target token, EOS included
+        assert tokenizer.decode(ids[len(prompt) :]) == t.target + tokenizer.eos_token
     assert any(tokenizer.decode(e["input_ids"]).count("Problem: ") == 3 for e in trainer.train_dataset)  # 2 attempts
 
 
@@ -67,8 +78,10 @@ def test_prompts_are_fitted_to_max_length_as_chains_fit_the_reviser(tmp_path, to
     one = revision_prompt(cfg.prompt, t.question, t.previous[-1:]).text
     fitted = revision.RevisionTrainConfig(**{**vars(cfg), "max_length": len(tokenizer(one)["input_ids"]) + target})
     assert revision.to_dataset([t], fitted, tokenizer)["prompt"] == [one]  # the attempt closest to the target kept
-    assert len(revision.to_dataset([t], revision.RevisionTrainConfig(**{**vars(cfg), "max_length": target}),
-                                   tokenizer)) == 0
+    assert (
+        len(revision.to_dataset([t], revision.RevisionTrainConfig(**{**vars(cfg), "max_length": target}), tokenizer))
+        == 0
+    )
 
 
 def test_training_writes_the_chosen_checkpoint_as_a_loadable_model(trained, toy_base_path):
@@ -86,13 +99,16 @@ def test_training_writes_the_chosen_checkpoint_as_a_loadable_model(trained, toy_
     assert any(not torch.equal(base[k].float(), exported[k]) for k in exported)  # it trained
     lm = load_lm(LMConfig(model=str(out), backend="hf"))
     t = toy_trajectories(20)[-1]  # a question it never saw, after two wrong attempts
-    [[completion]] = lm.generate([GenerationRequest(revision_prompt(cfg.prompt, t.question, t.previous).text, max_tokens=64)])
+    [[completion]] = lm.generate(
+        [GenerationRequest(revision_prompt(cfg.prompt, t.question, t.previous).text, max_tokens=64)]
+    )
     assert completion.text and completion.finish_reason in ("eos", "length")
 
 
 def test_lora_run_exports_a_merged_plain_checkpoint(tmp_path, toy_base_path):
-    out = revision.main(config(tmp_path, toy_base_path, lora=LoraSettings(enabled=True, r=4, alpha=8), num_epochs=1,
-                               choose="min"))
+    out = revision.main(
+        config(tmp_path, toy_base_path, lora=LoraSettings(enabled=True, r=4, alpha=8), num_epochs=1, choose="min")
+    )
     exported, base = load_file(str(out / "model.safetensors")), load_file(str(toy_base_path / "model.safetensors"))
     assert set(exported) == set(base)  # no adapter weights left: merged
     assert any(not torch.equal(base[k].float(), exported[k]) for k in base)
@@ -108,11 +124,14 @@ def test_checkpoint_rules():
     assert revision.choose_checkpoint(table[:2], "past_min")["step"] == 20  # stopped at the minimum
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"target": " "}, r"t.jsonl:2: field 'target' is empty"),
-    ({"previous_indices": [1, 2, 3]}, r"t.jsonl:2: field 'previous_indices' has 3 entries for 0"),
-    ({"previous": "=1"}, r"t.jsonl:2: field 'previous'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"target": " "}, r"t.jsonl:2: field 'target' is empty"),
+        ({"previous_indices": [1, 2, 3]}, r"t.jsonl:2: field 'previous_indices' has 3 entries for 0"),
+        ({"previous": "=1"}, r"t.jsonl:2: field 'previous'"),
+    ],
+)
 def test_bad_trajectories_name_file_line_and_field(tmp_path, toy_base_path, change, message):
     cfg = config(tmp_path, toy_base_path)
     lines = (tmp_path / "t.jsonl").read_text().splitlines()

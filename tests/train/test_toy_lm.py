@@ -58,8 +58,10 @@ def test_careless_writers_slip_and_corrections_end_careful():
         if len(blocks) > 1:  # a correction: slipped answers to the same question, then a careful one
             corrections += 1
             assert all(b.split("\nSolution:\n")[0] == question for b in blocks)
-            assert all(toy.first_wrong_step(own.question, b.split("\nSolution:\n")[1].split("\n")) is not None
-                       for b in blocks[:-1])
+            assert all(
+                toy.first_wrong_step(own.question, b.split("\nSolution:\n")[1].split("\n")) is not None
+                for b in blocks[:-1]
+            )
             assert solution.split("\n") == toy.solve(own.expression)
             assert text(example["labels"]) == solution + "</s>"  # the slipped answers are context only
         else:

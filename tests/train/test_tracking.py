@@ -6,14 +6,14 @@ import logging
 
 import pytest
 import yaml
-from tests.support.runs import synthetic_labels
 from transformers import TrainingArguments
 from trl import SFTConfig
 
 from data.config import ConfigError, parse_config
 from data.records import to_json, write_atomic
-from train import curves as training_curves
+from tests.support.runs import synthetic_labels
 from train import arguments, prm, revision, toy_lm
+from train import curves as training_curves
 
 pytestmark = pytest.mark.e2e  # real trainers
 
@@ -23,13 +23,23 @@ def watched_prm(tmp_path_factory, toy_base_path):
     """A toy PRM run from a recipe with `trainer:` overrides and more of them on the command line."""
     folder = tmp_path_factory.mktemp("watched")
     write_atomic(folder / "labels.jsonl", [to_json(r) for r in synthetic_labels(12)])
-    recipe = dict(model=str(toy_base_path), labels_file=str(folder / "labels.jsonl"), output_dir=str(folder / "out"),
-                  learning_rate=3e-3, batch_size=8, per_device_batch_size=8, num_epochs=2, eval_every=2,
-                  select_by="within_question_auc",
-                  trainer={"save_total_limit": 1, "adam_beta2": 0.99, "seed": 7})
+    recipe = dict(
+        model=str(toy_base_path),
+        labels_file=str(folder / "labels.jsonl"),
+        output_dir=str(folder / "out"),
+        learning_rate=3e-3,
+        batch_size=8,
+        per_device_batch_size=8,
+        num_epochs=2,
+        eval_every=2,
+        select_by="within_question_auc",
+        trainer={"save_total_limit": 1, "adam_beta2": 0.99, "seed": 7},
+    )
     (folder / "prm.yaml").write_text(yaml.safe_dump(recipe))
-    cfg = parse_config(prm.PRMTrainConfig, ["--config", str(folder / "prm.yaml"),
-                                            "--trainer.report_to", "tensorboard", "--trainer.logging_steps", "1"])
+    cfg = parse_config(
+        prm.PRMTrainConfig,
+        ["--config", str(folder / "prm.yaml"), "--trainer.report_to", "tensorboard", "--trainer.logging_steps", "1"],
+    )
     return prm.main(cfg)
 
 
@@ -73,12 +83,21 @@ def all_defaults_overridden(defaults: dict) -> dict:
     return {**defaults, "seed": 3, "logging_steps": 2, "adam_beta2": 0.98, "save_total_limit": 4, "report_to": "none"}
 
 
-@pytest.mark.parametrize("cls, defaults, make", [
-    (TrainingArguments, prm.prm_arguments,
-     lambda t: prm.PRMTrainConfig(model="m", labels_file="l", output_dir=str(t), trainer={})),
-    (SFTConfig, revision.sft_arguments,
-     lambda t: revision.RevisionTrainConfig(model="m", trajectories_file="t", output_dir=str(t), patience=3)),
-])
+@pytest.mark.parametrize(
+    "cls, defaults, make",
+    [
+        (
+            TrainingArguments,
+            prm.prm_arguments,
+            lambda t: prm.PRMTrainConfig(model="m", labels_file="l", output_dir=str(t), trainer={}),
+        ),
+        (
+            SFTConfig,
+            revision.sft_arguments,
+            lambda t: revision.RevisionTrainConfig(model="m", trajectories_file="t", output_dir=str(t), patience=3),
+        ),
+    ],
+)
 def test_every_default_of_the_paper_trainers_can_be_overridden(tmp_path, cls, defaults, make):
     cfg = make(tmp_path)
     cfg.trainer = all_defaults_overridden(defaults(cfg, tmp_path, 1))
@@ -91,13 +110,19 @@ def test_every_default_of_the_paper_trainers_can_be_overridden(tmp_path, cls, de
 def test_every_default_of_the_toy_lm_can_be_overridden(tmp_path):
     cfg = toy_lm.ToyLMConfig(output_dir=str(tmp_path))
     overrides = all_defaults_overridden(toy_lm.toy_arguments(cfg, tmp_path))
-    args = arguments.trainer_arguments(TrainingArguments, toy_lm.toy_arguments(cfg, tmp_path), overrides, tmp_path, "toy_lm")
+    args = arguments.trainer_arguments(
+        TrainingArguments, toy_lm.toy_arguments(cfg, tmp_path), overrides, tmp_path, "toy_lm"
+    )
     assert (args.seed, args.adam_beta2, args.report_to) == (3, 0.98, [])
 
 
 def test_leaving_the_paper_optimiser_is_logged_once(tmp_path, caplog):
-    cfg = prm.PRMTrainConfig(model="m", labels_file="l", output_dir=str(tmp_path),
-                             trainer={"adam_beta2": 0.999, "optim": "adafactor", "seed": 1})
+    cfg = prm.PRMTrainConfig(
+        model="m",
+        labels_file="l",
+        output_dir=str(tmp_path),
+        trainer={"adam_beta2": 0.999, "optim": "adafactor", "seed": 1},
+    )
     with caplog.at_level(logging.WARNING, logger="train.arguments"):
         arguments.launch_arguments(TrainingArguments, prm.prm_arguments, cfg, tmp_path, "prm")
     [warning] = [r.getMessage() for r in caplog.records if r.name == "train.arguments"]
@@ -111,9 +136,19 @@ def test_an_unknown_tracker_is_a_config_error(tmp_path):
 
 
 def test_toy_lm_writes_its_arguments_and_log_history(tmp_path):
-    cfg = toy_lm.ToyLMConfig(output_dir=str(tmp_path / "lm"), hidden_size=16, num_layers=1, intermediate_size=32,
-                             max_steps=4, batch_size=2, warmup_steps=0, save_steps=4,
-                             logging_steps=1, save_dtype="float32", trainer={"report_to": "none", "seed": 5})
+    cfg = toy_lm.ToyLMConfig(
+        output_dir=str(tmp_path / "lm"),
+        hidden_size=16,
+        num_layers=1,
+        intermediate_size=32,
+        max_steps=4,
+        batch_size=2,
+        warmup_steps=0,
+        save_steps=4,
+        logging_steps=1,
+        save_dtype="float32",
+        trainer={"report_to": "none", "seed": 5},
+    )
     out = toy_lm.main(cfg)
     assert json.loads((out / "training_args.json").read_text())["seed"] == 5
     record = json.loads((out / arguments.LOG_HISTORY_FILE).read_text())

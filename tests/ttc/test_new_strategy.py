@@ -7,10 +7,7 @@ verifier), compute-optimal fits it and picks it, and `ttc solve` runs it where i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
-
-from tests.support.fakes import ScriptedLM, TableVerifier
 
 from data.bins import Bins
 from data.problems import DataConfig, load_problems
@@ -18,11 +15,12 @@ from data.prompts import PromptFormat
 from data.records import Problem
 from eval import compute_optimal, search
 from eval.search_report import TABLE
-from ttc.policy import planner
-from ttc.pipeline import report
-from ttc.lm.spec import LMConfig
+from tests.support.fakes import ScriptedLM, TableVerifier
+from tests.support.runs import REPO
 from ttc.lm import LM
-from ttc.policy import Policy
+from ttc.lm.spec import LMConfig
+from ttc.pipeline import report
+from ttc.policy import Policy, planner
 from ttc.search import BestOfNConfig, SearchResult, Strategy, sample_pools
 from ttc.search.result import make_result
 from ttc.strategies import STRATEGIES
@@ -41,15 +39,28 @@ def first_answer(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: FirstA
     results = []
     for problem, pool in zip(problems, sample_pools(problems, lm, prm, cfg)):
         chosen = next((s for s in pool.samples if s.answer is not None), None)
-        results.append(make_result(
-            problem.id, cfg.STRATEGY, cfg.params(), cfg, chosen and chosen.answer, float(bool(chosen and chosen.correct)),
-            chosen and chosen.text, len(pool.samples), cfg.generations, pool.costs, lm.num_parameters,
-            prm.num_parameters))
+        results.append(
+            make_result(
+                problem.id,
+                cfg.STRATEGY,
+                cfg.params(),
+                cfg,
+                chosen and chosen.answer,
+                float(bool(chosen and chosen.correct)),
+                chosen and chosen.text,
+                len(pool.samples),
+                cfg.generations,
+                pool.costs,
+                lm.num_parameters,
+                prm.num_parameters,
+            )
+        )
     return results
+
+
 # ---------------------------------------------------------------------------------------------
 
 
-REPO = Path(__file__).resolve().parents[2]
 DATA = DataConfig(levels=[1, 2], per_level=4, split="new-strategy")
 PROBLEMS = load_problems(DATA)
 ANSWERS = {p.question: p.answer for p in PROBLEMS}
@@ -68,12 +79,20 @@ def test_a_new_strategy_is_one_module_and_one_registry_line(tmp_path, monkeypatc
     monkeypatch.setattr(search, "load_verifier", lambda cfg, prompt: TableVerifier())
 
     # `ttc eval`: the new line beside best-of-N's, in the records and the summary
-    lines = {"best-of-N weighted": {"strategy": "best_of_n", "max_tokens": 32},
-             "best-of-N majority": {"strategy": "best_of_n", "selection": "majority", "max_tokens": 32},
-             "first answer": {"strategy": "first_answer", "max_tokens": 32}}
-    cfg = search.SearchEvalConfig(output_dir=str(tmp_path / "run" / "eval_search"), lm=LMConfig(model="scripted"),
-                        prm=VerifierConfig(path=str(REPO / "train/checkpoints/toy-prm")), strategies=lines,
-                        max_budget=4, data=DATA, batch_problems=8)
+    lines = {
+        "best-of-N weighted": {"strategy": "best_of_n", "max_tokens": 32},
+        "best-of-N majority": {"strategy": "best_of_n", "selection": "majority", "max_tokens": 32},
+        "first answer": {"strategy": "first_answer", "max_tokens": 32},
+    }
+    cfg = search.SearchEvalConfig(
+        output_dir=str(tmp_path / "run" / "eval_search"),
+        lm=LMConfig(model="scripted"),
+        prm=VerifierConfig(path=str(REPO / "train/checkpoints/toy-prm")),
+        strategies=lines,
+        max_budget=4,
+        data=DATA,
+        batch_problems=8,
+    )
     results = search.run(cfg, ScriptedLM(script))
     summary = (tmp_path / "run" / "eval_search" / TABLE).read_text()
     assert "| first answer | 1.000 | 1.000 | 1.000 |" in summary, summary

@@ -35,8 +35,14 @@ def check_n(n: int, name: str = "n") -> None:
         raise ValueError(f"{name} must be <= {MAX_N} (samples one request generates at once; ttc.lm.MAX_N), got {n}")
 
 
-def check_sampling(n: int, temperature: float, top_p: float, max_tokens: int | None = None,
-                   stop: Sequence[str] | None = None, n_name: str = "n") -> None:
+def check_sampling(
+    n: int,
+    temperature: float,
+    top_p: float,
+    max_tokens: int | None = None,
+    stop: Sequence[str] | None = None,
+    n_name: str = "n",
+) -> None:
     """Sampling settings an engine accepts, checked where a config or request is built (before a
     model loads); a ValueError naming the setting otherwise. `n` is one request's (`check_n`);
     max_tokens and stop None: not settings of the caller's (a search config's steps set them)."""
@@ -118,8 +124,12 @@ class Ledger:
         self.prompt_tokens += prompt_tokens
         self.generated_tokens += generated_tokens
         self.per_call.append(
-            {"requests": requests, "generations": generations,
-             "prompt_tokens": prompt_tokens, "generated_tokens": generated_tokens}
+            {
+                "requests": requests,
+                "generations": generations,
+                "prompt_tokens": prompt_tokens,
+                "generated_tokens": generated_tokens,
+            }
         )
 
     @property

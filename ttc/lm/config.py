@@ -95,9 +95,9 @@ def probe_token(tokenizer) -> int:
 def engine_folder(path: str, key: str = "model", lm: bool = False) -> str:
     """The folder an engine reads for the model `path`: a local folder, or a hub id's snapshot
     in the Hugging Face cache (data/models.py check_model: one ConfigError naming `key`; with
-    `lm`, a causal LM and no PRM folder), never the id itself. The process is set offline too (HF_HUB_OFFLINE=1, inherited by vLLM's worker
-    processes): with an id, vLLM and transformers ask the hub first and, on an offline compute
-    node, retry for minutes before they fail."""
+    `lm`, a causal LM and no PRM folder), never the id itself. The process is set offline too
+    (HF_HUB_OFFLINE=1, inherited by vLLM's worker processes): with an id, vLLM and transformers
+    ask the hub first and, on an offline compute node, retry for minutes before they fail."""
     folder = check_model(path, key, lm)
     os.environ["HF_HUB_OFFLINE"] = "1"
     return str(folder)

@@ -23,8 +23,8 @@ from transformers import (
     StopStringCriteria,
 )
 
-from ttc.lm.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
 from ttc.lm import Completion, GenerationRequest, Ledger, LMBase
+from ttc.lm.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
 
 
 def resolve_device(device: str) -> torch.device:
@@ -57,7 +57,7 @@ class CompletionStopStrings(StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         done = self.candidates(input_ids, scores)
         for row in done.nonzero().flatten().tolist():
-            text = self.tokenizer.decode(input_ids[row, self.prompt_length:], skip_special_tokens=True)
+            text = self.tokenizer.decode(input_ids[row, self.prompt_length :], skip_special_tokens=True)
             done[row] = first_stop_end(text, self.stop) is not None
         return done
 
@@ -150,7 +150,9 @@ class HFBackend(LMBase):
             return None
         if stop not in self._stop_checks:
             self._stop_checks[stop] = StopStringCriteria(self.tokenizer, list(stop))
-        return StoppingCriteriaList([CompletionStopStrings(self._stop_checks[stop], self.tokenizer, stop, prompt_length)])
+        return StoppingCriteriaList(
+            [CompletionStopStrings(self._stop_checks[stop], self.tokenizer, stop, prompt_length)]
+        )
 
     @staticmethod
     def _sampling_kwargs(request: GenerationRequest) -> dict[str, Any]:

@@ -27,7 +27,12 @@ class SamplingConfig:
     def request(self, prompt: str, problem_id: str) -> GenerationRequest:
         """`n` samples of one problem, seeded by (seed, problem id) alone."""
         return GenerationRequest(
-            prompt, self.n, self.temperature, self.top_p, self.max_tokens, tuple(self.stop),
+            prompt,
+            self.n,
+            self.temperature,
+            self.top_p,
+            self.max_tokens,
+            tuple(self.stop),
             seed=derive_seed(self.seed, problem_id),
         )
 

@@ -39,6 +39,7 @@ def load_lm(cfg: LMConfig, key: str = "model") -> LM:
         lm = HFBackend(cfg)
     if not lm.finite_logits():
         lm.close()  # the engine's processes and memory, before the error unwinds
-        raise ConfigError(f"{key}: {cfg.model}: the weights give non-finite logits (NaN/Inf weights?): "
-                          f"copy or retrain the model")
+        raise ConfigError(
+            f"{key}: {cfg.model}: the weights give non-finite logits (NaN/Inf weights?): copy or retrain the model"
+        )
     return lm

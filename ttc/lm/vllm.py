@@ -50,8 +50,8 @@ from typing import Iterator, Sequence
 
 from tqdm.auto import tqdm
 
+from ttc.lm import Completion, Finished, FinishReason, GenerationRequest, Ledger, LMBase, count_parameters
 from ttc.lm.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
-from ttc.lm import Completion, FinishReason, Finished, GenerationRequest, Ledger, LMBase, count_parameters
 
 
 def vllm_device() -> str:
@@ -169,8 +169,9 @@ class VLLMBackend(LMBase):
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=1, temperature=0, logprobs=0)
-        output = self.llm.generate([{"prompt_token_ids": [probe_token(self.tokenizer)]}], params,
-                                   use_tqdm=False)[0].outputs[0]
+        output = self.llm.generate([{"prompt_token_ids": [probe_token(self.tokenizer)]}], params, use_tqdm=False)[
+            0
+        ].outputs[0]
         if not output.token_ids or not output.logprobs:
             return False
         return all(math.isfinite(entry.logprob) for entry in output.logprobs[0].values())

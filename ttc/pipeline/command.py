@@ -41,7 +41,7 @@ def recipe_flags(argv: list[str], default: str | None) -> list[str]:
         preset = Path(RECIPE).with_name(f"demo_{flags[i + 1]}.yaml")
         if not preset.exists():
             raise ConfigError(f"--preset {flags[i + 1]}: no recipe {preset}")
-        flags[i: i + 2] = ["--config", str(preset)]
+        flags[i : i + 2] = ["--config", str(preset)]
     if not any(a == "--config" or a.startswith("--config=") for a in flags):
         if default is None:
             raise ConfigError("--config RECIPE is required (e.g. configs/toy/demo.yaml)")

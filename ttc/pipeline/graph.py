@@ -83,16 +83,26 @@ def sources(value: Any) -> Iterator[Any]:
         yield value
 
 
-SAMPLE, TRAIN_LM, CHAINS, TRAIN_PRM, EVAL_SEARCH = "ttc.stages.sample", "train.toy_lm", "ttc.stages.chains", "train.prm", "eval.search"
+SAMPLE, TRAIN_LM, CHAINS, TRAIN_PRM, EVAL_SEARCH = (
+    "ttc.stages.sample",
+    "train.toy_lm",
+    "ttc.stages.chains",
+    "train.prm",
+    "eval.search",
+)
 COMPUTE_OPTIMAL, FLOPS_MATCHED = "eval.compute_optimal", "eval.flops_matched"
 BINS = {"oracle": Out("difficulty", "bins_oracle.json"), "predicted": Out("difficulty", "bins_predicted.json")}
 
 
 def flops_matched(grid: str) -> dict[str, Any]:
     """One grid's compute-optimal (search or revisions) against the larger model's greedy answer."""
-    return {"results": [Out(grid, "results.jsonl")], "bins": BINS["oracle"],
-            "large_greedy": Out("large_greedy", "samples.jsonl"),
-            "small_model": ModelOf("base"), "large_model": ModelOf("large")}
+    return {
+        "results": [Out(grid, "results.jsonl")],
+        "bins": BINS["oracle"],
+        "large_greedy": Out("large_greedy", "samples.jsonl"),
+        "small_model": ModelOf("base"),
+        "large_model": ModelOf("large"),
+    }
 
 
 GRAPH: tuple[Stage, ...] = (
@@ -104,54 +114,123 @@ GRAPH: tuple[Stage, ...] = (
     Stage("toy_large_careless", "train-lm", TRAIN_LM, {"init_from": Out("toy_large")}, from_scratch=True),
     # the base model's samples (its engine first, started once)
     Stage("sample_train", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("train")}, "base"),
-    Stage("label", "label", "ttc.stages.label",
-          {"samples": Out("sample_train", "samples.jsonl"), "lm": LMOf("base"), "data": Questions("train")},
-          "base"),
-    Stage("sample_trajectories", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("revision")},
-          "base"),
+    Stage(
+        "label",
+        "label",
+        "ttc.stages.label",
+        {"samples": Out("sample_train", "samples.jsonl"), "lm": LMOf("base"), "data": Questions("train")},
+        "base",
+    ),
+    Stage("sample_trajectories", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("revision")}, "base"),
     Stage("sample_test", "sample", SAMPLE, {"lm": LMOf("base"), "data": Questions("test")}, "base"),
     # the PRM, then search against it
-    Stage("train_prm", "train-prm", TRAIN_PRM,
-          {"model": ModelOf("base"), "labels_file": Out("label", "labels.jsonl")}),
-    Stage("eval_search", "eval", EVAL_SEARCH,
-          {"lm": LMOf("base"), "prm.path": Out("train_prm"), "data": Questions("test")}, "base"),
+    Stage("train_prm", "train-prm", TRAIN_PRM, {"model": ModelOf("base"), "labels_file": Out("label", "labels.jsonl")}),
+    Stage(
+        "eval_search",
+        "eval",
+        EVAL_SEARCH,
+        {"lm": LMOf("base"), "prm.path": Out("train_prm"), "data": Questions("test")},
+        "base",
+    ),
     # the reviser, its chains, the revision ORM
-    Stage("trajectories", "trajectories", "ttc.stages.trajectories",
-          {"samples": Out("sample_trajectories", "samples.jsonl"), "data": Questions("revision")}),
-    Stage("train_reviser", "train-reviser", "train.revision",
-          {"model": ModelOf("base"), "trajectories_file": Out("trajectories", "trajectories.jsonl")}),
-    Stage("chains_train", "chains", CHAINS, {"reviser": LMOf("reviser"), "data": Questions("revision")},
-          "reviser"),
-    Stage("orm_data", "orm-data", "train.orm_data",
-          {"chains": Out("chains_train", "chains.jsonl"), "data": Questions("revision"), "model": ModelOf("base")}),
-    Stage("train_orm", "train-prm", TRAIN_PRM,
-          {"model": ModelOf("base"), "labels_file": Out("orm_data", "labels.jsonl"), "labels": "last"}),
-    Stage("chains_test", "chains", CHAINS, {"reviser": LMOf("reviser"), "data": Questions("test")},
-          "reviser"),
-    Stage("eval_revision", "eval-revision", "eval.revision",
-          {"chains": Out("chains_test", "chains.jsonl"), "orm.path": Out("train_orm"), "data": Questions("test")}),
-    Stage("eval_revision_grid", "eval", EVAL_SEARCH,
-          {"lm": LMOf("reviser"), "prm.path": Out("train_orm"), "data": Questions("test")}, "reviser"),
+    Stage(
+        "trajectories",
+        "trajectories",
+        "ttc.stages.trajectories",
+        {"samples": Out("sample_trajectories", "samples.jsonl"), "data": Questions("revision")},
+    ),
+    Stage(
+        "train_reviser",
+        "train-reviser",
+        "train.revision",
+        {"model": ModelOf("base"), "trajectories_file": Out("trajectories", "trajectories.jsonl")},
+    ),
+    Stage("chains_train", "chains", CHAINS, {"reviser": LMOf("reviser"), "data": Questions("revision")}, "reviser"),
+    Stage(
+        "orm_data",
+        "orm-data",
+        "train.orm_data",
+        {"chains": Out("chains_train", "chains.jsonl"), "data": Questions("revision"), "model": ModelOf("base")},
+    ),
+    Stage(
+        "train_orm",
+        "train-prm",
+        TRAIN_PRM,
+        {"model": ModelOf("base"), "labels_file": Out("orm_data", "labels.jsonl"), "labels": "last"},
+    ),
+    Stage("chains_test", "chains", CHAINS, {"reviser": LMOf("reviser"), "data": Questions("test")}, "reviser"),
+    Stage(
+        "eval_revision",
+        "eval-revision",
+        "eval.revision",
+        {"chains": Out("chains_test", "chains.jsonl"), "orm.path": Out("train_orm"), "data": Questions("test")},
+    ),
+    Stage(
+        "eval_revision_grid",
+        "eval",
+        EVAL_SEARCH,
+        {"lm": LMOf("reviser"), "prm.path": Out("train_orm"), "data": Questions("test")},
+        "reviser",
+    ),
     # the analyses of the test questions
-    Stage("eval_prm", "eval-prm", "eval.prm",
-          {"prm.path": Out("train_prm"), "labels": None, "baseline.kind": "likelihood", "baseline.path": ModelOf("base"),
-           "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
-    Stage("bench_prm", "bench-prm", "eval.prm_bench",  # toy: toy-ProcessBench of these samples
-          {"verifiers.prm.path": Out("train_prm"), "verifiers.likelihood.kind": "likelihood",
-           "verifiers.likelihood.path": ModelOf("base"), "samples": Out("sample_test", "samples.jsonl"), "problems": Questions("test")}),
-    Stage("difficulty", "difficulty", "eval.difficulty",
-          {"prm.path": Out("train_prm"), "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")}),
+    Stage(
+        "eval_prm",
+        "eval-prm",
+        "eval.prm",
+        {
+            "prm.path": Out("train_prm"),
+            "labels": None,
+            "baseline.kind": "likelihood",
+            "baseline.path": ModelOf("base"),
+            "samples": Out("sample_test", "samples.jsonl"),
+            "data": Questions("test"),
+        },
+    ),
+    Stage(
+        "bench_prm",
+        "bench-prm",
+        "eval.prm_bench",  # toy: toy-ProcessBench of these samples
+        {
+            "verifiers.prm.path": Out("train_prm"),
+            "verifiers.likelihood.kind": "likelihood",
+            "verifiers.likelihood.path": ModelOf("base"),
+            "samples": Out("sample_test", "samples.jsonl"),
+            "problems": Questions("test"),
+        },
+    ),
+    Stage(
+        "difficulty",
+        "difficulty",
+        "eval.difficulty",
+        {"prm.path": Out("train_prm"), "samples": Out("sample_test", "samples.jsonl"), "data": Questions("test")},
+    ),
     Stage("large_greedy", "sample", SAMPLE, {"lm": LMOf("large"), "data": Questions("test")}, "large"),
-    Stage("compute_optimal", "compute-optimal", COMPUTE_OPTIMAL,
-          {"results": [Out("eval_search", "results.jsonl")], "bins": BINS}),
-    Stage("compute_optimal_revisions", "compute-optimal", COMPUTE_OPTIMAL,
-          {"results": [Out("eval_revision_grid", "results.jsonl")], "bins": BINS}),
+    Stage(
+        "compute_optimal",
+        "compute-optimal",
+        COMPUTE_OPTIMAL,
+        {"results": [Out("eval_search", "results.jsonl")], "bins": BINS},
+    ),
+    Stage(
+        "compute_optimal_revisions",
+        "compute-optimal",
+        COMPUTE_OPTIMAL,
+        {"results": [Out("eval_revision_grid", "results.jsonl")], "bins": BINS},
+    ),
     Stage("flops_matched", "flops-matched", FLOPS_MATCHED, flops_matched("eval_search")),
     Stage("flops_matched_revisions", "flops-matched", FLOPS_MATCHED, flops_matched("eval_revision_grid")),
     # `ttc solve` with the policy fit on the test questions, on held-out ones (it loads its own models)
-    Stage("policy", "eval-policy", "eval.policy",
-          {"lm": LMOf("base"), "prm.path": Out("train_prm"), "policy": Out("compute_optimal", "policy_predicted.json"),
-           "data": Questions("heldout")}),
+    Stage(
+        "policy",
+        "eval-policy",
+        "eval.policy",
+        {
+            "lm": LMOf("base"),
+            "prm.path": Out("train_prm"),
+            "policy": Out("compute_optimal", "policy_predicted.json"),
+            "data": Questions("heldout"),
+        },
+    ),
 )
 TRAINED = {"train_prm", "train_reviser", "train_orm"}  # models a recipe may take from committed checkpoints
 LM_STAGE = {"reviser": "train_reviser"}  # an LM trained in the run (from scratch: base and large too)

@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from data.config import ConfigError
 from data.shards import merge
-from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.pipeline.graph import LMOf, Stage, stage
 from ttc.pipeline.run import Run
 
@@ -94,7 +94,7 @@ def run_all(run: Run) -> list[str]:
                 execute(s, cfg, engines, values)
                 run.mark_done(s, values, cfg, time.perf_counter() - start)
                 log.info("stage %s done in %.1f s", s.name, time.perf_counter() - start)
-                engines.release(keep={json.dumps(lm_settings(later, v), sort_keys=True) for later, v in todo[i + 1:]})
+                engines.release(keep={json.dumps(lm_settings(later, v), sort_keys=True) for later, v in todo[i + 1 :]})
                 bar.update()
     finally:
         engines.release()

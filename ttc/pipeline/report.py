@@ -111,30 +111,59 @@ class Headline:
 
 CO_JSON, CO_REVISIONS_JSON = "compute_optimal/compute_optimal.json", "compute_optimal_revisions/compute_optimal.json"
 HEADLINES: tuple[Headline, ...] = (  # the README findings table's comparisons, in its order: one line each
-    Headline("PRM: best-of-N weighted vs majority, N=16", "eval_prm/prm_eval.json",
-             partial(prm_vs, baseline="majority")),
-    Headline("PRM: best-of-N weighted vs likelihood-weighted, N=16", "eval_prm/prm_eval.json",
-             partial(prm_vs, baseline="likelihood")),
+    Headline(
+        "PRM: best-of-N weighted vs majority, N=16", "eval_prm/prm_eval.json", partial(prm_vs, baseline="majority")
+    ),
+    Headline(
+        "PRM: best-of-N weighted vs likelihood-weighted, N=16",
+        "eval_prm/prm_eval.json",
+        partial(prm_vs, baseline="likelihood"),
+    ),
     Headline("PRM: within-question AUC vs the likelihood's", "eval_prm/prm_eval.json", prm_auc),
-    Headline("beam M=sqrt(N) vs best-of-N weighted, N=4", "eval_search/summary.json",
-             partial(beam_vs_weighted, largest=False)),
-    Headline("beam M=sqrt(N) vs best-of-N weighted, the largest budget beam ran", "eval_search/summary.json",
-             partial(beam_vs_weighted, largest=True)),
-    Headline("compute-optimal vs best-of-N weighted, the largest budget", CO_JSON,
-             partial(co_vs_weighted, quarter=False, baseline="best-of-N weighted")),
-    Headline("compute-optimal at a quarter of the largest budget vs best-of-N weighted at it", CO_JSON,
-             partial(co_vs_weighted, quarter=True, baseline="best-of-N weighted")),
-    Headline("compute-optimal vs the best fixed method of its menu (same folds), every budget", CO_JSON,
-             partial(co_vs_fixed, kind="predicted")),
-    Headline("budget allocated across bins at a quarter of the largest budget vs best-of-N weighted at it", CO_JSON,
-             allocated_vs_weighted),
-    Headline("compute-optimal revisions at a quarter of the largest budget vs parallel at it", CO_REVISIONS_JSON,
-             partial(co_vs_weighted, quarter=True, baseline="parallel revisions")),
+    Headline(
+        "beam M=sqrt(N) vs best-of-N weighted, N=4",
+        "eval_search/summary.json",
+        partial(beam_vs_weighted, largest=False),
+    ),
+    Headline(
+        "beam M=sqrt(N) vs best-of-N weighted, the largest budget beam ran",
+        "eval_search/summary.json",
+        partial(beam_vs_weighted, largest=True),
+    ),
+    Headline(
+        "compute-optimal vs best-of-N weighted, the largest budget",
+        CO_JSON,
+        partial(co_vs_weighted, quarter=False, baseline="best-of-N weighted"),
+    ),
+    Headline(
+        "compute-optimal at a quarter of the largest budget vs best-of-N weighted at it",
+        CO_JSON,
+        partial(co_vs_weighted, quarter=True, baseline="best-of-N weighted"),
+    ),
+    Headline(
+        "compute-optimal vs the best fixed method of its menu (same folds), every budget",
+        CO_JSON,
+        partial(co_vs_fixed, kind="predicted"),
+    ),
+    Headline(
+        "budget allocated across bins at a quarter of the largest budget vs best-of-N weighted at it",
+        CO_JSON,
+        allocated_vs_weighted,
+    ),
+    Headline(
+        "compute-optimal revisions at a quarter of the largest budget vs parallel at it",
+        CO_REVISIONS_JSON,
+        partial(co_vs_weighted, quarter=True, baseline="parallel revisions"),
+    ),
     Headline("reviser: attempt 4 vs attempt 1", "eval_revision/revision_eval.json", attempt_vs_first),
-    Headline("revisions: sequential vs parallel, N=4", "eval_revision/revision_eval.json",
-             reviser_sequential_vs_parallel),
-    Headline("revision grid: most sequential vs most parallel, N=4", "eval_revision_grid/summary.json",
-             grid_sequential_vs_parallel),
+    Headline(
+        "revisions: sequential vs parallel, N=4", "eval_revision/revision_eval.json", reviser_sequential_vs_parallel
+    ),
+    Headline(
+        "revision grid: most sequential vs most parallel, N=4",
+        "eval_revision_grid/summary.json",
+        grid_sequential_vs_parallel,
+    ),
     Headline("FLOPs-matched: test-time compute vs the larger model", "flops_matched/flops_matched.json", flops_rows),
 )
 
@@ -148,9 +177,11 @@ def headline_row(claim: str, c: Comparison, holm: Corrected) -> str:
     raw = "no interval" if p.low is None else f"{p.low:+.3f} to {p.high:+.3f}"
     verdict = holm.verdict or "unjudged (no interval)"
     changed = f" (uncorrected: {p.verdict})" if holm.verdict != p.verdict and p.verdict else ""
-    return (f"| {claim}{f' ({c.where})' if c.where else ''} | {c.a}: {p.mean_a:.3f} | {c.b}: {p.mean_b:.3f} | "
-            f"{p.diff:+.3f} | {raw} | {p_text(holm.p)} | {p_text(holm.p_adjusted)} | {holm.interval()} | "
-            f"{verdict}{changed} |")
+    return (
+        f"| {claim}{f' ({c.where})' if c.where else ''} | {c.a}: {p.mean_a:.3f} | {c.b}: {p.mean_b:.3f} | "
+        f"{p.diff:+.3f} | {raw} | {p_text(holm.p)} | {p_text(holm.p_adjusted)} | {holm.interval()} | "
+        f"{verdict}{changed} |"
+    )
 
 
 def headlines(run_dir: Path, alpha: float = ALPHA) -> list[str]:
@@ -165,19 +196,26 @@ def headlines(run_dir: Path, alpha: float = ALPHA) -> list[str]:
             untested.append(f"- not tested: {h.claim} ({why})")
     corrected = holm_corrected([c.paired for _, c in rows], alpha)
     m = sum(x.p is not None for x in corrected)
-    lines = ["## Headline comparisons (Holm-corrected)", "",
-             f"The README findings table's comparisons, tested as one family of {m}: each two-sided p from its paired "
-             "interval's standard error (normal approximation), Holm-Bonferroni at a family-wise alpha of "
-             f"{alpha:g}. The Holm CI is the interval at the level of the step that decides the comparison (its own "
-             "step when rejected, else the step where Holm stopped), so it excludes zero exactly when the Holm p is "
-             f"below {alpha:g}; the verdict is the Holm CI's. A run without the README's budget is compared where its "
-             "part's sentence compares (the a and b columns name the budgets). The sections below state uncorrected 95% "
-             "intervals; their other comparisons (per bin, per level, every other budget) are exploratory and not "
-             "corrected.", ""]
+    lines = [
+        "## Headline comparisons (Holm-corrected)",
+        "",
+        f"The README findings table's comparisons, tested as one family of {m}: each two-sided p from its paired "
+        "interval's standard error (normal approximation), Holm-Bonferroni at a family-wise alpha of "
+        f"{alpha:g}. The Holm CI is the interval at the level of the step that decides the comparison (its own "
+        "step when rejected, else the step where Holm stopped), so it excludes zero exactly when the Holm p is "
+        f"below {alpha:g}; the verdict is the Holm CI's. A run without the README's budget is compared where its "
+        "part's sentence compares (the a and b columns name the budgets). The sections below state uncorrected 95% "
+        "intervals; their other comparisons (per bin, per level, every other budget) are exploratory and not "
+        "corrected.",
+        "",
+    ]
     if rows:
-        lines += ["| claim | a | b | difference | raw 95% CI | p | Holm p | Holm CI | verdict after correction |",
-                  "|---|---|---|---|---|---|---|---|---|",
-                  *(headline_row(claim, c, x) for (claim, c), x in zip(rows, corrected)), ""]
+        lines += [
+            "| claim | a | b | difference | raw 95% CI | p | Holm p | Holm CI | verdict after correction |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *(headline_row(claim, c, x) for (claim, c), x in zip(rows, corrected)),
+            "",
+        ]
     return lines + untested + ([""] if untested else [])
 
 
@@ -207,14 +245,19 @@ def skipped(run_dir: Path) -> dict[str, str]:
     return load_json(plan).get("skipped", {}) if plan.is_file() else {}
 
 
-def render_part(part: ReportPart, stages: tuple[str, ...], run_dir: Path, gone: dict[str, str]) -> tuple[list[str], bool]:
+def render_part(
+    part: ReportPart, stages: tuple[str, ...], run_dir: Path, gone: dict[str, str]
+) -> tuple[list[str], bool]:
     """The part's section from its stages' folders, and whether its inputs were found (a stage the
     recipe skipped says why)."""
     folders = [run_dir / name for name in stages if (run_dir / name / part.numbers).is_file()]
     skips = [f"{name}: {gone[name]}" for name in stages if name in gone]
     if not folders:
-        why = "; ".join(skips) if len(skips) == len(stages) else (
-            f"missing: {part.missing} (no {part.numbers} in {run_dir}/{{{','.join(stages)}}})")
+        why = (
+            "; ".join(skips)
+            if len(skips) == len(stages)
+            else (f"missing: {part.missing} (no {part.numbers} in {run_dir}/{{{','.join(stages)}}})")
+        )
         return [f"## {part.title}", "", why, ""], False
     lines = [f"## {part.title}", ""]
     for folder in folders:
@@ -244,7 +287,15 @@ def timings(run_dir: Path) -> list[str]:
     done.sort(key=lambda d: (order.get(d["path"].parent.name, len(order)), d.get("finished", "")))
     rows = [f"| {d['path'].parent.name} | {d.get('seconds', float('nan')):.1f} |" for d in done]
     total = sum(d.get("seconds", 0.0) for d in done)
-    return ["## Stage wall times (ttc demo)", "", "| stage | seconds |", "|---|---|", *rows, f"| total | {total:.1f} |", ""]
+    return [
+        "## Stage wall times (ttc demo)",
+        "",
+        "| stage | seconds |",
+        "|---|---|",
+        *rows,
+        f"| total | {total:.1f} |",
+        "",
+    ]
 
 
 def write(run_dir: Path | str) -> Path:
@@ -257,12 +308,19 @@ def write(run_dir: Path | str) -> Path:
         lines, present = render_part(part, stages, run_dir, gone)
         body += lines
         found.append(present)
-    skipped_parts = [p.missing for (p, stages), ok in zip(sections.items(), found) if not ok and set(stages) <= set(gone)]
+    skipped_parts = [
+        p.missing for (p, stages), ok in zip(sections.items(), found) if not ok and set(stages) <= set(gone)
+    ]
     missing = [p.missing for p, ok in zip(sections, found) if not ok and p.missing not in skipped_parts]
-    head = [f"# Report: {run_dir.name}", "",
-            f"{sum(found)} of {len(sections)} parts found"
-            + (f"; skipped by the recipe: {', '.join(skipped_parts)}" if skipped_parts else "")
-            + (f"; missing: {', '.join(missing)}" if missing else "") + ".", ""]
+    head = [
+        f"# Report: {run_dir.name}",
+        "",
+        f"{sum(found)} of {len(sections)} parts found"
+        + (f"; skipped by the recipe: {', '.join(skipped_parts)}" if skipped_parts else "")
+        + (f"; missing: {', '.join(missing)}" if missing else "")
+        + ".",
+        "",
+    ]
     path = run_dir / REPORT
     path.write_text("\n".join(head + headlines(run_dir) + body + others(run_dir) + timings(run_dir)).rstrip() + "\n")
     log.info("report: %s (%d of %d parts)", path, sum(found), len(sections))
@@ -303,13 +361,14 @@ def export(run_dir: Path | str, dest: Path | str) -> Path:
 
 def cli(argv: list[str]) -> None:
     """`ttc report RUN_DIR [--export DEST]`."""
-    usage = ("usage: ttc report RUN_DIR                (writes RUN_DIR/report.md)\n"
-             "       ttc report RUN_DIR --export DEST  (copies the run's summaries, tables and figures to DEST "
-             "and writes DEST/report.md from them)")
+    usage = (
+        "usage: ttc report RUN_DIR                (writes RUN_DIR/report.md)\n"
+        "       ttc report RUN_DIR --export DEST  (copies the run's summaries, tables and figures to DEST "
+        "and writes DEST/report.md from them)"
+    )
     if len(argv) == 3 and argv[1] == "--export" and not argv[0].startswith("-"):
         print(export(argv[0], argv[2]))
         return
     if len(argv) != 1 or argv[0].startswith("-"):
         sys.exit(usage)
     print(write(argv[0]))
-

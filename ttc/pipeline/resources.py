@@ -52,8 +52,10 @@ class Resources:
         return options
 
     def describe(self) -> str:
-        return (f"{self.nodes} node(s) x {self.gpus} GPU(s), {self.cpus or '-'} CPU(s), mem {self.mem or '-'}, "
-                f"time {self.time or '-'}")
+        return (
+            f"{self.nodes} node(s) x {self.gpus} GPU(s), {self.cpus or '-'} CPU(s), mem {self.mem or '-'}, "
+            f"time {self.time or '-'}"
+        )
 
 
 @dataclass

@@ -37,8 +37,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from data.config import (ConfigError, build_dataclass, given_whole, key_lines, merge_settings, rank_zero,
-                         read_yaml, save_config, to_dict)
+from data.config import (
+    ConfigError,
+    build_dataclass,
+    given_whole,
+    key_lines,
+    merge_settings,
+    rank_zero,
+    read_yaml,
+    save_config,
+    to_dict,
+)
 from data.lock import hold, output_folder
 from data.problems import DataConfig
 from data.records import write_atomic
@@ -101,9 +110,11 @@ def skipped(cfg: PipelineConfig, trained: dict[str, str]) -> dict[str, str]:
     """The graph's stages this run does not run, each with the reason (the report says it)."""
     feeds_only = set(trained).union(*(feeders(model) for model in trained))
     toy_models = set() if cfg.from_scratch else {s.name for s in graph.GRAPH if s.from_scratch}
-    gone = {**{n: "toy models: --from-scratch only" for n in toy_models},
-            **{n: "its model is a checkpoint (trained:)" for n in feeds_only},
-            **{n: "skipped by the recipe" for n in cfg.skip}}
+    gone = {
+        **{n: "toy models: --from-scratch only" for n in toy_models},
+        **{n: "its model is a checkpoint (trained:)" for n in feeds_only},
+        **{n: "skipped by the recipe" for n in cfg.skip},
+    }
     for s in graph.GRAPH:
         after = sorted(upstream(s, cfg.from_scratch) & (set(gone) - feeds_only))
         if s.name not in gone and after:
@@ -133,38 +144,55 @@ class Run:
         self.cfg, self.recipe = cfg, recipe
         self.lines = key_lines(Path(recipe).read_text())
         self.run_dir = Path(cfg.run_dir)
-        self.questions = {"train": to_dict(cfg.train_data), "test": to_dict(cfg.test_data),
-                          "revision": to_dict(cfg.revision_data or cfg.train_data),
-                          "heldout": to_dict(cfg.heldout_data) if cfg.heldout_data
-                          else {**to_dict(cfg.test_data), "split": "heldout"}}
+        self.questions = {
+            "train": to_dict(cfg.train_data),
+            "test": to_dict(cfg.test_data),
+            "revision": to_dict(cfg.revision_data or cfg.train_data),
+            "heldout": to_dict(cfg.heldout_data)
+            if cfg.heldout_data
+            else {**to_dict(cfg.test_data), "split": "heldout"},
+        }
         self.trained = {} if cfg.retrain or cfg.from_scratch else cfg.trained  # models of another base otherwise
         known = [s.name for s in graph.GRAPH]
         for key, names in (("stages", cfg.stages), ("skip", cfg.skip)):
             for name in names:
                 if name not in known:
-                    raise ConfigError(f"{self.where(f'{key}.{name}' if key == 'stages' else key)}: unknown stage "
-                                      f"'{name}' (stages: {', '.join(known)})")
+                    raise ConfigError(
+                        f"{self.where(f'{key}.{name}' if key == 'stages' else key)}: unknown stage "
+                        f"'{name}' (stages: {', '.join(known)})"
+                    )
         for name in cfg.trained:
             if name not in TRAINED:
-                raise ConfigError(f"{self.where(f'trained.{name}')}: '{name}' is not a trained model "
-                                  f"(trained models: {', '.join(sorted(TRAINED))})")
+                raise ConfigError(
+                    f"{self.where(f'trained.{name}')}: '{name}' is not a trained model "
+                    f"(trained models: {', '.join(sorted(TRAINED))})"
+                )
         if cfg.reviser.model:
-            raise ConfigError(f"{self.where('reviser.model')}: the reviser is this run's train_reviser "
-                              "(or trained.train_reviser); its section sets only how it is served")
+            raise ConfigError(
+                f"{self.where('reviser.model')}: the reviser is this run's train_reviser "
+                "(or trained.train_reviser); its section sets only how it is served"
+            )
         self._stamps: dict[str, str] = {}
         self.skipped = skipped(cfg, self.trained)
         self.stages = [s for s in graph.GRAPH if s.name not in self.skipped]
         for s in self.stages:
             if s.name not in cfg.stages:  # its settings would be its config's defaults (the toy world's)
-                raise ConfigError(f"{self.where('stages')}: no entry for stage '{s.name}' (at least "
-                                  f"`{s.name}: {{recipe: ...}}`), or skip it (skip: [{s.name}])")
-            if cfg.large is None and "large" in {src.name for src in sources(s.inputs) if isinstance(src, (LMOf, ModelOf))}:
-                raise ConfigError(f"{self.recipe}: stage '{s.name}' needs the larger model: add a `large:` section "
-                                  f"(model, backend, ...) or skip it (skip: [{s.name}])")
+                raise ConfigError(
+                    f"{self.where('stages')}: no entry for stage '{s.name}' (at least "
+                    f"`{s.name}: {{recipe: ...}}`), or skip it (skip: [{s.name}])"
+                )
+            if cfg.large is None and "large" in {
+                src.name for src in sources(s.inputs) if isinstance(src, (LMOf, ModelOf))
+            }:
+                raise ConfigError(
+                    f"{self.recipe}: stage '{s.name}' needs the larger model: add a `large:` section "
+                    f"(model, backend, ...) or skip it (skip: [{s.name}])"
+                )
         for name in cfg.only:
             if name not in [s.name for s in self.stages]:
-                raise ConfigError(f"--only: '{name}' is not a stage of this run "
-                                  f"(stages: {', '.join(s.name for s in self.stages)})")
+                raise ConfigError(
+                    f"--only: '{name}' is not a stage of this run (stages: {', '.join(s.name for s in self.stages)})"
+                )
 
     def where(self, dotted: str) -> str:
         return f"{self.recipe}:{self.lines[dotted]}" if dotted in self.lines else self.recipe
@@ -189,7 +217,9 @@ class Run:
         lm = self.cfg.base if name == "base" else self.cfg.large
         assert lm is not None, "Run() refuses a stage that reads a larger model the recipe lacks"
         if self.cfg.from_scratch:
-            lm = dataclasses.replace(lm, model=str(self.dir("toy_base_careless" if name == "base" else "toy_large_careless")))
+            lm = dataclasses.replace(
+                lm, model=str(self.dir("toy_base_careless" if name == "base" else "toy_large_careless"))
+            )
         return to_dict(lm)
 
     def resolve(self, value: Any) -> Any:
@@ -221,11 +251,17 @@ class Run:
         for key, source in stage.inputs.items():
             given = entry.get(key, {})  # an entry that names the model is refused below
             if isinstance(source, LMOf) and isinstance(given, dict) and "model" not in given:
-                paths[key] = {**paths[key], **(base.get(key) or {}), **entry.pop(key, {})}  # the recipe's: PLACEMENT only
+                paths[key] = {
+                    **paths[key],
+                    **(base.get(key) or {}),
+                    **entry.pop(key, {}),
+                }  # the recipe's: PLACEMENT only
         for key in paths:
             if has_key(entry, key):
-                raise ConfigError(f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "
-                                  "the run (paths, models and problems come from the stage graph)")
+                raise ConfigError(
+                    f"{self.where(f'stages.{stage.name}.{key}')}: stages.{stage.name}.{key} is set by "
+                    "the run (paths, models and problems come from the stage graph)"
+                )
         values = merge_settings(merge_settings(base, given_whole(entry), stage.spec().config), nested(paths))
         check_gpu_shares(values, f"{self.where(f'stages.{stage.name}')}: stages.{stage.name}")
         return values
@@ -243,10 +279,12 @@ class Run:
         values, lines = read_yaml(Path(recipe))
         if graph_keys := set_by_graph(stage, values):
             key = graph_keys[0]
-            raise ConfigError(f"{recipe}:{lines[key]}: {key} is set by the run (a stage's recipe holds its settings: "
-                              "paths, models and problems come from the stage graph, and an LM's section says only how "
-                              f"much of the machine its engine takes: {', '.join(PLACEMENT)}); to run the recipe on "
-                              f"its own: ttc {stage.command} --config {recipe} --{key} ...")
+            raise ConfigError(
+                f"{recipe}:{lines[key]}: {key} is set by the run (a stage's recipe holds its settings: "
+                "paths, models and problems come from the stage graph, and an LM's section says only how "
+                f"much of the machine its engine takes: {', '.join(PLACEMENT)}); to run the recipe on "
+                f"its own: ttc {stage.command} --config {recipe} --{key} ..."
+            )
         return recipe, values, lines
 
     def resources(self, stage: Stage) -> Resources:
@@ -273,8 +311,11 @@ class Run:
             build_dataclass(cls, merge_settings(nested(self.paths(stage)), own), recipe, lines)
         cfg = build_dataclass(cls, values, self.recipe, self.lines, f"stages.{stage.name}.")
         if spec.check_inputs is not None:
-            makers = {key: self.settings(graph.stage(src.stage)) for key, src in stage.inputs.items()
-                      if isinstance(src, Out) and src.stage not in self.skipped and src.stage not in self.trained}
+            makers = {
+                key: self.settings(graph.stage(src.stage))
+                for key, src in stage.inputs.items()
+                if isinstance(src, Out) and src.stage not in self.skipped and src.stage not in self.trained
+            }
             spec.check_inputs(cfg, makers, self.where(f"stages.{stage.name}"))
         return cfg
 
@@ -289,17 +330,24 @@ class Run:
             finished = json.loads(marker.read_text())
             before = finished["settings"]
         except (ValueError, KeyError, TypeError) as e:  # a marker cut by a crash before DONE was written whole
-            raise ConfigError(f"{marker}: not a finished stage's marker ({type(e).__name__}: {e}); delete it to run "
-                              "the stage again (it resumes from the work it saved)") from e
+            raise ConfigError(
+                f"{marker}: not a finished stage's marker ({type(e).__name__}: {e}); delete it to run "
+                "the stage again (it resumes from the work it saved)"
+            ) from e
         if self.portable(before) != self.portable(values):
-            raise ConfigError(f"{marker.parent}: finished with other settings than {self.recipe} now gives "
-                              f"({first_difference(self.portable(before), self.portable(values))}): delete that folder or use another --run_dir")
+            raise ConfigError(
+                f"{marker.parent}: finished with other settings than {self.recipe} now gives "
+                f"({first_difference(self.portable(before), self.portable(values))}): "
+                "delete that folder or use another --run_dir"
+            )
         changed = sorted(up for up, seen in finished.get("inputs", {}).items() if self.stamp(up) != seen)
         if changed:
             stale = " ".join(str(self.dir(s)) for s in self.finished_from(changed))
-            raise ConfigError(f"{marker.parent}: made from {', '.join(changed)} under other settings than {self.recipe} "
-                              f"now gives it (or a stage before it): delete the finished stages made from it ({stale}) "
-                              "to remake them, or use another --run_dir")
+            raise ConfigError(
+                f"{marker.parent}: made from {', '.join(changed)} under other settings than {self.recipe} "
+                f"now gives it (or a stage before it): delete the finished stages made from it ({stale}) "
+                "to remake them, or use another --run_dir"
+            )
         return True
 
     def portable(self, values: Any) -> Any:
@@ -312,7 +360,7 @@ class Run:
         if isinstance(values, str):
             for prefix in {str(self.run_dir), str(self.run_dir.resolve())}:
                 if values == prefix or values.startswith(prefix + "/"):
-                    return RUN_DIR + values[len(prefix):]
+                    return RUN_DIR + values[len(prefix) :]
         return values
 
     def made_upstream(self, stage: Stage) -> list[str]:
@@ -346,8 +394,10 @@ class Run:
         given other flags than its upstream jobs, `--only` on an unfinished run)."""
         for up in self.made_upstream(stage):
             if up not in pending and not self.done(graph.stage(up), self.settings(graph.stage(up))):
-                raise ConfigError(f"--stage {stage.name}: reads {up}, which is not finished in {self.run_dir} "
-                                  f"(run it first: --stage {up})")
+                raise ConfigError(
+                    f"--stage {stage.name}: reads {up}, which is not finished in {self.run_dir} "
+                    f"(run it first: --stage {up})"
+                )
 
     def mark_done(self, stage: Stage, values: dict[str, Any], cfg: Any, seconds: float) -> None:
         """DONE, and the config that ran beside the outputs: written once the stage succeeded, so
@@ -356,10 +406,21 @@ class Run:
         save_config(cfg, self.dir(stage.name) / "config.yaml")
         inputs = {up: self.stamp(up) for up in self.made_upstream(stage)}
         # whole or not at all (written, synced, renamed): a crash never leaves half a marker
-        write_atomic(self.dir(stage.name) / DONE, [json.dumps({
-            "stage": stage.name, "seconds": round(seconds, 2),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "settings": self.portable(values),
-            "inputs": inputs}, indent=1)])
+        write_atomic(
+            self.dir(stage.name) / DONE,
+            [
+                json.dumps(
+                    {
+                        "stage": stage.name,
+                        "seconds": round(seconds, 2),
+                        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "settings": self.portable(values),
+                        "inputs": inputs,
+                    },
+                    indent=1,
+                )
+            ],
+        )
 
     def lock(self, stages: list[Stage], whole_run: bool) -> None:
         """One writer per stage of this run, for the rest of this process (data/lock.py): a second
@@ -376,13 +437,17 @@ class Run:
 def check_gpu_shares(values: dict[str, Any], where: str) -> None:
     """The vLLM engines a stage starts together must fit one GPU: their gpu_memory_utilization sum <= 1."""
     defaults = {"model": LMConfig.gpu_memory_utilization, "path": VerifierConfig.gpu_memory_utilization}
-    shares = {key: float(v.get("gpu_memory_utilization", defaults["model" if "model" in v else "path"]))
-              for key, v in values.items()
-              if isinstance(v, dict) and v.get("backend") == "vllm" and ("model" in v or "path" in v)}
+    shares = {
+        key: float(v.get("gpu_memory_utilization", defaults["model" if "model" in v else "path"]))
+        for key, v in values.items()
+        if isinstance(v, dict) and v.get("backend") == "vllm" and ("model" in v or "path" in v)
+    }
     if sum(shares.values()) > 1 + 1e-9:
-        raise ConfigError(f"{where}: its vLLM engines share one GPU but ask for "
-                          f"{' + '.join(f'{v:g} ({k})' for k, v in shares.items())} = {sum(shares.values()):g} of it: "
-                          "set each one's gpu_memory_utilization so they sum to <= 1")
+        raise ConfigError(
+            f"{where}: its vLLM engines share one GPU but ask for "
+            f"{' + '.join(f'{v:g} ({k})' for k, v in shares.items())} = {sum(shares.values()):g} of it: "
+            "set each one's gpu_memory_utilization so they sum to <= 1"
+        )
 
 
 def nested(dotted: dict[str, Any]) -> dict[str, Any]:
@@ -400,8 +465,12 @@ def nested(dotted: dict[str, Any]) -> dict[str, Any]:
 def set_by_graph(stage: Stage, values: dict[str, Any]) -> list[str]:
     """The keys of a per-stage recipe the graph sets: output_dir, inputs, an LM's model and engine."""
     found = [key for key in ["output_dir", *stage.inputs] if has_key(values, key)]
-    lms = [key for key, source in stage.inputs.items() if isinstance(source, LMOf) and isinstance(values.get(key), dict)]
-    return [key for key in found if key not in lms] + [f"{key}.{k}" for key in lms for k in values[key] if k not in PLACEMENT]
+    lms = [
+        key for key, source in stage.inputs.items() if isinstance(source, LMOf) and isinstance(values.get(key), dict)
+    ]
+    return [key for key in found if key not in lms] + [
+        f"{key}.{k}" for key in lms for k in values[key] if k not in PLACEMENT
+    ]
 
 
 def has_key(values: dict[str, Any], dotted: str) -> bool:
@@ -419,4 +488,3 @@ def first_difference(a: Any, b: Any, at: str = "") -> str:
             if a.get(key) != b.get(key):
                 return first_difference(a.get(key), b.get(key), f"{at}.{key}" if at else key)
     return f"{at or 'settings'}: {a!r:.60} then, {b!r:.60} now"
-

@@ -3,10 +3,11 @@ of the stages it reads, then the report. `ttc pipeline --config RECIPE --run_dir
 
 Each job runs `ttc pipeline ... --stage S` (ttc/pipeline/local.py's run_one) with the
 submission's own recipe and flags, so a job builds exactly the config that was checked here. By
-what the stage's module declares (its `STAGE`, ttc/stages/spec.py): a sharded stage is an array of `--shards` tasks (slurm/stage.sbatch
-adds `--shard i --num_shards n`) and a merge job; a trainer runs under torchrun on its nodes
-(slurm/train.sbatch); anything else is one task. Stages already DONE are not submitted, and
-every stage's config is built (and so checked) before the first sbatch.
+what the stage's module declares (its `STAGE`, ttc/stages/spec.py): a sharded stage is an array
+of `--shards` tasks (slurm/stage.sbatch adds `--shard i --num_shards n`) and a merge job; a
+trainer runs under torchrun on its nodes (slurm/train.sbatch); anything else is one task. Stages
+already DONE are not submitted, and every stage's config is built (and so checked) before the
+first sbatch.
 
 Each job asks for its stage's resources (ttc/pipeline/resources.py: GPUs, CPUs, memory, time by
 class, from the recipe's `resources:`; merges and the report are CPU jobs), and runs the Python
@@ -38,10 +39,25 @@ class Submitter:
     def __init__(self, dry_run: bool):
         self.dry_run, self.ids, self.asked = dry_run, [], []
 
-    def __call__(self, script: str, args: Sequence[str], after: Sequence[str] = (), resources: Resources = Resources(),
-                 env: Sequence[str] = (), **options: str) -> str:
-        options = {**options, **resources.sbatch_options(), "export": ",".join(["ALL", f"PYTHON={sys.executable}", *env])}
-        flags = ["--parsable", "--kill-on-invalid-dep=yes", *(f"--{k.replace('_', '-')}={v}" for k, v in options.items())]
+    def __call__(
+        self,
+        script: str,
+        args: Sequence[str],
+        after: Sequence[str] = (),
+        resources: Resources = Resources(),
+        env: Sequence[str] = (),
+        **options: str,
+    ) -> str:
+        options = {
+            **options,
+            **resources.sbatch_options(),
+            "export": ",".join(["ALL", f"PYTHON={sys.executable}", *env]),
+        }
+        flags = [
+            "--parsable",
+            "--kill-on-invalid-dep=yes",
+            *(f"--{k.replace('_', '-')}={v}" for k, v in options.items()),
+        ]
         if after:
             flags.append(f"--dependency=afterok:{':'.join(after)}")
         command = ["sbatch", *flags, str(SLURM / script), *args]
@@ -59,8 +75,10 @@ class Submitter:
 
     def table(self) -> str:
         """What each job asks of the cluster (printed by --dry-run)."""
-        rows = [f"| {name} | {r.nodes} | {r.gpus} | {r.cpus or '-'} | {r.mem or '-'} | {r.time or '-'} |"
-                for name, r in self.asked]
+        rows = [
+            f"| {name} | {r.nodes} | {r.gpus} | {r.cpus or '-'} | {r.mem or '-'} | {r.time or '-'} |"
+            for name, r in self.asked
+        ]
         return "\n".join(["| job | nodes | GPUs/node | CPUs | mem | time |", "|---|---|---|---|---|---|", *rows])
 
 
@@ -80,8 +98,11 @@ def submit(run: Run, flags: Sequence[str], shards: int = 1, dry_run: bool = Fals
     logs.mkdir(parents=True, exist_ok=True)
     for s, _ in todo:
         after = [jobs[name] for name in sorted(upstream(s, run.cfg.from_scratch)) if name in submitted]
-        missing = [name for name in upstream(s, run.cfg.from_scratch)
-                   if name not in submitted and name not in run.trained and not (run.dir(name) / "DONE").exists()]
+        missing = [
+            name
+            for name in upstream(s, run.cfg.from_scratch)
+            if name not in submitted and name not in run.trained and not (run.dir(name) / "DONE").exists()
+        ]
         if missing:
             raise ConfigError(f"{s.name} reads {', '.join(sorted(missing))}, which is neither done nor submitted")
         args = ["pipeline", *flags, "--stage", s.name]
@@ -89,19 +110,38 @@ def submit(run: Run, flags: Sequence[str], shards: int = 1, dry_run: bool = Fals
         asks = run.resources(s)
         spec = s.spec()
         if spec.sharded:
-            array = sbatch("stage.sbatch", args, after, asks, job_name=f"ttc-{s.name}", array=f"0-{shards - 1}",
-                           output=f"{logs}/{s.name}-%A_%a.out")
-            jobs[s.name] = sbatch("stage.sbatch", [*args, "--merge", "--num_shards", str(shards)], [array], cpu,
-                                  job_name=f"ttc-{s.name}-merge", output=log_file)
+            array = sbatch(
+                "stage.sbatch",
+                args,
+                after,
+                asks,
+                job_name=f"ttc-{s.name}",
+                array=f"0-{shards - 1}",
+                output=f"{logs}/{s.name}-%A_%a.out",
+            )
+            jobs[s.name] = sbatch(
+                "stage.sbatch",
+                [*args, "--merge", "--num_shards", str(shards)],
+                [array],
+                cpu,
+                job_name=f"ttc-{s.name}-merge",
+                output=log_file,
+            )
         elif spec.launch == "trainer":
             port += 1  # a rendezvous port of its own
-            jobs[s.name] = sbatch("train.sbatch", args, after, asks, [f"MASTER_PORT={port}"], job_name=f"ttc-{s.name}",
-                                  output=log_file)
+            jobs[s.name] = sbatch(
+                "train.sbatch", args, after, asks, [f"MASTER_PORT={port}"], job_name=f"ttc-{s.name}", output=log_file
+            )
         else:
             jobs[s.name] = sbatch("stage.sbatch", args, after, asks, job_name=f"ttc-{s.name}", output=log_file)
-    sbatch("stage.sbatch", ["report", str(run.run_dir)], list(jobs.values()), cpu, job_name="ttc-report",
-           output=f"{logs}/report-%j.out")
+    sbatch(
+        "stage.sbatch",
+        ["report", str(run.run_dir)],
+        list(jobs.values()),
+        cpu,
+        job_name="ttc-report",
+        output=f"{logs}/report-%j.out",
+    )
     if dry_run:
         print(sbatch.table(), file=sys.stderr)
     return sbatch.ids
-

@@ -110,10 +110,17 @@ class Policy:
 
     def __post_init__(self) -> None:
         for role, model in (self.models or {}).items():
-            if role not in ROLES or not isinstance(model, dict) or set(model) != {"path", "digest"} \
-                    or not isinstance(model["path"], str) or not isinstance(model["digest"], (str, type(None))):
-                raise ValueError(f"models.{role}: expected a role of {', '.join(ROLES)} with a path and a digest "
-                                 f"(or null), got {model!r:.80}")
+            if (
+                role not in ROLES
+                or not isinstance(model, dict)
+                or set(model) != {"path", "digest"}
+                or not isinstance(model["path"], str)
+                or not isinstance(model["digest"], (str, type(None)))
+            ):
+                raise ValueError(
+                    f"models.{role}: expected a role of {', '.join(ROLES)} with a path and a digest "
+                    f"(or null), got {model!r:.80}"
+                )
         if self.kind not in KINDS:
             raise ValueError(f"kind: {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.budget_field not in BUDGET_FIELDS:
@@ -124,8 +131,9 @@ class Policy:
         sampling = None
         if self.kind == "predicted":
             if self.edges is None or len(self.edges) != len(bins) - 1:
-                raise ValueError(f"edges: {self.edges}, expected the {len(bins) - 1} edges of {len(bins)} "
-                                 "predicted bins")
+                raise ValueError(
+                    f"edges: {self.edges}, expected the {len(bins) - 1} edges of {len(bins)} predicted bins"
+                )
             if any(a < b for a, b in zip(self.edges, self.edges[1:])):
                 raise ValueError(f"edges: {self.edges} should not increase (bin 1 = highest score)")
             if self.probe is None:
@@ -144,10 +152,15 @@ class Policy:
                 if entry.strategy not in STRATEGIES:
                     raise ValueError(f"{where}.strategy: {entry.strategy!r} is not one of {', '.join(STRATEGIES)}")
                 cfg = entry.config(f"{where}.params")
-                if sampling is not None and STRATEGIES[entry.strategy].extend is not None \
-                        and cfg.pool_settings() != sampling:
-                    raise ValueError(f"{where}.params: best-of-N samples with {cfg.pool_settings()}, the probe "
-                                     f"(which joins its pool) with {sampling}")
+                if (
+                    sampling is not None
+                    and STRATEGIES[entry.strategy].extend is not None
+                    and cfg.pool_settings() != sampling
+                ):
+                    raise ValueError(
+                        f"{where}.params: best-of-N samples with {cfg.pool_settings()}, the probe "
+                        f"(which joins its pool) with {sampling}"
+                    )
 
     def bin_of(self, score: float) -> int:
         """A probe's bin, 1 = easiest: the number of edges the score falls below, plus one."""
@@ -171,20 +184,26 @@ class Policy:
         """Refuse (one ConfigError) a model named in a role the policy was fit with another in.
         `named`: role -> the path a config names (None: not configured, not checked)."""
         if self.models is None:
-            log.warning("%s: the policy does not record the models it was fit with: not checked against %s",
-                        where, ", ".join(f"{r} {p}" for r, p in named.items() if p))
+            log.warning(
+                "%s: the policy does not record the models it was fit with: not checked against %s",
+                where,
+                ", ".join(f"{r} {p}" for r, p in named.items() if p),
+            )
             return
         for role, path in named.items():
             fitted = self.models.get(role)
             if path is None or fitted is None:
                 continue
             if fitted["digest"] is None:
-                log.warning("%s: %s %s was not identified when the policy was fit: not checked", where, role,
-                            fitted["path"])
+                log.warning(
+                    "%s: %s %s was not identified when the policy was fit: not checked", where, role, fitted["path"]
+                )
             elif model_digest(path, ROLES[role]) != fitted["digest"]:
-                raise ConfigError(f"{where}: fitted with {role} {fitted['path']}, but the config names {role} {path} "
-                                  f"(another model: its digest differs); refit the policy on this model's results "
-                                  f"(ttc eval, ttc compute-optimal) or name the {role} it was fit with")
+                raise ConfigError(
+                    f"{where}: fitted with {role} {fitted['path']}, but the config names {role} {path} "
+                    f"(another model: its digest differs); refit the policy on this model's results "
+                    f"(ttc eval, ttc compute-optimal) or name the {role} it was fit with"
+                )
 
     def save(self, path: Path | str) -> None:
         artifacts.save(path, FORMAT, VERSION, dataclasses.asdict(self))
@@ -198,8 +217,11 @@ class Policy:
                 fields = artifacts.load(path, FORMAT, 1)  # before `models`: its provenance is unknown
             except RecordError:
                 raise newer from None
-            log.warning("%s: a version-1 policy, which does not record the models it was fit with: "
-                        "`ttc solve` cannot check them (refit it to record them)", path)
+            log.warning(
+                "%s: a version-1 policy, which does not record the models it was fit with: "
+                "`ttc solve` cannot check them (refit it to record them)",
+                path,
+            )
         try:
             table = decode(dict[int, dict[int, Entry]], fields.get("table"), "table", Mode.ARTIFACT)
         except MissingField as e:  # worded as a record's: the entry, then its field

@@ -72,8 +72,9 @@ class SolveResult:
 
 
 # --- probe and plan -----------------------------------------------------------------------------
-def draw_probes(problems: Sequence[Problem], lm: LM, prm: Verifier, policy: Policy, n: int, seed: int,
-                prompt: PromptFormat) -> list[Pool]:
+def draw_probes(
+    problems: Sequence[Problem], lm: LM, prm: Verifier, policy: Policy, n: int, seed: int, prompt: PromptFormat
+) -> list[Pool]:
     """n scored samples of every question, drawn as best-of-N's (reusable across budgets)."""
     return sample_pools(problems, lm, prm, policy.probe_config(n, seed, prompt))
 
@@ -95,8 +96,9 @@ class Plan:
 
     def key(self) -> str:
         """Questions with equal keys run together, in one strategy call."""
-        return json.dumps({"strategy": self.strategy, "budget": self.budget, **self.config.params()}, sort_keys=True,
-                          default=str)
+        return json.dumps(
+            {"strategy": self.strategy, "budget": self.budget, **self.config.params()}, sort_keys=True, default=str
+        )
 
 
 def fit_config(entry: Entry, remaining: int, seed: int, prompt: PromptFormat, where: str) -> SearchConfig:
@@ -110,16 +112,17 @@ def fit_config(entry: Entry, remaining: int, seed: int, prompt: PromptFormat, wh
             continue
         if cfg.generations <= remaining:
             return dataclasses.replace(cfg, seed=seed, prompt=prompt)
-    raise ValueError(f"{where}: {entry.method} runs at no n with at most {remaining} generations "
-                     f"({errors[-1] if errors else 'its generations exceed the budget'})")
+    raise ValueError(
+        f"{where}: {entry.method} runs at no n with at most {remaining} generations "
+        f"({errors[-1] if errors else 'its generations exceed the budget'})"
+    )
 
 
 def plan(pool: Pool, policy: Policy, budget: int, seed: int, prompt: PromptFormat) -> Plan:
     """Bin the probe, look the method up, fit it to the remaining budget."""
     remaining = budget - len(pool.samples)
     if remaining < 0:
-        raise ValueError(f"budget {budget} is below the probe's {len(pool.samples)} samples: "
-                         "give a budget >= probe.n")
+        raise ValueError(f"budget {budget} is below the probe's {len(pool.samples)} samples: give a budget >= probe.n")
     bin_ = policy.bin_of(probe_score(pool))
     if policy.allocated:
         return allocated_plan(pool, policy, bin_, budget, seed, prompt)
@@ -155,8 +158,9 @@ def fallback(policy: Policy, bin_: int, remaining: int, seed: int, prompt: Promp
 
 
 # --- spend, batched over questions --------------------------------------------------------------
-def spend(problems: Sequence[Problem], probes: Sequence[Pool], plans: Sequence[Plan], budget: int,
-          models: Models) -> list[SolveResult]:
+def spend(
+    problems: Sequence[Problem], probes: Sequence[Pool], plans: Sequence[Plan], budget: int, models: Models
+) -> list[SolveResult]:
     """Run every group of equal plans once; one SolveResult per question, in input order."""
     groups: dict[str, list[int]] = {}
     for i, p in enumerate(plans):
@@ -168,8 +172,9 @@ def spend(problems: Sequence[Problem], probes: Sequence[Pool], plans: Sequence[P
         lm, verifier = models(strategy.models)
         group = [problems[i] for i in members]
         if strategy.extend is not None:  # the probe joins its pools
-            runs = strategy.checked(group, strategy.extend(group, [probes[i] for i in members], first.config,
-                                                           first.budget, lm, verifier))
+            runs = strategy.checked(
+                group, strategy.extend(group, [probes[i] for i in members], first.config, first.budget, lm, verifier)
+            )
         else:
             runs = strategy(group, lm, verifier, first.config)
         for i, problem, run in zip(members, group, runs, strict=True):
@@ -177,23 +182,42 @@ def spend(problems: Sequence[Problem], probes: Sequence[Pool], plans: Sequence[P
     return [out[i] for i in range(len(problems))]
 
 
-def record(problem: Problem, probe: Pool, plan_: Plan, budget: int, run: SearchResult, lm: LM,
-           verifier: Verifier) -> SolveResult:
+def record(
+    problem: Problem, probe: Pool, plan_: Plan, budget: int, run: SearchResult, lm: LM, verifier: Verifier
+) -> SolveResult:
     """The run's answer with the whole ledger, the probe's included. FLOPs count every token at
     `lm`'s size (a reviser is fine-tuned from the base: the same size)."""
     generations = len(probe.samples) + (run.generations if run.spent is None else round(run.spent))  # adaptive: drawn
     costs = probe.costs + run.costs
     return SolveResult(
-        problem_id=problem.id, budget=budget, seed=plan_.config.seed, probe=len(probe.samples),
-        probe_score=probe_score(probe), bin=plan_.bin, method=plan_.method, strategy=run.strategy, params=run.params,
-        answer=run.answer, correct=run.correct if problem.answer else None, solution=run.solution,
-        candidates=run.candidates, generations=generations, unspent=budget - generations,
+        problem_id=problem.id,
+        budget=budget,
+        seed=plan_.config.seed,
+        probe=len(probe.samples),
+        probe_score=probe_score(probe),
+        bin=plan_.bin,
+        method=plan_.method,
+        strategy=run.strategy,
+        params=run.params,
+        answer=run.answer,
+        correct=run.correct if problem.answer else None,
+        solution=run.solution,
+        candidates=run.candidates,
+        generations=generations,
+        unspent=budget - generations,
         **costs.record(lm.num_parameters, verifier.num_parameters),
     )
 
 
-def solve(problems: Sequence[Problem], probes: Sequence[Pool], policy: Policy, budget: int, seed: int,
-          prompt: PromptFormat, models: Models) -> list[SolveResult]:
+def solve(
+    problems: Sequence[Problem],
+    probes: Sequence[Pool],
+    policy: Policy,
+    budget: int,
+    seed: int,
+    prompt: PromptFormat,
+    models: Models,
+) -> list[SolveResult]:
     """Every question at `budget`, from its probe."""
     plans = [plan(pool, policy, budget, seed, prompt) for pool in probes]
     return spend(problems, probes, plans, budget, models)

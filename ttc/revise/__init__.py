@@ -11,6 +11,16 @@ from ttc.revise.records import Attempt, ChainSet, chain_records, read_chain_sets
 from ttc.revise.selection import accuracy, choose
 
 __all__ = [
-    "RevisionConfig", "revision", "sample_chains", "score_chains", "Attempt", "ChainSet",
-    "chain_records", "read_chain_sets", "accuracy", "choose", "split_budget", "ratio_of",
+    "RevisionConfig",
+    "revision",
+    "sample_chains",
+    "score_chains",
+    "Attempt",
+    "ChainSet",
+    "chain_records",
+    "read_chain_sets",
+    "accuracy",
+    "choose",
+    "split_budget",
+    "ratio_of",
 ]

@@ -20,8 +20,8 @@ saw in the question, fitted to the ORM's own context in the same way, aggregated
 
 `revision` is the strategy (the `run(problems, lm, verifier, cfg)` signature of ttc/search). It
 returns one result per problem, `selection`'s over its chains (ttc/revise/selection.py estimates
-the other rules from stored chains). The ledger is search's (ttc/search/session.py): generations = N, policy tokens (the reviser's longer
-prompts included), ORM tokens, FLOPs.
+the other rules from stored chains). The ledger is search's (ttc/search/session.py):
+generations = N, policy tokens (the reviser's longer prompts included), ORM tokens, FLOPs.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from data.revision_format import MAX_ATTEMPTS, Fit, revision_prompt, revision_qu
 from data.shards import derive_seed
 from data.steps import split_steps
 from ttc.lm import LM, BoundedLM, GenerationRequest
+from ttc.lm.sampling import grade
 from ttc.revise.budget import split_budget
 from ttc.revise.records import Attempt, ChainSet, reviser_saw
 from ttc.revise.selection import choose
-from ttc.lm.sampling import grade
 from ttc.search.best_of_n import BestOfNConfig
 from ttc.search.result import SearchResult, make_result
 from ttc.search.session import Sampling, Scoring, blank_costs
@@ -79,17 +79,22 @@ def reviser_fit(lm: LM, problem_id: str, max_tokens: int) -> Fit | None:
     """The reviser's prompt leaves `max_tokens` of its context free (an engine refuses more)."""
     if not isinstance(lm, BoundedLM):
         return None
-    return Fit(lm.count_tokens, lm.context_length - max_tokens,
-               f"problem {problem_id}: the reviser's prompt (context {lm.context_length} tokens less max_tokens "
-               f"{max_tokens})")
+    return Fit(
+        lm.count_tokens,
+        lm.context_length - max_tokens,
+        f"problem {problem_id}: the reviser's prompt (context {lm.context_length} tokens less max_tokens {max_tokens})",
+    )
 
 
 def orm_fit(verifier: Verifier, problem_id: str, steps: list[str]) -> Fit | None:
     """The ORM's question and the scored `steps` fit its context."""
     if not isinstance(verifier, BoundedVerifier):
         return None
-    return Fit(lambda question: verifier.count_tokens(question, steps), verifier.context_length,
-               f"problem {problem_id}: the ORM's input (context {verifier.context_length} tokens)")
+    return Fit(
+        lambda question: verifier.count_tokens(question, steps),
+        verifier.context_length,
+        f"problem {problem_id}: the ORM's input (context {verifier.context_length} tokens)",
+    )
 
 
 def sample_chains(problems: Sequence[Problem], lm: LM, cfg: RevisionConfig) -> list[ChainSet]:
@@ -104,23 +109,42 @@ def sample_chains(problems: Sequence[Problem], lm: LM, cfg: RevisionConfig) -> l
     for t in tqdm(range(length), desc="revision steps", leave=False, disable=len(slots) < 8):
         asks, dropped = [], []
         for p, c in slots:
-            prompt = revision_prompt(cfg.prompt, problems[p].question, [a.text for a in chains[p][c]], tokenizer,
-                                     cfg.max_attempts, fits[p])
+            prompt = revision_prompt(
+                cfg.prompt, problems[p].question, [a.text for a in chains[p][c]], tokenizer, cfg.max_attempts, fits[p]
+            )
             dropped.append(prompt.dropped)
-            asks.append((p, GenerationRequest(prompt.text, 1, cfg.temperature, cfg.top_p, cfg.max_tokens,
-                                              tuple(cfg.stop), seed=derive_seed(cfg.seed, problems[p].id, c, t))))
+            asks.append(
+                (
+                    p,
+                    GenerationRequest(
+                        prompt.text,
+                        1,
+                        cfg.temperature,
+                        cfg.top_p,
+                        cfg.max_tokens,
+                        tuple(cfg.stop),
+                        seed=derive_seed(cfg.seed, problems[p].id, c, t),
+                    ),
+                )
+            )
         for (p, c), d, completions in zip(slots, dropped, session.generate(asks), strict=True):
             s = grade(problems[p], t, completions[0], cfg.stop)
-            chains[p][c].append(Attempt(s.problem_id, c, t, s.text, s.answer, s.correct, None, s.num_tokens,
-                                        s.finish_reason, d))
+            chains[p][c].append(
+                Attempt(s.problem_id, c, t, s.text, s.answer, s.correct, None, s.num_tokens, s.finish_reason, d)
+            )
     dropped_total = sum(a.dropped for problem in chains for chain in problem for a in chain)
     if dropped_total:
         log.info("%d previous attempts dropped from revision prompts to fit the reviser's context", dropped_total)
     return [ChainSet(problem.id, chains[p], session.costs[p]) for p, problem in enumerate(problems)]
 
 
-def score_chains(problems: Sequence[Problem], chain_sets: Sequence[ChainSet], verifier: Verifier,
-                 aggregation: Aggregation, max_attempts: int) -> list[ChainSet]:
+def score_chains(
+    problems: Sequence[Problem],
+    chain_sets: Sequence[ChainSet],
+    verifier: Verifier,
+    aggregation: Aggregation,
+    max_attempts: int,
+) -> list[ChainSet]:
     """The chain sets (one per problem, in order) with every attempt scored, in ONE verifier call
     in (problem, chain, attempt) order: the verifier reads the question with the previous
     attempts the reviser saw (`max_attempts`: the chains'), the oldest dropped while they do not
@@ -130,7 +154,9 @@ def score_chains(problems: Sequence[Problem], chain_sets: Sequence[ChainSet], ve
     if [cs.problem_id for cs in chain_sets] != [p.id for p in problems]:
         raise ValueError("score_chains needs one chain set per problem, in the problems' order")
     session = Scoring(problems, verifier, aggregation, blank_costs(problems, verifier))
-    order = [(p, c, t) for p, cs in enumerate(chain_sets) for c, chain in enumerate(cs.chains) for t in range(len(chain))]
+    order = [
+        (p, c, t) for p, cs in enumerate(chain_sets) for c, chain in enumerate(cs.chains) for t in range(len(chain))
+    ]
     attempts = [chain_sets[p].chains[c][t] for p, c, t in order]
     questions = []
     for (p, c, t), attempt in zip(order, attempts):
@@ -139,11 +165,21 @@ def score_chains(problems: Sequence[Problem], chain_sets: Sequence[ChainSet], ve
         questions.append(revision_question(problems[p].question, seen, len(seen), fit).text)
     scores = session.score([(p, a.text) for (p, _, _), a in zip(order, attempts)], questions)
     scored = dict(zip(order, scores))
-    costs = [None if cs.costs is None else dataclasses.replace(cs.costs, prm_tokens=session.costs[p].prm_tokens)
-             for p, cs in enumerate(chain_sets)]
-    return [ChainSet(cs.problem_id, [[dataclasses.replace(a, score=scored[p, c, t]) for t, a in enumerate(chain)]
-                                     for c, chain in enumerate(cs.chains)], costs[p])
-            for p, cs in enumerate(chain_sets)]
+    costs = [
+        None if cs.costs is None else dataclasses.replace(cs.costs, prm_tokens=session.costs[p].prm_tokens)
+        for p, cs in enumerate(chain_sets)
+    ]
+    return [
+        ChainSet(
+            cs.problem_id,
+            [
+                [dataclasses.replace(a, score=scored[p, c, t]) for t, a in enumerate(chain)]
+                for c, chain in enumerate(cs.chains)
+            ],
+            costs[p],
+        )
+        for p, cs in enumerate(chain_sets)
+    ]
 
 
 def revision(problems: Sequence[Problem], lm: LM, verifier: Verifier, cfg: RevisionConfig) -> list[SearchResult]:
@@ -154,10 +190,20 @@ def revision(problems: Sequence[Problem], lm: LM, verifier: Verifier, cfg: Revis
         scores = [[a.score for a in chain] for chain in chain_set.chains]
         chosen = choose(answers, scores, cfg.selection)
         attempt = None if chosen is None else chain_set.chains[chosen[0]][chosen[1]]
-        results.append(make_result(
-            problem.id, cfg.STRATEGY, cfg.params(), cfg,
-            None if attempt is None else attempt.answer, float(attempt is not None and attempt.correct),
-            None if attempt is None else attempt.text, cfg.n, cfg.generations, chain_set.costs,
-            lm.num_parameters, verifier.num_parameters,
-        ))
+        results.append(
+            make_result(
+                problem.id,
+                cfg.STRATEGY,
+                cfg.params(),
+                cfg,
+                None if attempt is None else attempt.answer,
+                float(attempt is not None and attempt.correct),
+                None if attempt is None else attempt.text,
+                cfg.n,
+                cfg.generations,
+                chain_set.costs,
+                lm.num_parameters,
+                verifier.num_parameters,
+            )
+        )
     return results

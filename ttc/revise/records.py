@@ -47,8 +47,10 @@ class ChainSet:
         for c, chain in enumerate(self.chains):
             for t, a in enumerate(chain):
                 if (a.problem_id, a.chain, a.index) != (self.problem_id, c, t):
-                    raise ValueError(f"{self.problem_id}: attempt {t} of chain {c} is recorded as "
-                                     f"{a.problem_id!r} chain {a.chain} attempt {a.index}")
+                    raise ValueError(
+                        f"{self.problem_id}: attempt {t} of chain {c} is recorded as "
+                        f"{a.problem_id!r} chain {a.chain} attempt {a.index}"
+                    )
 
     @property
     def length(self) -> int:
@@ -60,7 +62,7 @@ def reviser_saw(chain: Sequence[Attempt], t: int, max_attempts: int) -> list[str
     """The previous attempts in the reviser's prompt when it wrote attempt `t` of `chain`: the
     ORM reads the same (ttc/revise/chains.py `score_chains`, train/orm_data.py)."""
     window = kept([a.text for a in chain[:t]], max_attempts)
-    return window[chain[t].dropped:]
+    return window[chain[t].dropped :]
 
 
 def chain_records(chain_set: ChainSet) -> list[dict[str, Any]]:
@@ -90,7 +92,9 @@ def read_chain_sets(path: Path | str, problems: Sequence[Problem]) -> list[Chain
         lengths = [len(chain) for chain in chain_set.chains]
         first = [len(chain) for chain in (chain_sets[0] if chain_sets else chain_set).chains]
         if len(set(lengths)) != 1 or lengths != first:
-            raise RecordError(f"{path}: problem {p.id} has chains of {lengths} attempts; every problem needs "
-                              f"the same K chains of T attempts ({len(first)} x {first[0]} at the first problem)")
+            raise RecordError(
+                f"{path}: problem {p.id} has chains of {lengths} attempts; every problem needs "
+                f"the same K chains of T attempts ({len(first)} x {first[0]} at the first problem)"
+            )
         chain_sets.append(chain_set)
     return chain_sets

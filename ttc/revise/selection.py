@@ -27,8 +27,9 @@ from ttc.search.config import Selection
 from ttc.search.select import select
 
 
-def choose(answers: Sequence[Sequence[str | None]], scores: Sequence[Sequence[float]],
-           how: Selection) -> tuple[int, int] | None:
+def choose(
+    answers: Sequence[Sequence[str | None]], scores: Sequence[Sequence[float]], how: Selection
+) -> tuple[int, int] | None:
     """(chain, attempt) that selection rule `how` picks; None when no attempt has an answer."""
     if len(answers) != len(scores) or any(len(a) != len(s) for a, s in zip(answers, scores)):
         raise ValueError("answers and scores must have the same chains of the same lengths")
@@ -45,21 +46,25 @@ def choose(answers: Sequence[Sequence[str | None]], scores: Sequence[Sequence[fl
     return None if chosen is None else winners[chosen]
 
 
-def accuracy(chain_set: ChainSet, chains: int, length: int, how: Selection,
-             num_subsets: int = NUM_SUBSETS, seed: int = 0) -> float:
+def accuracy(
+    chain_set: ChainSet, chains: int, length: int, how: Selection, num_subsets: int = NUM_SUBSETS, seed: int = 0
+) -> float:
     """Expected accuracy of `chains` x `length` revisions read off a larger chain set: the mean
     over subsets of `chains` of its chains (every subset when there are at most `num_subsets`,
     else that many seeded random ones, in random order), each cut to its first `length`
     attempts. Valid because an attempt depends only on its chain's earlier attempts."""
     have = len(chain_set.chains)
     if not (1 <= chains <= have and 1 <= length <= chain_set.length):
-        raise ValueError(f"{chain_set.problem_id}: {have} chains of {chain_set.length} attempts estimate "
-                         f"1..{have} chains of 1..{chain_set.length}, not {chains} x {length}")
+        raise ValueError(
+            f"{chain_set.problem_id}: {have} chains of {chain_set.length} attempts estimate "
+            f"1..{have} chains of 1..{chain_set.length}, not {chains} x {length}"
+        )
     rng = np.random.default_rng(derive_seed(seed, chain_set.problem_id, chains, length))
     picks = []
     for subset in _subsets(have, chains, num_subsets, rng):
         kept = [chain_set.chains[c][:length] for c in subset]
-        chosen = choose([[a.answer for a in chain] for chain in kept], [[a.score for a in chain] for chain in kept], how)
+        chosen = choose(
+            [[a.answer for a in chain] for chain in kept], [[a.score for a in chain] for chain in kept], how
+        )
         picks.append(chosen is not None and kept[chosen[0]][chosen[1]].correct)
     return float(np.mean(picks))
-

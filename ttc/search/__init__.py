@@ -15,16 +15,34 @@ from ttc.search.adaptive import AdaptiveConfig, adaptive, sweep_adaptive
 from ttc.search.beam import BeamConfig, beam_search
 from ttc.search.best_of_n import BestOfNConfig, Pool, accuracy, best_of_n, extend_pools, sample_pools, sweep
 from ttc.search.config import SearchConfig
-from ttc.search.result import SearchResult
-from ttc.search.select import select
 from ttc.search.dvts import DVTSConfig, dvts
 from ttc.search.particles import ParticleConfig, particle_filtering
+from ttc.search.result import SearchResult
+from ttc.search.select import select
 from ttc.search.strategy import REVISION, SEARCH, Roles, Strategy
 
 __all__ = [
-    "Strategy", "Roles", "SEARCH", "REVISION", "SearchConfig", "SearchResult", "select",
-    "BestOfNConfig", "Pool", "accuracy", "best_of_n", "extend_pools", "sample_pools", "sweep",
-    "AdaptiveConfig", "adaptive", "sweep_adaptive",
-    "BeamConfig", "beam_search", "DVTSConfig", "dvts",
-    "ParticleConfig", "particle_filtering",
+    "Strategy",
+    "Roles",
+    "SEARCH",
+    "REVISION",
+    "SearchConfig",
+    "SearchResult",
+    "select",
+    "BestOfNConfig",
+    "Pool",
+    "accuracy",
+    "best_of_n",
+    "extend_pools",
+    "sample_pools",
+    "sweep",
+    "AdaptiveConfig",
+    "adaptive",
+    "sweep_adaptive",
+    "BeamConfig",
+    "beam_search",
+    "DVTSConfig",
+    "dvts",
+    "ParticleConfig",
+    "particle_filtering",
 ]

@@ -53,8 +53,8 @@ from ttc.lm import LM, GenerationRequest
 from ttc.lm.sampling import grade
 from ttc.search.best_of_n import NUM_SUBSETS, BestOfNConfig, Pool, _vote, sweep_pools
 from ttc.search.result import SearchResult
-from ttc.search.session import Session
 from ttc.search.scheduler import Generate, Score, drive
+from ttc.search.session import Session
 from ttc.verifiers import Verifier, aggregate
 
 Rule = Literal["share", "beta"]
@@ -96,8 +96,9 @@ class AdaptiveConfig(BestOfNConfig):
         return np.asarray(scores if self.selection == "weighted" else np.ones(len(scores)), dtype=float)
 
 
-def should_stop(votes: np.ndarray, other: np.ndarray | float, taken: np.ndarray | int,
-                cfg: AdaptiveConfig) -> np.ndarray:
+def should_stop(
+    votes: np.ndarray, other: np.ndarray | float, taken: np.ndarray | int, cfg: AdaptiveConfig
+) -> np.ndarray:
     """The stop rule, over any leading shape: `votes[..., a]` is answer a's vote weight among the
     samples drawn, `other` the weight of those without an answer, `taken` how many were drawn."""
     padded = np.concatenate([votes, np.zeros(votes.shape[:-1] + (2,))], axis=-1)  # no answer, or one
@@ -126,6 +127,7 @@ def _beta_table(size: int) -> np.ndarray:
 
 # --- the run ------------------------------------------------------------------------------------
 
+
 def adaptive(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: AdaptiveConfig) -> list[SearchResult]:
     session = Session(problems, lm, prm, cfg)
     return drive(session, [_search(session, cfg, p) for p in range(len(problems))], "adaptive")
@@ -137,8 +139,15 @@ def _search(session: Session, cfg: AdaptiveConfig, p: int) -> Generator[Generate
     samples: list[Sample] = []
     scores: list[float] = []
     for wave, end in enumerate(cfg.wave_ends(cfg.n)):
-        request = GenerationRequest(session.prompts[p], end - len(samples), cfg.temperature, cfg.top_p,
-                                    cfg.max_tokens, tuple(cfg.stop), seed=derive_seed(cfg.seed, problem.id, wave))
+        request = GenerationRequest(
+            session.prompts[p],
+            end - len(samples),
+            cfg.temperature,
+            cfg.top_p,
+            cfg.max_tokens,
+            tuple(cfg.stop),
+            seed=derive_seed(cfg.seed, problem.id, wave),
+        )
         [completions] = yield Generate([request])
         drawn = [grade(problem, len(samples) + i, c, cfg.stop) for i, c in enumerate(completions)]
         values = yield Score([s.text for s in drawn])
@@ -162,12 +171,20 @@ def _tally(answers: Sequence[str | None], weights: np.ndarray) -> tuple[np.ndarr
 
 # --- the pool estimate --------------------------------------------------------------------------
 
-def sweep_adaptive(pools: Sequence[Pool], ns: Sequence[int], cfg: AdaptiveConfig, policy_parameters: int,
-                   prm_parameters: int | None, num_subsets: int = NUM_SUBSETS) -> list[SearchResult]:
+
+def sweep_adaptive(
+    pools: Sequence[Pool],
+    ns: Sequence[int],
+    cfg: AdaptiveConfig,
+    policy_parameters: int,
+    prm_parameters: int | None,
+    num_subsets: int = NUM_SUBSETS,
+) -> list[SearchResult]:
     """Adaptive results estimated from best-of-N pools, for every cap n in `ns` (each <= its
     pool's size), with best_of_n.sweep's signature."""
-    return sweep_pools(pools, ns, cfg, lambda pool, n: estimate(pool, n, cfg, num_subsets),
-                       policy_parameters, prm_parameters)
+    return sweep_pools(
+        pools, ns, cfg, lambda pool, n: estimate(pool, n, cfg, num_subsets), policy_parameters, prm_parameters
+    )
 
 
 def estimate(pool: Pool, n: int, cfg: AdaptiveConfig, num_subsets: int = NUM_SUBSETS) -> tuple[float, float, float]:
@@ -177,8 +194,9 @@ def estimate(pool: Pool, n: int, cfg: AdaptiveConfig, num_subsets: int = NUM_SUB
     if not 1 <= n <= size:
         raise ValueError(f"{pool.problem_id}: a pool of {size} samples estimates caps 1 <= n <= {size}, not {n}")
     answers: dict[str, int] = {}
-    answer_ids = np.array([-1 if s.answer is None else answers.setdefault(s.answer, len(answers))
-                           for s in pool.samples] + [-1])  # the last: a sentinel for samples not taken
+    answer_ids = np.array(
+        [-1 if s.answer is None else answers.setdefault(s.answer, len(answers)) for s in pool.samples] + [-1]
+    )  # the last: a sentinel for samples not taken
     weights = np.append(cfg.weights([aggregate(v, cfg.aggregation) for v in pool.values]), 0.0)
     orders = _orders(size, n, num_subsets, np.random.default_rng(derive_seed(cfg.seed, pool.problem_id, n)))
     taken = _taken(answer_ids[orders], weights[orders], len(answers), cfg.wave_ends(n), cfg)
@@ -211,8 +229,14 @@ def _taken(ids: np.ndarray, weights: np.ndarray, num_answers: int, ends: list[in
     return taken
 
 
-def _correct(pool: Pool, answer_ids: np.ndarray, answers: dict[str, int], weights: np.ndarray, drawn: np.ndarray,
-             cfg: AdaptiveConfig) -> float:
+def _correct(
+    pool: Pool,
+    answer_ids: np.ndarray,
+    answers: dict[str, int],
+    weights: np.ndarray,
+    drawn: np.ndarray,
+    cfg: AdaptiveConfig,
+) -> float:
     """Mean correctness of cfg.selection over each row's samples drawn (the sentinel: not drawn)."""
     if not answers:
         return 0.0

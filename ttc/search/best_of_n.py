@@ -37,9 +37,9 @@ from ttc.lm import LM, GenerationRequest, check_sampling
 from ttc.lm.sampling import grade
 from ttc.search.config import SELECTIONS, SearchConfig, Selection
 from ttc.search.result import Costs, SearchResult, make_result
+from ttc.search.scheduler import Generate, Score, drive
 from ttc.search.select import select
 from ttc.search.session import Session
-from ttc.search.scheduler import Generate, Score, drive
 from ttc.verifiers import Aggregation, Verifier, aggregate
 
 NUM_SUBSETS = 1000
@@ -59,8 +59,11 @@ class BestOfNConfig(SearchConfig):
         """The method's settings that decide its samples. Selection and aggregation only read a
         pool, so runs that agree on these can share one: best-of-N lines of `ttc eval`, and the
         probe of `ttc solve` with the policy's best-of-N runs (ttc/policy/__init__.py)."""
-        return {k: v for k, v in self.settings().items()
-                if k in self.method_fields() and k not in ("selection", "aggregation")}
+        return {
+            k: v
+            for k, v in self.settings().items()
+            if k in self.method_fields() and k not in ("selection", "aggregation")
+        }
 
 
 @dataclass
@@ -94,8 +97,9 @@ def best_of_n(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNCo
     return results
 
 
-def extend_pools(problems: Sequence[Problem], pools: Sequence[Pool], cfg: BestOfNConfig, budget: int, lm: LM,
-                 prm: Verifier) -> list[SearchResult]:
+def extend_pools(
+    problems: Sequence[Problem], pools: Sequence[Pool], cfg: BestOfNConfig, budget: int, lm: LM, prm: Verifier
+) -> list[SearchResult]:
     """Best-of-N over each drawn pool (`ttc solve`'s probe, ttc/policy/planner.py) and the rest of the
     budget as new samples (one call for the group): the best-of-N of `budget` samples, for pools
     drawn with `cfg`'s sampling settings. A result's generations and ledger are the new samples'
@@ -103,7 +107,9 @@ def extend_pools(problems: Sequence[Problem], pools: Sequence[Pool], cfg: BestOf
     extra = budget - len(pools[0].samples)
     rest: list[Pool | None] = [None] * len(problems)
     if extra:  # seeded apart from the pool: the new samples must not repeat it
-        rest = sample_pools(problems, lm, prm, dataclasses.replace(cfg, n=extra, seed=derive_seed(cfg.seed, "solve-rest")))
+        rest = sample_pools(
+            problems, lm, prm, dataclasses.replace(cfg, n=extra, seed=derive_seed(cfg.seed, "solve-rest"))
+        )
     results = []
     for problem, pool, more in zip(problems, pools, rest, strict=True):
         samples = list(pool.samples) + ([] if more is None else list(more.samples))
@@ -111,11 +117,21 @@ def extend_pools(problems: Sequence[Problem], pools: Sequence[Pool], cfg: BestOf
         i = select([s.answer for s in samples], [aggregate(v, cfg.aggregation) for v in values], cfg.selection)
         chosen = None if i is None else samples[i]
         costs = Costs() if more is None else more.costs
-        results.append(SearchResult(
-            problem.id, cfg.STRATEGY, {**cfg.params(), "n": len(samples)}, len(samples), cfg.seed,
-            None if chosen is None else chosen.answer, float(chosen is not None and chosen.correct),
-            None if chosen is None else chosen.text, len(samples), extra,
-            **costs.record(lm.num_parameters, prm.num_parameters)))
+        results.append(
+            SearchResult(
+                problem.id,
+                cfg.STRATEGY,
+                {**cfg.params(), "n": len(samples)},
+                len(samples),
+                cfg.seed,
+                None if chosen is None else chosen.answer,
+                float(chosen is not None and chosen.correct),
+                None if chosen is None else chosen.text,
+                len(samples),
+                extra,
+                **costs.record(lm.num_parameters, prm.num_parameters),
+            )
+        )
     return results
 
 
@@ -127,23 +143,37 @@ def _sample(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNConf
 def _draw(session: Session, cfg: BestOfNConfig, p: int) -> Generator[Generate | Score, Any, Pool]:
     """Problem p's pool: one request of n=N, its samples graded and scored."""
     problem = session.problems[p]
-    request = GenerationRequest(session.prompts[p], cfg.n, cfg.temperature, cfg.top_p, cfg.max_tokens,
-                                tuple(cfg.stop), seed=derive_seed(cfg.seed, problem.id))
+    request = GenerationRequest(
+        session.prompts[p],
+        cfg.n,
+        cfg.temperature,
+        cfg.top_p,
+        cfg.max_tokens,
+        tuple(cfg.stop),
+        seed=derive_seed(cfg.seed, problem.id),
+    )
     [completions] = yield Generate([request])
     samples = [grade(problem, i, c, cfg.stop) for i, c in enumerate(completions)]
     values = yield Score([s.text for s in samples])
     return Pool(problem.id, samples, values, session.costs[p])
 
 
-def accuracy(pool: Pool, n: int, selection: Selection, aggregation: Aggregation = "last",
-             num_subsets: int = NUM_SUBSETS, seed: int = 0) -> float:
+def accuracy(
+    pool: Pool,
+    n: int,
+    selection: Selection,
+    aggregation: Aggregation = "last",
+    num_subsets: int = NUM_SUBSETS,
+    seed: int = 0,
+) -> float:
     """Expected accuracy of best-of-n with `selection` on a subset of n of the pool's samples."""
     size = len(pool.samples)
     if size == 0:
         raise ValueError(f"{pool.problem_id}: empty pool")
     if not 1 <= n <= size:
-        raise ValueError(f"{pool.problem_id}: a pool of {size} samples estimates best-of-n "
-                         f"for 1 <= n <= {size}, not {n}")
+        raise ValueError(
+            f"{pool.problem_id}: a pool of {size} samples estimates best-of-n for 1 <= n <= {size}, not {n}"
+        )
     if selection not in SELECTIONS:
         raise ValueError(f"unknown selection {selection!r}: {', '.join(SELECTIONS)}")
     scores = [aggregate(v, aggregation) for v in pool.values]
@@ -163,8 +193,9 @@ def accuracy(pool: Pool, n: int, selection: Selection, aggregation: Aggregation 
 
 
 def _naive(samples: Sequence[Sample], scores: Sequence[float], n: int) -> float:
-    keyed = sorted((s.answer is not None, score if s.answer is not None else 0.0, s.correct)
-                   for s, score in zip(samples, scores))
+    keyed = sorted(
+        (s.answer is not None, score if s.answer is not None else 0.0, s.correct) for s, score in zip(samples, scores)
+    )
     total, below, i = 0.0, 0, 0
     while i < len(keyed):
         j = i
@@ -212,8 +243,14 @@ def _vote(answer_ids: np.ndarray, answer_correct: np.ndarray, weights: np.ndarra
 PoolEstimate = Callable[[Pool, int], tuple[float, float | None, float]]
 
 
-def sweep_pools(pools: Sequence[Pool], ns: Sequence[int], cfg: SearchConfig, estimate: PoolEstimate,
-                policy_parameters: int, prm_parameters: int | None) -> list[SearchResult]:
+def sweep_pools(
+    pools: Sequence[Pool],
+    ns: Sequence[int],
+    cfg: SearchConfig,
+    estimate: PoolEstimate,
+    policy_parameters: int,
+    prm_parameters: int | None,
+) -> list[SearchResult]:
     """One result per pool and n in `ns` from `estimate(pool, n)`: (expected correctness,
     expected samples drawn, None when all n, expected distinct answered texts). The cost is a
     share of the pool's: the prompt whole (the samples of one request share it), the drawn
@@ -227,18 +264,43 @@ def sweep_pools(pools: Sequence[Pool], ns: Sequence[int], cfg: SearchConfig, est
         for n in ns:
             correct, spent, distinct = estimate(pool, n)
             drawn = n if spent is None else spent
-            results.append(make_result(pool.problem_id, cfg.STRATEGY, {**cfg.params(), "n": n, "pool": size}, cfg, None,
-                                       correct, None, n, n, pool.costs.share(drawn / size), policy_parameters,
-                                       prm_parameters, distinct, spent))
+            results.append(
+                make_result(
+                    pool.problem_id,
+                    cfg.STRATEGY,
+                    {**cfg.params(), "n": n, "pool": size},
+                    cfg,
+                    None,
+                    correct,
+                    None,
+                    n,
+                    n,
+                    pool.costs.share(drawn / size),
+                    policy_parameters,
+                    prm_parameters,
+                    distinct,
+                    spent,
+                )
+            )
     return results
 
 
-def sweep(pools: Sequence[Pool], ns: Sequence[int], cfg: BestOfNConfig, policy_parameters: int,
-          prm_parameters: int | None, num_subsets: int = NUM_SUBSETS) -> list[SearchResult]:
+def sweep(
+    pools: Sequence[Pool],
+    ns: Sequence[int],
+    cfg: BestOfNConfig,
+    policy_parameters: int,
+    prm_parameters: int | None,
+    num_subsets: int = NUM_SUBSETS,
+) -> list[SearchResult]:
     """Best-of-n results estimated from pools, for every n in `ns` (each <= its pool's size):
     `correct` is the expected accuracy over subsets of n."""
+
     def estimate(pool: Pool, n: int) -> tuple[float, None, float]:
-        return (accuracy(pool, n, cfg.selection, cfg.aggregation, num_subsets, cfg.seed), None,
-                expected_distinct(pool.samples, n))
+        return (
+            accuracy(pool, n, cfg.selection, cfg.aggregation, num_subsets, cfg.seed),
+            None,
+            expected_distinct(pool.samples, n),
+        )
 
     return sweep_pools(pools, ns, cfg, estimate, policy_parameters, prm_parameters)

@@ -27,8 +27,8 @@ from data.records import Problem
 from data.shards import derive_seed
 from ttc.lm import LM
 from ttc.search.result import SearchResult
-from ttc.search.session import Session
 from ttc.search.scheduler import Search, drive
+from ttc.search.session import Session
 from ttc.search.tree import Node, TreeConfig, distinct, expand, score
 from ttc.verifiers import Verifier
 

@@ -53,8 +53,8 @@ from data.shards import derive_seed
 from ttc.lm import LM
 from ttc.search.config import SearchConfig
 from ttc.search.result import SearchResult
-from ttc.search.session import Session
 from ttc.search.scheduler import Search, drive
+from ttc.search.session import Session
 from ttc.search.tree import Node, expand, score
 from ttc.verifiers import Verifier
 
@@ -125,8 +125,10 @@ def _search(session: Session, cfg: ParticleConfig, p: int) -> Search:
                 groups.setdefault(node.text, []).append(i)
         if not groups:
             break
-        asks = [(particles[held[0]], len(held), derive_seed(cfg.seed, problem_id, round, g))
-                for g, held in enumerate(groups.values())]
+        asks = [
+            (particles[held[0]], len(held), derive_seed(cfg.seed, problem_id, round, g))
+            for g, held in enumerate(groups.values())
+        ]
         children = yield from expand(session, cfg, asks)
         yield from score(session, cfg, [c for cs in children for c in cs])
         extended = list(particles)

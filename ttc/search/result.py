@@ -31,6 +31,7 @@ from typing import Any
 from ttc.lm import forward_flops
 from ttc.search.config import SearchConfig
 
+
 @dataclass(frozen=True)
 class SearchResult:
     problem_id: str
@@ -77,23 +78,53 @@ class Costs:
 
     def flops(self, policy_parameters: int, prm_parameters: int | None) -> tuple[int, int | None]:
         """(policy FLOPs, prompts included; verifier FLOPs, None when its tokens or size are unknown)."""
-        prm = None if self.prm_tokens is None or prm_parameters is None else forward_flops(prm_parameters,
-                                                                                           self.prm_tokens)
+        prm = (
+            None
+            if self.prm_tokens is None or prm_parameters is None
+            else forward_flops(prm_parameters, self.prm_tokens)
+        )
         return forward_flops(policy_parameters, self.prompt_tokens + self.generated_tokens), prm
 
     def record(self, policy_parameters: int, prm_parameters: int | None) -> dict[str, int | None]:
         """The ledger fields of a result record (`SearchResult`, ttc.policy.planner's `SolveResult`)."""
         flops_policy, flops_prm = self.flops(policy_parameters, prm_parameters)
-        return {"prompt_tokens": self.prompt_tokens, "generated_tokens": self.generated_tokens,
-                "prm_tokens": self.prm_tokens, "flops_policy": flops_policy, "flops_prm": flops_prm}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "generated_tokens": self.generated_tokens,
+            "prm_tokens": self.prm_tokens,
+            "flops_policy": flops_policy,
+            "flops_prm": flops_prm,
+        }
 
 
-def make_result(problem_id: str, strategy: str, params: dict[str, Any], cfg: SearchConfig, answer: str | None,
-                correct: float, solution: str | None, candidates: int, generations: int, costs: Costs,
-                policy_parameters: int, prm_parameters: int | None, distinct: float | None = None,
-                spent: float | None = None) -> SearchResult:
+def make_result(
+    problem_id: str,
+    strategy: str,
+    params: dict[str, Any],
+    cfg: SearchConfig,
+    answer: str | None,
+    correct: float,
+    solution: str | None,
+    candidates: int,
+    generations: int,
+    costs: Costs,
+    policy_parameters: int,
+    prm_parameters: int | None,
+    distinct: float | None = None,
+    spent: float | None = None,
+) -> SearchResult:
     return SearchResult(
-        problem_id=problem_id, strategy=strategy, params=params, budget=params["n"], seed=cfg.seed,
-        answer=answer, correct=correct, solution=solution, candidates=candidates, generations=generations,
-        **costs.record(policy_parameters, prm_parameters), distinct_candidates=distinct, spent=spent,
+        problem_id=problem_id,
+        strategy=strategy,
+        params=params,
+        budget=params["n"],
+        seed=cfg.seed,
+        answer=answer,
+        correct=correct,
+        solution=solution,
+        candidates=candidates,
+        generations=generations,
+        **costs.record(policy_parameters, prm_parameters),
+        distinct_candidates=distinct,
+        spent=spent,
     )

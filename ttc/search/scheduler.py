@@ -79,8 +79,10 @@ class LockStep:
         if not queued:
             return []
         results, shares = generate_apportioned(self.lm, [request for _, request in queued])
-        return [Finished(ticket, completions, share)
-                for (ticket, _), completions, share in zip(queued, results, shares, strict=True)]
+        return [
+            Finished(ticket, completions, share)
+            for (ticket, _), completions, share in zip(queued, results, shares, strict=True)
+        ]
 
 
 def drive(session: Session, searches: Sequence[Generator[Generate | Score, Any, R]], desc: str) -> list[R]:

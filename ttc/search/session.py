@@ -24,6 +24,7 @@ from ttc.search.result import Costs, SearchResult, make_result
 from ttc.search.select import select
 from ttc.verifiers import Aggregation, Verifier, aggregate, check_aggregation
 
+
 def apportion(total: int, weights: Sequence[int]) -> list[int]:
     """`total` split in proportion to `weights` (largest remainder, ties to the first): the parts
     add up to `total` exactly. All-zero weights split evenly."""
@@ -102,8 +103,9 @@ class Scoring:
         self.counts_prm = prm.last_tokens is not None
         self.values: dict[tuple[int, str, tuple[str, ...]], list[float]] = {}  # (problem, question, steps)
 
-    def step_values(self, items: Sequence[tuple[int, str]],
-                    questions: Sequence[str] | None = None) -> list[list[float]]:
+    def step_values(
+        self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None
+    ) -> list[list[float]]:
         """PRM value of every step of each (problem index, solution text); one verifier call
         for the step sequences not scored before in this session. `questions`, when given,
         is what the verifier reads as each item's question instead of its problem's (the
@@ -144,8 +146,10 @@ class Scoring:
             for key, v in zip(call.todo, call.values):
                 p, _, steps = key
                 if len(v) != len(steps) or not all(0.0 <= x <= 1.0 for x in v):
-                    raise ValueError(f"problem {self.problems[p].id}: verifier returned {v!r:.120} for "
-                                     f"{len(steps)} step(s); expected one value in [0, 1] per step")
+                    raise ValueError(
+                        f"problem {self.problems[p].id}: verifier returned {v!r:.120} for "
+                        f"{len(steps)} step(s); expected one value in [0, 1] per step"
+                    )
                 self.values[key] = list(v)
             if self.counts_prm:
                 for (p, _, _), tokens in zip(call.todo, call.tokens or (), strict=True):
@@ -171,8 +175,9 @@ class Session:
         return self.sampling.generate(asks)
 
     # --- the verifier: Scoring ----------------------------------------------------------------
-    def step_values(self, items: Sequence[tuple[int, str]],
-                    questions: Sequence[str] | None = None) -> list[list[float]]:
+    def step_values(
+        self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None
+    ) -> list[list[float]]:
         return self.scoring.step_values(items, questions)
 
     def score(self, items: Sequence[tuple[int, str]], questions: Sequence[str] | None = None) -> list[float]:
@@ -200,8 +205,17 @@ class Session:
         answer = None if chosen is None else answers[chosen]
         problem = self.problems[p]
         return make_result(
-            problem.id, strategy, self.cfg.params(), self.cfg, answer,
+            problem.id,
+            strategy,
+            self.cfg.params(),
+            self.cfg,
+            answer,
             float(is_correct(answer, problem.answer, problem.source)),
-            None if chosen is None else finals[chosen][0], len(finals), self.cfg.generations,
-            self.costs[p], self.lm.num_parameters, self.prm.num_parameters, distinct,
+            None if chosen is None else finals[chosen][0],
+            len(finals),
+            self.cfg.generations,
+            self.costs[p],
+            self.lm.num_parameters,
+            self.prm.num_parameters,
+            distinct,
         )

@@ -51,6 +51,7 @@ class Strategy:
     def checked(self, problems: Sequence[Problem], results: list[SearchResult]) -> list[SearchResult]:
         got, expected = [r.problem_id for r in results], [p.id for p in problems]
         if got != expected:
-            raise ValueError(f"strategy {self.name}: results for {got!r:.120}, expected one per problem in order: "
-                             f"{expected!r:.120}")
+            raise ValueError(
+                f"strategy {self.name}: results for {got!r:.120}, expected one per problem in order: {expected!r:.120}"
+            )
         return results

@@ -57,12 +57,13 @@ from data.shards import derive_seed
 from data.steps import extract_answer
 from ttc.lm import Completion, GenerationRequest
 from ttc.search.config import SearchConfig
-from ttc.search.session import Session
 from ttc.search.scheduler import Generate, Score
+from ttc.search.session import Session
 
 
 def sqrt_width(n: int) -> int:
     """The divisor of n nearest to sqrt(n) on a log scale; ties go to the larger divisor."""
+
     def distance(d: int) -> Fraction:
         return max(Fraction(d * d, n), Fraction(n, d * d))
 
@@ -142,10 +143,16 @@ def whole_steps(requests: Sequence[GenerationRequest]) -> Generator[Generate, An
                         completions[i] = dataclasses.replace(c, finish_reason="length")
         if not blank:
             break
-        asks = [dataclasses.replace(requests[r], prompt=requests[r].prompt + results[r][i].text, n=1,
-                                    max_tokens=requests[r].max_tokens - results[r][i].num_tokens,
-                                    seed=derive_seed(requests[r].seed, i, depth))
-                for r, i in blank]
+        asks = [
+            dataclasses.replace(
+                requests[r],
+                prompt=requests[r].prompt + results[r][i].text,
+                n=1,
+                max_tokens=requests[r].max_tokens - results[r][i].num_tokens,
+                seed=derive_seed(requests[r].seed, i, depth),
+            )
+            for r, i in blank
+        ]
         for (r, i), (more,) in zip(blank, (yield Generate(asks)), strict=True):
             done = results[r][i]
             results[r][i] = Completion(done.text + more.text, done.num_tokens + more.num_tokens, more.finish_reason)
@@ -165,26 +172,39 @@ class StepSettings(Protocol):
     def lookahead(self) -> int: ...
 
 
-def expand(session: Session, cfg: StepSettings,
-           asks: Sequence[tuple[Node, int, int]]) -> Generator[Generate, Any, list[list[Node]]]:
+def expand(
+    session: Session, cfg: StepSettings, asks: Sequence[tuple[Node, int, int]]
+) -> Generator[Generate, Any, list[list[Node]]]:
     """`n` sampled next steps of each (node, n, seed) of one problem, one request per node (its
     samples share the prefix), all yielded at once."""
-    requests = [GenerationRequest(session.prompts[node.problem] + node.text, n, cfg.temperature, cfg.top_p,
-                                  cfg.max_step_tokens, tuple(cfg.step_stop), seed)
-                for node, n, seed in asks]
+    requests = [
+        GenerationRequest(
+            session.prompts[node.problem] + node.text,
+            n,
+            cfg.temperature,
+            cfg.top_p,
+            cfg.max_step_tokens,
+            tuple(cfg.step_stop),
+            seed,
+        )
+        for node, n, seed in asks
+    ]
     return [
         [Node(node.problem, node.text + c.text, ends_solution(c)) for c in completions]
         for (node, _, _), completions in zip(asks, (yield from whole_steps(requests)), strict=True)
     ]
 
 
-def greedy_steps(session: Session, cfg: TreeConfig, p: int,
-                 texts: Sequence[str]) -> Generator[Generate, Any, list[Completion]]:
+def greedy_steps(
+    session: Session, cfg: TreeConfig, p: int, texts: Sequence[str]
+) -> Generator[Generate, Any, list[Completion]]:
     """The greedy (T=0) next step after each of problem p's texts, requested for the texts not
     continued before in the session (a greedy step depends on its prefix only)."""
     todo = list(dict.fromkeys(text for text in texts if (p, text) not in session.greedy))
-    requests = [GenerationRequest(session.prompts[p] + text, 1, 0.0, 1.0, cfg.max_step_tokens, tuple(cfg.step_stop))
-                for text in todo]
+    requests = [
+        GenerationRequest(session.prompts[p] + text, 1, 0.0, 1.0, cfg.max_step_tokens, tuple(cfg.step_stop))
+        for text in todo
+    ]
     for text, completions in zip(todo, (yield from whole_steps(requests)), strict=True):
         session.greedy[p, text] = completions[0]
     return [session.greedy[p, text] for text in texts]

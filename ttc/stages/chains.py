@@ -26,8 +26,8 @@ from data.prompts import PromptFormat
 from data.records import Problem
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard
-from ttc.lm.spec import LMConfig
 from ttc.lm import LM, check_sampling
+from ttc.lm.spec import LMConfig
 from ttc.revise import RevisionConfig, chain_records, sample_chains
 from ttc.stages.common import finish, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
@@ -64,9 +64,17 @@ class ChainsConfig:
 
     def revision_config(self) -> RevisionConfig:
         """The chain set as one revision run: N = K x T generations at ratio T / K."""
-        cfg = RevisionConfig(n=self.chains * self.length, ratio=self.length / self.chains,
-                             temperature=self.temperature, top_p=self.top_p, seed=self.seed, prompt=self.prompt,
-                             max_tokens=self.max_tokens, stop=list(self.stop), max_attempts=self.max_attempts)
+        cfg = RevisionConfig(
+            n=self.chains * self.length,
+            ratio=self.length / self.chains,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+            prompt=self.prompt,
+            max_tokens=self.max_tokens,
+            stop=list(self.stop),
+            max_attempts=self.max_attempts,
+        )
         assert cfg.split == (self.chains, self.length), cfg.split
         return cfg
 
@@ -83,8 +91,17 @@ def run(cfg: ChainsConfig, lm: LM) -> Path:
         return [chain_records(chain_set) for chain_set in sample_chains(batch, lm, revision)]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(cfg.output_dir, RECORDS, shard, load_problems(cfg.data), lambda p: p.id, process,
-                            cfg.batch_problems, stage_settings(cfg, STAGE), cfg.overwrite)
+    path = shards.run_shard(
+        cfg.output_dir,
+        RECORDS,
+        shard,
+        load_problems(cfg.data),
+        lambda p: p.id,
+        process,
+        cfg.batch_problems,
+        stage_settings(cfg, STAGE),
+        cfg.overwrite,
+    )
     return finish(cfg, RECORDS, path)
 
 

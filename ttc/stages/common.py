@@ -71,8 +71,9 @@ def claim(cfg: Any, spec: StageSpec[Any]) -> shards.ShardWriter:
     `num_shards` and `overwrite` (tests/ttc/pipeline/test_stage_contract.py)."""
     if spec.records is None:
         raise TypeError(f"{spec.config.__name__}: claim() is for sharded stages (no `records` declared)")
-    writer = shards.claim(cfg.output_dir, spec.records, Shard(cfg.shard, cfg.num_shards), stage_settings(cfg, spec),
-                          cfg.overwrite)
+    writer = shards.claim(
+        cfg.output_dir, spec.records, Shard(cfg.shard, cfg.num_shards), stage_settings(cfg, spec), cfg.overwrite
+    )
     if not writer.finished:
         save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")
     return writer

@@ -39,9 +39,9 @@ from data.prompts import PromptFormat
 from data.records import Problem, RecordError, Sample, read_records, to_dict
 from data.shards import Shard, derive_seed
 from data.steps import extract_answer
-from ttc.lm.spec import LMConfig
 from ttc.lm import LM, GenerationRequest
 from ttc.lm.sampling import check_sampling
+from ttc.lm.spec import LMConfig
 from ttc.stages.common import finish, require, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
 
@@ -68,8 +68,15 @@ class RolloutConfig:
 
     def request(self, problem_id: str, text: str) -> GenerationRequest:
         """The k rollouts of a prefix, seeded by its problem and text (not by its batch or mode)."""
-        return GenerationRequest(text, self.k, self.temperature, self.top_p, self.max_tokens, tuple(self.stop),
-                                 derive_seed(self.seed, problem_id, text))
+        return GenerationRequest(
+            text,
+            self.k,
+            self.temperature,
+            self.top_p,
+            self.max_tokens,
+            tuple(self.stop),
+            derive_seed(self.seed, problem_id, text),
+        )
 
 
 @dataclass
@@ -106,8 +113,13 @@ def samples_by_problem(path: Path, problems: list[Problem], limit: int | None) -
     missing = [p.id for p in problems if p.id not in grouped]
     require(len(missing) < len(problems), f"{path}: no sample of any configured problem")
     if missing:
-        log.warning("%s: %d of %d configured problem(s) have no samples (first: %s)", path, len(missing), len(problems),
-                    missing[0])
+        log.warning(
+            "%s: %d of %d configured problem(s) have no samples (first: %s)",
+            path,
+            len(missing),
+            len(problems),
+            missing[0],
+        )
     return grouped
 
 
@@ -115,8 +127,10 @@ def inputs(cfg: LabelConfig) -> tuple[list[Problem], dict[str, list[Sample]]]:
     """The problems and their samples, checked: something to label."""
     problems = load_problems(cfg.data)
     samples = samples_by_problem(Path(cfg.samples), problems, cfg.samples_per_problem)
-    require(any(labelable(s) for group in samples.values() for s in group),
-            f"{cfg.samples}: no sample has a parsable answer: nothing to label")
+    require(
+        any(labelable(s) for group in samples.values() for s in group),
+        f"{cfg.samples}: no sample has a parsable answer: nothing to label",
+    )
     return problems, samples
 
 
@@ -153,21 +167,28 @@ def label_batch(cfg: LabelConfig, lm: LM, batch: list[Problem], samples: dict[st
     return per_step_batch(cfg, lm, batch, samples)
 
 
-def per_step_batch(cfg: LabelConfig, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]) -> list[list[dict]]:
+def per_step_batch(
+    cfg: LabelConfig, lm: LM, batch: list[Problem], samples: dict[str, list[Sample]]
+) -> list[list[dict]]:
     """One LM call for every distinct step prefix of every kept solution of the batch.
 
     Samples of a question often share prefixes; a prefix's rollouts are seeded by its text, so
     each distinct prefix is rolled out once and its value serves every solution that has it.
     """
     kept, prompts = kept_samples(batch, samples), rendered(cfg, lm, batch)
-    prefixes = {p.id: [prefix(prompts[p.id], s.steps, i) for s in kept[p.id] for i in range(len(s.steps) - 1)]
-                for p in batch}
+    prefixes = {
+        p.id: [prefix(prompts[p.id], s.steps, i) for s in kept[p.id] for i in range(len(s.steps) - 1)] for p in batch
+    }
     correct = correct_rollouts(cfg.rollouts, lm, {(p.id, text): p for p in batch for text in prefixes[p.id]})
     records = []
     for p in batch:
         counts = iter(correct[p.id, text] for text in prefixes[p.id])
-        records.append([to_dict(step_labels(s, p.question, [next(counts) for _ in s.steps[1:]], cfg.rollouts.k))
-                        for s in kept[p.id]])
+        records.append(
+            [
+                to_dict(step_labels(s, p.question, [next(counts) for _ in s.steps[1:]], cfg.rollouts.k))
+                for s in kept[p.id]
+            ]
+        )
     return records
 
 
@@ -184,8 +205,10 @@ def search_batch(cfg: LabelConfig, lm: LM, batch: list[Problem], samples: dict[s
         known |= correct_rollouts(cfg.rollouts, lm, new)
         for key, (_, _, search) in zip(keys, pending):
             search.record(known[key] == 0)  # all k rollouts fail: a hard negative
-    return [[to_dict(first_error_labels(s, p.question, search, cfg.rollouts.k)) for p, s, search in group]
-            for group in searches]
+    return [
+        [to_dict(first_error_labels(s, p.question, search, cfg.rollouts.k)) for p, s, search in group]
+        for group in searches
+    ]
 
 
 def run(cfg: LabelConfig, lm: LM) -> Path:
@@ -194,9 +217,16 @@ def run(cfg: LabelConfig, lm: LM) -> Path:
     dropped = sum(not labelable(s) for group in samples.values() for s in group)
     log.info("dropping %d solution(s) without a parsable answer", dropped)
     path = shards.run_shard(
-        cfg.output_dir, RECORDS, Shard(cfg.shard, cfg.num_shards), problems, lambda p: p.id,
-        lambda batch: label_batch(cfg, lm, batch, samples), cfg.batch_problems,
-        stage_settings(cfg, STAGE), cfg.overwrite, empty_units=True,  # no labelable sample: none
+        cfg.output_dir,
+        RECORDS,
+        Shard(cfg.shard, cfg.num_shards),
+        problems,
+        lambda p: p.id,
+        lambda batch: label_batch(cfg, lm, batch, samples),
+        cfg.batch_problems,
+        stage_settings(cfg, STAGE),
+        cfg.overwrite,
+        empty_units=True,  # no labelable sample: none
     )
     return finish(cfg, RECORDS, path)
 

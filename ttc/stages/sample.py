@@ -19,9 +19,9 @@ from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem, to_dict
 from data.shards import Shard
-from ttc.lm.spec import LMConfig
 from ttc.lm import LM
 from ttc.lm.sampling import SamplingConfig, grade
+from ttc.lm.spec import LMConfig
 from ttc.stages.common import finish, run_stage, stage_settings
 from ttc.stages.spec import StageSpec
 
@@ -64,8 +64,17 @@ def run(cfg: SampleConfig, lm: LM) -> Path:
         ]
 
     shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(cfg.output_dir, RECORDS, shard, load_problems(cfg.data), lambda p: p.id, process, cfg.batch_problems,
-                            stage_settings(cfg, STAGE), cfg.overwrite)
+    path = shards.run_shard(
+        cfg.output_dir,
+        RECORDS,
+        shard,
+        load_problems(cfg.data),
+        lambda p: p.id,
+        process,
+        cfg.batch_problems,
+        stage_settings(cfg, STAGE),
+        cfg.overwrite,
+    )
     return finish(cfg, RECORDS, path)
 
 

@@ -32,14 +32,14 @@ from data.config import ConfigError, save_config
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import to_json, write_atomic
-from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import LM
-from ttc.policy.planner import SolveResult, draw_probes, solve
+from ttc.lm.spec import LMConfig, load_lm
 from ttc.policy import Policy
+from ttc.policy.planner import SolveResult, draw_probes, solve
 from ttc.search import SEARCH, Roles
+from ttc.stages.spec import StageSpec
 from ttc.verifiers import Verifier
 from ttc.verifiers.spec import VerifierConfig, load_verifier
-from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,10 @@ def load_policy(path: str, setup: Setup | None = None) -> Policy:
     generations, and (given the `setup`) with the models it names."""
     policy = Policy.load(path)
     if policy.kind != "predicted":
-        raise ConfigError(f"{path}: kind: solve needs a policy fit on predicted bins, got {policy.kind!r} "
-                          "(an oracle bin needs the answer)")
+        raise ConfigError(
+            f"{path}: kind: solve needs a policy fit on predicted bins, got {policy.kind!r} "
+            "(an oracle bin needs the answer)"
+        )
     if policy.budget_field != "generations":
         raise ConfigError(f"{path}: budget_field: solve counts generations, got {policy.budget_field!r}")
     if setup is not None:
@@ -97,8 +99,12 @@ def load_policy(path: str, setup: Setup | None = None) -> Policy:
 
 def named_models(setup: Setup) -> dict[str, str | None]:
     """Role -> the model the config names in it (ttc/policy/__init__.py ROLES), None where it names none."""
-    return {"lm": setup.lm.model, "prm": setup.prm.path, "reviser": setup.reviser and setup.reviser.model,
-            "orm": setup.orm and setup.orm.path}
+    return {
+        "lm": setup.lm.model,
+        "prm": setup.prm.path,
+        "reviser": setup.reviser and setup.reviser.model,
+        "orm": setup.orm and setup.orm.path,
+    }
 
 
 def role_configs(setup: Setup) -> dict[str, LMConfig | VerifierConfig | None]:
@@ -119,8 +125,10 @@ class ModelCache:
         if roles not in self.loaded:
             lm, verifier = (role_configs(self.cfg)[role] for role in roles)
             if not isinstance(lm, LMConfig) or not isinstance(verifier, VerifierConfig):
-                raise ValueError(f"the policy picks a strategy that runs on {' and '.join(roles)} for some "
-                                 f"questions: set `{roles[0]}` and `{roles[1]}`")
+                raise ValueError(
+                    f"the policy picks a strategy that runs on {' and '.join(roles)} for some "
+                    f"questions: set `{roles[0]}` and `{roles[1]}`"
+                )
             self.loaded[roles] = load_lm(lm), load_verifier(verifier, self.cfg.prompt)
         return self.loaded[roles]
 
@@ -145,8 +153,13 @@ def main(cfg: SolveConfig) -> Path:
     path = out / f"solve_N{cfg.budget}.jsonl"
     write_atomic(path, [to_json(r) for r in results])
     graded = [r.correct for r in results if r.correct is not None]
-    log.info("%d question(s) at N=%d: %s; accuracy %s", len(results), cfg.budget,
-             summary(results), f"{np.mean(graded):.3f}" if graded else "n/a (no gold answers)")
+    log.info(
+        "%d question(s) at N=%d: %s; accuracy %s",
+        len(results),
+        cfg.budget,
+        summary(results),
+        f"{np.mean(graded):.3f}" if graded else "n/a (no gold answers)",
+    )
     return path
 
 

@@ -33,8 +33,8 @@ from data.records import Problem, Sample, to_dict
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard
 from data.trajectories import build_trajectories
-from ttc.stages.label import samples_by_problem
 from ttc.stages.common import claim, finish, require, stage_settings
+from ttc.stages.label import samples_by_problem
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,10 @@ def inputs(cfg: TrajectoriesConfig) -> tuple[list[Problem], dict[str, list[Sampl
     """The problems and their samples, checked: some question has a correct sample."""
     problems = load_problems(cfg.data)
     samples = samples_by_problem(Path(cfg.samples), problems, None)
-    require(any(s.correct and labelable(s) for group in samples.values() for s in group),
-            f"{cfg.samples}: no correct sample: no trajectory to build")
+    require(
+        any(s.correct and labelable(s) for group in samples.values() for s in group),
+        f"{cfg.samples}: no correct sample: no trajectory to build",
+    )
     return problems, samples
 
 
@@ -81,17 +83,33 @@ def run(cfg: TrajectoriesConfig) -> Path:
     shard = Shard(cfg.shard, cfg.num_shards)
     mine = shard.select(problems)
     kept = {p.id: [s for s in samples.get(p.id, []) if labelable(s)] for p in mine}
-    log.info("%d question(s): %d solution(s) without a parsable answer dropped; %d without a correct "
-             "solution give no trajectory; %d without an incorrect one give only k=0 trajectories",
-             len(mine), sum(len(samples.get(p.id, [])) - len(kept[p.id]) for p in mine),
-             sum(not any(s.correct for s in kept[p.id]) for p in mine),
-             sum(any(s.correct for s in kept[p.id]) and all(s.correct for s in kept[p.id]) for p in mine))
+    log.info(
+        "%d question(s): %d solution(s) without a parsable answer dropped; %d without a correct "
+        "solution give no trajectory; %d without an incorrect one give only k=0 trajectories",
+        len(mine),
+        sum(len(samples.get(p.id, [])) - len(kept[p.id]) for p in mine),
+        sum(not any(s.correct for s in kept[p.id]) for p in mine),
+        sum(any(s.correct for s in kept[p.id]) and all(s.correct for s in kept[p.id]) for p in mine),
+    )
 
     def process(batch: list[Problem]) -> list[list[dict]]:
-        return [[to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts, cfg.min_attempts)] for p in batch]
+        return [
+            [to_dict(t) for t in build_trajectories(p, kept[p.id], cfg.seed, cfg.max_attempts, cfg.min_attempts)]
+            for p in batch
+        ]
 
-    path = shards.run_shard(cfg.output_dir, RECORDS, shard, problems, lambda p: p.id, process, cfg.batch_problems,
-                            stage_settings(cfg, STAGE), cfg.overwrite, empty_units=True)
+    path = shards.run_shard(
+        cfg.output_dir,
+        RECORDS,
+        shard,
+        problems,
+        lambda p: p.id,
+        process,
+        cfg.batch_problems,
+        stage_settings(cfg, STAGE),
+        cfg.overwrite,
+        empty_units=True,
+    )
     return finish(cfg, RECORDS, path)
 
 

@@ -71,8 +71,10 @@ class Kind(ABC, Generic[K]):
         known = {f.name for f in fields(cls.Options)}
         for key, value in overrides.items():
             if key not in known:
-                raise VerifierError(f"format.{key}: not an input-format option of kind {cls.name} "
-                                    f"(known: {', '.join(sorted(known)) or 'none'})")
+                raise VerifierError(
+                    f"format.{key}: not an input-format option of kind {cls.name} "
+                    f"(known: {', '.join(sorted(known)) or 'none'})"
+                )
             if not isinstance(value, str):
                 raise VerifierError(f"format.{key}: expected a string, got {value!r}")
         return cls.Options(**overrides)
@@ -84,8 +86,10 @@ class Kind(ABC, Generic[K]):
         """One clear error before any weight is read if the checkpoint is not of this kind."""
         architectures = read_config(self.path).get("architectures") or []
         if not any(a.endswith("ForCausalLM") for a in architectures):
-            raise VerifierError(f"path: {self.path} holds {architectures or 'no architecture'}; kind {self.name} "
-                                "expects a causal LM checkpoint (architectures: *ForCausalLM)")
+            raise VerifierError(
+                f"path: {self.path} holds {architectures or 'no architecture'}; kind {self.name} "
+                "expects a causal LM checkpoint (architectures: *ForCausalLM)"
+            )
 
     def bind(self, tokenizer) -> None:
         """Looks up the kind's tokens in the checkpoint's tokenizer (errors if it lacks them)."""
@@ -95,8 +99,10 @@ class Kind(ABC, Generic[K]):
         """The id `text` encodes to, which must be exactly one token of the checkpoint's tokenizer."""
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         if len(ids) != 1 or ids[0] == self.tokenizer.unk_token_id:
-            raise VerifierError(f"format.{setting}: {text!r} is not one token of {self.path}'s tokenizer "
-                                f"(it encodes to {ids}); kind {self.name} needs its checkpoint's own tokenizer")
+            raise VerifierError(
+                f"format.{setting}: {text!r} is not one token of {self.path}'s tokenizer "
+                f"(it encodes to {ids}); kind {self.name} needs its checkpoint's own tokenizer"
+            )
         return ids[0]
 
     @abstractmethod
@@ -123,8 +129,10 @@ class StepKind(Kind[Positions]):
         encoded = super().encode_all(questions, solutions)
         for number, ((_, positions), steps) in enumerate(zip(encoded, solutions)):
             if len(positions) != len(steps):
-                raise ValueError(f"solution {number}: {len(steps)} steps but {len(positions)} places to score them "
-                                 f"(kind {self.name}: does a step's text contain the format's step tag?)")
+                raise ValueError(
+                    f"solution {number}: {len(steps)} steps but {len(positions)} places to score them "
+                    f"(kind {self.name}: does a step's text contain the format's step tag?)"
+                )
         return encoded
 
     def read(self, outputs, batch: list[Encoded[Positions]]) -> list[list[float]]:
@@ -161,7 +169,10 @@ class LabelTokenKind(StepKind):
     def vllm_args(self) -> dict[str, Any]:
         # vLLM looks the labels up by their vocabulary strings, not by the text that encodes to them
         labels = self.tokenizer.convert_ids_to_tokens([self.good, self.bad])
-        return {"convert": "classify", "hf_overrides": {"classifier_from_token": labels, "method": "no_post_processing"}}
+        return {
+            "convert": "classify",
+            "hf_overrides": {"classifier_from_token": labels, "method": "no_post_processing"},
+        }
 
 
 def read_config(path: str) -> dict[str, Any]:

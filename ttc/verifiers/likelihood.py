@@ -54,4 +54,3 @@ class Likelihood(Kind[Span]):
             running_mean = token_logp.cumsum(0) / torch.arange(1, len(token_logp) + 1, device=predicted.device)
             values.append(running_mean[[end - start - 1 for end in ends]].exp().cpu().tolist())
         return values
-

@@ -40,20 +40,26 @@ class QwenMathPRM(StepKind):
     def check_checkpoint(self) -> None:
         architectures = read_config(self.path).get("architectures") or []
         if ARCHITECTURE not in architectures:
-            raise VerifierError(f"path: {self.path} holds {architectures or 'no architecture'}; kind {self.name} "
-                                f"expects {ARCHITECTURE} (a Qwen2 backbone with a two-class step head)")
+            raise VerifierError(
+                f"path: {self.path} holds {architectures or 'no architecture'}; kind {self.name} "
+                f"expects {ARCHITECTURE} (a Qwen2 backbone with a two-class step head)"
+            )
 
     def bind(self, tokenizer) -> None:
         super().bind(tokenizer)
         self.tag = self.single_token("step_tag", self.opts.step_tag)
         if not getattr(tokenizer, "chat_template", None):
-            raise VerifierError(f"path: {self.path}'s tokenizer has no chat template; kind {self.name} renders "
-                                "the model card's chat")
+            raise VerifierError(
+                f"path: {self.path}'s tokenizer has no chat template; kind {self.name} renders the model card's chat"
+            )
 
     def text(self, question: str, steps: list[str]) -> str:
         tag = self.opts.step_tag
-        messages = [{"role": "system", "content": self.opts.system}, {"role": "user", "content": question},
-                    {"role": "assistant", "content": tag.join(steps) + tag if steps else ""}]
+        messages = [
+            {"role": "system", "content": self.opts.system},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": tag.join(steps) + tag if steps else ""},
+        ]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
 
     def encode(self, question: str, steps: list[str]) -> Encoded[Positions]:
@@ -73,8 +79,10 @@ class QwenMathPRM(StepKind):
         weights = read_weights(self.path, "score.")
         expected = {f"score.{name}" for name in head.state_dict()}
         if set(weights) != expected:
-            raise VerifierError(f"path: {self.path} has step-head weights {sorted(weights)}; kind {self.name} "
-                                f"expects {sorted(expected)}")
+            raise VerifierError(
+                f"path: {self.path} has step-head weights {sorted(weights)}; kind {self.name} "
+                f"expects {sorted(expected)}"
+            )
         head.load_state_dict({name.removeprefix("score."): w for name, w in weights.items()})
         return HeadLogits(backbone, head.to(dtype), good=self.good_column).to(device).eval()
 
@@ -95,5 +103,4 @@ def step_head(config):
     """The card's step head, with the weight names of the checkpoint (score.0, score.2)."""
     from torch import nn
 
-    return nn.Sequential(nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(),
-                         nn.Linear(config.hidden_size, 2))
+    return nn.Sequential(nn.Linear(config.hidden_size, config.hidden_size), nn.ReLU(), nn.Linear(config.hidden_size, 2))

@@ -30,8 +30,10 @@ class RLHFlow(LabelTokenKind):
 
     def bind(self, tokenizer) -> None:
         if not getattr(tokenizer, "chat_template", None):
-            raise VerifierError(f"path: {self.path}'s tokenizer has no chat template; kind {self.name} reads its "
-                                "steps as chat turns in the checkpoint's own template")
+            raise VerifierError(
+                f"path: {self.path}'s tokenizer has no chat template; kind {self.name} reads its "
+                "steps as chat turns in the checkpoint's own template"
+            )
         super().bind(tokenizer)
 
     def label_ids(self) -> tuple[int, int]:
@@ -63,8 +65,10 @@ class RLHFlow(LabelTokenKind):
             prompt = self.render(messages[: 2 * k + 1], reply=True)
             i = token_at.get(len(prompt))
             if not text.startswith(prompt) or i is None or ids[i] != self.good:
-                raise VerifierError(f"path: {self.path}'s chat template does not put the reply {self.opts.good!r} as one "
-                                    f"token right after the prompt for it (turn {k + 1}); kind {self.name} needs a "
-                                    "template whose turns render as prefixes of the whole conversation")
+                raise VerifierError(
+                    f"path: {self.path}'s chat template does not put the reply {self.opts.good!r} as one "
+                    f"token right after the prompt for it (turn {k + 1}); kind {self.name} needs a "
+                    "template whose turns render as prefixes of the whole conversation"
+                )
             positions.append(i - 1)
         return ids, positions

@@ -26,8 +26,7 @@ from typing import Literal
 
 from data.config import ConfigError
 from data.prompts import PromptFormat
-from ttc.lm.config import engine_folder
-from ttc.lm.config import EngineSection
+from ttc.lm.config import EngineSection, engine_folder
 from ttc.verifiers import Aggregation, Verifier
 from ttc.verifiers.kind import Kind, VerifierError
 from ttc.verifiers.likelihood import Likelihood
@@ -69,8 +68,9 @@ class VerifierConfig(EngineSection):
             raise VerifierError(f"kind: unknown verifier kind {self.kind!r} (known: {', '.join(KINDS)})")
         kind = KINDS[self.kind]
         if self.backend not in kind.backends:
-            raise VerifierError(f"backend: kind {self.kind} runs on the {' or '.join(kind.backends)} backend, "
-                                f"got {self.backend!r}")
+            raise VerifierError(
+                f"backend: kind {self.kind} runs on the {' or '.join(kind.backends)} backend, got {self.backend!r}"
+            )
         kind.options(self.format)  # validates the keys
         self.check_engine(VerifierError)
         if self.batch_size < 1:
@@ -85,8 +85,9 @@ def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
     if cfg.backend == "vllm":  # a StepKind: VerifierConfig checked the kind's backends
         from ttc.verifiers.vllm_prm import VLLMStepScorer
 
-        return VLLMStepScorer(kind, cfg.dtype, cfg.kv_cache_gib, cfg.max_model_len,
-                              gpu_memory_utilization=cfg.gpu_memory_utilization)
+        return VLLMStepScorer(
+            kind, cfg.dtype, cfg.kv_cache_gib, cfg.max_model_len, gpu_memory_utilization=cfg.gpu_memory_utilization
+        )
     from ttc.verifiers.hf_prm import HFVerifier
 
     return HFVerifier(kind, cfg.batch_size, cfg.threads, cfg.device, cfg.dtype)

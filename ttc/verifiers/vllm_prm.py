@@ -40,7 +40,6 @@ from ttc.verifiers import VerifierBase
 from ttc.verifiers.kind import StepKind
 from ttc.verifiers.prm import OurPRM
 
-
 MEMO_SIZE = 1 << 18  # values kept by prefix (~50 MB): far more than a search session's candidates
 
 
@@ -52,8 +51,16 @@ def prefix_key(ids: Sequence[int], position: int) -> bytes:
 class VLLMStepScorer(VerifierBase):
     """A PRM kind (kind.StepKind) on vLLM's pooling runner."""
 
-    def __init__(self, kind: StepKind, dtype: str = "auto", kv_cache_gib: float = 1.0, max_model_len: int | None = None,
-                 enforce_eager: bool = True, gpu_memory_utilization: float = 0.9, tensor_parallel_size: int = 1):
+    def __init__(
+        self,
+        kind: StepKind,
+        dtype: str = "auto",
+        kv_cache_gib: float = 1.0,
+        max_model_len: int | None = None,
+        enforce_eager: bool = True,
+        gpu_memory_utilization: float = 0.9,
+        tensor_parallel_size: int = 1,
+    ):
         from transformers import AutoTokenizer
 
         kind.check_checkpoint()
@@ -115,9 +122,12 @@ class VLLMStepScorer(VerifierBase):
         from vllm import PoolingParams
         from vllm.inputs import TokensPrompt
 
-        outputs = self.llm.encode([TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],
-                                  pooling_task="token_classify", use_tqdm=False,
-                                  pooling_params=PoolingParams(skip_reading_prefix_cache=not reuse))
+        outputs = self.llm.encode(
+            [TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],
+            pooling_task="token_classify",
+            use_tqdm=False,
+            pooling_params=PoolingParams(skip_reading_prefix_cache=not reuse),
+        )
         return [self._read(ids, positions, out.outputs.data, reuse) for (ids, positions), out in zip(encoded, outputs)]
 
     def _read(self, ids: list[int], positions: list[int], rows, reuse: bool) -> list[float] | None:
@@ -162,8 +172,23 @@ def _on_cpu() -> bool:
 class VLLMPRM(VLLMStepScorer):
     """Our PRM format (data/prm_format.py), read on the prompt it was trained on."""
 
-    def __init__(self, path: str, dtype: str = "auto", kv_cache_gib: float = 1.0, max_model_len: int | None = None,
-                 enforce_eager: bool = True, gpu_memory_utilization: float = 0.9, tensor_parallel_size: int = 1):
-        super().__init__(OurPRM(path, OurPRM.Options(), PromptFormat()), dtype, kv_cache_gib, max_model_len,
-                         enforce_eager, gpu_memory_utilization, tensor_parallel_size)
+    def __init__(
+        self,
+        path: str,
+        dtype: str = "auto",
+        kv_cache_gib: float = 1.0,
+        max_model_len: int | None = None,
+        enforce_eager: bool = True,
+        gpu_memory_utilization: float = 0.9,
+        tensor_parallel_size: int = 1,
+    ):
+        super().__init__(
+            OurPRM(path, OurPRM.Options(), PromptFormat()),
+            dtype,
+            kv_cache_gib,
+            max_model_len,
+            enforce_eager,
+            gpu_memory_utilization,
+            tensor_parallel_size,
+        )
         self.format, self.prompt = self.kind.format, self.kind.prompt

@@ -18,8 +18,8 @@ import pytest
 from data import toy
 from data.config import ConfigError
 from data.prompts import PromptFormat
-from ttc.lm.spec import LMConfig, load_lm
 from ttc.lm import Completion, GenerationRequest
+from ttc.lm.spec import LMConfig, load_lm
 
 pytestmark = pytest.mark.e2e  # real engines
 
@@ -160,7 +160,9 @@ def test_bad_model_path_names_it(tmp_path, backend):
             load_lm(LMConfig(model=str(path), backend=backend))
 
 
-CHAT_TEMPLATE = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}=>{% endif %}"
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}=>{% endif %}"
+)
 # Loads a hub id, renders a chat prompt with the LM's tokenizer and generates from it, in a
 # process of its own (vLLM spawns workers: under __main__).
 LOAD_BY_HUB_ID = """
@@ -184,8 +186,9 @@ def test_hub_id_loads_from_the_cache_with_the_network_unreachable(tmp_path, toy_
     with a ConnectError; they get the snapshot's folder now, and the process runs offline.
     Both backends also render `prompt.chat_template: true` with `lm.tokenizer` (the stages'
     and searches' way): the vLLM backend had no tokenizer, so it failed there."""
-    from tests.support.qwen import save_to_hub
     from transformers import AutoTokenizer
+
+    from tests.support.qwen import save_to_hub
 
     def chat_model(folder):
         shutil.copytree(toy_base_path, folder, dirs_exist_ok=True)
@@ -204,9 +207,17 @@ def test_hub_id_loads_from_the_cache_with_the_network_unreachable(tmp_path, toy_
     assert "127.0.0.1:9" not in run.stderr  # no request was tried (each failed one is logged with its URL)
     assert repr("<system>Solve.<user>Compute 12+34.<assistant>=46<user>Compute 12+34.=>") in run.stdout.splitlines()
 
+
 def test_config_rejects_bad_values():
-    for bad in [{"backend": "tgi"}, {"dtype": "fp8"}, {"threads": 0}, {"kv_cache_gib": 0},
-                {"block_size": 0}, {"block_size": 20}, {"device": "gpu"}]:
+    for bad in [
+        {"backend": "tgi"},
+        {"dtype": "fp8"},
+        {"threads": 0},
+        {"kv_cache_gib": 0},
+        {"block_size": 0},
+        {"block_size": 20},
+        {"device": "gpu"},
+    ]:
         with pytest.raises(ValueError):
             LMConfig(model="m", **bad)
 
@@ -277,4 +288,3 @@ def test_vllm_one_byte_one_token_stops_become_stop_tokens(vllm_lm):
     tokenizer = vllm_lm.llm.get_tokenizer()
     assert vllm_lm._stop_token("\n") == tokenizer.encode("\n", add_special_tokens=False)[0]
     assert vllm_lm._stop_token(":\n=") is None and vllm_lm._stop_token("\\boxed") is None
-

@@ -23,17 +23,38 @@ from typing import Iterator
 import psutil
 import pytest
 
+from tests.support.runs import REPO
 from ttc.lm.vllm import die_with_parent
 
 pytestmark = pytest.mark.e2e  # engine processes
 
-REPO = Path(__file__).resolve().parents[2]
 BASE = str(REPO / "train" / "checkpoints" / "toy-base")
 PROBLEMS, SAMPLES = 12, 16
 # one problem a batch, so that a unit is saved long before the run ends (about a second each)
-SAMPLE = [sys.executable, "-m", "ttc.pipeline.cli", "sample", "--config", "configs/toy/sample.yaml", "--lm.model", BASE,
-          "--lm.backend", "vllm", "--data.split", "test", "--data.levels", "[1,2]", "--data.per_level",
-          str(PROBLEMS // 2), "--sampling.n", str(SAMPLES), "--sampling.max_tokens", "128", "--batch_problems", "1"]
+SAMPLE = [
+    sys.executable,
+    "-m",
+    "ttc.pipeline.cli",
+    "sample",
+    "--config",
+    "configs/toy/sample.yaml",
+    "--lm.model",
+    BASE,
+    "--lm.backend",
+    "vllm",
+    "--data.split",
+    "test",
+    "--data.levels",
+    "[1,2]",
+    "--data.per_level",
+    str(PROBLEMS // 2),
+    "--sampling.n",
+    str(SAMPLES),
+    "--sampling.max_tokens",
+    "128",
+    "--batch_problems",
+    "1",
+]
 STARTUP_S = 600  # an engine starts in 30-100 s on a CPU; more on a busy one
 GONE_WITHIN_S = 10  # after its ttc has ended
 STOPPED_WITHIN_S = 120  # a SIGTERMed ttc stops its engine and exits
@@ -44,8 +65,14 @@ STOPPED_STATUS = 128 + signal.SIGTERM
 def ttc_sample(out: Path, log: Path) -> Iterator[subprocess.Popen]:
     """`ttc sample` into `out` in its own session; at the end, the session is killed whole."""
     with open(log, "ab") as sink:
-        proc = subprocess.Popen([*SAMPLE, "--output_dir", str(out)], cwd=REPO, env={**os.environ, "TTC_LOG": "INFO"},
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [*SAMPLE, "--output_dir", str(out)],
+            cwd=REPO,
+            env={**os.environ, "TTC_LOG": "INFO"},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         yield proc
     finally:
@@ -139,8 +166,16 @@ def test_processes_started_inside_die_with_their_parent_and_theirs_too(method, t
     with session([sys.executable, str(script), method], env=env, stdout=subprocess.PIPE, text=True) as proc:
         other = psutil.Process(int(proc.stdout.readline()))
         deadline = time.monotonic() + 60
-        while len(engines := [p for p in psutil.Process(proc.pid).children(recursive=True)
-                              if p.pid != other.pid and "resource_tracker" not in describe(p)]) < 2:
+        while (
+            len(
+                engines := [
+                    p
+                    for p in psutil.Process(proc.pid).children(recursive=True)
+                    if p.pid != other.pid and "resource_tracker" not in describe(p)
+                ]
+            )
+            < 2
+        ):
             assert time.monotonic() < deadline, [describe(p) for p in engines]  # the engine and its child
             time.sleep(0.05)
         proc.kill()
@@ -155,8 +190,9 @@ def test_a_process_whose_parent_died_before_it_asked_dies_at_once():
     code = "import sys; from ttc.lm.vllm import die_with_parent as d; d(int(sys.argv[1])); print('alive')"
     done = subprocess.run([sys.executable, "-c", code, str(os.getpid())], cwd=REPO, capture_output=True, text=True)
     assert (done.returncode, done.stdout) == (0, "alive\n")
-    orphan = subprocess.run([sys.executable, "-c", code, "1" if os.getpid() != 1 else "2"], cwd=REPO,
-                            capture_output=True, text=True)
+    orphan = subprocess.run(
+        [sys.executable, "-c", code, "1" if os.getpid() != 1 else "2"], cwd=REPO, capture_output=True, text=True
+    )
     assert (orphan.returncode, orphan.stdout) == (-signal.SIGKILL, "")
 
 

@@ -10,8 +10,11 @@ from ttc.stages.label import RolloutConfig
 
 def test_the_bound_is_allowed_one_more_is_refused_with_the_setting_named():
     assert SamplingConfig(n=MAX_N).n == MAX_N
-    with pytest.raises(ValueError, match=rf"^n must be <= {MAX_N} \(samples one request generates at once; "
-                                         r"ttc\.lm\.MAX_N\), got 100000$"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^n must be <= {MAX_N} \(samples one request generates at once; "
+        r"ttc\.lm\.MAX_N\), got 100000$",
+    ):
         SamplingConfig(n=100000)
     with pytest.raises(ValueError, match=rf"^k must be <= {MAX_N} "):
         RolloutConfig(k=MAX_N + 1)
@@ -43,10 +46,18 @@ def test_every_holder_of_sampling_settings_refuses_them_with_one_message():
     from ttc.search import BeamConfig, BestOfNConfig
     from ttc.stages.chains import ChainsConfig
 
-    holders = [lambda **s: GenerationRequest("p", **s), SamplingConfig, RolloutConfig, BestOfNConfig, BeamConfig,
-               lambda **s: ChainsConfig(output_dir="o", reviser=None, **s)]
-    for bad, message in [({"temperature": -1.0}, r"^temperature must be >= 0, got -1.0$"),
-                         ({"top_p": 0.0}, r"^top_p must be in \(0, 1\], got 0.0$")]:
+    holders = [
+        lambda **s: GenerationRequest("p", **s),
+        SamplingConfig,
+        RolloutConfig,
+        BestOfNConfig,
+        BeamConfig,
+        lambda **s: ChainsConfig(output_dir="o", reviser=None, **s),
+    ]
+    for bad, message in [
+        ({"temperature": -1.0}, r"^temperature must be >= 0, got -1.0$"),
+        ({"top_p": 0.0}, r"^top_p must be in \(0, 1\], got 0.0$"),
+    ]:
         for holder in holders:
             with pytest.raises(ValueError, match=message):
                 holder(**bad)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from data.config import ConfigError
-from tests.support.runs import TINY
+from tests.support.runs import REPO, TINY
 from ttc.pipeline import command
 from ttc.pipeline.graph import GRAPH
 from ttc.pipeline.local import run_all as run
@@ -19,10 +19,32 @@ from ttc.pipeline.run import DONE
 
 pytestmark = pytest.mark.e2e  # the demo run
 
-ORDER = ["sample_train", "label", "sample_trajectories", "sample_test", "train_prm", "eval_search", "trajectories",
-         "train_reviser", "chains_train", "orm_data", "train_orm", "chains_test", "eval_revision", "eval_revision_grid", "eval_prm", "bench_prm", "difficulty",
-         "large_greedy", "compute_optimal", "compute_optimal_revisions", "flops_matched", "flops_matched_revisions", "policy"]
-RECIPE = Path(__file__).resolve().parents[1] / "configs" / "toy" / "demo.yaml"
+ORDER = [
+    "sample_train",
+    "label",
+    "sample_trajectories",
+    "sample_test",
+    "train_prm",
+    "eval_search",
+    "trajectories",
+    "train_reviser",
+    "chains_train",
+    "orm_data",
+    "train_orm",
+    "chains_test",
+    "eval_revision",
+    "eval_revision_grid",
+    "eval_prm",
+    "bench_prm",
+    "difficulty",
+    "large_greedy",
+    "compute_optimal",
+    "compute_optimal_revisions",
+    "flops_matched",
+    "flops_matched_revisions",
+    "policy",
+]
+RECIPE = REPO / "configs" / "toy" / "demo.yaml"
 
 
 def parse(argv):
@@ -57,19 +79,28 @@ def test_the_stages_in_order_each_reading_only_earlier_outputs(tmp_path):
 
 def test_the_demo_starts_from_the_committed_trained_models_unless_asked_to_retrain(tmp_path):
     d = demo(tmp_path)
-    trained = {"train_prm": "train/checkpoints/toy-prm", "train_reviser": "train/checkpoints/toy-reviser",
-               "train_orm": "train/checkpoints/toy-orm"}
+    trained = {
+        "train_prm": "train/checkpoints/toy-prm",
+        "train_reviser": "train/checkpoints/toy-reviser",
+        "train_orm": "train/checkpoints/toy-orm",
+    }
     assert d.cfg.trained == trained and all(Path(p, "config.json").is_file() for p in trained.values())
-    evals = [name for name in ORDER if name not in {"sample_train", "label", "sample_trajectories", "trajectories",
-                                                       "chains_train", "orm_data", *trained}]
+    evals = [
+        name
+        for name in ORDER
+        if name
+        not in {"sample_train", "label", "sample_trajectories", "trajectories", "chains_train", "orm_data", *trained}
+    ]
     assert [s.name for s in d.stages] == evals
     search = d.settings(next(s for s in d.stages if s.name == "eval_search"))
     assert search["prm"]["path"] == "train/checkpoints/toy-prm"
     assert d.lm_config("reviser")["model"] == "train/checkpoints/toy-reviser"
     assert [s.name for s in demo(tmp_path, "--retrain").stages] == ORDER
     trained_curves(d)  # the committed trainers' log histories, where the report finds them
-    assert all((d.dir(stage) / "log_history.json").read_bytes() == Path(path, "log_history.json").read_bytes()
-               for stage, path in trained.items())
+    assert all(
+        (d.dir(stage) / "log_history.json").read_bytes() == Path(path, "log_history.json").read_bytes()
+        for stage, path in trained.items()
+    )
 
 
 def test_presets_name_a_recipe_beside_the_demo_recipe(tmp_path):
@@ -83,11 +114,19 @@ def test_presets_name_a_recipe_beside_the_demo_recipe(tmp_path):
 
 def test_from_scratch_trains_the_toy_models_first_and_uses_them(tmp_path):
     d = demo(tmp_path, "--from-scratch")
-    assert [s.name for s in d.stages] == ["toy_base", "toy_base_context", "toy_base_careless", "toy_large",
-                                          "toy_large_careless", *ORDER]
+    assert [s.name for s in d.stages] == [
+        "toy_base",
+        "toy_base_context",
+        "toy_base_careless",
+        "toy_large",
+        "toy_large_careless",
+        *ORDER,
+    ]
     flops = d.settings(next(s for s in d.stages if s.name == "flops_matched"))
-    assert (flops["small_model"], flops["large_model"]) == (str(d.dir("toy_base_careless")),
-                                                           str(d.dir("toy_large_careless")))
+    assert (flops["small_model"], flops["large_model"]) == (
+        str(d.dir("toy_base_careless")),
+        str(d.dir("toy_large_careless")),
+    )
     assert d.settings(d.stages[0])["num_layers"] == 4  # configs/toy/lm_base.yaml
     assert d.settings(d.stages[1])["init_from"] == str(d.dir("toy_base"))  # phase 2 continues phase 1
     assert d.settings(d.stages[2])["init_from"] == str(d.dir("toy_base_context"))  # and phase 3 phase 2
@@ -125,8 +164,6 @@ def test_recipe_errors_name_the_file_line_and_key(tmp_path):
     line = text.splitlines().index("    rollouts: {k: 8}") + 1
     with pytest.raises(ConfigError, match=rf"demo.yaml:{line}: unknown key 'stages.label.rollouts.kk'"):
         d.build(d.stages[1], d.settings(d.stages[1]))
-
-
 
 
 def test_tiny_demo_runs_every_stage_then_caches_resumes_and_refuses_changes(tmp_path):

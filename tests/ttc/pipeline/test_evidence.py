@@ -2,11 +2,11 @@
 reads, and `ttc report` rebuilds the committed report.md from that folder alone, byte for byte."""
 
 import shutil
-from pathlib import Path
 
+from tests.support.runs import REPO
 from ttc.pipeline import report
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 EVIDENCE = ROOT / "eval" / "results" / "toy-full"
 
 
@@ -22,8 +22,12 @@ def test_the_committed_report_is_rebuilt_from_the_committed_evidence(tmp_path):
 def test_export_keeps_the_evidence_and_leaves_records_and_models(tmp_path):
     run = tmp_path / "run"
     shutil.copytree(EVIDENCE, run)
-    junk = [run / "sample_test" / "samples.jsonl", run / "eval_search" / "results.shard-00000-of-00001.jsonl",
-            run / "eval_search" / "results.settings.json", run / "train_prm" / "model" / "config.json"]
+    junk = [
+        run / "sample_test" / "samples.jsonl",
+        run / "eval_search" / "results.shard-00000-of-00001.jsonl",
+        run / "eval_search" / "results.settings.json",
+        run / "train_prm" / "model" / "config.json",
+    ]
     for path in junk:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("{}\n")

@@ -7,18 +7,16 @@ from __future__ import annotations
 import errno
 import json
 import shutil
-from pathlib import Path
 
 import pytest
-from tests.support.runs import tmpfs
 
 from data.config import BAD_INPUT_STATUS, RETRY_STATUS, ConfigError, run_cli
 from data.models import check_model
+from tests.support.runs import REPO, tmpfs
 from ttc.pipeline import cli
 
 pytestmark = pytest.mark.e2e  # real `ttc` processes
 
-REPO = Path(__file__).resolve().parents[1]
 PRM = str(REPO / "train" / "checkpoints" / "toy-prm")
 
 
@@ -42,8 +40,17 @@ def full_disk(tmp_path):
 def test_a_full_disk_is_a_retryable_status_naming_the_path(full_disk, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     out = full_disk / "diff"
-    argv = ["difficulty", "--config", "configs/toy/difficulty.yaml", "--prm.path", PRM, "--samples", "s.jsonl",
-            "--output_dir", str(out)]
+    argv = [
+        "difficulty",
+        "--config",
+        "configs/toy/difficulty.yaml",
+        "--prm.path",
+        PRM,
+        "--samples",
+        "s.jsonl",
+        "--output_dir",
+        str(out),
+    ]
     code, lines = status(lambda: cli.main(argv), capsys)
     assert code == RETRY_STATUS == 75, lines
     assert len(lines) == 1 and lines[0].startswith(f"ttc difficulty: {out}/.lock-difficulty: No space left on device")
@@ -56,17 +63,22 @@ def test_a_write_that_fails_names_its_file(full_disk, capsys):
             handle.write("x" * 8192)
 
     code, lines = status(lambda: run_cli("prog", write), capsys)
-    assert code == 75 and lines == [f"prog: {full_disk}/records.jsonl: No space left on device (a fault of this "
-                                     "machine, not of the input: retry once there is room)"]
+    assert code == 75 and lines == [
+        f"prog: {full_disk}/records.jsonl: No space left on device (a fault of this "
+        "machine, not of the input: retry once there is room)"
+    ]
 
 
-@pytest.mark.parametrize("error, code", [
-    (OSError(errno.EIO, "Input/output error", "/x/y"), 75),
-    (OSError(errno.EDQUOT, "Disk quota exceeded", "/x/y"), 75),
-    (OSError(errno.ENOENT, "No such file or directory", "/x/y"), 2),
-    (OSError(errno.EACCES, "Permission denied", "/x/y"), 2),
-    (OSError("Can't load tokenizer for 'x'"), 2),  # no errno: a library refusing its input
-])
+@pytest.mark.parametrize(
+    "error, code",
+    [
+        (OSError(errno.EIO, "Input/output error", "/x/y"), 75),
+        (OSError(errno.EDQUOT, "Disk quota exceeded", "/x/y"), 75),
+        (OSError(errno.ENOENT, "No such file or directory", "/x/y"), 2),
+        (OSError(errno.EACCES, "Permission denied", "/x/y"), 2),
+        (OSError("Can't load tokenizer for 'x'"), 2),  # no errno: a library refusing its input
+    ],
+)
 def test_os_errors_are_bad_input_or_a_fault_by_errno(error, code, capsys):
     def job():
         raise error
@@ -92,8 +104,11 @@ def test_a_cut_tokenizer_names_the_file(tmp_path):
     shutil.copytree(REPO / "train" / "checkpoints" / "toy-base", folder)
     text = (folder / "tokenizer.json").read_text()
     (folder / "tokenizer.json").write_text(text[: len(text) // 2])
-    with pytest.raises(ConfigError, match=rf"^lm.model: {folder}/tokenizer.json: unreadable \(Expecting .* line \d+ "
-                                          r"column \d+ .*\): copy the model folder again$"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"^lm.model: {folder}/tokenizer.json: unreadable \(Expecting .* line \d+ "
+        r"column \d+ .*\): copy the model folder again$",
+    ):
         check_model(str(folder), "lm.model")
 
 

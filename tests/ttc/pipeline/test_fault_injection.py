@@ -23,21 +23,33 @@ from pathlib import Path
 import pytest
 from tqdm import tqdm
 
+from tests.support.runs import REPO
 from ttc.pipeline import cli
 
 pytestmark = pytest.mark.e2e  # real runs, killed
 
 tqdm.monitor_interval = 0  # no monitor thread to hold the progress lock when a child is forked
 
-REPO = Path(__file__).resolve().parents[1]
 BASE = str(REPO / "train" / "checkpoints" / "toy-base")
 PRM = str(REPO / "train" / "checkpoints" / "toy-prm")
 SEED = int(os.environ.get("TTC_FAULT_SEED", random.SystemRandom().randrange(1 << 30)))
 PAUSE_S = 0.05  # after each saved unit, in the child only
 TOY = ["--data.split", "test", "--data.levels", "[1,2]", "--data.per_level", "3"]  # 6 problems
 
-SAMPLE = ["sample", "--config", "configs/toy/sample.yaml", "--lm.model", BASE, *TOY, "--sampling.n", "2",
-          "--sampling.max_tokens", "24", "--batch_problems", "2"]
+SAMPLE = [
+    "sample",
+    "--config",
+    "configs/toy/sample.yaml",
+    "--lm.model",
+    BASE,
+    *TOY,
+    "--sampling.n",
+    "2",
+    "--sampling.max_tokens",
+    "24",
+    "--batch_problems",
+    "2",
+]
 
 
 def fresh_progress_lock() -> None:
@@ -156,18 +168,94 @@ def stages(samples: Path) -> dict[str, tuple[list[str], str, int]]:
     """Stage -> (argv without --output_dir, output name, units)."""
     return {
         "sample": (SAMPLE, "samples", 6),
-        "label": (["label", "--config", "configs/toy/label.yaml", "--lm.model", BASE, "--lm.backend", "hf", *TOY,
-                   "--samples", str(samples), "--samples_per_problem", "1", "--rollouts.k", "2",
-                   "--rollouts.max_tokens", "16", "--batch_problems", "2"], "labels", 6),
-        "trajectories": (["trajectories", "--config", "configs/toy/trajectories.yaml", *TOY, "--samples", str(samples),
-                          "--min_attempts", "0", "--batch_problems", "1"], "trajectories", 6),
-        "chains": (["chains", "--config", "configs/toy/chains_eval.yaml", "--reviser.model", BASE,
-                    "--reviser.backend", "hf", *TOY, "--chains", "2", "--length", "2", "--max_tokens", "16",
-                    "--batch_problems", "2"], "chains", 6),
-        "eval": (["eval", "--config", "configs/toy/eval_search.yaml", "--lm.model", BASE, "--lm.backend", "hf",
-                  "--prm.path", PRM, "--prm.backend", "hf", *TOY, "--max_budget", "4", "--seeds", "[0]",
-                  "--strategies", "{weighted: {strategy: best_of_n, selection: weighted, max_tokens: 24}}",
-                  "--batch_problems", "2"], "results", 3),
+        "label": (
+            [
+                "label",
+                "--config",
+                "configs/toy/label.yaml",
+                "--lm.model",
+                BASE,
+                "--lm.backend",
+                "hf",
+                *TOY,
+                "--samples",
+                str(samples),
+                "--samples_per_problem",
+                "1",
+                "--rollouts.k",
+                "2",
+                "--rollouts.max_tokens",
+                "16",
+                "--batch_problems",
+                "2",
+            ],
+            "labels",
+            6,
+        ),
+        "trajectories": (
+            [
+                "trajectories",
+                "--config",
+                "configs/toy/trajectories.yaml",
+                *TOY,
+                "--samples",
+                str(samples),
+                "--min_attempts",
+                "0",
+                "--batch_problems",
+                "1",
+            ],
+            "trajectories",
+            6,
+        ),
+        "chains": (
+            [
+                "chains",
+                "--config",
+                "configs/toy/chains_eval.yaml",
+                "--reviser.model",
+                BASE,
+                "--reviser.backend",
+                "hf",
+                *TOY,
+                "--chains",
+                "2",
+                "--length",
+                "2",
+                "--max_tokens",
+                "16",
+                "--batch_problems",
+                "2",
+            ],
+            "chains",
+            6,
+        ),
+        "eval": (
+            [
+                "eval",
+                "--config",
+                "configs/toy/eval_search.yaml",
+                "--lm.model",
+                BASE,
+                "--lm.backend",
+                "hf",
+                "--prm.path",
+                PRM,
+                "--prm.backend",
+                "hf",
+                *TOY,
+                "--max_budget",
+                "4",
+                "--seeds",
+                "[0]",
+                "--strategies",
+                "{weighted: {strategy: best_of_n, selection: weighted, max_tokens: 24}}",
+                "--batch_problems",
+                "2",
+            ],
+            "results",
+            3,
+        ),
     }
 
 
@@ -206,10 +294,24 @@ def test_shards_killed_and_resumed_merge_to_one_runs_bytes(reference, tmp_path, 
     assert status(first) == 0, log.read_text()[-3000:]
     assert status(second) in (-signal.SIGKILL, 0)
     run([*argv, "--shard", "1"], log)
-    run(["merge", "sample", "--config", "configs/toy/sample.yaml", "--lm.model", BASE, "--output_dir", str(out),
-         "--num_shards", "2"], log)
-    assert (out / "samples.jsonl").read_bytes() == (reference / "samples" / "samples.jsonl").read_bytes(), \
+    run(
+        [
+            "merge",
+            "sample",
+            "--config",
+            "configs/toy/sample.yaml",
+            "--lm.model",
+            BASE,
+            "--output_dir",
+            str(out),
+            "--num_shards",
+            "2",
+        ],
+        log,
+    )
+    assert (out / "samples.jsonl").read_bytes() == (reference / "samples" / "samples.jsonl").read_bytes(), (
         f"seed {SEED}: shard 1 killed after {point} unit(s)"
+    )
 
 
 def test_two_runs_started_at_once_on_one_folder(reference, tmp_path, monkeypatch):
@@ -249,5 +351,6 @@ def test_an_execd_ttc_sample_killed_with_sigkill_resumes_to_the_same_bytes(refer
     proc.wait()
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert (out / "samples.jsonl").read_bytes() == (reference / "samples" / "samples.jsonl").read_bytes(), \
+    assert (out / "samples.jsonl").read_bytes() == (reference / "samples" / "samples.jsonl").read_bytes(), (
         f"seed {SEED}: killed after {point} unit(s)"
+    )

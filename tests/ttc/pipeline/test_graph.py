@@ -2,19 +2,19 @@
 its module (ending with its `STAGE`), and then it runs here, is submitted to Slurm after what it
 reads, is a `ttc` command, and shows in the report."""
 
-import pytest
 import sys
 import textwrap
-from pathlib import Path
 
-from ttc.pipeline import cli
-from ttc.pipeline import command, graph
+import pytest
+
+from tests.support.runs import REPO
+from ttc.pipeline import cli, command, graph
 from ttc.pipeline.graph import GRAPH, LMOf, Out, Questions, Stage, sources, upstream
 from ttc.pipeline.local import run_all
 from ttc.pipeline.report import write
 from ttc.pipeline.slurm import submit
 
-RECIPE = Path(__file__).resolve().parents[1] / "configs" / "toy" / "demo.yaml"
+RECIPE = REPO / "configs" / "toy" / "demo.yaml"
 
 
 def test_every_stage_reads_only_stages_before_it():
@@ -78,13 +78,31 @@ STAGE = StageSpec(config=Config, main=main, run=run)
 def test_a_new_stage_is_one_graph_entry_plus_its_module(tmp_path, monkeypatch, capsys):
     (tmp_path / "large_majority.py").write_text(textwrap.dedent(MODULE))
     monkeypatch.syspath_prepend(str(tmp_path))
-    entry = Stage("large_majority", "large-majority", "large_majority",
-                  {"lm": LMOf("large"), "data": Questions("test")}, lm="large")
+    entry = Stage(
+        "large_majority",
+        "large-majority",
+        "large_majority",
+        {"lm": LMOf("large"), "data": Questions("test")},
+        lm="large",
+    )
     monkeypatch.setattr(graph, "GRAPH", (*GRAPH, entry))
 
-    run, flags = command.parse(["--config", str(RECIPE), "--run_dir", str(tmp_path / "run"),
-                                "--test_data.levels", "[1, 2]", "--test_data.per_level", "2",
-                                "--stages.large_majority.sampling.n", "2", "--only", "[large_majority]"])
+    run, flags = command.parse(
+        [
+            "--config",
+            str(RECIPE),
+            "--run_dir",
+            str(tmp_path / "run"),
+            "--test_data.levels",
+            "[1, 2]",
+            "--test_data.per_level",
+            "2",
+            "--stages.large_majority.sampling.n",
+            "2",
+            "--only",
+            "[large_majority]",
+        ]
+    )
     assert run_all(run) == ["large_majority"]
     assert (run.dir("large_majority") / "majority.md").read_text().startswith("majority@2: ")
     report = write(run.run_dir).read_text()
@@ -102,8 +120,9 @@ def test_a_new_stage_is_one_graph_entry_plus_its_module(tmp_path, monkeypatch, c
 
 def test_a_skipped_stage_takes_what_reads_it_along(tmp_path):
     qwen = RECIPE.parents[1] / "qwen2.5-math-1.5b" / "pipeline.yaml"
-    run = command.parse(["--config", str(qwen), "--run_dir", str(tmp_path),
-                         "--skip", "[large_greedy, eval_revision_grid]"])[0]
+    run = command.parse(
+        ["--config", str(qwen), "--run_dir", str(tmp_path), "--skip", "[large_greedy, eval_revision_grid]"]
+    )[0]
     names = [s.name for s in run.stages]
     assert "large_greedy" not in names and "eval_revision_grid" not in names
     assert not {"flops_matched", "flops_matched_revisions", "compute_optimal_revisions"} & set(names)  # and so

@@ -12,19 +12,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.support.qwen import RECIPE, tiny_flags
-from tests.support.qwen import LARGE, PROCESSBENCH, PROCESSBENCH_KINDS, QwenWorld, build_qwen_world
 
 from data.prm_bench import PROCESSBENCH_SPLITS
 from data.prm_format import FORMAT_FILE
 from data.records import read_records
 from eval.prm_bench import PREDICTIONS, BenchSummary, ItemRecord
+from tests.support.qwen import LARGE, PROCESSBENCH, PROCESSBENCH_KINDS, RECIPE, QwenWorld, build_qwen_world, tiny_flags
+from tests.support.runs import REPO
 from ttc.lm import count_parameters
 from ttc.pipeline.command import parse
 from ttc.pipeline.graph import stage
 from ttc.pipeline.report import parts
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def check_report(run: Path, world) -> None:
@@ -34,7 +32,12 @@ def check_report(run: Path, world) -> None:
     assert f"{len(parts())} of {len(parts())} parts found." in report, report[:2000]
     assert "missing" not in report and "skipped by the recipe" not in report
     assert json.loads((run / "run.json").read_text())["skipped"].keys() <= {
-        "toy_base", "toy_base_context", "toy_base_careless", "toy_large", "toy_large_careless"}
+        "toy_base",
+        "toy_base_context",
+        "toy_base_careless",
+        "toy_large",
+        "toy_large_careless",
+    }
     assert json.loads((run / "train_prm" / FORMAT_FILE).read_text())["prompt"]["num_shots"] == 0  # prm.yaml's
     sizes = (run / "flops_matched" / "flops_matched.md").read_text()
     assert f"larger: {count_parameters(str(world.model(LARGE))):,}, 19,000,000,000,000" in sizes
@@ -50,13 +53,17 @@ def check_bench_prm(run: Path) -> None:
     for verifier in ("prm", "likelihood"):
         result = summary.processbench[verifier]
         assert set(result.splits) == set(PROCESSBENCH_SPLITS), (verifier, result.splits)
-        assert all((s.n_erroneous, s.n_correct) == (erroneous, len(PROCESSBENCH_KINDS) - erroneous)
-                   for s in result.splits.values()), result.splits
+        assert all(
+            (s.n_erroneous, s.n_correct) == (erroneous, len(PROCESSBENCH_KINDS) - erroneous)
+            for s in result.splits.values()
+        ), result.splits
         assert result.average_f1.value is not None and 0 <= result.average_f1.value <= 1
     items = read_records(run / "bench_prm" / PREDICTIONS, ItemRecord)
     assert len(items) == len(PROCESSBENCH_SPLITS) * len(PROCESSBENCH_KINDS)
-    assert all(set(i.predicted) == {"prm", "likelihood"} and {*i.predicted.values()} <= {-1, 0, 1}  # two steps
-               for i in items)
+    assert all(
+        set(i.predicted) == {"prm", "likelihood"} and {*i.predicted.values()} <= {-1, 0, 1}  # two steps
+        for i in items
+    )
     assert [c.metric for c in summary.comparisons][-1] == "average F1"
     assert (summary.comparisons[-1].a, summary.comparisons[-1].b) == ("prm", "likelihood")
     assert "## prm" in (run / "bench_prm" / "prm_bench.md").read_text()
@@ -78,8 +85,19 @@ def test_the_rehearsal_changes_only_the_dtype_of_the_bench_verifiers(tmp_path):
 def test_the_qwen_run_in_one_process(tmp_path):
     world = build_qwen_world()
     run = tmp_path / "qwen"
-    command = [sys.executable, "-m", "ttc.pipeline.cli", "pipeline", "--config", RECIPE, "--run_dir", str(run), *tiny_flags(world)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=3600,
-                          env={**os.environ, **world.env()})
+    command = [
+        sys.executable,
+        "-m",
+        "ttc.pipeline.cli",
+        "pipeline",
+        "--config",
+        RECIPE,
+        "--run_dir",
+        str(run),
+        *tiny_flags(world),
+    ]
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=3600, env={**os.environ, **world.env()}
+    )
     assert done.returncode == 0, done.stderr[-5000:]
     check_report(run, world)

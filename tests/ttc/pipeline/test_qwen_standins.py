@@ -7,19 +7,17 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from tests.support.qwen import HUB_MATH, LARGE, POLICY, PROCESSBENCH, QWEN_PRM, SUBJECTS, QwenWorld, build_qwen_world
 
 from data.math_dataset import load_math, math500_ids
 from data.models import check_model, locate
 from data.prm_bench import PROCESSBENCH_SPLITS, read_processbench
 from data.records import Sample, read_records
+from tests.support.qwen import HUB_MATH, LARGE, POLICY, PROCESSBENCH, QWEN_PRM, SUBJECTS, QwenWorld, build_qwen_world
+from tests.support.runs import REPO
 
 pytestmark = pytest.mark.e2e  # the stand-in Qwen world built
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +44,13 @@ def test_the_larger_model_is_larger(qwen_world):
 
 def test_math_in_the_release_layout(qwen_world):
     train, test = load_math(str(qwen_world.math), "train"), load_math(str(qwen_world.math), "test")
-    assert {p.subject for p in train} == {s[0] for s in SUBJECTS.values()} and {p.level for p in train} == {1, 2, 3, 4, 5}
+    assert {p.subject for p in train} == {s[0] for s in SUBJECTS.values()} and {p.level for p in train} == {
+        1,
+        2,
+        3,
+        4,
+        5,
+    }
     assert [p.id for p in load_math(str(qwen_world.math), "prm800k_test")] == list(math500_ids())
     assert len(load_math(str(qwen_world.math), "prm800k_train")) == len(train) + len(test) - 500
 
@@ -83,12 +87,37 @@ def test_processbench_in_the_hub_layout_with_true_labels(qwen_world, monkeypatch
 @pytest.mark.slow
 def test_the_policy_samples_right_and_wrong_boxed_answers_on_vllm(qwen_world, tmp_path):
     """`ttc sample` with the recipe as a user runs it, the GPU-only settings swapped for the CPU's."""
-    command = [sys.executable, "-m", "ttc.pipeline.cli", "sample", "--config", "configs/qwen2.5-math-1.5b/sample_eval.yaml",
-               "--output_dir", str(tmp_path), "--data.source", str(qwen_world.math), "--data.split", "prm800k_test",
-               "--data.limit", "10", "--lm.model", "Qwen/Qwen2.5-Math-1.5B", "--lm.backend", "vllm", "--lm.dtype", "float32", "--lm.max_model_len", "1024", "--sampling.n", "4",
-               "--sampling.max_tokens", "96"]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **qwen_world.env()})
+    command = [
+        sys.executable,
+        "-m",
+        "ttc.pipeline.cli",
+        "sample",
+        "--config",
+        "configs/qwen2.5-math-1.5b/sample_eval.yaml",
+        "--output_dir",
+        str(tmp_path),
+        "--data.source",
+        str(qwen_world.math),
+        "--data.split",
+        "prm800k_test",
+        "--data.limit",
+        "10",
+        "--lm.model",
+        "Qwen/Qwen2.5-Math-1.5B",
+        "--lm.backend",
+        "vllm",
+        "--lm.dtype",
+        "float32",
+        "--lm.max_model_len",
+        "1024",
+        "--sampling.n",
+        "4",
+        "--sampling.max_tokens",
+        "96",
+    ]
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=900, env={**os.environ, **qwen_world.env()}
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     samples = read_records(tmp_path / "samples.jsonl", Sample)
     assert len(samples) == 40

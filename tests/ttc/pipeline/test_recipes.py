@@ -10,17 +10,30 @@ import pytest
 import yaml
 
 from data.config import ConfigError, parse_config
-from ttc.pipeline import cli
-from ttc.pipeline import command, graph
+from tests.support.runs import REPO
+from ttc.pipeline import cli, command, graph
 from ttc.pipeline.run import PipelineConfig
 from ttc.stages.spec import load_spec
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = REPO / "configs"
 LAUNCHERS = ("accelerate", "deepspeed")  # not recipes: read by accelerate and DeepSpeed
 RUNS = ("demo", "pipeline")  # run recipes: `ttc demo`, `ttc pipeline`
 # what a stage recipe may lack: the paths and models a run's graph sets
-PATHS = {"output_dir", "model", "path", "samples", "labels_file", "trajectories_file", "chains", "policy",
-         "results", "bins", "large_greedy", "small_model", "large_model"}
+PATHS = {
+    "output_dir",
+    "model",
+    "path",
+    "samples",
+    "labels_file",
+    "trajectories_file",
+    "chains",
+    "policy",
+    "results",
+    "bins",
+    "large_greedy",
+    "small_model",
+    "large_model",
+}
 RECIPES = sorted(p for p in CONFIGS.glob("*/*.yaml") if p.parent.name not in LAUNCHERS)
 
 
@@ -39,7 +52,9 @@ def modules() -> dict[Path, str]:
     name, `ttc` command or run-named recipe's stem prefixing its stem (eval_search_prm7b: eval_search)."""
     named = named_by_runs()
     assert all(len(m) == 1 for m in named.values()), {p.name: m for p, m in named.items() if len(m) > 1}
-    by_name = {s.name: s.module for s in graph.GRAPH} | {c.replace("-", "_"): m for c, m in cli.stage_commands().items()}
+    by_name = {s.name: s.module for s in graph.GRAPH} | {
+        c.replace("-", "_"): m for c, m in cli.stage_commands().items()
+    }
     by_name |= {p.stem: m for p, [m] in named.items()}
     found = {p: m for p, [m] in named.items()}
     for p in RECIPES:
@@ -93,8 +108,9 @@ def test_a_recipe_is_the_config_of_the_stage_a_run_names_it_for():
     assert MODULES[CONFIGS / "qwen2.5-math-1.5b" / "solve.yaml"] == "ttc.stages.solve"  # a command, no stage
 
 
-@pytest.mark.parametrize("path", [p for p in RECIPES if p.stem.startswith(("demo", "pipeline"))],
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path", [p for p in RECIPES if p.stem.startswith(("demo", "pipeline"))], ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_run_recipes_build_every_stage(path, tmp_path):
     """A run recipe over its per-stage recipes: every stage's config builds (all models trained in
     the run, and the toy models too where the recipe has them)."""

@@ -7,16 +7,15 @@ import os
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from data.config import ConfigError
+from tests.support.runs import REPO
 from ttc.pipeline import command
 from ttc.pipeline.report import write
 from ttc.pipeline.slurm import submit
 
-REPO = Path(__file__).resolve().parents[1]
 QWEN = REPO / "configs" / "qwen2.5-math-1.5b" / "pipeline.yaml"
 TOY = REPO / "configs" / "toy" / "demo.yaml"
 
@@ -51,13 +50,17 @@ def test_engines_that_do_not_fit_one_gpu_are_refused_naming_the_stage(tmp_path):
 def test_a_stage_entrys_grid_replaces_its_recipes_as_a_flag_does(tmp_path):
     run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
     grid = run.settings(next(s for s in run.stages if s.name == "eval_revision_grid"))["strategies"]
-    assert list(grid) == ["Revisions; parallel", "Revisions; ratio 1", "Revisions; sequential",
-                          "Revisions; majority, ratio 1"]  # the demo's four, not the recipe's six
+    assert list(grid) == [
+        "Revisions; parallel",
+        "Revisions; ratio 1",
+        "Revisions; sequential",
+        "Revisions; majority, ratio 1",
+    ]  # the demo's four, not the recipe's six
 
 
 def test_the_larger_model_and_every_stage_must_be_named(tmp_path):
     recipe, text = tmp_path / "r.yaml", TOY.read_text()
-    no_large = text[:text.index("large:")] + text[text.index("reviser:"):]
+    no_large = text[: text.index("large:")] + text[text.index("reviser:") :]
     recipe.write_text(no_large)
     with pytest.raises(ConfigError, match="stage 'large_greedy' needs the larger model: add a `large:` section"):
         command.parse(["--config", str(recipe), "--run_dir", str(tmp_path / "run")])
@@ -70,8 +73,11 @@ def test_the_larger_model_and_every_stage_must_be_named(tmp_path):
 def test_slurm_jobs_ask_for_their_class_of_resources_and_run_the_submitting_python(tmp_path, capsys):
     run, flags = qwen(tmp_path, "--stages.large_greedy.resources.gpus", "8")
     jobs = submit(run, flags, shards=8, dry_run=True)
-    lines = {line.split("--job-name=")[1].split()[0]: line for line in capsys.readouterr().err.splitlines()
-             if line.startswith("sbatch ")}
+    lines = {
+        line.split("--job-name=")[1].split()[0]: line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("sbatch ")
+    }
     assert len(jobs) == len(lines)
     assert "--gpus-per-node=1 --cpus-per-task=8 --mem=64G --time=12:00:00" in lines["ttc-sample_test"]
     assert "--array=0-7" in lines["ttc-sample_test"]
@@ -80,10 +86,14 @@ def test_slurm_jobs_ask_for_their_class_of_resources_and_run_the_submitting_pyth
     assert "--gpus-per-node=8" in lines["ttc-large_greedy"]  # the stage's own over its class's
     for cpu_job in ("ttc-sample_test-merge", "ttc-compute_optimal", "ttc-flops_matched", "ttc-report"):
         assert "--gpus-per-node" not in lines[cpu_job] and "--cpus-per-task=4 --mem=16G" in lines[cpu_job], cpu_job
-    assert "--cpus-per-task=1 --mem=16G --time=4:00:00" in lines["ttc-trajectories"] and "--gpus-per-node" not in lines["ttc-trajectories"]
+    assert (
+        "--cpus-per-task=1 --mem=16G --time=4:00:00" in lines["ttc-trajectories"]
+        and "--gpus-per-node" not in lines["ttc-trajectories"]
+    )
     assert all(f"--export=ALL,PYTHON={sys.executable}" in line for line in lines.values())
     assert json.loads((tmp_path / "run" / "run.json").read_text())["skipped"] == {
-        s: "toy models: --from-scratch only" for s in run.skipped}
+        s: "toy models: --from-scratch only" for s in run.skipped
+    }
 
 
 def test_bad_resources_name_the_recipe_line(tmp_path):
@@ -119,14 +129,16 @@ def test_a_cut_done_marker_is_one_error_naming_it_and_markers_are_written_whole(
     run.mark_done(stage, {"num_bins": 5}, run.build(stage, run.settings(stage)), 1.5)
     assert run.done(stage, {"num_bins": 5}) and not list(marker.parent.glob("*.tmp"))
     marker.write_text("")  # a crash before the fix could leave it so
-    with pytest.raises(ConfigError, match=rf"^{marker}: not a finished stage's marker .*delete it to run the stage again"):
+    with pytest.raises(
+        ConfigError, match=rf"^{marker}: not a finished stage's marker .*delete it to run the stage again"
+    ):
         run.done(stage, {"num_bins": 5})
 
 
 def readme_submissions() -> list[str]:
     """Every `slurm/pipeline.sh` line of the README's Qwen walkthrough, continuations joined."""
     text = (REPO / "README.md").read_text()
-    section = text[text.index("## The Qwen run on a cluster"):text.index("## Use a public PRM")]
+    section = text[text.index("## The Qwen run on a cluster") : text.index("## Use a public PRM")]
     joined = section.replace("\\\n", " ")
     return [" ".join(line.split()) for line in joined.splitlines() if line.strip().startswith("slurm/pipeline.sh")]
 
@@ -139,7 +151,9 @@ def test_the_readme_walkthroughs_submissions_run_as_written(tmp_path):
         argv = [a.replace("runs/qwen", str(tmp_path / "qwen")) for a in shlex.split(line)]
         if "--dry-run" not in argv:
             argv.append("--dry-run")
-        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+        done = subprocess.run(
+            argv, cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable}
+        )
         assert done.returncode == 0, done.stderr
         assert "| ttc-large_greedy | 1 | " in done.stderr and "| ttc-report |" in done.stderr
     assert "| ttc-large_greedy | 1 | 8 |" in done.stderr  # the 72B line: 8 GPUs for the larger model's greedy answers
@@ -147,8 +161,11 @@ def test_the_readme_walkthroughs_submissions_run_as_written(tmp_path):
 
 def test_difficulty_asking_more_samples_than_drawn_fails_before_any_job(tmp_path):
     run, flags = qwen(tmp_path, "--stages.sample_test.sampling.n", "64")  # difficulty.yaml reads 256 a question
-    with pytest.raises(ConfigError, match=r"pipeline.yaml:\d+: num_samples 256 a question, but the samples it reads "
-                                          r"are 64 a question"):
+    with pytest.raises(
+        ConfigError,
+        match=r"pipeline.yaml:\d+: num_samples 256 a question, but the samples it reads "
+        r"are 64 a question",
+    ):
         submit(run, flags, dry_run=True)
 
 
@@ -174,13 +191,16 @@ def test_a_stage_made_from_an_upstream_stage_redone_otherwise_is_not_done(tmp_pa
     for name in ("sample_test", "eval_prm", "difficulty"):
         finish(run, name, run.settings(stage(name)))
     assert run.done(stage("eval_prm"), run.settings(stage("eval_prm")))
-    redone, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"),
-                               "--stages.sample_test.sampling.n", "4"])
+    redone, _ = command.parse(
+        ["--config", str(TOY), "--run_dir", str(tmp_path / "run"), "--stages.sample_test.sampling.n", "4"]
+    )
     (redone.dir("sample_test") / "DONE").unlink()  # the refusal's advice for sample_test: delete it, rerun
     same, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
     assert same.done(stage("eval_prm"), same.settings(stage("eval_prm")))  # redone as it was: the same bytes
-    stale = (rf"made from sample_test under other settings than {TOY} now gives it \(or a stage before it\): delete "
-             rf"the finished stages made from it \({redone.dir('eval_prm')} {redone.dir('difficulty')}\)")
+    stale = (
+        rf"made from sample_test under other settings than {TOY} now gives it \(or a stage before it\): delete "
+        rf"the finished stages made from it \({redone.dir('eval_prm')} {redone.dir('difficulty')}\)"
+    )
     with pytest.raises(ConfigError, match=rf"^{redone.dir('eval_prm')}: {stale}"):
         redone.done(stage("eval_prm"), redone.settings(stage("eval_prm")))
     finish(redone, "sample_test", redone.settings(stage("sample_test")))  # redone: a new stamp
@@ -195,8 +215,9 @@ def test_a_stage_job_refuses_upstream_outputs_made_with_other_settings(tmp_path)
 
     run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run")])
     finish(run, "sample_test", run.settings(stage("sample_test")))
-    other, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"),
-                              "--stages.sample_test.sampling.n", "4"])
+    other, _ = command.parse(
+        ["--config", str(TOY), "--run_dir", str(tmp_path / "run"), "--stages.sample_test.sampling.n", "4"]
+    )
     with pytest.raises(ConfigError, match=r"sample_test: finished with other settings .*sampling.n: 32 then, 4 now"):
         run_one(other, "eval_prm")
     with pytest.raises(ConfigError, match=r"--stage compute_optimal: reads difficulty, which is not finished"):
@@ -214,9 +235,19 @@ def test_one_writer_a_run_and_a_stage_refused_at_once(tmp_path):
     try:
         for lock in (run.run_dir / ".lock-pipeline", run.dir("policy") / ".lock-stage"):
             lock.parent.mkdir(parents=True, exist_ok=True)
-            holders.append(subprocess.Popen(  # another process holds it, as a running pipeline or job would
-                [sys.executable, "-c", f"from data.lock import hold; hold({str(lock)!r}, 'x'); print(1, flush=True); "
-                 "import time; time.sleep(60)"], cwd=REPO, stdout=subprocess.PIPE, text=True))
+            holders.append(
+                subprocess.Popen(  # another process holds it, as a running pipeline or job would
+                    [
+                        sys.executable,
+                        "-c",
+                        f"from data.lock import hold; hold({str(lock)!r}, 'x'); print(1, flush=True); "
+                        "import time; time.sleep(60)",
+                    ],
+                    cwd=REPO,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
             assert holders[-1].stdout.readline().strip() == "1"
         with pytest.raises(LockError, match=rf"^{run.run_dir}: the pipeline is being written by pid {holders[0].pid}"):
             run_all(run)
@@ -249,6 +280,7 @@ def test_a_stage_flag_is_read_by_its_fields_type(tmp_path):
     """Issue 25: command-line values were YAML, so `010` became 8 in a stage's settings."""
     from ttc.pipeline.graph import stage
 
-    run, _ = command.parse(["--config", str(TOY), "--run_dir", str(tmp_path / "run"),
-                            "--stages.sample_test.sampling.n", "010"])
+    run, _ = command.parse(
+        ["--config", str(TOY), "--run_dir", str(tmp_path / "run"), "--stages.sample_test.sampling.n", "010"]
+    )
     assert run.settings(stage("sample_test"))["sampling"]["n"] == 10

@@ -6,16 +6,15 @@ import dataclasses
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import pytest
 
 from data import shards
+from tests.support.runs import REPO
 from ttc.pipeline import cli
 from ttc.pipeline.graph import GRAPH
 from ttc.stages.spec import StageSpec, load_spec
 
-REPO = Path(__file__).resolve().parents[1]
 MODULES = sorted({s.module for s in GRAPH} | set(cli.stage_commands().values()))
 SHARD_FIELDS = {"output_dir", "shard", "num_shards", "overwrite"}  # what claim() and `ttc merge` read
 
@@ -37,13 +36,28 @@ def test_a_stage_handed_an_lm_can_take_it():
 
 def test_how_each_stage_runs_is_what_its_spec_says():
     """The graph's launches before the specs held them: sharded, torchrun trainers, CPU only."""
-    sharded = {"sample_train", "label", "sample_trajectories", "sample_test", "eval_search", "trajectories",
-               "chains_train", "chains_test", "eval_revision_grid", "large_greedy"}
+    sharded = {
+        "sample_train",
+        "label",
+        "sample_trajectories",
+        "sample_test",
+        "eval_search",
+        "trajectories",
+        "chains_train",
+        "chains_test",
+        "eval_revision_grid",
+        "large_greedy",
+    }
     assert {s.name for s in GRAPH if s.spec().sharded} == sharded
     assert {s.name for s in GRAPH if s.resource_class == "trainer"} == {"train_prm", "train_reviser", "train_orm"}
     assert {s.name for s in GRAPH if s.resource_class == "cpu"} == {
-        "trajectories", "orm_data", "compute_optimal", "compute_optimal_revisions", "flops_matched",
-        "flops_matched_revisions"}
+        "trajectories",
+        "orm_data",
+        "compute_optimal",
+        "compute_optimal_revisions",
+        "flops_matched",
+        "flops_matched_revisions",
+    }
     assert {s.name for s in GRAPH if s.spec().check_inputs} == {"train_prm", "train_orm", "difficulty"}
 
 
@@ -64,7 +78,9 @@ def test_claim_and_run_stage_refuse_a_stage_that_is_not_sharded():
 
 
 def test_the_usage_imports_no_stage_and_no_torch():
-    code = ("import sys\nfrom ttc.pipeline import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in sys.modules if m == 'torch' or m in set(cli.stage_commands().values())))")
+    code = (
+        "import sys\nfrom ttc.pipeline import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m in set(cli.stage_commands().values())))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -2,16 +2,14 @@
 sets them, and a stage's recipe that sets one is refused at its line; on its own (`ttc <command>
 --config R`) the paths come as flags, and one neither gives is one error naming its flag."""
 
-from pathlib import Path
-
 import pytest
 
 from data.config import ConfigError, parse_config
 from eval import search
 from eval.prm_bench import BenchPRMConfig
+from tests.support.runs import REPO
 from ttc.pipeline import command, graph
 
-REPO = Path(__file__).resolve().parents[1]
 TOY = REPO / "configs" / "toy" / "demo.yaml"
 EVAL_SEARCH = "configs/toy/eval_search.yaml"
 
@@ -25,9 +23,9 @@ def run_with_eval_search_recipe(tmp_path, text: str):
     return run, graph.stage("eval_search"), len((REPO / EVAL_SEARCH).read_text().splitlines())
 
 
-@pytest.mark.parametrize("text, key", [("output_dir: runs/x\n", "output_dir"),
-                                       ("data:\n  per_level: 3\n", "data"),
-                                       ("prm_extra: 1\n", None)])
+@pytest.mark.parametrize(
+    "text, key", [("output_dir: runs/x\n", "output_dir"), ("data:\n  per_level: 3\n", "data"), ("prm_extra: 1\n", None)]
+)
 def test_a_stage_recipe_that_sets_what_the_graph_sets_is_refused_at_its_line(tmp_path, text, key):
     run, stage, lines = run_with_eval_search_recipe(tmp_path, text)
     if key is None:  # not the graph's: the stage's own check names the recipe's line
@@ -54,10 +52,21 @@ def test_a_stage_recipes_lm_section_sets_only_its_placement(tmp_path):
 
 def test_a_stage_recipe_on_its_own_takes_its_paths_as_flags(monkeypatch):
     monkeypatch.chdir(REPO)
-    paths = ["--output_dir", "out", "--lm.model", "train/checkpoints/toy-base", "--prm.path", "train/checkpoints/toy-prm"]
+    paths = [
+        "--output_dir",
+        "out",
+        "--lm.model",
+        "train/checkpoints/toy-base",
+        "--prm.path",
+        "train/checkpoints/toy-prm",
+    ]
     cfg = parse_config(search.SearchEvalConfig, ["--config", EVAL_SEARCH, *paths])
-    assert (cfg.output_dir, cfg.prm.path, cfg.prm.backend, cfg.lm.gpu_memory_utilization) == \
-        ("out", "train/checkpoints/toy-prm", "vllm", 0.6)  # the recipe's settings under the flags' paths
+    assert (cfg.output_dir, cfg.prm.path, cfg.prm.backend, cfg.lm.gpu_memory_utilization) == (
+        "out",
+        "train/checkpoints/toy-prm",
+        "vllm",
+        0.6,
+    )  # the recipe's settings under the flags' paths
     with pytest.raises(ConfigError, match=r"^configs/toy/eval_search.yaml: no prm.path .*: give --prm.path$"):
         parse_config(search.SearchEvalConfig, ["--config", EVAL_SEARCH, *paths[:4]])
     with pytest.raises(ConfigError, match=r": no output_dir .*: give --output_dir$"):

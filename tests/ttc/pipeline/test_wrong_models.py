@@ -15,20 +15,31 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.runs import tmpfs
 
 from data.config import BAD_INPUT_STATUS, INTERRUPTED_STATUS, RETRY_STATUS, ConfigError, run_cli
 from data.models import check_model
-from ttc.pipeline import cli
+from tests.support.runs import REPO, tmpfs
 from ttc.lm.spec import LMConfig, load_lm
+from ttc.pipeline import cli
 
 pytestmark = pytest.mark.e2e  # real engines on wrong models
 
-REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "train" / "checkpoints" / "toy-base"
 PRM = REPO / "train" / "checkpoints" / "toy-prm"
-TOY = ["--data.split", "test", "--data.levels", "[1]", "--data.per_level", "1", "--sampling.n", "1",
-       "--sampling.max_tokens", "8", "--batch_problems", "1"]
+TOY = [
+    "--data.split",
+    "test",
+    "--data.levels",
+    "[1]",
+    "--data.per_level",
+    "1",
+    "--sampling.n",
+    "1",
+    "--sampling.max_tokens",
+    "8",
+    "--batch_problems",
+    "1",
+]
 
 
 def status(job, capsys) -> tuple[int, list[str]]:
@@ -39,8 +50,18 @@ def status(job, capsys) -> tuple[int, list[str]]:
 
 
 def sample(policy: Path, out: Path, backend: str = "hf") -> list[str]:
-    return ["sample", "--config", "configs/toy/sample.yaml", "--lm.model", str(policy), "--lm.backend", backend,
-            *TOY, "--output_dir", str(out)]
+    return [
+        "sample",
+        "--config",
+        "configs/toy/sample.yaml",
+        "--lm.model",
+        str(policy),
+        "--lm.backend",
+        backend,
+        *TOY,
+        "--output_dir",
+        str(out),
+    ]
 
 
 def copy_model(source: Path, folder: Path, **config) -> Path:
@@ -64,13 +85,16 @@ def nan_model(folder: Path) -> Path:
 
 # ---- 7: models that load but are wrong ----
 
+
 def test_a_prm_folder_given_as_the_policy_is_one_line_before_work(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     out = tmp_path / "samples"
     code, lines = status(lambda: cli.main(sample(PRM, out)), capsys)
     assert code == BAD_INPUT_STATUS, lines
-    assert lines == [f"ttc sample: lm.model: {PRM} is a PRM folder (prm_format.json), not a policy or other language "
-                     "model: give it as a verifier's path"]
+    assert lines == [
+        f"ttc sample: lm.model: {PRM} is a PRM folder (prm_format.json), not a policy or other language "
+        "model: give it as a verifier's path"
+    ]
     assert not out.exists()  # refused before the shard was claimed
     with pytest.raises(ConfigError, match="PRM folder"):  # whoever loads an LM, not only the stages
         load_lm(LMConfig(model=str(PRM)))
@@ -80,15 +104,21 @@ def test_a_prm_folder_given_as_the_policy_is_one_line_before_work(tmp_path, caps
 def test_llama_weights_under_another_model_type_are_refused(tmp_path):
     folder = copy_model(BASE, tmp_path / "bert", model_type="bert")
     for lm in (True, False):  # whatever the role: they would load as a BERT, every weight unexpected
-        with pytest.raises(ConfigError, match=f"model: {folder}/config.json: architecture LlamaForCausalLM is of "
-                                              "model_type llama, but the config says model_type 'bert'"):
+        with pytest.raises(
+            ConfigError,
+            match=f"model: {folder}/config.json: architecture LlamaForCausalLM is of "
+            "model_type llama, but the config says model_type 'bert'",
+        ):
             check_model(str(folder), "model", lm=lm)
 
 
 def test_an_lm_needs_a_causal_lm_architecture(tmp_path):
     classifier = copy_model(BASE, tmp_path / "cls", architectures=["LlamaForSequenceClassification"])
-    with pytest.raises(ConfigError, match="architecture LlamaForSequenceClassification is not a causal LM "
-                                          r"\(expected e.g. LlamaForCausalLM\)"):
+    with pytest.raises(
+        ConfigError,
+        match="architecture LlamaForSequenceClassification is not a causal LM "
+        r"\(expected e.g. LlamaForCausalLM\)",
+    ):
         check_model(str(classifier), "lm.model", lm=True)
     assert check_model(str(classifier), "prm.path") == classifier  # a scorer may be one
     encoder = copy_model(BASE, tmp_path / "t5", model_type="t5", architectures=[])
@@ -113,11 +143,14 @@ def bad_header(file: Path) -> None:
     file.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("corrupt, problem", [
-    (cut, r"cut safetensors file \(\d+ bytes; its header says \d+\)"),
-    (bad_length, r"corrupt or cut safetensors file \(its header says 1099511627776 bytes; the file has \d+\)"),
-    (bad_header, r"corrupt safetensors header \(JSONDecodeError"),
-])
+@pytest.mark.parametrize(
+    "corrupt, problem",
+    [
+        (cut, r"cut safetensors file \(\d+ bytes; its header says \d+\)"),
+        (bad_length, r"corrupt or cut safetensors file \(its header says 1099511627776 bytes; the file has \d+\)"),
+        (bad_header, r"corrupt safetensors header \(JSONDecodeError"),
+    ],
+)
 def test_a_corrupt_safetensors_file_is_one_line_naming_it(tmp_path, capsys, monkeypatch, corrupt, problem):
     monkeypatch.chdir(REPO)
     folder = copy_model(BASE, tmp_path / "model")
@@ -130,8 +163,9 @@ def test_a_corrupt_safetensors_file_is_one_line_naming_it(tmp_path, capsys, monk
 
 def test_a_sharded_model_missing_a_shard_is_named(tmp_path):
     folder = copy_model(BASE, tmp_path / "model")
-    (folder / "model.safetensors.index.json").write_text(json.dumps(
-        {"weight_map": {"a": "model.safetensors", "b": "model-00002-of-00002.safetensors"}}))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"a": "model.safetensors", "b": "model-00002-of-00002.safetensors"}})
+    )
     with pytest.raises(ConfigError, match="names shards that are missing: model-00002-of-00002.safetensors"):
         check_model(str(folder))
 
@@ -141,8 +175,9 @@ def test_nan_weights_on_hf_are_one_line_naming_the_folder(tmp_path, capsys, monk
     folder = nan_model(tmp_path / "nan")
     code, lines = status(lambda: cli.main(sample(folder, tmp_path / "out")), capsys)
     assert code == BAD_INPUT_STATUS, lines
-    assert [line for line in lines if line.startswith("ttc")] == [f"ttc sample: model: {folder}: the weights give non-finite logits (NaN/Inf weights?): "
-                     "copy or retrain the model"]
+    assert [line for line in lines if line.startswith("ttc")] == [
+        f"ttc sample: model: {folder}: the weights give non-finite logits (NaN/Inf weights?): copy or retrain the model"
+    ]
     assert load_lm(LMConfig(model=str(BASE))).finite_logits()  # sound weights pass the probe
 
 
@@ -151,15 +186,22 @@ def test_nan_weights_on_vllm_are_one_line_not_empty_samples(tmp_path):
     pytest.importorskip("vllm")
     folder = nan_model(tmp_path / "nan")
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "ttc.pipeline.cli", *sample(folder, out, "vllm")], cwd=REPO,
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "ttc.pipeline.cli", *sample(folder, out, "vllm")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == BAD_INPUT_STATUS, run.stderr[-3000:]
-    assert run.stderr.splitlines()[-1] == (f"ttc sample: model: {folder}: the weights give non-finite logits "
-                                          "(NaN/Inf weights?): copy or retrain the model")
+    assert run.stderr.splitlines()[-1] == (
+        f"ttc sample: model: {folder}: the weights give non-finite logits (NaN/Inf weights?): copy or retrain the model"
+    )
     assert not list(out.glob("samples*.jsonl"))  # no stage of empty samples
 
 
 # ---- 8: faults that used to be tracebacks ----
+
 
 def test_ctrl_c_is_one_line_and_status_130(capsys):
     def interrupted():
@@ -173,22 +215,35 @@ def test_ctrl_c_is_one_line_and_status_130(capsys):
 
 
 def test_a_real_sigint_is_one_line_and_status_130():
-    script = ("import time; from data.config import run_cli\n"
-              "run_cli('ttc x', lambda: (print('ready', flush=True), time.sleep(60)))")
+    script = (
+        "import time; from data.config import run_cli\n"
+        "run_cli('ttc x', lambda: (print('ready', flush=True), time.sleep(60)))"
+    )
     # as from a terminal: a job started in the background (CI's, nohup's) begins with SIGINT ignored
-    child = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert child.stdout.readline() == "ready\n"
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=30)
     assert (child.returncode, err.splitlines()) == (130, ["ttc x: interrupted"])
 
 
-@pytest.mark.parametrize("error", [
-    RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: "
-                 "file write failed"),
-    RuntimeError("basic_ios::clear: iostream error"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError(
+            "[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: "
+            "file write failed"
+        ),
+        RuntimeError("basic_ios::clear: iostream error"),
+    ],
+)
 def test_a_trainer_save_that_fails_is_a_retryable_line_naming_the_folder(tmp_path, capsys, error):
     from dataclasses import dataclass
 
@@ -225,8 +280,9 @@ def small_disk(tmp_path):
 def test_a_trainer_on_a_full_disk_names_its_folder_and_status_75(small_disk, capsys):
     from tests.support.runs import synthetic_labels, train_tiny_prm
 
-    code, lines = status(lambda: run_cli("train.prm", lambda: train_tiny_prm(small_disk, BASE, synthetic_labels(8))),
-                         capsys)
+    code, lines = status(
+        lambda: run_cli("train.prm", lambda: train_tiny_prm(small_disk, BASE, synthetic_labels(8))), capsys
+    )
     lines = [line for line in lines if line.startswith("train.prm")]  # after the loading and progress bars
     assert code == RETRY_STATUS and len(lines) == 1, lines
     print(lines[0])

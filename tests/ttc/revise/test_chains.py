@@ -7,11 +7,11 @@ import json
 import re
 
 import pytest
-from tests.support.fakes import ScriptedLM, TableVerifier
 
-from data.records import Problem, RecordError, write_atomic
 from data.prompts import PromptFormat
+from data.records import Problem, RecordError, write_atomic
 from data.revision_format import revision_prompt, revision_question
+from tests.support.fakes import ScriptedLM, TableVerifier
 from ttc.revise import RevisionConfig, chain_records, read_chain_sets, revision, sample_chains, score_chains
 from ttc.search import REVISION, Strategy
 from ttc.strategies import STRATEGIES
@@ -64,8 +64,9 @@ def test_one_lm_call_per_step_and_one_verifier_call():
 
 def test_context_keeps_the_four_most_recent_attempts_and_the_orm_reads_it():
     lm, orm = ScriptedLM(reviser), TableVerifier()
-    (cs,) = score_chains([problem(0)], sample_chains([problem(0)], lm, RevisionConfig(n=7, ratio=7)), orm, "last",
-                         4)  # one chain of 7
+    (cs,) = score_chains(
+        [problem(0)], sample_chains([problem(0)], lm, RevisionConfig(n=7, ratio=7)), orm, "last", 4
+    )  # one chain of 7
     texts = [a.text for a in cs.chains[0]]
     prompts = [call[0].prompt for call in lm.calls]
     for t, prompt in enumerate(prompts):
@@ -100,9 +101,11 @@ def test_stored_chain_sets_read_back_in_problem_order(tmp_path):
     records = [r for cs in sets for r in chain_records(cs)]
     write_atomic(tmp_path / "chains.jsonl", map(json.dumps, reversed(records)))  # any order in the file
     assert read_chain_sets(tmp_path / "chains.jsonl", problems) == [dataclasses.replace(cs, costs=None) for cs in sets]
-    for lines, error in [(records + [{**records[0], "problem_id": "q9"}], "'q9' is not in the configured data"),
-                         (records[:-1], "every problem needs the same K chains of T attempts"),  # a chain short
-                         (records + [records[0]], "attempt 1 of chain 0 is recorded as")]:  # an attempt twice
+    for lines, error in [
+        (records + [{**records[0], "problem_id": "q9"}], "'q9' is not in the configured data"),
+        (records[:-1], "every problem needs the same K chains of T attempts"),  # a chain short
+        (records + [records[0]], "attempt 1 of chain 0 is recorded as"),
+    ]:  # an attempt twice
         write_atomic(tmp_path / "bad.jsonl", map(json.dumps, lines))
         with pytest.raises(RecordError, match=error):
             read_chain_sets(tmp_path / "bad.jsonl", problems)
@@ -123,7 +126,9 @@ def test_results_have_search_records_and_ledger():
     for r in results:
         assert (r.strategy, r.budget, r.generations, r.candidates) == ("revision", 4, 4, 4)
         assert (r.params["chains"], r.params["length"]) == (1, 4)
-        assert r.answer == "2" and r.solution.endswith("\\boxed{2}\n")  # the stop string cut, the answerless first attempt skipped
+        assert r.answer == "2" and r.solution.endswith(
+            "\\boxed{2}\n"
+        )  # the stop string cut, the answerless first attempt skipped
         assert r.flops_policy == 2 * 10 * (r.prompt_tokens + r.generated_tokens)
         assert r.flops_prm == 2 * 3 * r.prm_tokens
     assert [r.correct for r in results] == [1.0, 0.0]
@@ -157,7 +162,11 @@ def test_selection_by_orm_scores():
             super().score(questions, solutions)
             return [[0.9 if s[-1] == "\\boxed{1}" else 0.2] * len(s) for s in solutions]
 
-    chosen = {how: revision([problem(0)], ScriptedLM(reviser), LastStep(), RevisionConfig(n=3, ratio=3, selection=how))
-              for how in ("weighted", "majority")}
+    chosen = {
+        how: revision([problem(0)], ScriptedLM(reviser), LastStep(), RevisionConfig(n=3, ratio=3, selection=how))
+        for how in ("weighted", "majority")
+    }
     assert {how: [(r.params["selection"], r.answer) for r in results] for how, results in chosen.items()} == {
-        "weighted": [("weighted", "1")], "majority": [("majority", "0")]}  # one result: its own selection's
+        "weighted": [("weighted", "1")],
+        "majority": [("majority", "0")],
+    }  # one result: its own selection's

@@ -2,15 +2,14 @@
 the revision format: this checks the mechanics) and a tiny PRM fine-tuned in seconds as the ORM."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
-from tests.support.runs import synthetic_labels, train_tiny_prm
-from tests.support.fakes import Recording
 
 from data.problems import DataConfig, load_problems
 from data.revision_format import ContextError, revision_prompt, revision_question
 from data.steps import extract_answer
+from tests.support.fakes import Recording
+from tests.support.runs import REPO, synthetic_labels, train_tiny_prm
 from ttc.lm.spec import LMConfig, load_lm
 from ttc.revise import ChainSet, RevisionConfig, revision, sample_chains, score_chains
 from ttc.revise.records import Attempt, reviser_saw
@@ -31,7 +30,11 @@ def toy_orm(tmp_path_factory, toy_base_path):
 def test_chains_on_the_real_reviser_and_orm(hf_lm, toy_orm):
     cfg = RevisionConfig(n=6, ratio=6 / 4, max_tokens=96, seed=1)  # 2 chains of 3
     orm = Recording(toy_orm)
-    calls, ledger, scored = hf_lm.ledger.calls, (hf_lm.ledger.prompt_tokens, hf_lm.ledger.generated_tokens), toy_orm.tokens_scored
+    calls, ledger, scored = (
+        hf_lm.ledger.calls,
+        (hf_lm.ledger.prompt_tokens, hf_lm.ledger.generated_tokens),
+        toy_orm.tokens_scored,
+    )
     results = revision(PROBLEMS, hf_lm, orm, cfg)
     assert hf_lm.ledger.calls - calls == 3  # one LM call per revision step
     weighted = results  # one result per problem, cfg.selection's
@@ -56,7 +59,7 @@ def test_a_smaller_split_is_the_start_of_the_larger_one_on_the_real_engine(hf_lm
     assert [a.text for a in small[0].chains[0]] == [a.text for a in big[1].chains[0][:2]]
 
 
-TOY_REVISER = Path(__file__).resolve().parents[3] / "train" / "checkpoints" / "toy-reviser"
+TOY_REVISER = REPO / "train" / "checkpoints" / "toy-reviser"
 SMALL_CONTEXT = 256  # a 5-attempt chain of these problems outgrows it
 
 
@@ -69,13 +72,15 @@ def check_fitted_chains(lm, cfg, chain_sets, prompt_tokens_before):
             assert len(chain) == cfg.split[1]
             for t, attempt in enumerate(chain):
                 seen = reviser_saw(chain, t, cfg.max_attempts)
-                assert seen == [a.text for a in chain[:t]][len(chain[:t]) - len(seen):]  # the newest
+                assert seen == [a.text for a in chain[:t]][len(chain[:t]) - len(seen) :]  # the newest
                 tokens = lm.count_tokens(revision_prompt(cfg.prompt, problem.question, seen).text)
                 assert tokens + cfg.max_tokens <= SMALL_CONTEXT
                 if attempt.dropped:  # one more (older) attempt would not have fitted
-                    more = [a.text for a in chain[:t]][-len(seen) - 1:]
-                    assert lm.count_tokens(revision_prompt(cfg.prompt, problem.question, more).text) + cfg.max_tokens \
+                    more = [a.text for a in chain[:t]][-len(seen) - 1 :]
+                    assert (
+                        lm.count_tokens(revision_prompt(cfg.prompt, problem.question, more).text) + cfg.max_tokens
                         > SMALL_CONTEXT
+                    )
                 sent += tokens
     assert sent == lm.ledger.prompt_tokens - prompt_tokens_before  # count_tokens counts as the engine does
     assert sum(a.dropped for cs in chain_sets for chain in cs.chains for a in chain) > 0
@@ -90,8 +95,11 @@ def test_chains_outgrowing_a_small_context_keep_the_newest_attempts_that_fit(bac
         before = lm.ledger.prompt_tokens
         chain_sets = sample_chains(PROBLEMS, lm, cfg)
         check_fitted_chains(lm, cfg, chain_sets, before)
-        with pytest.raises(ContextError, match=rf"problem {PROBLEMS[0].id}: the reviser's prompt \(context 256 tokens "
-                                               r"less max_tokens 250\)"):
+        with pytest.raises(
+            ContextError,
+            match=rf"problem {PROBLEMS[0].id}: the reviser's prompt \(context 256 tokens "
+            r"less max_tokens 250\)",
+        ):
             sample_chains(PROBLEMS[:1], lm, dataclasses.replace(cfg, max_tokens=250))
     finally:
         if backend == "vllm":
@@ -105,12 +113,15 @@ def test_hf_context_is_the_models_without_max_model_len(hf_lm):
 def test_the_orm_reads_what_the_reviser_saw_fitted_to_its_own_context(toy_orm):
     problem = PROBLEMS[0]
     texts = [f"={k}\n\\boxed{{{k}}}" for k in range(3)]
-    chain = [Attempt(problem.id, 0, t, text, str(t), False, None, 3, "eos", dropped=int(t == 2))  # as a small reviser
-             for t, text in enumerate(texts)]
+    chain = [
+        Attempt(problem.id, 0, t, text, str(t), False, None, 3, "eos", dropped=int(t == 2))  # as a small reviser
+        for t, text in enumerate(texts)
+    ]
     orm = Recording(toy_orm)
     score_chains([problem], [ChainSet(problem.id, [chain])], orm, "last", 4)
-    assert [q for q, _ in orm.asked] == [revision_question(problem.question, seen).text
-                                        for seen in ([], texts[:1], texts[1:2])]  # attempt 2 saw attempt 1 only
+    assert [q for q, _ in orm.asked] == [
+        revision_question(problem.question, seen).text for seen in ([], texts[:1], texts[1:2])
+    ]  # attempt 2 saw attempt 1 only
     question, steps = orm.asked[2]
     small = SmallContext(toy_orm, toy_orm.count_tokens(question, list(steps)) - 1)  # one token short of it
     score_chains([problem], [ChainSet(problem.id, [chain])], small, "last", 4)

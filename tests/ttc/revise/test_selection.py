@@ -47,8 +47,13 @@ def test_shapes_must_match():
 
 
 def chain_set(answers, correct, scores, pid="p"):
-    return ChainSet(pid, [[Attempt(pid, c, t, "", a, ok, s, 1, "eos") for t, (a, ok, s) in enumerate(zip(*row))]
-                          for c, row in enumerate(zip(answers, correct, scores))])
+    return ChainSet(
+        pid,
+        [
+            [Attempt(pid, c, t, "", a, ok, s, 1, "eos") for t, (a, ok, s) in enumerate(zip(*row))]
+            for c, row in enumerate(zip(answers, correct, scores))
+        ],
+    )
 
 
 CS = chain_set(

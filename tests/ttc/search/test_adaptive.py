@@ -7,12 +7,12 @@ import random
 
 import numpy as np
 import pytest
-from tests.support.fakes import ScriptedLM, TableVerifier, problem
 
 from data.records import Sample, from_dict, read_records, to_dict, to_json
 from data.shards import derive_seed
 from eval import search
 from eval.search_report import TABLE, EvalResult, plotted, summarize, write
+from tests.support.fakes import ScriptedLM, TableVerifier, problem
 from ttc.lm.spec import LMConfig
 from ttc.search import AdaptiveConfig, BestOfNConfig, Pool, SearchResult, adaptive, sweep, sweep_adaptive
 from ttc.search.adaptive import _beta_table, _tally, estimate, should_stop
@@ -123,8 +123,9 @@ def test_never_stopping_is_best_of_n_at_every_n(selection):
     # pool are exact in both (the pool's vote has no tie, so its order does not matter)
     ns, p = [1, 2, 4, 8], pool()
     bon = sweep([p], ns, BestOfNConfig(n=8, selection=selection), 10, 3, num_subsets=20)
-    never = sweep_adaptive([p], ns, AdaptiveConfig(n=8, selection=selection, agreement=1.5, wave=3), 10, 3,
-                           num_subsets=20)
+    never = sweep_adaptive(
+        [p], ns, AdaptiveConfig(n=8, selection=selection, agreement=1.5, wave=3), 10, 3, num_subsets=20
+    )
     assert [r.correct for r in never] == pytest.approx([r.correct for r in bon], abs=1e-12)
     assert [r.spent for r in never] == ns and [r.costs for r in never] == [r.costs for r in bon]
     assert [r.generations for r in never] == ns and all(r.strategy == "adaptive" for r in never)
@@ -160,15 +161,23 @@ def test_the_pool_estimate_stays_in_range():
         sweep_adaptive([p], [64], AdaptiveConfig(n=64), 10, 3)
 
 
-GRID = {"weighted": {"strategy": "best_of_n", "max_tokens": 64},
-        "majority": {"strategy": "best_of_n", "selection": "majority", "max_tokens": 64},
-        "adaptive": {"strategy": "adaptive", "selection": "majority", "wave": 2, "max_tokens": 64},
-        "adaptive weighted": {"strategy": "adaptive", "wave": 2, "max_tokens": 64}}
+GRID = {
+    "weighted": {"strategy": "best_of_n", "max_tokens": 64},
+    "majority": {"strategy": "best_of_n", "selection": "majority", "max_tokens": 64},
+    "adaptive": {"strategy": "adaptive", "selection": "majority", "wave": 2, "max_tokens": 64},
+    "adaptive weighted": {"strategy": "adaptive", "wave": 2, "max_tokens": 64},
+}
 
 
 def test_the_grid_estimates_adaptive_lines_from_the_best_of_n_pool(tmp_path):
-    cfg = search.SearchEvalConfig(output_dir=str(tmp_path), lm=LMConfig(model="-"), prm=VerifierConfig(path="-"),
-                        strategies=GRID, max_budget=8, seeds=[0])
+    cfg = search.SearchEvalConfig(
+        output_dir=str(tmp_path),
+        lm=LMConfig(model="-"),
+        prm=VerifierConfig(path="-"),
+        strategies=GRID,
+        max_budget=8,
+        seeds=[0],
+    )
     lm, problems = ScriptedLM(random_script), [problem(i, "1") for i in range(3)]
     records = [r for per in search.evaluate(problems, lm, TableVerifier(), cfg, search.plan(cfg)) for r in per]
     assert len(lm.calls) == 1 and [r.n for r in lm.calls[0]] == [8] * 3  # one pool for all four lines
@@ -182,8 +191,14 @@ def test_the_grid_estimates_adaptive_lines_from_the_best_of_n_pool(tmp_path):
     table = write(tmp_path / "results.jsonl")
     assert table == (tmp_path / TABLE).read_text()
     rows = [row.split(" | ")[0] for row in table.splitlines() if row.startswith("| ") and "strategy" not in row]
-    assert rows == ["| weighted", "| majority", "| adaptive", "| adaptive: generations spent",
-                    "| adaptive weighted", "| adaptive weighted: generations spent"]
+    assert rows == [
+        "| weighted",
+        "| majority",
+        "| adaptive",
+        "| adaptive: generations spent",
+        "| adaptive weighted",
+        "| adaptive weighted: generations spent",
+    ]
     summary = summarize(read_records(tmp_path / "results.jsonl", EvalResult))
     spent = {b: c.spent for b, c in summary.lines["adaptive"].cells.items()}
     assert spent[1] == 1 and spent[2] == 2 and all(s <= b for b, s in spent.items())
@@ -193,8 +208,9 @@ def test_the_grid_estimates_adaptive_lines_from_the_best_of_n_pool(tmp_path):
 
 
 def test_records_round_trip_with_and_without_spent():
-    r = SearchResult("q", "adaptive", {"n": 8}, 8, 0, "1", 0.5, None, 8, 8, 7, 40, 20, 940, 120,
-                     distinct_candidates=2.5, spent=5.25)
+    r = SearchResult(
+        "q", "adaptive", {"n": 8}, 8, 0, "1", 0.5, None, 8, 8, 7, 40, 20, 940, 120, distinct_candidates=2.5, spent=5.25
+    )
     for record in (r, dataclasses.replace(r, spent=None)):
         assert from_dict(SearchResult, json.loads(to_json(record)), "-") == record
         named = EvalResult(**dataclasses.asdict(record), name="line")

@@ -1,9 +1,9 @@
 """Beam search and lookahead on hand-built trees: which beams are kept, expanded, set aside."""
 
 import pytest
-from tests.support.fakes import ScriptedLM, TableVerifier, problem
 
 from data.steps import split_steps
+from tests.support.fakes import ScriptedLM, TableVerifier, problem
 from ttc.search import BeamConfig, beam_search
 
 
@@ -18,8 +18,7 @@ def two_steps_then_answer(so_far, i, request):
     return f"\\boxed{{{split_steps(so_far)[1][1:]}}}", "eos"
 
 
-TABLE = {"s0": 0.1, "s1": 0.9, "s2": 0.5, "s3": 0.7,
-         "s1/s0": 0.2, "s1/s1": 0.3, "s3/s0": 0.8, "s3/s1": 0.6}
+TABLE = {"s0": 0.1, "s1": 0.9, "s2": 0.5, "s3": 0.7, "s1/s0": 0.2, "s1/s1": 0.3, "s3/s0": 0.8, "s3/s1": 0.6}
 
 
 @pytest.mark.parametrize("dedupe, finals", [(False, 4), (True, 2)])  # a beam's two samples answer alike
@@ -43,11 +42,16 @@ def test_keeps_the_top_n_over_m_and_expands_each_m_times(dedupe, finals):
 def test_final_selection_is_weighted_over_the_finished_beams():
     # finals: s3/s0/{0} and s3/s1/{1}, twice each; "1" wins on summed last-step values
     table = {**TABLE, "s3/s0/\\boxed{0}": 0.4, "s3/s1/\\boxed{1}": 0.45}
-    result = beam_search([problem(0, "0")], ScriptedLM(two_steps_then_answer), TableVerifier(table),
-                         BeamConfig(n=4, beam_width=2))[0]
+    result = beam_search(
+        [problem(0, "0")], ScriptedLM(two_steps_then_answer), TableVerifier(table), BeamConfig(n=4, beam_width=2)
+    )[0]
     assert result.answer == "1" and result.correct == 0.0
-    naive = beam_search([problem(0, "0")], ScriptedLM(two_steps_then_answer), TableVerifier(table),
-                        BeamConfig(n=4, beam_width=2, selection="naive"))[0]
+    naive = beam_search(
+        [problem(0, "0")],
+        ScriptedLM(two_steps_then_answer),
+        TableVerifier(table),
+        BeamConfig(n=4, beam_width=2, selection="naive"),
+    )[0]
     assert naive.answer == "1"
 
 
@@ -59,8 +63,16 @@ def early_finisher(so_far, i, request):
 
 
 def test_finished_beams_are_set_aside_and_the_best_n_finals_kept():
-    table = {"\\boxed{7}": 0.05, "s1": 0.9, "s2": 0.8, "s3": 0.1,
-             "s1/\\boxed{0}": 0.9, "s1/\\boxed{1}": 0.8, "s2/\\boxed{0}": 0.7, "s2/\\boxed{1}": 0.6}
+    table = {
+        "\\boxed{7}": 0.05,
+        "s1": 0.9,
+        "s2": 0.8,
+        "s3": 0.1,
+        "s1/\\boxed{0}": 0.9,
+        "s1/\\boxed{1}": 0.8,
+        "s2/\\boxed{0}": 0.7,
+        "s2/\\boxed{1}": 0.6,
+    }
     lm, prm = ScriptedLM(early_finisher), TableVerifier(table)
     [result] = beam_search([problem(0, "7")], lm, prm, BeamConfig(n=4, beam_width=2))
     # round 1: the early answer is set aside; the 2 best of the 3 unfinished are expanded
@@ -92,8 +104,9 @@ def test_one_lm_and_one_verifier_call_a_round_for_all_problems_and_no_prefix_sco
     assert len(prm.calls) == 3
     scored = [item for call in prm.calls for item in call]
     assert len(scored) == len(set(scored))
-    alone = beam_search(problems[1:2], ScriptedLM(two_steps_then_answer), TableVerifier(TABLE),
-                        BeamConfig(n=4, beam_width=2))
+    alone = beam_search(
+        problems[1:2], ScriptedLM(two_steps_then_answer), TableVerifier(TABLE), BeamConfig(n=4, beam_width=2)
+    )
     assert alone[0].solution == together[1].solution
     assert sum(r.prompt_tokens for r in together) == lm.ledger.prompt_tokens
     assert sum(r.generated_tokens for r in together) == lm.ledger.generated_tokens
@@ -123,9 +136,14 @@ def seeded_world(so_far, i, request):
 
 
 def test_lookahead_scores_a_step_by_the_end_of_its_greedy_rollout():
-    table = {"a0": 0.8, "a1": 0.2,  # plain beam search would keep a0...
-             "a0/g/\\boxed{g}": 0.1, "a1/g/\\boxed{g}": 0.9,  # ...its rollout says a1
-             "a1/b0/\\boxed{g}": 0.4, "a1/b1/\\boxed{g}": 0.7}
+    table = {
+        "a0": 0.8,
+        "a1": 0.2,  # plain beam search would keep a0...
+        "a0/g/\\boxed{g}": 0.1,
+        "a1/g/\\boxed{g}": 0.9,  # ...its rollout says a1
+        "a1/b0/\\boxed{g}": 0.4,
+        "a1/b1/\\boxed{g}": 0.7,
+    }
     lm, prm = ScriptedLM(seeded_world), TableVerifier(table)
     [result] = beam_search([problem(0, "1")], lm, prm, BeamConfig(n=2, beam_width=2, lookahead=2))
     calls = [[(r.prompt.split("Solution:\n")[1], r.n, r.temperature) for r in call] for call in lm.calls]
@@ -139,8 +157,9 @@ def test_lookahead_scores_a_step_by_the_end_of_its_greedy_rollout():
     ]
     assert result.solution == "a1\nb1\n\\boxed{1}"  # rollout text is scored, never kept
     assert result.answer == "1" and result.generations == 2 * 3 and result.params["lookahead"] == 2
-    [plain] = beam_search([problem(0, "1")], ScriptedLM(seeded_world), TableVerifier(table),
-                          BeamConfig(n=2, beam_width=2))
+    [plain] = beam_search(
+        [problem(0, "1")], ScriptedLM(seeded_world), TableVerifier(table), BeamConfig(n=2, beam_width=2)
+    )
     assert plain.solution.startswith("a0")
 
 

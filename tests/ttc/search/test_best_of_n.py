@@ -4,9 +4,9 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-from tests.support.fakes import ScriptedLM, TableVerifier, problem
 
 from data.records import Sample
+from tests.support.fakes import ScriptedLM, TableVerifier, problem
 from ttc.search import BestOfNConfig, Pool, accuracy, best_of_n, sample_pools, select, sweep
 from ttc.verifiers import VerifierBase
 

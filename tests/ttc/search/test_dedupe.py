@@ -5,12 +5,11 @@ import dataclasses
 from itertools import combinations
 
 import pytest
-from tests.support.fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
 
 from data.shards import derive_seed
+from tests.support.fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, beam_search, best_of_n, dvts, sample_pools, sweep
 from ttc.search.best_of_n import expected_distinct
-
 
 repetitive = repetitive_policy(steps=3, p_step=0.75)
 
@@ -47,8 +46,11 @@ def test_with_dedupe_kept_beams_and_finals_are_distinct(name):
     if name != "dvts":  # a DVTS subtree with nothing new goes on from a copy: test_dvts.py
         assert expanded(lm) and all(len(nodes) == len(set(nodes)) for nodes in expanded(lm))
         # every round draws N samples: N/M distinct beams M each, fewer beams more each
-        draws = [[r.n for r in call if r.prompt.startswith("Problem: question 0\n")]
-                 for call in lm.calls if call[0].temperature > 0]
+        draws = [
+            [r.n for r in call if r.prompt.startswith("Problem: question 0\n")]
+            for call in lm.calls
+            if call[0].temperature > 0
+        ]
         assert all(sum(d) == TREES[name][1].n for d in draws if d)
 
 
@@ -93,8 +95,9 @@ def test_best_of_n_counts_the_distinct_answered_samples():
     lm = ScriptedLM(lambda so_far, i, request: (SOLUTIONS[i], "eos"))
     [result] = best_of_n([problem()], lm, TableVerifier(), BestOfNConfig(n=4))
     assert (result.candidates, result.distinct_candidates) == (4, 2)
-    [pool] = sample_pools([problem()], ScriptedLM(lambda so_far, i, request: (SOLUTIONS[i], "eos")),
-                          TableVerifier(), BestOfNConfig(n=4))
+    [pool] = sample_pools(
+        [problem()], ScriptedLM(lambda so_far, i, request: (SOLUTIONS[i], "eos")), TableVerifier(), BestOfNConfig(n=4)
+    )
     swept = sweep([pool], [1, 2, 4], BestOfNConfig(n=4), 10, 3)
     # n=1: an answered sample, 3/4; n=2: "a" in 1 - 3/6 of the pairs, "b" in 1 - 1/6; n=4: both
     assert [r.distinct_candidates for r in swept] == pytest.approx([3 / 4, 4 / 3, 2.0])

@@ -1,9 +1,9 @@
 """DVTS on a hand-built forest: each subtree keeps its best; unfinished candidates never answer."""
 
 import pytest
-from tests.support.fakes import ScriptedLM, TableVerifier, problem
 
 from data.shards import derive_seed
+from tests.support.fakes import ScriptedLM, TableVerifier, problem
 from ttc.search import DVTSConfig, dvts
 
 SUBTREE = {derive_seed(0, "q0", r, t): t for r in range(10) for t in range(2)}
@@ -19,8 +19,7 @@ def forest(so_far, i, request):
     return f"y{i}\n", "stop"
 
 
-TABLE = {"\\boxed{5}": 0.6, "\\boxed{6}": 0.4, "y0": 0.1, "y1": 0.9,
-         "y1/\\boxed{9}": 0.1, "y1/y1": 0.9, "y1/y0": 0.2}
+TABLE = {"\\boxed{5}": 0.6, "\\boxed{6}": 0.4, "y0": 0.1, "y1": 0.9, "y1/\\boxed{9}": 0.1, "y1/y1": 0.9, "y1/y0": 0.2}
 
 
 def test_subtrees_keep_their_best_and_only_finished_candidates_answer():
@@ -51,8 +50,7 @@ def test_batched_over_problems_one_call_a_round(dedupe, finals, distinct):
     cfg = DVTSConfig(n=8, beam_width="sqrt", dedupe=dedupe)
     results = dvts([problem(i) for i in range(3)], lm, TableVerifier(), cfg)
     assert [len(call) for call in lm.calls] == [6, 6]  # 3 problems x 8/4 subtrees; M = sqrt(8) -> 4
-    assert all(r.answer == "1" and r.candidates == finals and r.distinct_candidates == distinct
-               for r in results)
+    assert all(r.answer == "1" and r.candidates == finals and r.distinct_candidates == distinct for r in results)
 
 
 @pytest.mark.parametrize("dedupe, finals", [(False, 4), (True, 2)])

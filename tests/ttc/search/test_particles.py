@@ -4,15 +4,15 @@ and unfinished ones never answer, determinism, the ledger, the config, and the e
 import math
 
 import pytest
-from tests.support.fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
-from tests.ttc.search.test_scheduler import Padded, Shuffled  # a streaming LM; a batch-dependent verifier
 
 from data.steps import split_steps
 from eval.compute_optimal import method_spec
 from eval.search import plan_line
+from tests.support.fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
+from tests.ttc.search.test_scheduler import Padded, Shuffled  # a streaming LM; a batch-dependent verifier
 from ttc.search import ParticleConfig, particle_filtering
-from ttc.search.session import Session
 from ttc.search.particles import resampling_probabilities
+from ttc.search.session import Session
 from ttc.strategies import STRATEGIES
 
 
@@ -52,8 +52,9 @@ def test_probabilities_are_a_softmax_of_logits_or_scores():
     assert certain[1] > 0.999999 and certain[0] > 0
 
 
-@pytest.mark.parametrize("table, winner, answer", [({"a": 0.9, "b": 0.1}, "a\n", "1"),
-                                                   ({"a": 0.1, "b": 0.9}, "b\n", "2")])
+@pytest.mark.parametrize(
+    "table, winner, answer", [({"a": 0.9, "b": 0.1}, "a\n", "1"), ({"a": 0.1, "b": 0.9}, "b\n", "2")]
+)
 def test_resampling_concentrates_on_the_high_scoring_branch(finals, table, winner, answer):
     lm = ScriptedLM(branches)
     [result] = particle_filtering([problem(0, "1")], lm, TableVerifier(table), ParticleConfig(n=16, seed=3))
@@ -71,8 +72,12 @@ def test_logit_weights_resample_more_sharply_than_raw_scores():
         kept = 0
         for seed in range(10):
             lm = ScriptedLM(branches)
-            particle_filtering([problem()], lm, TableVerifier({"a": 0.9, "b": 0.1}),
-                               ParticleConfig(n=16, seed=seed, resample_weights=weights))
+            particle_filtering(
+                [problem()],
+                lm,
+                TableVerifier({"a": 0.9, "b": 0.1}),
+                ParticleConfig(n=16, seed=seed, resample_weights=weights),
+            )
             kept += sum(r.n for r in lm.calls[1] if prefix(r) == "a\n")
         return kept
 
@@ -110,8 +115,9 @@ def test_unfinished_particles_never_answer(finals):
     def loop_or_answer(so_far, i, request):
         return ("loop\n", "stop") if so_far.startswith("loop") or (not so_far and i % 2) else ("\\boxed{1}", "eos")
 
-    [result] = particle_filtering([problem()], ScriptedLM(loop_or_answer), TableVerifier({"loop": 0.6}),
-                                  ParticleConfig(n=8, max_rounds=3, seed=2))
+    [result] = particle_filtering(
+        [problem()], ScriptedLM(loop_or_answer), TableVerifier({"loop": 0.6}), ParticleConfig(n=8, max_rounds=3, seed=2)
+    )
     assert all(text == "\\boxed{1}" for text, _ in finals[-1]) and 0 < result.candidates == len(finals[-1]) < 8
 
 
@@ -127,8 +133,7 @@ def test_deterministic_given_the_seed_and_independent_of_the_batch():
     assert first == again and calls == calls_again
     assert run(1)[1] != calls  # another seed, other draws
     [alone], _ = run(0, problems[1:2])
-    assert (alone.solution, alone.answer, alone.candidates) == (first[1].solution, first[1].answer,
-                                                                 first[1].candidates)
+    assert (alone.solution, alone.answer, alone.candidates) == (first[1].solution, first[1].answer, first[1].candidates)
 
 
 @pytest.mark.parametrize("verifier", [Hashed, Padded])
@@ -155,18 +160,21 @@ def test_one_call_a_round_for_all_problems_generations_n_and_costs_booked():
     assert len(scored) == len(set(scored))  # a prefix held by several particles is scored once
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(resample_temperature=0.0), "resample_temperature"),
-    (dict(resample_temperature=-1.0), "resample_temperature"),
-    (dict(resample_temperature=math.inf), "resample_temperature"),
-    (dict(resample_weights="probability"), "resample_weights"),
-    (dict(max_rounds=0), "max_rounds"),
-    (dict(max_step_tokens=0), "max_step_tokens"),
-    (dict(step_stop=[]), "step_stop"),
-    (dict(step_stop=[""]), "step_stop"),
-    (dict(n=0), "n must be"),
-    (dict(selection="best"), "selection"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(resample_temperature=0.0), "resample_temperature"),
+        (dict(resample_temperature=-1.0), "resample_temperature"),
+        (dict(resample_temperature=math.inf), "resample_temperature"),
+        (dict(resample_weights="probability"), "resample_weights"),
+        (dict(max_rounds=0), "max_rounds"),
+        (dict(max_step_tokens=0), "max_step_tokens"),
+        (dict(step_stop=[]), "step_stop"),
+        (dict(step_stop=[""]), "step_stop"),
+        (dict(n=0), "n must be"),
+        (dict(selection="best"), "selection"),
+    ],
+)
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ParticleConfig(**kwargs)
@@ -176,8 +184,16 @@ def test_registered_with_its_settings_as_the_method():
     assert STRATEGIES["particles"].run is particle_filtering and STRATEGIES["particles"].config is ParticleConfig
     assert ParticleConfig(n=16).generations == 16  # N particles, N rollouts
     assert set(ParticleConfig.method_fields()) == {
-        "temperature", "top_p", "aggregation", "selection", "max_rounds", "max_step_tokens", "step_stop",
-        "resample_temperature", "resample_weights"}
+        "temperature",
+        "top_p",
+        "aggregation",
+        "selection",
+        "max_rounds",
+        "max_step_tokens",
+        "step_stop",
+        "resample_temperature",
+        "resample_weights",
+    }
     record = {"strategy": "particles", "params": {**ParticleConfig(n=8, seed=4).params()}}
     spec = method_spec(record)  # compute-optimal's method: no n, no seed
     assert spec["strategy"] == "particles" and "n" not in spec and "seed" not in spec
@@ -185,14 +201,16 @@ def test_registered_with_its_settings_as_the_method():
 
 
 def test_runs_from_the_eval_grid_at_every_n():
-    line = plan_line("Particle filtering", {"strategy": "particles", "max_step_tokens": 32,
-                                            "resample_temperature": 1}, 4)  # an int widens to a float
+    line = plan_line(
+        "Particle filtering", {"strategy": "particles", "max_step_tokens": 32, "resample_temperature": 1}, 4
+    )  # an int widens to a float
     assert line.budgets == [1, 2, 4] and not line.skipped
     for n in line.budgets:
         cfg = line.config(n, 0, ParticleConfig().prompt)
         assert isinstance(cfg, ParticleConfig) and cfg.max_step_tokens == 32 and cfg.resample_temperature == 1.0
-        results = STRATEGIES[line.strategy].run([problem(0, "1"), problem(1, "1")], ScriptedLM(branches),
-                                                TableVerifier({"a": 0.9, "b": 0.1}), cfg)
+        results = STRATEGIES[line.strategy].run(
+            [problem(0, "1"), problem(1, "1")], ScriptedLM(branches), TableVerifier({"a": 0.9, "b": 0.1}), cfg
+        )
         assert all(r.generations == n and 1 <= r.candidates <= n and r.answer in ("1", "2") for r in results)
     with pytest.raises(ValueError, match="unknown key 'beam_width'"):
         plan_line("PF", {"strategy": "particles", "beam_width": 2}, 4)

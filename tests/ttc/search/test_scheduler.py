@@ -8,11 +8,10 @@ import sys
 import time
 
 import pytest
-from tests.support.fakes import Hashed, ScriptedLM, problem, repetitive_policy
 
+from tests.support.fakes import Hashed, ScriptedLM, problem, repetitive_policy
 from ttc.lm import Finished, LMBase, StreamingLM
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, beam_search, best_of_n, dvts
-
 
 repetitive = repetitive_policy(steps=4, p_step=0.7)
 
@@ -96,7 +95,7 @@ def test_a_problem_goes_on_while_others_still_generate():
     asked = [({question(p) for p in prompts}, {question(p) for p in pending}) for prompts, pending in lm.submitted]
     assert all(len(problems) == 1 for problems, _ in asked)  # a submit is one problem's round
     # a problem's next round went in while another problem's requests were still generating
-    assert any(pending - problems for problems, pending in asked[len(PROBLEMS):])
+    assert any(pending - problems for problems, pending in asked[len(PROBLEMS) :])
 
 
 class Plain(LMBase):
@@ -113,10 +112,9 @@ def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm, vllm
     """Requests finish in an order that varies from run to run; results must not. With the vLLM
     PRM (batch-invariant on CPU) the scheduler takes whatever is ready first; with transformers
     batched, it keeps a timing-independent order."""
-    from tests.support.runs import REPO
-
     from data.problems import DataConfig, load_problems
     from data.prompts import PromptFormat
+    from tests.support.runs import REPO
     from ttc.verifiers.spec import VerifierConfig, load_verifier
 
     path = str(REPO / "train/checkpoints/toy-prm")
@@ -124,9 +122,11 @@ def test_on_vllm_streaming_repeats_itself_and_decides_as_lock_step(vllm_lm, vllm
     alone = load_verifier(VerifierConfig(path=path, batch_size=1), PromptFormat())  # the same values in any call
     assert vllm_toy_prm.batch_invariant and not batched.batch_invariant
     problems = load_problems(DataConfig(levels=[1, 3, 5], per_level=3, split="scheduler-test"))
-    for run, cfg in [(beam_search, BeamConfig(n=4, beam_width=2, max_step_tokens=32, seed=1)),
-                     (dvts, DVTSConfig(n=4, beam_width=2, max_step_tokens=32, lookahead=1, seed=1)),
-                     (best_of_n, BestOfNConfig(n=4, max_tokens=128, seed=1))]:
+    for run, cfg in [
+        (beam_search, BeamConfig(n=4, beam_width=2, max_step_tokens=32, seed=1)),
+        (dvts, DVTSConfig(n=4, beam_width=2, max_step_tokens=32, lookahead=1, seed=1)),
+        (best_of_n, BestOfNConfig(n=4, max_tokens=128, seed=1)),
+    ]:
         eager = run(problems, vllm_lm, vllm_toy_prm, cfg)
         assert run(problems, vllm_lm, vllm_toy_prm, cfg) == eager
         assert run(problems, Plain(vllm_lm), vllm_toy_prm, cfg) == eager  # lock-step
@@ -140,6 +140,7 @@ def test_an_error_leaves_no_request_in_the_engine():
     """The verifier fails in the background while other problems generate: the error surfaces,
     and the engine's requests are let finish first (in the timing-independent order, so that
     requests are still in the engine when it surfaces)."""
+
     class Failing(Padded):
         def score(self, questions, solutions):
             if len(self.calls) == 4:  # fails when it is received with requests in the engine (this seed)
@@ -162,9 +163,11 @@ def test_an_error_leaves_no_request_in_the_engine():
 def test_the_verifier_scores_while_the_lm_generates():
     """A verifier call runs in the background: while it runs, the driver takes the LM's finished
     requests."""
+
     class OneByOne(Shuffled):
         """Hands back one finished request per `collect`, the oldest: the engine still holds the
         others when a verifier call starts."""
+
         collects = 0
 
         def collect(self):

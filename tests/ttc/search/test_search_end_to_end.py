@@ -2,12 +2,11 @@
 fine-tuned from it in seconds on perturbed toy solutions (tests/support/fakes.py perturbed_labels)."""
 
 import pytest
-from tests.support.runs import train_tiny_prm
-from tests.support.fakes import Recording
-from tests.support.fakes import perturbed_labels
 
 from data.problems import DataConfig, load_problems
 from data.steps import extract_answer
+from tests.support.fakes import Recording, perturbed_labels
+from tests.support.runs import train_tiny_prm
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, sample_pools, sweep
 from ttc.strategies import STRATEGIES
 

@@ -35,22 +35,34 @@ def test_apportion_adds_up_and_follows_weights():
 
 def test_sqrt_width_is_the_nearest_divisor_ties_up():
     assert {n: sqrt_width(n) for n in (1, 2, 4, 8, 16, 32, 64, 128, 256)} == {
-        1: 1, 2: 2, 4: 2, 8: 4, 16: 4, 32: 8, 64: 8, 128: 16, 256: 16}
+        1: 1,
+        2: 2,
+        4: 2,
+        8: 4,
+        16: 4,
+        32: 8,
+        64: 8,
+        128: 16,
+        256: 16,
+    }
     assert sqrt_width(12) == 4 and sqrt_width(18) == 6 and sqrt_width(7) == 7
     assert BeamConfig(n=32, beam_width="sqrt").params()["width"] == 8
 
 
-@pytest.mark.parametrize("cls, kwargs, message", [
-    (BeamConfig, dict(n=6, beam_width=4), "not divisible"),
-    (BeamConfig, dict(n=2, beam_width=4), "integer in 1..N=2"),
-    (DVTSConfig, dict(n=8, beam_width=0), "integer in 1..N"),
-    (BeamConfig, dict(n=4, lookahead=-1), "lookahead"),
-    (BeamConfig, dict(n=4, step_stop=[]), "step_stop"),
-    (BestOfNConfig, dict(n=0), "n must be"),
-    (BestOfNConfig, dict(selection="best"), "selection"),
-    (BestOfNConfig, dict(aggregation="mean"), "aggregation"),
-    (BestOfNConfig, dict(temperature=-1.0), "temperature must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        (BeamConfig, dict(n=6, beam_width=4), "not divisible"),
+        (BeamConfig, dict(n=2, beam_width=4), "integer in 1..N=2"),
+        (DVTSConfig, dict(n=8, beam_width=0), "integer in 1..N"),
+        (BeamConfig, dict(n=4, lookahead=-1), "lookahead"),
+        (BeamConfig, dict(n=4, step_stop=[]), "step_stop"),
+        (BestOfNConfig, dict(n=0), "n must be"),
+        (BestOfNConfig, dict(selection="best"), "selection"),
+        (BestOfNConfig, dict(aggregation="mean"), "aggregation"),
+        (BestOfNConfig, dict(temperature=-1.0), "temperature must be >= 0"),
+    ],
+)
 def test_invalid_budgets_and_settings_are_refused(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls(**kwargs)

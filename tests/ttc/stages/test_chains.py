@@ -2,12 +2,12 @@
 trained on the revision format: this checks the stage's mechanics, not its chains' quality)."""
 
 import pytest
-from tests.support.runs import Interrupted
 
 from data.problems import DataConfig, load_problems
 from data.shards import merge
-from ttc.lm.spec import LMConfig
+from tests.support.runs import Interrupted
 from ttc.lm import LMBase
+from ttc.lm.spec import LMConfig
 from ttc.revise import read_chain_sets
 from ttc.stages import chains
 
@@ -15,8 +15,18 @@ DATA = DataConfig(levels=[1, 3], per_level=3)
 
 
 def config(out, model, shard=0, num_shards=1, batch_problems=2):
-    return chains.ChainsConfig(output_dir=str(out), reviser=LMConfig(model=str(model)), data=DATA, chains=2, length=2,
-                         max_tokens=48, seed=7, shard=shard, num_shards=num_shards, batch_problems=batch_problems)
+    return chains.ChainsConfig(
+        output_dir=str(out),
+        reviser=LMConfig(model=str(model)),
+        data=DATA,
+        chains=2,
+        length=2,
+        max_tokens=48,
+        seed=7,
+        shard=shard,
+        num_shards=num_shards,
+        batch_problems=batch_problems,
+    )
 
 
 class DiesAfter(LMBase):
@@ -65,5 +75,6 @@ def test_config_checks(tmp_path):
         chains.ChainsConfig(output_dir=str(tmp_path), reviser=LMConfig(model="m"), length=0)
     with pytest.raises(ValueError, match="temperature"):
         chains.ChainsConfig(output_dir=str(tmp_path), reviser=LMConfig(model="m"), temperature=-1)
-    assert chains.ChainsConfig(output_dir=str(tmp_path), reviser=LMConfig(model="m"), chains=3, length=5
-                         ).revision_config().split == (3, 5)
+    assert chains.ChainsConfig(
+        output_dir=str(tmp_path), reviser=LMConfig(model="m"), chains=3, length=5
+    ).revision_config().split == (3, 5)

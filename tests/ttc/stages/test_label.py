@@ -1,15 +1,15 @@
 """MC step labelling on the real transformers backend and the toy base model."""
 
 import pytest
-from tests.support.runs import Interrupted
 
 from data import labels as labelling
 from data.problems import DataConfig, load_problems
 from data.records import Sample, StepLabels, read_records
 from data.shards import merge
+from tests.support.runs import Interrupted
 from ttc.lm.sampling import SamplingConfig
-from ttc.stages import label, sample
 from ttc.lm.spec import LMConfig
+from ttc.stages import label, sample
 
 DATA = DataConfig(levels=[2, 4], per_level=3)
 
@@ -17,17 +17,24 @@ DATA = DataConfig(levels=[2, 4], per_level=3)
 @pytest.fixture(scope="module")
 def samples_file(tmp_path_factory, toy_base_path, hf_lm):
     cfg = sample.SampleConfig(
-        output_dir=str(tmp_path_factory.mktemp("samples")), lm=LMConfig(model=str(toy_base_path)),
-        data=DATA, sampling=SamplingConfig(n=3, temperature=0.8, max_tokens=64),
+        output_dir=str(tmp_path_factory.mktemp("samples")),
+        lm=LMConfig(model=str(toy_base_path)),
+        data=DATA,
+        sampling=SamplingConfig(n=3, temperature=0.8, max_tokens=64),
     )
     return sample.run(cfg, hf_lm)
 
 
 def config(out, model, samples, shard=0, num_shards=1, batch_problems=3):
     return label.LabelConfig(
-        output_dir=str(out), samples=str(samples), lm=LMConfig(model=str(model)), data=DATA,
+        output_dir=str(out),
+        samples=str(samples),
+        lm=LMConfig(model=str(model)),
+        data=DATA,
         rollouts=label.RolloutConfig(k=4, max_tokens=64, seed=3),
-        shard=shard, num_shards=num_shards, batch_problems=batch_problems,
+        shard=shard,
+        num_shards=num_shards,
+        batch_problems=batch_problems,
     )
 
 

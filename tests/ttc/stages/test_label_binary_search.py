@@ -16,8 +16,8 @@ from data.problems import DataConfig, load_problems
 from data.records import Problem, Sample, StepLabels, from_dict, read_records, to_json, write_atomic
 from data.shards import SettingsError
 from tests.support.fakes import ScriptedLM
-from ttc.lm.spec import LMConfig
 from ttc.lm.sampling import SamplingConfig
+from ttc.lm.spec import LMConfig
 from ttc.stages import label, sample
 
 K = 3
@@ -31,13 +31,19 @@ def rollout(so_far: str, index: int, request) -> tuple[str, str]:
 def solution(pid: str, index: int, steps: int, first_error: int | None) -> Sample:
     """`steps` lines "g<j>" (good) before `first_error`, "b<j>" from it on; correct without one."""
     lines = [f"{'g' if first_error is None or j < first_error else 'b'}{j}" for j in range(steps)]
-    return Sample(pid, index, "\n".join(lines), lines, "7" if first_error is None else "0", first_error is None, 1,
-                  "stop")
+    return Sample(
+        pid, index, "\n".join(lines), lines, "7" if first_error is None else "0", first_error is None, 1, "stop"
+    )
 
 
 def config(mode: str, **paths) -> label.LabelConfig:
-    return label.LabelConfig(output_dir=paths.get("out", ""), samples=paths.get("samples", ""), lm=LMConfig(model="fake"),
-                        data=paths.get("data", DataConfig()), rollouts=label.RolloutConfig(k=K, seed=5, mode=mode))
+    return label.LabelConfig(
+        output_dir=paths.get("out", ""),
+        samples=paths.get("samples", ""),
+        lm=LMConfig(model="fake"),
+        data=paths.get("data", DataConfig()),
+        rollouts=label.RolloutConfig(k=K, seed=5, mode=mode),
+    )
 
 
 def labelled(mode: str, problem: Problem, samples: list[Sample]) -> tuple[list[StepLabels], ScriptedLM]:
@@ -65,11 +71,14 @@ def test_a_correct_solution_needs_no_rollouts():
 
 
 def test_a_batch_searches_in_rounds_sharing_prefixes_and_seeds_with_per_step():
-    samples = [solution("q", i, steps, first) for i, (steps, first) in
-               enumerate((s, f) for s in range(1, 9) for f in [*range(s), None])]
+    samples = [
+        solution("q", i, steps, first)
+        for i, (steps, first) in enumerate((s, f) for s in range(1, 9) for f in [*range(s), None])
+    ]
     found, lm = labelled("binary_search", PROBLEM, samples)
-    assert [first_error(r.values) for r in found] == [len(s.steps) if s.correct else s.steps.index(
-        next(x for x in s.steps if x.startswith("b"))) for s in samples]
+    assert [first_error(r.values) for r in found] == [
+        len(s.steps) if s.correct else s.steps.index(next(x for x in s.steps if x.startswith("b"))) for s in samples
+    ]
     assert len(lm.calls) <= 3  # every solution's midpoint in one call per round: ceil(log2 8)
     asked = [r for call in lm.calls for r in call]
     assert len({r.prompt for r in asked}) == len(asked)  # a prefix shared by solutions is rolled out once
@@ -121,12 +130,24 @@ DATA = DataConfig(levels=[3, 4, 5], per_level=4, limit=10)
 
 
 def test_binary_search_agrees_with_per_step_where_labels_are_monotone(tmp_path, toy_base_path, hf_lm):
-    samples = sample.run(sample.SampleConfig(output_dir=str(tmp_path / "samples"), lm=LMConfig(model=str(toy_base_path)),
-                                       data=DATA, sampling=SamplingConfig(n=4, temperature=0.8, max_tokens=96)), hf_lm)
+    samples = sample.run(
+        sample.SampleConfig(
+            output_dir=str(tmp_path / "samples"),
+            lm=LMConfig(model=str(toy_base_path)),
+            data=DATA,
+            sampling=SamplingConfig(n=4, temperature=0.8, max_tokens=96),
+        ),
+        hf_lm,
+    )
     found, requests = {}, {}
     for mode in ("per_step", "binary_search"):
-        cfg = label.LabelConfig(output_dir=str(tmp_path / mode), samples=str(samples), lm=LMConfig(model=str(toy_base_path)),
-                           data=DATA, rollouts=label.RolloutConfig(k=4, max_tokens=96, seed=3, mode=mode))
+        cfg = label.LabelConfig(
+            output_dir=str(tmp_path / mode),
+            samples=str(samples),
+            lm=LMConfig(model=str(toy_base_path)),
+            data=DATA,
+            rollouts=label.RolloutConfig(k=4, max_tokens=96, seed=3, mode=mode),
+        )
         before = hf_lm.ledger.requests
         found[mode] = read_records(label.run(cfg, hf_lm), StepLabels)
         requests[mode] = hf_lm.ledger.requests - before

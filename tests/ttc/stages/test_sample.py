@@ -4,14 +4,14 @@ import subprocess
 import sys
 
 import pytest
-from tests.support.runs import Interrupted
 
 from data.problems import DataConfig, load_problems
 from data.records import Sample, read_records
 from data.shards import merge
+from tests.support.runs import Interrupted
 from ttc.lm.sampling import SamplingConfig
-from ttc.stages import sample
 from ttc.lm.spec import LMConfig
+from ttc.stages import sample
 
 
 def config(out, model, shard=0, num_shards=1, batch_problems=4):
@@ -58,9 +58,24 @@ def test_samples_are_graded(tmp_path, toy_base_path, hf_lm):
 
 
 def test_cli_runs_and_rejects_unknown_keys(tmp_path, toy_base_path):
-    base = [sys.executable, "-m", "ttc.pipeline.cli", "sample", "--output_dir", str(tmp_path),
-            "--lm.model", str(toy_base_path), "--data.per_level", "1", "--data.levels", "[1]",
-            "--sampling.n", "2", "--sampling.max_tokens", "32"]
+    base = [
+        sys.executable,
+        "-m",
+        "ttc.pipeline.cli",
+        "sample",
+        "--output_dir",
+        str(tmp_path),
+        "--lm.model",
+        str(toy_base_path),
+        "--data.per_level",
+        "1",
+        "--data.levels",
+        "[1]",
+        "--sampling.n",
+        "2",
+        "--sampling.max_tokens",
+        "32",
+    ]
     done = subprocess.run(base, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert len(read_records(tmp_path / "samples.jsonl", Sample)) == 2

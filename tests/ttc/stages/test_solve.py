@@ -11,14 +11,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.support.runs import synthetic_labels, train_tiny_prm
-from tests.support.fakes import ScriptedLM, TableVerifier
 
 from data.config import ConfigError, parse_config
 from data.prompts import PromptFormat
 from data.records import Problem, RecordError, read_records
-from ttc.policy import planner as P
+from tests.support.fakes import ScriptedLM, TableVerifier
+from tests.support.runs import REPO, synthetic_labels, train_tiny_prm
 from ttc.policy import Entry, Policy
+from ttc.policy import planner as P
 from ttc.search import REVISION, SEARCH, ParticleConfig
 from ttc.search.result import Costs
 from ttc.stages import solve as S
@@ -79,14 +79,21 @@ def test_a_policy_round_trips_and_bad_files_name_the_file_and_field(tmp_path):
         with pytest.raises(error, match=message):
             S.load_policy(str(path))
 
-    refused(r"policy_predicted.json: table.1.4.strategy: 'magic' is not one of",
-            lambda r: r["table"]["1"]["4"].update(strategy="magic"))
-    refused(r"policy_predicted.json: table.2.4.params: .*unknown key 'width'",  # derived, not a setting
-            lambda r: r["table"]["2"]["4"]["params"].update(width=4))
-    refused(r"table.1.2.params: best-of-N samples with .*'temperature': 1.0.*the probe \(which joins its pool\)",
-            lambda r: r["table"]["1"]["2"]["params"].update(temperature=1.0))
-    refused(r"edges: \[0.5\], expected the 2 edges of 3 predicted bins",
-            lambda r: r["table"].update({"3": r["table"]["2"]}))
+    refused(
+        r"policy_predicted.json: table.1.4.strategy: 'magic' is not one of",
+        lambda r: r["table"]["1"]["4"].update(strategy="magic"),
+    )
+    refused(
+        r"policy_predicted.json: table.2.4.params: .*unknown key 'width'",  # derived, not a setting
+        lambda r: r["table"]["2"]["4"]["params"].update(width=4),
+    )
+    refused(
+        r"table.1.2.params: best-of-N samples with .*'temperature': 1.0.*the probe \(which joins its pool\)",
+        lambda r: r["table"]["1"]["2"]["params"].update(temperature=1.0),
+    )
+    refused(
+        r"edges: \[0.5\], expected the 2 edges of 3 predicted bins", lambda r: r["table"].update({"3": r["table"]["2"]})
+    )
     refused(r"probe: \['selection'\] are not sampling settings", lambda r: r["probe"].update(selection="naive"))
     refused(r"field 'version' is 0; this code reads 2", lambda r: r.update(version=0))
     refused(r"table.1.4: missing field 'accuracy'", lambda r: r["table"]["1"]["4"].pop("accuracy"))
@@ -96,13 +103,23 @@ def test_a_policy_round_trips_and_bad_files_name_the_file_and_field(tmp_path):
         S.load_policy(str(path))
 
 
-REPO = Path(__file__).resolve().parents[2]
 TOY_BASE, TOY_PRM = REPO / "train/checkpoints/toy-base", REPO / "train/checkpoints/toy-prm"
 
 
 def setup_naming(lm: Path, prm: Path, policy: Path) -> S.Setup:
-    return parse_config(S.Setup, ["--output_dir", str(policy.parent / "out"), "--lm.model", str(lm),
-                                  "--prm.path", str(prm), "--policy", str(policy)])
+    return parse_config(
+        S.Setup,
+        [
+            "--output_dir",
+            str(policy.parent / "out"),
+            "--lm.model",
+            str(lm),
+            "--prm.path",
+            str(prm),
+            "--policy",
+            str(policy),
+        ],
+    )
 
 
 def test_solve_refuses_a_policy_fit_with_another_prm_or_lm_naming_both(tmp_path):
@@ -123,8 +140,10 @@ def test_solve_refuses_a_policy_fit_with_another_prm_or_lm_naming_both(tmp_path)
         with pytest.raises(ConfigError) as refused:
             S.load_policy(str(path), setup_naming(lm, prm, path))
         line = str(refused.value)
-        assert "\n" not in line and f"fitted with {role} {fitted[role]['path']}, but the config names {role} {named} " \
-            in line, line
+        assert (
+            "\n" not in line
+            and f"fitted with {role} {fitted[role]['path']}, but the config names {role} {named} " in line
+        ), line
 
 
 def test_a_version_1_policy_loads_with_a_warning_and_is_not_checked(tmp_path, caplog):
@@ -141,21 +160,29 @@ def test_a_version_1_policy_loads_with_a_warning_and_is_not_checked(tmp_path, ca
         Policy.load(path)
 
 
-@pytest.mark.parametrize("entry, remaining, n, generations", [
-    (BON, 14, 14, 14),  # best-of-N takes any n
-    (BEAM, 14, 12, 12),  # M=4 must divide n
-    (Entry("lookahead", "beam", {**BEAM.params, "beam_width": "sqrt", "lookahead": 2}, 1.0), 14, 4, 12),  # n(k+1)
-])
+@pytest.mark.parametrize(
+    "entry, remaining, n, generations",
+    [
+        (BON, 14, 14, 14),  # best-of-N takes any n
+        (BEAM, 14, 12, 12),  # M=4 must divide n
+        (Entry("lookahead", "beam", {**BEAM.params, "beam_width": "sqrt", "lookahead": 2}, 1.0), 14, 4, 12),  # n(k+1)
+    ],
+)
 def test_a_method_runs_at_the_largest_n_that_fits_the_remaining_budget(entry, remaining, n, generations):
     cfg = P.fit_config(entry, remaining, 5, PromptFormat(), "e")
     assert (cfg.n, cfg.generations, cfg.seed) == (n, generations, 5)
 
 
 def test_a_particle_filtering_entry_builds_its_config_and_runs_at_any_n():
-    particles = Entry("particles(resample_temperature=0.5)", "particles",
-                      {"n": 4, "max_step_tokens": 8, "resample_temperature": 0.5}, 1.0)
-    policy = Policy("predicted", {1: {n: BON for n in (1, 2, 4, 8)}, 2: {1: BON, 2: BON, 4: particles}},
-                    edges=[0.5], probe=PROBE)
+    particles = Entry(
+        "particles(resample_temperature=0.5)",
+        "particles",
+        {"n": 4, "max_step_tokens": 8, "resample_temperature": 0.5},
+        1.0,
+    )
+    policy = Policy(
+        "predicted", {1: {n: BON for n in (1, 2, 4, 8)}, 2: {1: BON, 2: BON, 4: particles}}, edges=[0.5], probe=PROBE
+    )
     cfg = policy.table[2][4].config("e")
     assert isinstance(cfg, ParticleConfig) and (cfg.n, cfg.resample_temperature) == (4, 0.5)
     lm, prm = ScriptedLM(script), scores({0: 0.9, 1: 0.2, 2: 0.8, 3: 0.1})
@@ -170,8 +197,13 @@ def test_costs_add_up_and_their_flops_are_two_per_parameter_and_token():
     total = Costs(3, 4, 5) + Costs(1, 1, None)
     assert total == Costs(4, 5, None)  # unknown verifier tokens stay unknown
     assert total.flops(10, 2) == (2 * 10 * 9, None) and Costs(3, 4, 5).flops(10, None) == (140, None)
-    assert Costs(3, 4, 5).record(10, 2) == {"prompt_tokens": 3, "generated_tokens": 4, "prm_tokens": 5,
-                                            "flops_policy": 140, "flops_prm": 20}
+    assert Costs(3, 4, 5).record(10, 2) == {
+        "prompt_tokens": 3,
+        "generated_tokens": 4,
+        "prm_tokens": 5,
+        "flops_policy": 140,
+        "flops_prm": 20,
+    }
 
 
 def run_solve(budget, probe_n=2, per_question=None):
@@ -210,9 +242,18 @@ def test_one_strategy_run_per_group(monkeypatch):
     calls = []
     for name in ("beam", "best_of_n"):
         real = P.STRATEGIES[name]
-        monkeypatch.setitem(P.STRATEGIES, name, dataclasses.replace(real, run=(
-            lambda problems, lm, prm, cfg, real=real, name=name: calls.append((name, [p.id for p in problems]))
-            or real.run(problems, lm, prm, cfg))))
+        monkeypatch.setitem(
+            P.STRATEGIES,
+            name,
+            dataclasses.replace(
+                real,
+                run=(
+                    lambda problems, lm, prm, cfg, real=real, name=name: (
+                        calls.append((name, [p.id for p in problems])) or real.run(problems, lm, prm, cfg)
+                    )
+                ),
+            ),
+        )
     _, lm, _ = run_solve(8)
     assert calls == [("beam", ["q1", "q3"])]  # best-of-N extends the probe's pools itself, in one call:
     assert len(lm.calls) == 1 + 1 + 2  # probe, best-of-N's rest for q0 and q2, two beam rounds
@@ -225,6 +266,7 @@ def test_each_group_runs_on_its_strategys_roles_and_a_run_must_answer_every_ques
     def models(roles):
         asked.append(roles)
         return ScriptedLM(script), scores({0: 0.9, 1: 0.2, 2: 0.8, 3: 0.1})
+
     monkeypatch.setitem(P.STRATEGIES, "beam", dataclasses.replace(P.STRATEGIES["beam"], models=REVISION))
     lm, prm = models(SEARCH)
     probes = P.draw_probes(PROBLEMS, lm, prm, two_bin_policy(), 2, 0, PromptFormat())
@@ -232,8 +274,11 @@ def test_each_group_runs_on_its_strategys_roles_and_a_run_must_answer_every_ques
     assert [r.strategy for r in results] == ["best_of_n", "beam"] * 2 and asked == [SEARCH, SEARCH, REVISION]
     real = P.STRATEGIES["beam"]
     monkeypatch.setitem(P.STRATEGIES, "beam", dataclasses.replace(real, run=lambda *a: real.run(*a)[::-1]))
-    with pytest.raises(ValueError, match=r"strategy beam: results for \['q3', 'q1'\], expected one per problem in "
-                                         r"order: \['q1', 'q3'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"strategy beam: results for \['q3', 'q1'\], expected one per problem in "
+        r"order: \['q1', 'q3'\]",
+    ):
         P.solve(PROBLEMS, probes, two_bin_policy(), 8, 0, PromptFormat(), models)
 
 
@@ -245,8 +290,23 @@ def test_the_model_cache_loads_a_roles_models_once_on_first_use(monkeypatch, tmp
     with S.ModelCache(setup) as models:
         with pytest.raises(ValueError, match="runs on reviser and orm .*: set `reviser` and `orm`"):
             models(REVISION)
-    setup = parse_config(S.Setup, ["--output_dir", str(tmp_path), "--lm.model", "base", "--prm.path", "prm",
-                                   "--policy", "p", "--reviser.model", "rev", "--orm.path", "orm"])
+    setup = parse_config(
+        S.Setup,
+        [
+            "--output_dir",
+            str(tmp_path),
+            "--lm.model",
+            "base",
+            "--prm.path",
+            "prm",
+            "--policy",
+            "p",
+            "--reviser.model",
+            "rev",
+            "--orm.path",
+            "orm",
+        ],
+    )
     loaded.clear()
     with S.ModelCache(setup) as models:
         assert models(REVISION) == models(REVISION) != models(SEARCH)
@@ -265,8 +325,7 @@ def test_an_allocated_policy_runs_each_bins_entry_at_its_own_n(tmp_path):
     """At an average budget of 8 (eval/compute_optimal.py's allocation): bin 1 runs best-of-N at its
     own n=4, bin 2 beam M=4 within its own 12; the probe (2) counts in each question's own budget."""
     easy, hard = (dataclasses.replace(e, params={**e.params, "n": n}) for e, n in ((BON, 4), (BEAM, 12)))
-    policy = Policy("predicted", {1: {2: BON, 8: easy}, 2: {2: BON, 8: hard}}, edges=[0.5], probe=PROBE,
-                    allocated=True)
+    policy = Policy("predicted", {1: {2: BON, 8: easy}, 2: {2: BON, 8: hard}}, edges=[0.5], probe=PROBE, allocated=True)
     policy.save(tmp_path / "policy_predicted_allocated.json")
     assert S.load_policy(str(tmp_path / "policy_predicted_allocated.json")) == policy
     lm, prm = ScriptedLM(script), scores({0: 0.9, 1: 0.2, 2: 0.8, 3: 0.1})
@@ -277,13 +336,29 @@ def test_an_allocated_policy_runs_each_bins_entry_at_its_own_n(tmp_path):
     assert (q1.strategy, q1.params["n"], q1.generations, q1.unspent) == ("beam", 8, 10, -2)  # 10 left: M=4 fits 8
     assert sum(r.generations for r in by_id.values()) / 4 == 7 and {r.budget for r in by_id.values()} == {8}
     assert {r.method for r in P.solve(PROBLEMS, probes, policy, 2, 0, PromptFormat(), lambda _: (lm, prm))} == {
-        P.FALLBACK}  # own budget 2 = the probe: answered from it
+        P.FALLBACK
+    }  # own budget 2 = the probe: answered from it
 
 
 def test_the_config_rejects_a_budget_below_the_probe(tmp_path):
     with pytest.raises(ConfigError, match="budget 2 is below probe.n=4"):
-        parse_config(S.SolveConfig, ["--output_dir", str(tmp_path), "--lm.model", "m", "--prm.path", "p",
-                                "--policy", "x", "--budget", "2", "--probe.n", "4"])
+        parse_config(
+            S.SolveConfig,
+            [
+                "--output_dir",
+                str(tmp_path),
+                "--lm.model",
+                "m",
+                "--prm.path",
+                "p",
+                "--policy",
+                "x",
+                "--budget",
+                "2",
+                "--probe.n",
+                "4",
+            ],
+        )
 
 
 # --- end to end on the real toy models ------------------------------------------------------------
@@ -306,10 +381,19 @@ def test_ttc_solve_on_the_toy_base_model_and_a_tiny_prm(tmp_path, toy_base_path,
     probe_scores = sorted(P.probe_score(p) for p in pools)
     dataclasses.replace(draft, edges=[(probe_scores[2] + probe_scores[3]) / 2]).save(tmp_path / "policy.json")
     recipe = tmp_path / "solve.yaml"
-    recipe.write_text(json.dumps({
-        "output_dir": str(tmp_path / "out"), "lm": {"model": str(toy_base_path)}, "prm": {"path": str(tiny_prm)},
-        "policy": str(tmp_path / "policy.json"), "budget": 6,
-        "data": {"levels": [1, 4], "per_level": 3, "split": "solve-e2e"}, "probe": {"n": 2}}))
+    recipe.write_text(
+        json.dumps(
+            {
+                "output_dir": str(tmp_path / "out"),
+                "lm": {"model": str(toy_base_path)},
+                "prm": {"path": str(tiny_prm)},
+                "policy": str(tmp_path / "policy.json"),
+                "budget": 6,
+                "data": {"levels": [1, 4], "per_level": 3, "split": "solve-e2e"},
+                "probe": {"n": 2},
+            }
+        )
+    )
     path = S.main(parse_config(S.SolveConfig, ["--config", str(recipe)]))
     results = read_records(path, P.SolveResult)
     assert [r.problem_id for r in results] == [p.id for p in problems]

@@ -111,15 +111,26 @@ def samples_file(tmp_path):
     records = []
     for n, p in enumerate(load_problems(DATA)):  # question 0 has no correct sample, 1 no incorrect one
         n_correct = 0 if n == 0 else rng.randint(1, 6)
-        wrong = [] if n == 1 else [f"={rng.randint(0, 99)}\n\\boxed{{{rng.randint(0, 9)}}}" for _ in range(rng.randint(1, 6))]
+        wrong = (
+            []
+            if n == 1
+            else [f"={rng.randint(0, 99)}\n\\boxed{{{rng.randint(0, 9)}}}" for _ in range(rng.randint(1, 6))]
+        )
         records += problem_samples(p.id, n_correct, wrong)
     write_atomic(tmp_path / "samples.jsonl", [to_json(s) for s in records])
     return tmp_path / "samples.jsonl"
 
 
 def config(out, samples, shard=0, num_shards=1, batch_problems=2):
-    return trajectories.TrajectoriesConfig(output_dir=str(out), samples=str(samples), data=DATA, seed=3,
-                               shard=shard, num_shards=num_shards, batch_problems=batch_problems)
+    return trajectories.TrajectoriesConfig(
+        output_dir=str(out),
+        samples=str(samples),
+        data=DATA,
+        seed=3,
+        shard=shard,
+        num_shards=num_shards,
+        batch_problems=batch_problems,
+    )
 
 
 def test_stage_writes_trajectory_records(tmp_path, samples_file):
@@ -149,18 +160,29 @@ def test_shards_merge_to_the_same_bytes_and_a_cut_run_resumes(tmp_path, samples_
 
 def test_cli_runs_the_stage(tmp_path, samples_file, capsys):
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(json.dumps({"output_dir": str(tmp_path / "cli"), "samples": str(samples_file),
-                                  "data": {"levels": [2, 3], "per_level": 3}, "seed": 3}))
+    recipe.write_text(
+        json.dumps(
+            {
+                "output_dir": str(tmp_path / "cli"),
+                "samples": str(samples_file),
+                "data": {"levels": [2, 3], "per_level": 3},
+                "seed": 3,
+            }
+        )
+    )
     cli.main(["trajectories", "--config", str(recipe)])
     assert capsys.readouterr().out.strip().endswith("trajectories.jsonl")
     assert (tmp_path / "cli" / "config.shard-0.yaml").is_file()
 
 
-@pytest.mark.parametrize("line, message", [
-    ({"correct": "yes"}, r"samples.jsonl:2: field 'correct'"),
-    ({"text": None}, r"samples.jsonl:2: field 'text'"),
-    ({"problem_id": "nope"}, r"samples.jsonl: field 'problem_id' 'nope'"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ({"correct": "yes"}, r"samples.jsonl:2: field 'correct'"),
+        ({"text": None}, r"samples.jsonl:2: field 'text'"),
+        ({"problem_id": "nope"}, r"samples.jsonl: field 'problem_id' 'nope'"),
+    ],
+)
 def test_bad_samples_name_file_line_and_field(tmp_path, samples_file, line, message):
     lines = samples_file.read_text().splitlines()
     lines[1] = json.dumps({**json.loads(lines[1]), **line})

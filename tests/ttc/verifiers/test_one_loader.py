@@ -2,9 +2,9 @@
 module outside ttc/verifiers builds a scorer class itself."""
 
 import ast
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.runs import REPO
+
 SCORERS = {"HFPRM", "VLLMPRM", "LikelihoodVerifier", "Likelihood", "MathShepherd", "RLHFlow", "QwenPRM"}
 
 

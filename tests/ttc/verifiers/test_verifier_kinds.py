@@ -12,11 +12,11 @@ import shutil
 
 import huggingface_hub.constants
 import pytest
-from tests.support.standins import qwen2_tokenizer, qwen_math_prm
 
 from data.config import ConfigError, build_dataclass
 from data.prm_format import PRMFormat
 from data.prompts import PromptFormat
+from tests.support.standins import qwen2_tokenizer, qwen_math_prm
 from ttc.verifiers.kind import VerifierError
 from ttc.verifiers.spec import KINDS, VerifierConfig, load_verifier, resolve_path
 
@@ -41,20 +41,57 @@ def test_math_shepherd_input_is_the_cards_in_mistrals_vocabulary(standins):
     assert (kind.tag, kind.good, kind.bad) == (12902, 648, 387)  # the card's step_tag_id, candidate_tokens
     assert kind.text(QUESTION, STEPS) == "Compute 12+34-15. =46-15 ки\n=31 ки"  # f"{question} {output}"
     ids, positions = kind.encode(QUESTION, STEPS)
-    assert ids == [1, 1124, 8145, 28705, 28740, 28750, 28806, 28770, 28781, 28733, 28740, 28782, 28723, 327, 28781,
-                   28784, 28733, 28740, 28782, 12902, 13, 28746, 28770, 28740, 12902]  # <s> first, as encode() adds it
+    assert ids == [
+        1,
+        1124,
+        8145,
+        28705,
+        28740,
+        28750,
+        28806,
+        28770,
+        28781,
+        28733,
+        28740,
+        28782,
+        28723,
+        327,
+        28781,
+        28784,
+        28733,
+        28740,
+        28782,
+        12902,
+        13,
+        28746,
+        28770,
+        28740,
+        12902,
+    ]  # <s> first, as encode() adds it
     assert positions == [19, 24] and [ids[p] for p in positions] == [12902, 12902]
 
 
 def test_rlhflow_input_is_a_chat_with_plus_replies(standins):
     kind = bound("rlhflow", standins["rlhflow"])
     assert kind.messages(QUESTION, [" =46-15 ", "=31"]) == [
-        {"role": "user", "content": "Compute 12+34-15. =46-15"}, {"role": "assistant", "content": "+"},
-        {"role": "user", "content": "=31"}, {"role": "assistant", "content": "+"}]
+        {"role": "user", "content": "Compute 12+34-15. =46-15"},
+        {"role": "assistant", "content": "+"},
+        {"role": "user", "content": "=31"},
+        {"role": "assistant", "content": "+"},
+    ]
     header = "<|start_header_id|>{}<|end_header_id|>\n\n"
-    text = ("<|begin_of_text|>" + header.format("system") + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024"
-            "\n\n<|eot_id|>" + header.format("user") + "Compute 12+34-15. =46-15<|eot_id|>" + header.format("assistant")
-            + "+<|eot_id|>" + header.format("user") + "=31<|eot_id|>" + header.format("assistant") + "+<|eot_id|>")
+    text = (
+        "<|begin_of_text|>" + header.format("system") + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024"
+        "\n\n<|eot_id|>"
+        + header.format("user")
+        + "Compute 12+34-15. =46-15<|eot_id|>"
+        + header.format("assistant")
+        + "+<|eot_id|>"
+        + header.format("user")
+        + "=31<|eot_id|>"
+        + header.format("assistant")
+        + "+<|eot_id|>"
+    )
     assert kind.render(kind.messages(QUESTION, STEPS)) == text
     ids, positions = kind.encode(QUESTION, STEPS)
     assert ids == kind.tokenizer(text, add_special_tokens=False)["input_ids"]  # as apply_chat_template tokenizes
@@ -65,13 +102,66 @@ def test_rlhflow_input_is_a_chat_with_plus_replies(standins):
 
 def test_qwen_math_prm_input_is_the_cards_chat(standins):
     kind = bound("qwen2.5-math-prm", standins["qwen2.5-math-prm"])
-    text = ("<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
-            "<|im_start|>user\nCompute 12+34-15.<|im_end|>\n<|im_start|>assistant\n=46-15<extra_0>=31<extra_0><|im_end|>\n")
+    text = (
+        "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+        "<|im_start|>user\nCompute 12+34-15.<|im_end|>\n<|im_start|>assistant\n=46-15<extra_0>=31<extra_0><|im_end|>\n"
+    )
     assert kind.text(QUESTION, STEPS) == text
     ids, positions = kind.encode(QUESTION, STEPS)
-    assert ids == [151644, 8948, 198, 5501, 2874, 3019, 553, 3019, 11, 323, 2182, 697, 1590, 4226, 2878, 1124, 79075,
-                   46391, 151645, 198, 151644, 872, 198, 46254, 220, 16, 17, 10, 18, 19, 12, 16, 20, 13, 151645, 198,
-                   151644, 77091, 198, 28, 19, 21, 12, 16, 20, 151665, 28, 18, 16, 151665, 151645, 198]
+    assert ids == [
+        151644,
+        8948,
+        198,
+        5501,
+        2874,
+        3019,
+        553,
+        3019,
+        11,
+        323,
+        2182,
+        697,
+        1590,
+        4226,
+        2878,
+        1124,
+        79075,
+        46391,
+        151645,
+        198,
+        151644,
+        872,
+        198,
+        46254,
+        220,
+        16,
+        17,
+        10,
+        18,
+        19,
+        12,
+        16,
+        20,
+        13,
+        151645,
+        198,
+        151644,
+        77091,
+        198,
+        28,
+        19,
+        21,
+        12,
+        16,
+        20,
+        151665,
+        28,
+        18,
+        16,
+        151665,
+        151645,
+        198,
+    ]
     assert [ids[p] for p in positions] == [kind.tag] * 2 == [151665] * 2
 
 
@@ -94,7 +184,12 @@ def test_step_values_on_transformers(kind, standins):
 
 def test_each_kind_states_its_cards_aggregation():
     assert {k: cls.aggregation for k, cls in KINDS.items()} == {
-        "prm": "last", "likelihood": "last", "math-shepherd": "min", "rlhflow": "last", "qwen2.5-math-prm": "prod"}
+        "prm": "last",
+        "likelihood": "last",
+        "math-shepherd": "min",
+        "rlhflow": "last",
+        "qwen2.5-math-prm": "prod",
+    }
 
 
 def test_a_hub_id_is_read_from_the_cache_only(standins, tmp_path, monkeypatch):
@@ -105,8 +200,11 @@ def test_a_hub_id_is_read_from_the_cache_only(standins, tmp_path, monkeypatch):
     (repo / "refs" / "main").write_text("abc123")
     verifier = load_verifier(VerifierConfig(path="someorg/tiny-qwen-prm", kind="qwen2.5-math-prm"), PromptFormat())
     assert verifier.kind.path == str(repo / "snapshots" / "abc123")
-    with pytest.raises(VerifierError, match=r"path: 'someorg/not-downloaded' is neither a local folder nor in the "
-                                            r"Hugging Face cache .*hf download someorg/not-downloaded"):
+    with pytest.raises(
+        VerifierError,
+        match=r"path: 'someorg/not-downloaded' is neither a local folder nor in the "
+        r"Hugging Face cache .*hf download someorg/not-downloaded",
+    ):
         load_verifier(VerifierConfig(path="someorg/not-downloaded", kind="qwen2.5-math-prm"), PromptFormat())
 
 
@@ -114,18 +212,31 @@ def bad_inputs(standins, tmp_path):
     """(config, what the error must say) for each kind of bad input."""
     lacking = qwen_math_prm(tmp_path / "no-extra-0", qwen2_tokenizer())  # a plain Qwen2.5 tokenizer
     return [
-        (dict(path="x", kind="prm-v2"), r"kind: unknown verifier kind 'prm-v2' \(known: prm, likelihood, math-shepherd"),
+        (
+            dict(path="x", kind="prm-v2"),
+            r"kind: unknown verifier kind 'prm-v2' \(known: prm, likelihood, math-shepherd",
+        ),
         (dict(path="x", kind="likelihood", backend="vllm"), r"backend: kind likelihood runs on the hf backend"),
-        (dict(path="x", kind="math-shepherd", format={"tag": "ки"}), r"format.tag: not an input-format option of kind "
-                                                                      r"math-shepherd \(known: bad, good, step_tag\)"),
+        (
+            dict(path="x", kind="math-shepherd", format={"tag": "ки"}),
+            r"format.tag: not an input-format option of kind "
+            r"math-shepherd \(known: bad, good, step_tag\)",
+        ),
         (dict(path="x", device="gpu"), r"device: expected auto, cpu, cuda or cuda:N"),
         (dict(path=str(tmp_path / "missing")), r"path: '.*missing' does not exist"),
-        (dict(path=str(lacking), kind="qwen2.5-math-prm"), r"format.step_tag: '<extra_0>' is not one token of .*no-extra-0"),
+        (
+            dict(path=str(lacking), kind="qwen2.5-math-prm"),
+            r"format.step_tag: '<extra_0>' is not one token of .*no-extra-0",
+        ),
         (dict(path=str(standins["rlhflow"]), kind="math-shepherd"), r"format.step_tag: 'ки' is not one token of"),
-        (dict(path=str(standins["math-shepherd"]), kind="qwen2.5-math-prm"),
-         r"holds \['MistralForCausalLM'\]; kind qwen2.5-math-prm expects Qwen2ForProcessRewardModel"),
-        (dict(path=str(standins["qwen2.5-math-prm"]), kind="rlhflow"),
-         r"holds \['Qwen2ForProcessRewardModel'\]; kind rlhflow expects a causal LM checkpoint"),
+        (
+            dict(path=str(standins["math-shepherd"]), kind="qwen2.5-math-prm"),
+            r"holds \['MistralForCausalLM'\]; kind qwen2.5-math-prm expects Qwen2ForProcessRewardModel",
+        ),
+        (
+            dict(path=str(standins["qwen2.5-math-prm"]), kind="rlhflow"),
+            r"holds \['Qwen2ForProcessRewardModel'\]; kind rlhflow expects a causal LM checkpoint",
+        ),
         (dict(path=str(standins["likelihood"]), kind="prm"), r"path: .*prm_format.json: not a ttc PRM folder"),
     ]
 

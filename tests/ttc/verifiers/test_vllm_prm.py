@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from tests.support.runs import synthetic_labels, train_tiny_prm
 
 from data import toy
 from data.prompts import PromptFormat
+from tests.support.runs import synthetic_labels, train_tiny_prm
 from ttc.verifiers.hf_prm import HFPRM
 from ttc.verifiers.vllm_prm import VLLMPRM
 
@@ -23,8 +23,10 @@ def solutions() -> tuple[list[str], list[list[str]]]:
     one from the PRM's training labels."""
     problems = [toy.generate(level, i, seed="vllm-prm") for level in sorted(toy.LEVELS) for i in range(2)]
     labelled = synthetic_labels(1)
-    return ([p.question for p in problems] + [r.question for r in labelled],
-            [toy.solve(p.expression) for p in problems] + [r.steps for r in labelled])
+    return (
+        [p.question for p in problems] + [r.question for r in labelled],
+        [toy.solve(p.expression) for p in problems] + [r.steps for r in labelled],
+    )
 
 
 @pytest.fixture(scope="module")
