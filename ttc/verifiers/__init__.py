@@ -25,10 +25,18 @@ class Verifier(Protocol):
     known, so no verifier FLOPs). One whose values for a solution do not depend on the rest of
     its call says `batch_invariant`."""
 
-    aggregation: Aggregation
-    tokens_scored: int
-    last_tokens: list[int] | None
-    batch_invariant: bool
+    # read-only to callers (properties, so a verifier may keep them as plain attributes)
+    @property
+    def aggregation(self) -> Aggregation: ...
+
+    @property
+    def tokens_scored(self) -> int: ...
+
+    @property
+    def last_tokens(self) -> list[int] | None: ...
+
+    @property
+    def batch_invariant(self) -> bool: ...
 
     @property
     def num_parameters(self) -> int | None: ...
