@@ -19,8 +19,7 @@ FinishReason = Literal["stop", "eos", "length"]
 # The most samples one request may ask for, refused above it when a config or request is built.
 # The paper's largest N is 256. A request's n samples are generated at once: the hf backend runs
 # them as n rows of one generate call, their KV cache (n x (prompt + max_tokens) tokens) held
-# together (toy model, max_tokens 64: n=1000 took 92 MiB, n=4000 720 MiB; `--sampling.n 100000`
-# took 5.6 GiB in 5 s), and vLLM keeps every sequence of a request until the last one finishes.
+# together (measured: docs/extending.md), and vLLM keeps every sequence of a request until the last one finishes.
 # The requests of a batch run one after another on hf, so what one allocation grows with is n,
 # not n x batch_problems. A search's N is bounded by it too (ttc/search/config.py SearchConfig:
 # best-of-N asks one request of N). Raise it here for a larger N.

@@ -10,13 +10,12 @@ On a `StreamingLM` (vLLM) a problem's requests go to the engine as soon as they 
 its next ones as soon as its candidates are scored, while the engine generates the other
 problems': no round barrier. The verifier runs in a thread, one call at a time, while the driver
 goes on taking the LM's finished requests; a call holds every problem waiting when it is sent (a
-call is a round trip through the PRM's engine, ~15 ms for the toy world on CPU: one per problem
-and round would cost more than the scoring). Two orders of events:
+call is a round trip through the PRM's engine: one per problem and round would cost more than the
+scoring; docs/extending.md). Two orders of events:
 - eager, when the verifier is batch-invariant (`batch_invariant`: vLLM's PRM on CPU, or in vLLM's
   batch-invariant mode on GPU): whatever is ready first goes first. A finished request is taken
   as it comes, the verifier's answers as they come, and a call is sent as soon as the verifier
-  is free and a problem waits. On the toy world (40 problems, N=16) it cut the LM engine's steps
-  for beam search from 207 to 164: a problem no longer waits on requests submitted before its own;
+  is free and a problem waits: a problem no longer waits on requests submitted before its own;
 - in order, for a verifier whose values move with its batch (transformers, with padding):
   finished requests are taken in the order they were submitted, and a call is sent once as many
   problems wait on the verifier as on the LM, its answers taken when the next call is due, so

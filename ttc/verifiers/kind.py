@@ -151,7 +151,7 @@ class StepKind(Kind[Positions]):
 class LabelTokenKind(StepKind):
     """A causal-LM PRM: at a step's position it predicts a good or a bad label token. transformers
     reads the LM head's two label rows (heads.LabelLogits); vLLM serves the same two rows as a
-    token-classification head (`classifier_from_token`, models/adapters.py in vLLM 0.32)."""
+    token-classification head (`classifier_from_token`; docs/extending.md)."""
 
     @abstractmethod
     def label_ids(self) -> tuple[int, int]:

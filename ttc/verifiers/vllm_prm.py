@@ -5,13 +5,12 @@ classes) at every token, with ALL token pooling; the step values are read at the
 kind's `encode` gives, the same token ids and positions as the transformers scorer (hf_prm.py):
 - causal-LM kinds (`prm`, `math-shepherd`, `rlhflow`): `convert="classify"` with `hf_overrides`
   `classifier_from_token=[good, bad]` and `method="no_post_processing"` turn the LM head's two
-  label rows into the classifier (models/adapters.py in vLLM 0.32); the default activation (two
-  labels: a softmax) gives the same softmax as transformers and the training loss.
+  label rows into the classifier; the default activation (two labels: a softmax) gives the same
+  softmax as transformers and the training loss.
 - `qwen2.5-math-prm`: vLLM's own Qwen2ForProcessRewardModel (models/qwen2_rm.py), no remote code.
 ALL rather than STEP pooling: RLHFlow's values sit before a reply token, not at a tag, and for
-the tag kinds it changes nothing. `returned_token_ids`, the Math-Shepherd recipe in vLLM's docs,
-is NOT used: in vLLM 0.32 the STEP pooler applies it to the hidden states before the head
-(pooler/tokwise/methods.py, `StepPool`), so it picks hidden dimensions, not vocabulary logits.
+the tag kinds it changes nothing. vLLM's own Math-Shepherd recipe (`returned_token_ids`) is not
+used: docs/extending.md says why, with the engine internals it rests on.
 
 Prompts go in as token ids, so every position is where `encode` put it. A solution's prefix
 is not run twice (on CPU): requests read vLLM's prefix cache (token_classify skips it by
