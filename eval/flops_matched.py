@@ -315,7 +315,15 @@ def compare(
     for b in sorted(small):
         for ratio, (k, budget) in at.items():
             p = paired(small[b][budget], large[b], seeds)
-            winner = TIE if p.low is None else TTC if p.low > tolerance else LARGER if cast(float, p.high) < -tolerance else TIE
+            winner = (
+                TIE
+                if p.low is None
+                else TTC
+                if p.low > tolerance
+                else LARGER
+                if cast(float, p.high) < -tolerance
+                else TIE
+            )
             rows.append(Row(b, ratio, k, budget, p.mean_a, p.mean_b, winner, p))
     return rows
 

@@ -188,7 +188,9 @@ def holm_corrected(comparisons: Sequence[Paired], alpha: float = 0.05) -> list[C
         if i not in adjusted:
             out.append(Corrected(c, None, None, None, None, None))
             continue
-        rank = sum(q < cast(float, c.p) for q in ps) if adjusted[i] < alpha else rejected  # its own step, or where Holm stopped
+        rank = (
+            sum(q < cast(float, c.p) for q in ps) if adjusted[i] < alpha else rejected
+        )  # its own step, or where Holm stopped
         step = alpha / (m - rank)
         half = NormalDist().inv_cdf(1 - step / 2) * cast(float, c.standard_error)
         out.append(Corrected(c, c.p, adjusted[i], step, c.diff - half, c.diff + half))

@@ -38,7 +38,7 @@ from data.problems import load_problems
 from data.records import read_records, to_json, write_atomic
 from eval.compute_optimal import efficiency, efficiency_axes, headline
 from eval.paired import Ratio, curve_of, ratio
-from eval.plots import Curve, Section, figure, plot_curves
+from eval.plots import Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.policy.planner import SolveResult, draw_probes, solve

@@ -86,8 +86,15 @@ class Curve(Label):
 
 
 # the PRM's aggregations the curves weigh votes by, each with its curve
-WEIGHTED_BY: dict[Aggregation, Curve] = {"last": Curve.WEIGHTED_LAST, "min": Curve.WEIGHTED_MIN, "prod": Curve.WEIGHTED_PROD}
-LIKELY: dict[Selection, Curve] = {"weighted": Curve.LIKELIHOOD_WEIGHTED, "naive": Curve.LIKELIHOOD_NAIVE}  # the baseline's, by selection
+WEIGHTED_BY: dict[Aggregation, Curve] = {
+    "last": Curve.WEIGHTED_LAST,
+    "min": Curve.WEIGHTED_MIN,
+    "prod": Curve.WEIGHTED_PROD,
+}
+LIKELY: dict[Selection, Curve] = {
+    "weighted": Curve.LIKELIHOOD_WEIGHTED,
+    "naive": Curve.LIKELIHOOD_NAIVE,
+}  # the baseline's, by selection
 
 
 @dataclass(frozen=True)

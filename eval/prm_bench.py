@@ -822,7 +822,9 @@ def main(cfg: BenchPRMConfig) -> str:
         write_atomic(out / TOY_SET, [to_json(item) for item in items])
     if cfg.benchmark == "prmbench":  # BenchPRMConfig checked: PRMBench's steps, a number for its threshold
         steps, threshold = cast(list[BenchSteps], items), cast(float, cfg.threshold)
-        summary, records = evaluate_prmbench(steps, values, threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg))
+        summary, records = evaluate_prmbench(
+            steps, values, threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg)
+        )
     else:
         solutions = cast(list[BenchSolution], items)
         summary, records = evaluate_processbench(

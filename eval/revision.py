@@ -74,7 +74,10 @@ class SelectionName(Label):
     MAJORITY = "majority"
 
 
-SELECTIONS: dict[Selection, SelectionName] = {"weighted": SelectionName.ORM_WEIGHTED, "majority": SelectionName.MAJORITY}  # rule -> its name
+SELECTIONS: dict[Selection, SelectionName] = {
+    "weighted": SelectionName.ORM_WEIGHTED,
+    "majority": SelectionName.MAJORITY,
+}  # rule -> its name
 SEQUENTIAL, PARALLEL = "sequential", "parallel"  # one chain of N attempts; N chains of one
 ALL = "all"  # the ratio sweep's group of every problem (the others: "level <k>")
 FIGURES = ("revision_steps.png", "sequential_parallel.png", "ratio.png")
