@@ -33,7 +33,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
+from typing import Any, Callable, Sequence, cast
 
 import torch
 
@@ -47,9 +47,6 @@ from ttc.lm.sampling import SamplingConfig, grade
 from ttc.lm.spec import LMConfig, load_lm
 from ttc.stages import label
 from ttc.verifiers.hf_prm import HFPRM
-
-if TYPE_CHECKING:
-    from ttc.lm.vllm import VLLMBackend
 
 Solutions = tuple[list[str], list[list[str]]]  # questions, steps
 
@@ -258,7 +255,7 @@ def vllm_label_time(
     startup = time.perf_counter() - start
     lm.generate([GenerationRequest(cfg.prompt.render(problems[0].question), n=2, temperature=0.8)])  # warm-up
     run, seconds = label_run(lm, cfg, problems, samples)
-    block = cast("VLLMBackend", lm).llm.llm_engine.vllm_config.cache_config.block_size  # backend vllm
+    block = cast(Any, lm).llm.llm_engine.vllm_config.cache_config.block_size  # backend vllm
     lm.close()
     print(
         f"    wall time of the label requests: vllm {seconds:.1f} s "

@@ -16,7 +16,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar, cast
 
 import torch
 from transformers import Trainer, TrainingArguments
@@ -217,12 +217,13 @@ def trainer_arguments(cls: type[A], defaults: dict[str, Any], overrides: dict[st
         args = cls(**{**tracking, **defaults, **overrides})
     except (TypeError, ValueError) as e:
         raise ConfigError(f"trainer: {e}") from e
-    if missing := set(args.report_to) - set(get_available_reporting_integrations()):
+    report_to = cast(list[str], args.report_to)  # TrainingArguments.__post_init__ makes it a list
+    if missing := set(report_to) - set(get_available_reporting_integrations()):
         raise ConfigError(
             f"trainer: report_to {sorted(missing)}: not installed (installed: "
             f"{', '.join(get_available_reporting_integrations()) or 'none'})"
         )
-    if "wandb" in args.report_to:
+    if "wandb" in report_to:
         os.environ.setdefault("WANDB_MODE", "offline")
         os.environ.setdefault("WANDB_PROJECT", args.project)
     if first_process():
