@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Literal
 
 import torch
 
@@ -44,7 +45,7 @@ def measure(lm: LM, requests: list[GenerationRequest]) -> tuple[int, float]:
     return lm.ledger.generated_tokens - before, time.perf_counter() - start
 
 
-def run_backend(backend: str, args: argparse.Namespace, requests: list[GenerationRequest]) -> float:
+def run_backend(backend: Literal["hf", "vllm"], args: argparse.Namespace, requests: list[GenerationRequest]) -> float:
     cfg = LMConfig(
         model=args.model, backend=backend, dtype=args.dtype, threads=args.threads, kv_cache_gib=args.kv_cache_gib
     )

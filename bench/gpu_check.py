@@ -44,7 +44,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models and data from the cache: nothing is downloaded
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -64,6 +64,9 @@ from train.arguments import one_process  # noqa: E402
 from ttc.lm.spec import LMConfig, load_lm  # noqa: E402
 from ttc.pipeline import graph  # noqa: E402
 from ttc.pipeline.run import PipelineConfig, Run  # noqa: E402
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 GiB = 2**30
 PEAK_TFLOPS = {"H100 PCIe": 756.0, "H100": 989.4, "H200": 989.4, "A100": 312.0}  # dense bf16, by device name
@@ -175,7 +178,7 @@ def qwen_standin(folder: Path) -> str:
         num_key_value_heads=1,
         max_position_embeddings=4096,
         tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
+        eos_token_id=cast(int, tokenizer.eos_token_id),  # eos_token given: an id
     )
     torch.manual_seed(0)
     Qwen2ForCausalLM(config).save_pretrained(folder)
@@ -501,7 +504,7 @@ def measure_reviser_training(
     steps = StepTimes()
     trainer.add_callback(steps)
     trainer.train()
-    lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+    lengths = [len(ids) for ids in cast("Dataset", trainer.train_dataset)["input_ids"]]  # SFTTrainer's, tokenized
     row = training_row(
         "train_reviser",
         "train/revision.py",
@@ -748,7 +751,7 @@ def measure(setup: Setup, skip: set[str], gpus: int, tflops: float | None) -> Me
     sample, problems, samples = measure_sampling(setup, "sample", "sample_train", setup.base)
     add(sample)
     if setup.large and "large" not in skip:
-        if (tp := setup.run.cfg.large.tensor_parallel_size) > max(1, torch.cuda.device_count()):
+        if (tp := cast(LMConfig, setup.run.cfg.large).tensor_parallel_size) > max(1, torch.cuda.device_count()):
             print(f"  large: not measured (tensor_parallel_size {tp}: more GPUs than this node shows)", flush=True)
         else:
             add(measure_sampling(setup, "large", "large_greedy", setup.large)[0])

@@ -99,7 +99,7 @@ def main() -> None:
     }
     samples = [s for s in read_records(args.samples, Sample) if s.problem_id in question]
     soft, hard = (by_problem(path, samples, question) for path in (args.soft, args.hard))
-    defaults = {"soft": trained_aggregation(args.soft), "hard": trained_aggregation(args.hard)}
+    defaults: dict[str, Aggregation] = {"soft": trained_aggregation(args.soft), "hard": trained_aggregation(args.hard)}
     lines = [
         "# Soft against hard MC labels: the same labels, questions and training settings",
         "",

@@ -37,6 +37,7 @@ import os
 import statistics
 import time
 from collections import defaultdict
+from typing import Literal
 
 import torch
 from prm_scoring import draw_samples  # bench/prm_scoring.py, beside this script
@@ -142,7 +143,7 @@ def report(results: dict[int, dict[str, Measured]]) -> None:
         print(row(str(steps), len(per_step), incorrect, found, agreement(per_step, search)))
 
 
-def backend(args: argparse.Namespace) -> str:
+def backend(args: argparse.Namespace) -> Literal["hf", "vllm"]:
     if not args.vllm:
         return "hf"
     try:

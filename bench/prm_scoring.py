@@ -33,7 +33,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 
@@ -107,7 +107,7 @@ def compare_scoring(name: str, scorer: HFPRM, data: Solutions, repeats: int) -> 
     questions, solutions = data
     whole = [length(scorer, q, s) for q, s in zip(questions, solutions)]
     prefixes = [length(scorer, q, s[: i + 1]) for q, s in zip(questions, solutions) for i in range(len(s))]
-    if max(whole) > scorer.model.backbone.config.max_position_embeddings:
+    if max(whole) > cast(Any, scorer.model).backbone.config.max_position_embeddings:  # heads.LabelLogits
         raise SystemExit(f"{name}: a solution has {max(whole)} tokens, more than the model's positions")
     scorer.score(questions[:2], solutions[:2])  # warm-up
     one, one_forwards, one_seconds = timed(scorer, lambda: scorer.score(questions, solutions), repeats)
@@ -152,6 +152,7 @@ class Recording:
 
     def __init__(self, lm: LM):
         self.lm, self.ledger, self.requests = lm, lm.ledger, []
+        self.tokenizer = lm.tokenizer  # `ttc label` renders its prompts with it (the LM protocol's)
 
     @property
     def num_parameters(self) -> int:
@@ -160,6 +161,9 @@ class Recording:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         self.requests += requests
         return self.lm.generate(requests)
+
+    def close(self) -> None:
+        self.lm.close()
 
 
 def draw_samples(lm: LM, cfg: label.LabelConfig, problems: list[Problem], n: int) -> dict[str, list[Sample]]:
@@ -251,7 +255,7 @@ def vllm_label_time(
     startup = time.perf_counter() - start
     lm.generate([GenerationRequest(cfg.prompt.render(problems[0].question), n=2, temperature=0.8)])  # warm-up
     run, seconds = label_run(lm, cfg, problems, samples)
-    block = lm.llm.llm_engine.vllm_config.cache_config.block_size
+    block = cast(Any, lm).llm.llm_engine.vllm_config.cache_config.block_size  # backend vllm
     lm.close()
     print(
         f"    wall time of the label requests: vllm {seconds:.1f} s "

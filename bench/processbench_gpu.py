@@ -26,6 +26,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models and data from the cache: nothing is downloaded
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -36,6 +37,9 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere
 from data.config import ConfigError  # noqa: E402
 from data.prm_bench import PROCESSBENCH, PROCESSBENCH_SPLITS, locate  # noqa: E402
 from data.records import RecordError  # noqa: E402
+
+if TYPE_CHECKING:
+    from ttc.verifiers.spec import VerifierConfig
 
 MODEL = "Qwen/Qwen2.5-Math-PRM-7B"
 PUBLISHED_AVERAGE = {"qwen2.5-math-prm": 73.5}  # by kind, for the default model; arXiv 2501.07301
@@ -96,7 +100,7 @@ def config(args: argparse.Namespace, output_dir: str):
     if args.cpu:
         spec["dtype"] = "float32"
     return BenchPRMConfig(
-        {Path(args.model).name: spec},
+        {Path(args.model).name: cast("VerifierConfig", spec)},  # BenchPRMConfig builds it from the mapping
         output_dir,
         data=args.data,
         splits=args.splits,

@@ -47,7 +47,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from timing import Timed  # bench/timing.py, beside this script
@@ -55,6 +55,7 @@ from timing import Timed  # bench/timing.py, beside this script
 from data.problems import DataConfig, load_problems
 from data.prompts import PromptFormat
 from data.records import Problem
+from ttc.lm import LM, Completion, GenerationRequest
 from ttc.lm.spec import LMConfig, load_lm
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, SearchResult, beam_search, best_of_n, dvts
 from ttc.verifiers.spec import VerifierConfig, load_verifier
@@ -82,11 +83,15 @@ class LockStep:
     """The LM without its streaming methods: a tree search on it runs in lock-step rounds (one LM
     call and one PRM call a round for every problem), as before streaming: the baseline."""
 
-    def __init__(self, lm):
+    def __init__(self, lm: LM):
         self.lm, self.ledger, self.num_parameters = lm, lm.ledger, lm.num_parameters
+        self.tokenizer = lm.tokenizer  # the search renders its prompts with it (the LM protocol's)
 
-    def generate(self, requests):
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         return self.lm.generate(requests)
+
+    def close(self) -> None:
+        self.lm.close()
 
 
 class Replayed:

@@ -1,6 +1,7 @@
 """Time spent inside an LM's or a verifier's methods, for the benchmarks (bench/*.py)."""
 
 import time
+from typing import Any
 
 
 class Timed:
@@ -9,7 +10,7 @@ class Timed:
     def __init__(self, inner, *methods: str):
         self.inner, self.methods, self.seconds, self.calls = inner, methods, 0.0, 0
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.inner, name)
         if name not in self.methods:
             return attribute

@@ -85,7 +85,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -445,7 +445,9 @@ def spent_ratio(
         found = matched(curve, bon)
         return None if found is None else curve[-found]
 
-    found = ratio({**acc, **{-b: s for b, s in spent.items()}}, baseline, top, used, seeds, seed=seed)
+    # ratio() only divides by what `used` returns (a mean spent, not a budget); `match` is replaced below
+    by_spent = cast("Callable[[dict[int, float], dict[int, float]], int | None]", used)
+    found = ratio({**acc, **{-b: s for b, s in spent.items()}}, baseline, top, by_spent, seeds, seed=seed)
     return dataclasses.replace(found, match=matched(curve_of(acc), curve_of(baseline)))
 
 
@@ -755,12 +757,12 @@ def allocated_sentence(a: Analysis, tolerance: float) -> str:
     if used is None:
         return (
             f"With {a.kind} bins, the allocation across bins never matches{within} best-of-N weighted at {top} "
-            f"generations {a.allocated_spread.spread()}."
+            f"generations {cast(Ratio, a.allocated_spread).spread()}."
         )
     return (
         f"With {a.kind} bins, the allocation across bins matches{within} best-of-N weighted at {top} generations "
         f"at average budget {a.allocated_efficiency[top]}, spending {used:.3g} generations per question: "
-        f"{times:.3g}x less compute {a.allocated_spread.spread()}."
+        f"{times:.3g}x less compute {cast(Ratio, a.allocated_spread).spread()}."
     )
 
 
@@ -769,16 +771,18 @@ def efficiency_words(a: Analysis, allocated: bool = False) -> str:
     `allocated`: the allocation's, on its mean spent generations."""
     if allocated:
         top, used, times = spent_headline(a.allocated_efficiency, a.spent[ALLOCATED])
+        alloc = cast(Ratio, a.allocated_spread)  # the allocated words need it
         if used is None:
-            return f"at budget {top} no budget of the grid does {a.allocated_spread.spread()}"
+            return f"at budget {top} no budget of the grid does {alloc.spread()}"
         return (
             f"at budget {top} it needs average budget {a.allocated_efficiency[top]}, spending {used:.3g} generations "
-            f"per question ({f'{times:.3g}x less' if times > 1 else 'no saving'}) {a.allocated_spread.spread()}"
+            f"per question ({f'{times:.3g}x less' if cast(float, times) > 1 else 'no saving'}) {alloc.spread()}"
         )
     top, match, times = headline(a.efficiency)
     if match is None:
         return f"at budget {top} no budget of the grid matches it {a.spread.spread()}"
-    return f"at budget {top} it needs {match} ({f'{times:g}x less' if times > 1 else 'no saving'}) {a.spread.spread()}"
+    saving = f"{times:g}x less" if cast(float, times) > 1 else "no saving"  # times is None only with match
+    return f"at budget {top} it needs {match} ({saving}) {a.spread.spread()}"
 
 
 def choices_table(rows: Mapping[Any, Mapping[int, str]], budgets: Sequence[int], head: str) -> list[str]:
@@ -817,7 +821,9 @@ def section(grid: Grid, analyses: Sequence[Analysis], out_dir: Path | str, cfg: 
             "fold A / on fold B):",
             "",
         ]
-        rows = {b: {budget: names[label] for budget, (label, _) in p.items()} for b, p in a.policy.items()}
+        rows: dict[int | str, dict[int, str]] = {
+            b: {budget: names[label] for budget, (label, _) in p.items()} for b, p in a.policy.items()
+        }
         rows["best fixed"] = {budget: " / ".join(names[m] for m in pair) for budget, pair in a.fixed.items()}
         text += choices_table(rows, budgets, "bin")
         if a.allocated_policy:
@@ -1017,7 +1023,7 @@ def bin_comparisons(a: Analysis, budget: int, other: str | None = None) -> dict[
         b: [{q: x for q, x in a.per_question[name][budget].items() if a.bins[q] == b} for name in names]
         for b in a.per_bin
     }
-    return {b: paired(*pq, a.seeds) for b, pq in within.items()}
+    return {b: paired(pq[0], pq[1], a.seeds) for b, pq in within.items()}
 
 
 def co_vs_weighted(path: Path, quarter: bool, baseline: str) -> list[Comparison]:
@@ -1033,8 +1039,8 @@ def co_vs_weighted(path: Path, quarter: bool, baseline: str) -> list[Comparison]
                 Comparison(
                     f"{a.kind} bins",
                     f"compute-optimal, N={num(n)}",
-                    f"{baseline}, N={num(top)}",
-                    paired(co[n], base[top], a.seeds),
+                    f"{baseline}, N={num(cast(int, top))}",  # n is None when top is
+                    paired(co[n], base[cast(int, top)], a.seeds),
                 )
             )
     return found

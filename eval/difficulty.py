@@ -149,10 +149,10 @@ def bin_table(bins: Mapping[str, int], values: Mapping[str, float], name: str) -
 
 def average_ranks(x: Sequence[float]) -> np.ndarray:
     """Ranks 1..n of `x`, ties given the mean of the ranks they span."""
-    x = np.asarray(x, dtype=float)
-    ranks = np.empty(len(x))
-    ranks[np.argsort(x, kind="stable")] = np.arange(1, len(x) + 1)
-    _, tied, counts = np.unique(x, return_inverse=True, return_counts=True)
+    values = np.asarray(x, dtype=float)
+    ranks = np.empty(len(values))
+    ranks[np.argsort(values, kind="stable")] = np.arange(1, len(values) + 1)
+    _, tied, counts = np.unique(values, return_inverse=True, return_counts=True)
     return np.bincount(tied, weights=ranks)[tied] / counts[tied]
 
 

@@ -69,7 +69,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping, Sequence
+from typing import Literal, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -120,7 +120,8 @@ def read_model_size(checkpoint: str | Path, pretrain_tokens: float | None = None
             raise ConfigError(f"{key}: {folder}/config.json: cannot read the architecture ({e})") from e
     else:
         parameters = recorded.parameters
-    return ModelSize(parameters, int(pretrain_tokens) if pretrain_tokens is not None else recorded.pretrain_tokens)
+    tokens = int(pretrain_tokens) if pretrain_tokens is not None else cast(ModelSize, recorded).pretrain_tokens
+    return ModelSize(parameters, tokens)
 
 
 def recorded_size(folder: Path) -> ModelSize | None:
@@ -314,7 +315,15 @@ def compare(
     for b in sorted(small):
         for ratio, (k, budget) in at.items():
             p = paired(small[b][budget], large[b], seeds)
-            winner = TIE if p.low is None else TTC if p.low > tolerance else LARGER if p.high < -tolerance else TIE
+            winner = (
+                TIE
+                if p.low is None
+                else TTC
+                if p.low > tolerance
+                else LARGER
+                if cast(float, p.high) < -tolerance
+                else TIE
+            )
             rows.append(Row(b, ratio, k, budget, p.mean_a, p.mean_b, winner, p))
     return rows
 
@@ -434,7 +443,7 @@ def section(
     curves = {b: curve_of(per_budget) for b, per_budget in small.items()}
     budgets = sorted({b for c in curves.values() for b in c})
     matches = [match(r, k, flops, budgets, rounding, count_verifier) for r, k in ks.items()]
-    at = {m.ratio: m.used(count_verifier) for m in matches if m.made}
+    at = {m.ratio: cast(tuple[float, int], m.used(count_verifier)) for m in matches if m.made}  # made: on the grid
     rows = compare(small, large, at, tolerance, seeds)
     summary = FlopsMatchedSummary(matches, rows, budgets, count_verifier, flops)
     path = Path(out_dir) / "flops_matched.png"

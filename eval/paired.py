@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Callable, Mapping, Sequence, TypeVar, cast
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class Paired:
 
     @property
     def level(self) -> bool:
-        return self.low is not None and self.low <= 0 <= self.high
+        return self.low is not None and self.low <= 0 <= cast(float, self.high)  # high is None only with low
 
     @property
     def standard_error(self) -> float | None:
@@ -75,7 +75,7 @@ class Paired:
         bootstrap interval, asymmetric, gives None)."""
         if self.se is not None or self.low is None:
             return self.se
-        upper, lower = self.high - self.diff, self.diff - self.low
+        upper, lower = cast(float, self.high) - self.diff, self.diff - self.low
         return (upper + lower) / (2 * Z95) if math.isclose(upper, lower, rel_tol=1e-9, abs_tol=1e-12) else None
 
     @property
@@ -167,12 +167,12 @@ class Corrected:
         """After correction: 'level' when the Holm interval includes zero, else 'ahead'/'behind'."""
         if self.low is None:
             return None
-        return "level" if self.low <= 0 <= self.high else "ahead" if self.low > 0 else "behind"
+        return "level" if self.low <= 0 <= cast(float, self.high) else "ahead" if self.low > 0 else "behind"
 
     def interval(self) -> str:
         if self.low is None:
             return "no interval"
-        return f"{self.low:+.3f} to {self.high:+.3f} ({100 * (1 - self.step_alpha):.2f}%)"
+        return f"{self.low:+.3f} to {self.high:+.3f} ({100 * (1 - cast(float, self.step_alpha)):.2f}%)"
 
 
 def holm_corrected(comparisons: Sequence[Paired], alpha: float = 0.05) -> list[Corrected]:
@@ -180,7 +180,7 @@ def holm_corrected(comparisons: Sequence[Paired], alpha: float = 0.05) -> list[C
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     tested = [i for i, c in enumerate(comparisons) if c.p is not None]
-    ps = [comparisons[i].p for i in tested]
+    ps = [cast(float, comparisons[i].p) for i in tested]
     adjusted = dict(zip(tested, holm(ps)))
     m, rejected = len(ps), sum(a < alpha for a in adjusted.values())
     out = []
@@ -188,9 +188,11 @@ def holm_corrected(comparisons: Sequence[Paired], alpha: float = 0.05) -> list[C
         if i not in adjusted:
             out.append(Corrected(c, None, None, None, None, None))
             continue
-        rank = sum(q < c.p for q in ps) if adjusted[i] < alpha else rejected  # its own step, or where Holm stopped
+        rank = (
+            sum(q < cast(float, c.p) for q in ps) if adjusted[i] < alpha else rejected
+        )  # its own step, or where Holm stopped
         step = alpha / (m - rank)
-        half = NormalDist().inv_cdf(1 - step / 2) * c.standard_error
+        half = NormalDist().inv_cdf(1 - step / 2) * cast(float, c.standard_error)
         out.append(Corrected(c, c.p, adjusted[i], step, c.diff - half, c.diff + half))
     return out
 
@@ -215,7 +217,7 @@ class Ratio:
     @property
     def wide(self) -> bool:
         """The range spans 1: from a saving to none (or no match at all) is within it."""
-        return self.low is not None and self.low <= 1 <= self.high
+        return self.low is not None and self.low <= 1 <= cast(float, self.high)
 
     def spread(self) -> str:
         """'(bootstrap 95% range over 300 questions: 2x to 8x)', 'interval wide: ...' when it spans 1,
@@ -223,7 +225,7 @@ class Ratio:
         if self.low is None:
             return f"(no interval: {self.n_questions} question(s) with outcomes)"
         seeds = f", {self.n_seeds} seeds averaged per question" if self.n_seeds > 1 else ""
-        span = "no match" if self.high == 0 else f"{_times(self.low)} to {_times(self.high)}"
+        span = "no match" if self.high == 0 else f"{_times(self.low)} to {_times(cast(float, self.high))}"
         if self.wide:
             return f"(interval wide: the bootstrap 95% range over {self.n_questions} questions{seeds}, {span}, spans 1)"
         return f"(bootstrap 95% range over {self.n_questions} questions{seeds}: {span})"

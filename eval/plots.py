@@ -11,11 +11,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, TypeVar
 
 import numpy as np
 
 Curve = Mapping[int, float]  # budget -> accuracy
+Label = TypeVar("Label", bound=str)  # a curve's name (a str or a str enum)
+X = TypeVar("X", bound=float)  # a curve's x: a budget, a ratio
 
 
 @dataclass
@@ -48,12 +50,12 @@ def figure(
 
 def plot_curves(
     ax: Any,
-    curves: Mapping[str, Curve],
+    curves: Mapping[Label, Mapping[X, float]],
     xlabel: str = "N (generations)",
     ylabel: str = "accuracy",
     styles: Mapping[str, Mapping[str, Any]] | None = None,
     title: str | None = None,
-    errors: Mapping[str, Curve] | None = None,
+    errors: Mapping[Label, Mapping[X, float]] | None = None,
 ) -> None:
     """One line per curve (label -> {budget: value}), x on a log2 scale; `styles` holds extra
     matplotlib keywords per label (colour, line style), `errors[label][budget]` an error bar."""

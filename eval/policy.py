@@ -29,7 +29,7 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, cast
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from data.problems import load_problems
 from data.records import read_records, to_json, write_atomic
 from eval.compute_optimal import efficiency, efficiency_axes, headline
 from eval.paired import Ratio, curve_of, ratio
-from eval.plots import Curve, Section, figure, plot_curves
+from eval.plots import Section, figure, plot_curves
 from eval.summary import Summary
 from eval.tracking import Figures, Tracking, log_figures
 from ttc.policy.planner import SolveResult, draw_probes, solve
@@ -98,7 +98,7 @@ def run(cfg: PolicyEvalConfig) -> tuple[list[SolveResult], list[SearchResult]]:
                     "seed %d, N=%d: solve accuracy %.3f",
                     seed,
                     n,
-                    np.mean([r.correct for r in solved[-len(problems) :]]),
+                    np.mean(cast(list[float], [r.correct for r in solved[-len(problems) :]])),  # as np.mean reads it
                 )
             bon = policy.probe_config(max(budgets), seed, cfg.prompt)
             baseline += sweep(sample_pools(problems, lm, prm, bon), budgets, bon, lm.num_parameters, prm.num_parameters)
@@ -115,7 +115,7 @@ def per_question(records: Sequence[SolveResult | SearchResult]) -> dict[int, dic
     return {b: {q: float(np.mean(v)) for q, v in sorted(per_q.items())} for b, per_q in sorted(by_budget.items())}
 
 
-def spent_curve(solved: Sequence[SolveResult]) -> Curve:
+def spent_curve(solved: Sequence[SolveResult]) -> dict[int, float]:
     """Budget -> mean generations solve actually spent (<= the budget)."""
     by_budget: dict[int, list[int]] = defaultdict(list)
     for r in solved:

@@ -36,6 +36,7 @@ from eval.summary import Summary, defined, fmt
 from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num, preferred
 from ttc.search.best_of_n import Pool, accuracy
+from ttc.search.config import Selection
 from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers import Aggregation, Verifier, aggregate
 from ttc.verifiers.spec import VerifierConfig, load_verifier
@@ -85,8 +86,15 @@ class Curve(Label):
 
 
 # the PRM's aggregations the curves weigh votes by, each with its curve
-WEIGHTED_BY = {"last": Curve.WEIGHTED_LAST, "min": Curve.WEIGHTED_MIN, "prod": Curve.WEIGHTED_PROD}
-LIKELY = {"weighted": Curve.LIKELIHOOD_WEIGHTED, "naive": Curve.LIKELIHOOD_NAIVE}  # the baseline's, by selection
+WEIGHTED_BY: dict[Aggregation, Curve] = {
+    "last": Curve.WEIGHTED_LAST,
+    "min": Curve.WEIGHTED_MIN,
+    "prod": Curve.WEIGHTED_PROD,
+}
+LIKELY: dict[Selection, Curve] = {
+    "weighted": Curve.LIKELIHOOD_WEIGHTED,
+    "naive": Curve.LIKELIHOOD_NAIVE,
+}  # the baseline's, by selection
 
 
 @dataclass(frozen=True)
@@ -137,9 +145,13 @@ def best_of_n(by_problem: ByProblem, ns: list[int], seed: int) -> dict[Curve, Pe
 def baseline_curves(by_problem: ByProblem, ns: list[int], seed: int) -> dict[Curve, PerQuestionCurve]:
     """Best-of-N weighted and naive (the highest score wins) with the likelihood verifier, per problem."""
     each = pools(by_problem)
+    baselines: tuple[tuple[Selection, Curve], ...] = (
+        ("weighted", Curve.LIKELIHOOD_WEIGHTED),
+        ("naive", Curve.LIKELIHOOD_NAIVE),
+    )
     return {
         curve: per_question(each, ns, lambda pool, n, selection=selection: accuracy(pool, n, selection, seed=seed))
-        for selection, curve in (("weighted", Curve.LIKELIHOOD_WEIGHTED), ("naive", Curve.LIKELIHOOD_NAIVE))
+        for selection, curve in baselines
     }
 
 
@@ -248,7 +260,7 @@ def prm_findings(folder: Path) -> list[Finding]:
     shared = set(curves[Curve.WEIGHTED_LAST]) & set(curves[Curve.MAJORITY])
     n = 16 if 16 in shared else max(shared)  # the paper's usual comparison point
 
-    def vs(a: str, b: str) -> Paired:
+    def vs(a: Curve, b: Curve) -> Paired:
         return paired(per[a][n], per[b][n])
 
     likely = LIKELY

@@ -64,7 +64,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence, cast
 
 import numpy as np
 
@@ -158,7 +158,7 @@ class Estimate:
     def text(self, scale: float = 100.0) -> str:
         if self.value is None:
             return "-"
-        spread = "" if self.low is None else f" [{self.low * scale:.1f}, {self.high * scale:.1f}]"
+        spread = "" if self.low is None else f" [{self.low * scale:.1f}, {cast(float, self.high) * scale:.1f}]"
         return f"{self.value * scale:.1f}{spread}"
 
 
@@ -299,7 +299,7 @@ def interval(sampled: np.ndarray) -> tuple[float | None, float | None]:
     return float(low), float(high)
 
 
-def number(x: float) -> float | None:
+def number(x: float | np.ndarray) -> float | None:
     return None if not np.isfinite(x) else float(x)
 
 
@@ -472,19 +472,12 @@ def compare_processbench(
         # the same seed and groups: the same resamples for both (none with < 2 groups)
         diff = draws(ca, processbench_f1, resamples, seed + k) - draws(cb, processbench_f1, resamples, seed + k)
         sampled.append(diff)
-        out.append(Comparison(*names, split, paired_of(*means[-1], diff, len(ca))))
+        out.append(Comparison(*names, split, paired_of(f1a, f1b, diff, len(ca))))
     if not complete:
         return out
     average = np.mean(sampled, axis=0) if all(len(d) for d in sampled) else np.full(0, np.nan)
-    out.append(
-        Comparison(
-            *names,
-            "average F1",
-            paired_of(
-                *(float(np.mean([m[j] for m in means])) for j in (0, 1)), average, len({x.group for x, _ in shared})
-            ),
-        )
-    )
+    mean_a, mean_b = (float(np.mean([m[j] for m in means])) for j in (0, 1))
+    out.append(Comparison(*names, "average F1", paired_of(mean_a, mean_b, average, len({x.group for x, _ in shared}))))
     return out
 
 
@@ -582,7 +575,7 @@ def compare_prmbench(
     if not np.isfinite(means).all():
         return []  # no PRMScore to compare
     sampled = draws(ca, prmscore, resamples, seed) - draws(cb, prmscore, resamples, seed)  # the same groups drawn
-    return [Comparison(*names, "PRMScore", paired_of(*means, sampled, len(ca)))]
+    return [Comparison(*names, "PRMScore", paired_of(means[0], means[1], sampled, len(ca)))]
 
 
 # --- running verifiers ---------------------------------------------------------------------------
@@ -644,7 +637,7 @@ def evaluate_processbench(
         name: processbench_result(predicted[name], t, source, resamples, seed)
         for name, (t, source) in thresholds.items()
     }
-    pair = tuple(compare)
+    pair = cast(tuple[str, str], tuple(compare))  # `compare`: two names or none (the config checks)
     comparisons = compare_processbench(predicted[pair[0]], predicted[pair[1]], pair, resamples, seed) if pair else []
     summary = BenchSummary(
         "processbench", data, processbench=results, comparisons=comparisons, resamples=resamples, seed=seed
@@ -678,7 +671,7 @@ def evaluate_prmbench(
 ) -> Evaluated:
     counted = {name: step_counts(items, v, threshold) for name, v in values.items()}
     results = {name: prmbench_result(c, threshold, resamples, seed) for name, c in counted.items()}
-    pair = tuple(compare)
+    pair = cast(tuple[str, str], tuple(compare))  # `compare`: two names or none (the config checks)
     comparisons = compare_prmbench(counted[pair[0]], counted[pair[1]], pair, resamples, seed) if pair else []
     summary = BenchSummary("prmbench", data, prmbench=results, comparisons=comparisons, resamples=resamples, seed=seed)
     return summary, steps_records(items, counted)
@@ -827,8 +820,16 @@ def main(cfg: BenchPRMConfig) -> str:
         values[name] = score_with(spec, cfg.prompt, questions, [i.steps for i in items])
     if cfg.benchmark == "toy":  # the set as built, beside its scores
         write_atomic(out / TOY_SET, [to_json(item) for item in items])
-    evaluate = evaluate_prmbench if cfg.benchmark == "prmbench" else evaluate_processbench
-    summary, records = evaluate(items, values, cfg.threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg))
+    if cfg.benchmark == "prmbench":  # BenchPRMConfig checked: PRMBench's steps, a number for its threshold
+        steps, threshold = cast(list[BenchSteps], items), cast(float, cfg.threshold)
+        summary, records = evaluate_prmbench(
+            steps, values, threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg)
+        )
+    else:
+        solutions = cast(list[BenchSolution], items)
+        summary, records = evaluate_processbench(
+            solutions, values, cfg.threshold, cfg.compare, cfg.resamples, cfg.seed, source(cfg)
+        )
     return write(summary, records, out)
 
 

@@ -40,7 +40,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -58,6 +58,7 @@ from eval.tracking import Figures, Tracking, log_figures
 from eval.wording import num, preferred
 from ttc.revise import ChainSet, accuracy, chain_records, read_chain_sets, score_chains
 from ttc.search.best_of_n import NUM_SUBSETS
+from ttc.search.config import Selection
 from ttc.stages.spec import Finding, ReportPart, StageSpec
 from ttc.verifiers import Aggregation
 from ttc.verifiers.spec import VerifierConfig, load_verifier
@@ -73,7 +74,10 @@ class SelectionName(Label):
     MAJORITY = "majority"
 
 
-SELECTIONS = {"weighted": SelectionName.ORM_WEIGHTED, "majority": SelectionName.MAJORITY}  # rule -> its name
+SELECTIONS: dict[Selection, SelectionName] = {
+    "weighted": SelectionName.ORM_WEIGHTED,
+    "majority": SelectionName.MAJORITY,
+}  # rule -> its name
 SEQUENTIAL, PARALLEL = "sequential", "parallel"  # one chain of N attempts; N chains of one
 ALL = "all"  # the ratio sweep's group of every problem (the others: "level <k>")
 FIGURES = ("revision_steps.png", "sequential_parallel.png", "ratio.png")
@@ -175,7 +179,7 @@ def transitions(chain_sets: Sequence[ChainSet]) -> Transitions:
 
 
 def per_problem_accuracy(
-    chain_sets: Sequence[ChainSet], chains: int, length: int, how: str, num_subsets: int, seed: int
+    chain_sets: Sequence[ChainSet], chains: int, length: int, how: Selection, num_subsets: int, seed: int
 ) -> PerProblem:
     return {cs.problem_id: accuracy(cs, chains, length, how, num_subsets, seed) for cs in chain_sets}
 
@@ -196,7 +200,7 @@ def sequential_vs_parallel(
 
 
 def ratio_sweep(
-    chain_sets: Sequence[ChainSet], budget: int, chains: int, length: int, how: str, num_subsets: int, seed: int
+    chain_sets: Sequence[ChainSet], budget: int, chains: int, length: int, how: Selection, num_subsets: int, seed: int
 ) -> dict[float, PerProblem]:
     """Sequential/parallel ratio L / C -> per-problem accuracy at the fixed budget."""
     return {
@@ -258,7 +262,7 @@ def ratio_label(ratio: float) -> str:
     return str(Fraction(ratio).limit_denominator(1 << 20))
 
 
-def table(curves: dict[str, dict], first: str, column=str) -> list[str]:
+def table(curves: dict[str, dict], first: str, column: Callable[[Any], str] = str) -> list[str]:
     xs = sorted({x for c in curves.values() for x in c})
     rows = [f"| {first} | " + " | ".join(column(x) for x in xs) + " |", "|---" * (len(xs) + 1) + "|"]
     rows += [

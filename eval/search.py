@@ -48,7 +48,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, cast
 
 from tqdm.auto import tqdm
 
@@ -189,9 +189,12 @@ def evaluate(
         for seed in cfg.seeds:
             for group in pooled.values():
                 widest = max(group, key=lambda member: member.budgets[-1])  # its pool serves every line
-                pools = sample_pools(problems, lm, prm, widest.config(widest.budgets[-1], seed, cfg.prompt))
+                # a poolable strategy's config is a best-of-N one, and it has a sweep
+                pool_cfg = cast(BestOfNConfig, widest.config(widest.budgets[-1], seed, cfg.prompt))
+                pools = sample_pools(problems, lm, prm, pool_cfg)
                 for line in group:
-                    swept = STRATEGIES[line.strategy].sweep(
+                    sweep = cast(Callable[..., list[SearchResult]], STRATEGIES[line.strategy].sweep)
+                    swept = sweep(
                         pools,
                         line.budgets,
                         line.config(line.budgets[-1], seed, cfg.prompt),

@@ -27,7 +27,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
 from data.records import RecordError, read_records
 from eval.paired import Comparison, Paired, paired
@@ -317,7 +317,7 @@ def adaptive_claim(summary: SearchSummary, name: str, weighted: str, beam: str) 
         return []
     top = caps[-1]
     cell = line.cells[top]
-    cover = min((b for b in ours if b >= cell.spent), default=None)
+    cover = min((b for b in ours if b >= cast(float, cell.spent)), default=None)  # caps: spent known
     same = lines_paired(summary, name, weighted, top)
     covered = (
         ""

@@ -13,6 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, cast
 
 from data.problems import DataConfig, load_problems
 from data.records import Sample, read_records
@@ -33,7 +34,7 @@ class ToyModelsConfig:
     k: int = 16
     temperature: float = 0.8
     max_tokens: int = 128
-    backend: str = "hf"
+    backend: Literal["hf", "vllm"] = "hf"
     threads: int = 1
 
 
@@ -49,7 +50,7 @@ def run_samples(cfg: ToyModelsConfig, model: str, n: int, temperature: float) ->
 
 
 def level_table(cfg: ToyModelsConfig, model: str) -> dict[int, dict[str, float]]:
-    level_of = {p.id: p.level for p in load_problems(cfg.data)}
+    level_of = cast(dict[str, int], {p.id: p.level for p in load_problems(cfg.data)})  # keyed by level as read
     greedy = run_samples(cfg, model, 1, 0.0)
     sampled = run_samples(cfg, model, cfg.k, cfg.temperature)
     by_problem: dict[str, list[Sample]] = defaultdict(list)

@@ -66,7 +66,7 @@ def log_figures(tracking: Tracking, output_dir: Path | str, stage: str, figures:
                 for tag, v in row.items():
                     writer.add_scalar(tag, v, step)
     if "wandb" in tracking.report_to:
-        import wandb
+        import wandb  # pyright: ignore[reportMissingImports]  # optional: not a dependency, asked for by report_to
 
         out.mkdir(parents=True, exist_ok=True)
         run = wandb.init(
@@ -80,7 +80,7 @@ def log_figures(tracking: Tracking, output_dir: Path | str, stage: str, figures:
             run.log(row, step=step)
         run.finish()
     if "trackio" in tracking.report_to:
-        import trackio
+        import trackio  # pyright: ignore[reportMissingImports]  # optional: not a dependency, asked for by report_to
 
         trackio.init(project="ttc", name=name)
         for step, row in points.items():

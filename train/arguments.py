@@ -16,17 +16,34 @@ import shutil
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar, cast
 
 import torch
-from transformers import Trainer
-from transformers.integrations import get_available_reporting_integrations
+from transformers import Trainer, TrainingArguments
+from transformers.integrations.integration_utils import get_available_reporting_integrations
 
 from data.config import ConfigError
 
 log = logging.getLogger(__name__)
-A = TypeVar("A")  # a TrainingArguments class
-C = TypeVar("C")  # a trainer's config
+
+
+class Saved(Protocol):
+    """A trainer's config as `save_faults` reads it."""
+
+    @property
+    def output_dir(self) -> str: ...
+
+
+class Launched(Protocol):
+    """A trainer's config as `single_process_launch` reads it."""
+
+    @property
+    def trainer(self) -> Mapping[str, Any]: ...
+
+
+A = TypeVar("A", bound=TrainingArguments)  # a TrainingArguments class
+C = TypeVar("C", bound=Saved)  # a trainer's config
+L = TypeVar("L", bound=Launched)  # a trainer's config
 
 PAPER_OPTIMISER = {"adam_beta1": 0.9, "adam_beta2": 0.95}  # AdamW's betas, for the PRM and the reviser
 LOG_HISTORY_FILE = "log_history.json"
@@ -76,14 +93,14 @@ def write_errno(folder: Path, message: str) -> int:
     return errno.ENOSPC if shutil.disk_usage(existing).free < ROOM else errno.EIO
 
 
-def single_process_launch(main: Callable[[C], Path]) -> Callable[[C], Path]:
+def single_process_launch(main: Callable[[L], Path]) -> Callable[[L], Path]:
     """A trainer's `main` that, run with DeepSpeed (`trainer.deepspeed`) but no launcher (no RANK
     or WORLD_SIZE: `python -m train.prm`, `ttc train-prm`, a one-process `ttc pipeline`), runs in
     `one_process()`. DeepSpeed otherwise looks for its ranks through MPI and dies without mpi4py.
     Plain runs are left as they are."""
 
     @functools.wraps(main)
-    def launched(cfg: C) -> Path:
+    def launched(cfg: L) -> Path:
         launcher = "RANK" in os.environ or "WORLD_SIZE" in os.environ
         if launcher or not cfg.trainer.get("deepspeed"):
             return main(cfg)
@@ -200,12 +217,13 @@ def trainer_arguments(cls: type[A], defaults: dict[str, Any], overrides: dict[st
         args = cls(**{**tracking, **defaults, **overrides})
     except (TypeError, ValueError) as e:
         raise ConfigError(f"trainer: {e}") from e
-    if missing := set(args.report_to) - set(get_available_reporting_integrations()):
+    report_to = cast(list[str], args.report_to)  # TrainingArguments.__post_init__ makes it a list
+    if missing := set(report_to) - set(get_available_reporting_integrations()):
         raise ConfigError(
             f"trainer: report_to {sorted(missing)}: not installed (installed: "
             f"{', '.join(get_available_reporting_integrations()) or 'none'})"
         )
-    if "wandb" in args.report_to:
+    if "wandb" in report_to:
         os.environ.setdefault("WANDB_MODE", "offline")
         os.environ.setdefault("WANDB_PROJECT", args.project)
     if first_process():

@@ -37,7 +37,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Literal, Protocol, Sequence, TypeVar, cast
 
 import numpy as np
 import torch
@@ -65,8 +65,18 @@ from train.arguments import (
 )
 from ttc.stages.spec import StageSpec
 
+if TYPE_CHECKING:
+    from peft import LoraConfig
+
 log = logging.getLogger(__name__)
-R = TypeVar("R")  # a record with a problem_id
+
+
+class Questioned(Protocol):
+    @property
+    def problem_id(self) -> str: ...
+
+
+R = TypeVar("R", bound=Questioned)  # a record with a problem_id
 IGNORE = -100.0
 
 
@@ -216,7 +226,8 @@ def within_question_metric(problem_ids: list[str]) -> Callable[[Any], dict[str, 
         labelled = values != IGNORE
         last = labelled.shape[1] - 1 - labelled[:, ::-1].argmax(axis=1)
         rows = np.arange(len(values))
-        aucs = within_question_aucs(problem_ids, margins[rows, last], values[rows, last] >= 0.5)
+        scores, outcomes = cast(Sequence[float], margins[rows, last]), cast(Sequence[bool], values[rows, last] >= 0.5)
+        aucs = within_question_aucs(problem_ids, scores, outcomes)  # arrays, read as sequences
         return {"within_question_auc": float(np.mean(list(aucs.values()))) if aucs else 0.5}
 
     return metric
@@ -241,7 +252,7 @@ def split_by_question(records: list[R], fraction: float, seed: int, where: str) 
     return train, val
 
 
-def lora_config(lora: LoraSettings):
+def lora_config(lora: LoraSettings) -> LoraConfig | None:
     """PEFT's LoraConfig of our settings, None when LoRA is off (shared with train/revision.py)."""
     if not lora.enabled:
         return None
@@ -262,7 +273,7 @@ def load_model(cfg: PRMTrainConfig):
         return model
     from peft import get_peft_model
 
-    return get_peft_model(model, lora_config(cfg.lora))
+    return get_peft_model(model, cast("LoraConfig", lora_config(cfg.lora)))  # enabled: a config
 
 
 def prm_arguments(cfg: PRMTrainConfig, out: Path, world: int) -> dict[str, Any]:
@@ -335,7 +346,7 @@ def main(cfg: PRMTrainConfig) -> Path:
         ),
     )
     # Resume after preemption from the newest whole checkpoint (train/arguments.py).
-    trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir))
+    trainer.train(resume_from_checkpoint=last_checkpoint(cast(str, args.output_dir)))  # trainer_arguments sets it
     # save_model on every rank: under ZeRO-3 it gathers the sharded weights (a collective), and
     # only the main process writes. A LoRA run saves its adapter, merged below on one process.
     trainer.save_model(str(out / "adapter" if cfg.lora.enabled else out))

@@ -28,12 +28,13 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, EarlyStoppingCallback
-from trl import SFTConfig, SFTTrainer
+from trl.trainer.sft_config import SFTConfig  # trl's lazy __init__ names them for checkers only privately
+from trl.trainer.sft_trainer import SFTTrainer
 
 from data.config import parse_config, run_cli, save_config
 from data.lock import lock_output
@@ -204,8 +205,9 @@ def build_trainer(cfg: RevisionTrainConfig) -> SFTTrainer:
         peft_config=lora_config(cfg.lora),
         callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if cfg.patience else [],
     )
-    trainer.train_dataset = drop_long(trainer.train_dataset, cfg.max_length, "train")
-    trainer.eval_dataset = drop_long(trainer.eval_dataset, cfg.max_length, "validation")
+    # SFTTrainer keeps both as datasets' Datasets (tokenized)
+    trainer.train_dataset = drop_long(cast(Dataset, trainer.train_dataset), cfg.max_length, "train")
+    trainer.eval_dataset = drop_long(cast(Dataset, trainer.eval_dataset), cfg.max_length, "validation")
     return trainer
 
 
@@ -267,7 +269,7 @@ def main(cfg: RevisionTrainConfig) -> Path:
     trainer = build_trainer(cfg)
     if first_process():
         save_config(cfg, out / "train_config.yaml")  # once every setting is checked
-    checkpoints = Path(trainer.args.output_dir)
+    checkpoints = Path(cast(str, trainer.args.output_dir))  # trainer_arguments sets it
     # Resume after preemption from the newest whole checkpoint (train/arguments.py).
     trainer.train(resume_from_checkpoint=last_checkpoint(checkpoints))
     if trainer.is_world_process_zero():

@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import Dataset
@@ -139,12 +139,12 @@ class ToyStream(Dataset):
         else:
             answer = toy.careless_solution(own.expression, rng, self.slip)
         pieces.append((own.question, answer, True))
-        ids, labels = [self.tokenizer.bos_token_id], [-100]
+        ids, labels = [cast(int, self.tokenizer.bos_token_id)], [-100]  # the char tokenizer's special tokens
         for n, (question, steps, is_target) in enumerate(pieces):
             last = n == len(pieces) - 1
             prompt = self.tokenizer.encode(self.prompt.render(question), add_special_tokens=False)
             solution = self.tokenizer.encode(
-                "\n".join(steps) + (self.tokenizer.eos_token if last else ""), add_special_tokens=False
+                "\n".join(steps) + (cast(str, self.tokenizer.eos_token) if last else ""), add_special_tokens=False
             )
             separator = [] if last else self.tokenizer.encode("\n\n", add_special_tokens=False)
             ids += prompt + solution + separator
@@ -172,9 +172,9 @@ def build_model(cfg: ToyLMConfig, tokenizer: PreTrainedTokenizerFast) -> LlamaFo
         num_key_value_heads=cfg.num_heads,
         max_position_embeddings=cfg.max_position_embeddings,
         tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=cast(int, tokenizer.bos_token_id),  # the char tokenizer's: ids
+        eos_token_id=cast(int, tokenizer.eos_token_id),
+        pad_token_id=cast(int, tokenizer.pad_token_id),
     )
     torch.manual_seed(cfg.seed)
     return LlamaForCausalLM(config)
@@ -246,10 +246,10 @@ def main(cfg: ToyLMConfig) -> Path:
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
     )
     start = time.time()
-    trainer.train(resume_from_checkpoint=last_checkpoint(args.output_dir))
+    trainer.train(resume_from_checkpoint=last_checkpoint(cast(str, args.output_dir)))  # trainer_arguments sets it
     wall = time.time() - start
 
-    model = trainer.model.to(getattr(torch, cfg.save_dtype))
+    model = cast(LlamaForCausalLM, trainer.model).to(getattr(torch, cfg.save_dtype))  # the model given it
     model.config.dtype = cfg.save_dtype
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
