@@ -43,14 +43,14 @@ def test_chains_on_the_real_reviser_and_orm(hf_lm, toy_orm):
     assert [(r.problem_id, r.params["selection"]) for r in weighted] == [(p.id, "weighted") for p in PROBLEMS]
     assert sum(r.prompt_tokens for r in weighted) == hf_lm.ledger.prompt_tokens - ledger[0]
     assert sum(r.generated_tokens for r in weighted) == hf_lm.ledger.generated_tokens - ledger[1]
-    assert sum(r.prm_tokens for r in weighted) == toy_orm.tokens_scored - scored
+    assert sum(cast(int, r.prm_tokens) for r in weighted) == toy_orm.tokens_scored - scored
     assert {q.count("Previous attempt") for q, _ in orm.asked} == {0, 1, 2}  # the ORM read each history
     for r, p in zip(weighted, PROBLEMS):
         assert (r.generations, r.budget, r.candidates) == (6, 6, 6)
         assert r.flops_policy == 2 * hf_lm.num_parameters * (r.prompt_tokens + r.generated_tokens)
         assert r.correct == float(r.answer == p.answer)
         if r.answer is not None:
-            assert extract_answer(r.solution) == r.answer
+            assert extract_answer(cast(str, r.solution)) == r.answer
     assert any(r.correct for r in results)
 
 

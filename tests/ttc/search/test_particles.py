@@ -2,6 +2,7 @@
 and unfinished ones never answer, determinism, the ledger, the config, and the eval grid."""
 
 import math
+from typing import cast
 
 import pytest
 
@@ -152,10 +153,10 @@ def test_one_call_a_round_for_all_problems_generations_n_and_costs_booked():
     assert results[0].params["resample_temperature"] == 1.0 and "lookahead" not in results[0].params
     assert sum(r.prompt_tokens for r in results) == lm.ledger.prompt_tokens
     assert sum(r.generated_tokens for r in results) == lm.ledger.generated_tokens
-    assert sum(r.prm_tokens for r in results) == prm.tokens_scored
+    assert sum(cast(int, r.prm_tokens) for r in results) == prm.tokens_scored
     for r in results:
         assert r.flops_policy == 2 * 10 * (r.prompt_tokens + r.generated_tokens)  # ScriptedLM: 10 parameters
-        assert r.flops_prm == 2 * 3 * r.prm_tokens  # TableVerifier: 3
+        assert r.flops_prm == 2 * 3 * cast(int, r.prm_tokens)  # TableVerifier: 3
     scored = [item for call in prm.calls for item in call]
     assert len(scored) == len(set(scored))  # a prefix held by several particles is scored once
 
