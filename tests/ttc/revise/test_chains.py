@@ -52,7 +52,7 @@ def test_one_lm_call_per_step_and_one_verifier_call():
     texts = [a.text for a in unscored[0].chains[0]]  # (problem, chain, attempt) order: q0's chain 0 first
     assert [q for q, _ in orm.calls[0][:3]] == [revision_question("question 0", texts[:t]).text for t in range(3)]
     assert [cs.problem_id for cs in chain_sets] == ["q0", "q1", "q2"]
-    assert sum(cs.costs.prm_tokens for cs in chain_sets) == orm.tokens_scored
+    assert sum(cast(int, cast(Costs, cs.costs).prm_tokens) for cs in chain_sets) == orm.tokens_scored
     for before, after in zip(unscored, chain_sets):
         assert [[a.score for a in chain] for chain in after.chains] == [[0.5] * 3] * 2
         assert [[dataclasses.replace(a, score=None) for a in chain] for chain in after.chains] == before.chains

@@ -12,7 +12,7 @@ from eval.search import plan_line
 from tests.support.fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
 from tests.ttc.search.test_scheduler import Padded, Shuffled  # a streaming LM; a batch-dependent verifier
 from ttc.search import ParticleConfig, particle_filtering
-from ttc.search.particles import resampling_probabilities
+from ttc.search.particles import ResampleWeights, resampling_probabilities
 from ttc.search.session import Session
 from ttc.strategies import STRATEGIES
 
@@ -65,11 +65,11 @@ def test_resampling_concentrates_on_the_high_scoring_branch(finals, table, winne
     assert sum(kept.values()) == 16 and kept[winner] >= 14  # half the samples, ~81:1 odds after resampling
     [texts] = [[text for text, _ in f] for f in finals]
     assert len(texts) == 16 and sum(t.startswith(winner) for t in texts) >= 14
-    assert result.answer == answer and result.candidates == 16 and result.distinct_candidates <= 2
+    assert result.answer == answer and result.candidates == 16 and cast(float, result.distinct_candidates) <= 2
 
 
 def test_logit_weights_resample_more_sharply_than_raw_scores():
-    def share_of_a(weights: str) -> int:
+    def share_of_a(weights: ResampleWeights) -> int:
         kept = 0
         for seed in range(10):
             lm = ScriptedLM(branches)
