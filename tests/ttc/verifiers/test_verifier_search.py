@@ -23,5 +23,5 @@ def test_best_of_n_runs_on_every_kind(kind, standins, hf_lm):
     results = STRATEGIES["best_of_n"].run(PROBLEMS, hf_lm, prm, cfg)
     assert [r.problem_id for r in results] == [p.id for p in PROBLEMS]
     assert sum(cast(int, r.prm_tokens) for r in results) == prm.tokens_scored - scored > 0
-    assert all(r.flops_prm == 2 * prm.num_parameters * cast(int, r.prm_tokens) for r in results)
+    assert all(r.flops_prm == 2 * cast(int, prm.num_parameters) * cast(int, r.prm_tokens) for r in results)
     assert all(r.generations == 2 for r in results)
