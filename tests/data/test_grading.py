@@ -3,6 +3,7 @@ import multiprocessing
 import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import pytest
 
@@ -82,7 +83,8 @@ def test_what_one_answer_may_cost_is_bounded(fresh_worker):
     assert not is_correct("1+" * 500_000 + "1", "5", "math")
     assert grading._worker is None  # never sent to the worker
     assert is_correct("0.5", "\\frac{1}{2}", "math")
-    limits = open(f"/proc/{grading._worker.proc.pid}/limits").read()
+    worker = cast("grading._Worker", grading._worker)  # started by the call above
+    limits = open(f"/proc/{worker.proc.pid}/limits").read()
     address_space = next(line for line in limits.splitlines() if line.startswith("Max address space"))
     assert address_space.split()[3] == str(grading.WORKER_MEMORY_BYTES)
 
@@ -165,6 +167,7 @@ def test_the_worker_dies_with_its_parent_even_mid_answer():
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert parent.stdout is not None
     worker = int(parent.stdout.readline())
     time.sleep(0.5)  # the worker is inside the hanging answer
     parent.send_signal(signal.SIGKILL)

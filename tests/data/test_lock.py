@@ -34,6 +34,7 @@ def holder(path):
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": REPO},
     )
+    assert proc.stdout is not None
     assert proc.stdout.readline() == "held\n"
     return proc
 

@@ -130,7 +130,8 @@ def test_shards_with_different_settings_are_not_merged(tmp_path):
 
 def test_no_units_and_a_file_for_a_folder_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="nothing to do"):
-        run_shard(tmp_path, "x", Shard(0, 1), [], str, lambda b: b, 1)
+        no_units: list[list[dict]] = []
+        run_shard(tmp_path, "x", Shard(0, 1), no_units, str, lambda b: b, 1)
     (tmp_path / "f").write_text("keep")
     with pytest.raises(ConfigError, match=r"output_dir .*f: is a file, expected a folder"):
         claim(tmp_path / "f", "x", Shard(0, 1), {})

@@ -98,4 +98,4 @@ def test_slip_is_a_probability():
 def test_the_error_class_of_the_first_wrong_step(steps, expected):
     i = first_wrong_step(QUESTION, steps)
     assert i == len(steps) - 1
-    assert toy.error_class(QUESTION, steps, i) == expected
+    assert toy.error_class(QUESTION, steps, len(steps) - 1) == expected

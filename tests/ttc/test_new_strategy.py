@@ -7,7 +7,7 @@ verifier), compute-optimal fits it and picks it, and `ttc solve` runs it where i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence, cast
 
 from data.bins import Bins
 from data.problems import DataConfig, load_problems
@@ -22,7 +22,7 @@ from ttc.lm.spec import LMConfig
 from ttc.pipeline import report
 from ttc.policy import Policy, planner
 from ttc.search import BestOfNConfig, SearchResult, Strategy, sample_pools
-from ttc.search.result import make_result
+from ttc.search.result import Costs, make_result
 from ttc.strategies import STRATEGIES
 from ttc.verifiers import Verifier
 from ttc.verifiers.spec import VerifierConfig
@@ -50,7 +50,7 @@ def first_answer(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: FirstA
                 chosen and chosen.text,
                 len(pool.samples),
                 cfg.generations,
-                pool.costs,
+                cast(Costs, pool.costs),  # sample_pools counts every pool's
                 lm.num_parameters,
                 prm.num_parameters,
             )
@@ -109,7 +109,8 @@ def test_a_new_strategy_is_one_module_and_one_registry_line(tmp_path, monkeypatc
         assert {m for fixed in analysis.fixed.values() for m in fixed} == {"first answer"}, analysis.kind
     policy = Policy.load(out / "policy_predicted.json")
     assert {e.strategy for per_bin in policy.table.values() for e in per_bin.values()} == {"first_answer"}
-    assert set(policy.models) == {"lm", "prm"}  # the new line runs on the search roles
+    models = cast("dict[str, dict[str, Any]]", policy.models)  # the policy records what it was fit with
+    assert set(models) == {"lm", "prm"}  # the new line runs on the search roles
 
     # `ttc solve`: the probe, then the policy's pick on the rest of the budget
     lm, prm = ScriptedLM(script), TableVerifier()

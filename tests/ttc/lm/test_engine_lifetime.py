@@ -164,6 +164,7 @@ def test_processes_started_inside_die_with_their_parent_and_theirs_too(method, t
     script.write_text(TREE)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with session([sys.executable, str(script), method], env=env, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
         other = psutil.Process(int(proc.stdout.readline()))
         deadline = time.monotonic() + 60
         while (

@@ -1,9 +1,12 @@
 """Sample counts are bounded where they are set: an absurd `n` is refused when the config is
 built, before a model loads (a request's n samples are generated at once: ttc/lm/__init__.py MAX_N)."""
 
+from typing import cast
+
 import pytest
 
 from ttc.lm import MAX_N, GenerationRequest
+from ttc.lm.config import LMConfig
 from ttc.lm.sampling import SamplingConfig
 from ttc.stages.label import RolloutConfig
 
@@ -52,7 +55,7 @@ def test_every_holder_of_sampling_settings_refuses_them_with_one_message():
         RolloutConfig,
         BestOfNConfig,
         BeamConfig,
-        lambda **s: ChainsConfig(output_dir="o", reviser=None, **s),
+        lambda **s: ChainsConfig(output_dir="o", reviser=cast(LMConfig, None), **s),
     ]
     for bad, message in [
         ({"temperature": -1.0}, r"^temperature must be >= 0, got -1.0$"),

@@ -44,7 +44,7 @@ SAMPLE = [
 ]
 
 
-def run(argv: list[str], capsys) -> tuple[int, list[str]]:
+def run(argv: list[str], capsys) -> tuple[str | int | None, list[str]]:
     """(exit status, stderr lines) of `ttc <argv>`, or of `python -m train.x <args>` for
     argv = ["-m", "train.x", ...]."""
     capsys.readouterr()

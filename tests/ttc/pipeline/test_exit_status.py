@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e  # real `ttc` processes
 PRM = str(REPO / "train" / "checkpoints" / "toy-prm")
 
 
-def status(job, capsys) -> tuple[int, list[str]]:
+def status(job, capsys) -> tuple[str | int | None, list[str]]:
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit:
         job()

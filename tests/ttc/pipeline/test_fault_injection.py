@@ -57,9 +57,10 @@ def fresh_progress_lock() -> None:
     held by one of the parent's threads at that moment, once hung a child for good. New ones."""
     from tqdm import std
 
-    std.TqdmDefaultWriteLock.th_lock = std.TRLock()
-    std.TqdmDefaultWriteLock.mp_lock = None
-    std.tqdm.set_lock(std.TqdmDefaultWriteLock())
+    # types-tqdm leaves out tqdm.std's lock class and TRLock
+    std.TqdmDefaultWriteLock.th_lock = std.TRLock()  # pyright: ignore[reportAttributeAccessIssue]
+    std.TqdmDefaultWriteLock.mp_lock = None  # pyright: ignore[reportAttributeAccessIssue]
+    std.tqdm.set_lock(std.TqdmDefaultWriteLock())  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def fork_run(argv: list[str], log: Path, pause_s: float = PAUSE_S) -> int:

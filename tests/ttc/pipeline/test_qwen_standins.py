@@ -20,6 +20,12 @@ from tests.support.runs import REPO
 pytestmark = pytest.mark.e2e  # the stand-in Qwen world built
 
 
+def found(match: re.Match[str] | None) -> re.Match[str]:
+    """A match the stand-in's text is written to give."""
+    assert match is not None
+    return match
+
+
 @pytest.fixture(scope="session")
 def qwen_world() -> QwenWorld:
     return build_qwen_world()
@@ -76,9 +82,9 @@ def test_processbench_in_the_hub_layout_with_true_labels(qwen_world, monkeypatch
     for split in PROCESSBENCH_SPLITS:
         assert {s.label for s in solutions if s.split == split} == {-1, 0, 1}
     for s in solutions:
-        a, b = map(int, re.search(r"(\d+) \+ (\d+)\$\?$", s.problem).groups())  # each question ends with the sum
-        total = int(re.fullmatch(r"\$\d+ \+ \d+ = (\d+)\$\.", s.steps[0]).group(1))
-        boxed = int(re.search(r"\\boxed\{(\d+)\}", s.steps[1]).group(1))
+        a, b = map(int, found(re.search(r"(\d+) \+ (\d+)\$\?$", s.problem)).groups())  # each question ends with the sum
+        total = int(found(re.fullmatch(r"\$\d+ \+ \d+ = (\d+)\$\.", s.steps[0])).group(1))
+        boxed = int(found(re.search(r"\\boxed\{(\d+)\}", s.steps[1])).group(1))
         right = [total == a + b, boxed == a + b]
         assert s.label == (right.index(False) if False in right else -1), s
         assert s.final_answer_correct == right[1], s

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
@@ -21,6 +22,9 @@ from data.models import check_model
 from tests.support.runs import REPO, tmpfs
 from ttc.lm.spec import LMConfig, load_lm
 from ttc.pipeline import cli
+
+if TYPE_CHECKING:
+    from ttc.lm.hf import HFBackend
 
 pytestmark = pytest.mark.e2e  # real engines on wrong models
 
@@ -42,7 +46,7 @@ TOY = [
 ]
 
 
-def status(job, capsys) -> tuple[int, list[str]]:
+def status(job, capsys) -> tuple[str | int | None, list[str]]:
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit:
         job()
@@ -178,7 +182,7 @@ def test_nan_weights_on_hf_are_one_line_naming_the_folder(tmp_path, capsys, monk
     assert [line for line in lines if line.startswith("ttc")] == [
         f"ttc sample: model: {folder}: the weights give non-finite logits (NaN/Inf weights?): copy or retrain the model"
     ]
-    assert load_lm(LMConfig(model=str(BASE))).finite_logits()  # sound weights pass the probe
+    assert cast("HFBackend", load_lm(LMConfig(model=str(BASE)))).finite_logits()  # sound weights pass the probe
 
 
 def test_nan_weights_on_vllm_are_one_line_not_empty_samples(tmp_path):
@@ -228,6 +232,7 @@ def test_a_real_sigint_is_one_line_and_status_130():
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+    assert child.stdout is not None
     assert child.stdout.readline() == "ready\n"
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=30)

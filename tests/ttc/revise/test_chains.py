@@ -5,6 +5,7 @@ context, and results with search's records and ledger."""
 import dataclasses
 import json
 import re
+from typing import cast
 
 import pytest
 
@@ -14,6 +15,7 @@ from data.revision_format import revision_prompt, revision_question
 from tests.support.fakes import ScriptedLM, TableVerifier
 from ttc.revise import RevisionConfig, chain_records, read_chain_sets, revision, sample_chains, score_chains
 from ttc.search import REVISION, Strategy
+from ttc.search.result import Costs
 from ttc.strategies import STRATEGIES
 
 
@@ -41,7 +43,7 @@ def test_one_lm_call_per_step_and_one_verifier_call():
     assert len(lm.calls) == 3  # one per revision step
     assert all(len(call) == 3 * 2 and {r.n for r in call} == {1} for call in lm.calls)  # problems x chains
     assert {a.score for cs in unscored for chain in cs.chains for a in chain} == {None}
-    costs = [cs.costs for cs in unscored]  # the reviser's, no ORM's yet
+    costs = [cast(Costs, cs.costs) for cs in unscored]  # the reviser's, no ORM's yet
     assert sum(c.prompt_tokens for c in costs) == lm.ledger.prompt_tokens
     assert sum(c.generated_tokens for c in costs) == lm.ledger.generated_tokens
     assert {c.prm_tokens for c in costs} == {None}
@@ -50,7 +52,7 @@ def test_one_lm_call_per_step_and_one_verifier_call():
     texts = [a.text for a in unscored[0].chains[0]]  # (problem, chain, attempt) order: q0's chain 0 first
     assert [q for q, _ in orm.calls[0][:3]] == [revision_question("question 0", texts[:t]).text for t in range(3)]
     assert [cs.problem_id for cs in chain_sets] == ["q0", "q1", "q2"]
-    assert sum(cs.costs.prm_tokens for cs in chain_sets) == orm.tokens_scored
+    assert sum(cast(int, cast(Costs, cs.costs).prm_tokens) for cs in chain_sets) == orm.tokens_scored
     for before, after in zip(unscored, chain_sets):
         assert [[a.score for a in chain] for chain in after.chains] == [[0.5] * 3] * 2
         assert [[dataclasses.replace(a, score=None) for a in chain] for chain in after.chains] == before.chains
@@ -126,15 +128,15 @@ def test_results_have_search_records_and_ledger():
     for r in results:
         assert (r.strategy, r.budget, r.generations, r.candidates) == ("revision", 4, 4, 4)
         assert (r.params["chains"], r.params["length"]) == (1, 4)
-        assert r.answer == "2" and r.solution.endswith(
+        assert r.answer == "2" and cast(str, r.solution).endswith(
             "\\boxed{2}\n"
         )  # the stop string cut, the answerless first attempt skipped
         assert r.flops_policy == 2 * 10 * (r.prompt_tokens + r.generated_tokens)
-        assert r.flops_prm == 2 * 3 * r.prm_tokens
+        assert r.flops_prm == 2 * 3 * cast(int, r.prm_tokens)
     assert [r.correct for r in results] == [1.0, 0.0]
     assert sum(r.prompt_tokens for r in results) == lm.ledger.prompt_tokens
     assert sum(r.generated_tokens for r in results) == lm.ledger.generated_tokens
-    assert sum(r.prm_tokens for r in results) == orm.tokens_scored
+    assert sum(cast(int, r.prm_tokens) for r in results) == orm.tokens_scored
     assert "no answer here" in lm.calls[1][0].prompt  # an answerless attempt is still revised
 
 

@@ -2,6 +2,7 @@
 the revision format: this checks the mechanics) and a tiny PRM fine-tuned in seconds as the ORM."""
 
 import dataclasses
+from typing import cast
 
 import pytest
 
@@ -10,6 +11,7 @@ from data.revision_format import ContextError, revision_prompt, revision_questio
 from data.steps import extract_answer
 from tests.support.fakes import Recording
 from tests.support.runs import REPO, synthetic_labels, train_tiny_prm
+from ttc.lm import BoundedLM
 from ttc.lm.spec import LMConfig, load_lm
 from ttc.revise import ChainSet, RevisionConfig, revision, sample_chains, score_chains
 from ttc.revise.records import Attempt, reviser_saw
@@ -41,14 +43,14 @@ def test_chains_on_the_real_reviser_and_orm(hf_lm, toy_orm):
     assert [(r.problem_id, r.params["selection"]) for r in weighted] == [(p.id, "weighted") for p in PROBLEMS]
     assert sum(r.prompt_tokens for r in weighted) == hf_lm.ledger.prompt_tokens - ledger[0]
     assert sum(r.generated_tokens for r in weighted) == hf_lm.ledger.generated_tokens - ledger[1]
-    assert sum(r.prm_tokens for r in weighted) == toy_orm.tokens_scored - scored
+    assert sum(cast(int, r.prm_tokens) for r in weighted) == toy_orm.tokens_scored - scored
     assert {q.count("Previous attempt") for q, _ in orm.asked} == {0, 1, 2}  # the ORM read each history
     for r, p in zip(weighted, PROBLEMS):
         assert (r.generations, r.budget, r.candidates) == (6, 6, 6)
         assert r.flops_policy == 2 * hf_lm.num_parameters * (r.prompt_tokens + r.generated_tokens)
         assert r.correct == float(r.answer == p.answer)
         if r.answer is not None:
-            assert extract_answer(r.solution) == r.answer
+            assert extract_answer(cast(str, r.solution)) == r.answer
     assert any(r.correct for r in results)
 
 
@@ -90,7 +92,7 @@ def check_fitted_chains(lm, cfg, chain_sets, prompt_tokens_before):
 def test_chains_outgrowing_a_small_context_keep_the_newest_attempts_that_fit(backend):
     lm = load_lm(LMConfig(model=str(TOY_REVISER), backend=backend, dtype="float32", max_model_len=SMALL_CONTEXT))
     try:
-        assert lm.context_length == SMALL_CONTEXT
+        assert cast(BoundedLM, lm).context_length == SMALL_CONTEXT
         cfg = RevisionConfig(n=5, ratio=5, max_tokens=96, temperature=0.8, seed=3)  # one chain of 5
         before = lm.ledger.prompt_tokens
         chain_sets = sample_chains(PROBLEMS, lm, cfg)

@@ -1,6 +1,7 @@
 """Hierarchical selection over chains on hand-built scores, and its expected accuracy."""
 
 from itertools import combinations
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -43,7 +44,7 @@ def test_shapes_must_match():
     with pytest.raises(ValueError, match="same chains"):
         choose([["1", "2"]], [[0.5]], "weighted")
     with pytest.raises(ValueError, match="unknown selection"):
-        choose([["1"]], [[0.5]], "best")
+        choose([["1"]], [[0.5]], cast(Any, "best"))  # not a Selection
 
 
 def chain_set(answers, correct, scores, pid="p"):
@@ -70,7 +71,8 @@ def test_expected_accuracy_is_the_mean_over_subsets_of_chains_cut_to_length(how)
             picks = []
             for subset in combinations(range(4), chains):
                 kept = [CS.chains[c][:length] for c in subset]
-                c, t = choose([[a.answer for a in ch] for ch in kept], [[a.score for a in ch] for ch in kept], how)
+                scores = cast(list[list[float]], [[a.score for a in ch] for ch in kept])  # CS scores every attempt
+                c, t = cast(tuple[int, int], choose([[a.answer for a in ch] for ch in kept], scores, how))
                 picks.append(kept[c][t].correct)
             assert accuracy(CS, chains, length, how) == pytest.approx(np.mean(picks))
 

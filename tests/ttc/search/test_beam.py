@@ -1,5 +1,7 @@
 """Beam search and lookahead on hand-built trees: which beams are kept, expanded, set aside."""
 
+from typing import cast
+
 import pytest
 
 from data.steps import split_steps
@@ -110,7 +112,7 @@ def test_one_lm_and_one_verifier_call_a_round_for_all_problems_and_no_prefix_sco
     assert alone[0].solution == together[1].solution
     assert sum(r.prompt_tokens for r in together) == lm.ledger.prompt_tokens
     assert sum(r.generated_tokens for r in together) == lm.ledger.generated_tokens
-    assert sum(r.prm_tokens for r in together) == prm.tokens_scored
+    assert sum(cast(int, r.prm_tokens) for r in together) == prm.tokens_scored
 
 
 def test_repeated_steps_and_blank_lines_are_scored_once():
@@ -160,7 +162,7 @@ def test_lookahead_scores_a_step_by_the_end_of_its_greedy_rollout():
     [plain] = beam_search(
         [problem(0, "1")], ScriptedLM(seeded_world), TableVerifier(table), BeamConfig(n=2, beam_width=2)
     )
-    assert plain.solution.startswith("a0")
+    assert cast(str, plain.solution).startswith("a0")
 
 
 def test_greedy_rollouts_are_computed_once_per_prefix():

@@ -1,6 +1,7 @@
 """Best-of-N: selection on a hand-built pool, one pool per sweep, and the subset estimator."""
 
 from itertools import combinations
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -32,9 +33,9 @@ def test_selection_over_n_samples(selection, answer):
     assert (r.generations, r.budget, r.candidates, r.strategy) == (4, 4, 4, "best_of_n")
     assert sum(x.prompt_tokens for x in results) == lm.ledger.prompt_tokens
     assert sum(x.generated_tokens for x in results) == lm.ledger.generated_tokens
-    assert sum(x.prm_tokens for x in results) == prm.tokens_scored
+    assert sum(cast(int, x.prm_tokens) for x in results) == prm.tokens_scored
     assert r.flops_policy == 2 * 10 * (r.prompt_tokens + r.generated_tokens)
-    assert r.flops_prm == 2 * 3 * r.prm_tokens
+    assert r.flops_prm == 2 * 3 * cast(int, r.prm_tokens)
 
 
 def test_weighted_beats_majority_when_the_verifier_knows():
@@ -114,7 +115,7 @@ def test_bad_pools_and_budgets_are_refused():
     with pytest.raises(ValueError, match="1 <= n <= 2, not 3"):
         accuracy(pool(["1", "2"], [True, False], [0.5, 0.5]), 3, "weighted")
     with pytest.raises(ValueError, match="unknown selection"):
-        accuracy(pool(["1"], [True], [0.5]), 1, "best")
+        accuracy(pool(["1"], [True], [0.5]), 1, cast(Any, "best"))  # not a Selection
     assert accuracy(pool([None, None], [False, False], [0.5, 0.5]), 2, "majority") == 0.0
 
 

@@ -2,6 +2,7 @@
 and unfinished ones never answer, determinism, the ledger, the config, and the eval grid."""
 
 import math
+from typing import cast
 
 import pytest
 
@@ -11,7 +12,7 @@ from eval.search import plan_line
 from tests.support.fakes import Hashed, ScriptedLM, TableVerifier, problem, repetitive_policy
 from tests.ttc.search.test_scheduler import Padded, Shuffled  # a streaming LM; a batch-dependent verifier
 from ttc.search import ParticleConfig, particle_filtering
-from ttc.search.particles import resampling_probabilities
+from ttc.search.particles import ResampleWeights, resampling_probabilities
 from ttc.search.session import Session
 from ttc.strategies import STRATEGIES
 
@@ -64,11 +65,11 @@ def test_resampling_concentrates_on_the_high_scoring_branch(finals, table, winne
     assert sum(kept.values()) == 16 and kept[winner] >= 14  # half the samples, ~81:1 odds after resampling
     [texts] = [[text for text, _ in f] for f in finals]
     assert len(texts) == 16 and sum(t.startswith(winner) for t in texts) >= 14
-    assert result.answer == answer and result.candidates == 16 and result.distinct_candidates <= 2
+    assert result.answer == answer and result.candidates == 16 and cast(float, result.distinct_candidates) <= 2
 
 
 def test_logit_weights_resample_more_sharply_than_raw_scores():
-    def share_of_a(weights: str) -> int:
+    def share_of_a(weights: ResampleWeights) -> int:
         kept = 0
         for seed in range(10):
             lm = ScriptedLM(branches)
@@ -152,10 +153,10 @@ def test_one_call_a_round_for_all_problems_generations_n_and_costs_booked():
     assert results[0].params["resample_temperature"] == 1.0 and "lookahead" not in results[0].params
     assert sum(r.prompt_tokens for r in results) == lm.ledger.prompt_tokens
     assert sum(r.generated_tokens for r in results) == lm.ledger.generated_tokens
-    assert sum(r.prm_tokens for r in results) == prm.tokens_scored
+    assert sum(cast(int, r.prm_tokens) for r in results) == prm.tokens_scored
     for r in results:
         assert r.flops_policy == 2 * 10 * (r.prompt_tokens + r.generated_tokens)  # ScriptedLM: 10 parameters
-        assert r.flops_prm == 2 * 3 * r.prm_tokens  # TableVerifier: 3
+        assert r.flops_prm == 2 * 3 * cast(int, r.prm_tokens)  # TableVerifier: 3
     scored = [item for call in prm.calls for item in call]
     assert len(scored) == len(set(scored))  # a prefix held by several particles is scored once
 

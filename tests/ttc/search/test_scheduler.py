@@ -148,6 +148,8 @@ def test_an_error_leaves_no_request_in_the_engine():
             return super().score(questions, solutions)
 
     class Draining(Shuffled):
+        pending_after_error: list[int]  # set by the test
+
         def collect(self):
             if sys.exc_info()[0] is RuntimeError:  # called while the error propagates
                 self.pending_after_error.append(len(self.pending))

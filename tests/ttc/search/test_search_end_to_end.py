@@ -1,6 +1,8 @@
 """Every strategy on the real engines: the toy base model (transformers backend) and a tiny PRM
 fine-tuned from it in seconds on perturbed toy solutions (tests/support/fakes.py perturbed_labels)."""
 
+from typing import cast
+
 import pytest
 
 from data.problems import DataConfig, load_problems
@@ -39,7 +41,7 @@ def test_strategy_books_balance_and_results_do_not_depend_on_the_batch(name, hf_
     assert [r.problem_id for r in results] == [p.id for p in PROBLEMS]
     assert sum(r.prompt_tokens for r in results) == hf_lm.ledger.prompt_tokens - ledger[0]
     assert sum(r.generated_tokens for r in results) == hf_lm.ledger.generated_tokens - ledger[1]
-    assert sum(r.prm_tokens for r in results) == toy_prm.tokens_scored - scored
+    assert sum(cast(int, r.prm_tokens) for r in results) == toy_prm.tokens_scored - scored
     assert len(prm.asked) == len(set(prm.asked))  # no prefix scored twice
     for r, p in zip(results, PROBLEMS):
         assert r.generations == cfg.generations and r.budget == 4
@@ -47,7 +49,7 @@ def test_strategy_books_balance_and_results_do_not_depend_on_the_batch(name, hf_
         assert r.flops_prm == 2 * toy_prm.num_parameters * r.prm_tokens
         assert r.correct == float(r.answer == p.answer)
         if r.answer is not None:
-            assert extract_answer(r.solution) == r.answer  # answers come from finished solutions
+            assert extract_answer(cast(str, r.solution)) == r.answer  # answers come from finished solutions
     assert any(r.correct for r in results)
     again = run([PROBLEMS[3], PROBLEMS[1]], hf_lm, toy_prm, cfg)
     assert [(r.answer, r.solution) for r in again] == [(results[i].answer, results[i].solution) for i in (3, 1)]

@@ -1,5 +1,7 @@
 """Selection rules, cost attribution, beam-width rounding and config validation."""
 
+from typing import Any, cast
+
 import pytest
 
 from ttc.search import BeamConfig, BestOfNConfig, DVTSConfig, select
@@ -23,7 +25,7 @@ def test_selection_refuses_bad_input():
     with pytest.raises(ValueError, match="2 answers but 1 scores"):
         select(["1", "2"], [0.5], "weighted")
     with pytest.raises(ValueError, match="unknown selection"):
-        select(["1"], [0.5], "best")
+        select(["1"], [0.5], cast(Any, "best"))  # not a Selection
 
 
 def test_apportion_adds_up_and_follows_weights():
@@ -70,5 +72,5 @@ def test_invalid_budgets_and_settings_are_refused(cls, kwargs, message):
 
 def test_registry_names_functions_and_configs():
     assert {"best_of_n", "beam", "dvts", "particles"} <= set(STRATEGIES)  # other strategies may join
-    assert STRATEGIES["beam"].config(n=16, lookahead=3).generations == 64  # N(k+1)
+    assert cast(type[BeamConfig], STRATEGIES["beam"].config)(n=16, lookahead=3).generations == 64  # N(k+1)
     assert STRATEGIES["best_of_n"].config(n=16).generations == 16

@@ -1,6 +1,8 @@
 """`ttc chains` on the real transformers backend, with the toy base model as the reviser (not
 trained on the revision format: this checks the stage's mechanics, not its chains' quality)."""
 
+from typing import cast
+
 import pytest
 
 from data.problems import DataConfig, load_problems
@@ -35,6 +37,10 @@ class DiesAfter(LMBase):
     def __init__(self, lm, calls):
         self.lm, self.ledger, self.calls = lm, lm.ledger, calls
 
+    @property
+    def num_parameters(self) -> int:
+        return self.lm.num_parameters
+
     def generate(self, requests):
         if self.calls == 0:
             raise Interrupted
@@ -56,7 +62,7 @@ def test_two_shards_merge_to_the_same_bytes_as_one(tmp_path, toy_base_path, hf_l
     one = chains.run(config(tmp_path / "one", toy_base_path), hf_lm)
     for i in range(2):
         chains.run(config(tmp_path / "two", toy_base_path, i, 2), hf_lm)
-    assert merge(tmp_path / "two", chains.STAGE.records, 2).read_bytes() == one.read_bytes()
+    assert merge(tmp_path / "two", cast(str, chains.STAGE.records), 2).read_bytes() == one.read_bytes()
 
 
 def test_killed_run_resumes_without_redoing_or_losing_work(tmp_path, toy_base_path, hf_lm):

@@ -1,5 +1,7 @@
 """MC step labelling on the real transformers backend and the toy base model."""
 
+from typing import cast
+
 import pytest
 
 from data import labels as labelling
@@ -57,7 +59,7 @@ def test_shards_merge_to_the_same_bytes_and_resume(tmp_path, toy_base_path, hf_l
     one = label.run(config(tmp_path / "one", toy_base_path, samples_file), hf_lm).read_bytes()
     for i in range(2):
         label.run(config(tmp_path / "two", toy_base_path, samples_file, i, 2), hf_lm)
-    assert merge(tmp_path / "two", label.STAGE.records, 2).read_bytes() == one
+    assert merge(tmp_path / "two", cast(str, label.STAGE.records), 2).read_bytes() == one
     killed = config(tmp_path / "killed", toy_base_path, samples_file, batch_problems=2)
     with pytest.raises(Interrupted):
         label.run(killed, dies_after_first_call(hf_lm))

@@ -8,6 +8,7 @@ labels on the same seed, and that the search rolls out fewer prefixes.
 """
 
 import math
+from typing import Any, cast
 
 import pytest
 
@@ -36,7 +37,7 @@ def solution(pid: str, index: int, steps: int, first_error: int | None) -> Sampl
     )
 
 
-def config(mode: str, **paths) -> label.LabelConfig:
+def config(mode: label.LabelMode, **paths) -> label.LabelConfig:
     return label.LabelConfig(
         output_dir=paths.get("out", ""),
         samples=paths.get("samples", ""),
@@ -46,7 +47,7 @@ def config(mode: str, **paths) -> label.LabelConfig:
     )
 
 
-def labelled(mode: str, problem: Problem, samples: list[Sample]) -> tuple[list[StepLabels], ScriptedLM]:
+def labelled(mode: label.LabelMode, problem: Problem, samples: list[Sample]) -> tuple[list[StepLabels], ScriptedLM]:
     lm = ScriptedLM(rollout)
     records = label.label_batch(config(mode), lm, [problem], {problem.id: samples})
     return [from_dict(StepLabels, r, "test") for r in records[0]], lm
@@ -111,7 +112,7 @@ def test_first_error_and_monotone_read_hard_labels():
 
 def test_an_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="rollouts.mode"):
-        label.RolloutConfig(mode="bisect")
+        label.RolloutConfig(mode=cast(Any, "bisect"))  # not a LabelMode
 
 
 def test_a_rerun_in_the_other_mode_does_not_resume_the_shard(tmp_path):

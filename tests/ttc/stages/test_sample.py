@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from typing import cast
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_two_shards_merge_to_the_same_bytes_as_one(tmp_path, toy_base_path, hf_l
     for i in range(2):
         cfg = config(tmp_path / "two", toy_base_path, i, 2)
         sample.run(cfg, hf_lm)
-    two = merge(tmp_path / "two", sample.STAGE.records, 2)
+    two = merge(tmp_path / "two", cast(str, sample.STAGE.records), 2)
     assert one.read_bytes() == two.read_bytes()
     samples = read_records(one, Sample)
     assert len(samples) == 6 * 4

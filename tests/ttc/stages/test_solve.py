@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -28,7 +29,7 @@ SOLUTION = "=s{k}\n\\boxed{{1}}"  # question k's only solution: two steps, answe
 
 def script(so_far, i, request):
     """Whole solutions for best-of-N, one step at a time for beam search (stop at a newline)."""
-    k = re.search(r"question (\d+)", request.prompt).group(1)
+    k = cast(re.Match[str], re.search(r"question (\d+)", request.prompt)).group(1)
     text = SOLUTION.format(k=k)
     if "\n" not in request.stop:
         return text, "eos"
@@ -61,7 +62,9 @@ def test_a_score_on_an_edge_is_the_easier_bin():
 
 def test_the_entry_is_the_largest_grid_budget_not_above_the_remaining_budget():
     policy = two_bin_policy()
-    assert policy.entry(2, 7).strategy == "beam" and policy.entry(2, 3).strategy == "best_of_n"
+    assert (
+        cast(Entry, policy.entry(2, 7)).strategy == "beam" and cast(Entry, policy.entry(2, 3)).strategy == "best_of_n"
+    )
     assert policy.entry(2, 100) == policy.table[2][8]
     assert policy.entry(1, 0) is None
 
@@ -72,7 +75,7 @@ def test_a_policy_round_trips_and_bad_files_name_the_file_and_field(tmp_path):
     assert Policy.load(path) == S.load_policy(str(path)) == two_bin_policy()
     good = json.loads(path.read_text())
 
-    def refused(message, change, error=RecordError):
+    def refused(message, change, error: type[Exception] = RecordError):
         record = json.loads(json.dumps(good))
         change(record)
         path.write_text(json.dumps(record))
@@ -402,7 +405,7 @@ def test_ttc_solve_on_the_toy_base_model_and_a_tiny_prm(tmp_path, toy_base_path,
     assert {r.strategy for r in results if r.bin == 2} == {"beam"}
     for r in results:
         assert r.generations + r.unspent == 6 and r.correct in (0.0, 1.0)
-        assert r.prm_tokens > 0 and r.flops_policy > 0 and r.generated_tokens > 0
+        assert cast(int, r.prm_tokens) > 0 and r.flops_policy > 0 and r.generated_tokens > 0
     assert {r.generations for r in results if r.strategy == "best_of_n"} == {6}
     assert {r.generations for r in results if r.strategy == "beam"} == {6}  # 2 probe + beam N=4
 

@@ -4,6 +4,7 @@ hand-built sample files (no model is needed)."""
 import json
 import random
 from collections import Counter
+from typing import cast
 
 import pytest
 
@@ -17,7 +18,7 @@ from ttc.stages import trajectories
 DATA = DataConfig(levels=[2, 3], per_level=3)
 
 
-def sample(pid, index, text, correct, answer="7"):
+def sample(pid, index, text, correct, answer: str | None = "7"):
     return Sample(pid, index, text, text.splitlines(), answer, correct, len(text), "eos")
 
 
@@ -146,7 +147,7 @@ def test_shards_merge_to_the_same_bytes_and_a_cut_run_resumes(tmp_path, samples_
     one = trajectories.run(config(tmp_path / "one", samples_file)).read_bytes()
     for i in range(2):
         trajectories.run(config(tmp_path / "two", samples_file, i, 2))
-    assert merge(tmp_path / "two", trajectories.STAGE.records, 2).read_bytes() == one
+    assert merge(tmp_path / "two", cast(str, trajectories.STAGE.records), 2).read_bytes() == one
     # A run killed after its first batch, in the middle of writing the next unit's line.
     shard_file = tmp_path / "one" / "trajectories.shard-00000-of-00001.jsonl"
     first, second = shard_file.read_text().splitlines(keepends=True)[:2]

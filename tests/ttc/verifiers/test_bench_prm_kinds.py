@@ -5,6 +5,7 @@ ProcessBench and PRMBench files in their published layouts: one command gives ea
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -57,7 +58,7 @@ def write_prmbench(root):
 
 @pytest.mark.parametrize("benchmark, write", [("processbench", write_processbench), ("prmbench", write_prmbench)])
 def test_every_verifier_kind_on_the_published_benchmarks(standins, tmp_path, benchmark, write):
-    kinds = {
+    kinds: dict[str, Any] = {  # sections as a recipe gives them
         kind: {"kind": kind, "path": str(path), "backend": "hf", "device": "cpu"} for kind, path in standins.items()
     }
     main(
@@ -75,10 +76,12 @@ def test_every_verifier_kind_on_the_published_benchmarks(standins, tmp_path, ben
     results = summary.processbench if benchmark == "processbench" else summary.prmbench
     assert set(results) == set(standins) == {"prm", "likelihood", "math-shepherd", "rlhflow", "qwen2.5-math-prm"}
     if benchmark == "processbench":  # both splits, each with one erroneous solution of each kind and one correct
-        assert all(set(r.splits) == {"gsm8k", "math"} and r.average_f1.value is not None for r in results.values())
-        assert all(s.n_erroneous == 2 and s.n_correct == 1 for r in results.values() for s in r.splits.values())
+        processbench = summary.processbench.values()  # `results`, typed by the benchmark
+        assert all(set(r.splits) == {"gsm8k", "math"} and r.average_f1.value is not None for r in processbench)
+        assert all(s.n_erroneous == 2 and s.n_correct == 1 for r in processbench for s in r.splits.values())
     else:
         assert all(
-            set(r.classes) >= {"counterfactual", "circular"} and r.prmscore.value is not None for r in results.values()
+            set(r.classes) >= {"counterfactual", "circular"} and r.prmscore.value is not None
+            for r in summary.prmbench.values()
         )
     assert summary.comparisons and {c.a for c in summary.comparisons} == {"prm"}

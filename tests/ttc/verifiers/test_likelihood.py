@@ -1,12 +1,14 @@
 """The training-free verifier: the policy's own likelihood of a solution, on the toy base model."""
 
 import math
+from typing import cast
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from data.prompts import PromptFormat
+from ttc.verifiers.hf_prm import HFVerifier
 from ttc.verifiers.spec import VerifierConfig, VerifierError, load_verifier
 
 QUESTION = "Compute 12+34-15."
@@ -54,6 +56,6 @@ def test_the_base_prefers_its_right_answer_and_batching_changes_nothing(verifier
 
 def test_the_spec_builds_it_by_kind_on_the_hf_backend_only(toy_base_path):
     verifier = load_verifier(VerifierConfig(path=str(toy_base_path), kind="likelihood"), PromptFormat())
-    assert verifier.kind.name == "likelihood" and verifier.aggregation == "last"
+    assert cast(HFVerifier, verifier).kind.name == "likelihood" and verifier.aggregation == "last"
     with pytest.raises(VerifierError, match="backend: kind likelihood runs on the hf backend"):
         VerifierConfig(path=str(toy_base_path), kind="likelihood", backend="vllm")

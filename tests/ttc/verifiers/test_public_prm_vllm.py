@@ -4,12 +4,17 @@ engine at a time (30-45 s each on a CPU). A process with vLLM engines exits with
 
 import subprocess
 import sys
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 from data import toy
 from data.prompts import PromptFormat
 from ttc.verifiers.spec import VerifierConfig, load_verifier
+
+if TYPE_CHECKING:
+    from ttc.verifiers.hf_prm import HFVerifier
+    from ttc.verifiers.vllm_prm import VLLMStepScorer
 
 
 def solutions() -> tuple[list[str], list[list[str]]]:
@@ -34,7 +39,8 @@ def test_vllm_step_values_match_transformers(kind, standins):
     assert [len(v) for v in values] == [len(s) for s in steps]
     for got, want in zip(values, expected):
         assert got == pytest.approx(want, abs=1e-4)
-    assert served.forward_passes == hf.forward_passes == len(steps)  # one request per solution
+    # one request per solution
+    assert cast("VLLMStepScorer", served).forward_passes == cast("HFVerifier", hf).forward_passes == len(steps)
     assert served.tokens_scored == hf.tokens_scored > 0
     assert served.num_parameters == hf.num_parameters
     assert served.aggregation == hf.aggregation

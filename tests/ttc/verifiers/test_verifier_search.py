@@ -2,6 +2,8 @@
 on 2 toy problems, n=2, scored by each kind loaded through the one spec (its stand-in for the
 public PRMs, the committed toy PRM for ours, the base model itself for the likelihood)."""
 
+from typing import cast
+
 import pytest
 
 from data.problems import DataConfig, load_problems
@@ -20,6 +22,6 @@ def test_best_of_n_runs_on_every_kind(kind, standins, hf_lm):
     scored = prm.tokens_scored
     results = STRATEGIES["best_of_n"].run(PROBLEMS, hf_lm, prm, cfg)
     assert [r.problem_id for r in results] == [p.id for p in PROBLEMS]
-    assert sum(r.prm_tokens for r in results) == prm.tokens_scored - scored > 0
-    assert all(r.flops_prm == 2 * prm.num_parameters * r.prm_tokens for r in results)
+    assert sum(cast(int, r.prm_tokens) for r in results) == prm.tokens_scored - scored > 0
+    assert all(r.flops_prm == 2 * cast(int, prm.num_parameters) * cast(int, r.prm_tokens) for r in results)
     assert all(r.generations == 2 for r in results)

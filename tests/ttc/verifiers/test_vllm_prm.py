@@ -110,6 +110,8 @@ def test_a_closed_engine_has_no_thread_left_to_die_in_the_interpreters_teardown(
     scorer = VLLMPRM(str(prm_path))
     questions, steps = solutions()
     scorer.score(questions, steps)
-    thread = scorer.llm.llm_engine.engine_core.output_queue_thread
+    assert scorer.llm is not None  # open until close
+    # vLLM types engine_core as the EngineCoreClient base; the in-process client has the thread
+    thread = scorer.llm.llm_engine.engine_core.output_queue_thread  # pyright: ignore[reportAttributeAccessIssue]
     scorer.close()
     assert not thread.is_alive()
