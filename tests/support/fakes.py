@@ -14,12 +14,12 @@ from typing import Callable
 
 from data import toy
 from data.records import Problem, StepLabels
-from ttc.lm import Completion, GenerationRequest, Ledger, LMBase
+from ttc.lm import Completion, FinishReason, GenerationRequest, Ledger, LMBase
 from ttc.verifiers import VerifierBase
 
 
 class ScriptedLM(LMBase):
-    def __init__(self, script: Callable[[str, int, GenerationRequest], tuple[str, str]]):
+    def __init__(self, script: Callable[[str, int, GenerationRequest], tuple[str, FinishReason]]):
         self.script, self.ledger, self.calls = script, Ledger(num_parameters=10), []
 
     @property
