@@ -5,6 +5,7 @@ the efficiency ratios, the policy, figures, the report's sentences, bad input.""
 
 import itertools
 import json
+from typing import cast
 
 import numpy as np
 import pytest
@@ -42,6 +43,7 @@ from eval.paired import Ratio, paired
 from eval.search_report import EvalResult
 from tests.support.runs import REPO
 from ttc.policy import Policy, model_digest
+from ttc.search.tree import TreeConfig
 
 METHODS = {  # name -> (strategy, params other than n, seed and width)
     "bon_w": ("best_of_n", {"selection": "weighted"}),
@@ -197,7 +199,7 @@ def test_the_policy_has_runnable_settings_and_with_predicted_bins_their_edges_an
         "lookahead": 0,
         "n": 4,
     }  # no seed, no derived width
-    assert entry.accuracy == 1.0 and entry.config("e").width == 2
+    assert entry.accuracy == 1.0 and cast(TreeConfig, entry.config("e")).width == 2
     assert (oracle.kind, oracle.budget_field, oracle.edges, oracle.probe) == ("oracle", "generations", None, None)
     predicted_bins = binned(bins, "predicted", num_bins=2)
     predicted = fit_policy(grid, analyse(grid, predicted_bins, MethodsConfig()), predicted_bins, MethodsConfig())

@@ -6,6 +6,8 @@ and the summary the report reads, and bad input."""
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
+from typing import cast
 
 import pytest
 
@@ -33,6 +35,7 @@ from eval.difficulty import (
     spearman_interval,
     write,
 )
+from ttc.verifiers import VerifierBase
 
 
 def sample(pid, index, correct, steps=("a", "b")):
@@ -97,13 +100,13 @@ def test_pass_at_1_uses_the_first_num_samples():
         group_samples([])
 
 
-class LastStepIsIndex:
+class LastStepIsIndex(VerifierBase):
     """A fake verifier: every step 0.5, the last step's value read from the solution's last step."""
 
     def __init__(self):
         self.calls = 0
 
-    def score(self, questions, solutions):
+    def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         self.calls += 1
         return [[0.5] * (len(s) - 1) + [float(s[-1])] for s in solutions]
 
@@ -205,7 +208,7 @@ def test_spearman_by_hand_with_ties():
 def test_spearman_interval_is_fisher_z():
     # n = 10: atanh(0.5) +- 1.96 sqrt(1.06 / 7)
     half = 1.959964 * math.sqrt(1.06 / 7)
-    low, high = spearman_interval(0.5, 10)
+    low, high = cast("tuple[float, float]", spearman_interval(0.5, 10))
     z = math.atanh(0.5)
     assert (low, high) == (pytest.approx(math.tanh(z - half)), pytest.approx(math.tanh(z + half)))
     assert -1 < low < 0.5 < high < 1
@@ -294,7 +297,9 @@ def test_write_saves_the_agreement_the_markdown_states(tmp_path):
     source = SamplesSource("s.jsonl", 100, "read from s.settings.json", 64)
     text = write(tmp_path, oracle, predicted, source)
     summary = DifficultySummary.load(tmp_path / "difficulty.json")
-    assert summary.agreement == agreement(oracle.bins, predicted.bins, oracle_values, predicted_values, 5)
+    assert summary.agreement is not None and summary.agreement == agreement(
+        oracle.bins, predicted.bins, oracle_values, predicted_values, 5
+    )
     assert f"Predicted bin = {summary.agreement.words()}." in text
     assert json.loads((tmp_path / "difficulty.json").read_text())["agreement"]["exact"] == summary.agreement.exact
     (finding,) = difficulty_findings(tmp_path)

@@ -5,6 +5,7 @@ counted, per-bin winners, the figure, the summary and the report's sentence, and
 import json
 import shutil
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -296,7 +297,9 @@ def test_summary_version_and_consistency(tmp_path):
 
 def test_main_end_to_end(tmp_path):
     ids = [f"q{i}" for i in range(8)]
-    fields = dict(answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=0, seed=0)
+    fields: dict[str, Any] = dict(
+        answer=None, solution=None, candidates=1, prompt_tokens=0, generated_tokens=0, prm_tokens=0, seed=0
+    )
     # the verifier runs as many FLOPs a generation as the policy: k_v = k / 2
     results = [
         EvalResult(

@@ -41,6 +41,7 @@ def test_pairing_removes_the_shared_question_difficulty():
 def test_an_interval_including_zero_is_level():
     # differences 1, -1, 0, 0, 1: mean 0.2, variance 2.8 / 4, SE sqrt(0.7 / 5) = 0.3742, half-width 0.7334
     p = paired(questions(1, 0, 1, 0, 1), questions(0, 1, 1, 0, 0))
+    assert p.low is not None and p.high is not None
     assert p.low < 0 < p.high and p.level and p.verdict == "level"
     assert p.words("majority") == "level with majority (+0.200, 95% CI -0.533 to +0.933; 0.600 vs 0.400, 5 questions)"
     assert p.brief() == "level (+0.200, 95% CI -0.533 to +0.933; 5 questions)"
@@ -116,7 +117,7 @@ def test_p_value_agrees_with_the_interval():
     for _ in range(200):  # p < 0.05 exactly when the default 95% interval excludes zero
         a, b = questions(*rng.integers(0, 2, 30)), questions(*rng.integers(0, 2, 30))
         x = paired(a, b)
-        assert (x.p < 0.05) == (not x.level)
+        assert x.p is not None and (x.p < 0.05) == (not x.level)
     # a record saved before `se` was kept: recovered from its symmetric interval; a bootstrap one has none
     old = Paired(**{**asdict(p), "se": None})
     assert old.p == pytest.approx(p.p)
@@ -158,7 +159,8 @@ def test_the_holm_interval_excludes_zero_exactly_when_the_adjusted_p_is_below_al
     for _ in range(300):
         comparisons = [with_se(d, s) for d, s in zip(rng.normal(0, 1, 12), rng.uniform(0.3, 1, 12))]
         for c in holm_corrected(comparisons):
-            assert (c.verdict != "level") == (c.p_adjusted < 0.05)
+            assert c.p_adjusted is not None and (c.verdict != "level") == (c.p_adjusted < 0.05)
+            assert c.low is not None and c.high is not None and c.paired.low is not None and c.paired.high is not None
             assert c.low <= c.paired.low and c.high >= c.paired.high  # never narrower than the raw 95%
 
 

@@ -50,12 +50,12 @@ def test_verifier_weighting_beats_majority_when_scores_are_informative():
         (sample(7, "2", True), [0.9]),
     ]
     per_problem = best_of_n({"p": items}, [1, 8], seed=0)
-    assert per_problem["majority"][8] == {"p": 0.0}
+    assert per_problem[Curve.MAJORITY][8] == {"p": 0.0}
     curves = {name: curve_of(c) for name, c in per_problem.items()}
-    assert curves["pass@1"][8] == pytest.approx(3 / 8)
-    assert curves["majority"][8] == 0.0
-    assert curves["best-of-N weighted (last)"][8] == curves["best-of-N naive (last)"][8] == 1.0
-    assert curves["pass@1"][1] == pytest.approx(3 / 8)  # 8 groups of 1
+    assert curves[Curve.PASS1][8] == pytest.approx(3 / 8)
+    assert curves[Curve.MAJORITY][8] == 0.0
+    assert curves[Curve.WEIGHTED_LAST][8] == curves[Curve.NAIVE_LAST][8] == 1.0
+    assert curves[Curve.PASS1][1] == pytest.approx(3 / 8)  # 8 groups of 1
     final = final_score_auc({"p": items})
     assert final.within_question == final.all_solutions == 1.0  # one question: the same pairs
     summary = PRMEvalSummary(curves, per_problem, {PRM: final}, {}, step_auc=None, labelled_steps=8)
@@ -87,10 +87,10 @@ def test_evaluate_keeps_per_problem_values_for_paired_intervals():
     flat = {q: [(s, [0.5]) for s, _ in items] for q, items in prm.items()}
     summary = evaluate({PRM: prm, LIKELIHOOD: flat}, [1, 4], seed=0)
     per = summary.per_question
-    assert per["best-of-N weighted (last)"][4] == {"e": 1.0, "h": 0.0}  # "s" has fewer than 4 samples
-    assert per["majority"][4] == {"e": 0.0, "h": 0.0}
-    assert summary.curves["best-of-N weighted (last)"][4] == 0.5
-    assert set(per[f"best-of-N weighted ({LIKELIHOOD})"][1]) == {"e", "h", "s"}
+    assert per[Curve.WEIGHTED_LAST][4] == {"e": 1.0, "h": 0.0}  # "s" has fewer than 4 samples
+    assert per[Curve.MAJORITY][4] == {"e": 0.0, "h": 0.0}
+    assert summary.curves[Curve.WEIGHTED_LAST][4] == 0.5
+    assert set(per[Curve.LIKELIHOOD_WEIGHTED][1]) == {"e", "h", "s"}
     assert summary.within_question_auc == {PRM: {"e": 1.0}, LIKELIHOOD: {"e": 0.5}}
     assert within_question_auc(prm) == {"e": 1.0} and summary.final_auc[PRM].within_question == 1.0
 

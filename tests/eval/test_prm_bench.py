@@ -8,6 +8,7 @@ ProcessBench's published layout."""
 import json
 import random
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -106,7 +107,9 @@ def test_the_tuned_threshold_is_the_best_of_a_brute_force_search():
     items = [solution(f"g{i}", "gsm8k", rng.choice([-1, 0, 1, 2, 3]), steps=4) for i in range(60)]
     values = [[round(rng.random(), 2) for _ in range(4)] for _ in items]
     candidates = sorted({v for vs in values for v in vs}) + [1.01]
-    best = max(score_processbench(items, values, t, resamples=0).splits["gsm8k"].f1.value for t in candidates)
+    best = max(
+        cast(float, score_processbench(items, values, t, resamples=0).splits["gsm8k"].f1.value) for t in candidates
+    )
     tuned = score_processbench(items, values, "gsm8k", resamples=0)
     assert tuned.splits["gsm8k"].f1.value == pytest.approx(best) and best > 0
     assert score_processbench(items, values, tuned.threshold, resamples=0).splits == tuned.splits
@@ -130,6 +133,7 @@ def test_the_bootstrap_interval_is_seeded_brackets_the_f1_and_resamples_groups()
     r = score_processbench(items, values, resamples=500, seed=3)
     f1 = r.splits["gsm8k"].f1
     assert f1.value == pytest.approx(2 * 0.75 * 0.5 / 1.25)
+    assert f1.low is not None and f1.value is not None and f1.high is not None
     assert f1.low < f1.value < f1.high and f1.high - f1.low < 0.4
     assert score_processbench(items, values, resamples=500, seed=3).splits["gsm8k"].f1 == f1  # seeded
     assert r.average_f1 == f1  # one split: the headline is its F1
@@ -301,17 +305,20 @@ def test_bench_prm_is_a_ttc_command_reading_verifier_sections(tmp_path):
     with pytest.raises(ConfigError, match=r"verifiers\.bad.*unknown verifier kind 'nope'"):
         parse_config(BenchPRMConfig, ["--config", str(recipe)])
     with pytest.raises(ValueError, match="compare: expected two of the verifiers"):
-        BenchPRMConfig({"a": {"path": "p"}}, "o", compare=["a", "b"])
+        BenchPRMConfig(cast("dict[str, Any]", {"a": {"path": "p"}}), "o", compare=["a", "b"])
 
 
 def test_main_scores_the_toy_prm_and_the_likelihood_baseline_end_to_end(tmp_path):
     data = toy_processbench(tmp_path / "processbench")
     out = tmp_path / "out"
     cfg = BenchPRMConfig(
-        verifiers={
-            "toy-prm": {"kind": "prm", "path": str(REPO / "train/checkpoints/toy-prm"), "device": "cpu"},
-            "likelihood": {"kind": "likelihood", "path": str(REPO / "train/checkpoints/toy-base"), "device": "cpu"},
-        },
+        verifiers=cast(  # raw sections, as a recipe gives them: __post_init__ builds the VerifierConfigs
+            "dict[str, Any]",
+            {
+                "toy-prm": {"kind": "prm", "path": str(REPO / "train/checkpoints/toy-prm"), "device": "cpu"},
+                "likelihood": {"kind": "likelihood", "path": str(REPO / "train/checkpoints/toy-base"), "device": "cpu"},
+            },
+        ),
         output_dir=str(out),
         data=str(data),
         splits=["gsm8k", "math"],

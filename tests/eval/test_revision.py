@@ -2,6 +2,8 @@
 problems, as the chains were sampled), and one real run (the toy base model's chains from
 `ttc chains`, a tiny PRM as the ORM) that writes every file and resumes without the ORM."""
 
+from typing import Any, cast
+
 import pytest
 
 from data.problems import DataConfig, load_problems
@@ -15,6 +17,7 @@ from eval.revision import (
     SEQUENTIAL,
     RevisionEvalConfig,
     RevisionSummary,
+    SelectionName,
     Transitions,
     evaluate,
     main,
@@ -57,13 +60,13 @@ def test_evaluate_keeps_the_per_problem_values_of_its_curves(tmp_path):
     cfg = RevisionEvalConfig(output_dir="unused", chains="unused", orm=VerifierConfig(path="o"), budget=4)
     summary = evaluate(SETS, {"a": 1, "b": 2}, cfg)
     assert summary.pass_at_1_per_question[3] == {"a": 1.0, "b": 0.5} and summary.pass_at_1[3] == 0.75
-    seq = summary.sequential_parallel_per_question["majority"][SEQUENTIAL][4]
-    assert set(seq) == {"a", "b"} and summary.sequential_parallel["majority"][SEQUENTIAL][4] == pytest.approx(
-        (seq["a"] + seq["b"]) / 2
-    )
+    seq = summary.sequential_parallel_per_question[SelectionName.MAJORITY][SEQUENTIAL][4]
+    assert set(seq) == {"a", "b"} and summary.sequential_parallel[SelectionName.MAJORITY][SEQUENTIAL][
+        4
+    ] == pytest.approx((seq["a"] + seq["b"]) / 2)
     sweep = ratio_sweep(SETS, 4, 2, 4, "weighted", cfg.num_subsets, 0)
-    assert summary.ratio_per_question["ORM weighted"][4.0] == sweep[4.0]
-    assert set(summary.ratio["majority"]) == {ALL, "level 1", "level 2"}
+    assert summary.ratio_per_question[SelectionName.ORM_WEIGHTED][4.0] == sweep[4.0]
+    assert set(summary.ratio[SelectionName.MAJORITY]) == {ALL, "level 1", "level 2"}
     summary.save(tmp_path / "revision_eval.json")  # ratios (float keys) and steps (int keys) come back as they were
     assert RevisionSummary.load(tmp_path / "revision_eval.json") == summary
 
@@ -83,17 +86,21 @@ def test_sequential_parallel_and_ratio_are_means_of_the_estimator():
         "ORM weighted": [SEQUENTIAL, PARALLEL],
         "majority": [SEQUENTIAL, PARALLEL],
     }
-    majority = curves["majority"]
+    majority = curves[SelectionName.MAJORITY]
     assert sorted(majority[SEQUENTIAL]) == [1, 2, 4] and sorted(majority[PARALLEL]) == [1, 2]
-    assert per_problem["majority"][SEQUENTIAL][4] == {
+    assert per_problem[SelectionName.MAJORITY][SEQUENTIAL][4] == {
         "a": accuracy(SETS[0], 1, 4, "majority"),
         "b": accuracy(SETS[1], 1, 4, "majority"),
     }
     steps = curve_of(pass_at_1_per_problem(SETS))
-    assert curves["ORM weighted"][PARALLEL][1] == curves["ORM weighted"][SEQUENTIAL][1] == steps[1]
+    assert (
+        curves[SelectionName.ORM_WEIGHTED][PARALLEL][1] == curves[SelectionName.ORM_WEIGHTED][SEQUENTIAL][1] == steps[1]
+    )
     sweep = curve_of(ratio_sweep(SETS, 4, 2, 4, "weighted", 100, 0))
     assert sorted(sweep) == [1.0, 4.0]  # 2 x 2 and 1 x 4: 4 chains of 1 would need 4 chains
-    summary = RevisionSummary(2, 2, 4, 4, steps, curves, {"ORM weighted": {ALL: sweep}}, transitions(SETS), {}, {}, {})
+    summary = RevisionSummary(
+        2, 2, 4, 4, steps, curves, {SelectionName.ORM_WEIGHTED: {ALL: sweep}}, transitions(SETS), {}, {}, {}
+    )
     text = markdown(summary)
     assert "| step | 1 | 2 | 3 | 4 |" in text and "| method | N=1 | N=2 | N=4 |" in text
     assert "| sequential, ORM weighted |" in text and "| parallel, majority |" in text
@@ -102,13 +109,13 @@ def test_sequential_parallel_and_ratio_are_means_of_the_estimator():
 def test_splits_and_config_checks(tmp_path):
     assert splits(16, 16, 16) == [(16, 1), (8, 2), (4, 4), (2, 8), (1, 16)]
     assert splits(16, 4, 8) == [(4, 4), (2, 8)]
-    base = dict(output_dir=str(tmp_path), chains="unused", orm=VerifierConfig(path="o"))
+    base: dict[str, Any] = dict(output_dir=str(tmp_path), chains="unused", orm=VerifierConfig(path="o"))
     with pytest.raises(ValueError, match="no split C x L with C <= 2 chains and L <= 4 attempts"):
         evaluate(SETS, {"a": 1, "b": 2}, RevisionEvalConfig(**base, budget=16))
     with pytest.raises(ValueError, match=">= 1"):
         RevisionEvalConfig(**base, budget=0)
     with pytest.raises(ValueError, match="aggregation"):
-        RevisionEvalConfig(**base, aggregation="mean")
+        RevisionEvalConfig(**base, aggregation=cast(Any, "mean"))  # refused
 
 
 def test_the_orm_scores_each_batch_of_problems_in_one_call(tmp_path, monkeypatch):
@@ -188,7 +195,7 @@ def test_main_writes_the_report_and_resumes_without_the_orm(tmp_path, toy_base_p
     assert len((out / "scored_chains.jsonl").read_text().splitlines()) == 4 * 2 * 4
     summary = RevisionSummary.load(out / "revision_eval.json")
     assert (summary.chains, summary.length) == (2, 4)  # the chains file's shape
-    assert set(summary.ratio["ORM weighted"]) == {ALL, "level 1", "level 3"}
+    assert set(summary.ratio[SelectionName.ORM_WEIGHTED]) == {ALL, "level 1", "level 3"}
     assert len(summary.pass_at_1_per_question[1]) == 4  # the 4 problems, for paired intervals
     assert "correct -> incorrect" in text and "Fig. 7" in text
     # every attempt is scored: the report is rebuilt from scored_chains.jsonl, the ORM is not loaded

@@ -2,7 +2,9 @@
 in seconds: the grid's records, determinism across shards, resume after a kill, the summary."""
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -14,6 +16,7 @@ from data.shards import merge
 from eval import search
 from eval.search_report import FIGURE, NUMBERS, TABLE, EvalResult
 from tests.support.runs import Interrupted, synthetic_labels, train_tiny_prm
+from ttc.lm import LM, Completion, GenerationRequest, Ledger
 from ttc.lm.spec import LMConfig
 from ttc.verifiers.spec import VerifierConfig
 
@@ -45,17 +48,25 @@ def config(out: Path, model: Path, prm: Path, **overrides) -> search.SearchEvalC
 class DiesAtProblem:
     """The LM, killed (like a pre-empted job) when first asked about `question`; records every prompt."""
 
-    def __init__(self, lm, question: str | None = None):
+    # the LM protocol's attributes, read from `lm` by __getattr__ (declared only: no class attributes)
+    ledger: Ledger
+    tokenizer: Any | None
+    num_parameters: int
+
+    def __init__(self, lm: LM, question: str | None = None):
         self.lm, self.question, self.prompts = lm, question, []
 
     def __getattr__(self, name):  # ledger, num_parameters, tokenizer
         return getattr(self.lm, name)
 
-    def generate(self, requests):
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         self.prompts += [r.prompt for r in requests]
         if self.question is not None and any(self.question in r.prompt for r in requests):
             raise Interrupted
         return self.lm.generate(requests)
+
+    def close(self) -> None:
+        self.lm.close()
 
 
 def test_grid_shards_resume_and_summary(tmp_path, toy_base_path, prm_path, hf_lm, caplog):
@@ -69,7 +80,7 @@ def test_grid_shards_resume_and_summary(tmp_path, toy_base_path, prm_path, hf_lm
     assert len(results) == len(expected) == 4 * 8 * 2
     assert {(r.problem_id, r.name, r.budget, r.seed) for r in results} == expected
     for r in results:
-        assert 0.0 <= r.correct <= 1.0 and r.generations == r.budget and r.prm_tokens > 0
+        assert 0.0 <= r.correct <= 1.0 and r.generations == r.budget and r.prm_tokens is not None and r.prm_tokens > 0
         if r.strategy == "best_of_n":  # every N estimated from one pool of the largest N
             assert r.params["pool"] == 4 and r.params["selection"] == (
                 "majority" if r.name == "majority" else "weighted"
@@ -79,7 +90,11 @@ def test_grid_shards_resume_and_summary(tmp_path, toy_base_path, prm_path, hf_lm
     shard0 = search.run(config(tmp_path / "two", toy_base_path, prm_path, shard=0, num_shards=2), hf_lm)
     assert shard0.name.startswith("results.shard-") and not (tmp_path / "two" / TABLE).exists()
     merged = search.run(config(tmp_path / "two", toy_base_path, prm_path, shard=1, num_shards=2), hf_lm)
-    assert merged.read_bytes() == one.read_bytes() == merge(tmp_path / "two", search.STAGE.records, 2).read_bytes()
+    assert (
+        merged.read_bytes()
+        == one.read_bytes()
+        == merge(tmp_path / "two", cast(str, search.STAGE.records), 2).read_bytes()
+    )
 
     # killed during the second batch: the rerun redoes only that batch's problems
     cfg = config(tmp_path / "killed", toy_base_path, prm_path)

@@ -67,7 +67,9 @@ def test_a_summary_round_trips(tmp_path):
     assert written["curves"] == {"a": {"1": 0.5, "16": 0.75}}  # JSON keys are strings
     assert written["shades"] == {"light (1)": "dark"}  # an Enum by its value
     loaded = Example.load(tmp_path / "e.json")
-    assert loaded == EXAMPLE and list(loaded.shades.items()) == [(Shade.LIGHT, Shade.DARK)]
+    assert (
+        loaded == EXAMPLE and loaded.shades is not None and list(loaded.shades.items()) == [(Shade.LIGHT, Shade.DARK)]
+    )
     assert f"{Shade.LIGHT}" == str(Shade.LIGHT) == Shade.LIGHT == "light (1)"  # the text wherever it is shown
 
 

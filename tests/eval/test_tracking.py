@@ -2,6 +2,7 @@
 TensorBoard event files; off by default; a bad tracker name is a config error."""
 
 import dataclasses
+from typing import Any
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -18,7 +19,7 @@ from eval.tracking import Tracking, log_figures
 pytestmark = pytest.mark.e2e  # real evaluations with tracking
 
 TENSORBOARD = Tracking(report_to=["tensorboard"])
-FIELDS = dict(
+FIELDS: dict[str, Any] = dict(
     answer=None,
     solution=None,
     candidates=1,
@@ -31,7 +32,7 @@ FIELDS = dict(
 )
 
 
-def scalars(folder) -> dict[str, list[tuple[int, float]]]:
+def scalars(folder) -> dict[str, list[tuple[int, Any]]]:
     """Every scalar series under `folder`: tag -> [(step, value)]."""
     events = EventAccumulator(str(folder))
     events.Reload()

@@ -10,29 +10,31 @@ from __future__ import annotations
 
 import random
 import zlib
-from typing import Callable
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar, cast
 
 from data import toy
 from data.records import Problem, StepLabels
-from ttc.lm import Completion, GenerationRequest, Ledger, LMBase
-from ttc.verifiers import VerifierBase
+from ttc.lm import Completion, FinishReason, GenerationRequest, Ledger, LMBase
+from ttc.verifiers import Aggregation, Verifier, VerifierBase
 
 
 class ScriptedLM(LMBase):
     def __init__(self, script: Callable[[str, int, GenerationRequest], tuple[str, str]]):
-        self.script, self.ledger, self.calls = script, Ledger(num_parameters=10), []
+        self.script, self.ledger = script, Ledger(num_parameters=10)
+        self.calls: list[list[GenerationRequest]] = []
 
     @property
     def num_parameters(self) -> int:
         return self.ledger.num_parameters
 
-    def generate(self, requests):
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         self.calls.append(list(requests))
-        results = []
+        results: list[list[Completion]] = []
         for r in requests:
             so_far = r.prompt.split("\nSolution:\n", 1)[1]  # data.prompts.TEMPLATE
             outs = [self.script(so_far, i, r) for i in range(r.n)]
-            results.append([Completion(text, len(text), reason) for text, reason in outs])
+            results.append([Completion(text, len(text), cast(FinishReason, reason)) for text, reason in outs])
         self.ledger.record(
             len(requests),
             sum(r.n for r in requests),
@@ -46,44 +48,49 @@ class TableVerifier(VerifierBase):
     batch_invariant = True  # a value depends on its steps only
 
     def __init__(self, table: dict[str, float] | None = None):
-        self.table, self.calls, self.tokens_scored, self.num_parameters = table or {}, [], 0, 3
+        self.table, self.tokens_scored, self.num_parameters = table or {}, 0, 3
+        self.calls: list[list[tuple[str, tuple[str, ...]]]] = []
         self.last_tokens: list[int] = []
 
-    def score(self, questions, solutions):
+    def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         self.calls.append([(q, tuple(s)) for q, s in zip(questions, solutions)])
         self.last_tokens = [len(q) + sum(map(len, s)) for q, s in zip(questions, solutions)]
         self.tokens_scored += sum(self.last_tokens)
         return [[self.table.get("/".join(steps[: j + 1]), 0.5) for j in range(len(steps))] for steps in solutions]
 
 
-class Recording(VerifierBase):
+V = TypeVar("V", bound=Verifier)
+
+
+class Recording(VerifierBase, Generic[V]):
     """A real verifier, with every (question, steps) it is asked to score kept in `asked`."""
 
-    def __init__(self, verifier):
-        self.verifier, self.asked = verifier, []
+    def __init__(self, verifier: V):
+        self.verifier = verifier
+        self.asked: list[tuple[str, tuple[str, ...]]] = []
 
-    def score(self, questions, solutions):
+    def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         self.asked += [(q, tuple(s)) for q, s in zip(questions, solutions)]
         return self.verifier.score(questions, solutions)
 
     @property
-    def tokens_scored(self):
+    def tokens_scored(self) -> int:
         return self.verifier.tokens_scored
 
     @property
-    def last_tokens(self):
+    def last_tokens(self) -> list[int] | None:
         return self.verifier.last_tokens
 
     @property
-    def batch_invariant(self):
+    def batch_invariant(self) -> bool:
         return self.verifier.batch_invariant
 
     @property
-    def num_parameters(self):
+    def num_parameters(self) -> int | None:
         return self.verifier.num_parameters
 
     @property
-    def aggregation(self):
+    def aggregation(self) -> Aggregation:
         return self.verifier.aggregation
 
 
@@ -104,7 +111,7 @@ def repetitive_policy(steps: int, p_step: float):
 class Hashed(TableVerifier):
     """A value per prefix, spread over [0, 1] by a hash of its steps: few ties."""
 
-    def score(self, questions, solutions):
+    def score(self, questions: Sequence[str], solutions: Sequence[list[str]]) -> list[list[float]]:
         super().score(questions, solutions)
         return [[zlib.crc32("/".join(s[: j + 1]).encode()) % 97 / 96 for j in range(len(s))] for s in solutions]
 

@@ -41,6 +41,7 @@ import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 DEFAULT_CACHE = Path(os.environ.get("TTC_STANDINS_CACHE", Path.home() / ".cache" / "ttc-standins"))
 
@@ -57,13 +58,30 @@ PROCESSBENCH_LEVELS = {"gsm8k": (1, 2), "math": (2, 3, 4), "olympiadbench": (4, 
 # answer (label 1)
 PROCESSBENCH_KINDS = ("right", "carried", "right", "recovered", "right", "boxed")
 
+
+class Shape(TypedDict):
+    """A stand-in's size, as keyword arguments of a transformers Config."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+
+
+class PolicyConfig(Shape):
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+    rope_theta: float
+
+
 # The policy stand-ins' shapes: parameters without the embedding ~82k and ~300k (3.6x), with it
 # 9.8M and 19.7M (the 151,936-token embedding, tied, as Qwen2.5-Math's).
-SHAPES = {
-    POLICY: dict(
+SHAPES: dict[str, Shape] = {
+    POLICY: Shape(
         hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2
     ),
-    LARGE: dict(
+    LARGE: Shape(
         hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4
     ),
 }
@@ -389,7 +407,7 @@ def save_to_hub(hub_cache: Path, repo_id: str, build) -> None:
 # ---- the policy stand-ins ----
 
 
-def policy_model(folder: Path, tokenizer, corpus: list[MathProblem], shape: dict) -> None:
+def policy_model(folder: Path, tokenizer, corpus: list[MathProblem], shape: Shape) -> None:
     """A Qwen2.5-Math-shaped causal LM trained on `corpus` under the recipes' prompts; bf16, as the hub's.
 
     It trains on the tokens its texts use (a few hundred) plus one shared row standing for the
@@ -399,15 +417,24 @@ def policy_model(folder: Path, tokenizer, corpus: list[MathProblem], shape: dict
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     texts = Texts(tokenizer, corpus)
-    config = dict(max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=10000.0, **shape)
+    config = PolicyConfig(max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=10000.0, **shape)
     torch.manual_seed(0)
+    # rope_theta: the Configs take it through **kwargs, which their typed signatures omit
     compact = Qwen2ForCausalLM(
-        Qwen2Config(vocab_size=len(texts.used) + 1, bos_token_id=None, eos_token_id=None, **config)
+        Qwen2Config(
+            vocab_size=len(texts.used) + 1,
+            bos_token_id=None,
+            eos_token_id=None,
+            **config,  # pyright: ignore[reportCallIssue]  (rope_theta: see above)
+        )
     )
     train_policy(compact, texts)
     model = Qwen2ForCausalLM(
         Qwen2Config(
-            vocab_size=QWEN25_VOCAB, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id, **config
+            vocab_size=QWEN25_VOCAB,
+            bos_token_id=tokenizer.eos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **config,  # pyright: ignore[reportCallIssue]  (rope_theta: see above)
         )
     )
     weights = {k: v for k, v in compact.state_dict().items() if k != "lm_head.weight"}  # tied
@@ -416,7 +443,8 @@ def policy_model(folder: Path, tokenizer, corpus: list[MathProblem], shape: dict
     embedding[torch.tensor(texts.used)] = rows[:-1]
     model.load_state_dict(weights | {"model.embed_tokens.weight": embedding}, strict=False)
     assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
-    model.to(torch.bfloat16).save_pretrained(folder)
+    # transformers' `to` is @wraps(nn.Module.to), which pyright reads as taking the dtype for self
+    model.to(torch.bfloat16).save_pretrained(folder)  # pyright: ignore[reportArgumentType]
     tokenizer.save_pretrained(folder)
 
 

@@ -20,12 +20,21 @@ import functools
 import shutil
 import tempfile
 from pathlib import Path
+from typing import cast
 
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
 
-TINY = dict(
+from tests.support.qwen import Shape
+
+
+class TinyShape(Shape):
+    max_position_embeddings: int
+    initializer_range: float
+
+
+TINY = TinyShape(
     hidden_size=64,
     intermediate_size=128,
     num_hidden_layers=2,
@@ -178,8 +187,8 @@ def rlhflow_prm(folder: Path) -> Path:
     model = LlamaForCausalLM(
         LlamaConfig(
             vocab_size=len(tokenizer),
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
+            bos_token_id=cast("int | None", tokenizer.bos_token_id),
+            eos_token_id=cast("int | None", tokenizer.eos_token_id),
             tie_word_embeddings=False,
             **TINY,
         )
@@ -202,7 +211,7 @@ def qwen_math_prm(folder: Path, tokenizer=None) -> Path:
         vocab_size=len(tokenizer),
         tie_word_embeddings=False,
         bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
+        eos_token_id=cast("int | None", tokenizer.eos_token_id),
         **TINY,
     )
     torch.manual_seed(2)

@@ -52,10 +52,10 @@ def test_a_sigterm_inside_a_checkpoint_save_then_a_rerun_finishes(tmp_path, toy_
     if pid == 0:  # the preempted run: Slurm's SIGTERM lands while checkpoint-4 is being written
         save = TrainerState.save_to_json
 
-        def preempted(self, path):
-            if "checkpoint-4" in str(path):
+        def preempted(self: TrainerState, json_path: str) -> None:
+            if "checkpoint-4" in str(json_path):
                 os.kill(os.getpid(), signal.SIGTERM)
-            save(self, path)
+            save(self, json_path)
 
         TrainerState.save_to_json = preempted
         try:

@@ -1,10 +1,13 @@
 """Revision SFT (TRL's SFTTrainer, loss on the target only) on the toy base model."""
 
 import json
+from collections.abc import Iterable
+from typing import Any, cast
 
 import pytest
 import torch
 from safetensors.torch import load_file
+from transformers import PreTrainedTokenizerBase
 
 from data import toy
 from data.config import ConfigError
@@ -57,15 +60,16 @@ def trained(tmp_path_factory, toy_base_path):
 def test_loss_is_on_the_target_only(tmp_path, toy_base_path):
     cfg = config(tmp_path, toy_base_path)
     trainer = revision.build_trainer(cfg)
-    tokenizer = trainer.processing_class
+    tokenizer = cast(PreTrainedTokenizerBase, trainer.processing_class)
+    dataset = cast("Iterable[dict[str, Any]]", trainer.train_dataset)  # the tokenized SFT examples (a Dataset)
     train, _ = revision.load_splits(cfg)
-    for t, example in zip(train, trainer.train_dataset):
+    for t, example in zip(train, dataset):
         prompt = tokenizer(revision_prompt(PromptFormat(), t.question, t.previous).text)["input_ids"]
         ids, labels = example["input_ids"], example["labels"]
         assert ids[: len(prompt)] == prompt and labels[: len(prompt)] == [-100] * len(prompt)
         assert labels[len(prompt) :] == ids[len(prompt) :]  # every target token, EOS included
-        assert tokenizer.decode(ids[len(prompt) :]) == t.target + tokenizer.eos_token
-    assert any(tokenizer.decode(e["input_ids"]).count("Problem: ") == 3 for e in trainer.train_dataset)  # 2 attempts
+        assert tokenizer.decode(ids[len(prompt) :]) == t.target + cast(str, tokenizer.eos_token)
+    assert any(tokenizer.decode(e["input_ids"]).count("Problem: ") == 3 for e in dataset)  # 2 attempts
 
 
 def test_prompts_are_fitted_to_max_length_as_chains_fit_the_reviser(tmp_path, toy_base_path):

@@ -7,7 +7,7 @@ import logging
 import pytest
 import yaml
 from transformers import TrainingArguments
-from trl import SFTConfig
+from trl.trainer.sft_config import SFTConfig
 
 from data.config import ConfigError, parse_config
 from data.records import to_json, write_atomic
