@@ -36,7 +36,7 @@ from typing import Sequence
 
 from data.prompts import PromptFormat
 from ttc.lm.config import resolve_dtype
-from ttc.verifiers import VerifierBase
+from ttc.verifiers import Aggregation, VerifierBase
 from ttc.verifiers.kind import StepKind
 from ttc.verifiers.prm import OurPRM
 
@@ -50,6 +50,8 @@ def prefix_key(ids: Sequence[int], position: int) -> bytes:
 
 class VLLMStepScorer(VerifierBase):
     """A PRM kind (kind.StepKind) on vLLM's pooling runner."""
+
+    aggregation: Aggregation
 
     def __init__(
         self,
@@ -182,8 +184,9 @@ class VLLMPRM(VLLMStepScorer):
         gpu_memory_utilization: float = 0.9,
         tensor_parallel_size: int = 1,
     ):
+        kind = OurPRM(path, OurPRM.Options(), PromptFormat())
         super().__init__(
-            OurPRM(path, OurPRM.Options(), PromptFormat()),
+            kind,
             dtype,
             kv_cache_gib,
             max_model_len,
@@ -191,4 +194,4 @@ class VLLMPRM(VLLMStepScorer):
             gpu_memory_utilization,
             tensor_parallel_size,
         )
-        self.format, self.prompt = self.kind.format, self.kind.prompt
+        self.format, self.prompt = kind.format, kind.prompt
