@@ -32,13 +32,16 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import OrderedDict
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from data.prompts import PromptFormat
 from ttc.lm.config import resolve_dtype
 from ttc.verifiers import Aggregation, VerifierBase
 from ttc.verifiers.kind import StepKind
 from ttc.verifiers.prm import OurPRM
+
+if TYPE_CHECKING:
+    from vllm import LLM
 
 MEMO_SIZE = 1 << 18  # values kept by prefix (~50 MB): far more than a search session's candidates
 
@@ -79,7 +82,7 @@ class VLLMStepScorer(VerifierBase):
 
         from ttc.lm.vllm import start_engine, vllm_device
 
-        self.llm = start_engine(
+        self.llm: LLM | None = start_engine(
             kv_cache_gib,
             model=kind.path,
             runner="pooling",
@@ -100,9 +103,16 @@ class VLLMStepScorer(VerifierBase):
         self.reuse_prefixes = _on_cpu()
 
     @property
+    def engine(self) -> LLM:
+        """The running engine (`llm`, None once closed)."""
+        if self.llm is None:
+            raise RuntimeError("the vLLM engine is closed")
+        return self.llm
+
+    @property
     def context_length(self) -> int:
         """The engine's max_model_len (ttc.verifiers.BoundedVerifier)."""
-        return self.llm.llm_engine.model_config.max_model_len
+        return self.engine.llm_engine.model_config.max_model_len
 
     def count_tokens(self, question: str, steps: list[str]) -> int:
         return len(self.kind.encode(question, steps)[0])
@@ -124,8 +134,9 @@ class VLLMStepScorer(VerifierBase):
         from vllm import PoolingParams
         from vllm.inputs import TokensPrompt
 
-        outputs = self.llm.encode(
-            [TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],
+        outputs = self.engine.encode(
+            # vLLM's prompt TypedDicts take typing.NotRequired, unknown to pyright's Python 3.10
+            [TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],  # pyright: ignore[reportCallIssue]
             pooling_task="token_classify",
             use_tqdm=False,
             pooling_params=PoolingParams(skip_reading_prefix_cache=not reuse),
@@ -155,7 +166,7 @@ class VLLMStepScorer(VerifierBase):
 
     def forget_prefixes(self) -> None:
         """Drop the cached prefixes and their values: the next calls run cold (for benchmarks)."""
-        self.llm.reset_prefix_cache()
+        self.engine.reset_prefix_cache()
         self.memo.clear()
 
     def close(self) -> None:
