@@ -293,10 +293,11 @@ def usage(cls: type, prefix: str = "") -> list[str]:
         if _is_dataclass_type(tp):
             lines += usage(tp, f"{prefix}{f.name}.")
             continue
+        factory = cast(Callable[[], Any], f.default_factory)  # called below only when the field has one
         default = (
             "required"
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            else f"default {cast(Callable[[], Any], f.default_factory)() if f.default is dataclasses.MISSING else f.default!r}"
+            else f"default {factory() if f.default is dataclasses.MISSING else f.default!r}"
         )
         name = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
         lines.append(f"  --{prefix}{f.name}  {name}  ({default})")

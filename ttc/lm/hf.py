@@ -18,9 +18,9 @@ from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     DynamicCache,
+    PreTrainedTokenizerBase,
     StoppingCriteria,
     StoppingCriteriaList,
-    PreTrainedTokenizerBase,
     StopStringCriteria,
 )
 

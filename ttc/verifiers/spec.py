@@ -86,7 +86,11 @@ def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
         from ttc.verifiers.vllm_prm import VLLMStepScorer
 
         return VLLMStepScorer(
-            cast(StepKind, kind), cfg.dtype, cfg.kv_cache_gib, cfg.max_model_len, gpu_memory_utilization=cfg.gpu_memory_utilization
+            cast(StepKind, kind),
+            cfg.dtype,
+            cfg.kv_cache_gib,
+            cfg.max_model_len,
+            gpu_memory_utilization=cfg.gpu_memory_utilization,
         )
     from ttc.verifiers.hf_prm import HFVerifier
 
