@@ -35,13 +35,16 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 import yaml
 
 from data.codec import DecodeError, Mode, decode
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ConfigError(ValueError):
@@ -290,10 +293,11 @@ def usage(cls: type, prefix: str = "") -> list[str]:
         if _is_dataclass_type(tp):
             lines += usage(tp, f"{prefix}{f.name}.")
             continue
+        factory = cast(Callable[[], Any], f.default_factory)  # called below only when the field has one
         default = (
             "required"
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            else f"default {f.default_factory() if f.default is dataclasses.MISSING else f.default!r}"
+            else f"default {factory() if f.default is dataclasses.MISSING else f.default!r}"
         )
         name = tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "")
         lines.append(f"  --{prefix}{f.name}  {name}  ({default})")
@@ -394,10 +398,11 @@ def bad_input_types() -> tuple[type[BaseException], ...]:
 def machine_fault(error: BaseException) -> OSError | None:
     """The OSError, `error` or the one it was raised from, that is no fault of the input (a full
     disk or quota, an I/O error, a stale network file: any errno but INPUT_ERRNOS's), else None."""
-    while error is not None:
-        if isinstance(error, OSError) and error.errno is not None and error.errno not in INPUT_ERRNOS:
-            return error
-        error = error.__cause__
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno is not None and cause.errno not in INPUT_ERRNOS:
+            return cause
+        cause = cause.__cause__
     return None
 
 
@@ -411,8 +416,8 @@ def open_file(error: BaseException, paths: bool = False) -> str | None:
     for frame in reversed(frames):
         values = list(frame.f_locals.values())
         for value in values:
-            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
-                return value.name
+            if isinstance(value, io.IOBase) and isinstance(name := getattr(value, "name", None), str):
+                return name
         if paths and (held := next((v for v in values if isinstance(v, Path)), None)) is not None:
             return str(held)
     return None

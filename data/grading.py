@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO, cast
 
 from data.toy import SOURCE as TOY_SOURCE
 
@@ -99,15 +100,23 @@ class _Worker:
             # Not an answer's fault: every MATH grade would be wrong, so say so loudly.
             raise RuntimeError(f"grader worker {WORKER_COMMAND} did not start ({e!r})") from e
 
+    @property
+    def stdin(self) -> IO[bytes]:
+        return cast(IO[bytes], self.proc.stdin)  # Popen(stdin=PIPE): never None
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        return cast(IO[bytes], self.proc.stdout)  # Popen(stdout=PIPE): never None
+
     def ask(self, gold: str, pred: str, timeout_s: float) -> dict:
-        self.proc.stdin.write(json.dumps({"gold": gold, "pred": pred}).encode() + b"\n")
-        self.proc.stdin.flush()
+        self.stdin.write(json.dumps({"gold": gold, "pred": pred}).encode() + b"\n")
+        self.stdin.flush()
         return json.loads(self.read_line(timeout_s))
 
     def read_line(self, timeout_s: float) -> bytes:
         """One line of output; TimeoutError past the deadline, EOFError if the worker died."""
         deadline = time.monotonic() + timeout_s
-        fd = self.proc.stdout.fileno()
+        fd = self.stdout.fileno()
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
@@ -122,9 +131,9 @@ class _Worker:
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
-        self.proc.stdout.close()
+        self.stdout.close()
         with contextlib.suppress(BrokenPipeError):  # a request may still sit in the buffer
-            self.proc.stdin.close()
+            self.stdin.close()
 
 
 _lock = threading.Lock()
@@ -181,7 +190,8 @@ def _verify(gold: str, pred: str) -> bool:
 def _parse(answer: str, what: str) -> list:
     from math_verify import parse  # only the worker pays for importing sympy
 
-    parsed = parse(f"${answer}$", parsing_timeout=None)
+    # math-verify takes None (no timeout) but annotates `parsing_timeout: int`
+    parsed = parse(f"${answer}$", parsing_timeout=None)  # pyright: ignore[reportArgumentType]
     # Only raw strings back means no math was found; math-verify would then compare the strings
     # exactly, which the fast path in `is_correct` already did.
     if all(isinstance(p, str) for p in parsed):

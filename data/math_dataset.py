@@ -45,7 +45,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from data.models import snapshot
 from data.records import Problem, RecordError, iter_lines
@@ -283,7 +283,9 @@ def _hub_rows(name: str, split: str | None) -> Iterator[Row]:
             raise RecordError(f"{name}: cannot load config {config!r}, split {split or 'all'!r} ({e})") from e
         for split_name, dataset in splits.items():
             for i, row in enumerate(dataset):
-                yield Row(f"{name} ({config or 'default'}, {split_name}): row {i + 1}", row, split=split_name)
+                # a loaded DatasetDict's keys are the split names as str (typed str | NamedSplit)
+                split_str = cast(str, split_name)
+                yield Row(f"{name} ({config or 'default'}, {split_name}): row {i + 1}", row, split=split_str)
 
 
 def _hub_configs(name: str) -> tuple[str | None, ...]:

@@ -55,13 +55,16 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence, TypeVar
 
 from tqdm import tqdm
 
 from data.config import ConfigError
 from data.lock import hold, output_folder, waiting
 from data.records import RecordError, write_atomic
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -153,19 +156,24 @@ def content_of(path: Path | str, key: str) -> str:
     return f"blake2b:{digest.hexdigest()}"
 
 
+def _is_section(value: Any) -> bool:
+    """Whether a config field's value is a nested config (a dataclass instance)."""
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
 def settings_of(config: Any, volatile: frozenset[str] | set[str] = VOLATILE) -> dict[str, Any]:
     """The settings that make a stage's records: every field of the config (dotted, nested
     sections walked) but those named in `volatile` (at any depth), and `<field>.content` for
     each input file a `ReadsFiles` config names in `INPUT_FILES`."""
     found: dict[str, Any] = {}
 
-    def walk(node: Any, prefix: str) -> None:
+    def walk(node: DataclassInstance, prefix: str) -> None:
         inputs = node.INPUT_FILES if isinstance(node, ReadsFiles) else ()
         for f in dataclasses.fields(node):
             if f.name in volatile or not f.init:
                 continue
             value = getattr(node, f.name)
-            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            if _is_section(value):
                 walk(value, f"{prefix}{f.name}.")
             else:
                 found[prefix + f.name] = json.loads(json.dumps(value, default=str))

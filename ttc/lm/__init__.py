@@ -13,7 +13,7 @@ rounds over `generate`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Protocol, Sequence, overload, runtime_checkable
 
 FinishReason = Literal["stop", "eos", "length"]
 # The most samples one request may ask for, refused above it when a config or request is built.
@@ -98,6 +98,10 @@ def count_parameters(model: str) -> int:
     return sum(p.numel() for p in meta_model.parameters())
 
 
+@overload
+def forward_flops(parameters: int, tokens: int) -> int: ...
+@overload
+def forward_flops(parameters: float, tokens: float) -> float: ...
 def forward_flops(parameters: float, tokens: float) -> float:
     """2 x parameters x tokens: a forward pass over `tokens` (the paper's inference FLOPs, 2 N D)."""
     return 2 * parameters * tokens

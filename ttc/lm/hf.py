@@ -10,7 +10,7 @@ shown; special tokens are skipped.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import torch
 from tqdm.auto import tqdm
@@ -18,6 +18,7 @@ from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
     DynamicCache,
+    PreTrainedTokenizerBase,
     StoppingCriteria,
     StoppingCriteriaList,
     StopStringCriteria,
@@ -59,20 +60,21 @@ class CompletionStopStrings(StoppingCriteria):
         for row in done.nonzero().flatten().tolist():
             text = self.tokenizer.decode(input_ids[row, self.prompt_length :], skip_special_tokens=True)
             done[row] = first_stop_end(text, self.stop) is not None
-        return done
+        return cast(torch.BoolTensor, done)  # StopStringCriteria's bool tensor, annotated torch.Tensor
 
 
 class HFBackend(LMBase):
     def __init__(self, cfg: LMConfig):
         torch.set_num_threads(cfg.threads)
         self.device = resolve_device(cfg.device)
-        self.tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+        self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(cfg.model)
         self.max_model_len = cfg.max_model_len
         self.model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch_dtype(cfg.dtype, self.device))
-        self.model = self.model.to(self.device).eval()
+        # transformers' @wraps(Module.to) makes pyright bind the device to `self`
+        self.model = self.model.to(self.device).eval()  # pyright: ignore[reportArgumentType]
         eos = self.model.generation_config.eos_token_id
-        eos = eos if eos is not None else self.tokenizer.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        eos = eos if eos is not None else cast(int, self.tokenizer.eos_token_id)  # an id (typed int | str | None)
+        self.eos_ids: set[int] = set(eos if isinstance(eos, list) else [eos])
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else min(self.eos_ids)
         self.ledger = Ledger(self.num_parameters)
@@ -121,7 +123,8 @@ class HFBackend(LMBase):
             cache = self._shared_prefix_cache(ids, rows)
             ids = ids.repeat(rows, 1)
             torch.manual_seed(request.seed)
-            output = self.model.generate(
+            # transformers' GenerativePreTrainedModel `self` protocol refuses its own auto class
+            output = self.model.generate(  # pyright: ignore[reportAttributeAccessIssue]
                 input_ids=ids,
                 attention_mask=torch.ones_like(ids),
                 past_key_values=cache,
@@ -186,4 +189,4 @@ class HFBackend(LMBase):
         return lo
 
     def _decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
+        return cast(str, self.tokenizer.decode(ids, skip_special_tokens=True))  # one sequence: a str

@@ -46,12 +46,16 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from tqdm.auto import tqdm
 
 from ttc.lm import Completion, Finished, FinishReason, GenerationRequest, Ledger, LMBase, count_parameters
 from ttc.lm.config import MIN_REQUESTS_FOR_PROGRESS, LMConfig, probe_token, resolve_dtype
+
+if TYPE_CHECKING:
+    from vllm import LLM
+    from vllm.tokenizers import TokenizerLike
 
 
 def vllm_device() -> str:
@@ -64,10 +68,10 @@ def vllm_device() -> str:
 class VLLMBackend(LMBase):
     def __init__(self, cfg: LMConfig):
         device = vllm_device()
-        extra = {"enable_chunked_prefill": False} if device == "cpu" else {}
+        extra: dict[str, Any] = {"enable_chunked_prefill": False} if device == "cpu" else {}
         if cfg.block_size is not None:
             extra["block_size"] = cfg.block_size
-        self.llm = start_engine(
+        self.llm: LLM | None = start_engine(
             cfg.kv_cache_gib,
             model=cfg.model,
             dtype=resolve_dtype(cfg.dtype, device),
@@ -78,11 +82,18 @@ class VLLMBackend(LMBase):
             tensor_parallel_size=cfg.tensor_parallel_size,
             **extra,
         )
-        self.tokenizer = self.llm.get_tokenizer()  # for chat templates (data/prompts.py)
+        self.tokenizer: TokenizerLike = self.engine.get_tokenizer()  # for chat templates (data/prompts.py)
         self.ledger = Ledger(count_parameters(cfg.model))
         self._pending: dict[str, tuple[int, GenerationRequest, _Call]] = {}  # vLLM id -> ticket, request, submit
         self._tickets = count()
         self._stop_tokens: dict[str, int | None] = {}
+
+    @property
+    def engine(self) -> LLM:
+        """The running engine (`llm`, None once closed)."""
+        if self.llm is None:
+            raise RuntimeError("the vLLM engine is closed")
+        return self.llm
 
     @property
     def num_parameters(self) -> int:
@@ -91,7 +102,7 @@ class VLLMBackend(LMBase):
     @property
     def context_length(self) -> int:
         """The engine's max_model_len (ttc.lm.BoundedLM)."""
-        return self.llm.llm_engine.model_config.max_model_len
+        return self.engine.llm_engine.model_config.max_model_len
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))  # as the engine tokenizes a text prompt
@@ -110,7 +121,7 @@ class VLLMBackend(LMBase):
     def submit(self, requests: Sequence[GenerationRequest]) -> list[int]:
         if not requests:
             return []
-        ids = self.llm.enqueue([r.prompt for r in requests], [self._sampling(r) for r in requests], use_tqdm=False)
+        ids = self.engine.enqueue([r.prompt for r in requests], [self._sampling(r) for r in requests], use_tqdm=False)
         call, tickets = _Call(remaining=len(requests)), []
         for request_id, request in zip(ids, requests, strict=True):
             tickets.append(next(self._tickets))
@@ -121,7 +132,7 @@ class VLLMBackend(LMBase):
     def collect(self) -> list[Finished]:
         finished = []
         while self._pending and not finished:
-            for output in self.llm.llm_engine.step():
+            for output in self.engine.llm_engine.step():
                 if output.finished:
                     finished.append(self._finish(output))
         return finished
@@ -158,7 +169,8 @@ class VLLMBackend(LMBase):
             ids = tokenizer.encode(stop, add_special_tokens=False)
             self._stop_tokens[stop] = None
             if len(stop.encode()) == 1 and len(ids) == 1 and ids[0] not in tokenizer.all_special_ids:
-                texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+                # vLLM's TokenizerLike protocol omits batch_decode, which its (transformers) tokenizers have
+                texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])  # pyright: ignore[reportAttributeAccessIssue]
                 if sum(stop in text for text in texts) == 1:  # the token itself
                     self._stop_tokens[stop] = ids[0]
         return self._stop_tokens[stop]
@@ -169,9 +181,12 @@ class VLLMBackend(LMBase):
         from vllm import SamplingParams
 
         params = SamplingParams(max_tokens=1, temperature=0, logprobs=0)
-        output = self.llm.generate([{"prompt_token_ids": [probe_token(self.tokenizer)]}], params, use_tqdm=False)[
-            0
-        ].outputs[0]
+        output = self.engine.generate(
+            # vLLM's prompt TypedDicts take typing.NotRequired, unknown to pyright's Python 3.10
+            [{"prompt_token_ids": [probe_token(self.tokenizer)]}],  # pyright: ignore[reportArgumentType]
+            params,
+            use_tqdm=False,
+        )[0].outputs[0]
         if not output.token_ids or not output.logprobs:
             return False
         return all(math.isfinite(entry.logprob) for entry in output.logprobs[0].values())
@@ -202,7 +217,7 @@ class _Call:
 OUTPUT_THREAD_TIMEOUT_S = 30.0  # it ends as soon as it reads the shutdown signal
 
 
-def start_engine(kv_cache_gib: float, **settings):
+def start_engine(kv_cache_gib: float, **settings) -> LLM:
     """A vLLM `LLM(**settings)` (seed 0), the one way this project starts an engine (LM and PRM),
     stopped before the interpreter exits if not closed before: left to vLLM's own finalizer,
     which runs while the interpreter tears down, the exit sometimes aborts (status 134) and
@@ -248,7 +263,10 @@ class _DiesWithParent:
 
     def run(self) -> None:
         if self.dies_with_parent:
-            die_with_parent(multiprocessing.parent_process().pid)
+            parent = multiprocessing.parent_process()
+            if parent is None or parent.pid is None:  # an engine process always has a started parent
+                raise RuntimeError("an engine process without a parent")
+            die_with_parent(parent.pid)
             _install()  # for good: everything this engine process starts is the engine's
         super().run()  # type: ignore[misc]
 
@@ -271,7 +289,7 @@ def _install() -> dict[str, object]:
     for method, process in _PROCESSES.items():
         context = multiprocessing.get_context(method)
         before[method] = context.__dict__.get("Process")
-        context.Process = process
+        setattr(context, "Process", process)  # the class attribute of a concrete context (typeshed: none)
     return before
 
 
@@ -289,12 +307,12 @@ def children_die_with_parent() -> Iterator[None]:
         for method, process in before.items():
             context = multiprocessing.get_context(method)
             if process is None:
-                del context.Process  # the context's class attribute again
+                delattr(context, "Process")  # the context's class attribute again
             else:
-                context.Process = process
+                setattr(context, "Process", process)
 
 
-def shutdown(llm) -> None:
+def shutdown(llm: LLM | None) -> None:
     """Stop a vLLM engine's processes and free its memory (again: a no-op); returns None to
     drop the handle. Waits for the client's output thread to end: a daemon thread that still
     holds a pooling engine's last outputs (tensors over a message buffer) when the interpreter

@@ -35,7 +35,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import AbstractSet, Any
 
 from data.config import (
     ConfigError,
@@ -388,7 +388,7 @@ class Run:
                     found.append(s.name)
         return found
 
-    def check_upstream(self, stage: Stage, pending: set[str] = frozenset()) -> None:
+    def check_upstream(self, stage: Stage, pending: AbstractSet[str] = frozenset()) -> None:
         """What a stage reads is finished (or `pending`: to run before it), with the settings this
         recipe and these flags give it: else it would run on other settings' outputs (a Slurm job
         given other flags than its upstream jobs, `--only` on an unfinished run)."""

@@ -33,7 +33,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from data import artifacts
 from data.bins import KINDS
@@ -151,7 +151,8 @@ class Policy:
                 where = f"table.{b}.{budget}"
                 if entry.strategy not in STRATEGIES:
                     raise ValueError(f"{where}.strategy: {entry.strategy!r} is not one of {', '.join(STRATEGIES)}")
-                cfg = entry.config(f"{where}.params")
+                # an extendable strategy's config is best-of-N's (or a subclass)
+                cfg = cast(BestOfNConfig, entry.config(f"{where}.params"))
                 if (
                     sampling is not None
                     and STRATEGIES[entry.strategy].extend is not None

@@ -188,6 +188,8 @@ def record(
     """The run's answer with the whole ledger, the probe's included. FLOPs count every token at
     `lm`'s size (a reviser is fine-tuned from the base: the same size)."""
     generations = len(probe.samples) + (run.generations if run.spent is None else round(run.spent))  # adaptive: drawn
+    if probe.costs is None:  # a probe drawn by sample_pools knows its costs
+        raise ValueError(f"{problem.id}: the probe's costs are unknown")
     costs = probe.costs + run.costs
     return SolveResult(
         problem_id=problem.id,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from tqdm.auto import tqdm
 
@@ -187,8 +187,10 @@ def revision(problems: Sequence[Problem], lm: LM, verifier: Verifier, cfg: Revis
     results = []
     for problem, chain_set in zip(problems, chain_sets):
         answers = [[a.answer for a in chain] for chain in chain_set.chains]
-        scores = [[a.score for a in chain] for chain in chain_set.chains]
+        scores = [[cast(float, a.score) for a in chain] for chain in chain_set.chains]  # score_chains scored each
         chosen = choose(answers, scores, cfg.selection)
+        if chain_set.costs is None:  # sample_chains's chain sets know their costs
+            raise ValueError(f"{problem.id}: the chains' costs are unknown")
         attempt = None if chosen is None else chain_set.chains[chosen[0]][chosen[1]]
         results.append(
             make_result(

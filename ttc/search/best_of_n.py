@@ -105,7 +105,7 @@ def extend_pools(
     drawn with `cfg`'s sampling settings. A result's generations and ledger are the new samples'
     (the caller adds the pool's); its candidates are the whole pool."""
     extra = budget - len(pools[0].samples)
-    rest: list[Pool | None] = [None] * len(problems)
+    rest: Sequence[Pool | None] = [None] * len(problems)
     if extra:  # seeded apart from the pool: the new samples must not repeat it
         rest = sample_pools(
             problems, lm, prm, dataclasses.replace(cfg, n=extra, seed=derive_seed(cfg.seed, "solve-rest"))
@@ -117,6 +117,8 @@ def extend_pools(
         i = select([s.answer for s in samples], [aggregate(v, cfg.aggregation) for v in values], cfg.selection)
         chosen = None if i is None else samples[i]
         costs = Costs() if more is None else more.costs
+        if costs is None:  # sample_pools's pools always know theirs
+            raise ValueError(f"{problem.id}: the new samples' costs are unknown")
         results.append(
             SearchResult(
                 problem.id,

@@ -26,7 +26,7 @@ The ledger of a result:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from ttc.lm import forward_flops
 from ttc.search.config import SearchConfig
@@ -58,6 +58,16 @@ class SearchResult:
         return Costs(self.prompt_tokens, self.generated_tokens, self.prm_tokens)
 
 
+class LedgerFields(TypedDict):
+    """`Costs.record`: the ledger fields a result record takes as keywords."""
+
+    prompt_tokens: int
+    generated_tokens: int
+    prm_tokens: int | None
+    flops_policy: int
+    flops_prm: int | None
+
+
 @dataclass
 class Costs:
     """What one problem's search spent: the ledger's tokens, from which its FLOPs follow."""
@@ -85,7 +95,7 @@ class Costs:
         )
         return forward_flops(policy_parameters, self.prompt_tokens + self.generated_tokens), prm
 
-    def record(self, policy_parameters: int, prm_parameters: int | None) -> dict[str, int | None]:
+    def record(self, policy_parameters: int, prm_parameters: int | None) -> LedgerFields:
         """The ledger fields of a result record (`SearchResult`, ttc.policy.planner's `SolveResult`)."""
         flops_policy, flops_prm = self.flops(policy_parameters, prm_parameters)
         return {

@@ -97,6 +97,8 @@ class Scoring:
     """One batch of problems on one verifier: one verifier call per `step_values`, the score
     cache, the verifier's side of each problem's `costs`."""
 
+    aggregation: Aggregation
+
     def __init__(self, problems: Sequence[Problem], prm: Verifier, aggregation: Aggregation, costs: list[Costs]):
         check_aggregation(aggregation)
         self.problems, self.prm, self.aggregation, self.costs = unique_ids(problems), prm, aggregation, costs

@@ -191,7 +191,7 @@ def expand(
 
 
 def greedy_steps(
-    session: Session, cfg: TreeConfig, p: int, texts: Sequence[str]
+    session: Session, cfg: StepSettings, p: int, texts: Sequence[str]
 ) -> Generator[Generate, Any, list[Completion]]:
     """The greedy (T=0) next step after each of problem p's texts, requested for the texts not
     continued before in the session (a greedy step depends on its prefix only)."""

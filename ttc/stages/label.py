@@ -29,7 +29,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 from data import shards
 from data.grading import is_correct
@@ -200,7 +200,7 @@ def search_batch(cfg: LabelConfig, lm: LM, batch: list[Problem], samples: dict[s
     searches = [[(p, s, FirstErrorSearch(len(s.steps), s.correct)) for s in kept[p.id]] for p in batch]
     known: dict[tuple[str, str], int] = {}
     while pending := [(p, s, search) for group in searches for p, s, search in group if search.midpoint is not None]:
-        keys = [(p.id, prefix(prompts[p.id], s.steps, search.midpoint)) for p, s, search in pending]
+        keys = [(p.id, prefix(prompts[p.id], s.steps, cast(int, search.midpoint))) for p, s, search in pending]
         new = {key: p for key, (p, _, _) in zip(keys, pending) if key not in known}  # first-seen order
         known |= correct_rollouts(cfg.rollouts, lm, new)
         for key, (_, _, search) in zip(keys, pending):

@@ -19,7 +19,7 @@ from transformers import AutoTokenizer
 
 from data.prompts import PromptFormat
 from ttc.lm.hf import resolve_device, torch_dtype
-from ttc.verifiers import VerifierBase
+from ttc.verifiers import Aggregation, VerifierBase
 from ttc.verifiers.heads import Counted
 from ttc.verifiers.kind import Kind, read_config
 from ttc.verifiers.prm import OurPRM
@@ -29,6 +29,7 @@ class HFVerifier(VerifierBase):
     """A kind's checkpoint on transformers: `score` encodes, batches, runs forward and reads."""
 
     batch_invariant = False  # a solution's values move in the last bits with its batch's padding
+    aggregation: Aggregation
 
     def __init__(self, kind: Kind, batch_size: int = 16, threads: int = 1, device: str = "auto", dtype: str = "auto"):
         kind.check_checkpoint()
@@ -81,5 +82,6 @@ class HFPRM(HFVerifier):
     """Our PRM format (data/prm_format.py), read on the prompt it was trained on."""
 
     def __init__(self, path: str, batch_size: int = 16, threads: int = 1, device: str = "auto", dtype: str = "auto"):
-        super().__init__(OurPRM(path, OurPRM.Options(), PromptFormat()), batch_size, threads, device, dtype)
-        self.format, self.prompt = self.kind.format, self.kind.prompt
+        kind = OurPRM(path, OurPRM.Options(), PromptFormat())
+        super().__init__(kind, batch_size, threads, device, dtype)
+        self.format, self.prompt = kind.format, kind.prompt

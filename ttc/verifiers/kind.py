@@ -22,13 +22,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Generic, NamedTuple, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, Sequence, TypeVar
 
 from data.config import ConfigError
 from data.models import read_model_config
 from data.prompts import PromptFormat
 from ttc.lm import count_parameters
 from ttc.verifiers import Aggregation
+
+if TYPE_CHECKING:
+    import torch
 
 K = TypeVar("K")  # what a kind's `read` needs, beside the token ids, to value a solution's steps
 Positions = list[int]  # a PRM kind's: where each step's (good, bad) logits are read
@@ -112,7 +115,7 @@ class Kind(ABC, Generic[K]):
         return [self.encode(q, steps) for q, steps in zip(questions, solutions, strict=True)]
 
     @abstractmethod
-    def load_hf(self, dtype, device):
+    def load_hf(self, dtype, device) -> torch.nn.Module:
         """The transformers module that `read` reads, called with (input_ids, attention_mask)."""
 
     @abstractmethod

@@ -20,7 +20,7 @@ caller gives. Aggregation: `prod`, the product of step values, which the Qwen PR
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ttc.verifiers.kind import Encoded, Positions, StepKind, VerifierError, read_config, tag_positions
 
@@ -91,9 +91,9 @@ class QwenMathPRM(StepKind):
 
     def count_parameters(self) -> int:
         import torch
-        from transformers import AutoConfig, Qwen2Model
+        from transformers import AutoConfig, Qwen2Config, Qwen2Model
 
-        config = AutoConfig.from_pretrained(self.path)
+        config = cast(Qwen2Config, AutoConfig.from_pretrained(self.path))  # a Qwen2 checkpoint's
         with torch.device("meta"):
             modules = [Qwen2Model(config), step_head(config)]
         return sum(p.numel() for m in modules for p in m.parameters())

@@ -22,13 +22,13 @@ public one its model card's format.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from data.config import ConfigError
 from data.prompts import PromptFormat
 from ttc.lm.config import EngineSection, engine_folder
 from ttc.verifiers import Aggregation, Verifier
-from ttc.verifiers.kind import Kind, VerifierError
+from ttc.verifiers.kind import Kind, StepKind, VerifierError
 from ttc.verifiers.likelihood import Likelihood
 from ttc.verifiers.math_shepherd import MathShepherd
 from ttc.verifiers.prm import OurPRM
@@ -86,7 +86,11 @@ def load_verifier(cfg: VerifierConfig, prompt: PromptFormat) -> Verifier:
         from ttc.verifiers.vllm_prm import VLLMStepScorer
 
         return VLLMStepScorer(
-            kind, cfg.dtype, cfg.kv_cache_gib, cfg.max_model_len, gpu_memory_utilization=cfg.gpu_memory_utilization
+            cast(StepKind, kind),
+            cfg.dtype,
+            cfg.kv_cache_gib,
+            cfg.max_model_len,
+            gpu_memory_utilization=cfg.gpu_memory_utilization,
         )
     from ttc.verifiers.hf_prm import HFVerifier
 

@@ -31,13 +31,16 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import OrderedDict
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from data.prompts import PromptFormat
 from ttc.lm.config import resolve_dtype
-from ttc.verifiers import VerifierBase
+from ttc.verifiers import Aggregation, VerifierBase
 from ttc.verifiers.kind import StepKind
 from ttc.verifiers.prm import OurPRM
+
+if TYPE_CHECKING:
+    from vllm import LLM
 
 MEMO_SIZE = 1 << 18  # values kept by prefix (~50 MB): far more than a search session's candidates
 
@@ -49,6 +52,8 @@ def prefix_key(ids: Sequence[int], position: int) -> bytes:
 
 class VLLMStepScorer(VerifierBase):
     """A PRM kind (kind.StepKind) on vLLM's pooling runner."""
+
+    aggregation: Aggregation
 
     def __init__(
         self,
@@ -76,7 +81,7 @@ class VLLMStepScorer(VerifierBase):
 
         from ttc.lm.vllm import start_engine, vllm_device
 
-        self.llm = start_engine(
+        self.llm: LLM | None = start_engine(
             kv_cache_gib,
             model=kind.path,
             runner="pooling",
@@ -97,9 +102,16 @@ class VLLMStepScorer(VerifierBase):
         self.reuse_prefixes = _on_cpu()
 
     @property
+    def engine(self) -> LLM:
+        """The running engine (`llm`, None once closed)."""
+        if self.llm is None:
+            raise RuntimeError("the vLLM engine is closed")
+        return self.llm
+
+    @property
     def context_length(self) -> int:
         """The engine's max_model_len (ttc.verifiers.BoundedVerifier)."""
-        return self.llm.llm_engine.model_config.max_model_len
+        return self.engine.llm_engine.model_config.max_model_len
 
     def count_tokens(self, question: str, steps: list[str]) -> int:
         return len(self.kind.encode(question, steps)[0])
@@ -121,8 +133,9 @@ class VLLMStepScorer(VerifierBase):
         from vllm import PoolingParams
         from vllm.inputs import TokensPrompt
 
-        outputs = self.llm.encode(
-            [TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],
+        outputs = self.engine.encode(
+            # vLLM's prompt TypedDicts take typing.NotRequired, unknown to pyright's Python 3.10
+            [TokensPrompt(prompt_token_ids=ids) for ids, _ in encoded],  # pyright: ignore[reportCallIssue]
             pooling_task="token_classify",
             use_tqdm=False,
             pooling_params=PoolingParams(skip_reading_prefix_cache=not reuse),
@@ -152,7 +165,7 @@ class VLLMStepScorer(VerifierBase):
 
     def forget_prefixes(self) -> None:
         """Drop the cached prefixes and their values: the next calls run cold (for benchmarks)."""
-        self.llm.reset_prefix_cache()
+        self.engine.reset_prefix_cache()
         self.memo.clear()
 
     def close(self) -> None:
@@ -181,8 +194,9 @@ class VLLMPRM(VLLMStepScorer):
         gpu_memory_utilization: float = 0.9,
         tensor_parallel_size: int = 1,
     ):
+        kind = OurPRM(path, OurPRM.Options(), PromptFormat())
         super().__init__(
-            OurPRM(path, OurPRM.Options(), PromptFormat()),
+            kind,
             dtype,
             kv_cache_gib,
             max_model_len,
@@ -190,4 +204,4 @@ class VLLMPRM(VLLMStepScorer):
             gpu_memory_utilization,
             tensor_parallel_size,
         )
-        self.format, self.prompt = self.kind.format, self.kind.prompt
+        self.format, self.prompt = kind.format, kind.prompt
