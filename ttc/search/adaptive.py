@@ -156,7 +156,7 @@ def _search(session: Session, cfg: AdaptiveConfig, p: int) -> Generator[Generate
         votes, other = _tally([s.answer for s in samples], cfg.weights(scores))
         if should_stop(votes, other, len(samples), cfg):
             break
-    result = session.result(p, cfg.STRATEGY, [(s.text, score) for s, score in zip(samples, scores)])
+    result = session.result(p, [(s.text, score) for s, score in zip(samples, scores)])
     return dataclasses.replace(result, spent=float(len(samples)))
 
 

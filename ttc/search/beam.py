@@ -73,4 +73,4 @@ def _search(session: Session, cfg: BeamConfig, p: int) -> Search:
         draws = apportion(n, [1] * len(kept)) if cfg.dedupe else [m] * len(kept)
         asks = [(c, d, derive_seed(cfg.seed, problem_id, round + 1, b)) for b, (c, d) in enumerate(zip(kept, draws))]
     best = sorted(finals, key=lambda c: -c.score)[:n]
-    return session.result(p, cfg.STRATEGY, [(c.text, c.score) for c in best])
+    return session.result(p, [(c.text, c.score) for c in best])

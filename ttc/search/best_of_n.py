@@ -93,7 +93,7 @@ def best_of_n(problems: Sequence[Problem], lm: LM, prm: Verifier, cfg: BestOfNCo
     results = []
     for p, pool in enumerate(pools):
         finals = [(s.text, aggregate(v, cfg.aggregation)) for s, v in zip(pool.samples, pool.values)]
-        results.append(session.result(p, cfg.STRATEGY, finals))
+        results.append(session.result(p, finals))
     return results
 
 

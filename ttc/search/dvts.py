@@ -69,4 +69,4 @@ def _search(session: Session, cfg: DVTSConfig, p: int) -> Search:
                 survivors.append((t, best))
             taken.update(c.text for c in kept)
         live = survivors
-    return session.result(p, cfg.STRATEGY, [(c.text, c.score) for c in finals])
+    return session.result(p, [(c.text, c.score) for c in finals])

@@ -136,4 +136,4 @@ def _search(session: Session, cfg: ParticleConfig, p: int) -> Search:
             for i, child in zip(held, cs, strict=True):
                 extended[i] = child
         particles = resample(extended, cfg, derive_seed(cfg.seed, problem_id, round))
-    return session.result(p, cfg.STRATEGY, [(node.text, node.score) for node in particles if node.finished])
+    return session.result(p, [(node.text, node.score) for node in particles if node.finished])

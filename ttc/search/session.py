@@ -198,9 +198,9 @@ class Session:
         return self.scoring.finish(call)
 
     # --- results ----------------------------------------------------------------------------
-    def result(self, p: int, strategy: str, finals: Sequence[tuple[str, float]]) -> SearchResult:
-        """Problem p's result: the config's selection over its final candidates (text, score),
-        graded."""
+    def result(self, p: int, finals: Sequence[tuple[str, float]]) -> SearchResult:
+        """Problem p's result under the config's strategy: its selection over the final candidates
+        (text, score), graded."""
         answers = [extract_answer(text) for text, _ in finals]
         distinct = len({text for (text, _), answer in zip(finals, answers) if answer is not None})
         chosen = select(answers, [score for _, score in finals], self.cfg.selection)
@@ -208,7 +208,7 @@ class Session:
         problem = self.problems[p]
         return make_result(
             problem.id,
-            strategy,
+            self.cfg.STRATEGY,
             self.cfg.params(),
             self.cfg,
             answer,

@@ -23,9 +23,9 @@ def finals(monkeypatch):
     seen = []
     real = Session.result
 
-    def result(self, p, strategy, candidates):
+    def result(self, p, candidates):
         seen.append(list(candidates))
-        return real(self, p, strategy, candidates)
+        return real(self, p, candidates)
 
     monkeypatch.setattr(Session, "result", result)
     return seen
