@@ -259,23 +259,30 @@ def test_bad_input():
         analyse(grid, binned(bins), MethodsConfig(majority={"selection": "weighted"}))
 
 
+# what a results record holds beside the grid's fields: no ledger (the analyses read accuracy only)
+NO_LEDGER = dict(
+    answer=None,
+    solution=None,
+    candidates=1,
+    prompt_tokens=0,
+    generated_tokens=0,
+    prm_tokens=None,
+    flops_policy=0,
+    flops_prm=None,
+)
+
+
+def write_results(path, records):
+    """Grid records as a `ttc eval` results file."""
+    lines = (to_json(EvalResult(**{**r, **NO_LEDGER}, name=method_label(method_spec(r)))) for r in records)
+    path.write_text("".join(line + "\n" for line in lines))
+
+
 def write_inputs(tmp_path, name="results.jsonl"):
     """efficiency_grid's records as a `ttc eval` results file, and its bins of both kinds."""
     records, bins = efficiency_grid()
     results = tmp_path / name
-    fields = dict(
-        answer=None,
-        solution=None,
-        candidates=1,
-        prompt_tokens=0,
-        generated_tokens=0,
-        prm_tokens=None,
-        flops_policy=0,
-        flops_prm=None,
-    )
-    results.write_text(
-        "".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r)))) + "\n" for r in records)
-    )
+    write_results(results, records)
     bin_files = {}
     for kind in ("oracle", "predicted"):
         bin_files[kind] = str(tmp_path / f"bins_{kind}.json")
@@ -559,19 +566,7 @@ def test_the_allocated_policy_holds_each_bins_own_budget_and_round_trips(tmp_pat
 # --- the summary and the report -----------------------------------------------------------------
 def write_run(tmp_path, records, bins):
     results = tmp_path / "results.jsonl"
-    fields = dict(
-        answer=None,
-        solution=None,
-        candidates=1,
-        prompt_tokens=0,
-        generated_tokens=0,
-        prm_tokens=None,
-        flops_policy=0,
-        flops_prm=None,
-    )
-    results.write_text(
-        "".join(to_json(EvalResult(**{**r, **fields}, name=method_label(method_spec(r)))) + "\n" for r in records)
-    )
+    write_results(results, records)
     binned(bins, num_bins=2).save(tmp_path / "bins_oracle.json")
     return main(
         ComputeOptimalConfig([str(results)], {"oracle": str(tmp_path / "bins_oracle.json")}, str(tmp_path / "out"))

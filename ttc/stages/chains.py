@@ -29,10 +29,9 @@ from data.shards import Shard
 from ttc.lm import LM, check_sampling
 from ttc.lm.spec import LMConfig
 from ttc.revise import RevisionConfig, chain_records, sample_chains
-from ttc.stages.common import finish, run_stage, stage_settings
+from ttc.stages.common import run_problems, run_stage
 from ttc.stages.spec import StageSpec
 
-RECORDS = "chains"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # a chain's attempts are seeded by the chain alone
 
 
@@ -90,23 +89,11 @@ def run(cfg: ChainsConfig, lm: LM) -> Path:
     def process(batch: list[Problem]) -> list[list[dict]]:
         return [chain_records(chain_set) for chain_set in sample_chains(batch, lm, revision)]
 
-    shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(
-        cfg.output_dir,
-        RECORDS,
-        shard,
-        load_problems(cfg.data),
-        lambda p: p.id,
-        process,
-        cfg.batch_problems,
-        stage_settings(cfg, STAGE),
-        cfg.overwrite,
-    )
-    return finish(cfg, RECORDS, path)
+    return run_problems(cfg, STAGE, load_problems(cfg.data), process)
 
 
 def main(cfg: ChainsConfig) -> Path:
     return run_stage(cfg, STAGE, cfg.reviser)
 
 
-STAGE = StageSpec(config=ChainsConfig, main=main, run=run, records=RECORDS, volatile=VOLATILE, check=check)
+STAGE = StageSpec(config=ChainsConfig, main=main, run=run, records="chains", volatile=VOLATILE, check=check)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from data import shards
 from data.config import ConfigError, save_config
 from data.models import check_model
+from data.records import Problem
 from data.shards import Shard, merge
 from ttc.lm.spec import LMConfig, load_lm
 from ttc.stages.spec import StageSpec
@@ -25,9 +26,37 @@ from ttc.stages.spec import StageSpec
 log = logging.getLogger(__name__)
 
 
-def finish(cfg: Any, name: str, shard_file: Path) -> Path:
-    """A lone shard is the whole stage: merge it into `<name>.jsonl` right away."""
-    return merge(cfg.output_dir, name, 1) if cfg.num_shards == 1 else shard_file
+def records_of(spec: StageSpec[Any], use: str) -> str:
+    """A sharded stage's records stem; `use` (a function for sharded stages only) refuses any other."""
+    if spec.records is None:
+        raise TypeError(f"{spec.config.__name__}: {use} is for sharded stages (no `records` declared)")
+    return spec.records
+
+
+def run_problems(
+    cfg: Any,
+    spec: StageSpec[Any],
+    problems: Sequence[Problem],
+    process: Callable[[list[Problem]], list[list[dict]]],
+    empty_units: bool = False,
+) -> Path:
+    """This shard of `problems` through `process`, `batch_problems` at a time, each problem's
+    records saved as its batch returns (resumable, data/shards.py run_shard); a lone shard is the
+    whole stage, merged into `<records>.jsonl` right away. `empty_units`: a problem may give none."""
+    records, shard = records_of(spec, "run_problems()"), Shard(cfg.shard, cfg.num_shards)
+    path = shards.run_shard(
+        cfg.output_dir,
+        records,
+        shard,
+        problems,
+        lambda p: p.id,
+        process,
+        cfg.batch_problems,
+        stage_settings(cfg, spec),
+        cfg.overwrite,
+        empty_units=empty_units,
+    )
+    return merge(cfg.output_dir, records, 1) if cfg.num_shards == 1 else path
 
 
 def stage_settings(cfg: Any, spec: StageSpec[Any]) -> dict[str, Any]:
@@ -69,10 +98,9 @@ def claim(cfg: Any, spec: StageSpec[Any]) -> shards.ShardWriter:
     resolved config written beside it when there is work to do (a finished shard's config
     stays the one that made it). A sharded stage's config has `output_dir`, `shard`,
     `num_shards` and `overwrite` (tests/ttc/pipeline/test_stage_contract.py)."""
-    if spec.records is None:
-        raise TypeError(f"{spec.config.__name__}: claim() is for sharded stages (no `records` declared)")
+    records = records_of(spec, "claim()")
     writer = shards.claim(
-        cfg.output_dir, spec.records, Shard(cfg.shard, cfg.num_shards), stage_settings(cfg, spec), cfg.overwrite
+        cfg.output_dir, records, Shard(cfg.shard, cfg.num_shards), stage_settings(cfg, spec), cfg.overwrite
     )
     if not writer.finished:
         save_config(cfg, Path(cfg.output_dir) / f"config.shard-{cfg.shard}.yaml")

@@ -42,11 +42,10 @@ from data.steps import extract_answer
 from ttc.lm import LM, GenerationRequest
 from ttc.lm.sampling import check_sampling
 from ttc.lm.spec import LMConfig
-from ttc.stages.common import finish, require, run_stage, stage_settings
+from ttc.stages.common import require, run_problems, run_stage
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
-RECORDS = "labels"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # a prefix's rollouts do not depend on its batch
 LabelMode = Literal["per_step", "binary_search"]
 
@@ -216,23 +215,12 @@ def run(cfg: LabelConfig, lm: LM) -> Path:
     problems, samples = inputs(cfg)
     dropped = sum(not labelable(s) for group in samples.values() for s in group)
     log.info("dropping %d solution(s) without a parsable answer", dropped)
-    path = shards.run_shard(
-        cfg.output_dir,
-        RECORDS,
-        Shard(cfg.shard, cfg.num_shards),
-        problems,
-        lambda p: p.id,
-        lambda batch: label_batch(cfg, lm, batch, samples),
-        cfg.batch_problems,
-        stage_settings(cfg, STAGE),
-        cfg.overwrite,
-        empty_units=True,  # no labelable sample: none
-    )
-    return finish(cfg, RECORDS, path)
+    # a problem with no labelable sample gives no record
+    return run_problems(cfg, STAGE, problems, lambda batch: label_batch(cfg, lm, batch, samples), empty_units=True)
 
 
 def main(cfg: LabelConfig) -> Path:
     return run_stage(cfg, STAGE)
 
 
-STAGE = StageSpec(config=LabelConfig, main=main, run=run, records=RECORDS, volatile=VOLATILE, check=check)
+STAGE = StageSpec(config=LabelConfig, main=main, run=run, records="labels", volatile=VOLATILE, check=check)

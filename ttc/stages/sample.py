@@ -22,10 +22,9 @@ from data.shards import Shard
 from ttc.lm import LM
 from ttc.lm.sampling import SamplingConfig, grade
 from ttc.lm.spec import LMConfig
-from ttc.stages.common import finish, run_stage, stage_settings
+from ttc.stages.common import run_problems, run_stage
 from ttc.stages.spec import StageSpec
 
-RECORDS = "samples"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # each request is generated on its own
 
 
@@ -63,23 +62,11 @@ def run(cfg: SampleConfig, lm: LM) -> Path:
             for problem, completions in zip(batch, lm.generate(requests))
         ]
 
-    shard = Shard(cfg.shard, cfg.num_shards)
-    path = shards.run_shard(
-        cfg.output_dir,
-        RECORDS,
-        shard,
-        load_problems(cfg.data),
-        lambda p: p.id,
-        process,
-        cfg.batch_problems,
-        stage_settings(cfg, STAGE),
-        cfg.overwrite,
-    )
-    return finish(cfg, RECORDS, path)
+    return run_problems(cfg, STAGE, load_problems(cfg.data), process)
 
 
 def main(cfg: SampleConfig) -> Path:
     return run_stage(cfg, STAGE)
 
 
-STAGE = StageSpec(config=SampleConfig, main=main, run=run, records=RECORDS, volatile=VOLATILE, check=check)
+STAGE = StageSpec(config=SampleConfig, main=main, run=run, records="samples", volatile=VOLATILE, check=check)

@@ -33,12 +33,11 @@ from data.records import Problem, Sample, to_dict
 from data.revision_format import MAX_ATTEMPTS
 from data.shards import Shard
 from data.trajectories import build_trajectories
-from ttc.stages.common import claim, finish, require, stage_settings
+from ttc.stages.common import claim, require, run_problems
 from ttc.stages.label import samples_by_problem
 from ttc.stages.spec import StageSpec
 
 log = logging.getLogger(__name__)
-RECORDS = "trajectories"
 VOLATILE = shards.VOLATILE | {"batch_problems"}  # no model: only how often progress is saved
 
 
@@ -98,19 +97,7 @@ def run(cfg: TrajectoriesConfig) -> Path:
             for p in batch
         ]
 
-    path = shards.run_shard(
-        cfg.output_dir,
-        RECORDS,
-        shard,
-        problems,
-        lambda p: p.id,
-        process,
-        cfg.batch_problems,
-        stage_settings(cfg, STAGE),
-        cfg.overwrite,
-        empty_units=True,
-    )
-    return finish(cfg, RECORDS, path)
+    return run_problems(cfg, STAGE, problems, process, empty_units=True)
 
 
 def main(cfg: TrajectoriesConfig) -> Path:
@@ -119,4 +106,6 @@ def main(cfg: TrajectoriesConfig) -> Path:
     return run(cfg)
 
 
-STAGE = StageSpec(config=TrajectoriesConfig, main=main, records=RECORDS, volatile=VOLATILE, gpu=False, check=check)
+STAGE = StageSpec(
+    config=TrajectoriesConfig, main=main, records="trajectories", volatile=VOLATILE, gpu=False, check=check
+)
